@@ -1,0 +1,76 @@
+# CityLoop — `make help` lists every target.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CITY ?= beijing
+PORT ?= 8000
+DATA ?= ../shared/data
+export PYTHONDONTWRITEBYTECODE := 1
+
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: help demo serve test test-fast lint messages packs bench bench-locator bench-classifier bench-nab chromium clean
+
+help: ## list every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
+	@echo "  variables: CITY=$(CITY) (beijing|nyc)  PORT=$(PORT)  DATA=$(DATA) (the public data folder)"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "CityLoop needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	rm -f $(VENV)/.installed-*; touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.test-installed-*; touch $@
+
+install: $(STAMP) ## create .venv and install CityLoop with its dependencies
+
+demo: $(STAMP) ## migrate an SQLite database in ./var, load the demo city (CITY=beijing|nyc) and serve it on PORT
+	$(BIN)/cityloop demo --city $(CITY) --port $(PORT)
+
+serve: $(STAMP) ## serve the configured database without loading anything
+	$(BIN)/cityloop migrate
+	$(BIN)/cityloop serve --port $(PORT)
+
+chromium: ## install Debian's chromium and a CJK font for the browser tests (when missing)
+	@if ! command -v chromium >/dev/null 2>&1 && [ -z "$$CITYLOOP_CHROMIUM" ]; then \
+	  echo "installing chromium and fonts-noto-cjk from Debian's packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+test: $(TEST_STAMP) chromium ## install what tests need (Chromium included) and run the whole suite
+	CITYLOOP_TESTING=1 $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 1; exit $$rc
+
+test-fast: $(TEST_STAMP) ## the suite without the browser tests
+	CITYLOOP_TESTING=1 $(BIN)/python -m pytest -n 2 -q -m "not browser" $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP) ## ruff over the code, tests and benchmarks
+	$(BIN)/ruff check src tests bench tools
+
+messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed)
+	$(BIN)/python tools/compile_messages.py
+
+packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
+	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
+
+bench: bench-locator bench-classifier bench-nab ## every benchmark (slow)
+
+bench-locator: $(STAMP) ## 1,000,000 random points located on the nyc pack, one core
+	$(BIN)/python bench/bench_locator.py
+
+bench-classifier: $(STAMP) ## classifier accuracy and macro-F1 (5-fold CV) on the public data
+	$(BIN)/python bench/classifier_eval.py --data $(DATA)
+
+bench-nab: $(STAMP) ## NAB scores of the reference Windowed Gaussian and CityLoop's detector
+	$(BIN)/python -m bench.nab.run --data $(DATA)/nab --results bench/results/nab --detector both
+
+clean: ## remove the virtual environment and the data directory
+	rm -rf $(VENV) var

@@ -1,0 +1,52 @@
+"""The ``cityloop`` command: a thin front over CityLoop's Django management commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = [
+    ("demo", "migrate, load the demo city and users, and serve it (--load-only to just load)"),
+    ("serve", "run the production web server (gunicorn) on 127.0.0.1:8000"),
+    ("migrate", "create or update the database tables"),
+    ("city import PATH|NAME", "import a city pack (built in: beijing, nyc)"),
+    ("city list", "list the cities in the database"),
+    ("user add", "create an account with a role"),
+    ("token create|list|revoke", "manage API tokens for integrators"),
+    ("audit verify", "check the audit trail's hash chain"),
+    ("hotline train|predict|evaluate", "the request classifier"),
+]
+
+
+def _overview() -> str:
+    width = max(len(name) for name, _ in COMMANDS)
+    lines = ["usage: cityloop COMMAND [ARGS]  (cityloop COMMAND --help for details)", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {text}" for name, text in COMMANDS]
+    lines += ["", "every Django management command is available too (e.g. cityloop createsuperuser)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_overview())
+        return 0
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cityloop.settings")
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        import django
+
+        django.setup()
+    except ImproperlyConfigured as exc:
+        # One clear line, no traceback: the operator fixes the named variable and starts again.
+        print(f"cityloop: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["cityloop", *args])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

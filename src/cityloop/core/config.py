@@ -1,0 +1,125 @@
+"""Configuration from the environment.
+
+Every setting comes from a ``CITYLOOP_*`` variable; secrets may instead name a file with
+``CITYLOOP_*_FILE`` (Docker/Kubernetes secrets). A bad value raises :class:`ConfigError` with one
+line that names the variable and the rule, which the ``cityloop`` command prints before exiting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from pathlib import Path
+from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+LANGUAGES = ("zh-hans", "en")
+
+
+class ConfigError(ImproperlyConfigured):
+    """A misconfiguration; its message is the one line shown to the operator."""
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Read ``name`` or the file named by ``name_FILE`` (file wins only when the plain one is unset)."""
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE={file_name!r} cannot be read: {exc.strerror}") from exc
+    return default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be one of 1/0, true/false, yes/no, on/off")
+
+
+def data_dir() -> Path:
+    path = Path(env("CITYLOOP_DATA_DIR", "./var") or "./var").expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"CITYLOOP_DATA_DIR={str(path)!r} cannot be created: {exc.strerror}") from exc
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"CITYLOOP_DATA_DIR={str(path)!r} is not writable")
+    return path
+
+
+def secret_key(directory: Path) -> str:
+    """The configured key, or one generated once into the data directory (never committed)."""
+    configured = env("CITYLOOP_SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise ConfigError("CITYLOOP_SECRET_KEY must be at least 32 characters long")
+        return configured
+    key_file = directory / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    key = secrets.token_urlsafe(50)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
+def time_zone() -> str:
+    name = env("CITYLOOP_TIME_ZONE", "Asia/Shanghai") or "Asia/Shanghai"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"CITYLOOP_TIME_ZONE={name!r} is not a known IANA time zone") from exc
+    return name
+
+
+def language() -> str:
+    code = (env("CITYLOOP_LANGUAGE", "zh-hans") or "zh-hans").lower()
+    if code not in LANGUAGES:
+        raise ConfigError(f"CITYLOOP_LANGUAGE={code!r} must be one of {', '.join(LANGUAGES)}")
+    return code
+
+
+def database(directory: Path) -> dict:
+    """A Django DATABASES entry from ``CITYLOOP_DATABASE_URL`` (SQLite in the data dir by default)."""
+    import dj_database_url
+
+    url = env("CITYLOOP_DATABASE_URL") or f"sqlite:///{directory / 'cityloop.sqlite3'}"
+    scheme = urlparse(url).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise ConfigError(
+            f"CITYLOOP_DATABASE_URL scheme {scheme!r} is not supported; use sqlite:///PATH or postgresql://..."
+        )
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ConfigError(f"CITYLOOP_DATABASE_URL is not a valid database URL: {exc}") from exc
+    if config["ENGINE"].endswith("sqlite3"):
+        # WAL lets readers (pages) run beside the single writer; IMMEDIATE takes the write lock at
+        # BEGIN so two writers queue on busy_timeout instead of failing with "database is locked".
+        config["CONN_MAX_AGE"] = 0
+        config["CONN_HEALTH_CHECKS"] = False
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+        config["TEST"] = {"NAME": str(directory / "test.sqlite3")}
+    return config
+
+
+def allowed_hosts() -> list[str]:
+    raw = env("CITYLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver") or ""
+    return [host.strip() for host in raw.split(",") if host.strip()]

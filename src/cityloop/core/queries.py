@@ -1,0 +1,53 @@
+"""Reads that depend on who is asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from cityloop.core.models import Role
+
+CITYWIDE_ROLES = {Role.DISPATCHER, Role.LEADER, Role.ADMIN, Role.AUDITOR}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What part of the city a person may see: everything, one street, one department, or their own."""
+
+    citywide: bool = False
+    street_id: int | None = None
+    department_id: int | None = None
+    user_id: int | None = None
+
+
+def scope_of(actor) -> Scope:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return Scope()
+    if actor.is_superuser or actor.role in CITYWIDE_ROLES:
+        return Scope(citywide=True, user_id=actor.pk)
+    if actor.role == Role.STREET:
+        return Scope(street_id=actor.street_id, user_id=actor.pk)
+    if actor.role == Role.DEPARTMENT:
+        return Scope(department_id=actor.department_id, user_id=actor.pk)
+    return Scope(user_id=actor.pk)
+
+
+def for_actor(qs: QuerySet, actor, *, street: str | None = None, department: str | None = None,
+              owner: str | None = None) -> QuerySet:
+    """Filter ``qs`` to the rows ``actor`` may see.
+
+    ``street``/``department``/``owner`` name the lookups that tie a row to a street, a department
+    or a citizen (e.g. ``street="street_id"``); a role whose tie the model lacks sees nothing.
+    """
+    scope = scope_of(actor)
+    if scope.citywide:
+        return qs
+    condition = Q(pk__in=[])
+    if scope.street_id is not None and street:
+        condition |= Q(**{street: scope.street_id})
+    if scope.department_id is not None and department:
+        condition |= Q(**{department: scope.department_id})
+    if scope.user_id is not None and owner and not (scope.street_id or scope.department_id):
+        condition |= Q(**{owner: scope.user_id})
+    return qs.filter(condition)

@@ -1,0 +1,97 @@
+"""Writes to the city model."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from cityloop.core import audit
+from cityloop.org import packs
+from cityloop.org.models import (
+    Category,
+    CityPack,
+    Department,
+    Jurisdiction,
+    PlaceName,
+    Responsibility,
+)
+
+_LEVEL_RANK = {level: rank for rank, level in enumerate(packs.LEVELS)}
+
+
+def _require_admin(actor) -> None:
+    if actor is not None and not (actor.is_superuser or getattr(actor, "role", None) == "admin"):
+        raise PermissionDenied("only an administrator may import a city pack")
+
+
+@transaction.atomic
+def import_pack(pack: packs.Pack, *, actor) -> Jurisdiction:
+    """Create or update a city from a checked pack, all or nothing.
+
+    Rows are matched by code, so re-importing a corrected pack updates names and shapes in place
+    and keeps every request that points at them; responsibilities and place names are replaced.
+    """
+    _require_admin(actor)
+    city_area = pack.city
+    # The city row points at itself once it exists, so find it by level and code.
+    city = Jurisdiction.objects.filter(level="city", code=city_area.code).first() or Jurisdiction(code=city_area.code)
+    for name, value in _area_fields(city_area, parent=None).items():
+        setattr(city, name, value)
+    city.save()
+    if city.city_id != city.pk:
+        city.city = city
+        city.save(update_fields=["city"])
+    by_code = {city.code: city}
+    counts = {"jurisdictions": 1}
+    for area in sorted(pack.areas, key=lambda a: _LEVEL_RANK[a.level]):
+        if area.level == "city":
+            continue
+        obj, _ = Jurisdiction.objects.update_or_create(
+            city=city, code=area.code, defaults=_area_fields(area, parent=by_code[area.parent]))
+        by_code[area.code] = obj
+        counts["jurisdictions"] += 1
+    CityPack.objects.update_or_create(city=city, defaults={
+        "code": pack.code, "country": pack.meta.get("country", ""), "timezone": pack.meta["timezone"],
+        "calendar": pack.meta["calendar"], "default_language": pack.meta["default_language"],
+        "synthetic_shapes": bool(pack.meta.get("synthetic_shapes")), "notes": pack.meta.get("notes", ""),
+        "sources": list(pack.meta.get("sources") or []),
+    })
+    departments = {}
+    for row in pack.departments:
+        departments[row["code"]], _ = Department.objects.update_or_create(city=city, code=row["code"], defaults={
+            "name": row["name"], "name_en": row.get("name_en", ""), "level": row["level"],
+            "district": by_code[row["district"]] if row["level"] == "district" else None,
+        })
+    categories: dict[str, Category] = {}
+    for row in sorted(pack.categories, key=lambda r: int(r["depth"])):
+        categories[row["code"]], _ = Category.objects.update_or_create(city=city, code=row["code"], defaults={
+            "name": row["name"], "name_en": row.get("name_en", ""), "depth": int(row["depth"]),
+            "parent": categories[row["parent"]] if row.get("parent") else None,
+        })
+    Responsibility.objects.filter(category__city=city).delete()
+    Responsibility.objects.bulk_create([
+        Responsibility(category=categories[r["category"]], department=departments[r["department"]], route=r["route"])
+        for r in pack.responsibilities
+    ])
+    PlaceName.objects.filter(city=city).delete()
+    PlaceName.objects.bulk_create([
+        PlaceName(city=city, name=row["name"], jurisdiction=by_code[row["jurisdiction"]]) for row in pack.gazetteer
+    ])
+    counts.update(departments=len(departments), categories=len(categories),
+                  responsibilities=len(pack.responsibilities), place_names=len(pack.gazetteer))
+    audit.record(actor, "city.import", city, after=counts, pack=pack.code)
+    from cityloop.org import queries
+
+    transaction.on_commit(queries.forget_cached_cities)
+    return city
+
+
+def _area_fields(area: packs.Area, *, parent: Jurisdiction | None) -> dict:
+    import shapely
+
+    min_lon, min_lat, max_lon, max_lat = area.geometry.bounds
+    return {
+        "name": area.name, "name_en": area.name_en, "level": area.level, "parent": parent,
+        "geometry": shapely.to_geojson(area.geometry),
+        "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
+    }

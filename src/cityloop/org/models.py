@@ -1,0 +1,129 @@
+"""The city: jurisdictions with their shapes, departments, categories and who is responsible."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+
+class Level(models.TextChoices):
+    CITY = "city", _("City")
+    DISTRICT = "district", _("District")
+    STREET = "street", _("Street")
+    COMMUNITY = "community", _("Community")
+
+
+LEVEL_ORDER = [Level.CITY, Level.DISTRICT, Level.STREET, Level.COMMUNITY]
+
+
+class Named(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    name_en = models.CharField(_("English name"), max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def label(self) -> str:
+        """The name in the active language (English falls back to the local name)."""
+        if (get_language() or "").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Jurisdiction(Named):
+    """A node of city → district → street (街乡) → community (社区/村)."""
+
+    city = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    code = models.CharField(_("code"), max_length=40)
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    # GeoJSON geometry (lon/lat); the locator reads it into shapely once per process.
+    geometry = models.TextField(blank=True)
+    min_lon = models.FloatField(null=True, blank=True)
+    min_lat = models.FloatField(null=True, blank=True)
+    max_lon = models.FloatField(null=True, blank=True)
+    max_lat = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        db_table = "org_jurisdiction"
+        constraints = [models.UniqueConstraint(fields=["city", "code"], name="org_jurisdiction_city_code")]
+        indexes = [models.Index(fields=["level", "code"])]
+        ordering = ["code"]
+
+
+class CityPack(models.Model):
+    """The pack a city was imported from: its settings and provenance."""
+
+    city = models.OneToOneField(Jurisdiction, on_delete=models.CASCADE, related_name="pack")
+    code = models.CharField(max_length=40, unique=True)
+    country = models.CharField(max_length=2)
+    timezone = models.CharField(max_length=64)
+    calendar = models.CharField(max_length=16)
+    default_language = models.CharField(max_length=10)
+    synthetic_shapes = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    sources = models.JSONField(default=list)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "org_city_pack"
+
+
+class Department(Named):
+    city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="departments")
+    code = models.CharField(_("code"), max_length=40)
+    level = models.CharField(_("level"), max_length=10, choices=[(Level.CITY, _("City")),
+                                                                 (Level.DISTRICT, _("District"))])
+    district = models.ForeignKey(Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        db_table = "org_department"
+        constraints = [models.UniqueConstraint(fields=["city", "code"], name="org_department_city_code")]
+        ordering = ["code"]
+
+
+class Category(Named):
+    """A node of the 3-level category tree."""
+
+    city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="categories")
+    code = models.CharField(_("code"), max_length=40)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    depth = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        db_table = "org_category"
+        constraints = [models.UniqueConstraint(fields=["city", "code"], name="org_category_city_code")]
+        ordering = ["code"]
+
+
+class Route(models.TextChoices):
+    DIRECT = "direct", _("Direct to the department (直派)")
+    STREET = "street", _("To the street of the location")
+
+
+class Responsibility(models.Model):
+    """Who answers for a category (and its descendants unless they have their own row)."""
+
+    category = models.OneToOneField(Category, on_delete=models.CASCADE, related_name="responsibility")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="responsibilities")
+    route = models.CharField(max_length=10, choices=Route.choices)
+
+    class Meta:
+        db_table = "org_responsibility"
+
+
+class PlaceName(models.Model):
+    """A gazetteer entry: an alias, landmark or postcode that locates address text."""
+
+    city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="place_names")
+
+    class Meta:
+        db_table = "org_place_name"
+        indexes = [models.Index(fields=["city", "name"])]

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+import cityloop
+from cityloop.web import home
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = "ok"
+    except Exception as exc:  # noqa: BLE001 - a health check reports any database failure
+        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
+    return JsonResponse({"status": "ok", "version": cityloop.__version__, "database": database,
+                         "vendor": connection.vendor})
+
+
+def home_page(request):
+    if not request.user.is_authenticated:
+        return render(request, "web/home_public.html", home.public_context())
+    role = "admin" if request.user.is_superuser else request.user.role
+    return render(request, f"web/home_{role}.html", home.context_for(request.user, role))
+
+
+@login_required
+def audit_trail(request):
+    if not (request.user.is_superuser or request.user.role in {"auditor", "admin"}):
+        raise PermissionDenied
+    return render(request, "web/audit_trail.html", home.audit_context())
