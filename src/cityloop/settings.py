@@ -13,7 +13,12 @@ DEBUG = config.env_bool("CITYLOOP_DEBUG", False)
 ALLOWED_HOSTS = config.allowed_hosts()
 CSRF_TRUSTED_ORIGINS = [o for o in (config.env("CITYLOOP_CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
 
+# CityLoop's apps come first so their translations win over Django's ("Administration" → 系统管理).
 INSTALLED_APPS = [
+    "cityloop.org",
+    "cityloop.core",
+    "cityloop.hotline",
+    "cityloop.web",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -21,10 +26,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "cityloop.org",
-    "cityloop.core",
-    "cityloop.hotline",
-    "cityloop.web",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +86,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
