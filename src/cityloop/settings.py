@@ -18,6 +18,8 @@ INSTALLED_APPS = [
     "cityloop.org",
     "cityloop.core",
     "cityloop.hotline",
+    "cityloop.services",
+    "cityloop.brain",
     "cityloop.web",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -3,8 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from cityloop.openapi.api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("hotline/", include("cityloop.hotline.urls")),
+    path("services/", include("cityloop.services.urls")),
+    path("brain/", include("cityloop.brain.urls")),
     path("", include("cityloop.web.urls")),
 ]
