@@ -1,0 +1,185 @@
+"""``cityloop hotline ACTION``: the request classifier (train, predict, evaluate).
+
+Needs no database. To add an action, write an ``_args_x(parser)`` and a ``_do_x(cmd, options)``
+function and add them to ``SUBCOMMANDS``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+PREDICT_BATCH = 2000
+
+
+def _text_cols(value: str) -> list[str]:
+    cols = [c.strip() for c in value.split(",") if c.strip()]
+    if not cols:
+        raise CommandError("--text-cols needs at least one column name")
+    return cols
+
+
+def _csv_arguments(parser, *, label: bool) -> None:
+    parser.add_argument("--csv", required=True, type=Path, help="UTF-8 CSV file with a header row")
+    parser.add_argument(
+        "--text-cols",
+        required=True,
+        help="column(s) holding the request text, comma-separated (joined with a newline)",
+    )
+    if label:
+        parser.add_argument("--label-col", required=True, help="column holding the category")
+
+
+def _read(options: dict[str, Any], *, label: bool):
+    from cityloop.hotline import classifier
+
+    try:
+        return classifier.read_csv(
+            options["csv"],
+            _text_cols(options["text_cols"]),
+            options["label_col"] if label else None,
+        )
+    except (FileNotFoundError, classifier.ClassifierError) as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _skipped_note(data) -> str:
+    return f"skipped {data.skipped_no_label} row(s) without a label, {data.skipped_no_text} without text"
+
+
+# -- train ----------------------------------------------------------------------------------------
+
+
+def _args_train(parser) -> None:
+    _csv_arguments(parser, label=True)
+    parser.add_argument("--model", required=True, type=Path, help="where to write the model file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--estimator", choices=["auto", "svc", "logreg"], default="auto")
+
+
+def _do_train(cmd: BaseCommand, options: dict[str, Any]) -> None:
+    from cityloop.hotline import classifier
+
+    data = _read(options, label=True)
+    try:
+        model = classifier.train(
+            data.texts, data.labels, seed=options["seed"], estimator=options["estimator"]
+        )
+        path = model.save(options["model"])
+    except classifier.ClassifierError as exc:
+        raise CommandError(str(exc)) from exc
+    meta = model.meta
+    cmd.stdout.write(f"trained on n={meta['n']} rows, {meta['classes']} classes ({_skipped_note(data)})")
+    cmd.stdout.write(f"model: {meta['estimator']}, {meta['features']} features, {meta['fit_seconds']:.1f} s")
+    counts = ", ".join(f"{label} {n}" for label, n in meta["class_counts"].items())
+    cmd.stdout.write(f"classes: {counts}")
+    cmd.stdout.write(f"saved to {path} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+# -- predict --------------------------------------------------------------------------------------
+
+
+def _args_predict(parser) -> None:
+    parser.add_argument("--model", required=True, type=Path, help="a model written by `hotline train`")
+    _csv_arguments(parser, label=False)
+
+
+def _do_predict(cmd: BaseCommand, options: dict[str, Any]) -> None:
+    from cityloop.hotline import classifier
+
+    try:
+        model = classifier.load(options["model"])
+    except (FileNotFoundError, classifier.ClassifierError) as exc:
+        raise CommandError(str(exc)) from exc
+    data = _read(options, label=False)
+    extra = ["predicted", "confidence"]
+    columns = [c for c in data.columns if c not in extra] + extra  # existing ones are replaced
+    writer = csv.DictWriter(cmd.stdout, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for start in range(0, len(data.rows), PREDICT_BATCH):
+        rows = data.rows[start : start + PREDICT_BATCH]
+        texts = data.texts[start : start + PREDICT_BATCH]
+        wanted = [i for i, t in enumerate(texts) if t]  # no text, no suggestion
+        suggestions = dict(zip(wanted, model.predict([texts[i] for i in wanted]), strict=True))
+        for i, row in enumerate(rows):
+            s = suggestions.get(i)
+            writer.writerow(
+                {**row, "predicted": s.label if s else "", "confidence": f"{s.confidence:.4f}" if s else ""}
+            )
+
+
+# -- evaluate -------------------------------------------------------------------------------------
+
+
+def _args_evaluate(parser) -> None:
+    _csv_arguments(parser, label=True)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--estimator", choices=["auto", "svc", "logreg"], default="auto")
+
+
+def _do_evaluate(cmd: BaseCommand, options: dict[str, Any]) -> None:
+    from cityloop.hotline import classifier
+
+    data = _read(options, label=True)
+    try:
+        r = classifier.cross_validate(
+            data.texts,
+            data.labels,
+            folds=options["folds"],
+            seed=options["seed"],
+            estimator=options["estimator"],
+        )
+    except classifier.ClassifierError as exc:
+        raise CommandError(str(exc)) from exc
+    cmd.stdout.write(f"{r['folds']}-fold stratified cross-validation, seed {r['seed']}: {r['estimator']}")
+    cmd.stdout.write(
+        f"n={r['n']} classes={r['classes']} ({_skipped_note(data)}; dropped {r['dropped_classes']} "
+        f"class(es), {r['dropped_rows']} row(s), with fewer than {r['folds']} examples)"
+    )
+    cmd.stdout.write(f"fold accuracy: {' '.join(f'{a:.4f}' for a in r['fold_accuracy'])}")
+    cmd.stdout.write(f"accuracy: {r['accuracy']:.4f}")
+    cmd.stdout.write(f"macro-F1: {r['macro_f1']:.4f}")
+    cmd.stdout.write(f"time: {r['seconds']:.1f} s")
+    cmd.stdout.write(
+        f"RESULT accuracy={r['accuracy']:.4f} macro_f1={r['macro_f1']:.4f} n={r['n']} classes={r['classes']}"
+    )
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    help: str
+    add_arguments: Callable[[Any], None]
+    handle: Callable[[BaseCommand, dict[str, Any]], None]
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "train": Subcommand(
+        "train a category classifier from a labelled CSV and save it", _args_train, _do_train
+    ),
+    "predict": Subcommand(
+        "suggest categories for a CSV; writes CSV to standard output", _args_predict, _do_predict
+    ),
+    "evaluate": Subcommand("cross-validate the classifier on a labelled CSV", _args_evaluate, _do_evaluate),
+}
+
+
+class Command(BaseCommand):
+    help = "Hotline tools: " + "; ".join(f"{name}: {s.help}" for name, s in SUBCOMMANDS.items())
+    requires_system_checks: list[str] = []  # offline tools: no database, no checks
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        for name, spec in SUBCOMMANDS.items():
+            spec.add_arguments(sub.add_parser(name, help=spec.help, description=spec.help))
+
+    def handle(self, *args, **options):
+        SUBCOMMANDS[options["action"]].handle(self, options)
