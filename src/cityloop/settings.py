@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "cityloop.core",
     "cityloop.hotline",
     "cityloop.services",
+    "cityloop.seal",
     "cityloop.brain",
     "cityloop.web",
     "django.contrib.admin",
@@ -115,4 +116,19 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {"cityloop": {"handlers": ["console"], "level": config.env("CITYLOOP_LOG_LEVEL", "INFO")}},
+}
+
+# The hotline's configurable rules (issue defaults); each can be overridden by an environment variable.
+HOTLINE = {
+    "respond_hours": {"urgent": float(config.env("CITYLOOP_RESPOND_HOURS_URGENT", "2") or 2),
+                      "normal": float(config.env("CITYLOOP_RESPOND_HOURS_NORMAL", "24") or 24)},
+    "finish_days": int(config.env("CITYLOOP_FINISH_DAYS", "7") or 7),
+    "complex_finish_days": int(config.env("CITYLOOP_COMPLEX_FINISH_DAYS", "15") or 15),
+    "nearly_overdue_hours": float(config.env("CITYLOOP_NEARLY_OVERDUE_HOURS", "4") or 4),
+    "duplicate_radius_m": float(config.env("CITYLOOP_DUPLICATE_RADIUS_M", "200") or 200),
+    "duplicate_window_hours": float(config.env("CITYLOOP_DUPLICATE_WINDOW_HOURS", "72") or 72),
+    "reopen_on": [r for r in (config.env("CITYLOOP_REOPEN_ON", "unresolved,unsatisfied") or "").split(",") if r],
+    "reopen_limit": int(config.env("CITYLOOP_REOPEN_LIMIT", "2") or 2),
+    "arbitration_after_returns": int(config.env("CITYLOOP_ARBITRATION_AFTER_RETURNS", "2") or 2),
+    "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),
 }

@@ -1,0 +1,30 @@
+"""Every write to the hotline. Grouped by stage; import from here (``hotline.actions.open_case``)."""
+
+from cityloop.hotline.actions.cases import confirm_fixed, open_case, reopen_case
+from cityloop.hotline.actions.dispatch import (
+    accept_suggestion,
+    bulk_dispatch,
+    classify_request,
+    decide_arbitration,
+    dispatch_request,
+    merge_requests,
+)
+from cityloop.hotline.actions.followup import record_follow_up
+from cityloop.hotline.actions.handling import (
+    add_note,
+    decide_extension,
+    record_contact,
+    reply_order,
+    request_extension,
+    return_order,
+    reveal_contact,
+    sign_order,
+)
+from cityloop.hotline.actions.intake import Submission, submit_request
+
+__all__ = [
+    "Submission", "submit_request", "classify_request", "dispatch_request", "accept_suggestion", "bulk_dispatch",
+    "merge_requests", "decide_arbitration", "sign_order", "return_order", "add_note", "record_contact",
+    "request_extension", "decide_extension", "reply_order", "reveal_contact", "record_follow_up", "open_case",
+    "confirm_fixed", "reopen_case",
+]

@@ -1,0 +1,150 @@
+"""Reads about requests, scoped to the person asking; and the permission checks actions use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from cityloop.core import calendars
+from cityloop.core.models import Role
+from cityloop.core.queries import scope_of
+from cityloop.hotline import rules
+from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit
+
+DISPATCH_ROLES = {Role.DISPATCHER, Role.ADMIN}
+
+
+def is_dispatcher(actor) -> bool:
+    return actor is not None and actor.is_authenticated and (actor.is_superuser or actor.role in DISPATCH_ROLES)
+
+
+def require_dispatcher(actor) -> None:
+    if actor is None:  # system actions (imports, the city brain) act on the city's behalf
+        return
+    if not is_dispatcher(actor):
+        raise PermissionDenied("only a hotline dispatcher may do this")
+
+
+def is_unit_member(actor, order: Order) -> bool:
+    if actor is None or not actor.is_authenticated:
+        return False
+    if order.street_id is not None:
+        return actor.role == Role.STREET and actor.street_id == order.street_id
+    return actor.role == Role.DEPARTMENT and actor.department_id == order.department_id
+
+
+def require_unit_member(actor, order: Order) -> None:
+    if actor is None:
+        return
+    if not is_unit_member(actor, order):
+        raise PermissionDenied("only the receiving unit may act on this order")
+
+
+def requests_for(actor) -> QuerySet[Request]:
+    """Requests a person may see: the city for dispatchers and leaders, a unit's own, a citizen's own."""
+    qs = Request.objects.all()
+    scope = scope_of(actor)
+    if scope.citywide:
+        return qs
+    if scope.street_id is not None:
+        return qs.filter(Q(orders__street_id=scope.street_id) | Q(street_id=scope.street_id)).distinct()
+    if scope.department_id is not None:
+        return qs.filter(orders__department_id=scope.department_id).distinct()
+    if scope.user_id is not None:
+        return qs.filter(citizen_id=scope.user_id)
+    return qs.none()
+
+
+def orders_for_unit(actor) -> QuerySet[Order]:
+    scope = scope_of(actor)
+    if scope.street_id is not None:
+        return Order.objects.filter(street_id=scope.street_id)
+    if scope.department_id is not None:
+        return Order.objects.filter(department_id=scope.department_id)
+    return Order.objects.none()
+
+
+def can_see_contact(actor, request: Request) -> bool:
+    """Dispatchers see callers; confidential callers only them; units need the contact permission."""
+    if actor is None or not actor.is_authenticated:
+        return False
+    if is_dispatcher(actor):
+        return True
+    if request.confidential:
+        return False
+    if request.citizen_id is not None and request.citizen_id == actor.pk:
+        return True
+    return actor.has_perm("hotline.contact_citizen") and requests_for(actor).filter(pk=request.pk).exists()
+
+
+def case_status(request_id: int) -> str:
+    """The status of a case (the city brain polls this for its own cases)."""
+    return Request.objects.values_list("status", flat=True).get(pk=request_id)
+
+
+@lru_cache(maxsize=32)
+def _calendar_for(kind: str, tz: str):
+    return calendars.for_city(kind, tz=tz)
+
+
+def calendar_of(city):
+    pack = getattr(city, "pack", None)
+    if pack is None:
+        return _calendar_for("weekday", settings.TIME_ZONE)
+    return _calendar_for(pack.calendar, pack.timezone)
+
+
+def limits_for(category, urgency: str) -> rules.Limits:
+    """Per-category override (nearest on the category's chain), else the configured defaults."""
+    node = category
+    while node is not None:
+        found = TimeLimit.objects.filter(category=node, urgency=urgency).first()
+        if found is not None:
+            return rules.Limits(found.respond_hours, found.finish_days, found.complex_finish_days)
+        node = node.parent
+    cfg = settings.HOTLINE
+    return rules.Limits(cfg["respond_hours"][urgency], cfg["finish_days"], cfg["complex_finish_days"])
+
+
+def dispatch_queue(city=None) -> QuerySet[Request]:
+    """Undispatched requests, oldest first."""
+    qs = Request.objects.filter(status=Status.NEW).select_related("category", "suggested_category", "street",
+                                                                   "district")
+    if city is not None:
+        qs = qs.filter(city=city)
+    return qs.order_by("created_at", "id")
+
+
+def follow_up_queue(city=None) -> QuerySet[Request]:
+    qs = Request.objects.filter(Q(status=Status.REPLIED) | Q(status=Status.MERGED, replied_at__isnull=False,
+                                                               closed_at__isnull=True))
+    if city is not None:
+        qs = qs.filter(city=city)
+    return qs.order_by("replied_at", "id")
+
+
+def duplicate_candidates(request: Request) -> list[Request]:
+    """Open requests in the same category within the radius and window (both configurable)."""
+    cfg = settings.HOTLINE
+    if request.lon is None or request.lat is None or request.category_id is None:
+        return []
+    min_lon, min_lat, max_lon, max_lat = rules.degree_box(request.lon, request.lat, cfg["duplicate_radius_m"])
+    since = request.created_at - timedelta(hours=cfg["duplicate_window_hours"])
+    nearby = (Request.objects.filter(category_id=request.category_id, created_at__gte=since,
+                                     lon__range=(min_lon, max_lon), lat__range=(min_lat, max_lat))
+              .exclude(pk=request.pk).exclude(status__in=[Status.CLOSED, Status.MERGED]).order_by("created_at"))
+    return [r for r in nearby
+            if rules.distance_m(request.lon, request.lat, r.lon, r.lat) <= cfg["duplicate_radius_m"]]
+
+
+def overdue_orders(now=None) -> QuerySet[Order]:
+    now = now or timezone.now()
+    active = [OrderStatus.PENDING, OrderStatus.SIGNED]
+    return (Order.objects.filter(status__in=active)
+            .filter(Q(finish_due__lt=now) | Q(status=OrderStatus.PENDING, response_due__lt=now))
+            .select_related("request", "street", "department"))

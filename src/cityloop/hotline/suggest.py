@@ -1,0 +1,50 @@
+"""Category suggestions from the classifier trained on the city's own history (optional)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from django.conf import settings
+
+from cityloop.org.models import Category
+
+log = logging.getLogger("cityloop.hotline")
+_lock = threading.Lock()
+_loaded: dict[str, tuple[float, object]] = {}
+
+
+def _model():
+    path = settings.HOTLINE["classifier_model"]
+    try:
+        mtime = os.path.getmtime(path)
+    except OSError:
+        return None
+    with _lock:
+        cached = _loaded.get(path)
+        if cached and cached[0] == mtime:
+            return cached[1]
+    from cityloop.hotline import classifier
+
+    try:
+        model = classifier.load(path)
+    except Exception as exc:  # noqa: BLE001 - a broken model must not stop intake; say so in the log
+        log.warning("classifier model %s not usable: %s", path, exc)
+        model = None
+    with _lock:
+        _loaded[path] = (mtime, model)
+    return model
+
+
+def suggest(city, text: str) -> tuple[Category | None, float | None]:
+    """The classifier's category for ``text`` and its confidence; (None, None) without a model."""
+    model = _model()
+    if model is None or not text.strip():
+        return None, None
+    suggestion = model.predict([text])[0]
+    label = suggestion.label
+    category = (Category.objects.filter(city=city, code=label).first()
+                or Category.objects.filter(city=city, name=label).order_by("depth").first()
+                or Category.objects.filter(city=city, name_en=label).order_by("depth").first())
+    return category, float(suggestion.confidence)
