@@ -130,5 +130,9 @@ HOTLINE = {
     "reopen_on": [r for r in (config.env("CITYLOOP_REOPEN_ON", "unresolved,unsatisfied") or "").split(",") if r],
     "reopen_limit": int(config.env("CITYLOOP_REOPEN_LIMIT", "2") or 2),
     "arbitration_after_returns": int(config.env("CITYLOOP_ARBITRATION_AFTER_RETURNS", "2") or 2),
+    "whistle_report_minutes": {"urgent": 30, "normal": 24 * 60},
+    "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
+    "score_weights": config.score_weights(),
+    "assessment_weight": config.assessment_weight(),
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),
 }

@@ -123,3 +123,29 @@ def database(directory: Path) -> dict:
 def allowed_hosts() -> list[str]:
     raw = env("CITYLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver") or ""
     return [host.strip() for host in raw.split(",") if host.strip()]
+
+
+def score_weights() -> dict[str, float]:
+    """``CITYLOOP_SCORE_WEIGHTS=response=0.1,resolution=0.45,satisfaction=0.45`` (must add up to 1)."""
+    from cityloop.hotline import rates
+
+    raw = env("CITYLOOP_SCORE_WEIGHTS")
+    if not raw:
+        return dict(rates.DEFAULT_WEIGHTS)
+    try:
+        weights = {k.strip(): float(v) for k, v in (part.split("=", 1) for part in raw.split(",") if part.strip())}
+        return rates.check_weights(weights)
+    except ValueError as exc:
+        raise ConfigError(f"CITYLOOP_SCORE_WEIGHTS={raw!r}: {exc} (e.g. response=0.1,resolution=0.45,"
+                          "satisfaction=0.45)") from exc
+
+
+def assessment_weight() -> float:
+    """How much the streets' assessment weighs in a department's performance (at least 1/3)."""
+    from cityloop.hotline import rates
+
+    raw = env("CITYLOOP_ASSESSMENT_WEIGHT", "0.4") or "0.4"
+    try:
+        return rates.check_assessment_weight(float(raw))
+    except ValueError as exc:
+        raise ConfigError(f"CITYLOOP_ASSESSMENT_WEIGHT={raw!r}: {exc}") from exc

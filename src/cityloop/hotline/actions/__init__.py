@@ -21,10 +21,22 @@ from cityloop.hotline.actions.handling import (
     sign_order,
 )
 from cityloop.hotline.actions.intake import Submission, submit_request
+from cityloop.hotline.actions.whistles import (
+    arbitrate_dispute,
+    assess_department,
+    blow_whistle,
+    close_whistle,
+    complete_task,
+    dispute_summons,
+    rate_department,
+    record_missed_report_ins,
+    report_in,
+)
 
 __all__ = [
     "Submission", "submit_request", "classify_request", "dispatch_request", "accept_suggestion", "bulk_dispatch",
     "merge_requests", "decide_arbitration", "sign_order", "return_order", "add_note", "record_contact",
     "request_extension", "decide_extension", "reply_order", "reveal_contact", "record_follow_up", "open_case",
-    "confirm_fixed", "reopen_case",
+    "confirm_fixed", "reopen_case", "blow_whistle", "report_in", "dispute_summons", "arbitrate_dispute",
+    "record_missed_report_ins", "complete_task", "close_whistle", "rate_department", "assess_department",
 ]
