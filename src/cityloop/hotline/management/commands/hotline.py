@@ -172,6 +172,17 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
+# History replay and the monthly rates (issue: 吹哨报到 and the three rates).
+from cityloop.hotline.management.commands import _replay  # noqa: E402
+
+SUBCOMMANDS["replay"] = Subcommand("load a MyLA311 or NYC 311 export as history", _replay.args_replay,
+                                   _replay.do_replay)
+SUBCOMMANDS["stats"] = Subcommand("recount the monthly rates from the requests", _replay.args_stats,
+                                  _replay.do_stats)
+SUBCOMMANDS["close-times"] = Subcommand("rank agencies by median hours to close", _replay.args_close_times,
+                                        _replay.do_close_times)
+
+
 class Command(BaseCommand):
     help = "Hotline tools: " + "; ".join(f"{name}: {s.help}" for name, s in SUBCOMMANDS.items())
     requires_system_checks: list[str] = []  # offline tools: no database, no checks
@@ -183,3 +194,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         SUBCOMMANDS[options["action"]].handle(self, options)
+
