@@ -9,8 +9,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
+    path("open311/v2/", include("cityloop.openapi.open311.urls")),
     path("hotline/", include("cityloop.hotline.urls")),
+    path("leaders/", include("cityloop.hotline.urls_leaders")),
     path("services/", include("cityloop.services.urls")),
     path("brain/", include("cityloop.brain.urls")),
+    path("seal/", include("cityloop.seal.urls")),
     path("", include("cityloop.web.urls")),
 ]

@@ -15,6 +15,9 @@ COMMANDS = [
     ("token create|list|revoke", "manage API tokens for integrators"),
     ("audit verify", "check the audit trail's hash chain"),
     ("hotline train|predict|evaluate", "the request classifier"),
+    ("hotline replay PATH", "load real LA/NYC 311 history and recount the rates"),
+    ("hotline stats|close-times", "recount the monthly rates; rank agencies by time to close"),
+    ("seal verify|rotate|export-keys|status-list|revoke", "e-certificates under one seal"),
 ]
 
 
