@@ -1,0 +1,123 @@
+"""Rows → Open311 fields. Every datetime carries the city's offset; every id is a string."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from cityloop.hotline.models import Event, Request, Status
+from cityloop.openapi.open311 import queries
+
+# The latest public line of these kinds, with text, is the request's status_notes: what the city said.
+NOTE_KINDS = {"note", "replied", "reopened", "merged", "verified", "dispatched"}
+# The status a request has after each kind of timeline line.
+CLOSING_KINDS = {"followed_up", "verified", "merged"}
+POSTCODE_IN_TEXT = re.compile(r"(?<!\d)(\d{5,6})(?!\d)")
+UPDATE_WORDS = {
+    "dispatched": "sent to {unit}", "signed": "accepted by the handling unit", "followed_up": "closed after follow-up",
+    "verified": "readings back to normal", "merged": "merged into {text}",
+}
+
+
+def w3(moment: datetime | None, tz) -> str | None:
+    return moment.astimezone(tz).isoformat(timespec="seconds") if moment is not None else None
+
+
+def _note_text(event: Event) -> str:
+    return f"merged into {event.text}" if event.kind == "merged" else event.text
+
+
+def status_notes(request: Request) -> str | None:
+    notes = [e for e in request.public_events if e.kind in NOTE_KINDS and e.text.strip()]
+    return _note_text(notes[-1]) if notes else None
+
+
+def agency(request: Request) -> str | None:
+    unit = request.lead_department or request.lead_street
+    return unit.label if unit is not None else None
+
+
+def _narrowest(request: Request):
+    return request.community or request.street or request.district
+
+
+def address(request: Request) -> str | None:
+    if request.address:
+        return request.address
+    parts = [j.label for j in (request.community, request.street, request.district) if j is not None]
+    return ", ".join(parts) or None
+
+
+def zipcode(request: Request, postcodes: dict[int, list[str]]) -> str | None:
+    """The postcode in the address text; else the only postcode the gazetteer has for the place."""
+    for match in POSTCODE_IN_TEXT.findall(request.address or ""):
+        if any(match in codes for codes in postcodes.values()):
+            return match
+    for place in (request.community, request.street):
+        if place is not None and len(postcodes.get(place.pk, [])) == 1:
+            return postcodes[place.pk][0]
+    return None
+
+
+def client_facts(request: Request) -> dict:
+    return (request.evidence or {}).get("open311", {}) if isinstance(request.evidence, dict) else {}
+
+
+def request_record(request: Request, *, tz, services: dict, postcodes: dict, extensions: bool = False) -> dict:
+    service = services.get(request.category.code) if request.category_id else None
+    facts = client_facts(request)
+    orders = getattr(request, "active_lead_orders", [])
+    expected = orders[0].finish_due if orders else request.finish_due
+    closed = request.status in queries.CLOSED
+    place = _narrowest(request)
+    record = {
+        "service_request_id": request.tracking_no,
+        "status": queries.open_or_closed(request.status),
+        "status_notes": status_notes(request),
+        "service_name": service.name if service else (request.category.label if request.category_id else None),
+        "service_code": request.category.code if request.category_id else None,
+        "description": None if request.confidential else request.description,
+        "agency_responsible": agency(request),
+        "service_notice": (service.definition.service_notice or None) if service else None,
+        "requested_datetime": w3(request.created_at, tz),
+        "updated_datetime": w3((request.closed_at or request.updated_at) if closed else request.updated_at, tz),
+        "expected_datetime": None if closed else w3(expected, tz),
+        "address": address(request),
+        "address_id": facts.get("address_id") or (place.code if place is not None else None),
+        "zipcode": zipcode(request, postcodes),
+        "lat": request.lat,
+        "long": request.lon,
+        "media_url": facts.get("media_url") or None,
+    }
+    if extensions:
+        record["cityloop_status"] = request.status
+        record["cityloop_status_name"] = str(Status(request.status).label)
+        record["notes"] = [{"datetime": w3(e.at, tz), "kind": e.kind, "text": _note_text(e)}
+                           for e in request.public_events if e.text.strip()]
+    return record
+
+
+def status_after(event: Event, state_changes: list[Event]) -> str:
+    """open or closed just after ``event``: the latest closing or reopening line up to it decides."""
+    status = "open"
+    for change in state_changes:
+        if (change.at, change.pk) > (event.at, event.pk):
+            break
+        status = "closed" if change.kind in CLOSING_KINDS else "open"
+    return status
+
+
+def update_record(event: Event, *, tz, state_changes: list[Event]) -> dict:
+    request = event.request
+    status = status_after(event, state_changes)
+    words = UPDATE_WORDS.get(event.kind, "")
+    description = event.text if event.text.strip() and event.kind != "merged" else words.format(
+        unit=(event.data or {}).get("unit", ""), text=event.text)
+    return {
+        "update_id": str(event.pk),
+        "service_request_id": request.tracking_no,
+        "status": status,
+        "updated_datetime": w3(event.at, tz),
+        "description": description,
+        "media_url": (event.data or {}).get("media_url") or None,
+    }

@@ -1,0 +1,188 @@
+"""The Open311 endpoints: parse, authorise, call one action or query, render. No rules of their own."""
+
+from __future__ import annotations
+
+import functools
+
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from cityloop.core import tokens
+from cityloop.openapi.open311 import actions, config, definitions, params, queries, ratelimit, records
+from cityloop.openapi.open311.render import FORMATS, Open311Error, error_response, respond
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def endpoint(*methods: str):
+    """Checks the format and method, and turns every Open311Error into an <errors> answer."""
+
+    def wrap(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def run(request, *args, fmt: str, **kwargs):
+            try:
+                if fmt not in FORMATS:
+                    raise Open311Error(404, ("format", f"{fmt!r} is not served; use .xml or .json"))
+                method = "GET" if request.method == "HEAD" else request.method
+                if method not in methods:
+                    raise Open311Error(400, ("method", f"{request.method} is not allowed here; use "
+                                                       f"{' or '.join(methods)}"), headers={"Allow": ", ".join(methods)})
+                if method == "POST" and request.content_type not in FORM_TYPES:
+                    raise Open311Error(400, ("body", "send the fields form-urlencoded "
+                                                     "(Content-Type: application/x-www-form-urlencoded)"))
+                return view(request, *args, fmt=fmt, **kwargs)
+            except Open311Error as error:
+                return error_response(fmt, error)
+
+        return run
+
+    return wrap
+
+
+def _authorise(request, form):
+    """Rate limit per IP, then the api_key (403), then the limit per key; returns the token."""
+    per_ip, per_ip_seconds = config.get("rate_limit_per_ip")
+    ratelimit.hit(f"ip:{ratelimit.client_ip(request)}", limit=per_ip, seconds=per_ip_seconds)
+    key = params.value(form, "api_key") or params.value(request.GET, "api_key")
+    if not key:
+        raise Open311Error(403, ("api_key", "missing: POSTs need an API key (a CityLoop token with the scope open311)"))
+    found = tokens.lookup(key, scope="open311")
+    if found is None:
+        raise Open311Error(403, ("api_key", "invalid, expired, revoked or without the scope open311"))
+    per_key, per_key_seconds = config.get("rate_limit_per_key")
+    ratelimit.hit(f"key:{found.pk}", limit=per_key, seconds=per_key_seconds)
+    return found
+
+
+def _city(request, form=None):
+    if form is not None and params.value(form, "jurisdiction_id"):
+        return params.jurisdiction(form)
+    return params.jurisdiction(request.GET)
+
+
+@endpoint("GET")
+def discovery(request, *, fmt):
+    root = request.build_absolute_uri(reverse("open311:discovery", kwargs={"fmt": fmt})).rsplit("/", 1)[0]
+    data = {"changeset": config.CHANGESET, "contact": config.get("contact"), "key_service": config.get("key_service"),
+            "endpoints": [{"specification": config.SPECIFICATION, "url": root, "changeset": config.CHANGESET,
+                           "type": "production", "formats": list(f.split(";")[0] for f in FORMATS.values())}]}
+    return respond(fmt, "discovery", data)
+
+
+@endpoint("GET")
+def services(request, *, fmt):
+    city = _city(request)
+    return respond(fmt, "services", [s.as_open311() for s in definitions.services_for(city)])
+
+
+@endpoint("GET")
+def service_definition(request, code, *, fmt):
+    city = _city(request)
+    service = definitions.service_for(city, code)
+    if service is None:
+        raise Open311Error(404, ("service_code", f"{code!r} is not a service of {city.code}"))
+    return respond(fmt, "service_definition", {
+        "service_code": service.code, "attributes": [a.as_open311() for a in service.definition.attributes]})
+
+
+def _listing(request, city, found, *, extensions: bool):
+    tz = params.city_tz(city)
+    by_code = {s.code: s for s in definitions.services_for(city)}
+    postcodes = queries.postcodes(city)
+    return [records.request_record(r, tz=tz, services=by_code, postcodes=postcodes, extensions=extensions)
+            for r in found]
+
+
+@endpoint("GET", "POST")
+def requests(request, *, fmt):
+    if request.method == "POST":
+        return _create(request, fmt=fmt)
+    city = _city(request)
+    query = request.GET
+    extensions = params.flag(query, "extensions")
+    ids = params.comma_list(query, "service_request_id")
+    if ids:
+        found = queries.by_ids(city, ids)  # the spec: ids override every other filter
+    else:
+        statuses = [s.lower() for s in params.comma_list(query, "status")]
+        unknown = sorted(set(statuses) - {"open", "closed"})
+        if unknown:
+            raise Open311Error(400, ("status", f"open or closed, not {', '.join(unknown)}"))
+        tz = params.city_tz(city)
+        updated_after, updated_before = params.window(query, tz, start_name="updated_after",
+                                                      end_name="updated_before", default_to_recent=False)
+        recent = not (updated_after or updated_before)
+        start, end = params.window(query, tz, default_to_recent=recent)
+        page, page_size = params.paging(query)
+        found = queries.search(city, service_codes=params.comma_list(query, "service_code"), statuses=statuses,
+                               start=start, end=end, updated_after=updated_after, updated_before=updated_before,
+                               page=page, page_size=page_size)
+    return respond(fmt, "service_requests", _listing(request, city, found, extensions=extensions))
+
+
+def _create(request, *, fmt):
+    form = request.POST
+    api_token = _authorise(request, form)
+    city = _city(request, form)
+    code = params.value(form, "service_code")
+    if not code:
+        raise Open311Error(400, ("service_code", f"required (see services.{fmt})"))
+    service = definitions.service_for(city, code)
+    if service is None:
+        raise Open311Error(400, ("service_code", f"{code!r} is not a service of {city.code}"))
+    filed = actions.file_request(city, service, form, api_token=api_token, actor=api_token.user)
+    answer = {"token": filed.token} if filed.token else {"service_request_id": filed.request.tracking_no}
+    answer.update({"service_notice": filed.service_notice or None,
+                   "account_id": params.value(form, "account_id") or None})
+    return respond(fmt, "service_requests", [answer])
+
+
+@endpoint("GET")
+def request_detail(request, request_id, *, fmt):
+    city = _city(request)
+    found = queries.one(city, request_id)
+    if found is None:
+        raise Open311Error(404, ("service_request_id", f"no request {request_id!r} in {city.code}"))
+    return respond(fmt, "service_requests",
+                   _listing(request, city, [found], extensions=params.flag(request.GET, "extensions")))
+
+
+@endpoint("GET")
+def token(request, token, *, fmt):
+    city = _city(request)
+    found = queries.by_token(city, token)
+    if found is None:
+        raise Open311Error(404, ("token", f"no request was filed with the token {token!r}"))
+    return respond(fmt, "service_requests", [{"service_request_id": found.tracking_no, "token": token}])
+
+
+@endpoint("GET", "POST")
+def updates(request, *, fmt):
+    if request.method == "POST":
+        form = request.POST
+        api_token = _authorise(request, form)
+        city = _city(request, form)
+        number = params.value(form, "service_request_id")
+        if not number:
+            raise Open311Error(400, ("service_request_id", "required"))
+        target = queries.one(city, number)
+        if target is None:
+            raise Open311Error(404, ("service_request_id", f"no request {number!r} in {city.code}"))
+        line, _ = actions.post_update(target, form, api_token=api_token, actor=api_token.user)
+        return respond(fmt, "service_request_updates", [{"update_id": str(line.pk)}])
+    city = _city(request)
+    tz = params.city_tz(city)
+    start, end = params.window(request.GET, tz)
+    page, page_size = params.paging(request.GET)
+    found = queries.updates(city, start=start, end=end, page=page, page_size=page_size)
+    changes = queries.state_changes(found)
+    return respond(fmt, "service_request_updates",
+                   [records.update_record(e, tz=tz, state_changes=changes.get(e.request_id, [])) for e in found])
+
+
+@csrf_exempt
+def not_found(request, path=""):
+    fmt = path.rsplit(".", 1)[-1] if "." in path else "xml"
+    return error_response(fmt, Open311Error(404, ("", f"/open311/v2/{path} is not an Open311 resource; "
+                                                      "see discovery.xml")))
