@@ -54,52 +54,72 @@ def test_the_monthly_report_sentence_uses_the_seeds_words():
         "satisfaction rate fell from 72.93% to 61.21%"
 
 
-def _row(**kw):
-    now = timezone.now()
-    row = {"status": Status.CLOSED, "created_at": now - timedelta(days=3), "response_due": now - timedelta(days=2),
-           "first_response_at": now - timedelta(days=2, hours=1), "finish_due": now + timedelta(days=4),
-           "replied_at": now - timedelta(days=1), "closed_at": now - timedelta(hours=12), "resolved": True,
-           "satisfaction": "satisfied"}
-    row.update(kw)
-    return row, now
+@pytest.fixture
+def counts_of(city):
+    """The counts one request with these fields adds to its city's month (through the real rebuild)."""
+
+    def make(**fields) -> Counts:
+        now = timezone.now()
+        row = {"status": Status.CLOSED, "created_at": now - timedelta(days=3), "response_due": now - timedelta(days=2),
+               "first_response_at": now - timedelta(days=2, hours=1), "finish_due": now + timedelta(days=4),
+               "replied_at": now - timedelta(days=1), "closed_at": now - timedelta(hours=12), "resolved": True,
+               "satisfaction": "satisfied"}
+        row.update(fields)
+        Request.objects.all().delete()
+        Request.objects.create(city=city, tracking_no="R000000-00001", channel="phone", title="t", description="d",
+                               **row)
+        month = timezone.localtime(row["created_at"]).date().replace(day=1)
+        stats.rebuild_month(month, now=now)
+        return stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, Counts())
+
+    return make
 
 
-def test_a_request_answered_in_time_resolved_and_satisfied_counts_everywhere():
-    row, now = _row()
-    c = stats.request_counts(row, now)
+@pytest.mark.django_db
+def test_a_request_answered_in_time_resolved_and_satisfied_counts_everywhere(counts_of):
+    c = counts_of()
     assert (c.received, c.response_due, c.responded, c.followed_up, c.resolved, c.satisfied) == (1, 1, 1, 1, 1, 1)
     assert (c.overdue, c.closed, c.open_at_end) == (0, 1, 0)
+    assert c.close_hours_sum == pytest.approx(60.0)
 
 
-def test_a_request_still_open_at_period_end_counts_only_what_is_due():
+@pytest.mark.django_db
+def test_a_request_still_open_at_period_end_counts_only_what_is_due(counts_of):
     now = timezone.now()
-    row, _ = _row(status=Status.IN_PROGRESS, response_due=now + timedelta(hours=2), first_response_at=None,
+    c = counts_of(status=Status.IN_PROGRESS, response_due=now + timedelta(hours=2), first_response_at=None,
                   replied_at=None, closed_at=None, resolved=None, satisfaction="")
-    c = stats.request_counts(row, now)
     assert (c.received, c.response_due, c.responded, c.followed_up, c.open_at_end) == (1, 0, 0, 0, 1)
-    late, _ = _row(status=Status.IN_PROGRESS, response_due=now - timedelta(hours=2), first_response_at=None,
-                   replied_at=None, closed_at=None, finish_due=now - timedelta(hours=1), resolved=None,
-                   satisfaction="")
-    c = stats.request_counts(late, now)
+    c = counts_of(status=Status.IN_PROGRESS, response_due=now - timedelta(hours=2), first_response_at=None,
+                  replied_at=None, closed_at=None, finish_due=now - timedelta(hours=1), resolved=None,
+                  satisfaction="")
     assert (c.response_due, c.responded, c.overdue) == (1, 0, 1)
 
 
-def test_a_request_never_followed_up_is_left_out_of_resolution_and_satisfaction():
-    row, now = _row(resolved=None, satisfaction="")
-    c = stats.request_counts(row, now)
+@pytest.mark.django_db
+def test_a_late_answer_is_due_but_not_responded_and_a_late_reply_is_overdue(counts_of):
+    now = timezone.now()
+    c = counts_of(first_response_at=now - timedelta(days=1), replied_at=now - timedelta(hours=13),
+                  finish_due=now - timedelta(days=1))
+    assert (c.response_due, c.responded, c.overdue) == (1, 0, 1)
+
+
+@pytest.mark.django_db
+def test_a_request_never_followed_up_is_left_out_of_resolution_and_satisfaction(counts_of):
+    c = counts_of(resolved=None, satisfaction="")
     assert (c.received, c.followed_up, c.resolved) == (1, 0, 0)
+    assert rates.resolution_rate(c) is None
 
 
-def test_a_merged_duplicate_counts_its_citizens_answer_but_not_the_handling():
-    row, now = _row(status=Status.MERGED, resolved=False, satisfaction="unsatisfied")
-    c = stats.request_counts(row, now)
+@pytest.mark.django_db
+def test_a_merged_duplicate_counts_its_citizens_answer_but_not_the_handling(counts_of):
+    c = counts_of(status=Status.MERGED, resolved=False, satisfaction="unsatisfied")
     assert (c.received, c.response_due, c.followed_up, c.resolved, c.satisfied) == (0, 0, 1, 0, 0)
 
 
-def test_a_reopened_case_counts_its_latest_answer_once():
-    row, now = _row(resolved=True, satisfaction="basic")  # first answer unsatisfied, reopened, then basic
-    c = stats.request_counts(row, now)
-    assert (c.followed_up, c.resolved, c.satisfied, c.basic) == (1, 1, 0, 1)
+@pytest.mark.django_db
+def test_a_reopened_case_counts_its_latest_answer_once(counts_of):
+    c = counts_of(resolved=True, satisfaction="basic", reopen_count=1)  # unsatisfied first, basic after reopen
+    assert (c.received, c.followed_up, c.resolved, c.satisfied, c.basic) == (1, 1, 1, 0, 1)
 
 
 @pytest.mark.django_db

@@ -130,7 +130,8 @@ class Order(models.Model):
 
     class Meta:
         db_table = "hotline_order"
-        indexes = [models.Index(fields=["street", "status"]), models.Index(fields=["department", "status"])]
+        indexes = [models.Index(fields=["street", "status"]), models.Index(fields=["department", "status"]),
+                   models.Index(fields=["status", "finish_due"])]
 
     @property
     def unit(self):

@@ -10,6 +10,21 @@ from collections import defaultdict
 from datetime import date, datetime, time
 
 from django.db import transaction
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cityloop.hotline.models import MonthlyStat, Order, OrderStatus, Request, Status
@@ -47,77 +62,90 @@ def category_roots() -> dict[int, int]:
     return roots
 
 
-def request_counts(row: dict, as_of: datetime) -> Counts:
-    """One request's contribution (the rules of docs/metrics.md, in code)."""
-    c = Counts()
-    merged = row["status"] == Status.MERGED
-    if row["resolved"] is not None and row["satisfaction"]:
-        c.followed_up = 1
-        c.resolved = int(bool(row["resolved"]))
-        c.satisfied = int(row["satisfaction"] == "satisfied")
-        c.basic = int(row["satisfaction"] == "basic")
-    if merged:
-        return c  # handled once, through its primary; its citizen's answer still counts
-    c.received = 1
-    first_response, response_due = row["first_response_at"], row["response_due"]
-    if response_due is not None:
-        if first_response is not None and first_response <= response_due:
-            c.response_due, c.responded = 1, 1
-        elif response_due <= as_of or (first_response is not None):
-            c.response_due = 1  # due and missed, or answered late
-    finish_due, replied = row["finish_due"], row["replied_at"]
-    if finish_due is not None and ((replied is not None and replied > finish_due)
-                                   or (replied is None and finish_due < as_of)):
-        c.overdue = 1
-    closed = row["closed_at"]
-    if closed is not None and closed <= as_of:
-        c.closed = 1
-        c.close_hours_sum = (closed - row["created_at"]).total_seconds() / 3600
-    else:
-        c.open_at_end = 1
-    return c
+def conditions(as_of: datetime, prefix: str = "") -> dict[str, Q]:
+    """What one request adds to each count (the rules of docs/metrics.md, in one place).
+
+    ``prefix`` lets the same rules run from an order (``request__``).
+    """
+    def f(name: str) -> str:
+        return prefix + name
+
+    handled = ~Q(**{f("status"): Status.MERGED})  # a merged duplicate is handled through its primary
+    followed = Q(**{f("resolved__isnull"): False}) & ~Q(**{f("satisfaction"): ""})
+    answered = Q(**{f("first_response_at__isnull"): False, f("response_due__isnull"): False})
+    closed = Q(**{f("closed_at__isnull"): False, f("closed_at__lte"): as_of})
+    replied_late = Q(**{f("replied_at__isnull"): False, f("replied_at__gt"): F(f("finish_due"))})
+    unreplied_past_due = Q(**{f("replied_at__isnull"): True, f("finish_due__lt"): as_of})
+    return {
+        "received": handled,
+        "response_due": handled & Q(**{f("response_due__isnull"): False})
+        & (Q(**{f("first_response_at__isnull"): False}) | Q(**{f("response_due__lte"): as_of})),
+        "responded": handled & answered & Q(**{f("first_response_at__lte"): F(f("response_due"))}),
+        "followed_up": followed,
+        "resolved": followed & Q(**{f("resolved"): True}),
+        "satisfied": followed & Q(**{f("satisfaction"): "satisfied"}),
+        "basic": followed & Q(**{f("satisfaction"): "basic"}),
+        "overdue": handled & Q(**{f("finish_due__isnull"): False}) & (replied_late | unreplied_past_due),
+        "closed": handled & closed,
+        "open_at_end": handled & ~closed,
+    }
 
 
-FIELDS = ["id", "status", "district_id", "street_id", "community_id", "category_id", "created_at", "response_due",
-          "first_response_at", "finish_due", "replied_at", "closed_at", "resolved", "satisfaction"]
+def _sums(as_of: datetime, prefix: str = "") -> dict:
+    # Annotation names get a prefix: "resolved" would otherwise shadow the field the rules read.
+    sums = {f"n_{name}": Sum(Case(When(rule, then=Value(1)), default=Value(0), output_field=IntegerField()))
+            for name, rule in conditions(as_of, prefix).items()}
+    duration = ExpressionWrapper(F(prefix + "closed_at") - F(prefix + "created_at"), output_field=DurationField())
+    sums["n_close_time"] = Sum(Case(When(conditions(as_of, prefix)["closed"], then=duration), default=None,
+                                  output_field=DurationField()))
+    return sums
+
+
+def _root(prefix: str = ""):
+    """The first-level category of a request: the tree has at most three levels."""
+    c = prefix + "category"
+    return Coalesce(f"{c}__parent__parent_id", f"{c}__parent_id", f"{c}_id")
+
+
+def _add(totals, key, row: dict) -> None:
+    close_time = row.pop("n_close_time", None)
+    counts = Counts(**{name: row.get(f"n_{name}") or 0 for name in COUNT_FIELDS if name != "close_hours_sum"})
+    counts.close_hours_sum = close_time.total_seconds() / 3600 if close_time else 0.0
+    totals[key] += counts
 
 
 @transaction.atomic
 def rebuild_month(month: date, *, now: datetime | None = None) -> int:
-    """Recount one month from the requests; returns the number of stat rows written."""
+    """Recount one month from the requests, in the database; returns the number of stat rows written."""
     start, end = month_bounds(month)
     as_of = min(end, now or timezone.now())
-    roots = category_roots()
     totals: dict[tuple[str, int, int | None], Counts] = defaultdict(Counts)
-    per_request: dict[int, tuple[Counts, int | None]] = {}
-    requests = Request.objects.filter(created_at__gte=start, created_at__lt=end).values(*FIELDS)
-    for row in requests.iterator(chunk_size=5000):
-        counts = request_counts(row, as_of)
-        root = roots.get(row["category_id"]) if row["category_id"] else None
-        per_request[row["id"]] = (counts, root)
-        for level in AREA_LEVELS:
-            unit = row[f"{level}_id"]
-            if unit is not None:
-                totals[(level, unit, root)] += counts
-    seen: set[tuple[int, int]] = set()
-    orders = (Order.objects.filter(request__created_at__gte=start, request__created_at__lt=end)
-              .values_list("request_id", "department_id", "status", "request__district_id",
-                           "request__street_id", "request__community_id"))
-    for request_id, department_id, status, *areas in orders.iterator(chunk_size=5000):
-        counts, root = per_request.get(request_id, (None, None))
-        if counts is None:
-            continue
-        returned = int(status == OrderStatus.RETURNED)
-        order_counts = Counts(orders=1, returned=returned)
-        for level, unit in zip(AREA_LEVELS, areas, strict=True):
-            if unit is not None:
-                totals[(level, unit, root)] += order_counts
-        if department_id is None:
-            continue
-        totals[("department", department_id, root)] += order_counts
-        if status != OrderStatus.CANCELLED and (request_id, department_id) not in seen:
-            seen.add((request_id, department_id))
-            totals[("department", department_id, root)] += counts
+    cohort = Request.objects.filter(created_at__gte=start, created_at__lt=end)
+    for level in ("city", *AREA_LEVELS):
+        for row in (cohort.filter(**{f"{level}_id__isnull": False}).annotate(root=_root()).values(f"{level}_id", "root")
+                    .annotate(**_sums(as_of)).order_by()):
+            unit, root = row.pop(f"{level}_id"), row.pop("root")
+            _add(totals, (level, unit, root), row)
+    orders = Order.objects.filter(request__created_at__gte=start, request__created_at__lt=end)
+    order_sums = {"orders": Count("id"), "returned": Count("id", filter=Q(status=OrderStatus.RETURNED))}
+    for level in ("city", *AREA_LEVELS):
+        for row in (orders.filter(**{f"request__{level}_id__isnull": False}).annotate(root=_root("request__"))
+                    .values(f"request__{level}_id", "root").annotate(**order_sums).order_by()):
+            key = (level, row[f"request__{level}_id"], row["root"])
+            totals[key] += Counts(orders=row["orders"], returned=row["returned"])
+    department_orders = orders.filter(department_id__isnull=False)
+    for row in (department_orders.annotate(root=_root("request__")).values("department_id", "root")
+                .annotate(**order_sums).order_by()):
+        key = ("department", row["department_id"], row["root"])
+        totals[key] += Counts(orders=row["orders"], returned=row["returned"])
+    # A department counts each request once, however many orders (a reopen sends a new one).
+    first_orders = department_orders.exclude(status=OrderStatus.CANCELLED).filter(~Exists(
+        Order.objects.filter(request=OuterRef("request"), department=OuterRef("department"), id__lt=OuterRef("id"))
+        .exclude(status=OrderStatus.CANCELLED)))
+    for row in (first_orders.annotate(root=_root("request__")).values("department_id", "root")
+                .annotate(**_sums(as_of, "request__")).order_by()):
+        unit, root = row.pop("department_id"), row.pop("root")
+        _add(totals, ("department", unit, root), row)
     MonthlyStat.objects.filter(month=start.date()).delete()
     MonthlyStat.objects.bulk_create([
         MonthlyStat(month=start.date(), unit_kind=kind, unit_id=unit, category_id=root, **counts.as_dict())
@@ -141,30 +169,35 @@ def rebuild_all(*, now: datetime | None = None) -> list[date]:
     return done
 
 
-def counts_by_unit(kind: str, months: list[date], *, category_id: int | None = None,
-                   unit_ids: list[int] | None = None) -> dict[int, Counts]:
-    """Summed counts per unit over the given months (optionally one first-level category)."""
+def _summed(qs, key: str) -> dict:
+    """Counts summed by ``key`` in the database (the dashboard reads a handful of rows)."""
+    sums = {name: Sum(name) for name in COUNT_FIELDS}
+    return {row.pop(key): Counts(**{k: v or 0 for k, v in row.items()})
+            for row in qs.values(key).annotate(**sums).order_by()}
+
+
+def stat_rows(kind: str, months: list[date], *, category_id: int | None = None, unit_ids=None):
     qs = MonthlyStat.objects.filter(unit_kind=kind, month__in=months)
     if category_id is not None:
         qs = qs.filter(category_id=category_id)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in=unit_ids)
-    result: dict[int, Counts] = defaultdict(Counts)
-    for row in qs.values("unit_id", *COUNT_FIELDS):
-        unit = row.pop("unit_id")
-        result[unit] += Counts(**row)
-    return dict(result)
+        qs = qs.filter(unit_id__in=list(unit_ids))
+    return qs
 
 
-def counts_by_category(kind: str, months: list[date], *, unit_ids: list[int] | None = None) -> dict[int | None, Counts]:
-    qs = MonthlyStat.objects.filter(unit_kind=kind, month__in=months)
-    if unit_ids is not None:
-        qs = qs.filter(unit_id__in=unit_ids)
-    result: dict[int | None, Counts] = defaultdict(Counts)
-    for row in qs.values("category_id", *COUNT_FIELDS):
-        cat = row.pop("category_id")
-        result[cat] += Counts(**row)
-    return dict(result)
+def counts_by_unit(kind: str, months: list[date], *, category_id: int | None = None,
+                   unit_ids=None) -> dict[int, Counts]:
+    """Summed counts per unit over the given months (optionally one first-level category)."""
+    return _summed(stat_rows(kind, months, category_id=category_id, unit_ids=unit_ids), "unit_id")
+
+
+def counts_by_category(kind: str, months: list[date], *, unit_ids=None) -> dict[int | None, Counts]:
+    return _summed(stat_rows(kind, months, unit_ids=unit_ids), "category_id")
+
+
+def counts_by_month(kind: str, months: list[date], *, category_id: int | None = None,
+                    unit_ids=None) -> dict[date, Counts]:
+    return _summed(stat_rows(kind, months, category_id=category_id, unit_ids=unit_ids), "month")
 
 
 def months_with_data() -> list[date]:

@@ -1,0 +1,176 @@
+"""Leaders' pages: the dashboard, rankings, a unit's trend and the monthly report."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cityloop.core.models import STAFF_ROLES
+from cityloop.hotline import leaders, rates, stats
+from cityloop.org.queries import default_city
+
+RATE_LABELS = {"response": gettext_lazy("response rate"), "resolution": gettext_lazy("resolution rate"),
+               "satisfaction": gettext_lazy("satisfaction rate"), "overdue": gettext_lazy("overdue rate"),
+               "returned": gettext_lazy("returned-order rate")}
+LEVEL_LABELS = {"district": gettext_lazy("Districts"), "street": gettext_lazy("Streets"),
+                "community": gettext_lazy("Communities"), "department": gettext_lazy("Departments")}
+
+
+def _require_staff(user) -> None:
+    if not (user.is_superuser or user.role in STAFF_ROLES):
+        raise PermissionDenied
+
+
+def _month(value: str | None, default: date) -> date:
+    if not value:
+        return default
+    try:
+        year, month = (int(p) for p in value.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return default
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def describe_change(label: str, before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return _("%(label)s: not enough data to compare") % {"label": label}
+    values = {"label": label, "before": f"{before:.2%}", "after": f"{after:.2%}"}
+    if after > before:
+        return _("%(label)s rose from %(before)s to %(after)s") % values
+    if after < before:
+        return _("%(label)s fell from %(before)s to %(after)s") % values
+    return _("%(label)s held at %(after)s") % values
+
+
+def _city_or_404():
+    city = default_city()
+    if city is None:
+        raise Http404("no city has been imported")
+    return city
+
+
+@login_required
+def dashboard(request):
+    _require_staff(request.user)
+    city = _city_or_404()
+    latest = leaders.latest_month()
+    last = _month(request.GET.get("to"), latest)
+    first = _month(request.GET.get("from"), last)
+    if first > last:
+        first, last = last, first
+    rate = request.GET.get("rate") if request.GET.get("rate") in rates.RATE_FUNCTIONS else "satisfaction"
+    data = leaders.dashboard(city, months=leaders.month_list(first, last), district_id=_int(request.GET.get("district")),
+                             category_id=_int(request.GET.get("category")), rate=rate,
+                             rate_label=str(RATE_LABELS[rate]), no_data=_("no data"))
+    return render(request, "hotline/leaders/dashboard.html", {
+        "data": data, "first": first, "last": last, "rate_labels": RATE_LABELS, "city": city,
+        "selected_district": _int(request.GET.get("district")), "selected_category": _int(request.GET.get("category")),
+        "months": stats.months_with_data(),
+    })
+
+
+@login_required
+def ranking(request, kind: str):
+    _require_staff(request.user)
+    if kind not in leaders.LEVELS:
+        raise Http404
+    city = _city_or_404()
+    month = _month(request.GET.get("month"), leaders.latest_month())
+    rows = leaders.ranking(kind, month, city, district_id=_int(request.GET.get("district")),
+                           category_id=_int(request.GET.get("category")))
+    best, worst = leaders.movers(rows)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx({str(LEVEL_LABELS[kind]): rows}, f"ranking-{kind}-{month:%Y-%m}.xlsx")
+    return render(request, "hotline/leaders/ranking.html", {
+        "rows": rows, "kind": kind, "month": month, "best": best, "worst": worst, "levels": LEVEL_LABELS,
+        "months": stats.months_with_data(), "previous": stats.previous_month(month),
+    })
+
+
+@login_required
+def unit_trend(request, kind: str, pk: int):
+    _require_staff(request.user)
+    if kind not in leaders.LEVELS:
+        raise Http404
+    city = _city_or_404()
+    unit = leaders.units(kind, city).get(pk)
+    if unit is None:
+        raise Http404
+    last = leaders.latest_month()
+    months = leaders.month_list(date(last.year - 1, last.month, 1) if last.month != 12 else date(last.year, 1, 1),
+                                last)
+    by_month = leaders.trend(kind, pk, months)
+    series = {str(RATE_LABELS[name]): [rates.RATE_FUNCTIONS[name](by_month[m]) if m in by_month else None
+                                       for m in months] for name in ("response", "resolution", "satisfaction")}
+    from cityloop.web import svg
+
+    chart = svg.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit))
+    table = [(m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}) for m in months]
+    return render(request, "hotline/leaders/trend.html", {"unit": unit, "kind": kind, "chart": chart,
+                                                          "table": table, "levels": LEVEL_LABELS})
+
+
+@login_required
+def monthly_report(request):
+    _require_staff(request.user)
+    city = _city_or_404()
+    month = _month(request.GET.get("month"), leaders.latest_month())
+    previous = stats.previous_month(month)
+    now = stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, rates.Counts())
+    before = stats.counts_by_unit("city", [previous], unit_ids=[city.pk]).get(city.pk, rates.Counts())
+    sentences = [describe_change(str(RATE_LABELS[name]), rates.RATE_FUNCTIONS[name](before),
+                                 rates.RATE_FUNCTIONS[name](now)) for name in ("response", "resolution", "satisfaction")]
+    tables = {kind: leaders.ranking(kind, month, city) for kind in ("district", "street", "department")}
+    if request.GET.get("format") == "xlsx":
+        return _xlsx({str(LEVEL_LABELS[k]): v for k, v in tables.items()}, f"cityloop-report-{month:%Y-%m}.xlsx",
+                     summary=sentences)
+    movers = {kind: leaders.movers(rows) for kind, rows in tables.items()}
+    return render(request, "hotline/leaders/report.html", {
+        "month": month, "previous": previous, "sentences": sentences, "now": now, "before": before,
+        "tables": tables, "movers": movers, "levels": LEVEL_LABELS, "city": city, "months": stats.months_with_data(),
+    })
+
+
+def _pct(value):
+    return None if value is None else round(value * 100, 2)
+
+
+def _xlsx(sheets: dict[str, list], filename: str, *, summary: list[str] | None = None) -> HttpResponse:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    if summary:
+        sheet = book.create_sheet(_("Summary"))
+        for line in summary:
+            sheet.append([line])
+    header = [_("Rank"), _("Unit"), _("Received"), _("Response rate %"), _("Resolution rate %"),
+              _("Satisfaction rate %"), _("Overdue rate %"), _("Returned-order rate %"), _("Score"),
+              _("Last month's rank"), _("Change")]
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title[:31])
+        sheet.append(header)
+        for row in rows:
+            sheet.append([row.rank, str(row.unit), row.counts.received, _pct(row.rates["response"]),
+                          _pct(row.rates["resolution"]), _pct(row.rates["satisfaction"]), _pct(row.rates["overdue"]),
+                          _pct(row.rates["returned"]), _pct(row.score), row.previous_rank, _pct(row.change)])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(buffer.getvalue(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
