@@ -11,9 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 
-from cityloop.core import audit
-from cityloop.hotline.actions import Submission, submit_request
-from cityloop.hotline.actions.common import event
+from cityloop.hotline.actions import Submission, add_citizen_comment, submit_request
 from cityloop.hotline.models import Channel, Event, Request
 from cityloop.openapi.open311 import definitions, params, queries
 from cityloop.openapi.open311.render import Open311Error
@@ -179,9 +177,8 @@ def post_update(request: Request, form, *, api_token, actor) -> tuple[Event, boo
     if existing is not None:
         return existing, False
     author = " ".join(p for p in (params.value(form, "first_name"), params.value(form, "last_name")) if p)
-    line = event(request, "open311_update", actor=actor, public=True, text=text, api_token=api_token.pk,
-                 client_update_id=update_id, client_status=status, client_updated_datetime=client_time.isoformat(),
-                 media_url=media_url, author=author, email=email, account_id=params.value(form, "account_id"))
-    audit.record(actor, "request.open311_update", request, update=line.pk, client_status=status,
-                 token=api_token.prefix)
+    line = add_citizen_comment(request, text=text, actor=actor, source="open311", api_token=api_token.pk,
+                               client_update_id=update_id, client_status=status,
+                               client_updated_datetime=client_time.isoformat(), media_url=media_url, author=author,
+                               email=email, account_id=params.value(form, "account_id"), token=api_token.prefix)
     return line, True
