@@ -1,0 +1,547 @@
+"""Per-device detectors for millions of meters and sensors (numpy only, no Django).
+
+All state lives in ONE structured array of 64-byte records indexed by device
+(:data:`STATE_DTYPE`): a batch gathers the records of its devices once
+(``take``), every detector works on those columns, and the records are written
+back once (``put``).  One cache line per device per reading is what the random
+access costs; separate arrays per field would cost one miss per field.
+Sensors additionally carry the general :class:`~cityloop.brain.streaming.StreamingDetector`
+(80 bytes per sensor, kept in its own arrays; sensors are ~1 % of devices).
+
+Detectors (each raises an alarm once per onset; a flag bit suppresses repeats
+until the condition clears):
+
+* LEAK — water meters: the minimum flow over the night window (01:00–05:00 local,
+  only reading intervals wholly inside it) stays above ``leak_min_rate`` for
+  ``leak_nights`` consecutive nights and is steady (a leak runs at a steady rate,
+  night-time use comes and goes).  Evidence: the last four nights' minima.
+* STUCK — counter (or sensor value) unchanged for ``stuck_s`` while the device's
+  own slow average rate says consumption was expected.
+* ZERO — a meter with no consumption for ``zero_s`` (and not already STUCK).
+* SPIKE — rate (meters) or value (sensors) beyond ``spike_k`` robust scales from the
+  device's winsorised EWMA median/absolute-deviation baseline.
+* SILENT — :meth:`DetectorBank.check_silent`: no reading for ``silent_k`` × interval.
+* ANOMALY — sensors: the streaming detector's score ≥ ``anomaly_on``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from .streaming import STATE_FIELDS, StreamingDetector
+
+
+class Kind(IntEnum):
+    WATER = 0
+    POWER = 1
+    GAS = 2
+    NOISE = 3
+    AIR = 4
+    MANHOLE = 5
+    WATER_LEVEL = 6
+    OTHER = 7
+
+    @classmethod
+    def from_name(cls, name: str) -> Kind:
+        try:
+            return cls[name.strip().upper().replace(" ", "_").replace("-", "_")]
+        except KeyError:
+            raise ValueError(f"kind: unknown kind {name!r}; one of {', '.join(k.name.lower() for k in cls)}") from None
+
+
+METER_KINDS = (Kind.WATER, Kind.POWER, Kind.GAS)  # cumulative counters
+N_KINDS = len(Kind)
+
+
+class AlarmType(IntEnum):
+    LEAK = 1
+    STUCK = 2
+    ZERO = 3
+    SPIKE = 4
+    SILENT = 5
+    ANOMALY = 6
+
+
+class RejectReason(IntEnum):
+    UNKNOWN_DEVICE = 1
+    NOT_NUMERIC = 2
+    FUTURE_TIMESTAMP = 3
+    COUNTER_BACKWARDS = 4
+    DUPLICATE_OR_OLD = 5
+
+
+def _bit(t: AlarmType) -> int:
+    return 1 << (int(t) - 1)
+
+
+STATE_DTYPE = np.dtype([
+    ("last_value", "f8"),  # last accepted value (counters need float64)
+    ("last_ts", "u4"),  # epoch seconds of the last accepted reading (0 = never)
+    ("since_ts", "u4"),  # when the value last changed (stuck/zero)
+    ("interval", "i4"),  # expected reporting interval, seconds
+    ("med", "f4"), ("mad", "f4"),  # robust baseline of rate/value
+    ("rate", "f4"),  # slow time-weighted EWMA of the rate (consumption expected?)
+    ("night_min", "f4"),  # minimum flow of the open night window (NaN: none open)
+    ("slot", "i4"),  # row in the sensors' streaming detector, -1 for meters
+    ("night_hist", "f4", (4,)),  # minima of the last four closed nights (evidence)
+    ("night_day", "u2"),  # local day number of the open night
+    ("stamp", "u2"),  # scratch: batch position, proves one reading per device per round
+    ("n", "u1"),  # accepted readings, saturating at 255 (only warm-up needs it)
+    ("kind", "u1"), ("flags", "u1"), ("leak_nights", "u1"),
+], align=True)
+assert STATE_DTYPE.itemsize == 64
+
+
+def _per_kind(meter, sensor, **over) -> tuple:
+    v = [meter if k in METER_KINDS else sensor for k in Kind]
+    for name, x in over.items():
+        v[Kind[name]] = x
+    return tuple(v)
+
+
+@dataclass
+class Params:
+    """Detector settings; tuples are per :class:`Kind` (index = kind value)."""
+
+    future_s: int = 300  # readings further ahead of `now` are FUTURE_TIMESTAMP
+    night_start_s: int = 1 * 3600
+    night_end_s: int = 5 * 3600
+    leak_min_rate: tuple = _per_kind(np.inf, np.inf, WATER=0.0015)  # units/h; inf disables
+    leak_nights: int = 3
+    leak_steady: float = 0.2  # min/max of the qualifying nights' minima
+    stuck_s: tuple = _per_kind(48 * 3600, 6 * 3600)
+    stuck_expect: tuple = _per_kind(0.1, 0.0, POWER=2.0, GAS=0.2)  # units expected over the unchanged time
+    zero_s: tuple = _per_kind(7 * 86400, 0)  # 0 disables
+    rate_tau_s: float = 7 * 86400.0
+    spike_k: tuple = _per_kind(25.0, 12.0, POWER=30.0)
+    spike_floor: tuple = _per_kind(0.05, 0.5, POWER=0.3, GAS=0.2)  # absolute scale floor
+    spike_floor_rel: float = 0.02  # ... and relative to the median
+    spike_warmup: int = 24
+    baseline_alpha: float = 0.02
+    baseline_clip: float = 3.0
+    silent_k: float = 3.0
+    anomaly_on: float = 0.9
+    anomaly_off: float = 0.5
+    streaming: dict = field(default_factory=dict)  # StreamingDetector keyword arguments
+
+    def table(self, name: str, dtype=np.float64) -> np.ndarray:
+        return np.asarray(getattr(self, name), dtype=dtype)
+
+
+@dataclass
+class Alarms:
+    """Alarms raised; ``ev`` holds up to five evidence numbers per alarm (see :meth:`evidence`)."""
+
+    idx: np.ndarray
+    type: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+    score: np.ndarray
+    ev: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Alarms:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0),
+                   np.zeros(0, np.float32), np.zeros((0, 5)))
+
+    @classmethod
+    def concat(cls, parts: list[Alarms]) -> Alarms:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("idx", "type", "ts", "value", "score", "ev")))
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def evidence(self, i: int) -> dict:
+        t, e = AlarmType(int(self.type[i])), self.ev[i]
+        base = {"type": t.name.lower(), "device": int(self.idx[i]), "ts": int(self.ts[i]), "value": float(self.value[i])}
+        if t is AlarmType.LEAK:
+            nights = [round(float(x), 6) for x in e[:4] if x == x]
+            return base | {"night_min_flows_per_h": nights, "threshold_per_h": float(e[4]),
+                           "rule": "minimum night flow above threshold on consecutive nights"}
+        if t is AlarmType.SPIKE:
+            return base | {"baseline_median": float(e[0]), "baseline_mad": float(e[1]), "threshold": float(e[2])}
+        if t in (AlarmType.STUCK, AlarmType.ZERO):
+            return base | {"unchanged_value": float(e[0]), "unchanged_since": int(e[1]),
+                           "hours": round(float(e[2]), 2), "expected_rate_per_h": float(e[3])}
+        if t is AlarmType.SILENT:
+            return base | {"last_reading_ts": int(e[0]), "expected_interval_s": int(e[1]),
+                           "missing_readings": int(e[2])}
+        return base | {"anomaly_score": float(self.score[i])}
+
+
+def _alarms(idx, atype, ts, value, score, ev) -> Alarms:
+    m = len(idx)
+    return Alarms(np.asarray(idx, np.int64), np.full(m, int(atype), np.int8), np.asarray(ts, np.int64),
+                  np.asarray(value, np.float64), np.broadcast_to(np.asarray(score, np.float32), (m,)).copy(),
+                  np.asarray(ev, np.float64).reshape(m, 5))
+
+
+@dataclass
+class Result:
+    accepted: np.ndarray  # bool per input row
+    reason: np.ndarray  # int8 per input row: 0 accepted, else RejectReason
+    consumption: np.ndarray  # float64 per input row (counter delta for meters, value for sensors; 0 if rejected)
+    alarms: Alarms
+    cleared: Alarms  # conditions that ended (type, device, ts): used to verify a fix
+
+    def rejected_rows(self) -> np.ndarray:
+        return np.flatnonzero(~self.accepted)
+
+
+_LEAK, _STUCK, _ZERO, _SPIKE, _SILENT, _ANOM = (_bit(t) for t in AlarmType)
+_NAN5 = np.full(5, np.nan)
+_KEEP_SILENT = np.uint8(0xFF & ~_SILENT)
+_KEEP_STUCK_ZERO = np.uint8(0xFF & ~(_STUCK | _ZERO))
+_CHUNK = 65535  # rows per gather: the uint16 stamp must tell every position apart
+
+
+class DetectorBank:
+    """Detector state of ``n`` devices; see the module docstring."""
+
+    def __init__(self, n: int, kind, interval_s, *, utc_offset_s: int = 8 * 3600, params: Params | None = None):
+        self.params = params or Params()
+        self.utc_offset_s = int(utc_offset_s)
+        self.state = np.zeros(0, STATE_DTYPE)
+        self.sensors = StreamingDetector(0, **self.params.streaming)
+        self.sensor_dev = np.zeros(0, np.int64)  # device of each sensor slot
+        self._tables()
+        self.grow(n, kind, interval_s)
+
+    # ------------------------------------------------------------ setup
+    def _tables(self) -> None:
+        p = self.params
+        self._is_meter = np.array([k in METER_KINDS for k in Kind])
+        self._leak_rate = p.table("leak_min_rate")
+        self._stuck_s, self._stuck_expect = p.table("stuck_s"), p.table("stuck_expect")
+        self._zero_s = p.table("zero_s")
+        self._spike_k, self._spike_floor = p.table("spike_k"), p.table("spike_floor")
+        self._spike_warm = p.spike_warmup + self._is_meter.astype(np.int64)
+        self._leaky = np.isfinite(self._leak_rate) & self._is_meter
+        enabled = np.concatenate([self._stuck_s[self._stuck_s > 0], self._zero_s[self._zero_s > 0]])
+        self._min_quiet_s = int(enabled.min()) if len(enabled) else 1 << 62
+        # EWMA weight by readings seen: plain mean while young, then the fixed alpha
+        self._alpha = np.maximum(p.baseline_alpha, 1.0 / np.arange(1, 257))
+
+    @property
+    def n(self) -> int:
+        return len(self.state)
+
+    def grow(self, n_total: int, kind, interval_s) -> None:
+        """Add devices ``n .. n_total-1``; ``kind``/``interval_s`` cover the new devices
+        (or all ``n_total``, of which the new tail is used), or are scalars."""
+        old, new = self.n, int(n_total) - self.n
+        if new < 0:
+            raise ValueError(f"n_total: the bank already holds {old} devices")
+        kind = np.broadcast_to(np.asarray(kind, np.int64), (new,)) if np.ndim(kind) == 0 else np.asarray(kind, np.int64)
+        interval_s = (np.broadcast_to(np.asarray(interval_s, np.int64), (new,)) if np.ndim(interval_s) == 0
+                      else np.asarray(interval_s, np.int64))
+        kind, interval_s = kind[len(kind) - new:], interval_s[len(interval_s) - new:]
+        if len(kind) != new or len(interval_s) != new:
+            raise ValueError(f"kind/interval_s: expected {new} values for the new devices")
+        if new and (kind.min() < 0 or kind.max() >= N_KINDS):
+            raise ValueError(f"kind: values must be Kind members 0..{N_KINDS - 1}")
+        if new and interval_s.min() <= 0:
+            raise ValueError("interval_s: the expected reporting interval must be positive")
+        add = np.zeros(new, STATE_DTYPE)
+        add["kind"], add["interval"] = kind, interval_s
+        add["night_min"], add["night_hist"], add["slot"] = np.nan, np.nan, -1
+        sensor = ~self._is_meter[kind]
+        ns_old = self.sensors.n_series
+        add["slot"][sensor] = ns_old + np.arange(int(sensor.sum()))
+        self.state = np.concatenate([self.state, add])
+        self.sensor_dev = np.concatenate([self.sensor_dev, old + np.flatnonzero(sensor)])
+        self.sensors.state = np.concatenate([self.sensors.state, np.zeros((STATE_FIELDS, int(sensor.sum())))], axis=1)
+        self.sensors.n_series = len(self.sensor_dev)
+
+    def reset(self, idx) -> None:
+        """Forget the history of replaced devices (a new meter starts a new counter)."""
+        idx = np.asarray(idx, np.int64)
+        g = self.state[idx]
+        fresh = np.zeros(len(idx), STATE_DTYPE)
+        for f in ("kind", "interval", "slot"):
+            fresh[f] = g[f]
+        fresh["night_min"], fresh["night_hist"] = np.nan, np.nan
+        self.state[idx] = fresh
+        s = g["slot"][g["slot"] >= 0]
+        self.sensors.state[:, s] = 0.0
+
+    # ------------------------------------------------------------ ingest
+    def process(self, idx, ts, value, *, now: int) -> Result:
+        idx = np.asarray(idx, np.int64)
+        ts = np.asarray(ts, np.int64)
+        value = np.asarray(value, np.float64)
+        m = len(idx)
+        if len(ts) != m or len(value) != m:
+            raise ValueError("idx/ts/value: arrays must have the same length")
+        reason = np.zeros(m, np.int8)
+        unknown = (idx < 0) | (idx >= self.n)
+        bad_v = ~np.isfinite(value)
+        future = ts > int(now) + self.params.future_s
+        if unknown.any() or bad_v.any() or future.any():
+            reason[future] = RejectReason.FUTURE_TIMESTAMP
+            reason[bad_v] = RejectReason.NOT_NUMERIC
+            reason[unknown] = RejectReason.UNKNOWN_DEVICE
+            rows = np.flatnonzero(reason == 0)
+        else:
+            rows = None
+        consumption = np.zeros(m)
+        alarms: list[Alarms] = []
+        cleared: list[Alarms] = []
+        ctx = (idx, ts, value, reason, consumption, alarms, cleared)
+        n_rows = m if rows is None else len(rows)
+        for a in range(0, n_rows, _CHUNK):
+            part = (slice(a, a + _CHUNK) if rows is None else rows[a:a + _CHUNK])
+            self._chunk(part, ctx)
+        return Result(reason == 0, reason, consumption, Alarms.concat(alarms), Alarms.concat(cleared))
+
+    def _chunk(self, rows, ctx) -> None:
+        """Gather the records of a chunk; when a device occurs twice, split into rounds."""
+        idx, ts = ctx[0], ctx[1]
+        ix = idx[rows]
+        pos = np.arange(len(ix), dtype=np.uint16)
+        self.state["stamp"][ix] = pos  # the last write wins: a repeated device reads back another position
+        g = self.state.take(ix)
+        if (g["stamp"] == pos).all():
+            self._round(rows, ix, g, ctx)
+            return
+        rows = np.arange(len(idx))[rows]
+        order = np.lexsort((ts[rows], ix))
+        srt, sx = rows[order], ix[order]
+        start = np.r_[True, sx[1:] != sx[:-1]]
+        first = np.maximum.accumulate(np.where(start, np.arange(len(sx)), 0))
+        rank = np.arange(len(sx)) - first
+        by = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by], np.arange(1, rank.max() + 1))
+        for r in np.split(srt[by], bounds):
+            self._round(r, idx[r], self.state.take(idx[r]), ctx)
+
+    def _round(self, rows, ix, g, ctx) -> None:
+        """One reading per device: every detector, on the gathered records ``g``."""
+        _, ts, value, reason, consumption, alarms, cleared = ctx
+        t, v = ts[rows], value[rows]
+        kind = g["kind"]
+        meter = self._is_meter[kind]
+        last_ts = g["last_ts"].astype(np.int64)
+        lv = g["last_value"]
+        seen = last_ts > 0
+        bad = (t <= last_ts) | ((v < lv) & meter)
+        if bad.any():
+            dup = seen & (t <= last_ts)
+            back = meter & seen & ~dup & (v < lv)
+            rows = np.arange(len(reason))[rows]
+            reason[rows[dup]] = RejectReason.DUPLICATE_OR_OLD
+            reason[rows[back]] = RejectReason.COUNTER_BACKWARDS
+            keep = ~(dup | back)
+            rows, ix, t, v, g = rows[keep], ix[keep], t[keep], v[keep], g[keep]
+            kind, meter, last_ts, seen, lv = g["kind"], meter[keep], last_ts[keep], seen[keep], g["last_value"]
+            if len(rows) == 0:
+                return
+        p = self.params
+        f0 = g["flags"].copy()
+        f = f0 & _KEEP_SILENT  # any accepted reading ends a silence
+        n = g["n"]
+        dt = t - last_ts
+        delta = v - lv
+        delta[~seen] = 0.0
+        cons = np.where(meter, delta, v)
+        consumption[rows] = cons
+        x = np.where(meter, delta * 3600.0 / np.maximum(dt, 1), v)  # rate per hour, or the value
+        out: list[Alarms] = []
+
+        # ---- stuck / zero: time since the value last changed
+        since = g["since_ts"].astype(np.int64)
+        changed = (v != lv) | ~seen
+        np.copyto(since, t, where=changed)
+        unch = t - since
+        f &= np.where(changed, _KEEP_STUCK_ZERO, 0xFF).astype(np.uint8)
+        j = np.flatnonzero(unch >= self._min_quiet_s)
+        if len(j):
+            self._stuck(j, g, f, kind, meter, unch, since, lv, t, v, ix, out)
+
+        # ---- spike against the robust baseline (winsorised EWMA median / absolute deviation)
+        med = g["med"].astype(np.float64)
+        mad = g["mad"]
+        scale = np.maximum(mad, self._spike_floor[kind])
+        np.maximum(scale, p.spike_floor_rel * np.abs(med), out=scale)
+        dev = x - med
+        adev = np.abs(dev)
+        thr = self._spike_k[kind] * scale
+        spike = (adev > thr) & (n >= self._spike_warm[kind])
+        eff_n = n.astype(np.intp) - meter  # rates seen before this one (meters) / values seen (sensors)
+        a = self._alpha[np.maximum(eff_n, 0)]
+        c = p.baseline_clip * scale
+        g["med"] = med + a * np.clip(dev, -c, c)
+        g["mad"] = mad + a * (np.minimum(adev, c) - mad)
+        init = np.flatnonzero((eff_n == 0) & (seen | ~meter))
+        if len(init):
+            g["med"][init], g["mad"][init] = x[init], 0.0
+        rate = g["rate"]
+        rate_n = rate + np.minimum(dt * (1.0 / p.rate_tau_s), 1.0) * (x - rate)
+        if spike.any():
+            j = np.flatnonzero(spike & (f0 & _SPIKE == 0))
+            if len(j):
+                ev = np.column_stack([med[j], mad[j], med[j] + thr[j], np.full((len(j), 2), np.nan)])
+                out.append(_alarms(ix[j], AlarmType.SPIKE, t[j], x[j], adev[j] / thr[j], ev))
+            f &= np.uint8(0xFF & ~_SPIKE)
+            f |= spike.astype(np.uint8) * np.uint8(_SPIKE)
+            rate_n[spike] = rate[spike]
+        else:
+            f &= np.uint8(0xFF & ~_SPIKE)
+        g["rate"] = rate_n
+
+        # ---- leak: minimum night flow (only rows near the night window or with a night open)
+        leaky = self._leaky[kind] & seen
+        sec = (t + self.utc_offset_s) % 86400
+        near = leaky & ((sec <= self.params.night_end_s) | ~np.isnan(g["night_min"]))
+        j = np.flatnonzero(near)
+        if len(j):
+            sub = g.take(j)
+            fj = f[j]
+            self._night(sub, t[j], last_ts[j], dt[j], x[j], sub["kind"], fj, ix[j], out)
+            g.put(j, sub)
+            f[j] = fj
+
+        # ---- general streaming detector (sensors)
+        slot = g["slot"]
+        j = np.flatnonzero(slot >= 0)
+        if len(j):
+            sl = slot[j]
+            sub = StreamingDetector.__new__(StreamingDetector)
+            sub.p, sub.n_series, sub.state = self.sensors.p, len(j), self.sensors.state[:, sl]
+            score = sub.update(v[j])
+            self.sensors.state[:, sl] = sub.state
+            on = score >= p.anomaly_on
+            fire = on & (f0[j] & _ANOM == 0)
+            f[j[on]] |= _ANOM
+            f[j[(score < p.anomaly_off) & (f0[j] & _ANOM != 0)]] &= np.uint8(0xFF & ~_ANOM)
+            if fire.any():
+                jf = j[fire]
+                out.append(_alarms(ix[jf], AlarmType.ANOMALY, t[jf], v[jf], score[fire], np.tile(_NAN5, (len(jf), 1))))
+
+        g["last_value"], g["last_ts"], g["since_ts"] = v, t, since
+        g["n"] = np.minimum(n, 254) + 1
+        g["flags"] = f
+        self.state.put(ix, g)
+        alarms.extend(out)
+        gone = f0 & ~f
+        if gone.any():
+            for at in AlarmType:
+                j = np.flatnonzero(gone & _bit(at))
+                if len(j):
+                    cleared.append(_alarms(ix[j], at, t[j], v[j], 0.0, np.tile(_NAN5, (len(j), 1))))
+
+    def _stuck(self, j, g, f, kind, meter, unch, since, lv, t, v, ix, out) -> None:
+        kj, mj, uj = kind[j], meter[j], unch[j]
+        rate = g["rate"][j].astype(np.float64)
+        hours = uj / 3600.0
+        free = (f[j] & (_STUCK | _ZERO)) == 0
+        stuck_s = self._stuck_s[kj]
+        stuck = free & (stuck_s > 0) & (uj >= stuck_s) & (~mj | (rate * hours >= self._stuck_expect[kj]))
+        zero_s = self._zero_s[kj]
+        zero = free & ~stuck & mj & (zero_s > 0) & (uj >= zero_s)
+        for cond, bit, at in ((stuck, _STUCK, AlarmType.STUCK), (zero, _ZERO, AlarmType.ZERO)):
+            if cond.any():
+                jj = j[cond]
+                f[jj] |= np.uint8(bit)
+                ev = np.column_stack([lv[jj], since[jj], hours[cond], rate[cond], np.full(len(jj), np.nan)])
+                out.append(_alarms(ix[jj], at, t[jj], v[jj], hours[cond], ev))
+
+    def _night(self, g, t, last_ts, dt, x, kind, f, ix, out) -> None:
+        p, off = self.params, self.utc_offset_s
+        lt = t + off
+        day = lt // 86400
+        sec = lt - day * 86400
+        plt = last_ts + off
+        pday = plt // 86400
+        psec = plt - pday * 86400
+        nd = g["night_day"].astype(np.int64)
+        nm = g["night_min"]
+        self._close(g, ~np.isnan(nm) & (day > nd), t, kind, f, ix, out)
+        inw = (pday == day) & (psec >= p.night_start_s) & (sec <= p.night_end_s) & (dt > 0)
+        if inw.any():
+            nm = g["night_min"]
+            fresh = inw & np.isnan(nm)
+            g["night_day"] = np.where(fresh, day, nd)
+            g["night_min"] = np.where(fresh, x, np.where(inw, np.fmin(nm, x), nm))
+        nm, nd = g["night_min"], g["night_day"].astype(np.int64)
+        self._close(g, ~np.isnan(nm) & (day == nd) & (sec >= p.night_end_s), t, kind, f, ix, out)
+
+    def _close(self, g, mask, t, kind, f, ix, out) -> None:
+        """A night window ended: push its minimum into the history and judge the streak."""
+        j = np.flatnonzero(mask)
+        if len(j) == 0:
+            return
+        p = self.params
+        val = g["night_min"][j].astype(np.float64)
+        hist = g["night_hist"][j]
+        hist[:, 1:] = hist[:, :-1]
+        hist[:, 0] = val
+        g["night_hist"][j] = hist
+        g["night_min"][j] = np.nan
+        thr = self._leak_rate[kind[j]]
+        above = val >= thr
+        nights = np.where(above, np.minimum(g["leak_nights"][j].astype(np.int64) + 1, 255), 0)
+        g["leak_nights"][j] = nights
+        k = min(p.leak_nights, hist.shape[1])
+        recent = hist[:, :k].astype(np.float64)
+        steady = np.nanmin(recent, axis=1) >= p.leak_steady * np.nanmax(recent, axis=1)
+        fire = (nights >= p.leak_nights) & steady & (f[j] & _LEAK == 0)
+        f[j[nights == 0]] &= np.uint8(0xFF & ~_LEAK)
+        if fire.any():
+            jj = j[fire]
+            f[jj] |= np.uint8(_LEAK)
+            ev = np.column_stack([hist[fire].astype(np.float64), thr[fire]])
+            out.append(_alarms(ix[jj], AlarmType.LEAK, t[jj], val[fire], val[fire] / thr[fire], ev))
+
+    # ------------------------------------------------------------ silence
+    def check_silent(self, now: int) -> Alarms:
+        """Devices whose last reading is older than ``silent_k`` × their interval (once per outage)."""
+        st = self.state
+        last = st["last_ts"].astype(np.int64)
+        interval = st["interval"]
+        late = (last > 0) & (int(now) - last > self.params.silent_k * interval) & (st["flags"] & _SILENT == 0)
+        j = np.flatnonzero(late)
+        if len(j) == 0:
+            return Alarms.empty()
+        st["flags"][j] |= _SILENT
+        gap = int(now) - last[j]
+        ev = np.column_stack([last[j], interval[j], gap // interval[j], np.full((len(j), 2), np.nan)])
+        return _alarms(j, AlarmType.SILENT, np.full(len(j), int(now)), gap, gap / (interval[j] * 1.0), ev)
+
+    # ------------------------------------------------------------ inspection / checkpoints
+    def state_nbytes(self) -> int:
+        return self.state.nbytes + self.sensors.state.nbytes + self.sensor_dev.nbytes
+
+    def flags(self, idx) -> np.ndarray:
+        """Active-condition bit mask per device (bit ``1 << (AlarmType - 1)``)."""
+        return self.state["flags"][np.asarray(idx, np.int64)]
+
+    def active(self, idx, atype: AlarmType) -> np.ndarray:
+        return (self.flags(idx) & _bit(atype)) != 0
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        d = asdict(self.params)
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return {"state": self.state.copy(), "sensors": self.sensors.state.copy(), "sensor_dev": self.sensor_dev.copy(),
+                "utc_offset_s": np.array(self.utc_offset_s, np.int64), "params": np.array(json.dumps(d))}
+
+    @classmethod
+    def restore(cls, snap) -> DetectorBank:
+        d = json.loads(str(snap["params"]))
+        params = Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        bank = cls(0, np.zeros(0), np.zeros(0), utc_offset_s=int(snap["utc_offset_s"]), params=params)
+        state = np.asarray(snap["state"])
+        if state.dtype != STATE_DTYPE:
+            raise ValueError("state: snapshot from an incompatible detector layout")
+        bank.state = state.copy()
+        bank.sensors.state = np.asarray(snap["sensors"], np.float64).copy()
+        bank.sensor_dev = np.asarray(snap["sensor_dev"], np.int64).copy()
+        bank.sensors.n_series = len(bank.sensor_dev)
+        return bank

@@ -1,0 +1,245 @@
+"""Per-device detectors: each fires on its case, once per onset, and stays quiet on a normal meter (no DB)."""
+
+import numpy as np
+import pytest
+
+from cityloop.brain.detectors import AlarmType, DetectorBank, Kind, Params, RejectReason
+
+DAY = 86_400
+T0 = 1_767_196_800  # 2026-01-01 00:00 in Shanghai (UTC+8)
+# household water use in m3/h by local hour: quiet nights, morning and evening peaks
+PROFILE = np.array([0, 0, 0, 0, 0, 0.01, 0.05, 0.08, 0.04, 0.02, 0.02, 0.03,
+                    0.04, 0.02, 0.02, 0.02, 0.03, 0.05, 0.07, 0.06, 0.05, 0.04, 0.02, 0.01])
+
+
+def household(days, *, interval=900, leak=0.0, leak_from=None, seed=0, start=100.0):
+    """Timestamps and cumulative counter (1 L resolution) of a water meter."""
+    rng = np.random.default_rng(seed)
+    ts = T0 + np.arange(interval, days * DAY + 1, interval)
+    hours = ((ts - T0) // 3600) % 24
+    use = PROFILE[hours] * rng.exponential(1.0, len(ts)) * (rng.random(len(ts)) < 0.7) * interval / 3600
+    if leak:
+        use = use + np.where(ts >= (leak_from or T0), leak * interval / 3600, 0.0)
+    return ts, np.floor((start + np.cumsum(use)) * 1000) / 1000
+
+
+def state_of(bank):
+    """The detector state without the scratch stamp column."""
+    st = bank.state.copy()
+    st["stamp"] = 0
+    return st.tobytes()
+
+
+def feed(bank, i, ts, values, *, step=1):
+    """Readings one at a time (step=1) or in batches; returns all alarms and cleared conditions."""
+    alarms, cleared = [], []
+    for k in range(0, len(ts), step):
+        r = bank.process(np.full(len(ts[k:k + step]), i), ts[k:k + step], values[k:k + step], now=int(ts[k:k + step][-1]))
+        alarms += [(int(a), AlarmType(int(t)), int(s)) for a, t, s in zip(r.alarms.idx, r.alarms.type, r.alarms.ts, strict=False)]
+        cleared += [(int(a), AlarmType(int(t))) for a, t in zip(r.cleared.idx, r.cleared.type, strict=False)]
+    return alarms, cleared
+
+
+def test_a_normal_diurnal_water_meter_raises_no_alarm():
+    bank = DetectorBank(3, Kind.WATER, 900)
+    for i, (interval, seed) in enumerate([(900, 1), (1800, 2), (3600, 3)]):
+        ts, v = household(30, interval=interval, seed=seed)
+        bank.interval = interval
+        alarms, _ = feed(bank, i, ts, v, step=50)
+        assert alarms == []
+
+
+def test_continuous_night_flow_raises_one_leak_with_the_night_minima_as_evidence():
+    bank = DetectorBank(1, Kind.WATER, 900)
+    start = T0 + 5 * DAY + 13 * 3600
+    ts, v = household(20, leak=0.012, leak_from=start, seed=4)
+    alarms, _ = feed(bank, 0, ts, v, step=96)
+    assert [a[1] for a in alarms] == [AlarmType.LEAK]
+    hours = (alarms[0][2] - start) / 3600
+    assert 3 * 24 - 13 <= hours <= 4 * 24  # after three full nights of flow
+    r = DetectorBank(1, Kind.WATER, 900)
+    r2 = None
+    for k in range(0, len(ts), 96):
+        res = r.process(np.zeros(len(ts[k:k + 96]), np.int64), ts[k:k + 96], v[k:k + 96], now=int(ts[k:k + 96][-1]))
+        if len(res.alarms):
+            r2 = res.alarms
+    ev = r2.evidence(0)
+    assert ev["type"] == "leak"
+    assert len(ev["night_min_flows_per_h"]) >= 3
+    assert min(ev["night_min_flows_per_h"][:3]) >= ev["threshold_per_h"]
+
+
+def test_a_leak_that_is_fixed_clears_and_a_new_one_alarms_again():
+    bank = DetectorBank(1, Kind.WATER, 900)
+    ts, v = household(30, seed=5)
+    on = (ts >= T0 + 3 * DAY) & (ts < T0 + 10 * DAY) | (ts >= T0 + 18 * DAY)
+    extra = np.cumsum(np.where(on, 0.012 * 0.25, 0.0))
+    v = np.floor((v + extra) * 1000) / 1000
+    alarms, cleared = feed(bank, 0, ts, v, step=96)
+    assert [a[1] for a in alarms] == [AlarmType.LEAK, AlarmType.LEAK]
+    assert (0, AlarmType.LEAK) in cleared
+
+
+def test_a_stuck_power_counter_raises_stuck_once_and_clears_when_it_moves():
+    bank = DetectorBank(1, Kind.POWER, 1800)
+    ts = T0 + np.arange(1, 8 * 48) * 1800
+    use = np.full(len(ts), 0.4 * 0.5)
+    frozen = (ts >= T0 + 3 * DAY) & (ts < T0 + 6 * DAY)
+    use[frozen] = 0.0
+    v = 1000 + np.cumsum(use)
+    alarms, cleared = feed(bank, 0, ts, v, step=7)
+    assert [a[1] for a in alarms] == [AlarmType.STUCK]
+    assert alarms[0][2] - (T0 + 3 * DAY) <= 48 * 3600 + 1800
+    assert cleared == [(0, AlarmType.STUCK)]
+
+
+def test_stuck_evidence_names_the_value_and_since_when():
+    bank = DetectorBank(1, Kind.POWER, 3600)
+    ts = T0 + np.arange(1, 24 * 5) * 3600
+    v = np.minimum(500 + 0.3 * np.arange(1, 24 * 5), 500 + 0.3 * 48)
+    r = None
+    for k in range(len(ts)):
+        res = bank.process([0], ts[k:k + 1], v[k:k + 1], now=int(ts[k]))
+        r = res.alarms if len(res.alarms) else r
+    ev = r.evidence(0)
+    assert ev["type"] == "stuck" and ev["unchanged_value"] == pytest.approx(500 + 0.3 * 48)
+    assert ev["unchanged_since"] == T0 + 48 * 3600 and ev["hours"] >= 48
+
+
+def test_a_meter_without_any_consumption_for_a_week_raises_zero():
+    bank = DetectorBank(1, Kind.WATER, 3600)
+    ts = T0 + np.arange(1, 12 * 24) * 3600
+    v = np.where(ts < T0 + 2 * DAY, 50 + (ts - T0) / DAY * 0.01, 50.02)  # a nearly empty flat, then nobody
+    v = np.floor(v * 1000) / 1000
+    alarms, _ = feed(bank, 0, ts, v, step=24)
+    assert [a[1] for a in alarms] == [AlarmType.ZERO]
+
+
+def test_a_burst_raises_one_spike_with_median_and_mad():
+    bank = DetectorBank(1, Kind.WATER, 900)
+    ts, v = household(6, seed=7)
+    k = len(ts) - 40
+    burst = np.zeros(len(ts))
+    burst[k:k + 3] = 1.5  # 6 m3/h for three intervals
+    v = v + np.cumsum(burst)
+    got = []
+    for j in range(len(ts)):
+        res = bank.process([0], ts[j:j + 1], v[j:j + 1], now=int(ts[j]))
+        got += [res.alarms.evidence(i) for i in range(len(res.alarms))]
+    assert [e["type"] for e in got] == ["spike"]
+    e = got[0]
+    assert e["ts"] == ts[k] and e["value"] == pytest.approx(6.0, abs=0.2)
+    assert e["baseline_median"] < 0.2 and e["threshold"] < e["value"]
+
+
+def test_silent_devices_are_reported_once_per_outage():
+    bank = DetectorBank(3, [Kind.WATER, Kind.WATER, Kind.NOISE], [900, 3600, 60])
+    bank.process([0, 1, 2], [T0, T0, T0], [1.0, 1.0, 50.0], now=T0)
+    a = bank.check_silent(T0 + 3 * 900 + 1)
+    assert sorted(a.idx.tolist()) == [0, 2]
+    assert a.evidence(0)["missing_readings"] >= 3 and a.evidence(0)["last_reading_ts"] == T0
+    assert len(bank.check_silent(T0 + 3 * 900 + 60)) == 0
+    r = bank.process([0], [T0 + 4000], [1.1], now=T0 + 4000)
+    assert [(int(i), AlarmType(int(t))) for i, t in zip(r.cleared.idx, r.cleared.type, strict=False)] == [(0, AlarmType.SILENT)]
+    assert sorted(bank.check_silent(T0 + 4 * 3600).idx.tolist()) == [0, 1]
+
+
+def test_a_sensor_jump_raises_one_anomaly():
+    bank = DetectorBank(1, Kind.NOISE, 60)
+    rng = np.random.default_rng(8)
+    x = 55 + rng.normal(0, 1.0, 600)
+    x[500:] += 30
+    ts = T0 + 60 * np.arange(1, 601)
+    alarms, _ = feed(bank, 0, ts, x, step=1)
+    kinds = [a[1] for a in alarms]
+    assert kinds.count(AlarmType.ANOMALY) == 1
+    assert all(a[2] >= ts[500] for a in alarms)
+
+
+def test_every_reject_reason_is_given():
+    bank = DetectorBank(2, [Kind.WATER, Kind.NOISE], [900, 60])
+    bank.process([0, 1], [T0, T0], [10.0, 50.0], now=T0)
+    r = bank.process([-1, 5, 0, 0, 0, 0, 1],
+                     [T0 + 900, T0 + 900, T0 + 900, T0 + 10 * DAY, T0, T0 + 1800, T0 + 60],
+                     [1.0, 1.0, np.nan, 11.0, 10.5, 9.0, 49.0], now=T0 + 2000)
+    assert r.reason.tolist() == [RejectReason.UNKNOWN_DEVICE, RejectReason.UNKNOWN_DEVICE, RejectReason.NOT_NUMERIC,
+                                 RejectReason.FUTURE_TIMESTAMP, RejectReason.DUPLICATE_OR_OLD,
+                                 RejectReason.COUNTER_BACKWARDS, 0]
+    assert r.accepted.tolist() == [False] * 6 + [True]
+    assert bank.state["last_value"].tolist() == [10.0, 49.0]  # nothing rejected touched the state
+
+
+def test_a_batch_with_several_readings_per_device_equals_feeding_them_one_by_one():
+    rng = np.random.default_rng(9)
+    n = 40
+    kinds = rng.choice([Kind.WATER, Kind.POWER, Kind.GAS, Kind.NOISE, Kind.AIR], n)
+    rows = []
+    for i in range(n):
+        ts, v = household(4, interval=int(rng.choice([900, 1800])), seed=i)
+        if kinds[i] >= Kind.NOISE:
+            v = 40 + rng.normal(0, 2, len(ts))
+        rows += [(i, t, x) for t, x in zip(ts, v, strict=False)]
+    rows = np.array(rows)
+    extra = rows[rng.choice(len(rows), 60)]  # duplicates and stale readings
+    back = rows[rng.choice(len(rows), 20)].copy()
+    back[:, 1] += 7
+    back[:, 2] -= 5  # counters going backwards
+    allrows = np.concatenate([rows, extra, back])
+    allrows = allrows[np.argsort(allrows[:, 1], kind="stable")]
+    idx, ts, v = allrows[:, 0].astype(np.int64), allrows[:, 1].astype(np.int64), allrows[:, 2]
+    now = int(ts.max())
+    a = DetectorBank(n, kinds, 900)
+    b = DetectorBank(n, kinds, 900)
+    shuffle = rng.permutation(len(idx))
+    batch = b.process(idx[shuffle], ts[shuffle], v[shuffle], now=now)
+    # one by one in time order; equal timestamps in the order they stood in the batch
+    order = shuffle[np.argsort(ts[shuffle], kind="stable")]
+    one_by_row = {int(k): a.process(idx[k:k + 1], ts[k:k + 1], v[k:k + 1], now=now) for k in order}
+    one = list(one_by_row.values())
+    assert batch.reason.tolist() == [int(one_by_row[int(k)].reason[0]) for k in shuffle]
+    np.testing.assert_allclose(batch.consumption, [one_by_row[int(k)].consumption[0] for k in shuffle])
+    reason = batch.reason
+    assert (reason == RejectReason.DUPLICATE_OR_OLD).sum() >= 50
+    assert (reason == RejectReason.COUNTER_BACKWARDS).sum() >= 1
+    assert state_of(a) == state_of(b)
+    np.testing.assert_array_equal(a.sensors.state, b.sensors.state)
+    one_alarms = sorted((int(i), int(t), int(s)) for r in one for i, t, s in zip(r.alarms.idx, r.alarms.type, r.alarms.ts, strict=False))
+    assert one_alarms == sorted(zip(batch.alarms.idx.tolist(), batch.alarms.type.tolist(), batch.alarms.ts.tolist(), strict=False))
+
+
+def test_snapshot_and_restore_continue_exactly(tmp_path):
+    kinds = [Kind.WATER, Kind.POWER, Kind.NOISE]
+    a = DetectorBank(3, kinds, [900, 1800, 60], params=Params(leak_nights=2))
+    ts, v = household(3, seed=11)
+    noise = 50 + np.random.default_rng(1).normal(0, 1, len(ts))
+    for k in range(0, len(ts), 10):
+        sl = slice(k, k + 10)
+        n = len(ts[sl])
+        a.process(np.r_[np.zeros(n, int), np.ones(n, int), np.full(n, 2)], np.r_[ts[sl], ts[sl], ts[sl]],
+                  np.r_[v[sl], v[sl] * 3, noise[sl]], now=int(ts[sl][-1]))
+    np.savez(tmp_path / "bank.npz", **a.snapshot())
+    b = DetectorBank.restore(dict(np.load(tmp_path / "bank.npz")))
+    assert b.params.leak_nights == 2 and b.utc_offset_s == a.utc_offset_s
+    more = (np.array([0, 1, 2]), np.full(3, ts[-1] + 900), np.array([v[-1] + 1, v[-1] * 3 + 1, 99.0]))
+    ra, rb = a.process(*more, now=int(ts[-1]) + 900), b.process(*more, now=int(ts[-1]) + 900)
+    assert ra.reason.tolist() == rb.reason.tolist()
+    assert state_of(a) == state_of(b)
+    np.testing.assert_array_equal(a.sensors.state, b.sensors.state)
+
+
+def test_devices_added_later_get_their_own_state():
+    bank = DetectorBank(2, Kind.WATER, 900)
+    bank.process([0, 1], [T0, T0], [1.0, 2.0], now=T0)
+    bank.grow(4, [Kind.NOISE, Kind.GAS], [60, 3600])
+    assert bank.n == 4 and bank.sensors.n_series == 1
+    r = bank.process([0, 2, 3], [T0 + 900] * 3, [1.5, 50.0, 7.0], now=T0 + 900)
+    assert r.accepted.all() and r.consumption.tolist() == [0.5, 50.0, 0.0]
+    with pytest.raises(ValueError, match="^kind:"):
+        bank.grow(5, [42], [60])
+
+
+def test_state_stays_within_100_bytes_per_device():
+    n = 100_000
+    kinds = np.where(np.arange(n) < n * 0.987, Kind.WATER, Kind.NOISE)
+    bank = DetectorBank(n, kinds, 900)
+    assert bank.state_nbytes() / n <= 100
