@@ -11,7 +11,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help demo serve test test-fast lint messages packs bench bench-locator bench-classifier bench-nab chromium clean
+.PHONY: help demo serve test test-fast lint messages packs bench bench-locator bench-classifier bench-nab \
+	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys chromium clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -61,7 +62,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-brain bench-leaks bench-intake bench-dashboard bench-journeys ## every benchmark (slow)
 
 bench-locator: $(STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -71,6 +72,21 @@ bench-classifier: $(STAMP) ## classifier accuracy and macro-F1 (5-fold CV) on th
 
 bench-nab: $(STAMP) ## NAB scores of the reference Windowed Gaussian and CityLoop's detector
 	$(BIN)/python -m bench.nab.run --data $(DATA)/nab --results bench/results/nab --detector both
+
+bench-brain: $(STAMP) ## one reading from each of 3,120,000 devices through every detector (Arrow, JSON, MQTT)
+	$(BIN)/python bench/bench_brain.py
+
+bench-leaks: $(STAMP) ## leak detection on BattLeDIM leak flows: precision, recall, hours to detect
+	$(BIN)/python bench/bench_leaks.py --data $(DATA)/battledim
+
+bench-intake: $(STAMP) ## wrk against a production server: requests/s, p99, lost and duplicated submits
+	$(BIN)/python bench/bench_intake.py
+
+bench-dashboard: $(STAMP) ## 1,000,000 request histories, then the dashboard and ranking page times
+	$(BIN)/python bench/bench_dashboard.py
+
+bench-journeys: $(STAMP) ## the three one-thing bundles' demo journeys, from application to result
+	$(BIN)/python bench/services_journeys.py
 
 clean: ## remove the virtual environment and the data directory
 	rm -rf $(VENV) var

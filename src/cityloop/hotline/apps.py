@@ -6,3 +6,27 @@ class HotlineConfig(AppConfig):
     name = "cityloop.hotline"
     label = "hotline"
     verbose_name = _("Hotline")
+
+    def ready(self) -> None:
+        from cityloop.core import demo as core_demo
+        from cityloop.hotline import demo
+        from cityloop.web.context import NAVIGATION
+
+        if demo.load not in core_demo.DEMO_EXTENSIONS:
+            core_demo.DEMO_EXTENSIONS.append(demo.load)
+        entries = [
+            ("hotline:submit", _("Report a problem"), {"citizen"}),
+            ("hotline:track", _("Track a request"), {"citizen"}),
+            ("hotline:mine", _("My requests"), {"citizen"}),
+            ("hotline:intake", _("Phone intake"), {"dispatcher", "admin"}),
+            ("hotline:queue", _("Dispatch queue"), {"dispatcher", "admin"}),
+            ("hotline:follow-ups", _("Follow-ups"), {"dispatcher", "admin"}),
+            ("hotline:arbitrations", _("Arbitration"), {"dispatcher", "admin"}),
+            ("hotline:inbox", _("Inbox"), {"street", "department"}),
+            ("hotline:search", _("Search requests"), {"dispatcher", "admin", "street", "department", "leader"}),
+            ("hotline:import", _("Import calls"), {"dispatcher", "admin"}),
+        ]
+        known = {name for name, _label, _roles in NAVIGATION}
+        for entry in entries:
+            if entry[0] not in known:
+                NAVIGATION.append(entry)

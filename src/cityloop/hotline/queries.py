@@ -148,3 +148,93 @@ def overdue_orders(now=None) -> QuerySet[Order]:
     return (Order.objects.filter(status__in=active)
             .filter(Q(finish_due__lt=now) | Q(status=OrderStatus.PENDING, response_due__lt=now))
             .select_related("request", "street", "department"))
+
+
+# -- reads behind the pages (added with the hotline's pages) ----------------------------------------
+
+
+def find_tracked(tracking_no: str, last4: str) -> Request | None:
+    """The request behind a tracking number, only when the last 4 phone digits match.
+
+    A wrong number and wrong digits give the same ``None``, so the status page cannot be used to
+    learn which numbers exist.
+    """
+    found = Request.objects.filter(tracking_no=(tracking_no or "").strip().upper()).first()
+    if found is None or not rules.last4_matches(found.caller_phone, (last4 or "").strip()):
+        return None
+    return found
+
+
+def public_timeline(request: Request) -> QuerySet:
+    """The lines of the timeline a citizen (or an Open311 client) may see."""
+    return request.events.filter(public=True).order_by("at", "id")
+
+
+def pending_extensions(city=None) -> QuerySet:
+    from cityloop.hotline.models import Extension
+
+    qs = (Extension.objects.filter(approved__isnull=True)
+          .select_related("order", "order__request", "order__street", "order__department", "requested_by"))
+    if city is not None:
+        qs = qs.filter(order__request__city=city)
+    return qs.order_by("requested_at", "id")
+
+
+def open_arbitrations(city=None) -> QuerySet:
+    from cityloop.hotline.models import Arbitration
+
+    qs = Arbitration.objects.filter(decided_at__isnull=True).select_related("request")
+    if city is not None:
+        qs = qs.filter(request__city=city)
+    return qs.order_by("opened_at", "id")
+
+
+INBOX_TABS = ("new", "in_progress", "overdue", "returned")
+
+
+def inbox_orders(actor, tab: str, now=None) -> QuerySet[Order]:
+    """A unit's orders on one tab of its inbox: new, in progress, overdue or returned."""
+    if tab not in INBOX_TABS:
+        raise ValueError(f"unknown inbox tab {tab!r}")
+    now = now or timezone.now()
+    qs = orders_for_unit(actor).select_related("request", "request__category", "request__street", "street",
+                                               "department")
+    if tab == "new":
+        return qs.filter(status=OrderStatus.PENDING).order_by("response_due", "id")
+    if tab == "in_progress":
+        return qs.filter(status=OrderStatus.SIGNED).order_by("finish_due", "id")
+    if tab == "returned":
+        return qs.filter(status=OrderStatus.RETURNED).order_by("-returned_at", "-id")
+    overdue = overdue_orders(now).values("pk")
+    return qs.filter(pk__in=overdue).order_by("finish_due", "id")
+
+
+def search_requests(actor, *, status: str = "", category=None, street=None, district=None, channel: str = "",
+                    since=None, until=None, text: str = "") -> QuerySet[Request]:
+    """Requests the actor may see, narrowed by the search form's filters (a category includes its children)."""
+    qs = requests_for(actor).select_related("category", "street", "district")
+    if status:
+        qs = qs.filter(status=status)
+    if category is not None:
+        qs = qs.filter(Q(category=category) | Q(category__parent=category) | Q(category__parent__parent=category))
+    if street is not None:
+        qs = qs.filter(street=street)
+    if district is not None:
+        qs = qs.filter(district=district)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    text = (text or "").strip()
+    if text:
+        qs = qs.filter(Q(tracking_no__iexact=text) | Q(title__icontains=text) | Q(description__icontains=text)
+                       | Q(address__icontains=text))
+    return qs.order_by("-created_at", "-id")
+
+
+def awaits_follow_up(request: Request) -> bool:
+    """Whether the citizen can answer the follow-up now (the request is in the follow-up queue)."""
+    return request.status == Status.REPLIED or (request.status == Status.MERGED and request.replied_at is not None
+                                                 and request.closed_at is None)

@@ -1,4 +1,35 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from cityloop.hotline import views_citizen, views_detail, views_dispatch, views_search, views_unit
 
 app_name = "hotline"
-urlpatterns: list = []
+urlpatterns = [
+    # citizens (no login needed to submit, track and rate)
+    path("submit/", views_citizen.submit, name="submit"),
+    path("submit/done/", views_citizen.submitted, name="submitted"),
+    path("track/", views_citizen.track, name="track"),
+    path("track/<str:tracking_no>/", views_citizen.status_page, name="status"),
+    path("track/<str:tracking_no>/rate/", views_citizen.rate, name="rate"),
+    path("mine/", views_citizen.mine, name="mine"),
+    # dispatchers
+    path("intake/", views_dispatch.intake, name="intake"),
+    path("dispatch/", views_dispatch.queue, name="queue"),
+    path("requests/<int:pk>/", views_detail.request_detail, name="request-detail"),
+    path("requests/<int:pk>/classify/", views_dispatch.classify, name="classify"),
+    path("requests/<int:pk>/dispatch/", views_dispatch.dispatch, name="dispatch"),
+    path("requests/<int:pk>/merge/", views_dispatch.merge, name="merge"),
+    path("requests/<int:pk>/reveal/", views_dispatch.reveal, name="reveal"),
+    path("extensions/<int:pk>/decide/", views_dispatch.decide_extension, name="decide-extension"),
+    path("arbitrations/", views_dispatch.arbitrations, name="arbitrations"),
+    path("arbitrations/<int:pk>/decide/", views_dispatch.decide_arbitration, name="decide-arbitration"),
+    path("follow-ups/", views_dispatch.follow_ups, name="follow-ups"),
+    path("follow-ups/<int:pk>/", views_dispatch.record_phone_follow_up, name="phone-follow-up"),
+    # streets and departments
+    path("inbox/", views_unit.inbox, name="inbox"),
+    path("inbox/overdue/", views_unit.overdue, name="overdue"),
+    path("orders/<int:pk>/sign/", views_unit.sign, name="sign"),
+    path("orders/<int:pk>/<slug:verb>/", views_unit.order_action, name="order-action"),
+    # everyone signed in, scoped to what they may see
+    path("search/", views_search.search, name="search"),
+    path("import/", views_search.import_page, name="import"),
+]

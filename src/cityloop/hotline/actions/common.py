@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from cityloop.core import audit, rules as clock
+from cityloop.core import audit
+from cityloop.core import rules as clock
 from cityloop.hotline import queries, rules
 from cityloop.hotline.models import Event, Request
 

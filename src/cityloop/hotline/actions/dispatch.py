@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cityloop.core import audit, rules as clock
+from cityloop.core import audit
+from cityloop.core import rules as clock
 from cityloop.hotline import queries, rules
 from cityloop.hotline.actions.common import event, set_status
 from cityloop.hotline.models import Arbitration, Order, OrderStatus, Request, Status

@@ -9,11 +9,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cityloop.core import audit, rules as clock
+from cityloop.core import audit
+from cityloop.core import rules as clock
 from cityloop.core.models import Role
 from cityloop.hotline import queries
 from cityloop.hotline.actions.common import event
-from cityloop.hotline.models import Assessment, SummonStatus, Summons, Whistle, WhistleStatus
+from cityloop.hotline.models import Assessment, Summons, SummonStatus, Whistle, WhistleStatus
 
 
 def _require_street_official(actor, street) -> None:

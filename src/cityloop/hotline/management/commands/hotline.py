@@ -183,6 +183,43 @@ SUBCOMMANDS["close-times"] = Subcommand("rank agencies by median hours to close"
                                         _replay.do_close_times)
 
 
+# -- import (call-centre records into the database) --------------------------------------------------
+
+
+def _args_import(parser) -> None:
+    parser.add_argument("--csv", required=True, type=Path, help="UTF-8 CSV of call-centre records (header row)")
+    parser.add_argument("--city", default="", help="city or pack code (default: the deployment's city)")
+
+
+def _do_import(cmd: BaseCommand, options: dict[str, Any]) -> None:
+    from django.core.exceptions import ValidationError
+
+    from cityloop.hotline.actions.imports import import_requests
+    from cityloop.org import queries as org_queries
+
+    city = org_queries.default_city()
+    if options["city"]:
+        city = (org_queries.cities().filter(code=options["city"]).first()
+                or org_queries.cities().filter(pack__code=options["city"]).first())
+    if city is None:
+        raise CommandError(f"no city {options['city']!r} in this database; import a city pack first")
+    try:
+        with open(options["csv"], "rb") as source:
+            result = import_requests(source, city=city, actor=None)
+    except FileNotFoundError as exc:
+        raise CommandError(f"--csv: {exc}") from exc
+    except ValidationError as exc:
+        raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+    for line, reason in result.bad:
+        cmd.stderr.write(f"line {line}: {reason}")
+    cmd.stdout.write(f"kept {len(result.kept)} row(s), {len(result.already)} imported before, "
+                     f"{len(result.bad)} bad row(s)")
+
+
+SUBCOMMANDS["import"] = Subcommand("import call-centre records from a CSV (bad rows listed with line and reason)",
+                                   _args_import, _do_import)
+
+
 class Command(BaseCommand):
     help = "Hotline tools: " + "; ".join(f"{name}: {s.help}" for name, s in SUBCOMMANDS.items())
     requires_system_checks: list[str] = []  # offline tools: no database, no checks

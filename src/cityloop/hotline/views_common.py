@@ -1,0 +1,145 @@
+"""What every hotline page shares: error mapping, role gates, timers as words, unit pickers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
+
+from cityloop.core.models import Role
+from cityloop.hotline import queries, rules
+from cityloop.hotline.actions.handling import nearly_overdue_window
+from cityloop.org import queries as org_queries
+from cityloop.org.models import Category, Department, Jurisdiction
+
+UNIT_ROLES = {Role.STREET, Role.DEPARTMENT}
+
+# The actions explain refusals in English; these fixed ones are translated for the page.
+DOMAIN_MESSAGES = (
+    gettext_noop("say what happened"),
+    gettext_noop("a phone number is needed so the citizen can be reached and track the request"),
+    gettext_noop("digits only (with an optional +, spaces or dashes), 5 to 20 characters"),
+    gettext_noop("not a valid e-mail address"),
+    gettext_noop("give both longitude and latitude, or neither"),
+    gettext_noop("say where it happened: an address, or longitude and latitude"),
+    gettext_noop("a return needs a reason the dispatcher can act on"),
+    gettext_noop("a progress note cannot be empty"),
+    gettext_noop("say what was agreed with the citizen"),
+    gettext_noop("an extension needs a reason"),
+    gettext_noop("an extension request is already waiting for the dispatcher"),
+    gettext_noop("say why the extension is refused"),
+    gettext_noop("the reply to the citizen cannot be empty"),
+    gettext_noop("sign the order before replying"),
+    gettext_noop("choose at least one street or department"),
+    gettext_noop("a unit is listed twice"),
+    gettext_noop("classify the request before dispatching it"),
+    gettext_noop("no suggestion: the category has no responsible unit; choose one"),
+    gettext_noop("give the reason for the decision"),
+    gettext_noop("this arbitration was already decided"),
+    gettext_noop("a request cannot be merged into itself"),
+    gettext_noop("already decided"),
+    gettext_noop("between 1 and 30 working days"),
+)
+
+
+def apply_errors(form, exc: ValidationError) -> None:
+    """Put an action's refusal next to the field it names (or above the form)."""
+    if not hasattr(exc, "error_dict"):
+        for message in exc.messages:
+            form.add_error(None, gettext(message))
+        return
+    for field, messages in exc.message_dict.items():
+        for message in messages:
+            if field in form.fields:
+                form.add_error(field, gettext(message))
+            else:
+                form.add_error(None, f"{field}: {gettext(message)}")
+
+
+def dispatcher_required(view):
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not queries.is_dispatcher(request.user):
+            raise PermissionDenied("only a hotline dispatcher may open this page")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def unit_required(view):
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.user.role not in UNIT_ROLES:
+            raise PermissionDenied("only a street or a department has an inbox")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def current_city():
+    city = org_queries.default_city()
+    if city is None:
+        raise Http404("no city has been imported yet")
+    return city
+
+
+@dataclass(frozen=True)
+class Timer:
+    state: str  # ok | nearly_overdue | overdue | none
+    text: str
+    due: datetime | None
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return gettext("%(d)d d %(h)d h") % {"d": days, "h": hours}
+    if hours:
+        return gettext("%(h)d h %(m)d min") % {"h": hours, "m": mins}
+    return ngettext("%(m)d minute", "%(m)d minutes", mins) % {"m": mins}
+
+
+def timer(due, now=None) -> Timer:
+    """A deadline as a countdown: "剩余 3 小时 20 分" or "超时 2 小时" (wall-clock time left)."""
+    now = now or timezone.now()
+    state = rules.timer_state(now, due, warn=nearly_overdue_window())
+    if state == "none":
+        return Timer(state, "", None)
+    if state == "overdue":
+        return Timer(state, gettext("overdue by %(span)s") % {"span": _span((now - due).total_seconds())}, due)
+    return Timer(state, gettext("%(span)s left") % {"span": _span((due - now).total_seconds())}, due)
+
+
+def categories_of(city):
+    return Category.objects.filter(city=city).order_by("code")
+
+
+def unit_choices(city) -> list[tuple[str, str]]:
+    streets = Jurisdiction.objects.filter(city=city, level="street").order_by("code")
+    departments = Department.objects.filter(city=city).order_by("code")
+    return ([(f"street:{s.pk}", f"{gettext('Street')}: {s.label}") for s in streets]
+            + [(f"department:{d.pk}", f"{gettext('Department')}: {d.label}") for d in departments])
+
+
+def resolve_unit(value: str, city):
+    """``street:<pk>`` / ``department:<pk>`` → (kind, unit); None when it is not a unit of this city."""
+    kind, _sep, pk = (value or "").partition(":")
+    if not pk.isdigit():
+        return None
+    if kind == "street":
+        unit = Jurisdiction.objects.filter(city=city, level="street", pk=int(pk)).first()
+    elif kind == "department":
+        unit = Department.objects.filter(city=city, pk=int(pk)).first()
+    else:
+        return None
+    return (kind, unit) if unit is not None else None
