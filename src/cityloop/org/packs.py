@@ -92,7 +92,8 @@ def _read_table(folder: Path, stem: str, errors: list[PackError], *, required: b
             continue
         if suffix == ".csv":
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                return [{**{k: (v or "").strip() for k, v in row.items() if k}, "_where": f"line {n}"}
+                return [{**{k: (v or "").strip() for k, v in row.items() if k}, "_where": f"line {n}",
+                         "_file": path.name}
                         for n, row in enumerate(csv.DictReader(handle), start=2)]
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
@@ -102,7 +103,8 @@ def _read_table(folder: Path, stem: str, errors: list[PackError], *, required: b
         if not isinstance(data, list):
             errors.append(PackError(path.name, "-", "-", "must be a list of mappings"))
             return []
-        return [{**{str(k): "" if v is None else str(v).strip() for k, v in item.items()}, "_where": f"item {n}"}
+        return [{**{str(k): "" if v is None else str(v).strip() for k, v in item.items()}, "_where": f"item {n}",
+                 "_file": path.name}
                 for n, item in enumerate(data, start=1) if isinstance(item, dict)]
     if required:
         errors.append(PackError(f"{stem}.csv", "-", "-", f"missing: the pack needs {stem}.csv or {stem}.yaml"))
@@ -210,19 +212,19 @@ def _check_departments(rows, district_codes: set[str], errors) -> list[dict[str,
     for row in rows:
         code, where = row.get("code", ""), row["_where"]
         if not code:
-            errors.append(PackError("departments", where, "code", "is required"))
+            errors.append(PackError(row["_file"], where, "code", "is required"))
             continue
         if code in seen:
-            errors.append(PackError("departments", where, "code", f"duplicate code {code!r}"))
+            errors.append(PackError(row["_file"], where, "code", f"duplicate code {code!r}"))
         seen.add(code)
         if not row.get("name"):
-            errors.append(PackError("departments", where, "name", "is required"))
+            errors.append(PackError(row["_file"], where, "name", "is required"))
         level = row.get("level") or "city"
         row["level"] = level
         if level not in ("city", "district"):
-            errors.append(PackError("departments", where, "level", f"must be city or district, not {level!r}"))
+            errors.append(PackError(row["_file"], where, "level", f"must be city or district, not {level!r}"))
         elif level == "district" and row.get("district") not in district_codes:
-            errors.append(PackError("departments", where, "district",
+            errors.append(PackError(row["_file"], where, "district",
                                     f"a district department needs a known district code, not {row.get('district')!r}"))
     return rows
 
@@ -232,28 +234,28 @@ def _check_categories(rows, errors) -> list[dict[str, str]]:
     for row in rows:
         code, where = row.get("code", ""), row["_where"]
         if not code:
-            errors.append(PackError("categories", where, "code", "is required"))
+            errors.append(PackError(row["_file"], where, "code", "is required"))
             continue
         if code in by_code:
-            errors.append(PackError("categories", where, "code", f"duplicate code {code!r}"))
+            errors.append(PackError(row["_file"], where, "code", f"duplicate code {code!r}"))
             continue
         if not row.get("name"):
-            errors.append(PackError("categories", where, "name", "is required"))
+            errors.append(PackError(row["_file"], where, "name", "is required"))
         by_code[code] = row
     for code, row in by_code.items():
         depth, parent, chain = 1, row.get("parent") or "", {code}
         while parent:
             if parent not in by_code:
-                errors.append(PackError("categories", row["_where"], "parent", f"unknown parent {parent!r}"))
+                errors.append(PackError(row["_file"], row["_where"], "parent", f"unknown parent {parent!r}"))
                 break
             if parent in chain:
-                errors.append(PackError("categories", row["_where"], "parent", "the parents form a cycle"))
+                errors.append(PackError(row["_file"], row["_where"], "parent", "the parents form a cycle"))
                 break
             chain.add(parent)
             depth += 1
             parent = by_code[parent].get("parent") or ""
         if depth > 3:
-            errors.append(PackError("categories", row["_where"], "parent", "the category tree has at most 3 levels"))
+            errors.append(PackError(row["_file"], row["_where"], "parent", "the category tree has at most 3 levels"))
         row["depth"] = str(depth)
     return list(by_code.values())
 
@@ -264,17 +266,17 @@ def _check_responsibilities(rows, categories, department_codes, errors) -> list[
     for row in rows:
         where = row["_where"]
         if row.get("category") not in category_codes:
-            errors.append(PackError("responsibilities", where, "category", f"unknown category {row.get('category')!r}"))
+            errors.append(PackError(row["_file"], where, "category", f"unknown category {row.get('category')!r}"))
             continue
         if row["category"] in covered:
-            errors.append(PackError("responsibilities", where, "category", f"duplicate row for {row['category']!r}"))
+            errors.append(PackError(row["_file"], where, "category", f"duplicate row for {row['category']!r}"))
         if row.get("department") not in department_codes:
-            errors.append(PackError("responsibilities", where, "department",
+            errors.append(PackError(row["_file"], where, "department",
                                     f"unknown department {row.get('department')!r}"))
             continue
         row["route"] = row.get("route") or "direct"
         if row["route"] not in ROUTES:
-            errors.append(PackError("responsibilities", where, "route", f"must be one of {', '.join(ROUTES)}"))
+            errors.append(PackError(row["_file"], where, "route", f"must be one of {', '.join(ROUTES)}"))
             continue
         covered.add(row["category"])
     parents = {c["code"]: c.get("parent") or "" for c in categories}
@@ -286,7 +288,7 @@ def _check_responsibilities(rows, categories, department_codes, errors) -> list[
         while node and node not in covered:
             node = parents.get(node, "")
         if not node:
-            errors.append(PackError("categories", category["_where"], "responsibility",
+            errors.append(PackError(category["_file"], category["_where"], "responsibility",
                                     f"category {category['code']!r} ({category.get('name')}) has no responsible "
                                     "department (none on it or its parents)"))
     return rows
@@ -306,10 +308,10 @@ def load_pack(path_or_name: str | Path) -> Pack:
     area_codes = {a.code for a in areas}
     for row in gazetteer:
         if row.get("jurisdiction") not in area_codes:
-            errors.append(PackError("gazetteer", row["_where"], "jurisdiction",
+            errors.append(PackError(row["_file"], row["_where"], "jurisdiction",
                                     f"unknown jurisdiction {row.get('jurisdiction')!r}"))
         if not row.get("name"):
-            errors.append(PackError("gazetteer", row["_where"], "name", "is required"))
+            errors.append(PackError(row["_file"], row["_where"], "name", "is required"))
     if errors:
         raise PackInvalid(errors)
     return Pack(folder, meta, areas, departments, categories, responsibilities, gazetteer)
