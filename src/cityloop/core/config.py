@@ -48,6 +48,22 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} must be one of 1/0, true/false, yes/no, on/off")
 
 
+def env_number(name: str, default: float, *, low: float = 0, high: float = float("inf"),
+               integer: bool = False) -> float:
+    """A number from the environment, refused with one line when it is not a number in range."""
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError as exc:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name}={raw!r} must be {kind}") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    return value
+
+
 def data_dir() -> Path:
     path = Path(env("CITYLOOP_DATA_DIR", "./var") or "./var").expanduser().resolve()
     try:
@@ -149,3 +165,14 @@ def assessment_weight() -> float:
         return rates.check_assessment_weight(float(raw))
     except ValueError as exc:
         raise ConfigError(f"CITYLOOP_ASSESSMENT_WEIGHT={raw!r}: {exc}") from exc
+
+
+def reopen_rules() -> list[str]:
+    """Which follow-up answers reopen a case: ``CITYLOOP_REOPEN_ON=unresolved,unsatisfied`` (or empty)."""
+    raw = env("CITYLOOP_REOPEN_ON", "unresolved,unsatisfied") or ""
+    rules = [r.strip() for r in raw.split(",") if r.strip()]
+    unknown = sorted(set(rules) - {"unresolved", "unsatisfied"})
+    if unknown:
+        raise ConfigError(f"CITYLOOP_REOPEN_ON={raw!r}: unknown rule(s) {', '.join(unknown)}; "
+                          "use unresolved and/or unsatisfied")
+    return rules
