@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from cityloop.brain import views
 
 app_name = "brain"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.pulse, name="pulse"),
+    path("devices/<str:code>/", views.device, name="device"),
+]

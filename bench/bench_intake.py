@@ -1,0 +1,222 @@
+"""Intake throughput: POST /api/v1/requests against a production-mode server, then count the rows.
+
+    python bench/bench_intake.py [--duration 20] [--warmup 10] [--connections 16]
+                                 [--workers 3] [--threads 4] [--database-url postgresql://...]
+
+It creates a fresh data dir in /tmp (SQLite, or the PostgreSQL database named in --database-url,
+dropped and created again), runs ``cityloop migrate``, ``cityloop city import beijing``, adds a
+dispatcher and an API token with the hotline scope, starts ``cityloop serve`` (gunicorn) on
+127.0.0.1 at a free port, and drives it with ``wrk`` (bench/intake.lua: compact JSON, random points
+inside Beijing, a unique Idempotency-Key per submit) for a warm-up and then the timed run. Every
+acknowledged (2xx) submit is recorded and compared with the database afterwards:
+
+* ``lost``: acknowledged submits whose idempotency key or tracking number is not in the database;
+* ``duplicated``: rows beyond one per idempotency key.
+
+The last line printed is ``RESULT intake_rps=<n> p99_ms=<n> lost=<n> duplicated=<n>`` (rps and p99
+of the timed run; lost/duplicated over every submit, warm-up included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LUA = ROOT / "bench" / "intake.lua"
+PACK = ROOT / "src" / "cityloop" / "org" / "packs" / "beijing" / "jurisdictions.geojson"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cityloop(env: dict, *args: str) -> str:
+    done = subprocess.run([str(BIN / "cityloop"), *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"cityloop {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def fresh_postgres(url: str) -> None:
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        sys.exit(f"--database-url: database name {name!r} must be letters, digits and underscores")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def points_inside_city(path: Path, n: int = 5000, seed: int = 7) -> list[tuple[float, float]]:
+    """Uniform random points of the pack's bbox that the locator places in a street of the city."""
+    import numpy as np
+    import shapely
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from cityloop.org.locator import Locator
+
+    locator = Locator.from_geojson(path)
+    minx, miny, maxx, maxy = shapely.total_bounds([a.geometry for a in locator.areas.values()])
+    rng = np.random.default_rng(seed)
+    lon, lat = rng.uniform(minx, maxx, n * 20), rng.uniform(miny, maxy, n * 20)
+    streets = locator.locate_many(lon, lat).codes("street")
+    inside = [(round(float(x), 6), round(float(y), 6)) for x, y, s in zip(lon, lat, streets, strict=True) if s]
+    if len(inside) < 100:
+        sys.exit(f"only {len(inside)} random points fell inside the streets of {path}")
+    return inside[:n]
+
+
+def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the server exited with {server.returncode} before answering")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    sys.exit(f"the server did not answer within {timeout:.0f} s")
+
+
+def run_wrk(url: str, env: dict, *, seconds: int, connections: int, threads: int, points: Path, out: Path,
+            tag: str) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+           "-s", str(LUA), url, "--", str(points), str(out), tag]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if line is None:
+        sys.exit(f"wrk printed no summary:\n{done.stdout}")
+    return json.loads(line[len("WRKJSON "):])
+
+
+def acknowledged(out: Path) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    acked, statuses = [], {}
+    for name in glob.glob(f"{out}.*.acked"):
+        for line in Path(name).read_text().splitlines():
+            status, number, key = line.split(" ")
+            statuses[status] = statuses.get(status, 0) + 1
+            if status.startswith("2"):
+                acked.append((number, key))
+    return acked, statuses
+
+
+def count_rows(env: dict, acked: list[tuple[str, str]]) -> dict:
+    """Compare the acknowledged submits with the rows (in this process, with the server's settings)."""
+    os.environ.update({k: env[k] for k in ("CITYLOOP_DATA_DIR", "CITYLOOP_DATABASE_URL") if k in env})
+    os.environ["DJANGO_SETTINGS_MODULE"] = "cityloop.settings"
+    import django
+
+    django.setup()
+    from cityloop.core import audit
+    from cityloop.hotline.models import IdempotencyKey, Request
+
+    rows = list(Request.objects.filter(channel="api").values_list("tracking_no", "attributes"))
+    numbers = {number for number, _ in rows}
+    row_keys = [attrs.get("k") for _, attrs in rows]
+    keys = dict(IdempotencyKey.objects.values_list("key", "request__tracking_no"))
+    lost = sum(1 for number, key in acked if number not in numbers or keys.get(key) != number)
+    duplicated = len(rows) - len(set(row_keys))
+    return {"rows": len(rows), "lost": lost, "duplicated": duplicated, "audit_intact": audit.verify().intact}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=int, default=20, help="seconds of the timed run")
+    ap.add_argument("--warmup", type=int, default=10, help="seconds of load before the timed run (each worker "
+                                                                 "builds the city locator on its first submit)")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--wrk-threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    ap.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    ap.add_argument("--database-url", default="", help="PostgreSQL URL (its database is dropped and recreated); "
+                                                       "SQLite in the fresh data dir by default")
+    ap.add_argument("--keep", action="store_true", help="keep the data dir for a look afterwards")
+    args = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install -y wrk)")
+
+    data_dir = Path(tempfile.mkdtemp(prefix="cityloop-bench-intake-", dir="/tmp"))
+    env = {**os.environ, "CITYLOOP_DATA_DIR": str(data_dir), "CITYLOOP_DEBUG": "false",
+           "PYTHONPATH": str(ROOT / "src")}
+    env.pop("CITYLOOP_DATABASE_URL", None)
+    if args.database_url:
+        fresh_postgres(args.database_url)
+        env["CITYLOOP_DATABASE_URL"] = args.database_url
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"data dir {data_dir} ({database}); setting up the beijing pack", flush=True)
+    cityloop(env, "migrate", "--verbosity", "0")
+    cityloop(env, "city", "import", "beijing")
+    cityloop(env, "user", "add", "bench_dispatcher", "--role", "dispatcher", "--password", secrets.token_urlsafe(18))
+    token = cityloop(env, "token", "create", "bench_dispatcher", "--name", "bench intake", "--scope",
+                     "hotline").strip().splitlines()[-1]
+    points_file = data_dir / "points.txt"
+    points_file.write_text("".join(f"{x} {y}\n" for x, y in points_inside_city(PACK)))
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([str(BIN / "cityloop"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(args.workers), "--threads", str(args.threads)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=open(data_dir / "server.log", "w"))
+    try:
+        wait_until_up(url, server)
+        wrk_env = {**env, "BENCH_TOKEN": token}
+        out = data_dir / "submits"
+        print(f"server up at {url} ({args.workers} workers x {args.threads} threads); "
+              f"warm-up {args.warmup} s, then {args.duration} s with {args.connections} connections", flush=True)
+        if args.warmup:
+            run_wrk(url, wrk_env, seconds=args.warmup, connections=args.connections, threads=args.wrk_threads,
+                    points=points_file, out=out, tag="warm")
+        timed = run_wrk(url, wrk_env, seconds=args.duration, connections=args.connections,
+                        threads=args.wrk_threads, points=points_file, out=out, tag="timed")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    acked, statuses = acknowledged(out)
+    counts = count_rows(env, acked)
+    rps = timed["requests"] / (timed["duration_us"] / 1e6)
+    errors = {k: timed[k] for k in ("connect", "read", "write", "status", "timeout") if timed[k]}
+    print(f"timed run: {timed['requests']} submits in {timed['duration_us'] / 1e6:.1f} s; latency p50 "
+          f"{timed['p50_us'] / 1000:.1f} ms, p90 {timed['p90_us'] / 1000:.1f} ms, p99 {timed['p99_us'] / 1000:.1f} ms, "
+          f"max {timed['max_us'] / 1000:.1f} ms; errors {errors or 'none'}")
+    print(f"responses by status (warm-up + timed): {dict(sorted(statuses.items()))}; acknowledged {len(acked)}, "
+          f"rows {counts['rows']}; audit chain {'intact' if counts['audit_intact'] else 'BROKEN'}")
+    if not args.keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    else:
+        print(f"kept {data_dir}")
+    print(f"RESULT intake_rps={rps:.0f} p99_ms={timed['p99_us'] / 1000:.0f} lost={counts['lost']} "
+          f"duplicated={counts['duplicated']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

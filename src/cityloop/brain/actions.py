@@ -1,0 +1,73 @@
+"""Writes of the brain outside the device registry (see :mod:`cityloop.brain.devices`).
+
+Readings change state only through :func:`ingest.ingest_batch` inside an engine session; these
+functions are the entry points the adapters (HTTP, MQTT, NATS, simulator, worker) call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from cityloop.brain import engine as engines
+from cityloop.brain import loop
+from cityloop.brain.codec import Batch, CodecError, decode_arrow, decode_csv, decode_json
+from cityloop.brain.detectors import AlarmType
+from cityloop.brain.ingest import IngestReport, check_silent, ingest_batch
+
+CONTENT_TYPES = {
+    "application/json": decode_json,
+    "application/x-ndjson": decode_json,
+    "application/jsonl": decode_json,
+    "application/jsonlines": decode_json,
+    "text/csv": decode_csv,
+    "application/vnd.apache.arrow.stream": decode_arrow,
+    "application/vnd.apache.arrow.file": decode_arrow,
+}
+
+
+def decode_payload(body: bytes, content_type: str) -> Batch:
+    """A batch from an upload body; the Content-Type says which of the three forms it is."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    decoder = CONTENT_TYPES.get(media)
+    if decoder is None:
+        raise CodecError(f"Content-Type: {media or 'missing'} is not accepted; use one of "
+                         f"{', '.join(sorted(CONTENT_TYPES))}")
+    if not body:
+        raise CodecError("body: empty; send at least one reading")
+    return decoder(body)
+
+
+def verify_cases(engine: engines.Engine) -> dict:
+    """The closed loop's verification pass against the engine's current readings."""
+
+    def latest(idx: int) -> float | None:
+        if idx >= len(engine.latest_ts):
+            return None
+        value = float(engine.latest_ts[idx])
+        return None if math.isnan(value) else value
+
+    def active(idx: int, alarm_type: str) -> bool:
+        return bool(engine.bank.active([idx], AlarmType[alarm_type.upper()])[0])
+
+    return loop.verify(latest, active)
+
+
+def upload_readings(batch: Batch, *, source: str, now: float | None = None) -> IngestReport:
+    """Process a batch at once and commit it (the HTTP path; safe beside a running worker)."""
+    with engines.session() as engine:
+        report = ingest_batch(batch, engine=engine, source=source, now=now)
+        engine.checkpoint()
+        verify_cases(engine)
+    return report
+
+
+def run_maintenance(*, now: float | None = None) -> dict:
+    """Silent devices, then verification of waiting cases (the worker calls this periodically)."""
+    now = time.time() if now is None else now
+    with engines.session() as engine:
+        silent = check_silent(engine, now)
+        if silent or len(engine.buffer):
+            engine.checkpoint()
+        changed = verify_cases(engine)
+    return {"silent": silent, **changed}

@@ -1,0 +1,221 @@
+"""The raw-reading archive: Hive-partitioned Parquet files, written once per checkpoint generation.
+
+Layout under the brain root (``DATA_DIR`` by default)::
+
+    archive/date=YYYY-MM-DD/hour=HH/part-g<generation>-<n>.parquet     accepted readings
+    rejects/date=YYYY-MM-DD/part-g<generation>-<n>.parquet             rejected readings + reason
+
+A generation's files count only once the checkpoint that names the generation is committed (see
+:mod:`cityloop.brain.engine`).  Before writing them the writer lists them in
+``state/pending-<generation>.json``; on start-up :func:`discard_uncommitted` removes the files of
+every generation newer than the committed one, so a crash between writing parts and committing the
+checkpoint never leaves readings that would be archived a second time on replay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+READINGS_SCHEMA = pa.schema([
+    ("device", pa.string()),
+    ("idx", pa.int32()),
+    ("kind", pa.string()),
+    ("ts", pa.timestamp("us", tz="UTC")),
+    ("value", pa.float64()),
+    ("consumption", pa.float64()),
+    ("source", pa.string()),
+])
+REJECTS_SCHEMA = pa.schema([
+    ("device", pa.string()),
+    ("ts", pa.timestamp("us", tz="UTC")),
+    ("value", pa.string()),
+    ("reason", pa.string()),
+    ("source", pa.string()),
+    ("received_at", pa.timestamp("us", tz="UTC")),
+])
+
+
+def _us(ts_seconds: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(ts_seconds, dtype=np.float64) * 1e6).astype(np.int64)
+
+
+@dataclass
+class ArchiveBuffer:
+    """Readings accepted (and rejected) since the last checkpoint, kept as column chunks."""
+
+    readings: list[pa.RecordBatch] = field(default_factory=list)
+    rejects: list[pa.RecordBatch] = field(default_factory=list)
+
+    def add_readings(self, device: np.ndarray, idx: np.ndarray, kind: np.ndarray, ts: np.ndarray,
+                     value: np.ndarray, consumption: np.ndarray, source: str) -> None:
+        if len(idx) == 0:
+            return
+        n = len(idx)
+        self.readings.append(pa.record_batch([
+            pa.array(np.asarray(device, dtype=object), pa.string()),
+            pa.array(np.asarray(idx, dtype=np.int32)),
+            pa.array(np.asarray(kind, dtype=object), pa.string()),
+            pa.array(_us(ts), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            pa.array(np.asarray(value, dtype=np.float64)),
+            pa.array(np.asarray(consumption, dtype=np.float64)),
+            pa.array([source] * n, pa.string()),
+        ], schema=READINGS_SCHEMA))
+
+    def add_rejects(self, device: list, ts: np.ndarray, value: list, reason: list[str], source: str,
+                    received_at: float) -> None:
+        if len(reason) == 0:
+            return
+        n = len(reason)
+        ts_us = np.where(np.isfinite(ts), _us(np.nan_to_num(ts)), 0)
+        self.rejects.append(pa.record_batch([
+            pa.array([None if d is None else str(d) for d in device], pa.string()),
+            pa.array(ts_us, pa.int64(), mask=~np.isfinite(ts)).cast(pa.timestamp("us", tz="UTC")),
+            pa.array([None if v is None else str(v) for v in value], pa.string()),
+            pa.array(reason, pa.string()),
+            pa.array([source] * n, pa.string()),
+            pa.array(np.full(n, int(received_at * 1e6), dtype=np.int64)).cast(pa.timestamp("us", tz="UTC")),
+        ], schema=REJECTS_SCHEMA))
+
+    def __len__(self) -> int:
+        return sum(b.num_rows for b in self.readings) + sum(b.num_rows for b in self.rejects)
+
+    def clear(self) -> None:
+        self.readings.clear()
+        self.rejects.clear()
+
+
+def _write_partitioned(table: pa.Table, base: Path, generation: int, hourly: bool) -> list[Path]:
+    if table.num_rows == 0:
+        return []
+    us = table.column("ts").cast(pa.int64()).fill_null(0).to_numpy()
+    hour = us // 3_600_000_000
+    order = np.argsort(hour, kind="stable")
+    hour_sorted = hour[order]
+    cuts = np.flatnonzero(np.diff(hour_sorted)) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(order)]])
+    written: dict[Path, list[pa.Table]] = {}
+    for a, b in zip(starts, ends, strict=True):
+        h = np.datetime64(int(hour_sorted[a]), "h")
+        day = str(h.astype("datetime64[D]"))
+        folder = base / f"date={day}"
+        if hourly:
+            folder = folder / f"hour={int(str(h)[11:13]):02d}"
+        written.setdefault(folder, []).append(table.take(pa.array(order[a:b])))
+    paths = []
+    for n, (folder, parts) in enumerate(sorted(written.items())):
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"part-g{generation:012d}-{n:05d}.parquet"
+        tmp = target.with_suffix(".tmp")
+        pq.write_table(pa.concat_tables(parts), tmp, compression="zstd")
+        os.replace(tmp, target)
+        paths.append(target)
+    return paths
+
+
+def planned_paths_file(state_dir: Path, generation: int) -> Path:
+    return state_dir / f"pending-{generation:012d}.json"
+
+
+def write_generation(root: Path, state_dir: Path, buffer: ArchiveBuffer, generation: int) -> list[Path]:
+    """Write the buffer as generation ``generation``'s part files (not yet committed)."""
+    readings = (pa.Table.from_batches(buffer.readings, schema=READINGS_SCHEMA) if buffer.readings
+                else READINGS_SCHEMA.empty_table())
+    rejects = (pa.Table.from_batches(buffer.rejects, schema=REJECTS_SCHEMA) if buffer.rejects
+               else REJECTS_SCHEMA.empty_table())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pending = planned_paths_file(state_dir, generation)
+    # The list is written first so a crash in the middle of writing parts can still be cleaned up.
+    folders = {"archive": str(root / "archive"), "rejects": str(root / "rejects")}
+    pending.write_text(json.dumps({"generation": generation, "folders": folders}))
+    paths = _write_partitioned(readings, root / "archive", generation, hourly=True)
+    paths += _write_partitioned(rejects, root / "rejects", generation, hourly=False)
+    pending.write_text(json.dumps({"generation": generation, "folders": folders, "paths": [str(p) for p in paths]}))
+    return paths
+
+
+def discard_uncommitted(root: Path, state_dir: Path, committed: int) -> int:
+    """Remove the parts of generations newer than ``committed``; forget the lists of older ones."""
+    removed = 0
+    for pending in sorted(state_dir.glob("pending-*.json")):
+        generation = int(pending.stem.split("-")[1])
+        if generation > committed:
+            info = json.loads(pending.read_text() or "{}")
+            paths = info.get("paths")
+            if paths is None:  # crashed while writing: find the generation's parts by name
+                pattern = f"part-g{generation:012d}-*"
+                paths = [str(p) for p in (root / "archive").glob(f"*/*/{pattern}")]
+                paths += [str(p) for p in (root / "rejects").glob(f"*/{pattern}")]
+                paths += [str(p) for p in (root / "archive").glob("*/*/*.tmp")]
+            for p in paths:
+                if os.path.exists(p):
+                    os.remove(p)
+                    removed += 1
+        pending.unlink()
+    return removed
+
+
+def glob_for(root: Path, what: str = "archive") -> str:
+    return str(root / what / ("*/*/*.parquet" if what == "archive" else "*/*.parquet"))
+
+
+def has_files(root: Path, what: str = "archive") -> bool:
+    pattern = "*/*/*.parquet" if what == "archive" else "*/*.parquet"
+    return any((root / what).glob(pattern))
+
+
+def connect(root: Path):
+    """A DuckDB connection with views ``readings`` and ``rejects`` over the archive."""
+    import duckdb
+
+    con = duckdb.connect()
+    for view, schema, what in (("readings", READINGS_SCHEMA, "archive"), ("rejects", REJECTS_SCHEMA, "rejects")):
+        if has_files(root, what):
+            source = glob_for(root, what).replace("'", "''")
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{source}', hive_partitioning=true, "
+                        "union_by_name=true)")
+        else:
+            con.register(f"empty_{view}", schema.empty_table())
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM empty_{view}")
+    return con
+
+
+def recent_readings(root: Path, device: str, *, since_us: int, limit: int = 2000) -> pa.Table:
+    """The device's archived readings with ``ts`` at or after ``since_us`` (newest ``limit``)."""
+    day = str(np.datetime64(since_us, "us").astype("datetime64[D]"))
+    folders = sorted(p for p in (root / "archive").glob("date=*") if p.name[5:] >= day)
+    files = [str(f) for folder in folders for f in folder.glob("*/*.parquet")]
+    if not files:
+        return READINGS_SCHEMA.empty_table()
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    since = pa.scalar(since_us, pa.timestamp("us", tz="UTC"))
+    table = ds.dataset(files, schema=READINGS_SCHEMA, format="parquet").to_table(
+        columns=["ts", "value", "consumption"], filter=(pc.field("device") == device) & (pc.field("ts") >= since))
+    table = table.sort_by("ts")
+    return table.slice(max(0, table.num_rows - limit))
+
+
+def latest_reading(root: Path, device: str) -> tuple | None:
+    """(ts, value) of the device's newest archived reading, searching day folders newest first."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    for folder in sorted((root / "archive").glob("date=*"), reverse=True):
+        files = [str(f) for f in folder.glob("*/*.parquet")]
+        if not files:
+            continue
+        table = ds.dataset(files, schema=READINGS_SCHEMA, format="parquet").to_table(
+            columns=["ts", "value"], filter=pc.field("device") == device)
+        if table.num_rows:
+            newest = pc.index(table.column("ts"), pc.max(table.column("ts"))).as_py()
+            return table.column("ts")[newest].as_py(), table.column("value")[newest].as_py()
+    return None

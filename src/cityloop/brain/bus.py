@@ -1,0 +1,176 @@
+"""Message buses as small synchronous adapters: NATS JetStream and MQTT (Mosquitto).
+
+NATS: stream ``CITYLOOP_READINGS`` on subjects ``cityloop.readings.>``; a message is one batch in any
+of the codec's forms, its ``Content-Type`` header says which (compact JSON by default).  The worker
+reads through a durable pull consumer that it positions itself, at start-up, just after the stream
+sequence of the last checkpoint — the checkpoint, not the consumer's ack floor, is the truth.
+
+MQTT: ``cityloop/devices/<code>/reading`` carries ``{"t": ts, "v": value}`` (or a bare number, read at
+arrival); ``cityloop/gateways/<id>/batch`` carries a compact batch ``{"d": [...], "t": [...], "v": [...]}``.
+QoS 1 with a persistent session, acknowledged by the worker only after the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+STREAM = "CITYLOOP_READINGS"
+SUBJECTS = "cityloop.readings.>"
+DEFAULT_SUBJECT = "cityloop.readings.all"
+DURABLE = "cityloop-worker"
+DEVICE_TOPIC = "cityloop/devices/+/reading"
+GATEWAY_TOPIC = "cityloop/gateways/+/batch"
+
+
+def nats_url() -> str:
+    return os.environ.get("CITYLOOP_NATS_URL", "nats://127.0.0.1:4222")
+
+
+def mqtt_address() -> tuple[str, int]:
+    host, _, port = (os.environ.get("CITYLOOP_MQTT", "127.0.0.1:1883")).partition(":")
+    return host or "127.0.0.1", int(port or 1883)
+
+
+class Nats:
+    """A NATS connection driven from synchronous code (its event loop runs in a daemon thread)."""
+
+    def __init__(self, url: str | None = None, *, connect_timeout: float = 2.0):
+        import nats
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="nats-io", daemon=True)
+        self._thread.start()
+        self.nc = self._run(nats.connect(servers=[url or nats_url()], connect_timeout=connect_timeout,
+                                         max_reconnect_attempts=3, allow_reconnect=True), timeout=connect_timeout + 3)
+        self.js = self.nc.jetstream()
+        self.sub = None
+
+    def _run(self, coro, timeout: float | None = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def ensure_stream(self) -> None:
+        from nats.js.api import StreamConfig
+        from nats.js.errors import NotFoundError
+
+        try:
+            self._run(self.js.stream_info(STREAM))
+        except NotFoundError:
+            self._run(self.js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS], max_age=7 * 86400)))
+
+    def publish(self, payload: bytes, *, subject: str = DEFAULT_SUBJECT, content_type: str = "application/json",
+                msg_id: str | None = None) -> int:
+        headers = {"Content-Type": content_type}
+        if msg_id:
+            headers["Nats-Msg-Id"] = msg_id  # JetStream drops a re-sent message within its duplicate window
+        return self._run(self.js.publish(subject, payload, headers=headers)).seq
+
+    def publish_many(self, payloads: list[bytes], *, subject: str = DEFAULT_SUBJECT,
+                     content_type: str = "application/json") -> None:
+        async def go():
+            for i in range(0, len(payloads), 500):
+                await asyncio.gather(*(self.js.publish(subject, p, headers={"Content-Type": content_type})
+                                       for p in payloads[i:i + 500]))
+
+        self._run(go(), timeout=300)
+
+    def bind_consumer(self, *, after_seq: int, subject: str | None = None, durable: str = DURABLE) -> None:
+        """(Re)create the durable pull consumer so it delivers from ``after_seq + 1``, in order."""
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
+
+        try:
+            self._run(self.js.delete_consumer(STREAM, durable))
+        except NotFoundError:
+            pass
+        config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=120,
+                                max_ack_pending=200_000, filter_subject=subject or SUBJECTS,
+                                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after_seq else DeliverPolicy.ALL,
+                                opt_start_seq=after_seq + 1 if after_seq else None)
+        self._run(self.js.add_consumer(STREAM, config=config))
+        self.sub = self._run(self.js.pull_subscribe_bind(durable=durable, stream=STREAM))
+
+    def fetch(self, batch: int = 256, timeout: float = 1.0) -> list:
+        import nats.errors
+
+        try:
+            return self._run(self.sub.fetch(batch, timeout=timeout), timeout=timeout + 10)
+        except (nats.errors.TimeoutError, TimeoutError):
+            return []
+
+    def ack(self, msgs: list) -> None:
+        async def go():
+            for m in msgs:
+                await m.ack()
+
+        if msgs:
+            self._run(go())
+
+    def close(self) -> None:
+        try:
+            self._run(self.nc.drain(), timeout=5)
+        except Exception:  # noqa: BLE001 - closing a connection that is already gone
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class Mqtt:
+    """A paho-mqtt client with a persistent session whose QoS 1 messages are acknowledged by hand."""
+
+    def __init__(self, client_id: str, *, subscribe: bool = True, clean: bool = False):
+        import paho.mqtt.client as mqtt
+
+        self.messages: list = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
+                                  manual_ack=subscribe)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+
+        def on_connect(client, userdata, flags, reason, properties):
+            if subscribe:
+                client.subscribe([(DEVICE_TOPIC, 1), (GATEWAY_TOPIC, 1)])
+            self._ready.set()
+
+        def on_message(client, userdata, msg):
+            with self._lock:
+                self.messages.append(msg)
+
+        self.client.on_connect = on_connect
+        self.client.on_message = on_message
+        host, port = mqtt_address()
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
+        if not self._ready.wait(5):
+            raise ConnectionError(f"MQTT broker at {host}:{port} did not answer")
+
+    def take(self, limit: int = 100_000) -> list:
+        with self._lock:
+            out, self.messages = self.messages[:limit], self.messages[limit:]
+        return out
+
+    def ack(self, msgs: list) -> None:
+        for m in msgs:
+            if m.qos > 0:
+                self.client.ack(m.mid, m.qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1):
+        return self.client.publish(topic, payload, qos=qos)
+
+    def close(self) -> None:
+        time.sleep(0.05)
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -1,0 +1,312 @@
+"""The brain's running state and its checkpoint.
+
+One :class:`Engine` per brain root (``CITYLOOP_BRAIN_DIR``, default ``DATA_DIR``) holds the detector
+bank, the device table as arrays, the readings not yet archived and the pulse not yet stored.  Whoever
+processes readings (the worker, or an HTTP upload when no worker runs) takes the root's file lock,
+brings the engine up to the committed checkpoint, ingests, and checkpoints.
+
+A checkpoint is atomic with the database as the commit point:
+
+1. the archive parts of generation G+1 are written (listed first in ``state/pending-G+1.json``);
+2. the detector snapshot is written to ``state/state-G+1.npz`` (tmp file + rename);
+3. one database transaction stores the pulse, reject tallies, alarms/cases and
+   ``brain_checkpoint(generation=G+1, stream_seq=S)``.
+
+After a crash the engine loads the committed generation and deletes everything newer, so readings
+after stream sequence S are processed again exactly once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from cityloop.brain import archive
+from cityloop.brain.detectors import DetectorBank
+from cityloop.brain.detectors import Kind as DetectorKind
+from cityloop.brain.loop import AlarmEvent, record_alarms
+from cityloop.brain.models import Checkpoint, Device, Hourly, RejectTally
+
+CHECKPOINT_NAME = "main"
+
+
+def brain_root() -> Path:
+    configured = getattr(settings, "CITYLOOP_BRAIN_DIR", None) or os.environ.get("CITYLOOP_BRAIN_DIR")
+    root = Path(configured) if configured else Path(settings.DATA_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@dataclass
+class Pending:
+    """What the next checkpoint stores in the database."""
+
+    # (hour epoch s, district id, street id, kind) -> [consumption, readings, devices, alarms]
+    pulse: dict = field(default_factory=lambda: defaultdict(lambda: [0.0, 0, 0, 0]))
+    tallies: dict = field(default_factory=lambda: defaultdict(int))  # (day, source, reason) -> n
+    alarms: list[AlarmEvent] = field(default_factory=list)
+    readings: int = 0
+    rejects: int = 0
+    stream_seq: int | None = None
+
+
+class Engine:
+    def __init__(self, root: Path):
+        self.root = root
+        self.state_dir = root / "state"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.generation = -1
+        self.instance = ""
+        self.stream_seq = 0
+        self.buffer = archive.ArchiveBuffer()
+        self.pending = Pending()
+        self.bank = None
+        self.n = 0
+        self._codes_sorted = np.array([], dtype=object)
+        self._codes_order = np.array([], dtype=np.int64)
+
+    # -- device table -------------------------------------------------------------------------
+    def _load_devices(self) -> None:
+        rows = list(Device.objects.order_by("idx").values_list(
+            "idx", "code", "kind", "interval_s", "district_id", "street_id", "active"))
+        n = (rows[-1][0] + 1) if rows else 0
+        code = np.full(n, None, dtype=object)
+        kind = np.full(n, "", dtype=object)
+        interval = np.full(n, 3600, dtype=np.int64)
+        district = np.full(n, -1, dtype=np.int64)
+        street = np.full(n, -1, dtype=np.int64)
+        active = np.zeros(n, dtype=bool)
+        for idx, c, k, iv, d, s, a in rows:
+            code[idx], kind[idx], interval[idx] = c, k, iv
+            district[idx], street[idx], active[idx] = d or -1, s or -1, a
+        self.code, self.kind, self.interval = code, kind, interval
+        self.district, self.street, self.active = district, street, active
+        # A dense "place" per device — its (district, street) pair — is the roll-up's group.
+        pair_keys, place = np.unique(np.column_stack([district, street]), axis=0, return_inverse=True)
+        self.places = [(int(d), int(s)) for d, s in pair_keys]
+        self.place = place.ravel().astype(np.int64)
+        present = np.flatnonzero(code != None)  # noqa: E711 - elementwise comparison on an object array
+        order = np.argsort(code[present].astype(str), kind="stable")
+        self._codes_sorted = code[present][order].astype(str)
+        self._codes_order = present[order]
+        kind_no = np.array([DetectorKind.from_name(k or "other") for k in kind], dtype=np.int64)
+        self.kind_no = kind_no
+        if self.bank is None:
+            self.bank = DetectorBank(n, kind_no, interval, utc_offset_s=city_utc_offset())
+        elif n > self.bank.n:
+            self.bank.grow(n, kind_no, interval)
+        self.n = n
+        if not hasattr(self, "last_hour") or len(self.last_hour) < n:
+            grown = np.full(n, -1, dtype=np.int64)
+            if hasattr(self, "last_hour"):
+                grown[: len(self.last_hour)] = self.last_hour
+            self.last_hour = grown
+            latest = np.full(n, np.nan)
+            if hasattr(self, "latest_ts"):
+                latest[: len(self.latest_ts)] = self.latest_ts
+            self.latest_ts = latest
+
+    def lookup(self, codes: np.ndarray) -> np.ndarray:
+        """Device idx for each code; -1 for unknown or inactive devices (one vectorised search)."""
+        codes = np.asarray(codes).astype(str)
+        idx = self._search(codes)
+        unknown = idx < 0
+        if unknown.any():
+            missing = set(codes[unknown].tolist())
+            if Device.objects.filter(code__in=list(missing)[:10000]).exists():
+                self._load_devices()  # registered since we last looked
+                idx = self._search(codes)
+        ok = idx >= 0
+        idx[ok] = np.where(self.active[idx[ok]], idx[ok], -1)
+        return idx
+
+    def _search(self, codes: np.ndarray) -> np.ndarray:
+        if len(self._codes_sorted) == 0:
+            return np.full(len(codes), -1, dtype=np.int64)
+        pos = np.searchsorted(self._codes_sorted, codes)
+        pos = np.minimum(pos, len(self._codes_sorted) - 1)
+        found = self._codes_sorted[pos] == codes
+        return np.where(found, self._codes_order[pos], -1)
+
+    # -- state ---------------------------------------------------------------------------------
+    def _state_path(self, generation: int) -> Path:
+        return self.state_dir / f"state-{generation:012d}.npz"
+
+    def refresh(self) -> None:
+        """Bring this engine to the committed checkpoint (after a crash, or another process's commit)."""
+        cp, _ = Checkpoint.objects.get_or_create(name=CHECKPOINT_NAME)
+        if cp.generation == self.generation and self.bank is not None and cp.instance == self.instance:
+            self._load_devices()
+            return
+        self._claim_directory(cp)
+        self.instance = cp.instance
+        archive.discard_uncommitted(self.root, self.state_dir, cp.generation)
+        self.bank, self.n = None, 0
+        for name in ("last_hour", "latest_ts"):
+            self.__dict__.pop(name, None)
+        self._load_devices()
+        path = self._state_path(cp.generation)
+        if cp.generation > 0 and path.exists():
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            last_hour = arrays.pop("engine.last_hour")
+            m = len(last_hour)
+            self.last_hour[:m] = last_hour
+            self.latest_ts[:m] = arrays.pop("engine.latest_ts")
+            self.bank = DetectorBank.restore(arrays)
+            if self.bank.n < self.n:
+                self.bank.grow(self.n, self.kind_no, self.interval)
+        elif cp.generation > 0:
+            raise RuntimeError(f"the brain's checkpoint {cp.generation} has no state file {path}; "
+                               "restore the brain directory from backup")
+        self.generation, self.stream_seq = cp.generation, cp.stream_seq
+        self.buffer.clear()
+        self.pending = Pending()
+
+    def checkpoint(self, *, stream_seq: int | None = None) -> int:
+        """Commit everything processed so far (see the module docstring); returns the generation."""
+        generation = self.generation + 1
+        seq = stream_seq if stream_seq is not None else (self.pending.stream_seq or self.stream_seq)
+        archive.write_generation(self.root, self.state_dir, self.buffer, generation)
+        path = self._state_path(generation)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        arrays = self.bank.snapshot()
+        arrays["engine.last_hour"] = self.last_hour[: self.n]
+        arrays["engine.latest_ts"] = self.latest_ts[: self.n]
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        with transaction.atomic():
+            self._store_pending()
+            updated = Checkpoint.objects.filter(name=CHECKPOINT_NAME, generation=self.generation).update(
+                generation=generation, stream_seq=seq, readings=F("readings") + self.pending.readings,
+                rejects=F("rejects") + self.pending.rejects)
+            if updated != 1:
+                raise RuntimeError("another process committed a brain checkpoint while this one held the lock")
+        for old in self.state_dir.glob("state-*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        archive.planned_paths_file(self.state_dir, generation).unlink(missing_ok=True)
+        self.generation, self.stream_seq = generation, seq
+        self.buffer.clear()
+        self.pending = Pending()
+        return generation
+
+    def _store_pending(self) -> None:
+        from datetime import UTC, datetime
+
+        pulse = self.pending.pulse
+        if pulse:
+            hours = {datetime.fromtimestamp(k[0], tz=UTC) for k in pulse}
+            existing = {(int(r.hour.timestamp()), r.district_id or -1, r.street_id or -1, r.kind): r
+                        for r in Hourly.objects.filter(hour__in=hours)}
+            new, changed = [], []
+            for key, (cons, readings, devices, alarms) in pulse.items():
+                row = existing.get(key)
+                if row is None:
+                    hour, district, street, kind = key
+                    new.append(Hourly(hour=datetime.fromtimestamp(hour, tz=UTC),
+                                      district_id=None if district < 0 else district,
+                                      street_id=None if street < 0 else street, kind=kind, consumption=cons,
+                                      readings=readings, devices=devices, alarms=alarms))
+                else:
+                    row.consumption += cons
+                    row.readings += readings
+                    row.devices += devices
+                    row.alarms += alarms
+                    changed.append(row)
+            Hourly.objects.bulk_create(new, batch_size=1000)
+            Hourly.objects.bulk_update(changed, ["consumption", "readings", "devices", "alarms"], batch_size=500)
+        for (day, source, reason), count in self.pending.tallies.items():
+            tally, _ = RejectTally.objects.get_or_create(day=day, source=source, reason=reason)
+            RejectTally.objects.filter(pk=tally.pk).update(count=F("count") + count)
+        record_alarms(self.pending.alarms)
+
+    def _claim_directory(self, cp: Checkpoint) -> None:
+        """The brain directory belongs to one database; refuse (or, in tests, wipe) another's files."""
+        marker = self.state_dir / "instance"
+        owner = marker.read_text().strip() if marker.exists() else ""
+        if owner == cp.instance:
+            return
+        if owner and cp.generation > 0 and not getattr(settings, "TESTING", False):
+            raise RuntimeError(f"the brain directory {self.root} belongs to another database (instance {owner}); "
+                               "set CITYLOOP_BRAIN_DIR to this database's brain directory")
+        if owner:
+            import shutil
+
+            for folder in ("archive", "rejects"):
+                shutil.rmtree(self.root / folder, ignore_errors=True)
+            for old in self.state_dir.glob("*-*.*"):
+                old.unlink(missing_ok=True)
+        marker.write_text(cp.instance)
+
+
+_engines: dict[Path, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+@contextmanager
+def session(root: Path | None = None):
+    """The root's engine, exclusively (a file lock across processes, a mutex within one)."""
+    root = root or brain_root()
+    with _engines_lock:
+        engine = _engines.get(root)
+        if engine is None:
+            engine = _engines[root] = Engine(root)
+    lock_path = root / "state" / "lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with engine_mutex(engine), open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            engine.refresh()
+            yield engine
+        except BaseException:
+            # Whatever was half-processed is thrown away; the next session reloads the checkpoint.
+            engine.generation = -1
+            raise
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+_mutexes: dict[int, threading.Lock] = {}
+
+
+def engine_mutex(engine: Engine) -> threading.Lock:
+    with _engines_lock:
+        return _mutexes.setdefault(id(engine), threading.Lock())
+
+
+def forget_engines() -> None:
+    """Drop cached engines (tests that point the brain at a fresh directory or database)."""
+    with _engines_lock:
+        _engines.clear()
+
+
+def now() -> float:
+    return time.time()
+
+
+def city_utc_offset() -> int:
+    """The default city's UTC offset now (night windows are local); 8 h when no city is loaded."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from cityloop.org.queries import default_city
+
+    city = default_city()
+    zone = getattr(getattr(city, "pack", None), "timezone", None) or settings.TIME_ZONE or "Asia/Shanghai"
+    offset = datetime.now(ZoneInfo(zone)).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 8 * 3600

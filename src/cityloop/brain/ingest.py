@@ -1,0 +1,157 @@
+"""The one ingest core every path uses (HTTP upload, MQTT, NATS, the in-process simulator).
+
+``ingest_batch`` maps device codes to state rows, runs the detector bank once over the whole batch,
+buffers accepted readings for the archive, counts and keeps every rejected reading with its reason,
+folds the readings into the hourly pulse and queues the alarms for the closed loop.  Nothing reaches
+the database or the archive until the engine's next checkpoint (see :mod:`cityloop.brain.engine`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cityloop.brain.codec import Batch
+from cityloop.brain.detectors import Alarms, AlarmType, RejectReason
+from cityloop.brain.engine import Engine
+from cityloop.brain.loop import AlarmEvent
+from cityloop.brain.rollup import hourly_rollup
+
+UNREADABLE = "unreadable"  # a row the codec could not read at all (no device, no timestamp)
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    alarms: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few unreadable rows, "row N: field: reason"
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def add(self, other: IngestReport) -> None:
+        self.received += other.received
+        self.accepted += other.accepted
+        self.alarms += other.alarms
+        for k, v in other.rejected.items():
+            self.rejected[k] = self.rejected.get(k, 0) + v
+        self.errors = (self.errors + other.errors)[:20]
+
+    def as_dict(self) -> dict:
+        return {"received": self.received, "accepted": self.accepted, "rejected": self.rejected_total,
+                "rejected_by_reason": dict(sorted(self.rejected.items())), "alarms": self.alarms,
+                "errors": self.errors}
+
+
+def reason_name(code: int) -> str:
+    return RejectReason(int(code)).name.lower()
+
+
+def alarm_name(code: int) -> str:
+    return AlarmType(int(code)).name.lower()
+
+
+def _day(ts: int) -> str:
+    return str(np.datetime64(int(ts), "s").astype("datetime64[D]"))
+
+
+def ingest_batch(batch: Batch, *, engine: Engine, source: str, now: float | None = None,
+                 received_at: float | None = None) -> IngestReport:
+    """Process one decoded batch (call inside :func:`cityloop.brain.engine.session`)."""
+    received_at = time.time() if received_at is None else received_at
+    now = received_at if now is None else now
+    pending = engine.pending
+    report = IngestReport(received=len(batch) + len(batch.errors))
+    if batch.errors:
+        n = len(batch.errors)
+        messages = [f"row {r}: {f}: {why}" for r, f, why in batch.errors]
+        engine.buffer.add_rejects([None] * n, np.full(n, np.nan), messages, [UNREADABLE] * n, source, received_at)
+        pending.tallies[(_day(int(now)), source, UNREADABLE)] += n
+        report.rejected[UNREADABLE] = n
+        report.errors = messages[:20]
+    if len(batch) == 0:
+        pending.rejects += report.rejected_total
+        return report
+    device = batch.device
+    idx = engine.lookup(device)
+    result = engine.bank.process(idx, batch.ts, batch.value, now=int(now))
+
+    bad = np.flatnonzero(~result.accepted)
+    if len(bad):
+        reasons = [reason_name(c) for c in result.reason[bad]]
+        engine.buffer.add_rejects(device[bad].tolist(), batch.ts[bad].astype(np.float64),
+                                  batch.value[bad].tolist(), reasons, source, received_at)
+        for reason, count in Counter(reasons).items():
+            report.rejected[reason] = report.rejected.get(reason, 0) + count
+            pending.tallies[(_day(int(now)), source, reason)] += count
+
+    ok = np.flatnonzero(result.accepted)
+    report.accepted = len(ok)
+    if len(ok):
+        ix, ts = idx[ok], batch.ts[ok]
+        engine.buffer.add_readings(device[ok], ix, engine.kind[ix], ts, batch.value[ok], result.consumption[ok],
+                                   source)
+        _fold_pulse(engine, ix, ts, result.consumption[ok])
+        latest = engine.latest_ts
+        np.fmax.at(latest, ix, ts.astype(np.float64))
+    report.alarms = len(result.alarms)
+    queue_alarms(engine, result.alarms, received_at)
+    pending.readings += report.accepted
+    pending.rejects += report.rejected_total
+    return report
+
+
+def _fold_pulse(engine: Engine, ix: np.ndarray, ts: np.ndarray, consumption: np.ndarray) -> None:
+    """Add readings to the pending hourly pulse per (hour, district, street, kind)."""
+    hour = ts // 3600
+    # A device counts once per hour across batches: only the first reading of an hour newer than the
+    # last hour it was counted in.
+    pairs = np.unique(np.column_stack([ix, hour]), axis=0)
+    fresh = pairs[pairs[:, 1] > engine.last_hour[pairs[:, 0]]]
+    np.maximum.at(engine.last_hour, pairs[:, 0], pairs[:, 1])
+    sums = hourly_rollup(hour, engine.place[ix], engine.kind_no[ix], consumption)
+    devs = hourly_rollup(fresh[:, 1], engine.place[fresh[:, 0]], engine.kind_no[fresh[:, 0]],
+                         np.zeros(len(fresh)))
+    names = _kind_names(engine)
+    pulse = engine.pending.pulse
+    for table, column, slot in ((sums, "consumption_sum", 0), (sums, "readings", 1), (devs, "readings", 2)):
+        for h, g, k, x in zip(table["hour"], table["group"], table["kind"], table[column], strict=True):
+            district, street = engine.places[int(g)]
+            pulse[(int(h) * 3600, district, street, names[int(k)])][slot] += x.item()
+
+
+def _kind_names(engine: Engine) -> dict[int, str]:
+    from cityloop.brain.detectors import Kind
+
+    return {int(k): k.name.lower() for k in Kind}
+
+
+def queue_alarms(engine: Engine, alarms: Alarms, received_at: float) -> None:
+    if len(alarms) == 0:
+        return
+    names = _kind_names(engine)
+    for i in range(len(alarms)):
+        ix = int(alarms.idx[i])
+        evidence = alarms.evidence(i)
+        evidence.pop("device", None)
+        evidence["device"] = engine.code[ix]
+        engine.pending.alarms.append(AlarmEvent(
+            device_idx=ix, type=alarm_name(alarms.type[i]), ts=float(alarms.ts[i]), value=float(alarms.value[i]),
+            score=float(alarms.score[i]), evidence=evidence, received_at=received_at))
+        hour = int(alarms.ts[i]) // 3600 * 3600
+        key = (hour, int(engine.district[ix]), int(engine.street[ix]), names[int(engine.kind_no[ix])])
+        engine.pending.pulse[key][3] += 1
+
+
+def check_silent(engine: Engine, now: float | None = None) -> int:
+    """Raise SILENT alarms for devices whose readings stopped; returns how many."""
+    now = time.time() if now is None else now
+    alarms = engine.bank.check_silent(int(now))
+    queue_alarms(engine, alarms, now)
+    return len(alarms)

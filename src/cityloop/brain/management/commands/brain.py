@@ -1,0 +1,145 @@
+"""``cityloop brain …``: devices, the worker, the simulator, archive queries and the NAB run."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "The city brain: devices import, demo-devices, worker, simulate, query, nab"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        devices = sub.add_parser("devices", help="the device registry")
+        dsub = devices.add_subparsers(dest="devices_action", required=True)
+        imp = dsub.add_parser("import", help="import devices from CSV (all-or-nothing)")
+        imp.add_argument("csv")
+        imp.add_argument("--city", default="", help="city or pack code (default: the deployment's city)")
+        demo = sub.add_parser("demo-devices", help="register N demo devices across the city's streets")
+        demo.add_argument("n", type=int)
+        demo.add_argument("--city", default="")
+        worker = sub.add_parser("worker", help="consume readings, detect, roll up, close the loop")
+        add_worker_arguments(worker)
+        sim = sub.add_parser("simulate", help="send simulated readings")
+        sim.add_argument("--devices", type=int, default=1000, help="use (and register if needed) N devices")
+        sim.add_argument("--via", choices=["http", "mqtt", "nats", "inproc"], default="inproc")
+        sim.add_argument("--rate", type=float, default=1.0, help="simulated seconds per real second")
+        sim.add_argument("--duration", type=float, default=60.0, help="real seconds to run")
+        sim.add_argument("--url", default="http://127.0.0.1:8000", help="for --via http")
+        sim.add_argument("--token", default="", help="for --via http: a token with scope brain")
+        sim.add_argument("--problems", action="store_true", help="inject leaks, stuck meters and outages")
+        query = sub.add_parser("query", help="SQL over the Parquet archive (views: readings, rejects)")
+        query.add_argument("sql")
+        query.add_argument("--limit", type=int, default=50)
+        nab = sub.add_parser("nab", help="run the streaming detector on NAB and write NAB's results layout")
+        nab.add_argument("--data", required=True)
+        nab.add_argument("--out", required=True)
+        nab.add_argument("--detector", default="cityloop")
+
+    def handle(self, *args, **opts):
+        action = opts["action"]
+        if action == "devices":
+            return self._import(opts)
+        if action == "demo-devices":
+            from cityloop.brain import demo
+
+            created = demo.register_demo_devices(_city(opts["city"]), opts["n"])
+            self.stdout.write(f"registered {created} devices")
+        elif action == "worker":
+            run_worker(self, opts)
+        elif action == "simulate":
+            from cityloop.brain import simulate
+
+            simulate.run(self, opts)
+        elif action == "query":
+            self._query(opts)
+        elif action == "nab":
+            from cityloop.brain.nab import write_nab_results
+
+            started = time.perf_counter()
+            written = write_nab_results(opts["data"], opts["out"], detector_name=opts["detector"])
+            self.stdout.write(f"wrote {len(written)} results files under "
+                              f"{Path(opts['out']) / opts['detector']} in {time.perf_counter() - started:.1f} s")
+
+    def _import(self, opts):
+        from cityloop.brain.devices import import_devices_csv
+
+        path = Path(opts["csv"])
+        if not path.exists():
+            raise CommandError(f"csv: {path} does not exist")
+        report = import_devices_csv(city=_city(opts["city"]), text=path.read_text(encoding="utf-8"), actor=None)
+        if not report.ok:
+            for line in report.errors:
+                self.stderr.write(line)
+            raise CommandError(f"nothing imported: {len(report.errors)} problem(s) in {path}")
+        self.stdout.write(f"imported {len(report.created)} devices from {path}")
+
+    def _query(self, opts):
+        from rich.console import Console
+        from rich.table import Table
+
+        from cityloop.brain import archive
+        from cityloop.brain.engine import brain_root
+
+        con = archive.connect(brain_root())
+        try:
+            cursor = con.execute(opts["sql"])
+        except Exception as exc:  # noqa: BLE001 - DuckDB's errors are many; the message is what counts
+            raise CommandError(f"sql: {exc}") from exc
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchmany(opts["limit"])
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console(file=self.stdout, width=160).print(table)
+
+
+def _city(code: str):
+    from cityloop.org.models import Jurisdiction
+    from cityloop.org.queries import default_city
+
+    if code:
+        city = (Jurisdiction.objects.filter(level="city", code=code).first()
+                or Jurisdiction.objects.filter(level="city", pack__code=code).first())
+    else:
+        city = default_city()
+    if city is None:
+        raise CommandError(f"city: no city {code!r} in the database; import one with `cityloop city import`")
+    return city
+
+
+def add_worker_arguments(parser) -> None:
+    parser.add_argument("--via", choices=["inproc", "mqtt", "nats"], default="nats")
+    parser.add_argument("--subject", default=None, help="NATS subject filter (default cityloop.readings.>)")
+    parser.add_argument("--durable", default="cityloop-worker", help="NATS durable consumer / MQTT client id")
+    parser.add_argument("--idle-exit", type=float, default=None, help="stop after this many idle seconds")
+    parser.add_argument("--checkpoint-every", type=float, default=1.0, help="seconds between checkpoints")
+    parser.add_argument("--fetch", type=int, default=256, help="NATS messages per fetch")
+    parser.add_argument("--maintenance-every", type=float, default=30.0,
+                        help="seconds between silent-device checks and case verification (0: never)")
+    parser.add_argument("--devices", type=int, default=200, help="--via inproc: simulated devices")
+    parser.add_argument("--duration", type=float, default=None, help="--via inproc: seconds to run")
+
+
+def run_worker(command, opts) -> None:
+    from cityloop.brain import worker
+
+    started = time.perf_counter()
+    via = opts["via"]
+    if via == "nats":
+        stats = worker.run_nats(subject=opts["subject"], durable=opts["durable"], fetch_batch=opts["fetch"],
+                                checkpoint_every=opts["checkpoint_every"], idle_exit=opts["idle_exit"],
+                                maintenance_every=opts["maintenance_every"])
+    elif via == "mqtt":
+        stats = worker.run_mqtt(client_id=opts["durable"], checkpoint_every=min(opts["checkpoint_every"], 0.5),
+                                idle_exit=opts["idle_exit"], maintenance_every=opts["maintenance_every"])
+    else:
+        from cityloop.brain import runner
+
+        stats = runner.run_inproc_demo(devices=opts["devices"], duration=opts["duration"])
+    command.stdout.write(f"worker ({via}) stopped after {time.perf_counter() - started:.1f} s: {stats.line()}")
+    sys.stdout.flush()

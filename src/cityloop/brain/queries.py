@@ -1,0 +1,121 @@
+"""Reads of the brain: devices, their readings, the pulse, alarms — scoped to who is asking."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from cityloop.brain import archive
+from cityloop.brain.engine import brain_root
+from cityloop.brain.models import Alarm, AlarmStatus, Device, Hourly, RejectTally
+from cityloop.core import queries as core_queries
+from cityloop.core.models import STAFF_ROLES
+from cityloop.org.models import Jurisdiction
+
+NGSI_CONTEXT = ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"]
+
+
+def can_see_brain(actor) -> bool:
+    return bool(actor is not None and getattr(actor, "is_authenticated", False)
+                and (actor.is_superuser or actor.role in STAFF_ROLES))
+
+
+def devices_for(actor) -> QuerySet[Device]:
+    qs = Device.objects.select_related("street", "district", "department")
+    return core_queries.for_actor(qs, actor, street="street_id", department="department_id")
+
+
+def alarms_for(actor) -> QuerySet[Alarm]:
+    qs = Alarm.objects.select_related("device", "device__street", "device__department")
+    return core_queries.for_actor(qs, actor, street="device__street_id", department="device__department_id")
+
+
+def recent_readings(device: Device, *, hours: float = 48, now: float | None = None):
+    """(ts seconds list, value list, consumption list) of the device's archived readings."""
+    now = time.time() if now is None else now
+    table = archive.recent_readings(brain_root(), device.code, since_us=int((now - hours * 3600) * 1e6))
+    ts = [t.timestamp() for t in table.column("ts").to_pylist()]
+    return ts, table.column("value").to_pylist(), table.column("consumption").to_pylist()
+
+
+def latest_reading(device: Device) -> tuple[datetime, float] | None:
+    return archive.latest_reading(brain_root(), device.code)
+
+
+def ngsi_ld(device: Device) -> dict:
+    """The device as an NGSI-LD entity with its latest archived reading."""
+    entity = {
+        "id": f"urn:ngsi-ld:Device:{device.code}",
+        "type": "Device",
+        "deviceCategory": {"type": "Property", "value": device.type},
+        "kind": {"type": "Property", "value": device.kind},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [device.lon, device.lat]}},
+        "expectedInterval": {"type": "Property", "value": device.interval_s, "unitCode": "SEC"},
+        "owner": {"type": "Relationship", "object": f"urn:ngsi-ld:Organization:{device.department.code}"},
+        "active": {"type": "Property", "value": device.active},
+    }
+    for level in ("district", "street", "community"):
+        place = getattr(device, level)
+        if place is not None:
+            entity[level] = {"type": "Property", "value": place.code, "name": place.name}
+    latest = latest_reading(device)
+    if latest is not None:
+        at, value = latest
+        entity["latestReading"] = {"type": "Property", "value": value,
+                                   "observedAt": at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+    entity["@context"] = NGSI_CONTEXT
+    return entity
+
+
+def pulse_hours(hours: int = 24, *, end: datetime | None = None) -> list[datetime]:
+    """The last ``hours`` whole hours ending with the newest hour in the pulse (or now)."""
+    newest = end or Hourly.objects.order_by("-hour").values_list("hour", flat=True).first()
+    if newest is None:
+        newest = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return [newest - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
+
+
+def district_heat(city: Jurisdiction, hours: list[datetime], *, kind: str | None = None) -> dict:
+    """Consumption per district and hour: {"districts": [...], "values": {(district id, hour): sum}}."""
+    districts = list(Jurisdiction.objects.filter(city=city, level="district").order_by("code"))
+    qs = Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1], district__in=districts)
+    if kind:
+        qs = qs.filter(kind=kind)
+    values = {(r["district_id"], r["hour"]): r["c"] for r in
+              qs.values("district_id", "hour").annotate(c=Sum("consumption"))}
+    return {"districts": districts, "values": values}
+
+
+def kind_trends(hours: list[datetime]) -> dict[str, list[float]]:
+    """Consumption per kind and hour (the trend lines)."""
+    rows = (Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1])
+            .values("kind", "hour").annotate(c=Sum("consumption")))
+    index = {h: i for i, h in enumerate(hours)}
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        if r["hour"] in index:
+            out.setdefault(r["kind"], [0.0] * len(hours))[index[r["hour"]]] += r["c"] or 0.0
+    return dict(sorted(out.items()))
+
+
+def pulse_totals(hours: list[datetime]) -> dict:
+    agg = Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1]).aggregate(
+        readings=Sum("readings"), alarms=Sum("alarms"))
+    return {"readings": agg["readings"] or 0, "alarms": agg["alarms"] or 0,
+            "devices": Device.objects.filter(active=True).count(),
+            "open_alarms": Alarm.objects.exclude(status=AlarmStatus.CLOSED).count(),
+            "rejects": RejectTally.objects.aggregate(n=Sum("count"))["n"] or 0}
+
+
+def live_alarms(actor, limit: int = 50) -> QuerySet[Alarm]:
+    return alarms_for(actor).filter(~Q(status=AlarmStatus.CLOSED)).order_by("-last_ts")[:limit]
+
+
+def reject_counts() -> list[dict]:
+    return list(RejectTally.objects.values("reason").annotate(n=Sum("count")).order_by("-n"))
+
+
+def device_alarm_counts() -> dict[int, int]:
+    return dict(Alarm.objects.values_list("device_id").annotate(n=Count("id")))

@@ -1,0 +1,71 @@
+"""Pages of the brain: the city pulse and one device.  Adapters only: authorise, query, render."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, render
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+from cityloop.brain import queries, svg
+from cityloop.brain.models import Kind
+from cityloop.org.queries import default_city
+
+
+def _require(user) -> None:
+    if not queries.can_see_brain(user):
+        raise PermissionDenied
+
+
+def _zone(city) -> ZoneInfo:
+    return ZoneInfo(getattr(getattr(city, "pack", None), "timezone", None) or "UTC")
+
+
+@login_required
+def pulse(request):
+    _require(request.user)
+    city = default_city()
+    hours = queries.pulse_hours(24)
+    zone = _zone(city)
+    labels = [h.astimezone(zone).strftime("%H") for h in hours]
+    kind_labels = dict(Kind.choices)
+    heat_svg = trend_svg = ""
+    if city is not None:
+        heat = queries.district_heat(city, hours, kind=request.GET.get("kind") or None)
+        rows = [d.label for d in heat["districts"]]
+        values = [[heat["values"].get((d.pk, h), 0.0) for h in hours] for d in heat["districts"]]
+        heat_svg = svg.heatmap(rows, labels, values, title=_("Consumption by district and hour"))
+    trends = queries.kind_trends(hours)
+    if trends:
+        trend_svg = svg.lines({str(kind_labels.get(k, k)): v for k, v in trends.items()}, labels,
+                              title=_("Consumption by kind, each scaled to its peak"), normalise=True)
+    return render(request, "brain/pulse.html", {
+        "heat_svg": mark_safe(heat_svg), "trend_svg": mark_safe(trend_svg),  # noqa: S308 - escaped in svg.py
+        "alarms": queries.live_alarms(request.user), "totals": queries.pulse_totals(hours),
+        "first_hour": hours[0], "last_hour": hours[-1], "kinds": Kind.choices,
+        "selected_kind": request.GET.get("kind", ""), "rejects": queries.reject_counts(),
+    })
+
+
+@login_required
+def device(request, code: str):
+    _require(request.user)
+    found = get_object_or_404(queries.devices_for(request.user).select_related("community"), code=code)
+    latest = queries.latest_reading(found)
+    # the 48 hours up to the device's newest reading, so a silent device still shows its last data
+    ts, values, _consumption = queries.recent_readings(found, hours=48, now=latest[0].timestamp() + 1 if latest else None)
+    zone = _zone(default_city())
+    labels = [datetime.fromtimestamp(t, tz=UTC).astimezone(zone).strftime("%d %H:%M") for t in ts]
+    chart = ""
+    if ts:
+        chart = svg.lines({_("Reading"): values}, labels, title=_("Readings of the last 48 hours"))
+    return render(request, "brain/device.html", {
+        "device": found, "chart": mark_safe(chart), "readings": len(ts),  # noqa: S308 - escaped in svg.py
+        "latest": (labels[-1], values[-1]) if ts else None,
+        "alarms": queries.alarms_for(request.user).filter(device=found).order_by("-last_ts")[:50],
+        "ngsi_url": f"/api/v1/brain/devices/{found.code}",
+    })

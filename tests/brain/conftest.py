@@ -1,0 +1,42 @@
+"""Brain fixtures: a fresh brain directory per test, and devices in the tiny city."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def brain_dir(settings, tmp_path):
+    """Each test gets its own archive and detector state (the database is fresh per test too)."""
+    from cityloop.brain import engine
+
+    settings.CITYLOOP_BRAIN_DIR = str(tmp_path / "brain")
+    engine.forget_engines()
+    yield tmp_path / "brain"
+    engine.forget_engines()
+
+
+def device_rows(places: dict, spec: list[tuple[str, str, str, str, str, int]]) -> list[dict]:
+    """Rows for ``register_devices`` from (code, type, kind, place, department, interval_s)."""
+    rows = []
+    for code, type_, kind, place, department, interval in spec:
+        lon, lat = places[place]
+        rows.append({"code": code, "type": type_, "kind": kind, "lon": str(lon), "lat": str(lat),
+                     "department": department, "interval_s": str(interval),
+                     "installed_at": "2026-01-01T00:00:00+00:00"})
+    return rows
+
+
+@pytest.fixture
+def devices(city, tiny_places):
+    """Water meters W1..W3 (15 min) in D1S1C1, D1S2 and D2S1; a noise sensor N1 (1 min) in D2S2."""
+    from cityloop.brain.devices import register_devices
+
+    report = register_devices(city=city, actor=None, rows=device_rows(tiny_places, [
+        ("W1", "meter", "water", "D1S1C1", "WATER", 900),
+        ("W2", "meter", "water", "D1S2", "WATER", 900),
+        ("W3", "meter", "water", "D2S1", "WATER", 900),
+        ("N1", "sensor", "noise", "D2S2", "CITYMGMT", 60),
+    ]))
+    assert report.ok, report.errors
+    return {d.code: d for d in report.created}
