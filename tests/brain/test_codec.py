@@ -1,6 +1,7 @@
 """Compact readings in, numpy out: every wire form round-trips and bad rows are named (no DB)."""
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -131,3 +132,37 @@ def test_device_index_maps_codes_and_marks_unknown_ones():
     assert ix.lookup(["new-2", "PDW0000000"]).tolist() == [9003, 0]
     with pytest.raises(ValueError, match="already registered"):
         ix.extend(["short"])
+
+
+def test_device_index_equals_a_dict_on_random_codes_of_every_length():
+    rng = np.random.default_rng(5)
+    alphabet = list("ABCxyz0123456789-_.") + ["水", "电", "é"]
+    codes = sorted({"".join(rng.choice(alphabet, int(rng.integers(1, 40)))) for _ in range(5000)})
+    rng.shuffle(codes)
+    ix = DeviceIndex(codes[:3000])
+    for k in range(3000, len(codes), 250):  # growth by small registrations keeps every code findable
+        ix.extend(codes[k:k + 250])
+    truth = {c: i for i, c in enumerate(codes)}
+    unknown = [c + "~" for c in codes[:300]] + ["", "PDW", "水电"]
+    q = list(rng.choice(codes + unknown, 4000))
+    expected = [truth.get(c, -1) for c in q]
+    assert ix.lookup(q).tolist() == expected
+    assert ix.lookup(pa.array(q, pa.large_string())).tolist() == expected
+    assert ix.lookup(pa.array(q).slice(1000, 50)).tolist() == expected[1000:1050]
+    fixed = [c for c in q if len(c.encode()) == 16] or q[:1]  # the fixed-width fast path
+    assert ix.lookup(fixed).tolist() == [truth.get(c, -1) for c in fixed]
+    assert ix.lookup(pa.array([codes[7], None])).tolist() == [7, -1]
+
+
+def test_columnar_json_fast_path_equals_the_row_by_row_path():
+    rng = np.random.default_rng(11)
+    n = 2000
+    d = [f"PD{k}{i:07d}" for k, i in zip(rng.choice(list("WPGN"), n), rng.integers(0, 10**7, n), strict=True)]
+    t = (1_767_225_600 + rng.integers(0, 10**6, n)).tolist()
+    v = np.round(rng.uniform(-5, 5000, n), 3).tolist()
+    fast = decode_json(orjson.dumps({"d": d, "t": t, "v": v}))
+    rows = decode_json(b"\n".join(orjson.dumps({"d": a, "t": b, "v": c}) for a, b, c in zip(d, t, v, strict=True)))
+    same(fast, rows)
+    assert fast.device_arrow().to_pylist() == d
+    assert fast.errors == rows.errors == []
+    np.testing.assert_array_equal(fast.row, np.arange(n))

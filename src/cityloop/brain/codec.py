@@ -152,13 +152,21 @@ def _decode_columnar(obj: dict) -> Batch:
         if len(col) != len(d):
             raise CodecError(f"{name}: {len(col)} entries but \"d\" has {len(d)}; columns must be equally long")
     n = len(d)
-    # fast path: every code a non-empty str, every ts an int in range, every value a JSON number
-    dev = np.array(d, dtype=object)
-    ts = np.array(t)
-    val = np.array(v)
-    if (ts.dtype.kind == "i" and (n == 0 or (ts.min() >= TS_MIN and ts.max() <= TS_MAX))
-            and val.dtype.kind in "if" and all(type(x) is str and x for x in d)):
-        return Batch(dev, ts.astype(np.int64, copy=False), val.astype(np.float64, copy=False))
+    # fast path: every code a non-empty str, every ts an int in range, every value a JSON number.
+    # The codes go straight from the list into an Arrow string array (C speed; what
+    # DeviceIndex.lookup reads); a Python object array is only built if someone asks for it.
+    try:
+        dev = pa.array(d, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        dev = None
+    if dev is not None and (dev.null_count or (n and pc.min(pc.utf8_length(dev)).as_py() == 0)):
+        dev = None
+    if dev is not None:
+        ts = np.array(t)
+        val = np.array(v)
+        if (ts.dtype.kind == "i" and (n == 0 or (ts.min() >= TS_MIN and ts.max() <= TS_MAX))
+                and val.dtype.kind in "if"):
+            return Batch(None, ts.astype(np.int64, copy=False), val.astype(np.float64, copy=False), arrow=dev)
     return _assemble(d, t, v, n, [])
 
 
@@ -359,63 +367,95 @@ def encode_arrow(batch: Batch, *, dictionary: pa.Array | None = None, codes: np.
 
 
 # ---------------------------------------------------------------- code -> index
-_P = np.uint64(0x100000001B3)
+_P1, _P2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)  # odd 64-bit multipliers
+_S1, _S2 = np.uint64(0x243F6A8885A308D3), np.uint64(0x13198A2E03707344)  # seeds
 _MIX1, _MIX2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
+_R32, _R33 = np.uint64(32), np.uint64(33)
 
 
-def _string_hashes(arr: pa.Array, p: np.uint64 = _P) -> np.ndarray:
-    """64-bit polynomial hash of every string of an Arrow string array, vectorised over its bytes."""
-    arr = pc.cast(arr, pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
+def _string_words(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Every string of an Arrow (large_)string array as a zero-padded row of uint64 words,
+    and its length: a hash then costs one multiply-xor per 8 bytes instead of per byte."""
     n = len(arr)
-    if n == 0:
-        return np.zeros(0, np.uint64)
-    offs = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset: arr.offset + n + 1]
+    large = pa.types.is_large_string(arr.type)
+    offs = np.frombuffer(arr.buffers()[1], np.int64 if large else np.int32)[arr.offset: arr.offset + n + 1]
     data = np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
-    lens = np.diff(offs)
+    lens = np.diff(offs).astype(np.int64)
     start, end = int(offs[0]), int(offs[-1])
+    width = max(1, (int(lens.max()) + 7) // 8) * 8
+    m = np.zeros((n, width), np.uint8)
+    L = int(lens.max())
+    if int(lens.min()) == L:  # fixed-width codes (the common case): one 2-D copy
+        m[:, :L] = data[start:end].reshape(n, L)
+    elif end > start:
+        row = np.repeat(np.arange(n), lens)
+        pos = np.arange(end - start) - np.repeat(offs[:-1].astype(np.int64) - start, lens)
+        m[row, pos] = data[start:end]
+    return m.view(np.uint64), lens
+
+
+def _string_hashes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of every string of an Arrow string array (vectorised)."""
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    if len(arr) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    words, lens = _string_words(arr)
+    n_words = (lens + 7) // 8
+    ragged = int(n_words.min()) != words.shape[1]
+    out = []
     with np.errstate(over="ignore"):
-        h = lens.astype(np.uint64) * _MIX2
-        if end > start:
-            L = int(lens.max())
-            powers = np.ones(L, np.uint64)  # P**0 .. P**(L-1), wrapping
-            for j in range(1, L):
-                powers[j] = powers[j - 1] * p
-            if int(lens.min()) == L:  # fixed-width codes: a (n, L) byte matrix, L multiply-adds
-                m = data[start:end].reshape(n, L)
-                for j in range(L):
-                    h = h + m[:, j] * powers[j]
-            else:
-                b = data[start:end].astype(np.uint64)
-                pos = np.arange(end - start) - np.repeat(offs[:-1] - start, lens)
-                contrib = b * powers[pos]
-                nz = lens > 0
-                sums = np.zeros(n, np.uint64)
-                sums[nz] = np.add.reduceat(contrib, (offs[:-1] - start)[nz])
-                h = h + sums
-        h ^= h >> np.uint64(33)
-        h *= _MIX1
-        h ^= h >> np.uint64(33)
-    return h
+        for p, seed in ((_P1, _S1), (_P2, _S2)):
+            h = lens.astype(np.uint64) * _MIX2
+            h ^= seed
+            for c in range(words.shape[1]):
+                hc = h ^ words[:, c]
+                hc *= p
+                hc ^= hc >> _R32
+                if ragged:  # a code's hash must not depend on the longest code in its batch
+                    np.copyto(h, hc, where=c < n_words)
+                else:
+                    h = hc
+            h ^= h >> _R33
+            h *= _MIX1
+            h ^= h >> _R33
+            out.append(h)
+    return out[0], out[1]
 
 
-_P2 = np.uint64(0x9E3779B97F4A7C15)
+_SLOT = np.dtype([("h", "<u8"), ("i", "<i4"), ("h2", "<u4")])  # 16 bytes: one gather per probe
+
+
+def _home(h: np.ndarray, size: int) -> np.ndarray:
+    """A hash's home slot in a table of any size (multiply-shift range reduction)."""
+    return ((h >> _R32) * np.uint64(size) >> _R32).astype(np.int64)
 
 
 class DeviceIndex:
     """Device code → row index of the detector bank, for millions of codes without a
-    Python loop: an open-addressing table of 64-bit string hashes (vectorised probing);
-    a hit must match both the slot's 64-bit hash and a second, independent 64-bit hash,
-    so an unknown code is taken for a registered one with probability ~2**-128."""
+    Python loop: an open-addressing table (linear probing, at most half full) of 16-byte
+    slots holding a 64-bit hash of the code, its index and 32 bits of a second,
+    independent hash.  At most 60 % full (half full after a rebuild).  One gather per probe reads all three; a hit must match 96 bits,
+    so an unknown code is taken for a registered one with probability ~2**-96 per probe.
+    Memory: 27-32 bytes per registered code, besides the codes themselves."""
 
     def __init__(self, codes=()):
         self.codes = pa.array([], pa.string())
-        self._hash = np.zeros(0, np.uint64)
-        self._hash2 = np.zeros(0, np.uint64)
-        self._table = np.full(16, -1, np.int32)
+        self._slots = self._empty(16)
         self.extend(codes)
+
+    @staticmethod
+    def _empty(size: int) -> np.ndarray:
+        slots = np.zeros(size, _SLOT)
+        slots["i"] = -1
+        return slots
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    @property
+    def nbytes(self) -> int:
+        return self._slots.nbytes
 
     def extend(self, codes) -> np.ndarray:
         """Register new codes (appended in order); returns their indices.  Duplicates raise."""
@@ -423,6 +463,8 @@ class DeviceIndex:
         new = new.cast(pa.string())
         if len(new) == 0:
             return np.zeros(0, np.int64)
+        if new.null_count:
+            raise ValueError("device: a code must not be missing")
         known = self.lookup(new)
         if (known >= 0).any():
             raise ValueError(f"device: code {new[int(np.flatnonzero(known >= 0)[0])].as_py()!r} already registered")
@@ -430,52 +472,63 @@ class DeviceIndex:
             raise ValueError("device: duplicate codes in the same registration")
         first = len(self.codes)
         self.codes = pa.concat_arrays([self.codes, new])
-        self._hash = np.concatenate([self._hash, _string_hashes(new)])
-        self._hash2 = np.concatenate([self._hash2, _string_hashes(new, _P2)])
-        size = len(self._table)
-        if 2 * len(self.codes) > size:
-            size = 1 << int(np.ceil(np.log2(max(16, 2 * len(self.codes)))))
-            self._table = np.full(size, -1, np.int32)
-            self._insert(np.arange(len(self.codes), dtype=np.int64))
+        total = len(self.codes)
+        if 5 * total > 3 * len(self._slots):  # keep the table at most 60 % full
+            self._slots = self._empty(max(16, 2 * total))
+            self._insert(np.arange(total, dtype=np.int64), *_string_hashes(self.codes))
         else:
-            self._insert(np.arange(first, len(self.codes), dtype=np.int64))
-        return np.arange(first, len(self.codes), dtype=np.int64)
+            self._insert(np.arange(first, total, dtype=np.int64), *_string_hashes(new))
+        return np.arange(first, total, dtype=np.int64)
 
-    def _insert(self, ids: np.ndarray) -> None:
-        mask = np.uint64(len(self._table) - 1)
-        slot = (self._hash[ids] & mask).astype(np.int64)
-        pending = ids
+    def _insert(self, ids: np.ndarray, h: np.ndarray, h2: np.ndarray) -> None:
+        size = len(self._slots)
+        col = self._slots["i"]
+        slot = _home(h, size)
+        pending = np.arange(len(ids))
         while len(pending):
-            free = self._table[slot] == -1
+            free = col[slot] == -1
             cand, cslot = pending[free], slot[free]
-            self._table[cslot] = cand  # several may race for one slot: the last write wins
+            col[cslot] = ids[cand]  # several may race for one slot: the last write wins
+            won_f = col[cslot] == ids[cand]
+            w, ws = cand[won_f], cslot[won_f]
+            self._slots["h"][ws], self._slots["h2"][ws] = h[w], h2[w].astype(np.uint32)
             won = np.zeros(len(pending), bool)
-            won[free] = self._table[cslot] == cand
-            pending, slot = pending[~won], (slot[~won] + 1) & int(mask)
+            won[np.flatnonzero(free)[won_f]] = True
+            pending, slot = pending[~won], slot[~won] + 1
+            slot[slot == size] = 0
 
     def lookup(self, codes) -> np.ndarray:
-        """Indices (int64) of the given codes; -1 for codes not registered."""
+        """Indices (int64) of the given codes; -1 for codes not registered (or missing)."""
         q = codes if isinstance(codes, (pa.Array, pa.ChunkedArray)) else pa.array(list(codes), pa.string())
         if isinstance(q, pa.ChunkedArray):
             q = q.combine_chunks()
         if pa.types.is_dictionary(q.type):
             d = self.lookup(q.dictionary)
             ix = q.indices.fill_null(0).to_numpy()
-            return d[ix] if len(d) else np.full(len(q), -1, np.int64)
-        n = len(q)
-        out = np.full(n, -1, np.int64)
-        if n == 0 or len(self.codes) == 0:
+            out = d[ix] if len(d) else np.full(len(q), -1, np.int64)
+            if q.null_count:
+                out[q.is_null().to_numpy(zero_copy_only=False)] = -1
             return out
-        h, h2 = _string_hashes(q), _string_hashes(q, _P2)
-        mask = len(self._table) - 1
-        slot = (h & np.uint64(mask)).astype(np.int64)
-        todo = np.arange(n)
+        n = len(q)
+        if n == 0 or len(self.codes) == 0:
+            return np.full(n, -1, np.int64)
+        null = q.is_null().to_numpy(zero_copy_only=False) if q.null_count else None
+        h, h2 = _string_hashes(q.fill_null("") if null is not None else q)
+        h2 = h2.astype(np.uint32)
+        size = len(self._slots)
+        slot = _home(h, size)
+        rec = self._slots.take(slot)
+        i = rec["i"]
+        out = np.where((rec["h"] == h) & (rec["h2"] == h2), i, -1).astype(np.int64)
+        todo = np.flatnonzero((out < 0) & (i >= 0))  # slot taken by another code: probe on
         while len(todo):
-            cand = self._table[slot]
-            empty = cand == -1
-            c0 = np.maximum(cand, 0)
-            hit = ~empty & (self._hash[c0] == h[todo]) & (self._hash2[c0] == h2[todo])
-            out[todo[hit]] = cand[hit]
-            more = ~empty & ~hit
-            todo, slot = todo[more], (slot[more] + 1) & mask
+            s = slot[todo] + 1
+            s[s == size] = 0
+            slot[todo] = s
+            rec = self._slots.take(s)
+            hit = (rec["h"] == h[todo]) & (rec["h2"] == h2[todo])
+            out[todo[hit]] = rec["i"][hit]
+            todo = todo[~hit & (rec["i"] >= 0)]
+        if null is not None:
+            out[null] = -1
         return out

@@ -54,6 +54,8 @@ class Kind(IntEnum):
 
 
 METER_KINDS = (Kind.WATER, Kind.POWER, Kind.GAS)  # cumulative counters
+_N_METER_KINDS = 3  # the meter kinds are exactly 0 .. 2, so `kind < 3` tells a meter
+assert tuple(int(k) for k in METER_KINDS) == tuple(range(_N_METER_KINDS))
 N_KINDS = len(Kind)
 
 
@@ -323,15 +325,20 @@ class DetectorBank:
             self._round(r, idx[r], self.state.take(idx[r]), ctx)
 
     def _round(self, rows, ix, g, ctx) -> None:
-        """One reading per device: every detector, on the gathered records ``g``."""
+        """One reading per device: every detector, on the gathered records ``g``.
+
+        Hot path of the sweep: each strided field of ``g`` is read once into a contiguous
+        array, per-kind constants are gathered with one intp index, and temporaries are
+        reused (``out=``); the arithmetic, and so every result bit, is the general one."""
         _, ts, value, reason, consumption, alarms, cleared = ctx
         t, v = ts[rows], value[rows]
-        kind = g["kind"]
-        meter = self._is_meter[kind]
+        ki = g["kind"].astype(np.intp)
+        meter = ki < _N_METER_KINDS
         last_ts = g["last_ts"].astype(np.int64)
-        lv = g["last_value"]
+        lv = g["last_value"].copy()
         seen = last_ts > 0
-        bad = (t <= last_ts) | ((v < lv) & meter)
+        bad = t <= last_ts
+        bad |= (v < lv) & meter
         if bad.any():
             dup = seen & (t <= last_ts)
             back = meter & seen & ~dup & (v < lv)
@@ -340,66 +347,93 @@ class DetectorBank:
             reason[rows[back]] = RejectReason.COUNTER_BACKWARDS
             keep = ~(dup | back)
             rows, ix, t, v, g = rows[keep], ix[keep], t[keep], v[keep], g[keep]
-            kind, meter, last_ts, seen, lv = g["kind"], meter[keep], last_ts[keep], seen[keep], g["last_value"]
+            ki, meter, last_ts, seen, lv = ki[keep], meter[keep], last_ts[keep], seen[keep], lv[keep]
             if len(rows) == 0:
                 return
         p = self.params
+        all_meters = bool(meter.all())
         f0 = g["flags"].copy()
         f = f0 & _KEEP_SILENT  # any accepted reading ends a silence
-        n = g["n"]
+        n = g["n"].copy()
         dt = t - last_ts
         delta = v - lv
-        delta[~seen] = 0.0
-        cons = np.where(meter, delta, v)
-        consumption[rows] = cons
-        x = np.where(meter, delta * 3600.0 / np.maximum(dt, 1), v)  # rate per hour, or the value
+        if not seen.all():
+            delta[~seen] = 0.0
+        x = delta * 3600.0
+        x /= np.maximum(dt, 1)  # rate per hour (meters) ...
+        if all_meters:
+            consumption[rows] = delta
+        else:
+            consumption[rows] = np.where(meter, delta, v)
+            np.copyto(x, v, where=~meter)  # ... or the value (sensors)
         out: list[Alarms] = []
 
         # ---- stuck / zero: time since the value last changed
         since = g["since_ts"].astype(np.int64)
-        changed = (v != lv) | ~seen
+        changed = v != lv
+        changed |= ~seen
         np.copyto(since, t, where=changed)
         unch = t - since
-        f &= np.where(changed, _KEEP_STUCK_ZERO, 0xFF).astype(np.uint8)
+        f &= np.where(changed, _KEEP_STUCK_ZERO, np.uint8(0xFF))
         j = np.flatnonzero(unch >= self._min_quiet_s)
         if len(j):
-            self._stuck(j, g, f, kind, meter, unch, since, lv, t, v, ix, out)
+            self._stuck(j, g, f, ki, meter, unch, since, lv, t, v, ix, out)
 
         # ---- spike against the robust baseline (winsorised EWMA median / absolute deviation)
         med = g["med"].astype(np.float64)
-        mad = g["mad"]
-        scale = np.maximum(mad, self._spike_floor[kind])
-        np.maximum(scale, p.spike_floor_rel * np.abs(med), out=scale)
+        mad = g["mad"].copy()
+        scale = np.maximum(mad, self._spike_floor[ki])
+        tmp = np.abs(med)
+        tmp *= p.spike_floor_rel
+        np.maximum(scale, tmp, out=scale)
         dev = x - med
         adev = np.abs(dev)
-        thr = self._spike_k[kind] * scale
-        spike = (adev > thr) & (n >= self._spike_warm[kind])
-        eff_n = n.astype(np.intp) - meter  # rates seen before this one (meters) / values seen (sensors)
-        a = self._alpha[np.maximum(eff_n, 0)]
-        c = p.baseline_clip * scale
-        g["med"] = med + a * np.clip(dev, -c, c)
-        g["mad"] = mad + a * (np.minimum(adev, c) - mad)
+        thr = self._spike_k[ki]
+        thr *= scale
+        spike = adev > thr
+        spike &= n >= self._spike_warm[ki]
+        eff_n = n.astype(np.intp)
+        eff_n -= meter  # rates seen before this one (meters) / values seen (sensors)
+        a = self._alpha[np.maximum(eff_n, 0, out=tmp.view(np.intp))]
+        c = scale
+        c *= p.baseline_clip  # scale is not needed after this
+        np.clip(dev, -c, c, out=tmp)
+        tmp *= a
+        tmp += med
+        g["med"] = tmp
+        np.minimum(adev, c, out=tmp)
+        tmp -= mad
+        tmp *= a
+        tmp += mad
+        g["mad"] = tmp
         init = np.flatnonzero((eff_n == 0) & (seen | ~meter))
         if len(init):
             g["med"][init], g["mad"][init] = x[init], 0.0
-        rate = g["rate"]
-        rate_n = rate + np.minimum(dt * (1.0 / p.rate_tau_s), 1.0) * (x - rate)
+        rate = g["rate"].copy()
+        rate_n = dt * (1.0 / p.rate_tau_s)
+        np.minimum(rate_n, 1.0, out=rate_n)
+        rate_n *= x - rate
+        rate_n += rate
         if spike.any():
             j = np.flatnonzero(spike & (f0 & _SPIKE == 0))
             if len(j):
                 ev = np.column_stack([med[j], mad[j], med[j] + thr[j], np.full((len(j), 2), np.nan)])
                 out.append(_alarms(ix[j], AlarmType.SPIKE, t[j], x[j], adev[j] / thr[j], ev))
             f &= np.uint8(0xFF & ~_SPIKE)
-            f |= spike.astype(np.uint8) * np.uint8(_SPIKE)
+            f |= spike.view(np.uint8) * np.uint8(_SPIKE)
             rate_n[spike] = rate[spike]
         else:
             f &= np.uint8(0xFF & ~_SPIKE)
         g["rate"] = rate_n
 
         # ---- leak: minimum night flow (only rows near the night window or with a night open)
-        leaky = self._leaky[kind] & seen
-        sec = (t + self.utc_offset_s) % 86400
-        near = leaky & ((sec <= self.params.night_end_s) | ~np.isnan(g["night_min"]))
+        leaky = self._leaky[ki]
+        leaky &= seen
+        sec = t + self.utc_offset_s
+        sec %= 86400
+        near = sec <= self.params.night_end_s
+        near |= g["night_min"] == g["night_min"]  # a night is open (not NaN)
+        near &= leaky
         j = np.flatnonzero(near)
         if len(j):
             sub = g.take(j)
@@ -408,11 +442,10 @@ class DetectorBank:
             g.put(j, sub)
             f[j] = fj
 
-        # ---- general streaming detector (sensors)
-        slot = g["slot"]
-        j = np.flatnonzero(slot >= 0)
-        if len(j):
-            sl = slot[j]
+        # ---- general streaming detector (sensors: exactly the devices with a slot)
+        if not all_meters:
+            j = np.flatnonzero(~meter)
+            sl = g["slot"][j]
             sub = StreamingDetector.__new__(StreamingDetector)
             sub.p, sub.n_series, sub.state = self.sensors.p, len(j), self.sensors.state[:, sl]
             score = sub.update(v[j])
@@ -426,7 +459,9 @@ class DetectorBank:
                 out.append(_alarms(ix[jf], AlarmType.ANOMALY, t[jf], v[jf], score[fire], np.tile(_NAN5, (len(jf), 1))))
 
         g["last_value"], g["last_ts"], g["since_ts"] = v, t, since
-        g["n"] = np.minimum(n, 254) + 1
+        np.minimum(n, 254, out=n)
+        n += 1
+        g["n"] = n
         g["flags"] = f
         self.state.put(ix, g)
         alarms.extend(out)
