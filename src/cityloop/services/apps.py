@@ -6,3 +6,22 @@ class ServicesConfig(AppConfig):
     name = "cityloop.services"
     label = "services"
     verbose_name = _("Government services")
+
+    def ready(self) -> None:
+        from cityloop.core import demo as core_demo
+        from cityloop.services import demo
+        from cityloop.web.context import NAVIGATION
+
+        if demo.load not in core_demo.DEMO_EXTENSIONS:
+            core_demo.DEMO_EXTENSIONS.append(demo.load)
+        entries = [
+            ("services:catalogue", _("Services"), None),
+            ("services:my-applications", _("My applications"), {"citizen"}),
+            ("services:window", _("Window"), {"department", "admin"}),
+            ("services:tasks", _("Approvals"), {"department", "leader", "admin"}),
+            ("services:editor", _("Catalogue editor"), {"admin"}),
+            ("services:report", _("Reform report"), {"leader", "admin", "auditor"}),
+        ]
+        for entry in entries:
+            if entry[0] not in {n for n, _l, _r in NAVIGATION}:
+                NAVIGATION.append(entry)

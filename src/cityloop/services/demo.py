@@ -1,0 +1,75 @@
+"""The services pillar's demo data for the Beijing pack: catalogue, bundles, registry, staff, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.db import transaction
+
+from cityloop.core import actions as core_actions
+from cityloop.core.models import User
+from cityloop.services import catalogue, clock
+from cityloop.services.models import Bundle, GovRecord, ServiceItem, WindowDepartment
+
+FIXTURES = Path(__file__).resolve().with_name("fixtures")
+DEMO_CATALOGUE = FIXTURES / "demo_catalogue.yaml"
+HISTORY = FIXTURES / "catalogue_2018.yaml"
+DEMO_ONLY_FIELDS = ("code", "department", "demo_hours")
+
+
+def read(path: Path = DEMO_CATALOGUE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def item_definition(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in DEMO_ONLY_FIELDS}
+
+
+@transaction.atomic
+def load(*, city, stdout=None, password: str | None = None) -> bool:
+    """Add the demo catalogue to ``city`` (idempotent); False when the city lacks its departments."""
+    from cityloop.core.demo import DEMO_PASSWORD
+
+    data = read()
+    departments = {d.code: d for d in city.departments.all()}
+    needed = {i["department"] for i in data["items"]} | set(data["window_departments"])
+    if not needed <= set(departments):
+        if stdout:
+            stdout.write(f"services demo: skipped (the {city.code} pack lacks departments "
+                         f"{', '.join(sorted(needed - set(departments)))})")
+        return False
+    for code in data["window_departments"]:
+        WindowDepartment.objects.get_or_create(department=departments[code])
+    for user in data["users"]:
+        if not User.objects.filter(username=user["username"]).exists():
+            core_actions.add_user(username=user["username"], password=password or DEMO_PASSWORD, role="department",
+                                  full_name=user["full_name"], department=departments[user["department"]],
+                                  actor=None, check_password=False)
+    for record in data["records"]:
+        GovRecord.objects.update_or_create(holder_id=record["holder_id"], record_type=record["record_type"],
+                                           defaults={k: record[k] for k in ("title", "issuer", "data", "issued_on")})
+    published = 0
+    for item in data["items"]:
+        if ServiceItem.objects.filter(code=item["code"]).exists():
+            continue
+        created = catalogue.create_item(code=item["code"], department=departments[item["department"]],
+                                        data=item_definition(item), actor=None)
+        catalogue.publish_version(created.draft(), actor=None)
+        published += 1
+    for bundle in data["bundles"]:
+        if Bundle.objects.filter(code=bundle["code"]).exists():
+            continue
+        members = [(ServiceItem.objects.get(code=m["item"]), m.get("depends_on", [])) for m in bundle["members"]]
+        catalogue.create_bundle(code=bundle["code"], name=bundle["name"], name_en=bundle.get("name_en", ""),
+                                description=bundle.get("description", ""), members=members, actor=None)
+    history = read(HISTORY)
+    taken_on = history["taken_on"] if isinstance(history["taken_on"], dt.date) else \
+        dt.date.fromisoformat(history["taken_on"])
+    catalogue.take_snapshot(on=taken_on, label="history", data={"items": history["items"]}, actor=None)
+    if stdout:
+        stdout.write(f"services demo: {published} items published, {Bundle.objects.count()} bundles, "
+                     f"snapshots 2018 history and {clock.now():%Y-%m-%d}")
+    return True
