@@ -169,3 +169,13 @@ def admin_zhang(db):
 @pytest.fixture
 def auditor_qian(db):
     return _add("auditor_qian", "auditor", "钱审计")
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_tokens():
+    """Token lookups are cached per process for a few seconds; tests change tokens between calls."""
+    from cityloop.core import tokens
+
+    tokens.forget_cached()
+    yield
+    tokens.forget_cached()

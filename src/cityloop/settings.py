@@ -135,5 +135,7 @@ HOTLINE = {
     "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
     "score_weights": config.score_weights(),
     "assessment_weight": config.assessment_weight(),
+    # Group commit for API intake (hotline/intake_queue.py); tests write in their own transaction.
+    "group_commit": config.env_bool("CITYLOOP_GROUP_COMMIT", not TESTING),
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),
 }

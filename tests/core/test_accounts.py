@@ -230,6 +230,7 @@ def test_an_expired_token_is_refused(dispatcher_li):
     assert tokens.lookup(secret, scope="hotline") == token
 
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    tokens.forget_cached()  # lookups are cached for tokens.CACHE_SECONDS per process
 
     assert tokens.lookup(secret, scope="hotline") is None
 
@@ -325,3 +326,12 @@ def test_a_role_whose_tie_the_model_lacks_sees_nothing(everyone):
 
     assert not only_owner.exists()
     assert queries.for_actor(User.objects.all(), everyone["leader_sun"]).count() == len(everyone)
+
+
+def test_a_revoked_token_is_refused_at_once_although_lookups_are_cached(dispatcher_li,
+                                                                        django_capture_on_commit_callbacks):
+    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    assert tokens.lookup(secret, scope="hotline") == token  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.revoke_token(token, actor=None)
+    assert tokens.lookup(secret, scope="hotline") is None

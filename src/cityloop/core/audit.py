@@ -68,10 +68,7 @@ def record(actor: Any, action: str, obj: Any = None, *, before: Any = None, afte
         summary["after"] = after
     summary.update(details)
     summary_text = json.dumps(_canonical(summary), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        actor_id, actor_label = actor.pk, actor.get_username()
-    else:
-        actor_id, actor_label = None, str(actor) if isinstance(actor, str) else "system"
+    actor_id, actor_label = _actor(actor)
     with transaction.atomic():
         # The head row is the chain's lock: on PostgreSQL select_for_update serialises appenders;
         # SQLite's IMMEDIATE transactions already allow one writer at a time.
@@ -88,6 +85,42 @@ def record(actor: Any, action: str, obj: Any = None, *, before: Any = None, afte
         entry.save(force_insert=True)
         AuditHead.objects.filter(pk=1).update(seq=seq, digest=digest)
     return entry
+
+
+def record_many(entries: list[tuple[Any, str, Any, dict[str, Any]]]) -> list[AuditRecord]:
+    """Append several records (actor, action, object, details) with one read and one write of the head.
+
+    The group-commit intake uses it: one transaction writes a whole batch of submits and their trail.
+    """
+    if not entries:
+        return []
+    with transaction.atomic():
+        head = AuditHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            head = AuditHead.objects.create(pk=1, seq=0, digest=GENESIS)
+        seq, prev = head.seq, head.digest
+        at = timezone.now()
+        rows = []
+        for actor, action, obj, details in entries:
+            object_type, object_id = _describe_object(obj)
+            summary = json.dumps(_canonical(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            actor_id, actor_label = _actor(actor)
+            seq += 1
+            digest = digest_of(prev, seq=seq, at=at, actor_id=actor_id, actor_label=actor_label, action=action,
+                               object_type=object_type, object_id=object_id, summary=summary)
+            rows.append(AuditRecord(seq=seq, at=at, actor_id=actor_id, actor_label=actor_label, action=action,
+                                    object_type=object_type, object_id=object_id, summary=summary,
+                                    prev_digest=prev, digest=digest))
+            prev = digest
+        AuditRecord.objects.bulk_create(rows)
+        AuditHead.objects.filter(pk=1).update(seq=seq, digest=prev)
+    return rows
+
+
+def _actor(actor: Any) -> tuple[int | None, str]:
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return actor.pk, actor.get_username()
+    return None, str(actor) if isinstance(actor, str) else "system"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
+import time
 
 from django.utils import timezone
 
@@ -32,12 +34,34 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+# A busy integrator sends hundreds of calls a second with one token: remember a token for a few
+# seconds per process. A revocation or deactivation therefore takes effect within CACHE_SECONDS.
+CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, ApiToken | None]] = {}
+
+
+def _find(prefix: str) -> ApiToken | None:
+    now = time.monotonic()
+    cached = _cache.get(prefix)
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    found = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[prefix] = (now, found)
+    return found
+
+
+def forget_cached() -> None:
+    _cache.clear()
+
+
 def lookup(token: str, *, scope: str | None = None, read_only: bool = False) -> ApiToken | None:
     """The live token matching ``token`` and holding ``scope`` (or ``read`` for a read), else None."""
     if not token or not token.startswith(PREFIX) or token.count("_") < 2:
         return None
     prefix = token[len(PREFIX):].split("_", 1)[0]
-    found = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    found = _find(prefix)
     if found is None or not secrets.compare_digest(found.digest, digest(token)):
         return None
     now = timezone.now()
@@ -48,5 +72,17 @@ def lookup(token: str, *, scope: str | None = None, read_only: bool = False) -> 
     if scope is not None and scope not in found.scope_set and not (read_only and "read" in found.scope_set):
         return None
     if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
+        found.last_used_at = now
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-    return found
+    return _private_copy(found)
+
+
+def _private_copy(token: ApiToken) -> ApiToken:
+    """Each request gets its own token and user objects: requests run in parallel threads, and the
+    user's permission caches must not outlive the request (a granted permission counts at once)."""
+    mine = copy.copy(token)
+    user = copy.copy(token.user)
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache, None)
+    mine.user = user
+    return mine

@@ -12,6 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models.signals import post_delete, post_save
@@ -21,7 +22,7 @@ from ninja import File, Form, Header, Query, Router, Status, UploadedFile
 from ninja.throttling import AnonRateThrottle
 
 from cityloop.core.models import STAFF_ROLES
-from cityloop.hotline import actions, photos, queries
+from cityloop.hotline import actions, intake_queue, photos, queries
 from cityloop.hotline.actions.attachments import attach_photo
 from cityloop.hotline.api_common import (
     AUTH,
@@ -136,10 +137,14 @@ def submit(request, response: HttpResponse, payload: SubmitIn,
         lon=payload.lon, lat=payload.lat, category_code=payload.category, urgency=payload.urgency,
         complex=payload.complex, confidential=payload.confidential, attributes=payload.attributes)
     citizen = actor if actor.role == "citizen" else None
-    with _one_writer():
-        found, created = actions.submit_request(sub, city=_city(), channel=Channel.API, actor=actor,
-                                                citizen=citizen,
-                                                idempotency=(f"api:user:{actor.pk}", key) if key else None)
+    idempotency = (f"api:user:{actor.pk}", key) if key else None
+    if settings.HOTLINE["group_commit"]:
+        found, created = intake_queue.submit(sub, city=_city(), channel=Channel.API, actor=actor, citizen=citizen,
+                                             idempotency=idempotency)
+    else:
+        with _one_writer():
+            found, created = actions.submit_request(sub, city=_city(), channel=Channel.API, actor=actor,
+                                                    citizen=citizen, idempotency=idempotency)
     if not created:
         if found.description != payload.description.strip():
             return Status(409, {"detail": f"Idempotency-Key {key!r} was already used for {found.tracking_no}, "

@@ -11,12 +11,15 @@ from cityloop.org.locator import Area, Locator
 from cityloop.org.models import Category, Jurisdiction, PlaceName, Responsibility
 
 _cache: dict[int, Locator] = {}
+_places: dict[int, dict[str, Jurisdiction]] = {}
 _lock = threading.Lock()
+_building = threading.Lock()
 
 
 def forget_cached_cities() -> None:
     with _lock:
         _cache.clear()
+        _places.clear()
 
 
 def cities():
@@ -42,6 +45,15 @@ def locator_for(city: Jurisdiction) -> Locator:
         found = _cache.get(city.pk)
     if found is not None:
         return found
+    with _building:  # one thread builds (seconds for a big city) while the others wait for it
+        with _lock:
+            found = _cache.get(city.pk)
+        if found is not None:
+            return found
+        return _build_locator(city)
+
+
+def _build_locator(city: Jurisdiction) -> Locator:
     rows = Jurisdiction.objects.filter(city=city).exclude(geometry="").values_list("code", "level", "parent__code",
                                                                                    "geometry")
     areas = [Area(code=code, level=level, parent=parent, geometry=shapely.from_geojson(geometry))
@@ -59,8 +71,21 @@ class Placement:
     community: Jurisdiction | None
 
 
+def _jurisdictions(city: Jurisdiction) -> dict[str, Jurisdiction]:
+    """The city's districts, streets and communities by code, loaded once per process (read-only use)."""
+    with _lock:
+        found = _places.get(city.pk)
+    if found is None:
+        found = {j.code: j for j in Jurisdiction.objects.filter(city=city, level__in=["district", "street",
+                                                                                     "community"])
+                 .defer("geometry")}
+        with _lock:
+            _places[city.pk] = found
+    return found
+
+
 def _placement(city: Jurisdiction, codes: list[str | None]) -> Placement:
-    found = {j.code: j for j in Jurisdiction.objects.filter(city=city, code__in=[c for c in codes if c])}
+    found = _jurisdictions(city)
     district, street, community = (found.get(c) if c else None for c in codes)
     return Placement(district, street, community)
 

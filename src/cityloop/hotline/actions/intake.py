@@ -15,8 +15,16 @@ from django.utils import timezone
 
 from cityloop.core import audit
 from cityloop.hotline import photos, rules, suggest
-from cityloop.hotline.actions.common import deadlines, event
-from cityloop.hotline.models import Attachment, Channel, DailyCounter, IdempotencyKey, Request, Urgency
+from cityloop.hotline.actions.common import deadlines
+from cityloop.hotline.models import (
+    Attachment,
+    Channel,
+    DailyCounter,
+    Event,
+    IdempotencyKey,
+    Request,
+    Urgency,
+)
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category
 
@@ -109,22 +117,31 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
             "address": address, "placement": placement, "category": category}
 
 
-def _next_tracking_number(now: datetime) -> str:
-    local = timezone.localtime(now)
-    day = f"{local:%Y%m%d}"
-    counter, _ = DailyCounter.objects.select_for_update().get_or_create(day=day)
-    DailyCounter.objects.filter(day=day).update(value=F("value") + 1)
-    counter.refresh_from_db(fields=["value"])
-    return rules.tracking_number(local, counter.value)
+def _reserve_numbers(day_counts: dict[str, int]) -> dict[str, int]:
+    """Reserve ``n`` tracking numbers per day; returns the first sequence number of each range."""
+    first = {}
+    for day, count in day_counts.items():
+        DailyCounter.objects.select_for_update().get_or_create(day=day)
+        DailyCounter.objects.filter(day=day).update(value=F("value") + count)
+        first[day] = DailyCounter.objects.values_list("value", flat=True).get(day=day) - count + 1
+    return first
 
 
-def submit_request(sub: Submission, *, city, channel: str, actor=None, citizen=None,
-                   idempotency: tuple[str, str] | None = None) -> tuple[Request, bool]:
-    """Take a request in. Returns (request, created); a repeated idempotency key returns the first."""
-    if idempotency is not None:
-        found = IdempotencyKey.objects.filter(scope=idempotency[0], key=idempotency[1]).select_related("request").first()
-        if found is not None:
-            return found.request, False
+@dataclass
+class Prepared:
+    """A checked submission, ready to be written: everything but its number and its id."""
+
+    request: Request
+    photos: list
+    actor: object
+    channel: str
+    idempotency: tuple[str, str] | None
+    keep_photo_location: bool = False
+
+
+def prepare(sub: Submission, *, city, channel: str, actor=None, citizen=None,
+            idempotency: tuple[str, str] | None = None) -> Prepared:
+    """Validate and build the request (raises ValidationError naming every bad field); writes nothing."""
     clean = validate(sub, city=city, channel=channel)
     cleaned_photos = [photos.clean_photo(name, data, keep_location=sub.keep_photo_location)
                       for name, data in sub.photos]
@@ -134,37 +151,96 @@ def submit_request(sub: Submission, *, city, channel: str, actor=None, citizen=N
         suggested, confidence = suggest.suggest(city, f"{sub.title}\n{clean['description']}")
     placement = clean["placement"]
     received = sub.received_at or timezone.now()
+    request = Request(
+        city=city, channel=channel, citizen=citizen, caller_name=sub.caller_name.strip()[:100],
+        caller_phone=clean["phone"], caller_email=clean["email"], confidential=sub.confidential,
+        title=(sub.title or clean["description"].splitlines()[0])[:200].strip(),
+        description=clean["description"], address=clean["address"], lon=clean["lon"], lat=clean["lat"],
+        district=placement.district if placement else None, street=placement.street if placement else None,
+        community=placement.community if placement else None, category=category,
+        suggested_category=suggested, suggestion_confidence=confidence, urgency=sub.urgency,
+        complex=sub.complex, source_ref=sub.source_ref, attributes=sub.attributes, evidence=sub.evidence,
+        created_at=received, updated_at=received,
+    )
+    request.response_due, request.finish_due = deadlines(city, category or suggested, sub.urgency, sub.complex,
+                                                         received)
+    return Prepared(request, cleaned_photos, actor, channel, idempotency, sub.keep_photo_location)
+
+
+def existing_for(idempotency: tuple[str, str] | None) -> Request | None:
+    if idempotency is None:
+        return None
+    found = IdempotencyKey.objects.filter(scope=idempotency[0], key=idempotency[1]).select_related("request").first()
+    return found.request if found is not None else None
+
+
+def store(items: list[Prepared]) -> list[tuple[Request, bool]]:
+    """Write checked submissions in one transaction: numbers, rows, timeline, keys and audit trail.
+
+    A key already used (earlier, or by an earlier item of the same batch) returns that request.
+    """
+    with transaction.atomic():
+        scopes = {p.idempotency for p in items if p.idempotency is not None}
+        known: dict[tuple[str, str], Request] = {}
+        if scopes:
+            keys = IdempotencyKey.objects.filter(key__in={k for _, k in scopes}).select_related("request")
+            known = {(k.scope, k.key): k.request for k in keys if (k.scope, k.key) in scopes}
+        fresh: list[Prepared] = []
+        claimed: dict[tuple[str, str], Prepared] = {}
+        for item in items:
+            if item.idempotency is not None and (item.idempotency in known or item.idempotency in claimed):
+                continue
+            if item.idempotency is not None:
+                claimed[item.idempotency] = item
+            fresh.append(item)
+        days: dict[str, int] = {}
+        for item in fresh:
+            day = f"{timezone.localtime(item.request.created_at):%Y%m%d}"
+            days[day] = days.get(day, 0) + 1
+        next_seq = _reserve_numbers(days)
+        for item in fresh:
+            local = timezone.localtime(item.request.created_at)
+            day = f"{local:%Y%m%d}"
+            item.request.tracking_no = rules.tracking_number(local, next_seq[day])
+            next_seq[day] += 1
+        Request.objects.bulk_create([item.request for item in fresh])
+        for item in fresh:
+            for content, kind in item.photos:
+                Attachment.objects.create(request=item.request, file=content, content_type=kind, size=content.size,
+                                          location_kept=item.keep_photo_location)
+        IdempotencyKey.objects.bulk_create([
+            IdempotencyKey(scope=item.idempotency[0], key=item.idempotency[1], request=item.request)
+            for item in fresh if item.idempotency is not None])
+        Event.objects.bulk_create([
+            Event(request=item.request, at=item.request.created_at, kind="submitted", public=True,
+                  actor=item.actor if getattr(item.actor, "is_authenticated", False) else None,
+                  data={"channel": item.channel}) for item in fresh])
+        audit.record_many([(item.actor, "request.submit", item.request,
+                            {"after": "new", "channel": item.channel, "tracking_no": item.request.tracking_no})
+                           for item in fresh])
+    results = []
+    for item in items:
+        if item in fresh:
+            results.append((item.request, True))
+        else:
+            first = known.get(item.idempotency) or claimed[item.idempotency].request
+            results.append((first, False))
+    return results
+
+
+def submit_request(sub: Submission, *, city, channel: str, actor=None, citizen=None,
+                   idempotency: tuple[str, str] | None = None) -> tuple[Request, bool]:
+    """Take a request in. Returns (request, created); a repeated idempotency key returns the first."""
+    found = existing_for(idempotency)
+    if found is not None:
+        return found, False
+    item = prepare(sub, city=city, channel=channel, actor=actor, citizen=citizen, idempotency=idempotency)
     try:
-        with transaction.atomic():
-            request = Request(
-                city=city, channel=channel, citizen=citizen, caller_name=sub.caller_name.strip()[:100],
-                caller_phone=clean["phone"], caller_email=clean["email"], confidential=sub.confidential,
-                title=(sub.title or clean["description"].splitlines()[0])[:200].strip(),
-                description=clean["description"], address=clean["address"], lon=clean["lon"], lat=clean["lat"],
-                district=placement.district if placement else None, street=placement.street if placement else None,
-                community=placement.community if placement else None, category=category,
-                suggested_category=suggested, suggestion_confidence=confidence, urgency=sub.urgency,
-                complex=sub.complex, source_ref=sub.source_ref, attributes=sub.attributes, evidence=sub.evidence,
-                created_at=received,
-            )
-            request.response_due, request.finish_due = deadlines(city, category or suggested, sub.urgency,
-                                                                 sub.complex, received)
-            request.tracking_no = _next_tracking_number(received)
-            request.save()
-            for content, kind in cleaned_photos:
-                Attachment.objects.create(request=request, file=content, content_type=kind, size=content.size,
-                                          location_kept=sub.keep_photo_location)
-            if idempotency is not None:
-                IdempotencyKey.objects.create(scope=idempotency[0], key=idempotency[1], request=request)
-            event(request, "submitted", actor=actor, public=True, at=received, channel=channel)
-            audit.record(actor, "request.submit", request, after="new", channel=channel,
-                         tracking_no=request.tracking_no)
+        [(request, created)] = store([item])
     except IntegrityError:
-        if idempotency is None:
-            raise
-        # Two retries raced; the first one won and its request is the answer for both.
-        found = IdempotencyKey.objects.filter(scope=idempotency[0], key=idempotency[1]).select_related("request").first()
+        # Two retries raced in different processes; the first one won and its request is the answer.
+        found = existing_for(idempotency)
         if found is None:
             raise
-        return found.request, False
-    return request, True
+        return found, False
+    return request, created

@@ -1,0 +1,86 @@
+"""Group commit for high-volume intake: many submits, one transaction.
+
+Each web worker process runs one writer thread. A submitting thread validates and prepares its
+request itself (in parallel with the others), hands it to the writer and waits; the writer takes
+everything queued since its last commit and stores it with ``actions.intake.store`` in one
+transaction. Under light load a batch is one request and nothing waits; under heavy load a commit
+carries dozens, which is what lets SQLite's single writer keep up. A submit is answered only after
+its batch has committed, so an acknowledged request is never lost.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+
+from django.db import IntegrityError, close_old_connections, connections
+
+from cityloop.hotline.actions import intake
+
+MAX_BATCH = 256
+
+
+class Writer:
+    def __init__(self) -> None:
+        self._queue: list[tuple[intake.Prepared, Future]] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, item: intake.Prepared) -> Future:
+        future: Future = Future()
+        with self._ready:
+            self._queue.append((item, future))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="cityloop-intake-writer", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    self._ready.wait()
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[intake.Prepared, Future]]) -> None:
+        close_old_connections()
+        try:
+            results = intake.store([item for item, _ in batch])
+        except IntegrityError:
+            # Another process claimed an idempotency key in the meantime: fall back to one by one,
+            # where the loser of the race gets the winner's request.
+            results = [self._one(item) for item, _ in batch]
+        except Exception as exc:  # noqa: BLE001 - every waiting submit must hear about the failure
+            connections["default"].close()
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    @staticmethod
+    def _one(item: intake.Prepared):
+        try:
+            [result] = intake.store([item])
+            return result
+        except IntegrityError as exc:
+            found = intake.existing_for(item.idempotency)
+            return (found, False) if found is not None else exc
+
+
+_writer = Writer()
+
+
+def submit(sub: intake.Submission, *, city, channel: str, actor=None, citizen=None,
+           idempotency: tuple[str, str] | None = None, timeout: float = 60.0):
+    """Like ``actions.submit_request``, but written together with other submits of this process.
+
+    A repeated idempotency key is recognised by ``store`` inside the batch's transaction.
+    """
+    item = intake.prepare(sub, city=city, channel=channel, actor=actor, citizen=citizen, idempotency=idempotency)
+    return _writer.submit(item).result(timeout=timeout)
