@@ -83,7 +83,7 @@ bench-intake: $(STAMP) ## wrk against a production server: requests/s, p99, lost
 	$(BIN)/python bench/bench_intake.py
 
 bench-dashboard: $(STAMP) ## 1,000,000 request histories, then the dashboard and ranking page times
-	$(BIN)/python bench/bench_dashboard.py
+	$(BIN)/python bench/bench_dashboard.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 
 bench-journeys: $(STAMP) ## the three one-thing bundles' demo journeys, from application to result
 	$(BIN)/python bench/services_journeys.py

@@ -12,6 +12,7 @@ urlpatterns = [
     path("open311/v2/", include("cityloop.openapi.open311.urls")),
     path("hotline/", include("cityloop.hotline.urls")),
     path("leaders/", include("cityloop.hotline.urls_leaders")),
+    path("whistles/", include("cityloop.hotline.urls_whistles")),
     path("services/", include("cityloop.services.urls")),
     path("brain/", include("cityloop.brain.urls")),
     path("seal/", include("cityloop.seal.urls")),

@@ -125,7 +125,8 @@ def database(directory: Path) -> dict:
     if config["ENGINE"].endswith("sqlite3"):
         # WAL lets readers (pages) run beside the single writer; IMMEDIATE takes the write lock at
         # BEGIN so two writers queue on busy_timeout instead of failing with "database is locked".
-        config["CONN_MAX_AGE"] = 0
+        # Keep connections: opening one runs the PRAGMAs, which costs more than a small request.
+        config["CONN_MAX_AGE"] = 600
         config["CONN_HEALTH_CHECKS"] = False
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",

@@ -30,3 +30,7 @@ class HotlineConfig(AppConfig):
         for entry in entries:
             if entry[0] not in known:
                 NAVIGATION.append(entry)
+        from cityloop.hotline import views_leaders, views_whistles
+
+        views_leaders.register_navigation()
+        views_whistles.register_navigation()

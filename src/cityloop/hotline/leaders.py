@@ -8,11 +8,11 @@ from datetime import date
 
 import shapely
 from django.conf import settings
-from django.db.models import Avg
+from django.db.models import Avg, F
 from django.utils import timezone
 
-from cityloop.hotline import queries, rates, stats
-from cityloop.hotline.models import Assessment, Summons, WhistleStatus
+from cityloop.hotline import rates, stats
+from cityloop.hotline.models import Assessment, Order, OrderStatus, Summons, WhistleStatus
 from cityloop.hotline.rates import Counts
 from cityloop.org.models import Category, Department, Jurisdiction
 from cityloop.web import svg
@@ -30,6 +30,23 @@ def month_list(first: date, last: date) -> list[date]:
     return months
 
 
+def last_months(last: date, n: int) -> list[date]:
+    """The ``n`` months ending with ``last``, oldest first."""
+    months = [last.replace(day=1)]
+    while len(months) < n:
+        months.insert(0, stats.previous_month(months[0]))
+    return months
+
+
+def districts(city) -> list[Jurisdiction]:
+    return list(Jurisdiction.objects.filter(city=city, level="district").order_by("code")
+                .only("id", "code", "name", "name_en", "level", "parent_id"))
+
+
+def top_categories(city) -> list[Category]:
+    return list(Category.objects.filter(city=city, depth=1).order_by("code"))
+
+
 def latest_month() -> date:
     months = stats.months_with_data()
     return months[-1] if months else timezone.localdate().replace(day=1)
@@ -41,7 +58,8 @@ def units(kind: str, city, district_id: int | None = None) -> dict[int, object]:
         if district_id:
             qs = qs.filter(district_id=district_id)
         return {d.pk: d for d in qs}
-    qs = Jurisdiction.objects.filter(city=city, level=kind).select_related("parent")
+    # never the outlines: a street's GeoJSON is kilobytes, and a ranking lists hundreds of units
+    qs = Jurisdiction.objects.filter(city=city, level=kind)
     if district_id and kind == "street":
         qs = qs.filter(parent_id=district_id)
     elif district_id and kind == "community":
@@ -77,7 +95,7 @@ class Dashboard:
     composite: float | None
     map_svg: str
     rate: str
-    hot_categories: list[tuple[object, Counts]]
+    hot_categories: list[tuple[object, Counts, dict]]
     overdue: list
     overdue_count: int
     districts: list = field(default_factory=list)
@@ -101,20 +119,44 @@ def dashboard(city, *, months: list[date], district_id: int | None = None, categ
     values = {str(pk): function(c) for pk, c in street_counts.items()}
     map_svg = svg.choropleth(paths, values, title=rate_label or rate, no_data=no_data)
     names = {c.pk: c for c in Category.objects.filter(city=city, depth=1)}
-    hot = sorted(((names.get(cat), c) for cat, c in by_category.items() if cat in names),
+    hot = sorted(((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),
                  key=lambda item: -item[1].received)[:10]
-    overdue_qs = queries.overdue_orders().filter(request__city=city)
-    if district_id:
-        overdue_qs = overdue_qs.filter(request__district_id=district_id)
-    if category_id:
-        roots = stats.category_roots()
-        overdue_qs = overdue_qs.filter(request__category_id__in=[c for c, r in roots.items() if r == category_id])
-    overdue_qs = overdue_qs.order_by("finish_due")
+    overdue, overdue_count = overdue_orders(city, district_id=district_id, category_id=category_id)
     return Dashboard(months=months, totals=totals, rates=rates.rates(totals),
                      composite=rates.composite(totals, settings.HOTLINE["score_weights"]), map_svg=map_svg,
-                     rate=rate, hot_categories=hot, overdue=list(overdue_qs[:20]), overdue_count=overdue_qs.count(),
-                     districts=list(Jurisdiction.objects.filter(city=city, level="district").order_by("code")),
-                     categories=sorted(names.values(), key=lambda c: c.code))
+                     rate=rate, hot_categories=hot, overdue=overdue, overdue_count=overdue_count,
+                     districts=districts(city), categories=sorted(names.values(), key=lambda c: c.code))
+
+
+def overdue_orders(city, *, district_id: int | None = None, category_id: int | None = None, limit: int = 20,
+                   now=None) -> tuple[list[Order], int]:
+    """The most overdue active orders and how many there are (the rule of ``queries.overdue_orders``).
+
+    Asked as three index ranges on (status, finish_due) — signed or pending past the finish limit,
+    and pending past the response limit only — so a million orders cost a few milliseconds, not a
+    scan; the request is joined only when a filter needs it (or the database holds several cities).
+    """
+    now = now or timezone.now()
+    # "+ 0" keeps the planner off the request's own indexes (a district holds ~60,000 requests; the
+    # overdue orders are far fewer): the orders drive, each joined to its request by primary key.
+    annotations, narrow = {}, {}
+    if Jurisdiction.objects.filter(level="city").count() > 1:
+        annotations["in_city"], narrow["in_city"] = F("request__city_id") + 0, city.pk
+    if district_id:
+        annotations["in_district"], narrow["in_district"] = F("request__district_id") + 0, district_id
+    if category_id:
+        roots = stats.category_roots()
+        annotations["in_category"] = F("request__category_id") + 0
+        narrow["in_category__in"] = [c for c, r in roots.items() if r == category_id]
+    orders = Order.objects.annotate(**annotations)
+    parts = [orders.filter(status=OrderStatus.SIGNED, finish_due__lt=now, **narrow),
+             orders.filter(status=OrderStatus.PENDING, finish_due__lt=now, **narrow),
+             orders.filter(status=OrderStatus.PENDING, response_due__lt=now, finish_due__gte=now, **narrow)]
+    count = sum(part.count() for part in parts)
+    ids = sorted((due, pk) for part in parts
+                 for pk, due in part.order_by("finish_due", "id").values_list("id", "finish_due")[:limit])[:limit]
+    found = Order.objects.select_related("request", "street", "department").in_bulk([pk for _due, pk in ids])
+    return [found[pk] for _due, pk in ids], count
 
 
 @dataclass
@@ -146,6 +188,16 @@ def assessments(month: date, department_ids) -> dict[int, float | None]:
                                                whistle__closed_at__lt=end).values_list("department_id", "rating"):
         ratings.setdefault(dept, []).append(rating)
     return {d: rates.assessment_score([forms[d]] if d in forms else [], ratings.get(d, [])) for d in department_ids}
+
+
+def assessment_trend(department_id: int, months: list[date]) -> dict[date, float]:
+    """The streets' assessment (0-1) of one department, month by month (months without any left out)."""
+    found = {}
+    for month in months:
+        score = assessments(month, [department_id]).get(department_id)
+        if score is not None:
+            found[month] = score
+    return found
 
 
 def _score_rows(kind: str, month: date, unit_map: dict, category_id: int | None) -> dict[int, RankRow]:

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
-from cityloop.core import audit, calendars, rules as clock
+from cityloop.core import audit, calendars
+from cityloop.core import rules as clock
 from cityloop.hotline.models import Channel, Order, OrderStatus, Request, Status
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, CityPack, Department, Jurisdiction, Responsibility
@@ -113,8 +114,7 @@ def _city_for(fmt: Format, city_code: str | None) -> Jurisdiction:
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            yield line, row
+        yield from enumerate(csv.DictReader(handle), start=2)
 
 
 def replay(path: Path, *, city_code: str | None = None, actor=None, batch_size: int = 2000,

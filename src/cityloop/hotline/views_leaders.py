@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cityloop.core.models import STAFF_ROLES
+from cityloop.core.models import STAFF_ROLES, Role
 from cityloop.hotline import leaders, rates, stats
+from cityloop.hotline.templatetags.rate_format import pct, pp
 from cityloop.org.queries import default_city
+from cityloop.web import svg
 
 RATE_LABELS = {"response": gettext_lazy("response rate"), "resolution": gettext_lazy("resolution rate"),
                "satisfaction": gettext_lazy("satisfaction rate"), "overdue": gettext_lazy("overdue rate"),
@@ -23,9 +29,31 @@ LEVEL_LABELS = {"district": gettext_lazy("Districts"), "street": gettext_lazy("S
                 "community": gettext_lazy("Communities"), "department": gettext_lazy("Departments")}
 
 
+# The dashboard and the report are the leaders' (and the dispatch centre's) view of the whole city;
+# streets and departments see the rankings they are judged by, and the trends behind them.
+OVERVIEW_ROLES = {Role.LEADER, Role.DISPATCHER, Role.ADMIN, Role.AUDITOR}
+
+
 def _require_staff(user) -> None:
     if not (user.is_superuser or user.role in STAFF_ROLES):
-        raise PermissionDenied
+        raise PermissionDenied("rankings are for the city's staff")
+
+
+def _require_overview(user) -> None:
+    if not (user.is_superuser or user.role in OVERVIEW_ROLES):
+        raise PermissionDenied("the dashboard and the monthly report are for leaders and the dispatch centre")
+
+
+def register_navigation() -> None:
+    """Add the leaders' pages to the menu (called once from HotlineConfig.ready())."""
+    from cityloop.web.context import NAVIGATION
+
+    overview = {"leader", "dispatcher", "admin", "auditor"}
+    entries = [("leaders:dashboard", gettext_lazy("Dashboard"), overview),
+               ("leaders:rankings", gettext_lazy("Rankings"), overview | {"street", "department"}),
+               ("leaders:report", gettext_lazy("Monthly report"), overview)]
+    known = {name for name, _label, _roles in NAVIGATION}
+    NAVIGATION.extend(entry for entry in entries if entry[0] not in known)
 
 
 def _month(value: str | None, default: date) -> date:
@@ -65,7 +93,7 @@ def _city_or_404():
 
 @login_required
 def dashboard(request):
-    _require_staff(request.user)
+    _require_overview(request.user)
     city = _city_or_404()
     latest = leaders.latest_month()
     last = _month(request.GET.get("to"), latest)
@@ -84,20 +112,34 @@ def dashboard(request):
 
 
 @login_required
+def rankings(request):
+    """The menu's entry: a street official starts at the streets, department staff at the departments."""
+    _require_staff(request.user)
+    kind = "department" if request.user.role == Role.DEPARTMENT else "street"
+    return redirect("leaders:ranking", kind)
+
+
+@login_required
 def ranking(request, kind: str):
     _require_staff(request.user)
     if kind not in leaders.LEVELS:
         raise Http404
     city = _city_or_404()
     month = _month(request.GET.get("month"), leaders.latest_month())
-    rows = leaders.ranking(kind, month, city, district_id=_int(request.GET.get("district")),
-                           category_id=_int(request.GET.get("category")))
+    district_id, category_id = _int(request.GET.get("district")), _int(request.GET.get("category"))
+    rows = leaders.ranking(kind, month, city, district_id=district_id, category_id=category_id)
     best, worst = leaders.movers(rows)
     if request.GET.get("format") == "xlsx":
         return _xlsx({str(LEVEL_LABELS[kind]): rows}, f"ranking-{kind}-{month:%Y-%m}.xlsx")
+    query = {k: v for k, v in (("month", f"{month:%Y-%m}"), ("district", district_id or ""),
+                               ("category", category_id or "")) if v}
     return render(request, "hotline/leaders/ranking.html", {
-        "rows": rows, "kind": kind, "month": month, "best": best, "worst": worst, "levels": LEVEL_LABELS,
+        "rows": rows, "body": rank_rows_html(rows, kind), "kind": kind, "month": month, "best": best,
+        "worst": worst, "levels": LEVEL_LABELS,
         "months": stats.months_with_data(), "previous": stats.previous_month(month),
+        "districts": leaders.districts(city), "categories": leaders.top_categories(city),
+        "selected_district": district_id, "selected_category": category_id, "query": urlencode(query),
+        "weights": settings.HOTLINE["score_weights"], "assessment_weight": settings.HOTLINE["assessment_weight"],
     })
 
 
@@ -110,23 +152,23 @@ def unit_trend(request, kind: str, pk: int):
     unit = leaders.units(kind, city).get(pk)
     if unit is None:
         raise Http404
-    last = leaders.latest_month()
-    months = leaders.month_list(date(last.year - 1, last.month, 1) if last.month != 12 else date(last.year, 1, 1),
-                                last)
+    months = leaders.last_months(leaders.latest_month(), 12)
     by_month = leaders.trend(kind, pk, months)
     series = {str(RATE_LABELS[name]): [rates.RATE_FUNCTIONS[name](by_month[m]) if m in by_month else None
                                        for m in months] for name in ("response", "resolution", "satisfaction")}
-    from cityloop.web import svg
-
-    chart = svg.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit))
-    table = [(m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}) for m in months]
+    assessed = leaders.assessment_trend(pk, months) if kind == "department" else {}
+    if assessed:
+        series[str(_("streets' assessment"))] = [assessed.get(m) for m in months]
+    chart = svg.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit.label))
+    table = [(m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}, assessed.get(m))
+             for m in months]
     return render(request, "hotline/leaders/trend.html", {"unit": unit, "kind": kind, "chart": chart,
                                                           "table": table, "levels": LEVEL_LABELS})
 
 
 @login_required
 def monthly_report(request):
-    _require_staff(request.user)
+    _require_overview(request.user)
     city = _city_or_404()
     month = _month(request.GET.get("month"), leaders.latest_month())
     previous = stats.previous_month(month)
@@ -139,10 +181,23 @@ def monthly_report(request):
         return _xlsx({str(LEVEL_LABELS[k]): v for k, v in tables.items()}, f"cityloop-report-{month:%Y-%m}.xlsx",
                      summary=sentences)
     movers = {kind: leaders.movers(rows) for kind, rows in tables.items()}
+    tables = [(kind, rows, rank_rows_html(rows[:20], kind)) for kind, rows in tables.items()]
     return render(request, "hotline/leaders/report.html", {
         "month": month, "previous": previous, "sentences": sentences, "now": now, "before": before,
         "tables": tables, "movers": movers, "levels": LEVEL_LABELS, "city": city, "months": stats.months_with_data(),
     })
+
+
+def rank_rows_html(rows, kind: str):
+    """The ranking table's rows, built in Python: hundreds of rows through the template engine cost ~100 ms."""
+    trend = reverse("leaders:trend", args=[kind, 0])[:-2]  # ".../units/<kind>/" — the pk goes after
+    cells = ("response", "resolution", "satisfaction", "overdue", "returned")
+    return format_html_join("\n", "<tr><td>{}</td><td><a href=\"{}{}/\">{}</a></td><td>{}</td>{}<td><strong>{}</strong>"
+                            "</td><td>{}</td><td>{}</td></tr>", (
+        (row.rank or "—", trend, row.unit.pk, row.unit.label, row.counts.received,
+         format_html_join("", "<td>{}</td>", [(pct(row.rates[name]),) for name in cells]
+                          + ([(pct(row.assessment),)] if kind == "department" else [])),
+         pct(row.score), row.previous_rank or "—", pp(row.change)) for row in rows))
 
 
 def _pct(value):

@@ -10,8 +10,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("CITYLOOP_WEB_WORKERS", "3")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CITYLOOP_WEB_THREADS", "4")))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("CITYLOOP_WEB_WORKERS", "2")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("CITYLOOP_WEB_THREADS", "8")))
 
     def handle(self, *args, **options):
         from gunicorn.app.base import BaseApplication

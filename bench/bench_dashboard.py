@@ -1,0 +1,161 @@
+"""The leaders' dashboard and ranking page over a million request histories.
+
+    python bench/bench_dashboard.py [--requests 1000000] [--months 12] [--runs 9]
+                                    [--database-url postgresql://...] [--keep]
+
+It creates a fresh data dir in /tmp (SQLite, or the PostgreSQL database named in --database-url,
+dropped and created again), migrates it, loads the Beijing pack with its demo personas, writes
+``--requests`` synthetic histories over ``--months`` months (orders, returns and follow-ups
+included; ``cityloop.hotline.synthetic``), recounts the monthly stats, and then times, in process
+with Django's test Client against the production settings and a signed-in leader:
+
+* the dashboard (``/leaders/``) for the latest month, a quarter, one district, one category, and
+  the map coloured by another rate;
+* the street ranking (``/leaders/rankings/street/``), the department ranking (with the streets'
+  assessment), and a street ranking of one district.
+
+Each URL is fetched once to warm up, then ``--runs`` times; a page's figure is the median over
+all its URLs' runs. Fill and recount times are printed too. The last line is
+``RESULT dashboard_ms=<median> ranking_ms=<median> requests=<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fresh_postgres(url: str) -> None:
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        sys.exit(f"--database-url: database name {name!r} must be letters, digits and underscores")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def timed(client, url: str, runs: int) -> list[float]:
+    answer = client.get(url)  # warm-up: caches, first query plans
+    if answer.status_code != 200:
+        sys.exit(f"{url} answered {answer.status_code}")
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        answer = client.get(url)
+        times.append((time.perf_counter() - began) * 1000)
+        if answer.status_code != 200:
+            sys.exit(f"{url} answered {answer.status_code}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--database-url", help="a PostgreSQL URL (the database is dropped and created again)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    parser.add_argument("--reuse", type=Path, help="time the pages again on a data dir kept by --keep (no fill)")
+    args = parser.parse_args()
+
+    data_dir = args.reuse or Path(tempfile.mkdtemp(prefix="cityloop-bench-dashboard-"))
+    args.keep = args.keep or bool(args.reuse)
+    os.environ["CITYLOOP_DATA_DIR"] = str(data_dir)
+    os.environ.pop("CITYLOOP_DEBUG", None)
+    os.environ.pop("CITYLOOP_TESTING", None)
+    if args.database_url and not args.reuse:
+        fresh_postgres(args.database_url)
+        os.environ["CITYLOOP_DATABASE_URL"] = args.database_url
+    else:
+        os.environ.pop("CITYLOOP_DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cityloop.settings")
+    sys.path.insert(0, str(ROOT / "src"))
+    try:
+        run(args)
+    finally:
+        if args.keep:
+            print(f"data kept in {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(args) -> None:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from cityloop.core import demo
+    from cityloop.hotline import stats, synthetic
+    from cityloop.hotline.models import Request
+    from cityloop.org.models import Category, Jurisdiction
+    from cityloop.org.queries import default_city
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    print(f"database: {connection.vendor}; DEBUG={settings.DEBUG}")
+    if args.reuse:
+        city = default_city()
+        requests = Request.objects.count()
+        months = stats.months_with_data()
+        print(f"reusing {args.reuse}: {requests} requests, {len(months)} months")
+    else:
+        began = time.perf_counter()
+        call_command("migrate", verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)  # production settings need the manifest
+        demo.load("beijing")
+        city = default_city()
+        print(f"migrated and loaded the beijing pack in {time.perf_counter() - began:.1f} s")
+        began, cpu = time.perf_counter(), time.process_time()
+        generated = synthetic.generate(city, n=args.requests, months=args.months)
+        fill, fill_cpu = time.perf_counter() - began, time.process_time() - cpu
+        requests = generated.requests
+        print(f"fill: {generated.requests} requests, {generated.orders} orders, {generated.follow_ups} follow-ups "
+              f"in {fill:.1f} s ({requests / fill:,.0f} requests/s; CPU {fill_cpu:.1f} s in this process)")
+        began, cpu = time.perf_counter(), time.process_time()
+        months = stats.rebuild_all()
+        print(f"recount: {len(months)} months in {time.perf_counter() - began:.1f} s "
+              f"(CPU {time.process_time() - cpu:.1f} s in this process)")
+
+    client = Client()
+    client.force_login(next(u for p, u in demo.load("beijing") if p.role == "leader"))
+    latest = months[-1]
+    quarter = months[-3]
+    district = Jurisdiction.objects.filter(city=city, level="district").order_by("code").first()
+    category = Category.objects.filter(city=city, depth=1).order_by("code").first()
+    month = f"{latest:%Y-%m}"
+    dashboards = ["/leaders/", f"/leaders/?from={quarter:%Y-%m}&to={month}",
+                  f"/leaders/?district={district.pk}&to={month}", f"/leaders/?category={category.pk}&to={month}",
+                  f"/leaders/?rate=response&to={month}"]
+    rankings = [f"/leaders/rankings/street/?month={month}", f"/leaders/rankings/department/?month={month}",
+                f"/leaders/rankings/street/?month={month}&district={district.pk}"]
+    results = {}
+    for name, urls in (("dashboard", dashboards), ("ranking", rankings)):
+        every = []
+        for url in urls:
+            times = timed(client, url, args.runs)
+            every += times
+            print(f"{url}: median {statistics.median(times):.1f} ms, min {min(times):.1f}, max {max(times):.1f}")
+        results[name] = statistics.median(every)
+    print(f"RESULT dashboard_ms={results['dashboard']:.1f} ranking_ms={results['ranking']:.1f} "
+          f"requests={requests}")
+
+
+if __name__ == "__main__":
+    main()
