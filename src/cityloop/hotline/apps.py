@@ -14,6 +14,8 @@ class HotlineConfig(AppConfig):
 
         if demo.load not in core_demo.DEMO_EXTENSIONS:
             core_demo.DEMO_EXTENSIONS.append(demo.load)
+        if demo.load_history not in core_demo.DEMO_EXTENSIONS:
+            core_demo.DEMO_EXTENSIONS.append(demo.load_history)
         entries = [
             ("hotline:submit", _("Report a problem"), {"citizen"}),
             ("hotline:track", _("Track a request"), {"citizen"}),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from cityloop.core.models import User
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
-from cityloop.hotline.models import Channel, IdempotencyKey, Order
+from cityloop.hotline.models import Channel, IdempotencyKey, Order, Request
 from cityloop.org.models import Category, CityPack, Department, Jurisdiction
 
 COUNT = 60
@@ -143,3 +143,18 @@ def _code(request):
 
 def _say(request, zh: str, en: str) -> str:
     return zh if any("\u4e00" <= ch <= "\u9fff" for ch in request.description) else en
+
+
+HISTORY_REQUESTS = 4000
+
+
+def load_history(*, city, stdout=None) -> None:
+    """Six months of synthetic history, so the leaders' dashboard and rankings have something to rank."""
+    from cityloop.hotline import stats, synthetic
+
+    if Request.objects.filter(city=city, channel=Channel.REPLAY).exists():
+        return
+    synthetic.generate(city, n=HISTORY_REQUESTS, months=6, seed=11)
+    months = stats.rebuild_all()
+    if stdout is not None:
+        stdout.write(f"hotline: {HISTORY_REQUESTS} requests of synthetic history, rates for {len(months)} months")

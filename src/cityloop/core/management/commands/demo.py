@@ -1,18 +1,25 @@
+import subprocess
+import sys
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 from cityloop.core import demo
 
 
 class Command(BaseCommand):
-    help = "Migrate, load the demo city and one account per role, then serve (unless --load-only)."
+    help = ("Migrate, load the demo city and one account per role, then serve it with the city-brain worker "
+            "feeding simulated devices (unless --load-only).")
 
     def add_arguments(self, parser):
         parser.add_argument("--city", default="beijing", help="built-in pack or pack folder (default: beijing)")
         parser.add_argument("--load-only", action="store_true", help="load into the database and exit")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--devices", type=int, default=200, help="simulated devices fed live by the worker")
+        parser.add_argument("--no-brain", action="store_true", help="serve without the city-brain worker")
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -22,6 +29,25 @@ class Command(BaseCommand):
         for persona, user in accounts:
             scope = user.street or user.department or ""
             self.stdout.write(f"  {persona.username:<16} {user.get_role_display():<20} {scope}")
+        from cityloop.core.models import User
+
+        others = User.objects.exclude(username__in=[p.username for p, _ in accounts]).order_by("username")
+        if others.exists():
+            self.stdout.write("  also: " + ", ".join(f"{u.username} ({u.department or u.get_role_display()})"
+                                                     for u in others[:12]))
         if options["load_only"]:
             return
-        call_command("serve", host=options["host"], port=options["port"])
+        connections.close_all()  # the server's workers open their own
+        brain = None
+        if not options["no_brain"]:
+            # The worker runs beside the web server as its own process, like in production.
+            brain = subprocess.Popen([sys.executable, "-m", "cityloop.cli.main", "brain", "worker", "--via", "inproc",
+                                      "--devices", str(options["devices"])])
+            self.stdout.write(f"city-brain worker started (pid {brain.pid}) with {options['devices']} simulated "
+                              "devices: see /brain/")
+        try:
+            call_command("serve", host=options["host"], port=options["port"])
+        finally:
+            if brain is not None:
+                brain.terminate()
+                brain.wait(timeout=15)
