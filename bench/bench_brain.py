@@ -1,6 +1,6 @@
 """Benchmark the city brain's core: one reading from every device, decoded, detected, rolled up.
 
-    python bench/bench_brain.py [--devices 3120000] [--quick] [--no-mqtt]
+    python bench/bench_brain.py [--devices 3120000] [--quick] [--no-mqtt] [--shards 2]
 
 Devices: 98.7 % meters (water/power/gas, cumulative counters, intervals 15/30/60 min) and
 1.3 % sensors (noise/air/manhole/water level, every minute) — Pudong's 3.08 M meters + 40 k
@@ -17,7 +17,12 @@ Two code→index paths are timed and both printed:
   in index order (sent once per stream), so the dictionary indices ARE the bank indices;
 * ``lookup``: a plain string device column per batch, looked up in ``codec.DeviceIndex``
   (vectorised 64-bit string hashes + exact comparison) — what an unprepared gateway costs.
-``brain_sweep_s`` in the RESULT line is the ``lookup`` sweep (the realistic one).
+A third sweep is the ``lookup`` path on ``--shards`` processes (default 2, one per core): the
+devices are split into contiguous index ranges, each process owns one ``DetectorBank.shard`` and
+receives only its own devices' Arrow batches (a gateway publishing one subject per shard), and
+the partial roll-ups are merged; it is timed from "go" to the merged roll-up, all processes' CPU
+summed.  ``brain_sweep_s`` in the RESULT line is this parallel ``lookup`` sweep's WALL time (the
+single-process ``lookup`` sweep with ``--shards 1``); both are printed with CPU per stage.
 
 ``mqtt_msgs_per_s`` is QoS 1 messages of ONE reading each, from 2 paho publisher clients to one
 subscriber through Mosquitto on loopback; gateway batches (1,000 readings per message) are
@@ -56,7 +61,7 @@ from cityloop.brain.codec import (  # noqa: E402
     iter_decode_arrow,
 )
 from cityloop.brain.detectors import N_KINDS, DetectorBank, Kind  # noqa: E402
-from cityloop.brain.rollup import hourly_rollup  # noqa: E402
+from cityloop.brain.rollup import HourlyRollup  # noqa: E402
 
 T0 = 1_767_225_600 + 14 * 3600  # 2026-01-01 14:00 UTC = 22:00 in Shanghai
 BATCH = 100_000
@@ -126,30 +131,96 @@ class Clock:
         return ", ".join(f"{k} {self.wall[k]:.3f}/{self.cpu[k]:.3f}" for k in self.wall)
 
 
-def run_sweep(city, bank, index, payloads, now, premapped):
-    """Timed: decode → map → detect → silent check → roll-up.  Returns (wall s, CPU s, rows, alarms, clock)."""
+def sweep_core(bank, index, payloads, now, premapped, cell, start=0):
+    """Decode → map → detect → collect (per-batch roll-up) → silent check, for one bank (the
+    whole city, or one shard of devices ``start ..``).  Returns (HourlyRollup, alarms, clock)."""
     clock = Clock()
-    t, c = time.perf_counter(), time.process_time()
-    cells, hours, cons, n_alarms = [], [], [], 0
+    roll = HourlyRollup(STREETS, N_KINDS)
+    n_alarms = 0
     batches = iter_decode_arrow(payloads[0]) if premapped else (decode_arrow(p) for p in payloads)
     while (b := next(batches, None)) is not None:
         clock.lap("decode")
-        idx = b.codes.astype(np.int64) if premapped else index.lookup(b.device_arrow())
+        if premapped:
+            idx = b.codes.astype(np.int64)
+        else:
+            idx = index.lookup(b.device_arrow())
+            if start:
+                idx -= start  # a device of another shard falls outside 0..n-1: UNKNOWN_DEVICE
         clock.lap("map")
         res = bank.process(idx, b.ts, b.value, now=now)
         clock.lap("detect")
         ok = res.accepted
-        cells.append(city.cell[idx[ok]]), hours.append(b.ts[ok] // 3600), cons.append(res.consumption[ok])
+        if ok.all():
+            roll.add(b.ts // 3600, cell[idx], res.consumption)
+        else:
+            roll.add(b.ts[ok] // 3600, cell[idx[ok]], res.consumption[ok])
+        if len(res.alarms):
+            roll.add_alarms(res.alarms.ts // 3600, cell[res.alarms.idx])
         n_alarms += len(res.alarms)
         clock.lap("collect")
     clock.lap("decode")
     silent = bank.check_silent(now)
+    if len(silent):
+        roll.add_alarms(silent.ts // 3600, cell[silent.idx])
     clock.lap("silent")
-    cell = np.concatenate(cells)
-    roll = hourly_rollup(np.concatenate(hours), cell // N_KINDS, cell % N_KINDS, np.concatenate(cons))
+    return roll, n_alarms + len(silent), clock
+
+
+def run_sweep(city, bank, index, payloads, now, premapped):
+    """Timed, one process: decode → map → detect → collect → silent check → roll-up.
+    Returns (wall s, CPU s, rows, alarms, clock)."""
+    t, c = time.perf_counter(), time.process_time()
+    roll, n_alarms, clock = sweep_core(bank, index, payloads, now, premapped, city.cell)
+    out = roll.result()
     clock.lap("rollup")
-    return (time.perf_counter() - t, time.process_time() - c, int(roll["readings"].sum()), n_alarms + len(silent),
-            clock)
+    return time.perf_counter() - t, time.process_time() - c, int(out["readings"].sum()), n_alarms, clock
+
+
+def _shard_worker(conn, bank, index, payloads, now, cell, start):
+    """One shard's consumer process: owns its bank, waits for "go", sweeps, sends its partial roll-up."""
+    bank.state = bank.state.copy()  # private pages, as a long-running worker has (no copy-on-write faults)
+    bank.sensors.state = bank.sensors.state.copy()
+    conn.send("ready")
+    conn.recv()
+    t, c = time.perf_counter(), time.process_time()
+    roll, n_alarms, clock = sweep_core(bank, index, payloads, now, False, cell, start)
+    conn.send((roll, n_alarms, clock, time.perf_counter() - t, time.process_time() - c))
+    conn.close()
+
+
+def run_parallel(city, bank, index, ts, value, now, shards, rng):
+    """The lookup sweep split into ``shards`` contiguous device ranges, one process and one
+    DetectorBank per shard, each fed only its own devices' Arrow batches (as a gateway that
+    publishes to a subject per shard does).  Timed from "go" to the merged roll-up.
+    Returns (wall s, CPU s of all processes, rows, alarms, per-shard (wall, CPU, clock))."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    bounds = np.linspace(0, city.n, shards + 1).astype(np.int64)
+    procs = []
+    for k in range(shards):
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        order = a + rng.permutation(b - a)
+        payloads = sweep_payloads(city, ts, value, order, False)
+        there, here = ctx.Pipe()
+        proc = ctx.Process(target=_shard_worker, args=(here, bank.shard(a, b), index, payloads, now, city.cell[a:b], a))
+        proc.start()
+        procs.append((proc, there))
+        del payloads
+    for _, conn in procs:
+        conn.recv()
+    t, c = time.perf_counter(), time.process_time()
+    for _, conn in procs:
+        conn.send("go")
+    parts = [conn.recv() for _, conn in procs]
+    roll = parts[0][0]
+    for p in parts[1:]:
+        roll.merge(p[0])
+    out = roll.result()
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    for proc, _ in procs:
+        proc.join()
+    return (wall, cpu + sum(p[4] for p in parts), int(out["readings"].sum()), sum(p[1] for p in parts),
+            [(p[3], p[4], p[2]) for p in parts])
 
 
 def river_baseline(city: City, sample: int) -> float:
@@ -282,6 +353,7 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=3, help="warm-up rounds before the timed sweep")
     ap.add_argument("--no-mqtt", action="store_true")
     ap.add_argument("--baseline-sample", type=int, default=20_000)
+    ap.add_argument("--shards", type=int, default=2, help="processes of the parallel sweep (one per core)")
     args = ap.parse_args()
     n = 200_000 if args.quick else args.devices
     pa.set_cpu_count(1)
@@ -318,7 +390,22 @@ def main() -> None:
         print(f"  stages wall/CPU s: {clock.line()}")
         if rows != n:
             raise SystemExit(f"sweep[{mode}] accepted {rows} of {n} readings")
-    sweep = results["lookup"]
+    now = T0 + 2 * 3600
+    ts, value = city.readings(now)
+    load0 = os.getloadavg()[0]
+    secs, cpu, rows, n_alarms, per = run_parallel(city, bank, index, ts, value, now, args.shards, rng)
+    print(f"sweep[lookup, {args.shards} shard processes]: {rows:,} readings in {secs:.3f} s wall ({cpu:.3f} s CPU, all "
+          f"processes) = {rows / secs:,.0f} readings/s wall; {n_alarms} alarms; load average {load0:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}")
+    for k, (w, c, clock) in enumerate(per):
+        print(f"  shard {k}: {w:.3f} s wall, {c:.3f} s CPU; stages wall/CPU s: {clock.line()}")
+    if rows != n:
+        raise SystemExit(f"sweep[parallel] accepted {rows} of {n} readings")
+    results["parallel"], cpus["parallel"] = secs, cpu
+    sweep = results["parallel"] if args.shards > 1 else results["lookup"]
+    print(f"sweep summary: lookup on 1 core {results['lookup']:.3f} s wall / {cpus['lookup']:.3f} s CPU; "
+          f"lookup on {args.shards} shard processes {secs:.3f} s wall / {cpu:.3f} s CPU; "
+          f"premapped on 1 core {results['premapped']:.3f} s wall / {cpus['premapped']:.3f} s CPU")
     rps = n / sweep
 
     base = river_baseline(city, args.baseline_sample)

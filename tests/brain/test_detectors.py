@@ -290,3 +290,74 @@ def test_spike_evidence_gives_the_baseline_held_before_the_reading():
     e = spikes[0]
     assert e["baseline_median"] == pytest.approx(float(before["med"]))
     assert e["baseline_mad"] == pytest.approx(float(before["mad"]))
+
+
+def naive_silent(state, now, k):
+    """check_silent as a full scan of every record (the definition)."""
+    last = state["last_ts"].astype(np.int64)
+    late = (last > 0) & (now - last > k * state["interval"]) & (state["flags"] & (1 << (AlarmType.SILENT - 1)) == 0)
+    return np.flatnonzero(late)
+
+
+def test_the_silence_check_with_its_next_deadline_finds_exactly_what_a_full_scan_finds():
+    rng = np.random.default_rng(31)
+    n = 2000
+    kinds = rng.choice([Kind.WATER, Kind.GAS, Kind.NOISE], n)
+    interval = np.where(kinds == Kind.NOISE, 60, rng.choice([900, 1800, 3600], n))
+    bank = DetectorBank(n, kinds, interval)
+    twin = DetectorBank(n, kinds, interval)  # checked by the naive full scan
+    now = T0
+    value = np.full(n, 10.0)
+    for _ in range(120):
+        now += int(rng.choice([30, 60, 300, 900]))
+        report = rng.random(n) < rng.choice([0.02, 0.3, 0.9])  # some devices go quiet for a while
+        idx = rng.permutation(np.flatnonzero(report))
+        value[idx] += rng.exponential(0.1, len(idx))
+        ts = now - rng.integers(0, 30, len(idx))
+        bank.process(idx, ts, value[idx], now=now)
+        twin.process(idx, ts, value[idx], now=now)
+        for check in (now, now + int(rng.integers(0, 200))):  # sometimes twice, also between batches
+            got = bank.check_silent(check)
+            want = naive_silent(twin.state, check, twin.params.silent_k)
+            twin.state["flags"][want] |= 1 << (AlarmType.SILENT - 1)
+            assert sorted(got.idx.tolist()) == want.tolist()
+            now = check
+        assert state_of(bank) == state_of(twin)
+    assert (bank.state["flags"] & (1 << (AlarmType.SILENT - 1)) != 0).sum() > 0
+
+
+def test_a_shard_of_a_bank_continues_exactly_as_the_whole_bank():
+    rng = np.random.default_rng(41)
+    n = 900
+    kinds = rng.choice([Kind.WATER, Kind.POWER, Kind.NOISE, Kind.AIR], n)
+    whole = DetectorBank(n, kinds, 900)
+    counter = rng.uniform(0, 100, n)
+    ts0 = T0 + 3600
+    for step in range(30):
+        counter += rng.exponential(0.01, n) * (rng.random(n) < 0.7)
+        v = np.where(kinds >= Kind.NOISE, 50 + rng.normal(0, 1, n) + (rng.random(n) < 0.01) * 40, counter)
+        ts = ts0 + step * 900 + rng.integers(0, 60, n)
+        if step == 10:
+            shards = [(a, whole.shard(a, b)) for a, b in ((0, 300), (300, 650), (650, n))]
+        order = rng.permutation(n)
+        rw = whole.process(order, ts[order], v[order], now=int(ts.max()))
+        if step >= 10:
+            for a, part in shards:
+                mine = order[(order >= a) & (order < a + part.n)]
+                rp = part.process(mine - a, ts[mine], v[mine], now=int(ts.max()))
+                np.testing.assert_array_equal(rp.consumption, rw.consumption[(order >= a) & (order < a + part.n)])
+                assert sorted(zip((rp.alarms.idx + a).tolist(), rp.alarms.type.tolist(), strict=True)) == sorted(
+                    (i, t) for i, t in zip(rw.alarms.idx.tolist(), rw.alarms.type.tolist(), strict=True) if a <= i < a + part.n)
+    silent_at = int(ts.max()) + 4 * 3600
+    got = sorted((int(i) + a) for a, part in shards for i in part.check_silent(silent_at).idx)
+    assert got == sorted(whole.check_silent(silent_at).idx.tolist()) and len(got) == n
+    for a, part in shards:
+        st = whole.state[a:a + part.n].copy()
+        st["stamp"], st["slot"] = 0, 0
+        mine = part.state.copy()
+        mine["stamp"], mine["slot"] = 0, 0
+        assert mine.tobytes() == st.tobytes()
+        np.testing.assert_array_equal(part.sensors.state, whole.sensors.state[:, whole.state["slot"][a:a + part.n][
+            whole.state["slot"][a:a + part.n] >= 0]])
+    with pytest.raises(ValueError, match="^start/stop:"):
+        whole.shard(5, n + 1)

@@ -56,3 +56,30 @@ def test_without_devices_every_reading_counts_as_a_device_and_empty_input_gives_
 def test_mismatched_columns_are_refused():
     with pytest.raises(ValueError, match="same length"):
         hourly_rollup([1, 2], [0], [0, 0], [1.0, 1.0])
+
+
+def test_the_batchwise_rollup_with_per_device_cells_equals_the_rollup_of_all_readings_at_once():
+    rng = np.random.default_rng(5)
+    m, n_groups, n_kinds = 20_000, 36, 8
+    hour = 490_000 + rng.integers(0, 3, m)
+    group, kind = rng.integers(0, n_groups, m), rng.integers(0, n_kinds, m)
+    cons = rng.exponential(1.0, m)
+    cons[::89] = np.nan
+    al = rng.choice(m, 50)
+    want = hourly_rollup(hour, group, kind, cons, alarms_per_group=(hour[al] + 1, group[al], kind[al]))
+    acc, other = rollup.HourlyRollup(n_groups, n_kinds), rollup.HourlyRollup(n_groups, n_kinds)
+    cell = (group * n_kinds + kind).astype(np.int32)
+    for s in range(0, m, 3000):  # batches; the second half goes to another shard's accumulator
+        (acc if s < m // 2 else other).add(hour[s:s + 3000], cell[s:s + 3000], cons[s:s + 3000])
+    acc.add_alarms(hour[al] + 1, cell[al])
+    acc.merge(other)
+    got = acc.result()
+    assert got.keys() == want.keys()
+    for c in rollup.COLUMNS:
+        if c == "consumption_sum":
+            np.testing.assert_allclose(got[c], want[c])
+        else:
+            assert got[c].tolist() == want[c].tolist()
+    assert all(len(v) == 0 for v in rollup.HourlyRollup(3, 2).result().values())
+    with pytest.raises(ValueError, match="^cell:"):
+        rollup.HourlyRollup(3, 2).add([1], [6], [1.0])

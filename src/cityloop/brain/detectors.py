@@ -27,6 +27,7 @@ until the condition clears):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 
@@ -213,6 +214,8 @@ class DetectorBank:
         self.state = np.zeros(0, STATE_DTYPE)
         self.sensors = StreamingDetector(0, **self.params.streaming)
         self.sensor_dev = np.zeros(0, np.int64)  # device of each sensor slot
+        self._silent_due = -np.inf  # no device can be silent before this time (see check_silent)
+        self._min_int = (-1, 1)  # (bank size, shortest expected interval)
         self._tables()
         self.grow(n, kind, interval_s)
 
@@ -273,6 +276,28 @@ class DetectorBank:
         self.state[idx] = fresh
         s = g["slot"][g["slot"] >= 0]
         self.sensors.state[:, s] = 0.0
+
+    def shard(self, start: int, stop: int) -> DetectorBank:
+        """A new bank holding devices ``start .. stop-1`` (re-indexed from 0) and a copy of their
+        state: one shard of a bank split by contiguous device ranges across workers.  Feeding a
+        shard the readings of its devices (index minus ``start``) gives the same state, results
+        and alarms as feeding the whole bank."""
+        start, stop = int(start), int(stop)
+        if not 0 <= start <= stop <= self.n:
+            raise ValueError(f"start/stop: need 0 <= start <= stop <= {self.n}")
+        part = DetectorBank(0, np.zeros(0), np.zeros(0), utc_offset_s=self.utc_offset_s, params=self.params)
+        state = self.state[start:stop].copy()
+        slots = np.flatnonzero((self.sensor_dev >= start) & (self.sensor_dev < stop))
+        remap = np.full(len(self.sensor_dev), -1, np.int32)
+        remap[slots] = np.arange(len(slots), dtype=np.int32)
+        own = state["slot"] >= 0
+        state["slot"][own] = remap[state["slot"][own]]
+        part.state = state
+        part.sensors.state = self.sensors.state[:, slots].copy()
+        part.sensor_dev = self.sensor_dev[slots] - start
+        part.sensors.n_series = len(slots)
+        part._silent_due = self._silent_due
+        return part
 
     # ------------------------------------------------------------ ingest
     def process(self, idx, ts, value, *, now: int) -> Result:
@@ -459,6 +484,7 @@ class DetectorBank:
                 out.append(_alarms(ix[jf], AlarmType.ANOMALY, t[jf], v[jf], score[fire], np.tile(_NAN5, (len(jf), 1))))
 
         g["last_value"], g["last_ts"], g["since_ts"] = v, t, since
+        self._silent_due = min(self._silent_due, float(t.min()) + p.silent_k * float(g["interval"].min()))
         np.minimum(n, 254, out=n)
         n += 1
         g["n"] = n
@@ -537,18 +563,45 @@ class DetectorBank:
 
     # ------------------------------------------------------------ silence
     def check_silent(self, now: int) -> Alarms:
-        """Devices whose last reading is older than ``silent_k`` × their interval (once per outage)."""
+        """Devices whose last reading is older than ``silent_k`` × their interval (once per outage).
+
+        The bank keeps a lower bound of the earliest deadline (``last_ts + silent_k × interval``)
+        of every device that has read and is not already silent: :meth:`process` lowers it by each
+        round's earliest new deadline, a scan raises it to the true earliest one.  A check before
+        that time costs nothing; one after it scans ``last_ts`` once and looks at the interval and
+        flags of only the devices that could be late (those older than ``silent_k`` × the shortest
+        interval of the bank)."""
+        now = int(now)
+        k = self.params.silent_k
+        if now <= self._silent_due:
+            return Alarms.empty()
         st = self.state
-        last = st["last_ts"].astype(np.int64)
-        interval = st["interval"]
-        late = (last > 0) & (int(now) - last > self.params.silent_k * interval) & (st["flags"] & _SILENT == 0)
-        j = np.flatnonzero(late)
+        if self._min_int[0] != self.n:  # the bank's shortest interval, kept until devices change
+            self._min_int = (self.n, int(st["interval"].min()) if self.n else 1)
+        min_int = self._min_int[1]
+        # one strided pass over the records; the rest is on 4-byte contiguous copies
+        last1 = st["last_ts"].copy()
+        last1 -= np.uint32(1)  # a device that never read wraps to 2**32 - 1
+        thr = now - k * min_int  # a device that read at or after this cannot be late
+        thr1 = np.uint32(min(max(math.ceil(thr), 1), 2**32 - 1) - 1)
+        cand = last1 < thr1
+        j = np.flatnonzero(cand)
+        lj = last1[j].astype(np.int64) + 1
+        interval = st["interval"][j].astype(np.int64)
+        flags = st["flags"][j]
+        late = (now - lj > k * interval) & (flags & _SILENT == 0)
+        # the next deadline: not-late candidates not yet silent, and every device that read after thr
+        rest = int(np.where(cand, np.uint32(2**32 - 1), last1).min())
+        waiting = lj[~late & (flags & _SILENT == 0)] + k * interval[~late & (flags & _SILENT == 0)]
+        self._silent_due = min(rest + 1 + k * min_int if rest < 2**32 - 1 else np.inf,
+                               float(waiting.min()) if len(waiting) else np.inf)
+        j, interval, lj = j[late], interval[late], lj[late]
         if len(j) == 0:
             return Alarms.empty()
         st["flags"][j] |= _SILENT
-        gap = int(now) - last[j]
-        ev = np.column_stack([last[j], interval[j], gap // interval[j], np.full((len(j), 2), np.nan)])
-        return _alarms(j, AlarmType.SILENT, np.full(len(j), int(now)), gap, gap / (interval[j] * 1.0), ev)
+        gap = now - lj
+        ev = np.column_stack([lj, interval, gap // interval, np.full((len(j), 2), np.nan)])
+        return _alarms(j, AlarmType.SILENT, np.full(len(j), now), gap, gap / (interval * 1.0), ev)
 
     # ------------------------------------------------------------ inspection / checkpoints
     def state_nbytes(self) -> int:

@@ -87,3 +87,76 @@ def _first_of_pair(key: np.ndarray, device: np.ndarray) -> np.ndarray:
     k, d = key[order], device[order]
     new = np.r_[True, (k[1:] != k[:-1]) | (d[1:] != d[:-1])]
     return order[new]
+
+
+class HourlyRollup:
+    """The same roll-up, accumulated batch by batch (a sweep's batches, or one shard's).
+
+    ``cell`` is ``group * n_kinds + kind``, precomputed once per device (so a batch costs one
+    gather of the device's cell, not two); every batch is counted with one ``np.bincount`` per
+    measure over the hours it spans, and only its non-empty cells are kept.  :meth:`merge` adds
+    another accumulator (a parallel shard's).  As in :func:`hourly_rollup` without ``device``,
+    every reading counts as a device reporting: use it where a device reads once per hour per
+    batch stream (a sweep), else :func:`hourly_rollup` with ``device``.
+    :meth:`result` returns exactly what :func:`hourly_rollup` returns for all batches at once.
+    """
+
+    def __init__(self, n_groups: int, n_kinds: int):
+        if n_groups <= 0 or n_kinds <= 0:
+            raise ValueError("n_groups/n_kinds: must be positive")
+        self.n_groups, self.n_kinds = int(n_groups), int(n_kinds)
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (key, readings, csum, alarms)
+
+    def _count(self, hour, cell, weights):
+        """Non-empty (hour * cells + cell) keys of one batch, with counts and sums."""
+        nc = self.n_groups * self.n_kinds
+        hour = np.asarray(hour, np.int64)
+        cell = np.asarray(cell)
+        if len(hour) != len(cell) or (weights is not None and len(weights) != len(hour)):
+            raise ValueError("hour/cell/consumption: arrays must have the same length")
+        if len(hour) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        if cell.min() < 0 or cell.max() >= nc:
+            raise ValueError(f"cell: must be group * n_kinds + kind in 0..{nc - 1}")
+        lo, hi = int(hour.min()), int(hour.max())
+        if (hi - lo + 1) * nc <= _DENSE_LIMIT:
+            key = hour - lo
+            key *= nc
+            key += cell
+            n = np.bincount(key, minlength=(hi - lo + 1) * nc)
+            s = np.bincount(key, weights=weights, minlength=len(n)) if weights is not None else None
+            at = np.flatnonzero(n)
+            return at + lo * nc, n[at], (s[at] if s is not None else np.zeros(len(at)))
+        key = hour * nc + cell
+        at, inv = np.unique(key, return_inverse=True)
+        return at, np.bincount(inv, minlength=len(at)), (np.bincount(inv, weights=weights, minlength=len(at))
+                                                         if weights is not None else np.zeros(len(at)))
+
+    def add(self, hour, cell, consumption) -> None:
+        """Readings: epoch ``hour``, device ``cell``, ``consumption`` (NaN: a reading without consumption)."""
+        cons = np.asarray(consumption, np.float64)
+        if np.isnan(cons).any():
+            cons = np.where(np.isnan(cons), 0.0, cons)
+        key, n, s = self._count(hour, cell, cons)
+        self._parts.append((key, n, s, np.zeros(len(key), np.int64)))
+
+    def add_alarms(self, hour, cell) -> None:
+        key, n, _ = self._count(hour, cell, None)
+        self._parts.append((key, np.zeros(len(key), np.int64), np.zeros(len(key)), n))
+
+    def merge(self, other: HourlyRollup) -> None:
+        if (other.n_groups, other.n_kinds) != (self.n_groups, self.n_kinds):
+            raise ValueError("other: roll-ups of different shapes (n_groups, n_kinds)")
+        self._parts += other._parts
+
+    def result(self) -> dict[str, np.ndarray]:
+        nc = self.n_groups * self.n_kinds
+        if not self._parts:
+            return {c: np.zeros(0, np.float64 if c == "consumption_sum" else np.int64) for c in COLUMNS}
+        key, n, s, a = (np.concatenate(x) for x in zip(*self._parts, strict=True))
+        cell, inv = np.unique(key, return_inverse=True)  # a few thousand keys: the parts' cells
+        readings = np.bincount(inv, weights=n, minlength=len(cell)).astype(np.int64)
+        alarms = np.bincount(inv, weights=a, minlength=len(cell)).astype(np.int64)
+        csum = np.bincount(inv, weights=s, minlength=len(cell))
+        return {"hour": cell // nc, "group": cell % nc // self.n_kinds, "kind": cell % self.n_kinds,
+                "consumption_sum": csum, "readings": readings, "devices_reporting": readings.copy(), "alarms": alarms}

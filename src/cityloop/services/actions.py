@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -74,7 +75,8 @@ def start_application(*, applicant, holder_name: str, holder_id: str, actor, ite
     now = clock.now()
     window = actor.pk != applicant.pk
     application = Application.objects.create(
-        number=f"tmp-{now.timestamp()}-{applicant.pk}", applicant=applicant, started_by=actor,
+        # A placeholder that fits the column until the primary key gives the real number.
+        number=f"tmp-{secrets.token_hex(8)}", applicant=applicant, started_by=actor,
         holder_name=holder_name.strip(), holder_id=holder_id.strip(), bundle=bundle,
         channel=Channel.WINDOW if window else Channel.ONLINE, visits=1 if window else 0, created_at=now)
     application.number = f"SA{now:%Y%m%d}{application.pk:06d}"
