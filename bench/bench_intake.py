@@ -1,7 +1,7 @@
 """Intake throughput: POST /api/v1/requests against a production-mode server, then count the rows.
 
     python bench/bench_intake.py [--duration 20] [--warmup 10] [--connections 16]
-                                 [--workers 3] [--threads 4] [--database-url postgresql://...]
+                                 [--workers 2] [--threads 16] [--database-url postgresql://...]
 
 It creates a fresh data dir in /tmp (SQLite, or the PostgreSQL database named in --database-url,
 dropped and created again), runs ``cityloop migrate``, ``cityloop city import beijing``, adds a
@@ -115,6 +115,23 @@ def run_wrk(url: str, env: dict, *, seconds: int, connections: int, threads: int
     return json.loads(line[len("WRKJSON "):])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants so far (Linux /proc; 0 elsewhere)."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    while todo:
+        current = todo.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def acknowledged(out: Path) -> tuple[list[tuple[str, str]], dict[str, int]]:
     acked, statuses = [], {}
     for name in glob.glob(f"{out}.*.acked"):
@@ -153,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    ap.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    ap.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker")
     ap.add_argument("--database-url", default="", help="PostgreSQL URL (its database is dropped and recreated); "
                                                        "SQLite in the fresh data dir by default")
     ap.add_argument("--keep", action="store_true", help="keep the data dir for a look afterwards")
@@ -172,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data dir {data_dir} ({database}); setting up the beijing pack", flush=True)
     cityloop(env, "migrate", "--verbosity", "0")
     cityloop(env, "city", "import", "beijing")
-    cityloop(env, "user", "add", "bench_dispatcher", "--role", "dispatcher", "--password", secrets.token_urlsafe(18))
+    # "--password=" form: a generated password may start with "-", which argparse would take for an option.
+    cityloop(env, "user", "add", "bench_dispatcher", "--role", "dispatcher", f"--password={secrets.token_urlsafe(18)}")
     token = cityloop(env, "token", "create", "bench_dispatcher", "--name", "bench intake", "--scope",
                      "hotline").strip().splitlines()[-1]
     points_file = data_dir / "points.txt"
@@ -192,8 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.warmup:
             run_wrk(url, wrk_env, seconds=args.warmup, connections=args.connections, threads=args.wrk_threads,
                     points=points_file, out=out, tag="warm")
+        server_cpu, load_cpu = cpu_seconds(server.pid), os.times()
         timed = run_wrk(url, wrk_env, seconds=args.duration, connections=args.connections,
                         threads=args.wrk_threads, points=points_file, out=out, tag="timed")
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        load_cpu = (os.times().children_user + os.times().children_system
+                    - load_cpu.children_user - load_cpu.children_system)
     finally:
         server.terminate()
         try:
@@ -207,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"timed run: {timed['requests']} submits in {timed['duration_us'] / 1e6:.1f} s; latency p50 "
           f"{timed['p50_us'] / 1000:.1f} ms, p90 {timed['p90_us'] / 1000:.1f} ms, p99 {timed['p99_us'] / 1000:.1f} ms, "
           f"max {timed['max_us'] / 1000:.1f} ms; errors {errors or 'none'}")
+    print(f"CPU per submit: server {server_cpu / timed['requests'] * 1000:.2f} ms, load generator "
+          f"{load_cpu / timed['requests'] * 1000:.2f} ms (machine load average {os.getloadavg()[0]:.1f})")
     print(f"responses by status (warm-up + timed): {dict(sorted(statuses.items()))}; acknowledged {len(acked)}, "
           f"rows {counts['rows']}; audit chain {'intact' if counts['audit_intact'] else 'BROKEN'}")
     if not args.keep:

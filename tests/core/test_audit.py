@@ -185,3 +185,28 @@ def test_a_failed_change_leaves_no_audit_record(admin_zhang):
         actions.add_user(username="admin_zhang", password="x", role="citizen", actor=None, check_password=False)
 
     assert AuditRecord.objects.count() == before
+
+
+def test_a_batch_of_records_continues_the_chain_and_moves_the_head(admin_zhang):
+    first = audit.record(None, "test.write", ("thing", "1"))
+    base = first.seq
+
+    last_seq = audit.record_many([(admin_zhang, "test.batch", ("thing", str(n)), {"n": n}) for n in range(2, 6)]
+                                 + [(None, "test.batch", None, {})])
+
+    stored = list(AuditRecord.objects.filter(seq__gt=base).order_by("seq"))
+    assert last_seq == base + 5 and [e.seq for e in stored] == [base + n for n in range(1, 6)]
+    assert stored[0].prev_digest == first.digest
+    assert (stored[0].actor_id, stored[0].actor_label, stored[0].object_id) == (admin_zhang.pk, "admin_zhang", "2")
+    assert json.loads(stored[1].summary) == {"n": 3} and stored[4].actor_label == "system"
+    head = AuditHead.objects.get(pk=1)
+    assert (head.seq, head.digest) == (base + 5, stored[4].digest)
+    assert audit.verify().intact and audit.verify().checked == base + 5
+    assert audit.record(None, "test.after", None).prev_digest == stored[4].digest
+
+
+def test_a_batch_on_an_empty_trail_starts_from_the_genesis_link():
+    assert audit.record_many([(None, "test.batch", ("thing", "1"), {})]) == 1
+
+    assert AuditRecord.objects.get().prev_digest == audit.GENESIS and audit.verify().intact
+    assert audit.record_many([]) == 0

@@ -473,3 +473,19 @@ def test_the_openapi_document_lists_every_hotline_path_with_descriptions(city):
     assert submit["security"] == [{"HotlineBearer": []}, {"HotlineHeader": []}]
     assert "security" not in paths["/api/v1/track/{tracking_no}"]["get"]
     assert all(op.get("description") for path in expected for op in paths[path].values())
+
+
+def test_the_submit_answer_holds_exactly_the_published_schemas_fields_in_its_order(submit_json, citizen_wang,
+                                                                                   tiny_places):
+    from cityloop.hotline.schemas import RequestOut
+
+    answer = submit_json(attributes={"k": "v"})
+    lon, lat = tiny_places["D1S1C1"]
+    mine = Api(citizen_wang).post("/requests", {**WATER_CUT, "lon": lon, "lat": lat}).json()
+
+    for body in (answer, mine):
+        assert list(body) == list(RequestOut.model_fields)
+        assert list(body["caller"]) == ["name", "phone", "email", "masked"]
+        assert list(body["street"]) == ["code", "name"]
+        assert RequestOut.model_validate(body).tracking_no == body["tracking_no"]
+    assert answer["attributes"] == {"k": "v"} and answer["created_at"].endswith("Z")

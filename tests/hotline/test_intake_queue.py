@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 
 from cityloop.core import audit
+from cityloop.core.models import AuditRecord
 from cityloop.hotline import intake_queue
-from cityloop.hotline.actions import Submission
+from cityloop.hotline.actions import Submission, intake
 from cityloop.hotline.models import Event, IdempotencyKey, Request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,3 +57,65 @@ def test_a_bad_submission_is_refused_in_the_callers_thread_and_nothing_is_queued
         intake_queue.submit(Submission(description="", caller_phone="1"), city=city, channel="api")
     assert "description" in refused.value.message_dict
     assert Request.objects.count() == 0
+
+
+def _prepared(city, place, key, description="路灯不亮", **extra):
+    lon, lat = place
+    sub = Submission(description=description, caller_phone="13812345678", lon=lon, lat=lat, **extra)
+    return intake.prepare(sub, city=city, channel="api", idempotency=("test", key) if key else None)
+
+
+def test_a_batch_stores_new_submits_once_and_answers_repeated_keys_with_the_first_request(city, tiny_places):
+    place = tiny_places["D1S1C1"]
+    [(first, created)] = intake.store([_prepared(city, place, "k1", attributes={"k": "k1", "n": [1, 2]})])
+    assert created and first.pk is not None
+
+    results = intake.store([_prepared(city, place, "k1"), _prepared(city, place, "k2", "水管漏了"),
+                            _prepared(city, place, "k2"), _prepared(city, place, None, "井盖丢了")])
+
+    assert [created for _, created in results] == [False, True, False, True]
+    assert results[0][0].pk == first.pk and results[2][0] is results[1][0]
+    numbers = [first.tracking_no, results[1][0].tracking_no, results[3][0].tracking_no]
+    assert [int(n.rsplit("-", 1)[1]) for n in numbers] == [1, 2, 3]
+    assert Request.objects.count() == 3 and IdempotencyKey.objects.count() == 2
+    assert set(Event.objects.values_list("request_id", "kind")) == {(r.pk, "submitted") for r in
+                                                                    (first, results[1][0], results[3][0])}
+    stored = Request.objects.select_related("street").get(pk=results[1][0].pk)
+    assert (stored.tracking_no, stored.description, stored.street.code) == (numbers[1], "水管漏了", "D1S1")
+    assert Request.objects.get(pk=first.pk).attributes == {"k": "k1", "n": [1, 2]}
+    assert stored.response_due == results[1][0].response_due and stored.updated_at is not None
+    assert audit.verify().intact
+    assert sorted(AuditRecord.objects.filter(action="request.submit").values_list("object_id", flat=True)) == sorted(
+        str(r.pk) for r in (first, results[1][0], results[3][0]))
+    results[3][0].title = "changed"
+    results[3][0].save()  # a stored submit behaves as a saved row: saving updates it
+    assert Request.objects.get(pk=results[3][0].pk).title == "changed" and Request.objects.count() == 3
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the file lock orders SQLite's writers only")
+def test_writers_take_turns_on_the_database_so_a_second_one_waits_for_the_first():
+    inside, released = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with intake_queue._database_turn():
+            order.append("first in")
+            inside.set()
+            released.wait(5)
+            order.append("first out")
+
+    def second() -> None:
+        inside.wait(5)
+        with intake_queue._database_turn():
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    inside.wait(5)
+    threads[1].join(timeout=0.3)
+    assert threads[1].is_alive() and order == ["first in"]
+    released.set()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert order == ["first in", "first out", "second in"]

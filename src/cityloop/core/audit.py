@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from cityloop.core.models import AuditHead, AuditRecord
@@ -87,19 +87,19 @@ def record(actor: Any, action: str, obj: Any = None, *, before: Any = None, afte
     return entry
 
 
-def record_many(entries: list[tuple[Any, str, Any, dict[str, Any]]]) -> list[AuditRecord]:
+def record_many(entries: list[tuple[Any, str, Any, dict[str, Any]]]) -> int:
     """Append several records (actor, action, object, details) with one read and one write of the head.
 
-    The group-commit intake uses it: one transaction writes a whole batch of submits and their trail.
+    The group-commit intake uses it: one transaction writes a whole batch of submits and their trail,
+    so the rows go in with one ``executemany`` rather than through the ORM. Returns the last seq.
     """
     if not entries:
-        return []
+        return 0
     with transaction.atomic():
-        head = AuditHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:
-            head = AuditHead.objects.create(pk=1, seq=0, digest=GENESIS)
-        seq, prev = head.seq, head.digest
+        head = _locked_head()
+        seq, prev = head
         at = timezone.now()
+        fields = [AuditRecord._meta.get_field(name) for name in _RECORD_COLUMNS]
         rows = []
         for actor, action, obj, details in entries:
             object_type, object_id = _describe_object(obj)
@@ -108,13 +108,35 @@ def record_many(entries: list[tuple[Any, str, Any, dict[str, Any]]]) -> list[Aud
             seq += 1
             digest = digest_of(prev, seq=seq, at=at, actor_id=actor_id, actor_label=actor_label, action=action,
                                object_type=object_type, object_id=object_id, summary=summary)
-            rows.append(AuditRecord(seq=seq, at=at, actor_id=actor_id, actor_label=actor_label, action=action,
-                                    object_type=object_type, object_id=object_id, summary=summary,
-                                    prev_digest=prev, digest=digest))
+            values = (seq, at, actor_id, actor_label, action, object_type, object_id, summary, prev, digest)
+            rows.append(tuple(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)))
             prev = digest
-        AuditRecord.objects.bulk_create(rows)
-        AuditHead.objects.filter(pk=1).update(seq=seq, digest=prev)
-    return rows
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {quote(AuditRecord._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+                f"VALUES ({', '.join(['%s'] * len(fields))})", rows)
+            cursor.execute(f"UPDATE {quote(AuditHead._meta.db_table)} SET {quote('seq')} = %s, "
+                           f"{quote('digest')} = %s WHERE id = 1", [seq, prev])
+    return seq
+
+
+_RECORD_COLUMNS = ("seq", "at", "actor_id", "actor_label", "action", "object_type", "object_id", "summary",
+                   "prev_digest", "digest")
+
+
+def _locked_head() -> tuple[int, str]:
+    """(seq, digest) of the chain's head, locked for this transaction (created on the first record)."""
+    quote = connection.ops.quote_name
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {quote('seq')}, {quote('digest')} FROM {quote(AuditHead._meta.db_table)} "
+                       f"WHERE id = 1{lock}")
+        row = cursor.fetchone()
+    if row is None:
+        AuditHead.objects.create(pk=1, seq=0, digest=GENESIS)
+        return _locked_head()
+    return int(row[0]), row[1]
 
 
 def _actor(actor: Any) -> tuple[int | None, str]:

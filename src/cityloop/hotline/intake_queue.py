@@ -10,14 +10,50 @@ its batch has committed, so an acknowledged request is never lost.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future
+from contextlib import contextmanager
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler alone orders the writers
+    fcntl = None
 
 from django.db import IntegrityError, close_old_connections, connections
 
 from cityloop.hotline.actions import intake
 
 MAX_BATCH = 256
+
+
+@contextmanager
+def _database_turn():
+    """On SQLite, the writers of all processes take turns on a file lock next to the database.
+
+    SQLite lets one writer in; the others would wait in its busy handler, which polls in sleeps of up
+    to 100 ms. The kernel hands a released ``flock`` to the next waiter at once, and whoever waited
+    has a bigger batch by then. PostgreSQL's row locks (daily counter, audit head) wake waiters by
+    themselves.
+    """
+    connection = connections["default"]
+    if connection.vendor != "sqlite" or fcntl is None:
+        yield
+        return
+    name = str(connection.settings_dict["NAME"])
+    if name == ":memory:" or name.startswith("file:"):
+        yield
+        return
+    try:
+        fd = os.open(f"{name}.intake-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # a read-only directory: still correct, SQLite's busy handler orders the writers
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 class Writer:
@@ -41,8 +77,12 @@ class Writer:
             with self._ready:
                 while not self._queue:
                     self._ready.wait()
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            self._write(batch)
+            with _database_turn():
+                # Take the batch only once it is this process's turn: what queued up while another
+                # process was writing goes into this commit.
+                with self._ready:
+                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                self._write(batch)
 
     def _write(self, batch: list[tuple[intake.Prepared, Future]]) -> None:
         close_old_connections()

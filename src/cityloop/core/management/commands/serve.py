@@ -11,7 +11,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("CITYLOOP_WEB_WORKERS", "2")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CITYLOOP_WEB_THREADS", "8")))
+        # 16 threads: a worker can hold every connection of a busy client, and intake commits them together.
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("CITYLOOP_WEB_THREADS", "16")))
 
     def handle(self, *args, **options):
         from gunicorn.app.base import BaseApplication
