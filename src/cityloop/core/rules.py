@@ -36,6 +36,7 @@ side logs a warning once per year; this module itself never logs.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -212,6 +213,12 @@ def _as_timedelta(amount: float | timedelta, unit: str = "hours") -> timedelta:
         return amount
     if isinstance(amount, bool) or not isinstance(amount, int | float):
         raise TypeError(f"expected a number of {unit} or a timedelta, got {amount!r}")
+    if unit == "hours" and amount and math.isfinite(amount):
+        # Round away from zero to whole microseconds: a positive amount never becomes "no time at all"
+        # (which would skip the move to the next office opening), and a + b stays within 1 µs of
+        # adding a then b — a deadline may be 1 µs late, never early.
+        micros = amount * 3_600_000_000
+        return timedelta(microseconds=math.copysign(math.ceil(abs(micros)), micros))
     return timedelta(**{unit: amount})
 
 
