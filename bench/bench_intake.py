@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                  "builds the city locator on its first submit)")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--wrk-threads", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    ap.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     ap.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker")
     ap.add_argument("--database-url", default="", help="PostgreSQL URL (its database is dropped and recreated); "
                                                        "SQLite in the fresh data dir by default")

@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["cityloop", *args])
+    try:
+        execute_from_command_line(["cityloop", *args])
+    except ImproperlyConfigured as exc:
+        print(f"cityloop: configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,7 +1,8 @@
-import os
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from cityloop.core import config
 
 
 class Command(BaseCommand):
@@ -9,10 +10,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("CITYLOOP_WEB_WORKERS", "2")))
+        parser.add_argument("--port", type=int, default=config.env_number("PORT", 8000, low=1, high=65535, integer=True))
+        parser.add_argument("--workers", type=int, default=config.env_number("CITYLOOP_WEB_WORKERS", 4, low=1, high=64, integer=True))
         # 16 threads: a worker can hold every connection of a busy client, and intake commits them together.
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CITYLOOP_WEB_THREADS", "16")))
+        parser.add_argument("--threads", type=int, default=config.env_number("CITYLOOP_WEB_THREADS", 16, low=1, high=256, integer=True))
 
     def handle(self, *args, **options):
         from gunicorn.app.base import BaseApplication
