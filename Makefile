@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast lint messages packs bench bench-locator bench-classifier bench-nab \
-	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys chromium clean
+	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys chromium wrk clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -79,7 +79,14 @@ bench-brain: $(STAMP) ## one reading from each of 3,120,000 devices through ever
 bench-leaks: $(STAMP) ## leak detection on BattLeDIM leak flows: precision, recall, hours to detect
 	$(BIN)/python bench/bench_leaks.py --data $(DATA)/battledim
 
-bench-intake: $(STAMP) ## wrk against a production server: requests/s, p99, lost and duplicated submits
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  echo "installing wrk from Debian's packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; \
+	fi
+
+bench-intake: $(STAMP) wrk ## wrk against a production server: requests/s, p99, lost and duplicated submits
 	$(BIN)/python bench/bench_intake.py
 
 bench-dashboard: $(STAMP) ## 1,000,000 request histories, then the dashboard and ranking page times
