@@ -38,7 +38,7 @@ def test_batch_equals_each_series_alone():
     series.append(noise(500, seed=9))  # a shorter series (padded with NaN in the batch)
     batch = score_many(series)
     det = StreamingDetector()
-    for x, b in zip(series, batch):
+    for x, b in zip(series, batch, strict=True):
         np.testing.assert_allclose(det.score_series(x), b, rtol=0, atol=1e-12)
 
 

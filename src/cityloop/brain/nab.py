@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def write_nab_results(
         raise ValueError(f"unknown detector {detector_name!r} and no score_fn given")
 
     written = []
-    for (rel, ts, raw, _), scores in zip(read, all_scores):
+    for (rel, ts, raw, _), scores in zip(read, all_scores, strict=True):
         cat, name = rel.split("/")
         dest = out_dir / detector_name / cat / f"{detector_name}_{name}"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ def write_nab_results(
         with open(dest, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["timestamp", "value", "anomaly_score", "label"])
-            for t, v, s, lb in zip(ts, raw, scores, lab):
-                w.writerow([t, v, "%.12g" % float(s), int(lb)])
+            for t, v, s, lb in zip(ts, raw, scores, lab, strict=True):
+                w.writerow([t, v, f"{float(s):.12g}", int(lb)])
         written.append(dest)
     return written
