@@ -73,3 +73,34 @@ def test_a_bad_upload_is_refused_naming_the_material(client, bearer, citizen_wan
 
 def test_the_api_needs_a_token(client, items):
     assert client.get("/api/v1/services/applications").status_code == 401
+
+
+def test_an_administrator_edits_lints_and_publishes_an_item_through_the_api(client, bearer, admin_zhang, items,
+                                                                            citizen_wang):
+    admin = bearer(admin_zhang)
+    draft = client.post("/api/v1/services/catalogue/WATER-1/draft", **admin)
+    assert draft.status_code == 200 and draft.json()["status"] == "draft" and draft.json()["findings"] == []
+    data = draft.json()["data"]
+    data["materials"] = [*data["materials"], {**data["materials"][0], "key": "extra", "name": "其他材料"}]
+    edited = client.put("/api/v1/services/catalogue/WATER-1/draft", {"data": data}, content_type="application/json", **admin)
+    assert edited.status_code == 200, edited.content
+    assert "CL101" in {f["code"] for f in edited.json()["findings"]}
+    refused = client.post("/api/v1/services/catalogue/WATER-1/publish", **admin)
+    assert refused.status_code == 400 and any("CL101" in d["message"] for d in refused.json()["detail"])
+    data["materials"] = data["materials"][:-1]
+    client.put("/api/v1/services/catalogue/WATER-1/draft", {"data": data}, content_type="application/json", **admin)
+    published = client.post("/api/v1/services/catalogue/WATER-1/publish", **admin)
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    assert client.post("/api/v1/services/catalogue/WATER-1/draft", **bearer(citizen_wang)).status_code == 403
+
+
+def test_the_reduction_report_is_served_to_staff_and_names_a_missing_snapshot(client, bearer, leader_sun, items):
+    from django.utils import timezone
+
+    leader = bearer(leader_sun)
+    today = timezone.localdate().isoformat()
+    report = client.get("/api/v1/services/reductions", {"from": today, "to": today}, **leader)
+    assert report.status_code == 200, report.content
+    assert report.json()[-1]["department"] == "TOTAL"
+    missing = client.get("/api/v1/services/reductions", {"from": "1999-01-01"}, **leader)
+    assert missing.status_code == 400 and missing.json()["detail"][0]["field"] == "from"

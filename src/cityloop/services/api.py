@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from cityloop.openapi.auth import token_auth
@@ -265,3 +265,89 @@ def department_stats(request):
     if queries.role_of(request.user) not in {"leader", "admin", "auditor"}:
         raise PermissionDenied("leaders, administrators and auditors see department statistics")
     return queries.department_stats()
+
+
+# -- the catalogue editor and the reduction report (administrators and leaders) ---------------------
+
+
+class FindingOut(Schema):
+    item: str
+    code: str
+    rule: str
+    field: str
+    message: str
+
+
+class DraftOut(Schema):
+    item: str
+    version: int
+    status: str
+    data: dict[str, Any]
+    findings: list[FindingOut]
+
+
+def _draft_out(version) -> dict[str, Any]:
+    return {"item": version.item.code, "version": version.number, "status": version.status,
+            "data": catalogue.editable_dict(version),
+            "findings": [{"item": f.item, "code": f.code, "rule": f.rule, "field": f.field, "message": f.message}
+                         for f in catalogue.findings_for(version)]}
+
+
+def _item(code: str) -> ServiceItem:
+    return get_object_or_404(ServiceItem, code=code)
+
+
+@router.post("/catalogue/{code}/draft", response=DraftOut, auth=AUTH, summary="Start (or get) an item's draft",
+             description="Editing a published item copies its current version into a new draft; the linter's "
+                         "findings come with it. Catalogue administrators only.")
+def start_draft(request, code: str):
+    return _draft_out(catalogue.start_draft(_item(code), actor=request.user))
+
+
+class DraftIn(Schema):
+    data: dict[str, Any]
+
+
+@router.put("/catalogue/{code}/draft", response=DraftOut, auth=AUTH, summary="Replace the draft's content",
+            description="`data` is the item's editable form (as returned in the draft's `data`). Bad values get "
+                        "a 400 naming the field; the linter's findings are returned, not refused, until publishing.")
+def update_draft(request, code: str, payload: DraftIn):
+    data = payload.data
+    draft = _item(code).draft()
+    if draft is None:
+        raise ValidationError({"version": f"{code} has no draft; POST /catalogue/{code}/draft first"})
+    return _draft_out(catalogue.update_draft(draft, data, actor=request.user))
+
+
+@router.post("/catalogue/{code}/publish", response=DraftOut, auth=AUTH, summary="Publish the draft",
+             description="Refused with a 400 listing every linter finding (field, code, rule) while there are "
+                         "any; otherwise the version is frozen and the previous one retires.")
+def publish(request, code: str):
+    draft = _item(code).draft()
+    if draft is None:
+        raise ValidationError({"version": f"{code} has no draft to publish"})
+    return _draft_out(catalogue.publish_version(draft, actor=request.user))
+
+
+@router.get("/reductions", response=list[dict[str, Any]], auth=AUTH, summary="The reduction report",
+            description="Items, materials, certificates and on-site visits removed between the catalogue "
+                        "snapshots in force on `from` and `to` (YYYY-MM-DD), per department and in total.")
+def reductions_report(request, start: str = Query(..., alias="from"), end: str | None = Query(None, alias="to")):
+    import datetime as dt
+
+    from cityloop.core.models import STAFF_ROLES
+    from cityloop.services import reductions
+
+    if not (request.user.is_superuser or request.user.role in STAFF_ROLES):
+        raise PermissionDenied("the reduction report is for staff")
+    try:
+        first = dt.date.fromisoformat(start)
+        last = dt.date.fromisoformat(end) if end else dt.date.today()
+    except ValueError as exc:
+        raise ValidationError({"from": "dates look like 2026-11-26"}) from exc
+    old, new = catalogue.snapshot_on(first), catalogue.snapshot_on(last)
+    if old is None or new is None:
+        raise ValidationError({"from" if old is None else "to": "no catalogue snapshot on or before that date"})
+    return [{"department": r.department, "name": r.name, "before": r.before, "after": r.after,
+             "percent_removed": {m: r.percent(m) for m in reductions.MEASURES}}
+            for r in reductions.compare(old.data, new.data)]
