@@ -30,22 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _postgres import fresh_postgres  # noqa: E402 - a sibling module of this script
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def fresh_postgres(url: str) -> None:
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        sys.exit(f"--database-url: database name {name!r} must be letters, digits and underscores")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def timed(client, url: str, runs: int) -> list[float]:

@@ -34,6 +34,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from _postgres import fresh_postgres  # noqa: E402 - a sibling module of this script
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LUA = ROOT / "bench" / "intake.lua"
@@ -51,21 +53,6 @@ def cityloop(env: dict, *args: str) -> str:
     if done.returncode != 0:
         sys.exit(f"cityloop {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-def fresh_postgres(url: str) -> None:
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        sys.exit(f"--database-url: database name {name!r} must be letters, digits and underscores")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def points_inside_city(path: Path, n: int = 5000, seed: int = 7) -> list[tuple[float, float]]:

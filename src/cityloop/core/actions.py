@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from cityloop.core import audit, tokens
 from cityloop.core.models import ApiToken, Role, User
+from cityloop.core.queries import require_admin
 
 
 def _require_admin(actor) -> None:
-    if actor is None:  # the command line runs as the operating-system user, who owns the machine
-        return
-    if not (actor.is_superuser or getattr(actor, "role", None) == Role.ADMIN):
-        raise PermissionDenied("only an administrator may manage accounts and tokens")
+    require_admin(actor, to="manage accounts and tokens")
 
 
 @transaction.atomic

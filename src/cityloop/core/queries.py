@@ -33,6 +33,16 @@ def scope_of(actor) -> Scope:
     return Scope(user_id=actor.pk)
 
 
+def require_admin(actor, *, to: str) -> None:
+    """Only an administrator may ``to`` do something; ``None`` is the command line (the machine's owner)."""
+    from django.core.exceptions import PermissionDenied
+
+    if actor is None:
+        return
+    if not (actor.is_superuser or getattr(actor, "role", None) == Role.ADMIN):
+        raise PermissionDenied(f"only an administrator may {to}")
+
+
 def for_actor(qs: QuerySet, actor, *, street: str | None = None, department: str | None = None,
               owner: str | None = None) -> QuerySet:
     """Filter ``qs`` to the rows ``actor`` may see.

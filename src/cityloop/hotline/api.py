@@ -37,6 +37,7 @@ from cityloop.hotline.api_common import (
 )
 from cityloop.hotline.models import Channel, IdempotencyKey
 from cityloop.hotline.schemas import (
+    ERRORS,
     ContactOut,
     Errors,
     FollowUpIn,
@@ -54,7 +55,6 @@ from cityloop.org import queries as org_queries
 from cityloop.org.models import CityPack, Jurisdiction
 
 router = Router(auth=AUTH, tags=["requests"])
-ERRORS = {400: Errors, 401: Problem, 403: Problem, 404: Problem}
 KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
 
 

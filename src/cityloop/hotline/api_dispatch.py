@@ -13,6 +13,7 @@ from cityloop.hotline.actions.handling import nearly_overdue_window
 from cityloop.hotline.api_common import AUTH, actor_of, category_of, place, request_out, visible_request
 from cityloop.hotline.models import Arbitration, Extension, Request
 from cityloop.hotline.schemas import (
+    ERRORS,
     ArbitrationOut,
     BulkIn,
     BulkOut,
@@ -20,11 +21,9 @@ from cityloop.hotline.schemas import (
     DecideArbitrationIn,
     DecideExtensionIn,
     DispatchIn,
-    Errors,
     ExtensionOut,
     MergeIn,
     OrderOut,
-    Problem,
     QueueItem,
     RequestOut,
     UnitRef,
@@ -32,7 +31,6 @@ from cityloop.hotline.schemas import (
 from cityloop.org.models import Department, Jurisdiction
 
 router = Router(auth=AUTH, tags=["dispatch"])
-ERRORS = {400: Errors, 401: Problem, 403: Problem, 404: Problem}
 
 
 def _dispatcher(request):

@@ -9,19 +9,17 @@ from cityloop.core.queries import scope_of
 from cityloop.hotline import actions, queries
 from cityloop.hotline.api_common import AUTH, actor_of, order_out, visible_order
 from cityloop.hotline.schemas import (
+    ERRORS,
     ContactIn,
-    Errors,
     ExtensionIn,
     ExtensionOut,
     NoteIn,
     OrderOut,
-    Problem,
     ReplyIn,
     ReturnIn,
 )
 
 router = Router(auth=AUTH, tags=["orders"])
-ERRORS = {400: Errors, 401: Problem, 403: Problem, 404: Problem}
 
 
 @router.get("/orders", response={200: list[OrderOut], **ERRORS}, summary="The unit's inbox",

@@ -291,3 +291,7 @@ class TrackOut(Schema):
     street: str | None
     finish_due: datetime | None
     timeline: list[EventOut]
+
+
+# The error answers every hotline endpoint may give, for the OpenAPI document.
+ERRORS = {400: Errors, 401: Problem, 403: Problem, 404: Problem}

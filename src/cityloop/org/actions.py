@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from cityloop.core import audit
+from cityloop.core.queries import require_admin
 from cityloop.org import packs
 from cityloop.org.models import (
     Category,
@@ -20,8 +20,7 @@ _LEVEL_RANK = {level: rank for rank, level in enumerate(packs.LEVELS)}
 
 
 def _require_admin(actor) -> None:
-    if actor is not None and not (actor.is_superuser or getattr(actor, "role", None) == "admin"):
-        raise PermissionDenied("only an administrator may import a city pack")
+    require_admin(actor, to="import a city pack")
 
 
 @transaction.atomic

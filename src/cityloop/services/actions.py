@@ -44,11 +44,11 @@ def _set_status(application: Application, target: str) -> str:
     return before
 
 
-def _lock(application: Application) -> Application:
+def _lock(row):
     """Lock the row and bring the caller's instance up to date, so the caller sees the change too."""
-    Application.objects.select_for_update().filter(pk=application.pk).values_list("pk", flat=True).get()
-    application.refresh_from_db()
-    return application
+    type(row).objects.select_for_update().filter(pk=row.pk).values_list("pk", flat=True).get()
+    row.refresh_from_db()
+    return row
 
 
 # ----------------------------------------------------------------------------- starting and filling in
@@ -281,15 +281,9 @@ def accept_application(application: Application, *, actor) -> Application:
 # ----------------------------------------------------------------------------- approval
 
 
-def _lock_task(task: ApprovalTask) -> ApprovalTask:
-    ApprovalTask.objects.select_for_update().filter(pk=task.pk).values_list("pk", flat=True).get()
-    task.refresh_from_db()
-    return task
-
-
 @transaction.atomic
 def approve_task(task: ApprovalTask, *, actor, note: str = "") -> ApprovalTask:
-    task = _lock_task(task)
+    task = _lock(task)
     queries.require_department_member(task.department, actor)
     rules.check_transition(task.status, TaskStatus.APPROVED, rules.TASK_TRANSITIONS)
     now = clock.now()
@@ -313,7 +307,7 @@ def approve_task(task: ApprovalTask, *, actor, note: str = "") -> ApprovalTask:
 
 @transaction.atomic
 def refuse_task(task: ApprovalTask, *, reason: str, actor) -> ApprovalTask:
-    task = _lock_task(task)
+    task = _lock(task)
     queries.require_department_member(task.department, actor)
     if not reason.strip():
         raise ValidationError({"reason": "a refusal must give its legal reason"})
@@ -333,7 +327,7 @@ def refuse_task(task: ApprovalTask, *, reason: str, actor) -> ApprovalTask:
 @transaction.atomic
 def suspend_task(task: ApprovalTask, *, kind: str, reason: str, actor) -> Suspension:
     """Stop the clock for a correction or a special procedure; the working time left is kept."""
-    task = _lock_task(task)
+    task = _lock(task)
     queries.require_department_member(task.department, actor)
     if kind not in SuspensionKind.values:
         raise ValidationError({"kind": f"one of {', '.join(SuspensionKind.values)}"})
@@ -353,7 +347,7 @@ def suspend_task(task: ApprovalTask, *, kind: str, reason: str, actor) -> Suspen
 @transaction.atomic
 def resume_task(task: ApprovalTask, *, actor) -> ApprovalTask:
     """Restart the clock with exactly the working time that was left when it stopped."""
-    task = _lock_task(task)
+    task = _lock(task)
     queries.require_department_member(task.department, actor)
     rules.check_transition(task.status, TaskStatus.PENDING, rules.TASK_TRANSITIONS)
     suspension = task.suspensions.get(ended_at__isnull=True)

@@ -11,10 +11,11 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cityloop.core import audit
+from cityloop.core.queries import require_admin
 from cityloop.services import clock, rules
 from cityloop.services.models import (
     Bundle,
@@ -54,10 +55,7 @@ def lexicon() -> rules.Lexicon:
 
 
 def require_catalogue_admin(actor) -> None:
-    if actor is None:  # the command line and the demo loader run as the machine's owner
-        return
-    if not (actor.is_superuser or getattr(actor, "role", None) == "admin"):
-        raise PermissionDenied("only an administrator may edit the service catalogue")
+    require_admin(actor, to="edit the service catalogue")
 
 
 # ----------------------------------------------------------------------------- dict shape
