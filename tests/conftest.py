@@ -20,11 +20,14 @@ lat 39.8–40.0:
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
 TINY_PACK = Path(__file__).resolve().parent / "fixtures" / "tiny_pack"
@@ -43,6 +46,38 @@ TINY_PLACES = {
 }
 
 
+# No test may depend on the day it runs: every test starts at this instant and the clock ticks on from
+# there. A Wednesday in the middle of a month, a working day on the Chinese calendar. CI runs the
+# date-sensitive modules again at a month end, a year end, a leap day and a Monday just after midnight
+# by setting CITYLOOP_TEST_NOW (see .ci/run); the real system clock never matters.
+PINNED_NOW = datetime.fromisoformat(os.environ.get("CITYLOOP_TEST_NOW") or "2026-11-18T10:00:00+08:00")
+if PINNED_NOW.tzinfo is None:
+    raise SystemExit(f"CITYLOOP_TEST_NOW={PINNED_NOW.isoformat()} needs a UTC offset, e.g. +08:00")
+_session_clock = time_machine.travel(PINNED_NOW, tick=True)
+
+
+def pytest_configure(config):
+    # Session-scoped fixtures (a shared demo database, module constants built at import) see the pinned
+    # clock too, not only the tests.
+    _session_clock.start()
+
+
+def pytest_unconfigure(config):
+    _session_clock.stop()
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock():
+    """Each test starts at exactly PINNED_NOW, however long the tests before it took."""
+    with time_machine.travel(PINNED_NOW, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def pinned_now() -> datetime:
+    return PINNED_NOW
+
+
 class QuickArgon2PasswordHasher(Argon2PasswordHasher):
     """Still argon2 (hashes start with ``argon2``), with test-sized cost: each persona costs ms, not 0.2 s."""
 
@@ -59,11 +94,14 @@ def _quick_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _forget_cached_cities():
     """Locators are cached per city pk, and rolled-back tests may reuse a pk for a different city."""
+    from cityloop.hotline import leaders
     from cityloop.org import queries
 
     queries.forget_cached_cities()
+    leaders.forget_cached_paths()
     yield
     queries.forget_cached_cities()
+    leaders.forget_cached_paths()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,6 +16,7 @@ import pytest
 
 from cityloop.brain import archive, bus
 from tests.brain.conftest import device_rows
+from tests.clock import pinned_command, pinned_env
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -57,9 +57,10 @@ def _readings(codes, steps, seed=3):
 
 
 def _worker(env, subject, durable, *extra):
-    cmd = [sys.executable, "-m", "cityloop.cli.main", "brain", "worker", "--via", "nats", "--subject", subject,
-           "--durable", durable, "--fetch", "4", "--checkpoint-every", "0.01", "--maintenance-every", "0", *extra]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cmd = pinned_command("cityloop.cli.main", "brain", "worker", "--via", "nats", "--subject", subject,
+                         "--durable", durable, "--fetch", "4", "--checkpoint-every", "0.01", "--maintenance-every", "0",
+                         *extra)
+    return subprocess.Popen(cmd, env=pinned_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def test_a_worker_killed_with_sigkill_and_restarted_loses_nothing_and_counts_nothing_twice(

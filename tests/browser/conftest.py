@@ -26,6 +26,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
+@pytest.fixture(autouse=True)
+def _cookies_without_dates(settings):
+    """The server runs on the tests' pinned clock, Chromium on the real one: a cookie that expires two
+    weeks after the pinned day would already be stale in the browser. Session cookies carry no date."""
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+    settings.CSRF_COOKIE_AGE = None
+    settings.LANGUAGE_COOKIE_AGE = None
+
+
 @pytest.fixture(scope="session")
 def chromium():
     from playwright.sync_api import sync_playwright
@@ -38,12 +47,38 @@ def chromium():
         browser.close()
 
 
+def _clicks_wait_for_the_load() -> None:
+    """Playwright's click returns once a navigation it starts is committed, not loaded, so a count()
+    right after it reads a half-parsed page. Every click here waits for the load, as a person would."""
+    from playwright.sync_api import Locator, Page
+
+    if getattr(Page.click, "waits_for_load", False):
+        return
+    page_click, locator_click = Page.click, Locator.click
+
+    def page_click_and_load(self, *args, **kwargs):
+        page_click(self, *args, **kwargs)
+        self.wait_for_load_state()
+
+    def locator_click_and_load(self, *args, **kwargs):
+        locator_click(self, *args, **kwargs)
+        self.page.wait_for_load_state()
+
+    page_click_and_load.waits_for_load = True
+    Page.click, Locator.click = page_click_and_load, locator_click_and_load
+
+
+def _new_page(context):
+    _clicks_wait_for_the_load()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
 @pytest.fixture
 def page(chromium, live_server, transactional_db):
     context = chromium.new_context(base_url=live_server.url, locale="zh-CN", java_script_enabled=False)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
+    yield _new_page(context)
     context.close()
 
 
@@ -51,9 +86,7 @@ def page(chromium, live_server, transactional_db):
 def js_page(chromium, live_server, transactional_db):
     """A page with JavaScript on, for the few enhancements that use it."""
     context = chromium.new_context(base_url=live_server.url, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
+    yield _new_page(context)
     context.close()
 
 

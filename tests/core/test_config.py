@@ -10,12 +10,12 @@ import os
 import sqlite3
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cityloop.cli.main import main as cityloop_main
+from tests.clock import pinned_command, pinned_env
 
 PRINT_SECRET_KEY = "from django.conf import settings; print(settings.SECRET_KEY)"
 
@@ -29,7 +29,7 @@ def cityloop(data_dir: Path, *args: str, timeout: float = 300, **variables: str)
     """Run ``cityloop ARGS`` with only the given CITYLOOP_* variables (and the data directory) set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYLOOP_") and k != "DJANGO_SETTINGS_MODULE"}
     env.update(CITYLOOP_DATA_DIR=str(data_dir), **variables)
-    return subprocess.run([sys.executable, "-m", "cityloop.cli.main", *args], env=env, cwd=data_dir,
+    return subprocess.run(pinned_command("cityloop.cli.main", *args), env=pinned_env(env), cwd=data_dir,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from django.core.management.base import CommandError
 from cityloop.seal import actions
 from cityloop.seal.models import SigningKey
 from cityloop.seal.render import pdf_bytes
+from tests.clock import pinned_command, pinned_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,9 +70,9 @@ def test_the_cityloop_command_verifies_offline_with_exported_documents(issue, tm
     env.pop("CITYLOOP_DATABASE_URL", None)
 
     def run(source):
-        return subprocess.run([sys.executable, "-m", "cityloop.cli.main", "seal", "verify", source,
-                               "--keys", str(keys), "--status-list", str(status)],
-                              capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run(pinned_command("cityloop.cli.main", "seal", "verify", source,
+                                             "--keys", str(keys), "--status-list", str(status)),
+                              capture_output=True, text=True, env=pinned_env(env), timeout=120)
 
     ok = run(str(tmp_path / "good.pdf"))
     assert ok.returncode == 0, ok.stderr

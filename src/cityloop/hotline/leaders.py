@@ -9,7 +9,7 @@ from datetime import date
 import shapely
 from django.conf import settings
 from django.db.models import Avg, F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cityloop.hotline import rates, stats
 from cityloop.hotline.models import Assessment, Order, OrderStatus, Summons, WhistleStatus
@@ -20,6 +20,11 @@ from cityloop.web import svg
 LEVELS = ("district", "street", "community", "department")
 _paths_cache: dict[tuple, list] = {}
 _paths_lock = threading.Lock()
+
+
+def forget_cached_paths() -> None:
+    with _paths_lock:
+        _paths_cache.clear()
 
 
 def month_list(first: date, last: date) -> list[date]:
@@ -72,7 +77,9 @@ def units(kind: str, city, district_id: int | None = None) -> dict[int, object]:
 def street_paths(city, district_id: int | None) -> list[tuple[str, str, str]]:
     """Projected street outlines, computed once per process and city (the pack rarely changes)."""
     pack = getattr(city, "pack", None)
-    key = (city.pk, district_id, pack.imported_at if pack else None)
+    # the labels inside the paths are in the page's language
+    key = (city.pk, district_id, pack.pk if pack else None, pack.imported_at if pack else None,
+           translation.get_language())
     with _paths_lock:
         found = _paths_cache.get(key)
     if found is not None:
