@@ -138,4 +138,6 @@ HOTLINE = {
     # Group commit for API intake (hotline/intake_queue.py); tests write in their own transaction.
     "group_commit": config.env_bool("CITYLOOP_GROUP_COMMIT", not TESTING),
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),
+    # How long the one-time rating code sent to the citizen after a reply stays valid.
+    "rating_link_days": config.env_number("CITYLOOP_RATING_LINK_DAYS", 14, low=1, high=365, integer=True),
 }

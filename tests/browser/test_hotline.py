@@ -7,6 +7,7 @@ import pytest
 from cityloop.hotline.models import FollowUp, Request
 from tests.browser.conftest import login, switch_language
 from tests.conftest import PERSONA_PASSWORD
+from tests.hotline.texts import texted_code
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ def test_a_request_goes_from_the_citizens_submit_to_the_rating(page, city, dispa
     page.click("main form button[type=submit]")
     assert "您的诉求已受理" in page.locator("h1").inner_text()
     number = page.locator("[data-tracking-no]").get_attribute("data-tracking-no")
+    code = page.locator("[data-access-code]").get_attribute("data-access-code")
     request = Request.objects.get(tracking_no=number)
     assert request.suggested_category.code == "02.01.01" and request.category is None
 
@@ -60,12 +62,13 @@ def test_a_request_goes_from_the_citizens_submit_to_the_rating(page, city, dispa
     assert "已答复市民" in page.locator(".messages").inner_text()
     _logout(page)
 
-    # The citizen tracks it with the number and the last 4 digits, and rates it.
+    # The citizen tracks it with the number and the access code, and rates it with the texted rating code.
     page.goto("/hotline/track/")
     page.fill("#id_tracking_no", number)
-    page.fill("#id_last4", "5678")
+    page.fill("#id_code", code)
     page.click("main form button[type=submit]")
     assert "管道已抢修，供水已恢复" in page.locator("main").inner_text()
+    page.fill("#id_code", texted_code(number, "rating_link"))
     page.check("input[name=resolved][value=yes]")
     page.check("input[name=satisfaction][value=satisfied]")
     page.fill("#id_comment", "修得很快，谢谢")
@@ -83,7 +86,7 @@ def test_a_request_goes_from_the_citizens_submit_to_the_rating(page, city, dispa
     assert page.locator("html").get_attribute("lang") == "en"
 
 
-def test_wrong_digits_show_the_generic_error_in_the_browser(page, city, dispatcher_li):
+def test_a_wrong_access_code_shows_the_generic_error_in_the_browser(page, city, dispatcher_li):
     page.goto("/hotline/submit/")
     page.fill("#id_description", "路灯不亮")
     page.fill("#id_address", "白塔寺")
@@ -93,6 +96,6 @@ def test_wrong_digits_show_the_generic_error_in_the_browser(page, city, dispatch
     page.context.clear_cookies()
     page.goto("/hotline/track/")
     page.fill("#id_tracking_no", number)
-    page.fill("#id_last4", "1234")
+    page.fill("#id_code", "2222222222")
     page.click("main form button[type=submit]")
-    assert "没有与该受理编号和号码后 4 位相符的诉求" in page.locator("[role=alert]").inner_text()
+    assert "没有与该受理编号和访问码相符的诉求" in page.locator("[role=alert]").inner_text()

@@ -13,6 +13,7 @@ from django.test import Client
 from cityloop.core.actions import create_token
 from cityloop.core.models import AuditRecord
 from cityloop.hotline.models import Arbitration, Attachment, Extension, Order, Request, Status
+from tests.hotline.texts import texted_code
 
 pytestmark = pytest.mark.django_db
 
@@ -232,7 +233,7 @@ def test_the_detail_has_the_timeline_and_masks_the_caller_for_a_department(city,
     assert zhao.get(f"/requests/{number}").status_code == 404  # not sent to the department yet
     assert dispatcher.post(f"/requests/{number}/dispatch", {"accept_suggestion": True}).status_code == 201
     detail = zhao.get(f"/requests/{number}").json()
-    assert detail["caller"] == {"name": "王**", "phone": "138****5678", "email": "", "masked": True}
+    assert detail["caller"] == {"name": "王**", "phone": "138****", "email": "", "masked": True}
     assert [e["kind"] for e in detail["timeline"]] == ["submitted", "dispatched"]
     assert detail["orders"][0]["unit"]["code"] == "WATER" and detail["orders"][0]["timer"] == "ok"
     assert dispatcher.get(f"/requests/{number}").json()["caller"]["phone"] == "13812345678"
@@ -251,17 +252,40 @@ def test_revealing_the_caller_needs_the_permission_and_is_audited(city, dispatch
     assert AuditRecord.objects.filter(action="request.reveal_contact", actor_id=dept_water_zhao.pk).count() == 1
 
 
-def test_tracking_needs_the_last_four_digits_and_shows_only_the_public_timeline(city, submit_json):
+def test_tracking_needs_the_access_code_and_shows_only_the_public_timeline(city, submit_json):
     number = submit_json()["tracking_no"]
-    public = Client().get(f"/api/v1/track/{number}", {"last4": "5678"})
+    code = texted_code(number)
+    public = Client().get(f"/api/v1/track/{number}", {"code": code})
     assert public.status_code == 200
     body = public.json()
     assert body["status"] == "new" and body["street"] == "金融街街道" and "caller" not in body
     assert [(e["kind"], e["actor"], e["data"]) for e in body["timeline"]] == [("submitted", None, {})]
-    wrong = Client().get(f"/api/v1/track/{number}", {"last4": "0000"})
-    unknown = Client().get("/api/v1/track/R000000-99999", {"last4": "5678"})
+    wrong = Client().get(f"/api/v1/track/{number}", {"code": "2222222222"})
+    unknown = Client().get("/api/v1/track/R000000-99999", {"code": code})
     assert wrong.status_code == unknown.status_code == 404 and wrong.json() == unknown.json()
-    assert fields_of(Client().get(f"/api/v1/track/{number}")) == {"last4"}
+    assert fields_of(Client().get(f"/api/v1/track/{number}")) == {"code"}
+
+
+def test_the_last_four_phone_digits_no_longer_open_the_api_tracking(city, submit_json):
+    number = submit_json()["tracking_no"]
+    assert Client().get(f"/api/v1/track/{number}", {"code": "5678"}).status_code == 404
+    assert Client().get(f"/api/v1/track/{number}", {"last4": "5678"}).status_code == 400
+
+
+def test_guessing_access_codes_through_the_api_is_stopped_per_tracking_number(city, submit_json):
+    from django.core.cache import cache
+
+    from cityloop.hotline.views_citizen import TRACK_FAILURES
+
+    cache.clear()
+    number = submit_json()["tracking_no"]
+    for i in range(TRACK_FAILURES):
+        # A new forwarded address per guess changes nothing: the number itself is counted too.
+        Client(REMOTE_ADDR=f"10.0.{i // 250}.{i % 250}", HTTP_X_FORWARDED_FOR=f"10.9.9.{i}").get(
+            f"/api/v1/track/{number}", {"code": "2222222222"})
+    blocked = Client(REMOTE_ADDR="10.1.1.1").get(f"/api/v1/track/{number}", {"code": texted_code(number)})
+    assert blocked.status_code == 429
+    cache.clear()
 
 
 # --- photos -----------------------------------------------------------------------------------------------------

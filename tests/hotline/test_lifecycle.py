@@ -214,7 +214,12 @@ def test_only_the_citizen_rates_on_the_web(submit, dispatcher_li, dept_water_zha
     with pytest.raises(PermissionDenied):
         actions.record_follow_up(request, resolved=True, satisfaction="satisfied", channel="web",
                                  actor=outsider_zhou)
-    actions.record_follow_up(request, resolved=True, satisfaction="basic", channel="web", citizen_verified=True)
+    with pytest.raises(PermissionDenied):  # staff cannot rate, even holding the citizen's code
+        actions.rate_with_code(actions.issue_rating_link(request, actor=None), resolved=True,
+                               satisfaction="satisfied", actor=dept_water_zhao)
+    actions.rate_with_code(actions.issue_rating_link(request, actor=None), resolved=True, satisfaction="basic")
+    request.refresh_from_db()
+    assert request.status == Status.CLOSED and request.satisfaction == "basic"
 
 
 def test_duplicates_nearby_are_offered_and_merged_requests_are_each_followed_up(submit, dispatcher_li,

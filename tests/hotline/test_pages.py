@@ -8,12 +8,14 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions
 from cityloop.hotline.models import Arbitration, Extension, FollowUp, Order, OrderStatus, Request, Status
 from cityloop.hotline.views_citizen import TRACK_FAILURES
+from tests.hotline.texts import texted_code
 
 pytestmark = pytest.mark.django_db
 
@@ -95,66 +97,193 @@ def test_a_file_that_is_not_an_image_is_refused_by_content(client, city):
     assert Request.objects.count() == 0
 
 
-def test_tracking_with_number_and_last_4_digits_shows_only_the_public_timeline(client, submit, dispatcher_li,
-                                                                              dept_water_zhao):
+def _track(client, request, code=None):
+    return client.post("/hotline/track/", {"tracking_no": request.tracking_no,
+                                            "code": code or request.access_code}, follow=True)
+
+
+def test_tracking_with_number_and_access_code_shows_only_the_public_timeline(client, submit, dispatcher_li,
+                                                                             dept_water_zhao):
     request = submit()
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     actions.add_note(order, text="内部备注不公开", actor=dept_water_zhao)
-    response = client.post("/hotline/track/", {"tracking_no": request.tracking_no, "last4": "5678"}, follow=True)
+    response = _track(client, request)
     page = response.content.decode()
     assert response.redirect_chain[-1][0] == f"/hotline/track/{request.tracking_no}/"
     assert 'data-event="dispatched"' in page and "内部备注不公开" not in page
     assert "13812345678" not in page
 
 
-def test_wrong_digits_and_an_unknown_number_get_the_same_generic_error(client, submit):
+def test_the_access_code_is_typed_as_the_citizen_reads_it(client, submit):
     request = submit()
-    wrong_digits = client.post("/hotline/track/", {"tracking_no": request.tracking_no, "last4": "0000"})
-    unknown = client.post("/hotline/track/", {"tracking_no": "R000101-99999", "last4": "5678"})
-    assert wrong_digits.status_code == unknown.status_code == 404
+    spoken = f"{request.access_code[:5].lower()} {request.access_code[5:].lower()}"
+    assert _track(client, request, spoken).redirect_chain[-1][0] == f"/hotline/track/{request.tracking_no}/"
+
+
+def test_a_wrong_code_and_an_unknown_number_get_the_same_generic_error(client, submit):
+    request = submit()
+    wrong_code = client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": "2222222222"})
+    unknown = client.post("/hotline/track/", {"tracking_no": "R000101-99999", "code": request.access_code})
+    assert wrong_code.status_code == unknown.status_code == 404
 
     def alert(r):
         return re.search(r'role="alert">(.*?)</div>', r.content.decode(), re.S).group(1)
 
-    assert alert(wrong_digits) == alert(unknown)
+    assert alert(wrong_code) == alert(unknown)
     assert client.get(f"/hotline/track/{request.tracking_no}/").status_code == 302
 
 
-def test_four_digits_are_required_to_track(client, submit):
-    page = client.post("/hotline/track/", {"tracking_no": submit().tracking_no, "last4": "56a"}).content.decode()
-    assert _errors_of(page, "last4")
+def test_a_malformed_access_code_names_the_field(client, submit):
+    page = client.post("/hotline/track/", {"tracking_no": submit().tracking_no, "code": "56a"}).content.decode()
+    assert _errors_of(page, "code")
 
 
-def test_many_wrong_attempts_from_one_address_are_asked_to_wait(client, submit):
+def test_the_masked_phone_on_staff_screens_no_longer_opens_the_tracking_page(as_user, client, submit,
+                                                                             dispatcher_li, street_chen):
+    """Issue 11 #2: staff saw 138****5678, and 5678 opened the tracking page and the rating form."""
+    request = submit(place="D1S1C1")
+    actions.dispatch_request(request, units=[("street", request.street, "street")], actor=dispatcher_li)
+    staff_page = as_user(street_chen).get(f"/hotline/requests/{request.pk}/").content.decode()
+    assert "5678" not in staff_page and "138****" in staff_page
+    client.logout()
+    for guess in ("5678", "12345678", "13812345678"):
+        tried = client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": guess})
+        assert tried.status_code in (400, 404)
+    assert client.get(f"/hotline/track/{request.tracking_no}/").status_code == 302
+
+
+def test_many_wrong_codes_from_one_address_are_asked_to_wait(client, submit):
     request = submit()
     for _ in range(TRACK_FAILURES):
-        client.post("/hotline/track/", {"tracking_no": request.tracking_no, "last4": "0000"})
-    blocked = client.post("/hotline/track/", {"tracking_no": request.tracking_no, "last4": "5678"})
+        client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": "2222222222"})
+    blocked = client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": request.access_code})
     assert blocked.status_code == 429
 
 
-def test_the_citizen_rates_a_replied_request_and_it_closes(client, submit, dispatcher_li, dept_water_zhao):
+def test_guessing_one_number_from_many_addresses_is_stopped_per_tracking_number(submit):
+    from django.test import Client
+
+    request = submit()
+    for i in range(TRACK_FAILURES):
+        Client(REMOTE_ADDR=f"10.0.0.{i + 1}").post("/hotline/track/", {"tracking_no": request.tracking_no,
+                                                                         "code": "2222222222"})
+    blocked = Client(REMOTE_ADDR="10.0.1.1").post("/hotline/track/", {"tracking_no": request.tracking_no,
+                                                                     "code": request.access_code})
+    assert blocked.status_code == 429
+
+
+def test_the_confirmation_page_shows_the_access_code_once_and_it_is_texted(client, city):
+    response = client.post("/hotline/submit/", GOOD, follow=True)
+    page = response.content.decode()
+    request = Request.objects.get()
+    code = re.search(r'data-access-code="([^"]+)"', page).group(1)
+    assert code == texted_code(request.tracking_no)
+    assert request.access_code_hash and code.replace("-", "") not in request.access_code_hash
+    again = client.get("/hotline/submit/done/").content.decode()
+    assert request.tracking_no in again and "data-access-code" not in again
+    fresh = Client()
+    assert _track(fresh, request, code).redirect_chain[-1][0] == f"/hotline/track/{request.tracking_no}/"
+
+
+def test_replaying_someone_elses_form_key_does_not_show_their_request(client, city):
+    first = Client()
+    first.post("/hotline/submit/", {**GOOD, "idempotency_key": "k" * 32})
+    number = Request.objects.get().tracking_no
+    response = client.post("/hotline/submit/", {**GOOD, "idempotency_key": "k" * 32})
+    assert response.status_code == 200 and number not in response.content.decode()
+    assert client.get(f"/hotline/track/{number}/").status_code == 302
+
+
+def _rate_code(request) -> str:
+    return texted_code(request.tracking_no, "rating_link")
+
+
+def test_the_citizen_rates_a_replied_request_with_the_texted_code_and_it_closes(client, submit, dispatcher_li,
+                                                                                 dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
-    client.post("/hotline/track/", {"tracking_no": request.tracking_no, "last4": "5678"})
+    _track(client, request, texted_code(request.tracking_no))
     page = client.get(f"/hotline/track/{request.tracking_no}/").content.decode()
-    assert 'id="rate"' in page and "已恢复供水" in page
+    assert 'id="rate"' in page and "已恢复供水" in page and 'name="code"' in page
     response = client.post(f"/hotline/track/{request.tracking_no}/rate/",
-                           {"resolved": "yes", "satisfaction": "satisfied", "comment": "谢谢"})
+                           {"code": _rate_code(request), "resolved": "yes", "satisfaction": "satisfied",
+                            "comment": "谢谢"})
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.status == Status.CLOSED and request.satisfaction == "satisfied"
     assert FollowUp.objects.get(request=request).channel == "web"
+    assert AuditRecord.objects.filter(action="request.follow_up", actor_label="citizen:rating-code").exists()
+
+
+def test_the_rating_link_in_the_text_message_rates_once(client, submit, dispatcher_li, dept_water_zhao):
+    request = _replied(submit, dispatcher_li, dept_water_zhao)
+    link = f"/hotline/rate/{_rate_code(request)}/"
+    assert "已恢复供水" in client.get(link).content.decode()
+    done = client.post(link, {"resolved": "yes", "satisfaction": "basic"})
+    assert done.status_code == 200
+    assert Request.objects.get(pk=request.pk).satisfaction == "basic"
+    assert client.get(link).status_code == 404
+    assert client.post(link, {"resolved": "yes", "satisfaction": "satisfied"}).status_code == 404
+    assert FollowUp.objects.filter(request=request).count() == 1
+
+
+def test_an_expired_rating_link_is_refused(client, submit, dispatcher_li, dept_water_zhao, settings):
+    from cityloop.hotline.models import RatingLink
+
+    request = _replied(submit, dispatcher_li, dept_water_zhao)
+    code = _rate_code(request)
+    RatingLink.objects.filter(request=request).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.post(f"/hotline/rate/{code}/", {"resolved": "yes", "satisfaction": "satisfied"}).status_code == 404
+    assert Request.objects.get(pk=request.pk).status == Status.REPLIED
+
+
+def test_the_rating_link_lasts_the_configured_days(submit, dispatcher_li, dept_water_zhao, settings):
+    from cityloop.hotline.models import RatingLink
+
+    settings.HOTLINE = {**settings.HOTLINE, "rating_link_days": 3}
+    request = _replied(submit, dispatcher_li, dept_water_zhao)
+    link = RatingLink.objects.get(request=request)
+    assert link.expires_at - link.created_at == timedelta(days=3)
+
+
+def test_a_unit_that_tracks_the_request_cannot_rate_its_own_reply(as_user, submit, dispatcher_li,
+                                                                  dept_water_zhao):
+    """Issue 11 #2: a unit rated its own reply "resolved, satisfied" from the public page."""
+    request = _replied(submit, dispatcher_li, dept_water_zhao)
+    unit = as_user(dept_water_zhao)
+    # Even holding both codes, a staff session may not rate.
+    _track(unit, request, texted_code(request.tracking_no))
+    refused = unit.post(f"/hotline/track/{request.tracking_no}/rate/",
+                        {"code": _rate_code(request), "resolved": "yes", "satisfaction": "satisfied"})
+    assert refused.status_code == 403
+    assert unit.post(f"/hotline/rate/{_rate_code(request)}/",
+                     {"resolved": "yes", "satisfaction": "satisfied"}).status_code == 403
+    assert not FollowUp.objects.exists()
+    assert Request.objects.get(pk=request.pk).status == Status.REPLIED
+
+
+def test_tracking_with_the_access_code_alone_does_not_let_anyone_rate(client, submit, dispatcher_li,
+                                                                      dept_water_zhao):
+    request = _replied(submit, dispatcher_li, dept_water_zhao)
+    _track(client, request, texted_code(request.tracking_no))
+    response = client.post(f"/hotline/track/{request.tracking_no}/rate/",
+                           {"resolved": "yes", "satisfaction": "satisfied"})
+    assert response.status_code == 400 and _errors_of(response.content.decode(), "code")
+    wrong = client.post(f"/hotline/track/{request.tracking_no}/rate/",
+                        {"code": "2222222222", "resolved": "yes", "satisfaction": "satisfied"})
+    assert wrong.status_code == 400
+    assert not FollowUp.objects.exists()
 
 
 def test_a_rating_with_a_missing_answer_shows_the_field_error(client, submit, dispatcher_li, dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
-    client.post("/hotline/track/", {"tracking_no": request.tracking_no, "last4": "5678"})
-    response = client.post(f"/hotline/track/{request.tracking_no}/rate/", {"resolved": "yes"})
+    _track(client, request, texted_code(request.tracking_no))
+    response = client.post(f"/hotline/track/{request.tracking_no}/rate/",
+                           {"code": _rate_code(request), "resolved": "yes"})
     assert response.status_code == 400 and _errors_of(response.content.decode(), "satisfaction")
     assert Request.objects.get(pk=request.pk).status == Status.REPLIED
 
 
-def test_nobody_can_rate_without_proving_the_phone_digits(client, submit, dispatcher_li, dept_water_zhao):
+def test_nobody_can_rate_without_tracking_first(client, submit, dispatcher_li, dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
     response = client.post(f"/hotline/track/{request.tracking_no}/rate/", {"resolved": "yes",
                                                                            "satisfaction": "satisfied"})
@@ -244,13 +373,13 @@ def test_the_caller_is_masked_until_an_audited_reveal(as_user, submit, dispatche
     actions.accept_suggestion(request, actor=dispatcher_li)
     client = as_user(dispatcher_li)
     page = client.get(f"/hotline/requests/{request.pk}/").content.decode()
-    assert "138****5678" in page and "13812345678" not in page
+    assert "138****" in page and "5678" not in page
     page = client.post(f"/hotline/requests/{request.pk}/reveal/", {"reason": "回访"}).content.decode()
     assert "13812345678" in page
     assert AuditRecord.objects.filter(action="request.reveal_contact", object_id=str(request.pk)).count() == 1
     client = as_user(dept_water_zhao)
     page = client.get(f"/hotline/requests/{request.pk}/").content.decode()
-    assert "138****5678" in page and "/reveal/" not in page
+    assert "138****" in page and "5678" not in page and "/reveal/" not in page
     assert client.post(f"/hotline/requests/{request.pk}/reveal/").status_code == 403
 
 
@@ -492,3 +621,20 @@ def test_the_demo_city_gets_requests_in_every_state_once(pack):
     assert chinese == (pack == "beijing")
     demo.load(pack)
     assert ours().count() == 60
+
+
+def test_the_demo_prints_a_tracking_number_access_code_and_rating_link_that_work(client):
+    import io
+
+    from cityloop.core import demo
+
+    out = io.StringIO()
+    demo.load("beijing", stdout=out)
+    found = re.search(r"track (R\S+) with access code (\S+) at /hotline/track/, rate it at (/hotline/rate/\S+/)",
+                      out.getvalue())
+    assert found, out.getvalue()
+    number, code, link = found.groups()
+    tracked = client.post("/hotline/track/", {"tracking_no": number, "code": code}, follow=True)
+    assert tracked.redirect_chain[-1][0] == f"/hotline/track/{number}/"
+    assert client.post(link, {"resolved": "yes", "satisfaction": "satisfied"}).status_code == 200
+    assert Request.objects.get(tracking_no=number).status == Status.CLOSED

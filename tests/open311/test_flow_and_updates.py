@@ -41,8 +41,8 @@ def test_an_open311_request_is_handled_and_its_status_and_notes_come_back(post, 
     assert xml.findtext("status") == "open" and xml.findtext("status_notes") == "已抢修管道，恢复供水"
 
     request.refresh_from_db()
-    actions.record_follow_up(request, resolved=True, satisfaction="satisfied", comment="谢谢",
-                             channel="web", citizen_verified=True)
+    actions.rate_with_code(actions.issue_rating_link(request, actor=None), resolved=True,
+                           satisfaction="satisfied", comment="谢谢")
     record, xml = _both(client, number)
     assert record["status"] == "closed" and record["status_notes"] == "已抢修管道，恢复供水"
     assert xml.findtext("status") == "closed" and xml.findtext("status_notes") == "已抢修管道，恢复供水"
@@ -113,7 +113,7 @@ def test_get_updates_lists_the_public_timeline_with_the_status_after_each_line(p
     actions.sign_order(order, actor=dept_water_zhao)
     actions.reply_order(order, outcome="resolved", text="已恢复供水", actor=dept_water_zhao)
     request.refresh_from_db()
-    actions.record_follow_up(request, resolved=True, satisfaction="satisfied", channel="web", citizen_verified=True)
+    actions.rate_with_code(actions.issue_rating_link(request, actor=None), resolved=True, satisfaction="satisfied")
     _post_update(client, api_key, number, update_id="late", description="补充：昨天也停过")
     updates = parse(client.get("/open311/v2/servicerequestupdates.json"))
     assert [(u["status"], u["description"]) for u in updates] == [

@@ -22,7 +22,7 @@ from ninja import File, Form, Header, Query, Router, Status, UploadedFile
 from ninja.throttling import AnonRateThrottle
 
 from cityloop.core.models import STAFF_ROLES
-from cityloop.hotline import actions, intake_queue, photos, queries
+from cityloop.hotline import actions, intake_queue, photos, queries, throttle
 from cityloop.hotline.actions.attachments import attach_photo
 from cityloop.hotline.api_common import (
     AUTH,
@@ -272,14 +272,21 @@ def follow_up(request, tracking_no: str, payload: FollowUpIn):
 
 @router.get("/track/{tracking_no}", auth=None, response={200: TrackOut, 400: Errors, 404: Problem, 429: Problem},
             throttle=[AnonRateThrottle("30/m")], tags=["track"], summary="Track a request (public)",
-            description="No token: the tracking number plus the last 4 digits of the caller's phone show the "
-                        "status and the public timeline. Wrong digits and unknown numbers get the same 404; "
-                        "an address may try 30 times a minute.")
-def track(request, tracking_no: str, last4: str = Query(..., description="The last 4 digits of the phone",
-                                                           examples=["5678"])):
-    found = queries.find_tracked(tracking_no, last4)
+            description="No token: the tracking number plus the request's access code (10 letters and digits, "
+                        "given to the citizen when the request was filed) show the status and the public "
+                        "timeline. A wrong code and an unknown number get the same 404; after 20 failures in "
+                        "15 minutes from one address, or for one tracking number, the answer is 429.")
+def track(request, tracking_no: str, code: str = Query(..., description="The request's access code",
+                                                         examples=["K7P2M-9XQ4T"], max_length=20)):
+    from cityloop.hotline.views_citizen import TRACK_FAILURES, TRACK_WINDOW_S
+
+    keys = throttle.keys_for("track", request, (tracking_no or "").strip().upper()[:20])
+    if throttle.exceeded(keys, TRACK_FAILURES):
+        return Status(429, {"detail": "too many failed attempts; wait a few minutes"})
+    found = queries.find_tracked(tracking_no, code)
     if found is None:
-        return Status(404, {"detail": "no request with that number and those digits"})
+        throttle.count(keys, TRACK_WINDOW_S)
+        return Status(404, {"detail": "no request with that number and that access code"})
     events = queries.public_timeline(found)
     return {"tracking_no": found.tracking_no, "status": found.status, "title": found.title,
             "created_at": found.created_at, "street": found.street.label if found.street_id else None,

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from cityloop.core.models import User
-from cityloop.hotline import actions
+from cityloop.hotline import access, actions
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.models import Channel, IdempotencyKey, Order, Request
 from cityloop.org.models import Category, CityPack, Department, Jurisdiction
@@ -83,6 +83,7 @@ def load(*, city, stdout=None) -> None:
         return
     now = timezone.now()
     made = 0
+    codes: dict[str, tuple[str, str]] = {}  # stage -> (tracking number, access code), for the demo's printout
     for i in range(COUNT):
         text, code = samples[i % len(samples)]
         unit, lon, lat = places[i % len(places)]
@@ -97,9 +98,16 @@ def load(*, city, stdout=None) -> None:
             idempotency=(scope, str(i)))
         _advance(request, STAGES[i % len(STAGES)], i, unit=unit, street=street, department=department,
                  dispatcher=dispatcher, street_user=street_user, dept_user=dept_user)
+        codes.setdefault(STAGES[i % len(STAGES)], (request.tracking_no, access.display(request.access_code)))
         made += 1
     if stdout is not None:
         stdout.write(f"hotline: {made} demo requests for {city.label}\n")
+        if "replied" in codes:
+            number, code = codes["replied"]
+            # A fresh rating code for the printout (the one issued at the reply was only texted).
+            rating = actions.issue_rating_link(Request.objects.get(tracking_no=number), actor=None)
+            stdout.write(f"hotline: track {number} with access code {code} at /hotline/track/, "
+                         f"rate it at /hotline/rate/{rating}/\n")
 
 
 def _advance(request, stage, i, *, unit, street, department, dispatcher, street_user, dept_user):

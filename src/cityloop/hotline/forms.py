@@ -7,6 +7,7 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cityloop.hotline import access
 from cityloop.hotline.models import Channel, Status, Urgency
 
 MAX_PHOTOS = 5
@@ -51,7 +52,7 @@ class WhatWhereForm(forms.Form):
     lat = forms.FloatField(label=_("Latitude"), required=False, min_value=-90, max_value=90)
     caller_name = forms.CharField(label=_("Your name"), max_length=100, required=False)
     caller_phone = forms.CharField(label=_("Phone"), max_length=32,
-                                   help_text=_("Needed to reach you; its last 4 digits let you track the request."))
+                                   help_text=_("Needed to reach you; your access code and the rating code are sent to it."))
 
     def clean(self):
         data = super().clean()
@@ -95,12 +96,26 @@ class IntakeForm(WhatWhereForm):
             self.initial["idempotency_key"] = uuid.uuid4().hex
 
 
+def _access_code_field(label):
+    return forms.CharField(label=label, max_length=20, widget=forms.TextInput(attrs={
+        "autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}))
+
+
 class TrackForm(forms.Form):
     tracking_no = forms.CharField(label=_("Tracking number"), max_length=20,
                                   widget=forms.TextInput(attrs={"autocomplete": "off"}))
-    last4 = forms.RegexField(label=_("Last 4 digits of your phone"), regex=r"^\d{4}$", max_length=4,
-                             error_messages={"invalid": _("Enter exactly 4 digits.")},
-                             widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    code = _access_code_field(_("Access code"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].help_text = _("The 10 letters and digits you were given when you reported the "
+                                          "problem (on the confirmation page and by text message).")
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if not access.is_well_formed(code):
+            raise forms.ValidationError(_("An access code has 10 letters and digits, e.g. K7P2M-9XQ4T."))
+        return access.normalise(code)
 
 
 class FollowUpForm(forms.Form):
@@ -110,6 +125,23 @@ class FollowUpForm(forms.Form):
                                      widget=forms.RadioSelect)
     comment = forms.CharField(label=_("Comment"), required=False, max_length=2000,
                               widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RateByCodeForm(FollowUpForm):
+    """The follow-up form for a citizen without an account: the one-time rating code sent after the reply."""
+
+    code = _access_code_field(_("Rating code"))
+    field_order = ["code", "resolved", "satisfaction", "comment"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].help_text = _("Sent to your phone when the request was answered; it works once.")
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if not access.is_well_formed(code):
+            raise forms.ValidationError(_("A rating code has 10 letters and digits."))
+        return access.normalise(code)
 
 
 class UnitChoiceField(forms.ChoiceField):

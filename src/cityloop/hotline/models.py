@@ -80,6 +80,8 @@ class Request(models.Model):
     outcome = models.CharField(max_length=16, blank=True)
     resolved = models.BooleanField(null=True)
     satisfaction = models.CharField(max_length=12, blank=True)
+    # Keyed hash of the citizen's access code (hotline/access.py); empty for requests filed before codes.
+    access_code_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         db_table = "hotline_request"
@@ -191,6 +193,41 @@ class FollowUp(models.Model):
 
     class Meta:
         db_table = "hotline_follow_up"
+
+
+class RatingLink(models.Model):
+    """A one-time code, sent to the citizen, that lets the web follow-up form rate one reply."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="rating_links")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hotline_rating_link"
+
+
+class CitizenMessage(models.Model):
+    """The outbox of what the city tells a citizen (access code, rating link), by text message or e-mail.
+
+    A gateway sends and marks rows; no page shows them to staff.
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS_CODE = "access_code", _("Access code")
+        RATING_LINK = "rating_link", _("Rating link")
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    channel = models.CharField(max_length=8)  # sms | email
+    to = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hotline_citizen_message"
 
 
 class Arbitration(models.Model):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from cityloop.core import calendars
 from cityloop.core.models import Role
 from cityloop.core.queries import scope_of
-from cityloop.hotline import rules
+from cityloop.hotline import access, rules
 from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit
 
 DISPATCH_ROLES = {Role.DISPATCHER, Role.ADMIN}
@@ -153,14 +153,14 @@ def overdue_orders(now=None) -> QuerySet[Order]:
 # -- reads behind the pages (added with the hotline's pages) ----------------------------------------
 
 
-def find_tracked(tracking_no: str, last4: str) -> Request | None:
-    """The request behind a tracking number, only when the last 4 phone digits match.
+def find_tracked(tracking_no: str, code: str) -> Request | None:
+    """The request behind a tracking number, only with its access code (hotline/access.py).
 
-    A wrong number and wrong digits give the same ``None``, so the status page cannot be used to
-    learn which numbers exist.
+    A wrong number and a wrong code give the same ``None``, so the status page cannot be used to
+    learn which numbers exist; the sequential number alone opens nothing.
     """
-    found = Request.objects.filter(tracking_no=(tracking_no or "").strip().upper()).first()
-    if found is None or not rules.last4_matches(found.caller_phone, (last4 or "").strip()):
+    found = Request.objects.filter(tracking_no=(tracking_no or "").strip().upper()[:20]).first()
+    if found is None or not access.matches(code, found.access_code_hash, purpose="track"):
         return None
     return found
 

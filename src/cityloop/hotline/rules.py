@@ -115,11 +115,16 @@ def tracking_number(day: datetime, seq: int) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    digits = phone.strip()
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    keep_head = 3 if len(digits) >= 11 else 0
-    return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
+    """A hint of the number for staff, never its tail: the operator prefix of a mobile (``139****``).
+
+    The tail is what identifies a person; staff who must call the citizen reveal the number (audited).
+    """
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if not digits:
+        return ""
+    if len(digits) == 11 and digits[0] == "1":  # a Chinese mobile: the prefix names the carrier only
+        return digits[:3] + "****"
+    return "****"
 
 
 def mask_name(name: str) -> str:
@@ -127,11 +132,6 @@ def mask_name(name: str) -> str:
     if not name:
         return ""
     return name[0] + "*" * max(1, len(name) - 1)
-
-
-def last4_matches(phone: str, last4: str) -> bool:
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return len(last4) == 4 and last4.isdigit() and digits.endswith(last4)
 
 
 def timer_state(now: datetime, due: datetime | None, *, warn: timedelta) -> str:

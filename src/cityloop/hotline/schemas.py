@@ -37,8 +37,9 @@ class SubmitIn(Schema):
     title: str = Field("", max_length=200, description="A short title; the first line of the description if empty.",
                        examples=["停水"])
     caller_name: str = Field("", max_length=100, examples=["王小明"])
-    caller_phone: str = Field("", description="Digits with an optional +, spaces or dashes; its last 4 digits "
-                                              "let the citizen track the request.", examples=["13812345678"])
+    caller_phone: str = Field("", description="Digits with an optional +, spaces or dashes; the request's "
+                                              "access code and rating code are texted to it.",
+                            examples=["13812345678"])
     caller_email: str = Field("", examples=["wang@example.cn"])
     address: str = Field("", max_length=300, description="Address text; needed when lon/lat are not given.",
                          examples=["西城区金融街购物中心"])

@@ -10,6 +10,7 @@ urlpatterns = [
     path("track/", views_citizen.track, name="track"),
     path("track/<str:tracking_no>/", views_citizen.status_page, name="status"),
     path("track/<str:tracking_no>/rate/", views_citizen.rate, name="rate"),
+    path("rate/<str:code>/", views_citizen.rate_by_link, name="rate-link"),
     path("mine/", views_citizen.mine, name="mine"),
     # dispatchers
     path("intake/", views_dispatch.intake, name="intake"),

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cityloop.hotline import actions, queries, suggest
+from cityloop.hotline import access, actions, queries, suggest
 from cityloop.hotline.forms import (
     ArbitrationForm,
     ClassifyForm,
@@ -55,12 +55,16 @@ def intake(request):
                 urgency=data["urgency"], complex=data["complex"], confidential=data["confidential"])
             key = data["idempotency_key"]
             try:
-                req, _created = actions.submit_request(sub, city=city, channel=Channel.PHONE, actor=request.user,
-                                                       idempotency=("intake", key) if key else None)
+                req, created = actions.submit_request(sub, city=city, channel=Channel.PHONE, actor=request.user,
+                                                      idempotency=("intake", key) if key else None)
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
                 messages.success(request, _("Request %(no)s taken in.") % {"no": req.tracking_no})
+                if created:
+                    # Read out once to the caller (it is also texted to them); it is not stored in the clear.
+                    messages.info(request, _("Tell the caller the access code %(code)s: with the tracking number it "
+                                             "opens the status page.") % {"code": access.display(req.access_code)})
                 return redirect("hotline:request-detail", pk=req.pk)
     else:
         form = IntakeForm(categories=categories)

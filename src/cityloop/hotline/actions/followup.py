@@ -20,15 +20,22 @@ def _in_follow_up_queue(request: Request) -> bool:
 
 @transaction.atomic
 def record_follow_up(request: Request, *, resolved: bool, satisfaction: str, comment: str = "", channel: str,
-                     actor=None, citizen_verified: bool = False) -> FollowUp:
-    """Record the citizen's answer, by web link (``citizen_verified``) or to an operator on the phone."""
+                     actor=None, rating_link=None) -> FollowUp:
+    """Record the citizen's answer: on the web by the citizen, or to an operator on the phone.
+
+    On the web only two people may answer: the citizen's own account, or whoever holds the one-time
+    rating code that was sent to the citizen (``rating_link``, checked and spent by ``rate_with_code``).
+    Knowing the tracking number, or the access code that opens the status page, is not enough.
+    """
     if channel == "phone":
         queries.require_dispatcher(actor)
         if actor is None:
             raise PermissionDenied("a phone follow-up is recorded by an operator")
     elif channel == "web":
-        owner = actor is not None and getattr(actor, "is_authenticated", False) and actor.pk == request.citizen_id
-        if not (citizen_verified or owner):
+        owner = (actor is not None and getattr(actor, "is_authenticated", False)
+                 and getattr(actor, "role", "") == "citizen" and actor.pk == request.citizen_id)
+        by_link = rating_link is not None and rating_link.request_id == request.pk
+        if not (by_link or owner):
             raise PermissionDenied("only the citizen who filed the request can rate it")
     else:
         raise ValidationError({"channel": "web or phone"})
@@ -48,7 +55,8 @@ def record_follow_up(request: Request, *, resolved: bool, satisfaction: str, com
         comment=(comment or "").strip(), reopened=reopen,
         operator=actor if channel == "phone" and getattr(actor, "is_authenticated", False) else None)
     request.resolved, request.satisfaction = resolved, satisfaction
-    audit.record(actor, "request.follow_up", request, resolved=resolved, satisfaction=satisfaction, reopen=reopen)
+    audit.record(actor, "request.follow_up", request, resolved=resolved, satisfaction=satisfaction, reopen=reopen,
+                 channel=channel, rating_link=rating_link.pk if rating_link is not None else None)
     event(request, "followed_up", actor=actor, public=True, text=follow_up.comment, resolved=resolved,
           satisfaction=satisfaction)
     if request.status == Status.MERGED:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from cityloop.core import audit
 from cityloop.core import rules as clock
 from cityloop.hotline import queries, rules
+from cityloop.hotline.actions.citizen import issue_rating_link
 from cityloop.hotline.actions.common import event, set_status
 from cityloop.hotline.models import Channel, Extension, Order, OrderStatus, Request, Status
 
@@ -161,11 +162,15 @@ def reply_order(order: Order, *, outcome: str, text: str, actor) -> Order:
         request.first_response_at = now
     target = Status.AWAITING_VERIFICATION if request.channel == Channel.BRAIN else Status.REPLIED
     set_status(request, target, actor=actor, action="request.reply", outcome=outcome)
+    if target == Status.REPLIED:
+        issue_rating_link(request, actor=actor)
     for duplicate in request.merged.all():
         duplicate.replied_at, duplicate.outcome = now, outcome
         duplicate.save(update_fields=["replied_at", "outcome", "updated_at"])
         event(duplicate, "replied", actor=actor, text=order.reply, public=True, outcome=outcome,
               via=request.tracking_no)
+        if duplicate.closed_at is None:
+            issue_rating_link(duplicate, actor=actor)
     return order
 
 

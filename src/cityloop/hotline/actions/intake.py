@@ -13,11 +13,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cityloop.core import audit
-from cityloop.hotline import photos, rules, suggest
+from cityloop.hotline import access, photos, rules, suggest
+from cityloop.hotline.actions.citizen import access_code_message
 from cityloop.hotline.actions.common import deadlines
 from cityloop.hotline.models import (
     Attachment,
     Channel,
+    CitizenMessage,
     DailyCounter,
     Event,
     IdempotencyKey,
@@ -153,6 +155,11 @@ def prepare(sub: Submission, *, city, channel: str, actor=None, citizen=None,
     )
     request.response_due, request.finish_due = deadlines(city, category or suggested, sub.urgency, sub.complex,
                                                          received)
+    # Only the hash is stored; the code itself rides on this object to the confirmation page and the
+    # citizen's text message, and is gone when the request is read back.
+    code = access.new_code()
+    request.access_code_hash = access.code_hash(code, purpose="track")
+    request.access_code = code  # type: ignore[attr-defined]
     return Prepared(request, cleaned_photos, actor, channel, idempotency, sub.keep_photo_location)
 
 
@@ -248,6 +255,13 @@ def _write_fresh(cursor, fresh: list[Prepared]) -> None:
         _prep(event_fields, (item.request.pk, None, item.request.created_at,
                              item.actor.pk if getattr(item.actor, "is_authenticated", False) else None,
                              "submitted", True, "", {"channel": item.channel})) for item in fresh])
+    message_fields = [_field(CitizenMessage, n) for n in ("request", "kind", "channel", "to", "body", "created_at")]
+    messages = [access_code_message(item.request, item.request.access_code) for item in fresh
+                if getattr(item.request, "access_code", "")]
+    rows = [_prep(message_fields, (m.request.pk, m.kind, m.channel, m.to, m.body, m.created_at))
+            for m in messages if m is not None]
+    if rows:
+        cursor.executemany(_insert_sql(CitizenMessage, message_fields), rows)
     audit.record_many([(item.actor, "request.submit", item.request,
                         {"after": "new", "channel": item.channel, "tracking_no": item.request.tracking_no})
                        for item in fresh])
