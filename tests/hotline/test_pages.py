@@ -638,3 +638,58 @@ def test_the_demo_prints_a_tracking_number_access_code_and_rating_link_that_work
     assert tracked.redirect_chain[-1][0] == f"/hotline/track/{number}/"
     assert client.post(link, {"resolved": "yes", "satisfaction": "satisfied"}).status_code == 200
     assert Request.objects.get(tracking_no=number).status == Status.CLOSED
+
+
+def test_a_dispatchers_internal_note_never_reaches_the_public_tracking_page(client, as_user, submit, dispatcher_li):
+    """Issue 10 #9: the dispatcher's "newcomer test" note showed on the citizen's tracking page."""
+    request = submit()
+    actions.dispatch_request(request, units=[("street", request.street, "street")], actor=dispatcher_li,
+                             note="newcomer test")
+    page = _track(client, request).content.decode()
+    assert 'data-event="dispatched"' in page and "newcomer test" not in page
+    api = Client().get(f"/api/v1/track/{request.tracking_no}", {"code": request.access_code}).content.decode()
+    assert "newcomer test" not in api
+    for feed in ("/open311/v2/requests.json", f"/open311/v2/requests/{request.tracking_no}.json",
+                 "/open311/v2/servicerequestupdates.json"):
+        assert "newcomer test" not in Client().get(feed).content.decode()
+    staff = as_user(dispatcher_li).get(f"/hotline/requests/{request.pk}/").content.decode()
+    assert "newcomer test" in staff
+
+
+def test_every_note_form_says_whether_the_citizen_sees_it(as_user, submit, dispatcher_li, dept_water_zhao):
+    from cityloop.hotline.forms import STAFF_ONLY
+
+    request = submit()
+    [order] = actions.accept_suggestion(request, actor=dispatcher_li)
+    actions.sign_order(order, actor=dept_water_zhao)
+    internal = str(STAFF_ONLY)
+    unit_page = as_user(dept_water_zhao).get(f"/hotline/requests/{request.pk}/").content.decode()
+    for form in ("return", "contact", "extension"):
+        block = re.search(rf'data-form="{form}".*?</form>', unit_page, re.S).group(0)
+        assert internal in block, form
+    note = re.search(r'data-form="note".*?</form>', unit_page, re.S).group(0)
+    assert "公开进度页" in note
+    reply = re.search(r'data-form="reply".*?</form>', unit_page, re.S).group(0)
+    assert "公开进度页" in reply
+    fresh = submit()
+    dispatcher_page = as_user(dispatcher_li).get(f"/hotline/requests/{fresh.pk}/").content.decode()
+    dispatch = re.search(r'action="/hotline/requests/\d+/dispatch/".*?</form>', dispatcher_page, re.S).group(0)
+    assert internal in dispatch
+
+
+def test_dispatch_notes_stored_before_the_fix_become_internal(submit, dispatcher_li):
+    import importlib
+
+    from django.apps import apps
+
+    from cityloop.hotline.models import Event
+
+    request = submit()
+    actions.dispatch_request(request, units=[("street", request.street, "street")], actor=dispatcher_li)
+    Event.objects.filter(request=request, kind="dispatched").update(text="newcomer test")  # the old shape
+    migration = importlib.import_module("cityloop.hotline.migrations.0005_dispatch_notes_internal")
+    migration.notes_internal(apps, None)
+    dispatched = Event.objects.get(request=request, kind="dispatched")
+    note = Event.objects.get(request=request, kind="dispatch_note")
+    assert dispatched.public and dispatched.text == ""
+    assert not note.public and note.text == "newcomer test" and note.order_id == dispatched.order_id

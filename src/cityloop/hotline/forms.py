@@ -18,6 +18,8 @@ RESOLVED_CHOICES = [("yes", _("Resolved")), ("no", _("Not resolved"))]
 OUTCOME_CHOICES = [("resolved", _("Resolved")), ("partial", _("Partly resolved")),
                    ("explained", _("Explained to the citizen")), ("unresolvable", _("Cannot be resolved")),
                    ("fixed", _("Fixed"))]
+# Said under every text a unit or dispatcher writes that the citizen never sees (issue 10 #9).
+STAFF_ONLY = _("Internal: only staff see this; it never reaches the citizen's status page or Open311.")
 CONTACT_CHANNELS = [("phone", _("Phone call")), ("visit", _("Visit")), ("sms", _("Text message")),
                     ("email", _("E-mail"))]
 
@@ -164,7 +166,8 @@ class DispatchForm(forms.Form):
     lead = UnitChoiceField(label=_("Lead unit (receives first)"))
     others = forms.MultipleChoiceField(label=_("Also send to"), required=False,
                                        widget=forms.SelectMultiple(attrs={"size": 6}))
-    note = forms.CharField(label=_("Note to the units"), required=False, max_length=500)
+    note = forms.CharField(label=_("Note to the units"), required=False, max_length=500,
+                           help_text=STAFF_ONLY)
 
     def __init__(self, *args, units=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -174,7 +177,8 @@ class DispatchForm(forms.Form):
 
 class ArbitrationForm(forms.Form):
     unit = UnitChoiceField(label=_("Unit that must handle it"))
-    decision = forms.CharField(label=_("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}))
+    decision = forms.CharField(label=_("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}),
+                               help_text=STAFF_ONLY)
 
     def __init__(self, *args, units=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -184,31 +188,37 @@ class ArbitrationForm(forms.Form):
 class ExtensionDecisionForm(forms.Form):
     approve = forms.ChoiceField(label=_("Decision"), choices=[("yes", _("Approve")), ("no", _("Refuse"))],
                                 widget=forms.RadioSelect)
-    note = forms.CharField(label=_("Note (needed to refuse)"), required=False, max_length=500)
+    note = forms.CharField(label=_("Note (needed to refuse)"), required=False, max_length=500, help_text=STAFF_ONLY)
 
 
 class ReturnForm(forms.Form):
-    reason = forms.CharField(label=_("Reason for returning"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("Reason for returning"), widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=STAFF_ONLY)
 
 
 class NoteForm(forms.Form):
     text = forms.CharField(label=_("Progress note"), widget=forms.Textarea(attrs={"rows": 2}))
-    public = forms.BooleanField(label=_("Show to the citizen"), required=False)
+    public = forms.BooleanField(label=_("Show to the citizen"), required=False,
+                                help_text=_("Ticked, the citizen sees this note on the public status page (and Open311 "
+                                            "publishes it); unticked, only staff see it."))
 
 
 class ContactForm(forms.Form):
     channel = forms.ChoiceField(label=_("How"), choices=CONTACT_CHANNELS)
-    summary = forms.CharField(label=_("What was agreed"), widget=forms.Textarea(attrs={"rows": 2}))
+    summary = forms.CharField(label=_("What was agreed"), widget=forms.Textarea(attrs={"rows": 2}),
+                              help_text=STAFF_ONLY)
 
 
 class ExtensionForm(forms.Form):
     days = forms.IntegerField(label=_("Extra working days"), min_value=1, max_value=30)
-    reason = forms.CharField(label=_("Reason for the extension"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("Reason for the extension"), widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=STAFF_ONLY)
 
 
 class ReplyForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOME_CHOICES)
-    text = forms.CharField(label=_("Reply to the citizen"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("Reply to the citizen"), widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text=_("The citizen sees this reply on the public status page."))
 
 
 ORDER_FORMS = {"return": ReturnForm, "note": NoteForm, "contact": ContactForm, "extension": ExtensionForm,

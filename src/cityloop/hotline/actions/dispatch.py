@@ -96,8 +96,11 @@ def dispatch_request(request: Request, *, units: list[tuple[str, object, str]], 
             dispatched_by=actor if getattr(actor, "is_authenticated", False) else None,
             response_due=respond, finish_due=finish)
         orders.append(order)
-        event(request, "dispatched", actor=actor, order=order, public=True, text=note, unit=str(unit),
-              route=order.route, lead=order.lead)
+        # The citizen sees where the case went; the dispatcher's note to the units stays internal.
+        event(request, "dispatched", actor=actor, order=order, public=True, unit=str(unit), route=order.route,
+              lead=order.lead)
+        if note.strip():
+            event(request, "dispatch_note", actor=actor, order=order, public=False, text=note.strip())
     first_kind, first_unit, _ = units[0]
     request.lead_street = first_unit if first_kind == "street" else None
     request.lead_department = first_unit if first_kind == "department" else None
