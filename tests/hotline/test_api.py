@@ -513,3 +513,21 @@ def test_the_submit_answer_holds_exactly_the_published_schemas_fields_in_its_ord
         assert list(body["street"]) == ["code", "name"]
         assert RequestOut.model_validate(body).tracking_no == body["tracking_no"]
     assert answer["attributes"] == {"k": "v"} and answer["created_at"].endswith("Z")
+
+
+def test_a_confidential_caller_is_fully_hidden_from_units_in_the_api_and_its_csv(city, submit_json, dispatcher_li,
+                                                                                 dept_water_zhao):
+    """Issue 11 #6: units saw the first character of the name and 7 of the 11 phone digits."""
+    number = submit_json(confidential=True)["tracking_no"]
+    assert Api(dispatcher_li).post(f"/requests/{number}/dispatch", {"accept_suggestion": True}).status_code == 201
+    zhao = Api(dept_water_zhao)
+    detail = zhao.get(f"/requests/{number}").json()
+    assert detail["confidential"] is True
+    assert detail["caller"] == {"name": "", "phone": "", "email": "", "masked": True}
+    [listed] = zhao.get("/requests").json()["items"]
+    assert listed["caller"] == detail["caller"]
+    exported = b"".join(zhao.get("/requests.csv").streaming_content).decode("utf-8-sig")
+    [row] = list(csv.DictReader(io.StringIO(exported)))
+    assert row["caller_name"] == "" and row["caller_phone"] == ""
+    assert "王" not in exported and "138" not in exported
+    assert Api(dispatcher_li).get(f"/requests/{number}").json()["caller"]["phone"] == "13812345678"

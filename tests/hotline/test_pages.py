@@ -693,3 +693,19 @@ def test_dispatch_notes_stored_before_the_fix_become_internal(submit, dispatcher
     note = Event.objects.get(request=request, kind="dispatch_note")
     assert dispatched.public and dispatched.text == ""
     assert not note.public and note.text == "newcomer test" and note.order_id == dispatched.order_id
+
+
+def test_a_confidential_caller_is_fully_hidden_from_the_units_page(as_user, submit, dispatcher_li, dept_water_zhao):
+    """Issue 11 #6: the unit's page showed 王** 138****5678 for a caller the form promised to hide."""
+    from django.contrib.auth.models import Permission
+
+    request = submit(confidential=True)
+    actions.accept_suggestion(request, actor=dispatcher_li)
+    dept_water_zhao.user_permissions.add(Permission.objects.get(codename="contact_citizen"))
+    page = as_user(dept_water_zhao).get(f"/hotline/requests/{request.pk}/").content.decode()
+    contact = re.search(r"<dd data-contact>(.*?)</dd>", page, re.S).group(1)
+    assert "data-hidden-caller" in contact and "王" not in contact and "138" not in contact
+    assert "/reveal/" not in page
+    assert as_user(dept_water_zhao).post(f"/hotline/requests/{request.pk}/reveal/").status_code == 403
+    dispatcher_page = as_user(dispatcher_li).get(f"/hotline/requests/{request.pk}/").content.decode()
+    assert "王*" in dispatcher_page and "/reveal/" in dispatcher_page

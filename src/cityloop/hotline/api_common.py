@@ -92,8 +92,9 @@ def contact(actor, request: Request, *, full: bool | None = None) -> dict:
     if full:
         return {"name": request.caller_name, "phone": request.caller_phone, "email": request.caller_email,
                 "masked": False}
-    return {"name": rules.mask_name(request.caller_name), "phone": rules.mask_phone(request.caller_phone),
-            "email": "", "masked": bool(request.caller_name or request.caller_phone or request.caller_email)}
+    name, phone = rules.masked_contact(request.caller_name, request.caller_phone, confidential=request.confidential)
+    return {"name": name, "phone": phone, "email": "",
+            "masked": bool(request.caller_name or request.caller_phone or request.caller_email)}
 
 
 def request_out(actor, request: Request, *, full_contact: bool | None = None) -> dict:

@@ -134,6 +134,17 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
+def masked_contact(name: str, phone: str, *, confidential: bool) -> tuple[str, str]:
+    """The caller as shown to staff who may not see them: a confidential caller not at all.
+
+    The intake form promises a confidential caller is hidden from everyone but the dispatchers, so
+    not even a surname or a carrier prefix is shown to them.
+    """
+    if confidential:
+        return "", ""
+    return mask_name(name), mask_phone(phone)
+
+
 def timer_state(now: datetime, due: datetime | None, *, warn: timedelta) -> str:
     if due is None:
         return "none"

@@ -49,11 +49,12 @@ def render_detail(request, req: Request, *, bound: dict | None = None, revealed:
     staff = user.role != Role.CITIZEN or user.is_superuser
     dispatcher = queries.is_dispatcher(user)
     city = req.city
+    masked = rules.masked_contact(req.caller_name, req.caller_phone, confidential=req.confidential and not dispatcher)
     orders = [_order_row(o, user, bound) for o in req.orders.select_related("street", "department").order_by("id")]
     context = {
         "req": req, "staff": staff, "dispatcher": dispatcher, "orders": orders,
         "timeline": req.events.select_related("actor").order_by("at", "id") if staff else queries.public_timeline(req),
-        "masked_name": rules.mask_name(req.caller_name), "masked_phone": rules.mask_phone(req.caller_phone),
+        "masked_name": masked[0], "masked_phone": masked[1],
         "can_reveal": queries.can_see_contact(user, req), "revealed": revealed,
         "response_timer": timer(req.response_due) if req.first_response_at is None and req.is_open else None,
         "finish_timer": timer(req.finish_due) if req.is_open and req.replied_at is None else None,
