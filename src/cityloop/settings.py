@@ -140,4 +140,7 @@ HOTLINE = {
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),
     # How long the one-time rating code sent to the citizen after a reply stays valid.
     "rating_link_days": config.env_number("CITYLOOP_RATING_LINK_DAYS", 14, low=1, high=365, integer=True),
+    # Web-form submits without a login, per client address and hour (counted in the shared cache).
+    "anonymous_submits_per_hour": config.env_number("CITYLOOP_ANONYMOUS_SUBMITS_PER_HOUR", 20, low=1,
+                                                    high=1_000_000, integer=True),
 }

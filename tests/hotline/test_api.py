@@ -531,3 +531,25 @@ def test_a_confidential_caller_is_fully_hidden_from_units_in_the_api_and_its_csv
     assert row["caller_name"] == "" and row["caller_phone"] == ""
     assert "王" not in exported and "138" not in exported
     assert Api(dispatcher_li).get(f"/requests/{number}").json()["caller"]["phone"] == "13812345678"
+
+
+def test_a_tiny_png_of_49_million_pixels_is_refused_before_it_is_unpacked(city, dispatcher_li, submit_json):
+    """Issue 11 #8: Pillow accepted up to ~179 M pixels per photo (a few kB of PNG)."""
+    from PIL import Image
+
+    from cityloop.hotline import photos
+    from tests.hotline.images import pixel_bomb_png
+
+    bomb = pixel_bomb_png(7000, 7000)
+    assert len(bomb) < 100_000
+    number = submit_json()["tracking_no"]
+    api = Api(dispatcher_li)
+    response = api.client.post(f"/api/v1/requests/{number}/photos",
+                               {"photo": SimpleUploadedFile("bomb.png", bomb)}, **api.headers)
+    assert response.status_code == 400 and fields_of(response) == {"photo"}
+    assert "bomb.png" in response.json()["detail"][0]["message"]
+    assert Attachment.objects.count() == 0
+    assert Image.MAX_IMAGE_PIXELS == photos.MAX_PIXELS == 40_000_000
+    small = pixel_bomb_png(4000, 3000)  # 12 M pixels: a real phone photo's size passes
+    assert api.client.post(f"/api/v1/requests/{number}/photos", {"photo": SimpleUploadedFile("ok.png", small)},
+                           **api.headers).status_code == 201

@@ -709,3 +709,29 @@ def test_a_confidential_caller_is_fully_hidden_from_the_units_page(as_user, subm
     assert as_user(dept_water_zhao).post(f"/hotline/requests/{request.pk}/reveal/").status_code == 403
     dispatcher_page = as_user(dispatcher_li).get(f"/hotline/requests/{request.pk}/").content.decode()
     assert "王*" in dispatcher_page and "/reveal/" in dispatcher_page
+
+
+def test_a_pixel_bomb_through_the_anonymous_form_is_refused(client, city):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.hotline.images import pixel_bomb_png
+
+    bomb = SimpleUploadedFile("bomb.png", pixel_bomb_png(7000, 7000), content_type="image/png")
+    response = client.post("/hotline/submit/", {**GOOD, "photos": bomb})
+    assert response.status_code == 200 and "bomb.png" in _errors_of(response.content.decode(), "photos")
+    assert Request.objects.count() == 0
+
+
+def test_anonymous_submits_from_one_address_are_throttled_in_the_shared_cache(as_user, city, settings,
+                                                                              citizen_wang):
+    """Issue 11 #8: anonymous submits had no throttle."""
+    settings.HOTLINE = {**settings.HOTLINE, "anonymous_submits_per_hour": 3}
+    for i in range(3):
+        # A fresh client (no session) per submit: the count is per address, not per browser.
+        assert Client(REMOTE_ADDR="10.2.0.1").post("/hotline/submit/", {**GOOD, "description": f"路灯坏了 {i}"}
+                                                   ).status_code == 302
+    blocked = Client(REMOTE_ADDR="10.2.0.1").post("/hotline/submit/", GOOD)
+    assert blocked.status_code == 429 and Request.objects.count() == 3
+    assert Client(REMOTE_ADDR="10.2.0.2").post("/hotline/submit/", GOOD).status_code == 302
+    signed_in = as_user(citizen_wang)
+    assert signed_in.post("/hotline/submit/", GOOD, REMOTE_ADDR="10.2.0.1").status_code == 302

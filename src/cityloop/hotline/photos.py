@@ -1,13 +1,22 @@
-"""Photo checks: type by content (not by name), size, and EXIF location stripped unless kept."""
+"""Photo checks: type by content (not by name), size in bytes and in pixels, EXIF location stripped unless kept."""
 
 from __future__ import annotations
 
 import io
+import warnings
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from PIL import Image, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
+# A phone's photo is at most ~50 M pixels only on rare 200 MP sensors that bin to 12-50 MP; 40 M is
+# generous, and a tiny PNG of 7000 x 7000 zeros would otherwise unpack to 49 MB per band in memory.
+MAX_PIXELS = 40_000_000
+# Pillow's own guard, lowered from its ~89 M default for every image this process opens, and its
+# warning (between the limit and twice it) made an error: a bomb is refused, never just logged.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.simplefilter("error", Image.DecompressionBombWarning)
 SIGNATURES = {b"\xff\xd8\xff": "jpeg", b"\x89PNG\r\n\x1a\n": "png"}
 GPS_IFD = 0x8825
 
@@ -28,12 +37,15 @@ def clean_photo(name: str, data: bytes, *, keep_location: bool, field: str = "ph
     kind = sniff(data[:16])
     if kind is None:
         raise ValidationError({field: f"{name}: not a JPEG, PNG or WebP image (checked by content, not by name)"})
-    from PIL import Image, UnidentifiedImageError
-
     try:
         image = Image.open(io.BytesIO(data))
+        # Judged from the header, before a single pixel is unpacked.
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ValidationError({field: f"{name}: {width} x {height} pixels is over the limit of "
+                                          f"{MAX_PIXELS // 1_000_000} million pixels"})
         image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ValidationError({field: f"{name}: the image cannot be read ({exc.__class__.__name__})"}) from exc
     if keep_location:
         return ContentFile(data, name=name), kind

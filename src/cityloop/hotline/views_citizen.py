@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -40,9 +41,23 @@ def _is_staff(user) -> bool:
     return user.is_authenticated and (user.is_superuser or user.role != Role.CITIZEN)
 
 
+SUBMIT_WINDOW_S = 3600
+
+
 def submit(request):
     city = current_city()
     if request.method == "POST":
+        # Anonymous submits are counted per address in the shared cache before any photo is decoded.
+        anonymous = not request.user.is_authenticated
+        keys = throttle.keys_for("anonymous-submit", request)
+        if anonymous and throttle.exceeded(keys, settings.HOTLINE["anonymous_submits_per_hour"]):
+            form = SubmitForm(request.POST)
+            form.is_valid()
+            form.add_error(None, _("Too many reports from this address in the last hour. Please try again later "
+                                   "or call 12345."))
+            return render(request, "hotline/submit.html", {"form": form, "city": city}, status=429)
+        if anonymous:
+            throttle.count(keys, SUBMIT_WINDOW_S)
         form = SubmitForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
