@@ -735,3 +735,55 @@ def test_anonymous_submits_from_one_address_are_throttled_in_the_shared_cache(as
     assert Client(REMOTE_ADDR="10.2.0.2").post("/hotline/submit/", GOOD).status_code == 302
     signed_in = as_user(citizen_wang)
     assert signed_in.post("/hotline/submit/", GOOD, REMOTE_ADDR="10.2.0.1").status_code == 302
+
+
+@pytest.fixture
+def photo_request(client, city, settings, tmp_path):
+    """A request filed on the web form with one photo, by ``client`` (which thereby tracks it)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.hotline.images import pixel_bomb_png
+
+    settings.MEDIA_ROOT = tmp_path
+    photo = SimpleUploadedFile("door.png", pixel_bomb_png(800, 600), content_type="image/png")
+    assert client.post("/hotline/submit/", {**GOOD, "photos": photo}).status_code == 302
+    return Request.objects.get()
+
+
+def test_the_citizen_who_tracked_the_request_sees_its_photo_and_thumbnail(client, photo_request):
+    [attachment] = photo_request.attachments.all()
+    full = client.get(f"/hotline/photos/{attachment.pk}/")
+    assert full.status_code == 200 and full["Content-Type"] == "image/png"
+    assert "sandbox" in full["Content-Security-Policy"] and full["Cache-Control"].startswith("private")
+    thumb = client.get(f"/hotline/photos/{attachment.pk}/thumbnail/")
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+    from PIL import Image
+
+    assert max(Image.open(io.BytesIO(thumb.content)).size) == 320
+    page = client.get(f"/hotline/track/{photo_request.tracking_no}/").content.decode()
+    assert f'/hotline/photos/{attachment.pk}/thumbnail/' in page
+
+
+def test_photos_are_never_public_media(photo_request):
+    [attachment] = photo_request.attachments.all()
+    stranger = Client()
+    for url in (f"/hotline/photos/{attachment.pk}/", f"/hotline/photos/{attachment.pk}/thumbnail/",
+                f"/hotline/photos/{attachment.pk + 1}/", f"/{attachment.file.name}", f"/media/{attachment.file.name}"):
+        assert stranger.get(url).status_code == 404, url
+
+
+def test_staff_see_a_photo_only_within_their_scope(as_user, photo_request, dispatcher_li, street_chen,
+                                                   dept_water_zhao, outsider_zhou):
+    """Issue 11 #15: another street's staff, another citizen, an unconcerned department get 404."""
+    [attachment] = photo_request.attachments.all()
+    url = f"/hotline/photos/{attachment.pk}/"
+    assert as_user(dispatcher_li).get(url).status_code == 200
+    detail = as_user(dispatcher_li).get(f"/hotline/requests/{photo_request.pk}/").content.decode()
+    assert f'href="{url}"' in detail and attachment.file.name not in detail
+    assert photo_request.street.code == "D1S1"
+    assert as_user(street_chen).get(url).status_code == 200  # the request lies in 金融街
+    Request.objects.filter(pk=photo_request.pk).update(street=None)  # now it is another street's request
+    assert as_user(street_chen).get(url).status_code == 404
+    assert as_user(dept_water_zhao).get(url).status_code == 404
+    assert as_user(outsider_zhou).get(url).status_code == 404
+    assert as_user(outsider_zhou).get(f"{url}thumbnail/").status_code == 404

@@ -61,3 +61,21 @@ def clean_photo(name: str, data: bytes, *, keep_location: bool, field: str = "ph
     else:
         image.save(out, format="WEBP", quality=90, **params)
     return ContentFile(out.getvalue(), name=name), kind
+
+
+THUMBNAIL_PX = 320
+
+
+def thumbnail(fileobj) -> bytes:
+    """A JPEG at most 320 px on its longer side, upright (EXIF orientation applied), without metadata."""
+    from PIL import ImageOps
+
+    with Image.open(fileobj) as image:
+        image.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # JPEG decodes at a fraction of its size
+        small = ImageOps.exif_transpose(image)
+        small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        if small.mode not in ("RGB", "L"):
+            small = small.convert("RGB")
+        out = io.BytesIO()
+        small.save(out, format="JPEG", quality=80)
+    return out.getvalue()

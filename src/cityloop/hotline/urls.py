@@ -1,6 +1,13 @@
 from django.urls import path
 
-from cityloop.hotline import views_citizen, views_detail, views_dispatch, views_search, views_unit
+from cityloop.hotline import (
+    views_citizen,
+    views_detail,
+    views_dispatch,
+    views_photos,
+    views_search,
+    views_unit,
+)
 
 app_name = "hotline"
 urlpatterns = [
@@ -12,6 +19,9 @@ urlpatterns = [
     path("track/<str:tracking_no>/rate/", views_citizen.rate, name="rate"),
     path("rate/<str:code>/", views_citizen.rate_by_link, name="rate-link"),
     path("mine/", views_citizen.mine, name="mine"),
+    # photos: only for whoever may see the request (staff in scope, the citizen, a tracked browser)
+    path("photos/<int:pk>/", views_photos.photo, name="photo"),
+    path("photos/<int:pk>/thumbnail/", views_photos.photo_thumbnail, name="photo-thumbnail"),
     # dispatchers
     path("intake/", views_dispatch.intake, name="intake"),
     path("dispatch/", views_dispatch.queue, name="queue"),

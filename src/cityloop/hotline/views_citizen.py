@@ -137,7 +137,7 @@ def status_page(request, tracking_no, rate_form=None):
     return render(request, "hotline/status.html", {
         "req": req, "timeline": queries.public_timeline(req),
         "can_rate": can_rate, "rate_form": rate_form or (_rate_form_for(request, req) if can_rate else None),
-        "follow_ups": req.follow_ups.order_by("at"),
+        "follow_ups": req.follow_ups.order_by("at"), "attachments": req.attachments.order_by("id"),
     }, status=400 if rate_form is not None else 200)
 
 
