@@ -787,3 +787,18 @@ def test_staff_see_a_photo_only_within_their_scope(as_user, photo_request, dispa
     assert as_user(dept_water_zhao).get(url).status_code == 404
     assert as_user(outsider_zhou).get(url).status_code == 404
     assert as_user(outsider_zhou).get(f"{url}thumbnail/").status_code == 404
+
+
+def test_a_dispatcher_gives_a_caller_who_lost_the_code_a_new_one_and_the_old_one_stops(as_user, client, submit,
+                                                                                       dispatcher_li, street_chen):
+    request = submit()
+    old = request.access_code
+    dispatcher = as_user(dispatcher_li)
+    response = dispatcher.post(f"/hotline/requests/{request.pk}/access-code/", follow=True)
+    shown = re.search(r"访问码 ([2-9A-Z]{5}-[2-9A-Z]{5})", response.content.decode()).group(1)
+    assert shown == texted_code(request.tracking_no)
+    assert AuditRecord.objects.filter(action="request.access_code_reissue", actor_id=dispatcher_li.pk).exists()
+    assert as_user(street_chen).post(f"/hotline/requests/{request.pk}/access-code/").status_code == 403
+    client.logout()
+    assert client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": old}).status_code == 404
+    assert _track(client, request, shown).redirect_chain[-1][0] == f"/hotline/track/{request.tracking_no}/"

@@ -30,6 +30,7 @@ urlpatterns = [
     path("requests/<int:pk>/dispatch/", views_dispatch.dispatch, name="dispatch"),
     path("requests/<int:pk>/merge/", views_dispatch.merge, name="merge"),
     path("requests/<int:pk>/reveal/", views_dispatch.reveal, name="reveal"),
+    path("requests/<int:pk>/access-code/", views_dispatch.new_access_code, name="new-access-code"),
     path("extensions/<int:pk>/decide/", views_dispatch.decide_extension, name="decide-extension"),
     path("arbitrations/", views_dispatch.arbitrations, name="arbitrations"),
     path("arbitrations/<int:pk>/decide/", views_dispatch.decide_arbitration, name="decide-arbitration"),

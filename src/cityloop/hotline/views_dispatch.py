@@ -166,6 +166,16 @@ def reveal(request, pk):
 
 @dispatcher_required
 @require_POST
+def new_access_code(request, pk):
+    req = visible_request(request, pk)
+    code = actions.reissue_access_code(req, actor=request.user)
+    messages.info(request, _("Tell the caller the access code %(code)s: with the tracking number it opens the "
+                             "status page.") % {"code": access.display(code)})
+    return redirect("hotline:request-detail", pk=req.pk)
+
+
+@dispatcher_required
+@require_POST
 def decide_extension(request, pk):
     extension = get_object_or_404(Extension.objects.select_related("order__request"), pk=pk)
     form = ExtensionDecisionForm(request.POST, prefix=f"x{pk}")

@@ -1,7 +1,12 @@
 """Every write to the hotline. Grouped by stage; import from here (``hotline.actions.open_case``)."""
 
 from cityloop.hotline.actions.cases import confirm_fixed, open_case, reopen_case
-from cityloop.hotline.actions.citizen import find_rating_link, issue_rating_link, rate_with_code
+from cityloop.hotline.actions.citizen import (
+    find_rating_link,
+    issue_rating_link,
+    rate_with_code,
+    reissue_access_code,
+)
 from cityloop.hotline.actions.comments import add_citizen_comment
 from cityloop.hotline.actions.dispatch import (
     accept_suggestion,
@@ -38,7 +43,7 @@ from cityloop.hotline.actions.whistles import (
 __all__ = [
     "Submission", "submit_request", "classify_request", "dispatch_request", "accept_suggestion", "bulk_dispatch",
     "merge_requests", "decide_arbitration", "sign_order", "return_order", "add_note", "record_contact",
-    "request_extension", "decide_extension", "reply_order", "reveal_contact", "record_follow_up", "issue_rating_link",
+    "request_extension", "decide_extension", "reply_order", "reveal_contact", "record_follow_up", "issue_rating_link", "reissue_access_code",
     "find_rating_link", "rate_with_code", "open_case",
     "confirm_fixed", "reopen_case", "add_citizen_comment", "blow_whistle", "report_in", "dispute_summons", "arbitrate_dispute",
     "record_missed_report_ins", "complete_task", "close_whistle", "rate_department", "assess_department",

@@ -39,6 +39,27 @@ def access_code_message(request: Request, code: str) -> CitizenMessage | None:
                           to=recipient[1], body=body, created_at=timezone.now())
 
 
+@transaction.atomic
+def reissue_access_code(request: Request, *, actor) -> str:
+    """A new access code for a caller who lost theirs (or filed before codes): the old one stops working.
+
+    Only a dispatcher may do it, on the phone with the caller; the new code is texted to the caller
+    too, and returned once so that the dispatcher can read it out.
+    """
+    from cityloop.hotline import queries
+
+    if not queries.is_dispatcher(actor):
+        raise PermissionDenied("only a hotline dispatcher may give a caller a new access code")
+    code = access.new_code()
+    request.access_code_hash = access.code_hash(code, purpose="track")
+    request.save(update_fields=["access_code_hash", "updated_at"])
+    message = access_code_message(request, code)
+    if message is not None:
+        message.save()
+    audit.record(actor, "request.access_code_reissue", request, texted=message is not None)
+    return code
+
+
 def issue_rating_link(request: Request, *, actor) -> str | None:
     """A fresh one-time rating code for the reply the citizen may now rate; earlier unused codes end.
 
