@@ -14,6 +14,7 @@ COMMANDS = [
     ("user add", "create an account with a role"),
     ("token create|list|revoke", "manage API tokens for integrators"),
     ("audit verify", "check the audit trail's hash chain"),
+    ("backup DEST | restore SRC", "one consistent backup archive, and its restore onto an empty database"),
     ("hotline train|predict|evaluate", "the request classifier"),
     ("hotline replay PATH", "load real LA/NYC 311 history and recount the rates"),
     ("hotline stats|close-times", "recount the monthly rates; rank agencies by time to close"),
