@@ -1,11 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cityloop.web import views
+from cityloop.web import metrics, views
 
 urlpatterns = [
     path("", views.home_page, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", metrics.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("audit/", views.audit_trail, name="audit-trail"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

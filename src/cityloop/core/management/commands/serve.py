@@ -1,8 +1,30 @@
 
+import os
+from pathlib import Path
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from cityloop.core import config
+
+
+def _fresh_metrics_dir() -> Path:
+    """prometheus_client's multiprocess mode: every worker writes its figures to files here, a scrape of
+    any worker adds them up. Files of an earlier run would be counted again, so they go first."""
+    from django.conf import settings
+
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(settings.DATA_DIR) / "metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
+def _worker_exited(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 class Command(BaseCommand):
@@ -18,6 +40,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from gunicorn.app.base import BaseApplication
 
+        metrics_dir = _fresh_metrics_dir()  # before prometheus_client is imported, in this process and the workers
+
         from cityloop.wsgi import application
 
         call_command("collectstatic", interactive=False, verbosity=0)
@@ -30,10 +54,12 @@ class Command(BaseCommand):
                 self.cfg.set("threads", options["threads"])
                 self.cfg.set("accesslog", None)
                 self.cfg.set("graceful_timeout", 5)
+                self.cfg.set("child_exit", _worker_exited)
 
             def load(self):
                 return application
 
-        self.stdout.write(f"CityLoop is serving at http://{bind}/  (Ctrl-C stops it)")
+        self.stdout.write(f"CityLoop is serving at http://{bind}/  (Ctrl-C stops it); metrics of all workers "
+                          f"are collected in {metrics_dir}")
         self.stdout.flush()
         Server().run()
