@@ -25,6 +25,13 @@ DEVICE_TOPIC = "cityloop/devices/+/reading"
 GATEWAY_TOPIC = "cityloop/gateways/+/batch"
 
 
+def stream_replicas() -> int:
+    """Copies of the readings stream a NATS cluster keeps (CITYLOOP_NATS_REPLICAS; 3 on a 3-node cluster)."""
+    from cityloop.core import config
+
+    return int(config.env_number("CITYLOOP_NATS_REPLICAS", 1, low=1, high=5, integer=True))
+
+
 def nats_url() -> str:
     return os.environ.get("CITYLOOP_NATS_URL", "nats://127.0.0.1:4222")
 
@@ -58,7 +65,8 @@ class Nats:
         try:
             self._run(self.js.stream_info(STREAM))
         except NotFoundError:
-            self._run(self.js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS], max_age=7 * 86400)))
+            self._run(self.js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS], max_age=7 * 86400,
+                                                         num_replicas=stream_replicas())))
 
     def publish(self, payload: bytes, *, subject: str = DEFAULT_SUBJECT, content_type: str = "application/json",
                 msg_id: str | None = None) -> int:

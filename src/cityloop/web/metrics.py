@@ -35,6 +35,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from cityloop.core import config
+
 log = logging.getLogger("cityloop.web")
 
 SCRAPE_CACHE_SECONDS = 15.0
@@ -139,7 +141,7 @@ STATE = _StateCollector()
 
 
 def _allowed(request) -> bool:
-    token = os.environ.get("CITYLOOP_METRICS_TOKEN", "")
+    token = config.env("CITYLOOP_METRICS_TOKEN", "") or ""
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
@@ -186,11 +188,11 @@ def _reachable(host: str, port: int) -> bool:
 
 def _brokers() -> dict[str, tuple[str, int]]:
     named = {}
-    nats = os.environ.get("CITYLOOP_NATS_URL")
+    nats = config.env("CITYLOOP_NATS_URL")
     if nats:
         first = urlparse(nats.split(",")[0].strip())
         named["nats"] = (first.hostname or "127.0.0.1", first.port or 4222)
-    mqtt = os.environ.get("CITYLOOP_MQTT")
+    mqtt = config.env("CITYLOOP_MQTT")
     if mqtt:
         parsed = urlparse(mqtt if "://" in mqtt else f"mqtt://{mqtt}")
         named["mqtt"] = (parsed.hostname or "127.0.0.1", parsed.port or 1883)
