@@ -388,6 +388,30 @@ def test_nearby_duplicates_are_offered_and_merged(city, dispatcher_li, submit_js
         "into"}
 
 
+def test_a_citizen_token_cannot_read_strangers_requests_through_duplicates(city, tiny_places, citizen_wang,
+                                                                          street_chen, submit_json):
+    """Issue 11 #1: a citizen filed a request anywhere and read every open request within 200 m."""
+    stranger = submit_json(description="邻居家漏水，电话 13900001111")
+    wang = Api(citizen_wang)
+    lon, lat = tiny_places["D1S1C1"]
+    own = wang.post("/requests", {**WATER_CUT, "lon": lon, "lat": lat})
+    assert own.status_code == 201, own.content
+    for outsider in (wang, Api(street_chen)):
+        answer = outsider.get(f"/requests/{own.json()['tracking_no']}/duplicates")
+        assert answer.status_code in (403, 404)
+        assert stranger["tracking_no"].encode() not in answer.content
+        assert b"13900001111" not in answer.content
+
+
+def test_duplicate_candidates_pass_through_the_askers_scope(city, dispatcher_li, citizen_wang, submit_json):
+    from cityloop.hotline import queries
+
+    primary, duplicate = submit_json(), submit_json()
+    dup = Request.objects.get(tracking_no=duplicate["tracking_no"])
+    assert [r.tracking_no for r in queries.duplicate_candidates(dup, dispatcher_li)] == [primary["tracking_no"]]
+    assert queries.duplicate_candidates(dup, citizen_wang) == []
+
+
 # --- the unit's work, extensions, arbitration, follow-up -------------------------------------------------------
 
 def test_a_unit_works_its_order_from_the_inbox_to_the_reply_and_the_citizen_rates_it(

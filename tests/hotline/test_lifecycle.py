@@ -227,8 +227,8 @@ def test_duplicates_nearby_are_offered_and_merged_requests_are_each_followed_up(
     primary = submit()
     duplicate = submit(place="D1S1C1", caller_phone="13900000000")
     far = submit(place="D2S2")
-    assert queries.duplicate_candidates(duplicate) == [primary]
-    assert far not in queries.duplicate_candidates(duplicate)
+    assert queries.duplicate_candidates(duplicate, dispatcher_li) == [primary]
+    assert far not in queries.duplicate_candidates(duplicate, dispatcher_li)
     actions.merge_requests(duplicate, into=primary, actor=dispatcher_li)
     [order] = actions.accept_suggestion(primary, actor=dispatcher_li)
     actions.sign_order(order, actor=dept_water_zhao)
@@ -240,10 +240,10 @@ def test_duplicates_nearby_are_offered_and_merged_requests_are_each_followed_up(
     assert Request.objects.get(pk=duplicate.pk) not in queries.follow_up_queue()
 
 
-def test_old_requests_are_not_duplicates(submit):
+def test_old_requests_are_not_duplicates(submit, dispatcher_li):
     old = submit()
     Request.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=80))
-    assert queries.duplicate_candidates(submit()) == []
+    assert queries.duplicate_candidates(submit(), dispatcher_li) == []
 
 
 def test_departments_see_callers_only_with_the_contact_permission_and_every_reveal_is_audited(

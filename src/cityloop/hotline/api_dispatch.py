@@ -133,11 +133,11 @@ def merge(request, tracking_no: str, payload: MergeIn):
 @router.get("/requests/{tracking_no}/duplicates", response={200: list[RequestOut], **ERRORS},
             summary="Possible duplicates",
             description="Open requests in the same category within the configured radius (200 m) and window "
-                        "(72 h), offered for merging.")
+                        "(72 h), offered for merging. Dispatchers only (403 for anyone else).")
 def duplicates(request, tracking_no: str):
-    actor = actor_of(request)
+    actor = _dispatcher(request)
     found = visible_request(actor, tracking_no)
-    return [request_out(actor, r) for r in queries.duplicate_candidates(found)]
+    return [request_out(actor, r) for r in queries.duplicate_candidates(found, actor)]
 
 
 def _extension_out(ext: Extension) -> dict:

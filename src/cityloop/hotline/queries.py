@@ -128,14 +128,15 @@ def follow_up_queue(city=None) -> QuerySet[Request]:
     return qs.order_by("replied_at", "id")
 
 
-def duplicate_candidates(request: Request) -> list[Request]:
-    """Open requests in the same category within the radius and window (both configurable)."""
+def duplicate_candidates(request: Request, actor) -> list[Request]:
+    """Open requests in the same category within the radius and window (both configurable), among the
+    requests ``actor`` may see: the list never shows anyone a request outside their scope."""
     cfg = settings.HOTLINE
     if request.lon is None or request.lat is None or request.category_id is None:
         return []
     min_lon, min_lat, max_lon, max_lat = rules.degree_box(request.lon, request.lat, cfg["duplicate_radius_m"])
     since = request.created_at - timedelta(hours=cfg["duplicate_window_hours"])
-    nearby = (Request.objects.filter(category_id=request.category_id, created_at__gte=since,
+    nearby = (requests_for(actor).filter(category_id=request.category_id, created_at__gte=since,
                                      lon__range=(min_lon, max_lon), lat__range=(min_lat, max_lat))
               .exclude(pk=request.pk).exclude(status__in=[Status.CLOSED, Status.MERGED]).order_by("created_at"))
     return [r for r in nearby

@@ -70,7 +70,7 @@ def render_detail(request, req: Request, *, bound: dict | None = None, revealed:
                 categories=categories, initial={"category": req.category.code if req.category_id else ""}),
             "dispatch_form": bound.get("dispatch") or DispatchForm(units=units),
             "targets": suggested_units(req) if req.status == "new" else [],
-            "duplicates": queries.duplicate_candidates(req) if req.status == "new" else [],
+            "duplicates": queries.duplicate_candidates(req, user) if req.status == "new" else [],
             "pending_extensions": [(e, bound.get(("extension", e.pk)) or ExtensionDecisionForm(prefix=f"x{e.pk}"))
                                    for e in pending],
             "arbitrations": req.arbitrations.filter(decided_at__isnull=True),
