@@ -56,6 +56,15 @@ SIGN_DEF = definition("户外招牌设置", [
 
 
 @pytest.fixture
+def citizen_wang(db):
+    """王小明, whose identity a window clerk has verified (HOLDER): he applies online as that holder."""
+    user = _add("citizen_wang", "citizen", "王小明")
+    user.id_number = HOLDER
+    user.save(update_fields=["id_number"])
+    return user
+
+
+@pytest.fixture
 def departments(city):
     return {d.code: d for d in city.departments.all()}
 

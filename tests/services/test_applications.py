@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from cityloop.core.models import AuditRecord
 from cityloop.services import actions, catalogue, queries
-from cityloop.services.models import AppStatus, TaskStatus
+from cityloop.services.models import Application, AppStatus, TaskStatus
 from tests.services.conftest import HOLDER, JPEG, PDF, PNG
 
 
@@ -40,8 +42,7 @@ def test_an_answer_outside_the_options_is_refused_naming_the_question(citizen_wa
 def test_nothing_is_fetched_without_consent(citizen_wang, items, records, monday):
     app = start(citizen_wang, items["WATER-1"])
     actions.answer_situations(app, {"premises": "owned"}, actor=citizen_wang)
-    preview = {p["need"].key: p["record"].title for p in queries.fetch_preview(app)}
-    assert preview == {"holder_identity": "居民身份证", "premises": "不动产权证书"}
+    assert {n.key for n in queries.fetchable_needs(app)} == {"holder_identity", "premises"}
     with pytest.raises(ValidationError) as exc:
         actions.fetch_records(app, consent=False, actor=citizen_wang)
     assert "consent" in exc.value.message_dict
@@ -169,5 +170,66 @@ def test_another_citizen_cannot_touch_the_application(citizen_wang, outsider_zho
 
 def test_a_clerk_starting_at_the_window_counts_one_visit(citizen_wang, clerk_liu, items, monday):
     app = actions.start_application(applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER,
-                                    items=[items["SIGN-1"]], actor=clerk_liu)
+                                    items=[items["SIGN-1"]], actor=clerk_liu, identity_checked=True)
     assert app.channel == "window" and app.visits == 1
+    started = AuditRecord.objects.filter(action="application.start").latest("seq")
+    assert started.actor_id == clerk_liu.pk
+    after = json.loads(started.summary)["after"]
+    assert after["acting_for"] == "citizen_wang" and after["identity_checked_in_person"] is True
+
+
+# --- issue 11 #4: anyone could read someone else's government records ---------------------------------
+
+
+def test_a_citizen_applying_with_someone_elses_id_number_is_refused(citizen_wang, items, records, monday):
+    with pytest.raises(PermissionDenied, match="only as yourself"):
+        actions.start_application(applicant=citizen_wang, holder_name="李四", holder_id="110101198001017777",
+                                  items=[items["WATER-1"]], actor=citizen_wang)
+    assert not Application.objects.exists()
+
+
+def test_an_unverified_citizen_cannot_apply_online_at_all(outsider_zhou, items, records, monday):
+    with pytest.raises(ValidationError) as exc:
+        actions.start_application(applicant=outsider_zhou, holder_name="王小明", holder_id=HOLDER,
+                                  items=[items["WATER-1"]], actor=outsider_zhou)
+    assert "holder_id" in exc.value.message_dict and "verify it once at a service window" in str(exc.value)
+
+
+def test_the_holder_online_is_the_verified_identity_whatever_the_form_says(citizen_wang, items, monday):
+    app = actions.start_application(applicant=citizen_wang, holder_name="别人", holder_id="",
+                                    items=[items["WATER-1"]], actor=citizen_wang)
+    assert (app.holder_id, app.holder_name) == (HOLDER, "王小明")
+
+
+def test_nothing_about_held_records_is_shown_before_consent(citizen_wang, items, records, monday, client):
+    app = start(citizen_wang, items["WATER-1"])
+    actions.answer_situations(app, {"premises": "owned"}, actor=citizen_wang)
+    client.force_login(citizen_wang)
+    page = client.get(f"/services/applications/{app.number}/").content.decode()
+    assert "房屋所有权证明" in page  # the need is named
+    for held in ("不动产权证书", "公安局"):  # the records' titles and issuers are not
+        assert held not in page
+
+
+def test_a_clerk_acting_for_a_citizen_must_confirm_the_identity_check(citizen_wang, clerk_liu, items, monday):
+    with pytest.raises(ValidationError) as exc:
+        actions.start_application(applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER,
+                                  items=[items["SIGN-1"]], actor=clerk_liu)
+    assert "identity_checked" in exc.value.message_dict
+
+
+def test_only_a_window_clerk_verifies_an_identity_and_it_is_audited(outsider_zhou, clerk_liu, citizen_wang, items,
+                                                                   monday):
+    with pytest.raises(PermissionDenied):
+        actions.verify_identity(outsider_zhou, id_number=HOLDER, full_name="周路人", actor=citizen_wang)
+    with pytest.raises(ValidationError) as exc:
+        actions.verify_identity(outsider_zhou, id_number="12-34", full_name="周路人", actor=clerk_liu)
+    assert "id_number" in exc.value.message_dict
+    actions.verify_identity(outsider_zhou, id_number="11010119850101555x", full_name="周路人", actor=clerk_liu)
+    outsider_zhou.refresh_from_db()
+    assert outsider_zhou.id_number == "11010119850101555X" and outsider_zhou.id_verified_by == clerk_liu
+    record = AuditRecord.objects.filter(action="user.verify_identity").latest("seq")
+    assert json.loads(record.summary)["after"]["id_number"] == "110*************5X"  # the audit trail never holds the whole number
+    app = actions.start_application(applicant=outsider_zhou, holder_name="", holder_id="", items=[items["SIGN-1"]],
+                                    actor=outsider_zhou)
+    assert app.holder_id == "11010119850101555X"

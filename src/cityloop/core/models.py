@@ -34,6 +34,12 @@ class User(AbstractUser):
         "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="staff",
         verbose_name=_("department"),
     )
+    # The identity a window clerk (or the city's identity provider) has checked against a document:
+    # a citizen applies online only as this holder, so nobody can apply with someone else's ID number.
+    id_number = models.CharField(_("verified ID number"), max_length=32, blank=True)
+    id_verified_at = models.DateTimeField(_("identity verified at"), null=True, blank=True)
+    id_verified_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                       verbose_name=_("identity verified by"))
 
     class Meta:
         db_table = "core_user"

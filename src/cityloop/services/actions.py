@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -54,16 +55,62 @@ def _lock(row):
 # ----------------------------------------------------------------------------- starting and filling in
 
 
+ID_NUMBER = re.compile(r"^[0-9A-Z]{15,18}$")
+
+
+def _clean_id_number(value: str) -> str:
+    number = (value or "").strip().upper().replace(" ", "")
+    if not ID_NUMBER.match(number):
+        raise ValidationError({"id_number": "an ID number or unified social credit code: 15 to 18 digits or "
+                                            "capital letters"})
+    return number
+
+
+@transaction.atomic
+def verify_identity(user, *, id_number: str, full_name: str, actor):
+    """A window clerk records that they checked ``user``'s identity document in person (audited).
+
+    From then on the citizen applies online only as that holder: the ID number typed into a form is
+    no longer trusted, so nobody can see or copy someone else's government records.
+    """
+    queries.require_clerk(actor)
+    number = _clean_id_number(id_number)
+    name = (full_name or "").strip()
+    if not name:
+        raise ValidationError({"full_name": "the name on the identity document is required"})
+    user = _lock(user)
+    before = {"id_number": rules.mask_id(user.id_number), "full_name": user.full_name}
+    user.id_number, user.full_name = number, name[:100]
+    user.id_verified_at, user.id_verified_by = clock.now(), actor
+    user.save(update_fields=["id_number", "full_name", "id_verified_at", "id_verified_by"])
+    audit.record(actor, "user.verify_identity", user, before=before,
+                 after={"id_number": rules.mask_id(number), "full_name": user.full_name})
+    return user
+
+
 @transaction.atomic
 def start_application(*, applicant, holder_name: str, holder_id: str, actor, items: list[ServiceItem] | None = None,
-                      bundle: Bundle | None = None) -> Application:
-    """A citizen online, or a clerk at the window for the citizen; pins each item's current version."""
+                      bundle: Bundle | None = None, identity_checked: bool = False) -> Application:
+    """A citizen online, as their verified identity; or a clerk at the window for a citizen whose identity
+    document the clerk has checked (``identity_checked``, audited). Pins each item's current version."""
     if actor is None or not (actor.pk == applicant.pk or queries.is_clerk(actor)):
         raise PermissionDenied("a citizen applies for themselves; a window clerk may apply for a citizen")
+    window = actor.pk != applicant.pk
     errors = {}
-    if not holder_name.strip():
+    if not window:
+        # Online, the holder is the account's verified identity, never what the form says.
+        if not applicant.id_number:
+            raise ValidationError({"holder_id": "your identity is not verified yet: verify it once at a service "
+                                               "window (bring your ID card), then apply online"})
+        typed = (holder_id or "").strip().upper()
+        if typed and typed != applicant.id_number:
+            raise PermissionDenied("you may apply only as yourself: the holder must be your verified identity")
+        holder_id, holder_name = applicant.id_number, applicant.full_name or holder_name
+    elif not identity_checked:
+        errors["identity_checked"] = "confirm that you checked the applicant's identity document in person"
+    if not (holder_name or "").strip():
         errors["holder_name"] = "the applicant's name is required"
-    if not holder_id.strip():
+    if not (holder_id or "").strip():
         errors["holder_id"] = "the applicant's ID number (or unified social credit code) is required"
     if bool(items) == bool(bundle):
         errors["items"] = "apply for one or more items, or for one bundle"
@@ -73,18 +120,18 @@ def start_application(*, applicant, holder_name: str, holder_id: str, actor, ite
     if bundle and len(versions) != bundle.members.count() or not all(versions):
         raise ValidationError({"items": "an item of this application has no published version"})
     now = clock.now()
-    window = actor.pk != applicant.pk
     application = Application.objects.create(
         # A placeholder that fits the column until the primary key gives the real number.
         number=f"tmp-{secrets.token_hex(8)}", applicant=applicant, started_by=actor,
-        holder_name=holder_name.strip(), holder_id=holder_id.strip(), bundle=bundle,
+        holder_name=holder_name.strip(), holder_id=holder_id.strip().upper(), bundle=bundle,
         channel=Channel.WINDOW if window else Channel.ONLINE, visits=1 if window else 0, created_at=now)
     application.number = f"SA{now:%Y%m%d}{application.pk:06d}"
     application.save(update_fields=["number"])
     ApplicationItem.objects.bulk_create([ApplicationItem(application=application, version=v) for v in versions])
     audit.record(actor, "application.start", application, after={
         "items": [f"{v.item.code}@v{v.number}" for v in versions], "bundle": bundle and bundle.code,
-        "channel": application.channel})
+        "channel": application.channel, "holder": rules.mask_id(application.holder_id),
+        **({"acting_for": applicant.username, "identity_checked_in_person": True} if window else {})})
     return application
 
 
@@ -123,7 +170,7 @@ def fetch_records(application: Application, *, consent: bool, actor) -> Applicat
     if consent is not True:
         raise ValidationError({"consent": "the applicant must consent before any record is fetched"})
     fetched = dict(application.fetched)
-    for row in queries.fetch_preview(application):
+    for row in queries.held_records(application):
         record: GovRecord | None = row["record"]
         if record is not None:
             fetched[row["need"].key] = {"record": record.pk, "type": record.record_type, "title": record.title,

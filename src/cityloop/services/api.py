@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from cityloop.openapi.auth import token_auth
@@ -35,8 +35,9 @@ class BundleOut(Schema):
 
 
 class StartIn(Schema):
-    holder_name: str
-    holder_id: str
+    holder_name: str = Field("", description="Ignored online: the holder is the account's verified identity.")
+    holder_id: str = Field("", description="Optional; if given it must be the account's verified ID number "
+                                            "(403 otherwise). Verify an identity once at a service window.")
     items: list[str] = []
     bundle: str | None = None
 

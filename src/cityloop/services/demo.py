@@ -11,7 +11,7 @@ from django.db import transaction
 
 from cityloop.core import actions as core_actions
 from cityloop.core.models import User
-from cityloop.services import catalogue, clock
+from cityloop.services import actions, catalogue, clock
 from cityloop.services.models import Bundle, GovRecord, ServiceItem, WindowDepartment
 
 FIXTURES = Path(__file__).resolve().with_name("fixtures")
@@ -48,6 +48,11 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
             core_actions.add_user(username=user["username"], password=password or DEMO_PASSWORD, role="department",
                                   full_name=user["full_name"], department=departments[user["department"]],
                                   actor=None, check_password=False)
+    for who in data.get("verified_identities", []):
+        citizen = User.objects.filter(username=who["username"]).first()
+        if citizen is not None and not citizen.id_number:
+            actions.verify_identity(citizen, id_number=who["id_number"], full_name=who["full_name"],
+                                    actor=User.objects.get(username=who["clerk"]))
     for record in data["records"]:
         GovRecord.objects.update_or_create(holder_id=record["holder_id"], record_type=record["record_type"],
                                            defaults={k: record[k] for k in ("title", "issuer", "data", "issued_on")})

@@ -117,8 +117,15 @@ def outstanding_of(application: Application) -> list[rules.Need]:
                              fetched=set(application.fetched), committed=set(application.commitments))
 
 
-def fetch_preview(application: Application) -> list[dict[str, Any]]:
-    """What the government holds for each fetchable need: shown to the applicant before consent."""
+def fetchable_needs(application: Application) -> list[rules.Need]:
+    """The needs the government may fetch instead of asking for them: shown before consent, without
+    saying whether any record is held (that is the holder's data, read only after consent)."""
+    return [need for need in needs_of(application) if need.fetchable]
+
+
+def held_records(application: Application) -> list[dict[str, Any]]:
+    """The records the government holds for each fetchable need; read only by ``fetch_records``, after
+    the applicant's consent, for the holder the application is bound to."""
     out = []
     for need in needs_of(application):
         if not need.fetchable:

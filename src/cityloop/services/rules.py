@@ -324,3 +324,14 @@ def check_score(score: Any) -> int:
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise ValidationError({"score": "rate the service from 1 (very bad) to 5 (very good)"})
     return score
+
+
+# ----------------------------------------------------------------------------- identities
+
+
+def mask_id(number: str) -> str:
+    """An ID number as screens and the audit trail show it: the first 3 and last 2 characters."""
+    number = number or ""
+    if len(number) <= 5:
+        return "*" * len(number)
+    return f"{number[:3]}{'*' * (len(number) - 5)}{number[-2:]}"

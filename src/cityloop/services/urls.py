@@ -13,6 +13,7 @@ urlpatterns = [
     path("applications/<str:number>/<str:step>/", views.application_step, name="application-step"),
     path("uploads/<int:pk>/", views.download_upload, name="upload"),
     path("window/", views.window, name="window"),
+    path("window/identity/", views.verify_identity, name="verify-identity"),
     path("tasks/", views.tasks_page, name="tasks"),
     path("tasks/<int:pk>/<str:step>/", views.task_step, name="task-step"),
     path("rectifications/<int:pk>/close/", views.close_rectification, name="close-rectification"),

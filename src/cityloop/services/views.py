@@ -89,7 +89,7 @@ def start(request):
         created["app"] = actions.start_application(
             applicant=applicant, holder_name=request.POST.get("holder_name", applicant.display_name),
             holder_id=request.POST.get("holder_id", ""), items=[item] if item else None, bundle=bundle,
-            actor=request.user)
+            actor=request.user, identity_checked=request.POST.get("identity_checked") == "yes")
 
     if _attempt(request, run, _("Application started.")):
         return redirect("services:application", number=created["app"].number)
@@ -111,7 +111,7 @@ def application_page(request, number):
     tasks = list(application.tasks.select_related("version__item", "department").prefetch_related("depends_on"))
     return render(request, "services/application.html", {
         "app": application, "situations": queries.situations_of(application), "needs": needs,
-        "uploaded": uploaded, "missing": missing, "preview": queries.fetch_preview(application) if needs else [],
+        "uploaded": uploaded, "missing": missing, "preview": queries.fetchable_needs(application) if needs else [],
         "is_applicant": request.user.pk == application.applicant_id, "is_clerk": queries.is_clerk(request.user),
         "editable": application.status in (AppStatus.DRAFT, AppStatus.CORRECTION),
         "notice": getattr(application, "correction", None) if hasattr(application, "correction") else None,
@@ -185,6 +185,23 @@ def window(request):
     queries.require_clerk(request.user)
     return render(request, "services/window.html", {
         "inbox": queries.window_inbox(), "versions": queries.published_items(), "bundles": queries.bundles()})
+
+
+@login_required
+@require_POST
+def verify_identity(request):
+    queries.require_clerk(request.user)
+    citizen = User.objects.filter(username=request.POST.get("applicant", "")).first()
+    if citizen is None:
+        messages.error(request, _("applicant: no account %(name)s") % {"name": request.POST.get("applicant", "")})
+        return redirect("services:window")
+
+    def run():
+        actions.verify_identity(citizen, id_number=request.POST.get("id_number", ""),
+                                full_name=request.POST.get("full_name", ""), actor=request.user)
+
+    _attempt(request, run, _("Identity verified."))
+    return redirect("services:window")
 
 
 @login_required
