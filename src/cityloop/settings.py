@@ -95,7 +95,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-TESTING = config.env_bool("CITYLOOP_TESTING", False) or "pytest" in sys.modules
+# CITYLOOP_TESTING=0 wins over an imported pytest (time-machine imports it), so a test can start a real
+# production server.
+TESTING = config.env_bool("CITYLOOP_TESTING", "pytest" in sys.modules)
 if DEBUG or TESTING:
     # tests and DEBUG serve from the app folders without a collectstatic manifest
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

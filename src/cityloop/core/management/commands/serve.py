@@ -42,9 +42,11 @@ class Command(BaseCommand):
 
         metrics_dir = _fresh_metrics_dir()  # before prometheus_client is imported, in this process and the workers
 
+        call_command("collectstatic", interactive=False, verbosity=0)
+        # Only now: WhiteNoise indexes STATIC_ROOT once, when the application is built, so building it
+        # before collectstatic on a new data directory served every /static/ file as 404 until a restart.
         from cityloop.wsgi import application
 
-        call_command("collectstatic", interactive=False, verbosity=0)
         bind = f"{options['host']}:{options['port']}"
 
         class Server(BaseApplication):
