@@ -10,6 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast lint messages packs bench bench-locator bench-classifier bench-nab \
 	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys chromium wrk clean
@@ -30,6 +31,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.test-installed-*; touch $@
+
+# Every bench-* target installs the bench extra, so each works on a fresh clone after `make demo`.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	rm -f $(VENV)/.bench-installed-*; touch $@
 
 install: $(STAMP) ## create .venv and install CityLoop with its dependencies
 
@@ -64,19 +70,19 @@ packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 
 bench: bench-locator bench-classifier bench-nab bench-brain bench-leaks bench-intake bench-dashboard bench-journeys ## every benchmark (slow)
 
-bench-locator: $(STAMP) ## 1,000,000 random points located on the nyc pack, one core
+bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
 
-bench-classifier: $(STAMP) ## classifier accuracy and macro-F1 (5-fold CV) on the public data
+bench-classifier: $(BENCH_STAMP) ## classifier accuracy and macro-F1 (5-fold CV) on the public data
 	$(BIN)/python bench/classifier_eval.py --data $(DATA)
 
-bench-nab: $(STAMP) ## NAB scores of the reference Windowed Gaussian and CityLoop's detector
+bench-nab: $(BENCH_STAMP) ## NAB scores of the reference Windowed Gaussian and CityLoop's detector
 	$(BIN)/python -m bench.nab.run --data $(DATA)/nab --results bench/results/nab --detector both
 
-bench-brain: $(STAMP) ## one reading from each of 3,120,000 devices through every detector (Arrow, JSON, MQTT)
+bench-brain: $(BENCH_STAMP) ## one reading from each of 3,120,000 devices through every detector (Arrow, JSON, MQTT)
 	$(BIN)/python bench/bench_brain.py
 
-bench-leaks: $(STAMP) ## leak detection on BattLeDIM leak flows: precision, recall, hours to detect
+bench-leaks: $(BENCH_STAMP) ## leak detection on BattLeDIM leak flows: precision, recall, hours to detect
 	$(BIN)/python bench/bench_leaks.py --data $(DATA)/battledim
 
 wrk:
@@ -86,13 +92,13 @@ wrk:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; \
 	fi
 
-bench-intake: $(STAMP) wrk ## wrk against a production server: requests/s, p99, lost and duplicated submits
+bench-intake: $(BENCH_STAMP) wrk ## wrk against a production server: requests/s, p99, lost and duplicated submits
 	$(BIN)/python bench/bench_intake.py
 
-bench-dashboard: $(STAMP) ## 1,000,000 request histories, then the dashboard and ranking page times
+bench-dashboard: $(BENCH_STAMP) ## 1,000,000 request histories, then the dashboard and ranking page times
 	$(BIN)/python bench/bench_dashboard.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 
-bench-journeys: $(STAMP) ## the three one-thing bundles' demo journeys, from application to result
+bench-journeys: $(BENCH_STAMP) ## the three one-thing bundles' demo journeys, from application to result
 	$(BIN)/python bench/services_journeys.py
 
 clean: ## remove the virtual environment and the data directory
