@@ -1,0 +1,44 @@
+"""Every page of every role, rendered in Chinese, shows no UTC ISO timestamps (issue 10 #7).
+
+Pages come from the URL resolver (tests/city_fixture.py), filled with the objects of a small city
+with two streets and two departments; every GET that a role may see (2xx, HTML) is checked.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from tests.city_fixture import ROLES, build_city, fill, has_args, url_patterns
+from tests.conftest import TINY_PACK, TINY_PLACES
+
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:\+00:00|Z)")
+
+
+@pytest.fixture
+def town(db):
+    # One city per module: the module has one test, which sweeps everything.
+    return build_city(TINY_PACK, TINY_PLACES)
+
+
+def test_no_page_of_any_role_shows_a_utc_iso_timestamp_in_chinese(town):
+    problems, pages = [], set()
+    for role in ROLES:
+        client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+        if role != "anonymous":
+            client.force_login(town.users[role])
+        for name, route in url_patterns():
+            if name.startswith("admin:"):
+                continue
+            for side in ("own", "other") if has_args(route) else ("own",):
+                response = client.get(fill(name, route, getattr(town, side)))
+                if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+                    continue
+                html = response.content.decode()
+                pages.add(name)
+                for stamp in ISO_UTC.findall(html):
+                    problems.append(f"{name} {role}/{side}: {stamp}")
+    assert len(pages) >= 30, f"only {len(pages)} pages rendered: {sorted(pages)}"
+    assert not problems, "\n".join(sorted(set(problems)))
