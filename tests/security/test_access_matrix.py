@@ -16,7 +16,6 @@ from django.test import Client
 
 from tests.city_fixture import ROLES, build_city, fill, has_args, url_patterns
 from tests.conftest import TINY_PACK, TINY_PLACES
-
 from tests.security.access_table import ALLOWED
 
 BOTH = ("own", "other")
