@@ -42,3 +42,23 @@ def test_no_page_of_any_role_shows_a_utc_iso_timestamp_in_chinese(town):
                     problems.append(f"{name} {role}/{side}: {stamp}")
     assert len(pages) >= 30, f"only {len(pages)} pages rendered: {sorted(pages)}"
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_an_overdue_timer_says_overdue_once():
+    """The dispatch queue read "超时 超时 7 天 3 小时": the badge and the text both said overdue."""
+    from datetime import timedelta
+
+    from django.template.loader import render_to_string
+    from django.utils import timezone, translation
+    from django.utils.html import strip_tags
+
+    from cityloop.hotline.views_common import timer
+
+    now = timezone.now()
+    due = now - timedelta(days=7, hours=3, minutes=1)
+    with translation.override("zh-hans"):
+        html = strip_tags(render_to_string("hotline/_timer.html", {"t": timer(due, now)}))
+    assert html.count("超时") == 1 and "7 天 3 小时" in html, html
+    with translation.override("en"):
+        html = strip_tags(render_to_string("hotline/_timer.html", {"t": timer(due, now)}))
+    assert html.lower().count("overdue") == 1, html
