@@ -15,10 +15,16 @@ COMMANDS = [
     ("token create|list|revoke", "manage API tokens for integrators"),
     ("audit verify", "check the audit trail's hash chain"),
     ("backup DEST | restore SRC", "one consistent backup archive, and its restore onto an empty database"),
+    ("hotline import --csv CSV", "bulk-import call-centre records (good rows kept, bad rows listed)"),
     ("hotline train|predict|evaluate", "the request classifier"),
     ("hotline replay PATH", "load real LA/NYC 311 history and recount the rates"),
     ("hotline stats|close-times", "recount the monthly rates; rank agencies by time to close"),
+    ("services lint|reductions|snapshot|snapshots", "the catalogue linter, reductions between snapshots"),
+    ("services tick|stats|verify", "the approval clock, department timeliness, verify an e-certificate"),
     ("seal verify|rotate|export-keys|status-list|revoke", "e-certificates under one seal"),
+    ("brain devices import | brain demo-devices", "the device registry: import from CSV, or N demo devices"),
+    ("brain worker|simulate|query|nab", "the worker, the simulator, DuckDB over the archive, NAB"),
+    ("worker", "the background worker"),
 ]
 
 
