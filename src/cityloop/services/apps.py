@@ -17,7 +17,7 @@ class ServicesConfig(AppConfig):
         entries = [
             ("services:catalogue", _("Services"), None),
             ("services:my-applications", _("My applications"), {"citizen"}),
-            ("services:window", _("Window"), {"department", "admin"}),
+            ("services:window", _("Window"), _may_open_window),
             ("services:tasks", _("Approvals"), {"department", "leader", "admin"}),
             ("services:editor", _("Catalogue editor"), {"admin"}),
             ("services:report", _("Reform report"), {"leader", "admin", "auditor"}),
@@ -25,3 +25,10 @@ class ServicesConfig(AppConfig):
         for entry in entries:
             if entry[0] not in {n for n, _l, _r in NAVIGATION}:
                 NAVIGATION.append(entry)
+
+
+def _may_open_window(user) -> bool:
+    """The window's own check: only staff of a window department (and administrators)."""
+    from cityloop.services.queries import is_clerk
+
+    return is_clerk(user)

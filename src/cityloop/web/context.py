@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-# (url name, label, roles allowed or None for everyone signed in); pillars append their pages here.
-NAVIGATION: list[tuple[str, object, set[str] | None]] = [
+# (url name, label, who may open it) — a set of roles, a predicate on the user (the same check the view
+# makes, e.g. only window departments' staff at the window), or None for everyone signed in. Pillars
+# append their pages here; the menu shows only links the person may open.
+NAVIGATION: list[tuple[str, object, set[str] | Callable[..., bool] | None]] = [
     ("home", _("Home"), None),
     ("audit-trail", _("Audit trail"), {"auditor", "admin"}),
     ("admin:index", _("Administration"), {"admin"}),
@@ -19,7 +23,10 @@ def navigation_for(user) -> list[dict]:
     role = "admin" if user.is_superuser else user.role
     items = []
     for name, label, roles in NAVIGATION:
-        if roles is not None and role not in roles:
+        if callable(roles):
+            if not roles(user):
+                continue
+        elif roles is not None and role not in roles:
             continue
         try:
             items.append({"url": reverse(name), "label": label, "name": name})
