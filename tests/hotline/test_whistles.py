@@ -91,7 +91,7 @@ def test_the_street_closes_only_when_every_task_is_done_then_rates_each_departme
     mgmt_summons = whistle.summonses.get(department__code="CITYMGMT")
     actions.report_in(water_summons, responsible_person="赵工", actor=dept_water_zhao)
     actions.dispute_summons(mgmt_summons, reason="非城管职责", actor=_staff(city, "CITYMGMT"))
-    with pytest.raises(ValidationError, match="still waiting"):
+    with pytest.raises(ValidationError, match="仍在等待"):
         actions.close_whistle(whistle, actor=street_chen)
     actions.arbitrate_dispute(Summons.objects.get(pk=mgmt_summons.pk), uphold=True, note="同意", actor=dispatcher_li)
     actions.complete_task(Summons.objects.get(pk=water_summons.pk), note="已修复渗漏点", actor=dept_water_zhao)

@@ -7,6 +7,7 @@ with two streets and two departments; every GET that a role may see (2xx, HTML) 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -62,3 +63,20 @@ def test_an_overdue_timer_says_overdue_once():
     with translation.override("en"):
         html = strip_tags(render_to_string("hotline/_timer.html", {"t": timer(due, now)}))
     assert html.lower().count("overdue") == 1, html
+
+
+def test_an_action_message_that_embeds_values_is_chinese_in_the_chinese_ui(city, street_chen):
+    """Action messages built with f-strings stayed English ("still waiting for: 市水务局") in the 中文 UI."""
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone, translation
+
+    from cityloop.hotline import actions
+    from cityloop.org.models import Department
+
+    water = Department.objects.get(city=city, code="WATER")
+    whistle = actions.blow_whistle(street=street_chen.street, departments=[water], title="占道", need="协调",
+                                   finish_due=timezone.now() + timedelta(days=3), actor=street_chen)
+    for language, expected in (("zh-hans", "仍在等待：市水务局"), ("en", "still waiting for: City Water Authority")):
+        with translation.override(language), pytest.raises(ValidationError) as raised:
+            actions.close_whistle(whistle, actor=street_chen)
+        assert raised.value.message_dict["whistle"] == [expected]

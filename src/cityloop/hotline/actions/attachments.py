@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.hotline import photos, queries
@@ -18,12 +19,13 @@ def attach_photo(request: Request, *, name: str, data: bytes, keep_location: boo
     if not queries.requests_for(actor).filter(pk=request.pk).exists():
         raise PermissionDenied("only someone who may see the request can add photos to it")
     if not request.is_open:
-        raise ValidationError({"request": f"{request.tracking_no} is {request.status}; photos can no longer be added"})
+        raise ValidationError({"request": _("%(no)s is %(status)s; photos can no longer be added")
+                                           % {"no": request.tracking_no, "status": request.get_status_display()}})
     # Checked and re-encoded outside the transaction: a 10 MB image must not hold the write lock.
     content, kind = photos.clean_photo(name or "photo", data, keep_location=keep_location, field="photo")
     with transaction.atomic():
         if request.attachments.count() >= MAX_PHOTOS:
-            raise ValidationError({"photo": f"a request holds at most {MAX_PHOTOS} photos"})
+            raise ValidationError({"photo": _("a request holds at most %(n)d photos") % {"n": MAX_PHOTOS}})
         attachment = Attachment.objects.create(request=request, file=content, content_type=kind,
                                                size=content.size, location_kept=keep_location)
         event(request, "photo", actor=actor, public=True, content_type=kind, size=content.size)

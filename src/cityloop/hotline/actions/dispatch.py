@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
@@ -58,7 +59,7 @@ def resolve_targets(targets: list[rules.Target], city) -> list[tuple[str, object
         else:
             unit = Department.objects.filter(pk=target.pk, city=city).first()
         if unit is None:
-            raise ValidationError({"units": f"no {target.kind} with id {target.pk} in this city"})
+            raise ValidationError({"units": _("no %(kind)s with id %(id)s in this city") % {"kind": target.kind, "id": target.pk}})
         units.append((target.kind, unit, target.route))
     return units
 
@@ -101,7 +102,7 @@ def dispatch_request(request: Request, *, units: list[tuple[str, object, str]], 
               lead=order.lead)
         if note.strip():
             event(request, "dispatch_note", actor=actor, order=order, public=False, text=note.strip())
-    first_kind, first_unit, _ = units[0]
+    first_kind, first_unit, _route = units[0]
     request.lead_street = first_unit if first_kind == "street" else None
     request.lead_department = first_unit if first_kind == "department" else None
     set_status(request, Status.DISPATCHED, actor=actor, action="request.dispatch",
@@ -143,9 +144,9 @@ def merge_requests(duplicate: Request, *, into: Request, actor) -> Request:
     if duplicate.pk == into.pk:
         raise ValidationError({"into": "a request cannot be merged into itself"})
     if into.status == Status.MERGED:
-        raise ValidationError({"into": f"{into.tracking_no} is itself merged; merge into its primary"})
+        raise ValidationError({"into": _("%(no)s is itself merged; merge into its primary") % {"no": into.tracking_no}})
     if not into.is_open:
-        raise ValidationError({"into": f"{into.tracking_no} is closed"})
+        raise ValidationError({"into": _("%(no)s is closed") % {"no": into.tracking_no}})
     duplicate.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.SIGNED]).update(status=OrderStatus.CANCELLED)
     duplicate.merged_into = into
     set_status(duplicate, Status.MERGED, actor=actor, action="request.merge", into=into.tracking_no)

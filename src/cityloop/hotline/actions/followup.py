@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.hotline import queries, rules
@@ -44,7 +45,7 @@ def record_follow_up(request: Request, *, resolved: bool, satisfaction: str, com
     if not isinstance(resolved, bool):
         raise ValidationError({"resolved": "answer yes or no"})
     if not _in_follow_up_queue(request):
-        raise ValidationError({"request": f"{request.tracking_no} is not waiting for a follow-up"})
+        raise ValidationError({"request": _("%(no)s is not waiting for a follow-up") % {"no": request.tracking_no}})
     now = timezone.now()
     cfg = settings.HOTLINE
     primary = request.merged_into if request.status == Status.MERGED else request

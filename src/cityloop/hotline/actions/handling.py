@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
@@ -63,7 +64,8 @@ def return_order(order: Order, *, reason: str, actor) -> Order:
 
 def _require_active(order: Order) -> None:
     if order.status not in (OrderStatus.PENDING, OrderStatus.SIGNED):
-        raise ValidationError({"order": f"the order is {order.get_status_display()}; nothing more can be recorded"})
+        raise ValidationError({"order": _("the order is %(status)s; nothing more can be recorded")
+                                       % {"status": order.get_status_display()}})
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
@@ -78,7 +79,7 @@ def blow_whistle(*, street, departments: list, title: str, need: str, urgent: bo
 
 def _require_summoned(summons: Summons) -> None:
     if summons.status != SummonStatus.SUMMONED:
-        raise ValidationError({"summons": f"already {summons.get_status_display()}"})
+        raise ValidationError({"summons": _("already %(status)s") % {"status": summons.get_status_display()}})
     if summons.whistle.status != WhistleStatus.OPEN:
         raise ValidationError({"whistle": "the whistle is closed"})
 
@@ -166,7 +167,7 @@ def close_whistle(whistle: Whistle, *, actor) -> Whistle:
                if s.status in (SummonStatus.SUMMONED, SummonStatus.DISPUTED)
                or (s.status == SummonStatus.ACCEPTED and s.task_done_at is None)]
     if pending:
-        raise ValidationError({"whistle": f"still waiting for: {', '.join(pending)}"})
+        raise ValidationError({"whistle": _("still waiting for: %(units)s") % {"units": _(", ").join(pending)}})
     whistle.status, whistle.closed_at = WhistleStatus.CLOSED, timezone.now()
     whistle.save()
     audit.record(actor, "whistle.close", whistle, before=WhistleStatus.OPEN, after=WhistleStatus.CLOSED)
