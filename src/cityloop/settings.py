@@ -32,6 +32,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cityloop.web.requestlog.RequestLogMiddleware",  # first: times and logs everything below it
     "django.middleware.security.SecurityMiddleware",
     "cityloop.web.metrics.MetricsMiddleware",  # times every request for /metrics
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -113,11 +114,17 @@ X_FRAME_OPTIONS = "DENY"
 CITYLOOP_CITY = config.env("CITYLOOP_CITY", "") or ""
 CITYLOOP_HOLIDAY_DIR = config.env("CITYLOOP_HOLIDAY_DIR", "") or ""
 
+LOG_FORMAT = config.env("CITYLOOP_LOG_FORMAT", "plain") or "plain"
+if LOG_FORMAT not in {"plain", "json"}:
+    raise config.ConfigError(f"CITYLOOP_LOG_FORMAT={LOG_FORMAT!r} must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+                   "json": {"()": "cityloop.web.requestlog.JsonFormatter"}},
+    # CITYLOOP_LOG_FORMAT=json: one JSON object per line (access lines, errors with tracebacks).
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": LOG_FORMAT}},
     "loggers": {"cityloop": {"handlers": ["console"], "level": config.env("CITYLOOP_LOG_LEVEL", "INFO")}},
 }
 
