@@ -15,6 +15,48 @@ from django.test import Client
 from tests.city_fixture import ROLES, build_city, fill, has_args, url_patterns
 from tests.conftest import TINY_PACK, TINY_PLACES
 
+VISIBLE = re.compile(r">([^<]+)<")
+
+
+def english_msgids() -> set[str]:
+    """Every English msgid of our catalogues that has a Chinese translation and reads like a phrase."""
+    import gettext
+    from pathlib import Path
+
+    import cityloop
+
+    found = set()
+    for mo in Path(cityloop.__file__).parent.glob("*/locale/zh_Hans/LC_MESSAGES/django.mo"):
+        with mo.open("rb") as handle:
+            catalog = gettext.GNUTranslations(handle)._catalog  # noqa: SLF001 - the parsed .mo
+        for msgid, msgstr in catalog.items():
+            if isinstance(msgid, str) and msgid and msgstr and msgid != msgstr and "%" not in msgid \
+                    and "{" not in msgid and len(msgid.split()) >= 2:
+                found.add(msgid)
+    return found
+
+
+def visible_text(html: str) -> list[str]:
+    """The text runs between tags, outside <script> and <style>."""
+    html = re.sub(r"(?is)<(script|style)\b.*?</\1>", "", html)
+    return [" ".join(run.split()) for run in VISIBLE.findall(html) if run.strip()]
+
+
+# Two or more English words in a row (a sentence fragment), e.g. "Submit request".
+ENGLISH_WORDS = re.compile(r"\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
+# Text that is the same in both languages: brand and product names, codes, units.
+ALLOWED_ASCII = re.compile(r"CityLoop API|CityLoop|Open311|OpenAPI|GeoReport v2|Prometheus|[A-Z0-9 ._:/-]+"
+                           r"|cityloop [a-z0-9 _-]+ [A-Z_]+")  # a command line, e.g. "cityloop seal verify FILE"
+# Third-party pages that have one language (the Swagger UI of the API).
+ONE_LANGUAGE = {"api-v1:openapi-view"}
+
+
+def pack_texts() -> set[str]:
+    """Texts the city's pack author wrote (data, in the pack's own language), e.g. its notes."""
+    import yaml
+
+    meta = yaml.safe_load((TINY_PACK / "pack.yaml").read_text(encoding="utf-8"))
+    return {" ".join(str(value).split()) for value in meta.values() if isinstance(value, str)}
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:\+00:00|Z)")
 
 
@@ -24,7 +66,8 @@ def town(db):
     return build_city(TINY_PACK, TINY_PLACES)
 
 
-def test_no_page_of_any_role_shows_a_utc_iso_timestamp_in_chinese(town):
+def test_no_page_of_any_role_shows_a_utc_iso_timestamp_or_english_in_chinese(town):
+    english, data = english_msgids(), pack_texts()
     problems, pages = [], set()
     for role in ROLES:
         client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
@@ -34,13 +77,26 @@ def test_no_page_of_any_role_shows_a_utc_iso_timestamp_in_chinese(town):
             if name.startswith("admin:"):
                 continue
             for side in ("own", "other") if has_args(route) else ("own",):
-                response = client.get(fill(name, route, getattr(town, side)))
+                url = fill(name, route, getattr(town, side))
+                response = client.get(url)
                 if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
                     continue
                 html = response.content.decode()
                 pages.add(name)
                 for stamp in ISO_UTC.findall(html):
                     problems.append(f"{name} {role}/{side}: {stamp}")
+                for run in visible_text(html):
+                    if run in data:
+                        continue
+                    if run in english:
+                        problems.append(f"{name} {role}/{side}: untranslated {run!r}")
+                    elif ENGLISH_WORDS.search(run) and not ALLOWED_ASCII.fullmatch(run):
+                        problems.append(f"{name} {role}/{side}: English text {run!r}")
+                if name in ONE_LANGUAGE:
+                    continue
+                english_page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+                if visible_text(english_page) == visible_text(html):
+                    problems.append(f"{name} {role}/{side}: the English page is the Chinese page")
     assert len(pages) >= 30, f"only {len(pages)} pages rendered: {sorted(pages)}"
     assert not problems, "\n".join(sorted(set(problems)))
 
