@@ -59,8 +59,9 @@ test: $(TEST_STAMP) chromium ## install what tests need (Chromium included) and 
 test-fast: $(TEST_STAMP) ## the suite without the browser tests
 	CITYLOOP_TESTING=1 $(BIN)/python -m pytest -n 2 -q -m "not browser" $(PYTEST_ARGS)
 
-lint: $(TEST_STAMP) ## ruff over the code, tests and benchmarks
+lint: $(TEST_STAMP) ## ruff (with security rules) over the code, tests and benchmarks; no missing migration
 	$(BIN)/ruff check src tests bench tools
+	CITYLOOP_TESTING=1 CITYLOOP_DATA_DIR=$$(mktemp -d) $(BIN)/cityloop makemigrations --check --dry-run
 
 messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed)
 	$(BIN)/python tools/compile_messages.py

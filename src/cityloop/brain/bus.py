@@ -119,7 +119,7 @@ class Nats:
     def close(self) -> None:
         try:
             self._run(self.nc.drain(), timeout=5)
-        except Exception:  # noqa: BLE001 - closing a connection that is already gone
+        except Exception:  # noqa: BLE001, S110 (closing a connection that is already gone)
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
 

@@ -56,7 +56,8 @@ class Kind(IntEnum):
 
 METER_KINDS = (Kind.WATER, Kind.POWER, Kind.GAS)  # cumulative counters
 _N_METER_KINDS = 3  # the meter kinds are exactly 0 .. 2, so `kind < 3` tells a meter
-assert tuple(int(k) for k in METER_KINDS) == tuple(range(_N_METER_KINDS))
+if tuple(int(k) for k in METER_KINDS) != tuple(range(_N_METER_KINDS)):
+    raise ImportError("brain.detectors: the meter kinds must be exactly 0 .. 2")
 N_KINDS = len(Kind)
 
 
@@ -96,7 +97,8 @@ STATE_DTYPE = np.dtype([
     ("n", "u1"),  # accepted readings, saturating at 255 (only warm-up needs it)
     ("kind", "u1"), ("flags", "u1"), ("leak_nights", "u1"),
 ], align=True)
-assert STATE_DTYPE.itemsize == 64
+if STATE_DTYPE.itemsize != 64:  # one cache line per device
+    raise ImportError("brain.detectors: STATE_DTYPE must be 64 bytes")
 
 
 def _per_kind(meter, sensor, **over) -> tuple:

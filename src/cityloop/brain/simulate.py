@@ -16,9 +16,11 @@ from cityloop.brain.codec import encode_json
 
 
 def _send_http(batch, url: str, token: str) -> dict:
-    req = urllib.request.Request(f"{url.rstrip('/')}/api/v1/brain/readings", data=encode_json(batch),
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"--url must be an http:// or https:// address, not {url!r}")
+    req = urllib.request.Request(f"{url.rstrip('/')}/api/v1/brain/readings", data=encode_json(batch),  # noqa: S310 (scheme checked above)
                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (the scheme is checked to be http(s) above)
         return orjson.loads(resp.read())
 
 

@@ -12,7 +12,7 @@ from cityloop.org import actions as org_actions
 from cityloop.org import packs, queries
 from cityloop.org.models import CityPack, Department, Jurisdiction
 
-DEMO_PASSWORD = "cityloop-demo"  # printed by `make demo`; a demo database is never a production one
+DEMO_PASSWORD = "cityloop-demo"  # printed by `make demo`; a demo database is never a production one  # noqa: S105 (the documented demo login, printed by make demo)
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ def existing_for(idempotency: tuple[str, str] | None) -> Request | None:
 def _insert_sql(model, fields, rows: int = 1, returning: str = "") -> str:
     quote = connection.ops.quote_name
     row = f"({', '.join(['%s'] * len(fields))})"
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
             f"VALUES {', '.join([row] * rows)}{returning}")
 
 
@@ -195,7 +195,7 @@ def _known_keys(cursor, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], i
         return {}
     quote = connection.ops.quote_name
     keys = sorted({k for _, k in wanted})
-    cursor.execute(f"SELECT {quote('scope')}, {quote('key')}, {quote('request_id')} "
+    cursor.execute(f"SELECT {quote('scope')}, {quote('key')}, {quote('request_id')} "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
                    f"FROM {quote(IdempotencyKey._meta.db_table)} "
                    f"WHERE {quote('key')} IN ({', '.join(['%s'] * len(keys))})", keys)
     return {(scope, key): request_id for scope, key, request_id in cursor.fetchall() if (scope, key) in wanted}
@@ -211,7 +211,7 @@ def _reserve_numbers(cursor, day_counts: dict[str, int]) -> dict[str, int]:
     table, day_col, value = quote(DailyCounter._meta.db_table), quote("day"), quote("value")
     first = {}
     for day, count in day_counts.items():
-        cursor.execute(f"INSERT INTO {table} ({day_col}, {value}) VALUES (%s, %s) ON CONFLICT ({day_col}) "
+        cursor.execute(f"INSERT INTO {table} ({day_col}, {value}) VALUES (%s, %s) ON CONFLICT ({day_col}) "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
                        f"DO UPDATE SET {value} = {table}.{value} + excluded.{value} RETURNING {value}", [day, count])
         first[day] = cursor.fetchone()[0] - count + 1
     return first

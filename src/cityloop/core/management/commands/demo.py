@@ -41,7 +41,7 @@ class Command(BaseCommand):
         brain = None
         if not options["no_brain"]:
             # The worker runs beside the web server as its own process, like in production.
-            brain = subprocess.Popen([sys.executable, "-m", "cityloop.cli.main", "brain", "worker", "--via", "inproc",
+            brain = subprocess.Popen([sys.executable, "-m", "cityloop.cli.main", "brain", "worker", "--via", "inproc",  # noqa: S603 (our own interpreter and module, no shell)
                                       "--devices", str(options["devices"])])
             self.stdout.write(f"city-brain worker started (pid {brain.pid}) with {options['devices']} simulated "
                               "devices: see /brain/")
