@@ -70,6 +70,12 @@ def build_city(tiny_pack, places) -> CityFixture:
     su.is_superuser = su.is_staff = True
     su.save(update_fields=["is_superuser", "is_staff"])
     users["superuser"] = su
+    from cityloop.core.actions import create_token
+    from cityloop.core.tokens import SCOPES
+
+    # Every role's API token holds every scope: the views, not the scopes, must keep each role in its place.
+    tokens = {role: create_token(user=u, name=f"{role} app", scopes=sorted(SCOPES), actor=None)[1]
+              for role, u in users.items()}
 
     def side(place, street, dept, citizen, official):
         lon, lat = places[place]
@@ -87,7 +93,7 @@ def build_city(tiny_pack, places) -> CityFixture:
 
     own = side("D1S1C1", streets["D1S1"], depts["WATER"], users["citizen"], users["street"])
     other = side("D2S1", streets["D2S1"], depts["CITYMGMT"], users["citizen_other"], users["street_other"])
-    return CityFixture(city=city, users=users, own=own, other=other)
+    return CityFixture(city=city, users=users, own=own, other=other, extra={"tokens": tokens})
 
 
 # --- every URL pattern, with its path arguments filled from one side's objects -------------------------
@@ -110,7 +116,11 @@ def url_patterns() -> list[tuple[str, str]]:
                 found.append((ns + (p.name or str(p.pattern)), prefix + str(p.pattern)))
 
     walk(get_resolver(), "", "")
-    return found
+    # A name two patterns share (Ninja's operation ids, e.g. two "submit"s) is told apart by its route.
+    counts: dict[str, int] = {}
+    for name, _ in found:
+        counts[name] = counts.get(name, 0) + 1
+    return [(name if counts[name] == 1 or "<" in name else f"{name}@{route}", route) for name, route in found]
 
 
 def _object_for(name: str, arg: str, side: Side):
