@@ -66,6 +66,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": config.database(DATA_DIR)}
+# Rate limits and token lookups hold across workers and machines (Redis, or a table in the database).
+CACHES = config.caches(DATA_DIR)
+# The client's address: REMOTE_ADDR, unless the connection comes from one of these proxies
+# (core/throttle.client_address). Django Ninja's own throttles never read X-Forwarded-For.
+TRUSTED_PROXIES = config.trusted_proxies()
+NINJA_NUM_PROXIES = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
@@ -103,6 +109,10 @@ if DEBUG or TESTING:
     # tests and DEBUG serve from the app folders without a collectstatic manifest
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     WHITENOISE_USE_FINDERS = True
+if TESTING and not config.env("CITYLOOP_REDIS_URL"):
+    # Each test starts with empty counters (a table would carry them across live-server tests); the
+    # shared cache itself is tested with real multi-worker servers (tests/core/test_shared_limits.py).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 MEDIA_ROOT = DATA_DIR / "media"
 
 SESSION_COOKIE_HTTPONLY = True

@@ -335,3 +335,16 @@ def test_a_revoked_token_is_refused_at_once_although_lookups_are_cached(dispatch
     with django_capture_on_commit_callbacks(execute=True):
         actions.revoke_token(token, actor=None)
     assert tokens.lookup(secret, scope="hotline") is None
+
+
+def test_a_token_revoked_by_another_process_stops_working_here_within_a_second(dispatcher_li):
+    from django.core.cache import cache
+
+    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    assert tokens.lookup(secret, scope="hotline") == token  # remembered by this process
+    # Another worker revokes it: the row changes and the shared epoch moves, this process's memory does not.
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    cache.set(tokens.EPOCH_KEY, "moved-by-another-worker", None)
+    assert tokens.lookup(secret, scope="hotline") == token  # within the second, still remembered
+    tokens._epoch[1] -= tokens.EPOCH_SECONDS + 0.1  # a second later (the monotonic clock is not pinned)
+    assert tokens.lookup(secret, scope="hotline") is None

@@ -74,8 +74,8 @@ def revoke_token(token: ApiToken, *, actor) -> ApiToken:
         raise ValidationError({"token": f"token {token.prefix} was already revoked at {token.revoked_at:%Y-%m-%d %H:%M}"})
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
-    # This process refuses the token at once; other processes within tokens.CACHE_SECONDS.
+    # This process refuses the token at once; every other process within tokens.EPOCH_SECONDS.
     tokens.forget_cached()
-    transaction.on_commit(tokens.forget_cached)
+    transaction.on_commit(tokens.bump_epoch)
     audit.record(actor, "token.revoke", token, before="active", after="revoked")
     return token

@@ -1,8 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _create_cache_table(sender, using="default", **kwargs) -> None:
+    """The database cache (rate limits, token lookups) needs its table; make it with every migrate."""
+    if sender.label != "core":
+        return
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)
 
 
 class CoreConfig(AppConfig):
     name = "cityloop.core"
     label = "core"
     verbose_name = _("Accounts and audit")
+
+    def ready(self) -> None:
+        post_migrate.connect(_create_cache_table, sender=self, dispatch_uid="cityloop-cache-table")

@@ -142,6 +142,39 @@ def allowed_hosts() -> list[str]:
     return [host.strip() for host in raw.split(",") if host.strip()]
 
 
+def caches(directory: Path) -> dict:
+    """The shared cache behind rate limits and token lookups: Redis when ``CITYLOOP_REDIS_URL`` is set,
+    else a table in the database. Both are shared by every worker and machine, so four workers do not
+    mean four times a limit (a per-process memory cache would)."""
+    url = env("CITYLOOP_REDIS_URL")
+    if url:
+        if urlparse(url).scheme not in {"redis", "rediss", "unix"}:
+            raise ConfigError(f"CITYLOOP_REDIS_URL={url!r} must start with redis://, rediss:// or unix://")
+        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+                            "KEY_PREFIX": env("CITYLOOP_CACHE_PREFIX", "cityloop") or "cityloop"}}
+    return {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                        "LOCATION": "cityloop_cache", "OPTIONS": {"MAX_ENTRIES": 100_000}}}
+
+
+def trusted_proxies() -> list:
+    """The reverse proxies whose ``X-Forwarded-For`` is believed (addresses or networks, comma-separated).
+
+    Empty by default: then the client is the connection's address and a forwarded-for header is ignored,
+    because anyone can write one."""
+    import ipaddress
+
+    raw = env("CITYLOOP_TRUSTED_PROXIES", "") or ""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"CITYLOOP_TRUSTED_PROXIES: {item!r} is not an IP address or network") from exc
+    return networks
+
+
 def score_weights() -> dict[str, float]:
     """``CITYLOOP_SCORE_WEIGHTS=response=0.1,resolution=0.45,satisfaction=0.45`` (must add up to 1)."""
     from cityloop.hotline import rates

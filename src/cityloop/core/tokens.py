@@ -35,13 +35,38 @@ def digest(token: str) -> str:
 
 
 # A busy integrator sends hundreds of calls a second with one token: remember a token for a few
-# seconds per process. A revocation or deactivation therefore takes effect within CACHE_SECONDS.
+# seconds per process. A revocation bumps an epoch in the shared cache (Redis or the database), which
+# every process reads at most every EPOCH_SECONDS and then forgets what it remembered; so a revoked
+# token stops working everywhere within EPOCH_SECONDS, and anything else within CACHE_SECONDS.
 CACHE_SECONDS = 5.0
+EPOCH_SECONDS = 1.0
+EPOCH_KEY = "tokens:epoch"
 _cache: dict[str, tuple[float, ApiToken | None]] = {}
+_epoch: list = [None, float("-inf")]  # [epoch last seen, when it was read]
+
+
+def _check_epoch(now: float) -> None:
+    if now - _epoch[1] < EPOCH_SECONDS:
+        return
+    from django.core.cache import cache
+
+    current = cache.get(EPOCH_KEY)
+    if current != _epoch[0]:
+        _cache.clear()
+    _epoch[0], _epoch[1] = current, now
+
+
+def bump_epoch() -> None:
+    """Tell every process to forget its remembered tokens (after a revocation)."""
+    from django.core.cache import cache
+
+    cache.set(EPOCH_KEY, secrets.token_hex(8), None)
+    forget_cached()
 
 
 def _find(prefix: str) -> ApiToken | None:
     now = time.monotonic()
+    _check_epoch(now)
     cached = _cache.get(prefix)
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]
@@ -54,6 +79,7 @@ def _find(prefix: str) -> ApiToken | None:
 
 def forget_cached() -> None:
     _cache.clear()
+    _epoch[0], _epoch[1] = None, float("-inf")
 
 
 def lookup(token: str, *, scope: str | None = None, read_only: bool = False) -> ApiToken | None:

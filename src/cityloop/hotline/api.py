@@ -19,9 +19,9 @@ from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import File, Form, Header, Query, Router, Status, UploadedFile
-from ninja.throttling import AnonRateThrottle
 
 from cityloop.core.models import STAFF_ROLES
+from cityloop.core.throttle import ClientAnonRateThrottle
 from cityloop.hotline import actions, intake_queue, photos, queries, throttle
 from cityloop.hotline.actions.attachments import attach_photo
 from cityloop.hotline.api_common import (
@@ -271,7 +271,7 @@ def follow_up(request, tracking_no: str, payload: FollowUpIn):
 
 
 @router.get("/track/{tracking_no}", auth=None, response={200: TrackOut, 400: Errors, 404: Problem, 429: Problem},
-            throttle=[AnonRateThrottle("30/m")], tags=["track"], summary="Track a request (public)",
+            throttle=[ClientAnonRateThrottle("30/m")], tags=["track"], summary="Track a request (public)",
             description="No token: the tracking number plus the request's access code (10 letters and digits, "
                         "given to the citizen when the request was filed) show the status and the public "
                         "timeline. A wrong code and an unknown number get the same 404; after 20 failures in "

@@ -23,6 +23,29 @@ ALG_EDDSA = -8
 HEADER_ALG, HEADER_KID = 1, 4
 
 
+# A certificate's COSE bytes are a few hundred bytes; anything that inflates past this is not one
+# (a zlib "bomb" of a few KB can inflate to gigabytes, so the limit is applied while inflating).
+MAX_COSE_BYTES = 256 * 1024
+
+
+class InflateLimit(ValueError):
+    """The compressed data inflates to more than the allowed number of bytes."""
+
+
+def inflate(data: bytes, limit: int, wbits: int = zlib.MAX_WBITS) -> bytes:
+    """Decompress ``data`` (zlib by default; ``wbits=31`` for gzip) and stop as soon as it passes ``limit``."""
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise InflateLimit(f"the data inflates to more than {limit} bytes")
+    out += inflater.flush(limit + 1 - len(out))
+    if len(out) > limit:
+        raise InflateLimit(f"the data inflates to more than {limit} bytes")
+    if not inflater.eof:
+        raise zlib.error("incomplete or truncated stream")
+    return out
+
+
 class PayloadError(ValueError):
     """The text is not a well-formed CityLoop payload; ``code`` says which layer failed."""
 
@@ -81,7 +104,9 @@ def cose_bytes_of(text: str) -> bytes:
     except (ValueError, KeyError) as exc:
         raise PayloadError("damaged", f"the payload text is damaged: it is not valid Base45 ({exc})") from exc
     try:
-        return zlib.decompress(compressed)
+        return inflate(compressed, MAX_COSE_BYTES)
+    except InflateLimit as exc:
+        raise PayloadError("damaged", "the payload inflates to far more than a certificate: it is not one") from exc
     except zlib.error as exc:
         raise PayloadError("damaged", "the payload text was changed: its compressed data is corrupt") from exc
 

@@ -2,11 +2,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 MAX_UPLOAD = 5 * 1024 * 1024
+# A certificate's signed data is well under 2,000 characters; the text of a whole certificate page
+# is longer, so allow that, but not megabytes.
+MAX_PASTE = 50_000
 
 
 class VerifyForm(forms.Form):
     payload = forms.CharField(label=_("Signed data (CL1:…) or the text of a certificate"), required=False,
-                              widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}))
+                              max_length=MAX_PASTE, widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}))
     certificate = forms.FileField(label=_("…or upload a certificate file (PDF or HTML)"), required=False)
 
     def clean_certificate(self):

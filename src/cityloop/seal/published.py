@@ -13,14 +13,20 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from datetime import datetime
+import zlib
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 
 from cityloop.seal import keyring
+from cityloop.seal.cose import InflateLimit, inflate
 from cityloop.seal.models import CITY_AUTHORITY, Certificate, SigningKey
 
 MIN_LENGTH = 131072
+# 16 million certificates; a list that inflates past this is not ours (and would cost memory to check).
+MAX_LIST_BYTES = 2 * 1024 * 1024
+# How long a fetched list counts; CityLoop serves a fresh one on every request.
+STATUS_LIST_VALID_HOURS = 24
 
 
 def b64url(data: bytes) -> str:
@@ -69,7 +75,12 @@ def encode_bits(revoked_indexes: list[int], length: int) -> str:
 def bit_is_set(encoded_list: str, index: int) -> bool:
     if not encoded_list.startswith("u"):
         raise ValueError("encodedList must be multibase base64url (start with 'u')")
-    bits = gzip.decompress(b64url_decode(encoded_list[1:]))
+    try:
+        bits = inflate(b64url_decode(encoded_list[1:]), MAX_LIST_BYTES, wbits=31)
+    except InflateLimit as exc:
+        raise ValueError(f"the status list inflates to more than {MAX_LIST_BYTES} bytes") from exc
+    except zlib.error as exc:
+        raise ValueError("the status list's encodedList is not valid gzip data") from exc
     if index >= len(bits) * 8:
         raise ValueError(f"status index {index} is beyond the list's {len(bits) * 8} entries")
     return bool(bits[index // 8] & (0x80 >> (index % 8)))
@@ -87,6 +98,7 @@ def status_list_document(signing_key: SigningKey) -> dict:
         "type": "BitstringStatusList",
         "statusPurpose": "revocation",
         "issued": _iso(timezone.now()),
+        "validUntil": _iso(timezone.now() + timedelta(hours=STATUS_LIST_VALID_HOURS)),
         "length": length,
         "encodedList": encode_bits([row[0] for row in revoked], length),
         "revocations": {str(index): {"serial": serial, "revoked_at": _iso(at), "reason": reason}
@@ -97,8 +109,11 @@ def status_list_document(signing_key: SigningKey) -> dict:
     return document
 
 
-def check_status_list(document: dict, keys: dict[str, dict]) -> str | None:
-    """None when the list is signed by a published city key, else what is wrong with it."""
+def check_status_list(document: dict, keys: dict[str, dict], now: datetime | None = None) -> str | None:
+    """None when the list is signed by a published city key and still fresh, else what is wrong with it.
+
+    A list carries ``validUntil``: an old copy (kept by someone who wants a revoked certificate to look
+    valid) stops counting then, and the verifier must fetch a new one."""
     proof = document.get("proof") if isinstance(document, dict) else None
     if not isinstance(proof, dict) or not isinstance(proof.get("signature"), str):
         return "the status list is not signed (no proof)"
@@ -112,4 +127,17 @@ def check_status_list(document: dict, keys: dict[str, dict]) -> str | None:
                                                                    canonical(document))
     except (InvalidSignature, ValueError, KeyError):
         return "the status list's signature does not match: the list was changed"
+    try:
+        valid_until = datetime.fromisoformat(str(document["validUntil"]))
+    except (KeyError, ValueError):
+        return "the status list has no valid validUntil: its freshness cannot be checked"
+    if valid_until.tzinfo is None:
+        return "the status list's validUntil has no time zone"
+    if now is None:
+        from django.utils import timezone
+
+        now = timezone.now()
+    moment = now
+    if moment > valid_until:
+        return f"the status list expired at {_iso(valid_until)}: fetch a new one"
     return None

@@ -47,6 +47,12 @@ def _fail(code: str, template: str, claims: dict | None = None, **params) -> Ver
     return VerifyResult(False, code, template, params, claims or {})
 
 
+# Bounds on the work one uploaded file can cause (a PDF's Flate streams are inflated to be searched).
+MAX_STREAMS = 200
+MAX_INFLATED_STREAM = 1024 * 1024
+MAX_INFLATED_TOTAL = 8 * 1024 * 1024
+
+
 def extract_payload(data: bytes | str) -> str | None:
     """The payload between ``CLSEAL:`` and ``:CLSEAL`` in an HTML page, a PDF or pasted text.
 
@@ -58,11 +64,15 @@ def extract_payload(data: bytes | str) -> str | None:
     found = MARKER_RE.search(raw)
     if found:
         return found.group(1).decode("ascii")
-    for stream in STREAM_RE.finditer(raw):
+    budget = MAX_INFLATED_TOTAL
+    for number, stream in enumerate(STREAM_RE.finditer(raw)):
+        if number >= MAX_STREAMS or budget <= 0:
+            break  # a re-saved certificate has a handful of streams; a crafted file gets no more work
         try:
-            inflated = zlib.decompress(stream.group(1))
-        except zlib.error:
+            inflated = cose.inflate(stream.group(1), min(MAX_INFLATED_STREAM, budget))
+        except (zlib.error, cose.InflateLimit):
             continue
+        budget -= len(inflated)
         found = MARKER_RE.search(inflated)
         if found:
             return found.group(1).decode("ascii")

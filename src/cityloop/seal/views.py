@@ -11,14 +11,24 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cityloop.core import throttle
 from cityloop.seal import actions, published, queries, rules, verify
 from cityloop.seal import render as rendering
 from cityloop.seal.forms import RevokeForm, VerifyForm
 from cityloop.seal.models import CITY_AUTHORITY
 
+# Checks of pasted or uploaded data per client address and minute (each one parses and may inflate).
+VERIFY_POSTS_PER_MINUTE = 20
+
 
 def verify_page(request):
     result, payload = None, None
+    if request.method == "POST" and not throttle.allow(request, "seal-verify", VERIFY_POSTS_PER_MINUTE, 60):
+        form = VerifyForm(data={})
+        form.full_clean()
+        form.errors.clear()
+        form.add_error(None, _("Too many checks from your address: wait a minute and try again."))
+        return render(request, "seal/verify.html", {"form": form, "result": None}, status=429)
     form = VerifyForm(request.POST, request.FILES) if request.method == "POST" else VerifyForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("certificate")

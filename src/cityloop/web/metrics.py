@@ -145,7 +145,9 @@ def _allowed(request) -> bool:
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-    return request.META.get("REMOTE_ADDR", "") in LOOPBACK
+    # A local scrape comes straight from the loopback; anything a proxy forwarded is from outside.
+    forwarded = "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_X_REAL_IP" in request.META
+    return request.META.get("REMOTE_ADDR", "") in LOOPBACK and not forwarded
 
 
 def exposition() -> bytes:

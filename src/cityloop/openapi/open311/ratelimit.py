@@ -2,7 +2,7 @@
 
 Each key holds the times of its recent hits; a hit beyond the limit is refused with the seconds
 until the oldest hit leaves the window. With several server processes the cache must be shared
-(e.g. Redis or the database cache); the default local-memory cache limits each process alone.
+(Redis or the database cache, as ``core.config.caches`` sets up).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 
 from django.core.cache import cache
 
+from cityloop.core.throttle import client_address
 from cityloop.openapi.open311.render import Open311Error
 
 
@@ -29,5 +30,5 @@ def hit(bucket: str, *, limit: int, seconds: int, now: float | None = None) -> N
 
 
 def client_ip(request) -> str:
-    # REMOTE_ADDR only: a forwarded-for header is the client's to forge unless a trusted proxy sets it.
-    return request.META.get("REMOTE_ADDR", "unknown")
+    # A forwarded-for header counts only from a trusted proxy (CITYLOOP_TRUSTED_PROXIES).
+    return client_address(request)
