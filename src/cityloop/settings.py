@@ -1,6 +1,7 @@
 """Project wiring only: every value comes from ``cityloop.core.config`` (environment variables)."""
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from cityloop.core import config
@@ -24,6 +25,7 @@ INSTALLED_APPS = [
     "cityloop.web",
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",  # login lockout (core/logins.py)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -43,6 +45,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with the lockout page
 ]
 
 ROOT_URLCONF = "cityloop.urls"
@@ -84,6 +87,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["cityloop.core.logins.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# Lockout after repeated failed logins per username and client address, on /login/ and /admin/.
+AXES_FAILURE_LIMIT = config.env_number("CITYLOOP_LOGIN_FAILURES", 5, low=1, high=1000, integer=True)
+AXES_COOLOFF_TIME = timedelta(minutes=config.env_number("CITYLOOP_LOGIN_LOCKOUT_MINUTES", 15, low=1, high=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "cityloop.core.logins.axes_client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cityloop.core.logins.lockout_response"
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -117,6 +129,20 @@ MEDIA_ROOT = DATA_DIR / "media"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# A working day, not Django's two weeks: a session left open on a shared counter PC ends by itself.
+SESSION_COOKIE_AGE = int(config.env_number("CITYLOOP_SESSION_HOURS", 8, low=0.25, high=24 * 30) * 3600)
+# CITYLOOP_SECURE=1 behind a TLS proxy: cookies only over HTTPS, HSTS, plain HTTP redirected. The proxy
+# says the original scheme in X-Forwarded-Proto (deploy/nginx sets it; it must overwrite the client's).
+SECURE = config.env_bool("CITYLOOP_SECURE", False)
+if SECURE:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(config.env_number("CITYLOOP_HSTS_SECONDS", 31_536_000, low=0, high=63_072_000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Health checks and scrapes come straight from the machine or the load balancer, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

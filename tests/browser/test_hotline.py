@@ -13,11 +13,11 @@ from tests.hotline.texts import texted_code
 @pytest.fixture
 def water_classifier(settings, tmp_path):
     """A small classifier trained on the tiny city's own categories, so intake suggests one."""
-    from cityloop.hotline import classifier
+    from cityloop.hotline import classifier, suggest
 
     texts = ["停水了", "家里没有自来水", "一整天停水", "水龙头没水", "楼道乱堆乱放", "门口堆满杂物", "垃圾乱堆", "杂物乱放"]
     labels = ["02.01.01"] * 4 + ["01.01.01"] * 4
-    path = classifier.train(texts, labels).save(tmp_path / "classifier.joblib")
+    path = classifier.train(texts, labels).save(tmp_path / "classifier.joblib", key=suggest.model_key())
     settings.HOTLINE = {**settings.HOTLINE, "classifier_model": str(path)}
 
 

@@ -96,6 +96,35 @@ def test_load_refuses_other_format_version(model, tmp_path):
         classifier.load(path)
 
 
+class _Boom:
+    """Unpickling this runs code: what a planted model file would do."""
+
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path(__import__('os').environ['BOOM_FILE']).write_text('ran')",))
+
+
+def test_a_planted_model_file_is_refused_before_it_is_unpickled(model, tmp_path, monkeypatch):
+    key = b"k" * 32
+    path = model.save(tmp_path / "m.joblib", key=key)
+    assert classifier.load(path, key=key).labels == model.labels
+    boom = tmp_path / "boom"
+    monkeypatch.setenv("BOOM_FILE", str(boom))
+    joblib.dump(_Boom(), path)  # someone who can write the model folder swaps the file
+    with pytest.raises(ModelFormatError, match="does not match its signature"):
+        classifier.load(path, key=key)
+    assert not boom.exists()
+    classifier.signature_path(path).unlink()
+    with pytest.raises(ModelFormatError, match="has no signature file"):
+        classifier.load(path, key=key)
+    assert not boom.exists()
+
+
+def test_a_model_signed_with_another_key_is_refused(model, tmp_path):
+    path = model.save(tmp_path / "m.joblib", key=b"a" * 32)
+    with pytest.raises(ModelFormatError, match="does not match its signature"):
+        classifier.load(path, key=b"b" * 32)
+
+
 def test_load_refuses_foreign_files(tmp_path):
     (tmp_path / "x.joblib").write_bytes(b"not a pickle")
     with pytest.raises(ModelFormatError, match="not a CityLoop classifier"):

@@ -355,11 +355,11 @@ def test_phone_intake_bad_input_shows_field_errors_and_stores_nothing(as_user, c
 
 def test_the_suggest_button_shows_the_classifiers_pick_without_choosing_it(as_user, city, dispatcher_li, settings,
                                                                           tmp_path):
-    from cityloop.hotline import classifier
+    from cityloop.hotline import classifier, suggest
 
     texts = ["停水了", "没有自来水", "家里停水", "水龙头没水", "路边乱堆乱放", "楼道堆满杂物", "垃圾乱堆", "杂物乱放"]
     labels = ["02.01.01"] * 4 + ["01.01.01"] * 4
-    path = classifier.train(texts, labels).save(tmp_path / "model.joblib")
+    path = classifier.train(texts, labels).save(tmp_path / "model.joblib", key=suggest.model_key())
     settings.HOTLINE = {**settings.HOTLINE, "classifier_model": str(path)}
     page = as_user(dispatcher_li).post("/hotline/intake/", {**GOOD, "description": "家里停水了", "suggest": "1",
                                                             "urgency": "normal"}).content.decode()

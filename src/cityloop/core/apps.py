@@ -19,3 +19,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_create_cache_table, sender=self, dispatch_uid="cityloop-cache-table")
+        from cityloop.core import logins  # noqa: F401 - connects the login audit and lockout signals

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from cityloop.core import actions
+from cityloop.core import actions, audit
 from cityloop.core.models import Role, User
 from cityloop.org import actions as org_actions
 from cityloop.org import packs, queries
@@ -51,9 +51,20 @@ def _demo_department(city: Jurisdiction) -> Department:
     return departments.order_by("code").first()
 
 
+DEMO_MARK = "demo.load"
+
+
+def is_demo_or_empty() -> bool:
+    """True for a database without accounts, or one the demo loaded before (it leaves a mark in the trail)."""
+    from cityloop.core.models import AuditRecord
+
+    return not User.objects.exists() or AuditRecord.objects.filter(action=DEMO_MARK).exists()
+
+
 @transaction.atomic
 def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User]]:
     """Import the pack (if this database does not have it yet) and create the demo accounts."""
+    audit.record(None, DEMO_MARK, None, after={"pack": pack_name})
     pack_code = packs.load_pack(packs.resolve(pack_name)).code
     existing = CityPack.objects.filter(code=pack_code).select_related("city").first()
     if existing is None:

@@ -10,13 +10,18 @@ predicted class.
 
 Measured with ``bench/classifier_eval.py`` (seeded stratified 5-fold CV); see the README.
 
-The saved model is a joblib pickle. Loading a pickle runs code from the file: only load models
-you trained yourself or got from someone you trust.
+The saved model is a joblib pickle. Loading a pickle runs code from the file, so ``save`` writes an
+HMAC-SHA256 of the file beside it (``<model>.sig``) with a key the caller holds (CityLoop derives it
+from its secret key: ``model_key``), and ``load`` with a key refuses a file whose HMAC does not match
+*before* unpickling it. Someone who can write the model folder but not read the secret key cannot
+make the web process run their code.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import time
 import unicodedata
 from collections import Counter
@@ -125,7 +130,8 @@ class Model:
             out.append(Suggestion(label=top[0][0], confidence=top[0][1], alternatives=top))
         return out
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, key: bytes | None = None) -> Path:
+        """Write the model (atomically) and, with ``key``, its HMAC in ``<path>.sig``."""
         import joblib
 
         path = Path(path)
@@ -140,17 +146,47 @@ class Model:
             path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         joblib.dump(payload, tmp, compress=3)
+        if key is not None:
+            signature = signature_path(path)
+            signature_tmp = signature.with_name(signature.name + ".tmp")
+            signature_tmp.write_text(_hmac_of(tmp, key) + "\n", encoding="ascii")
+            signature_tmp.replace(signature)
         tmp.replace(path)
         return path
 
 
-def load(path: str | Path) -> Model:
-    """Load a model written by :meth:`Model.save`; refuse other formats and format versions."""
+def signature_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".sig")
+
+
+def _hmac_of(path: Path, key: bytes) -> str:
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            mac.update(chunk)
+    return mac.hexdigest()
+
+
+def load(path: str | Path, *, key: bytes | None = None) -> Model:
+    """Load a model written by :meth:`Model.save`; refuse other formats and format versions.
+
+    With ``key``, the file must match the HMAC in ``<path>.sig``; it is checked before anything is
+    unpickled."""
     import joblib
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    if key is not None:
+        try:
+            expected = signature_path(path).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{path} has no signature file {signature_path(path).name}: train it again "
+                                   "with `cityloop hotline train`") from exc
+        if not hmac.compare_digest(expected, _hmac_of(path, key)):
+            raise ModelFormatError(f"{path} does not match its signature: it was not written by this "
+                                   "CityLoop's `hotline train` (or was changed since); it was not loaded")
     try:
         payload = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not our file"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -19,6 +20,11 @@ _loaded: dict[str, tuple[float, object]] = {}
 # How often a worker looks at the model file for a retrained model: a stat per submit was 2% of intake.
 RECHECK_SECONDS = 2.0
 _checked: dict[str, float] = {}
+
+
+def model_key() -> bytes:
+    """The key of the classifier model's HMAC, derived from the secret key (never stored beside the model)."""
+    return hashlib.sha256(b"cityloop-classifier-model\0" + settings.SECRET_KEY.encode("utf-8")).digest()
 
 
 def _model():
@@ -42,7 +48,7 @@ def _model():
     from cityloop.hotline import classifier
 
     try:
-        model = classifier.load(path)
+        model = classifier.load(path, key=model_key())
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop intake; say so in the log
         log.warning("classifier model %s not usable: %s", path, exc)
         model = None

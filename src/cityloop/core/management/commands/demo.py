@@ -3,7 +3,7 @@ import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from cityloop.core import demo
@@ -20,9 +20,17 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--devices", type=int, default=200, help="simulated devices fed live by the worker")
         parser.add_argument("--no-brain", action="store_true", help="serve without the city-brain worker")
+        parser.add_argument("--force", action="store_true",
+                            help="load into a database that holds accounts the demo did not create (adds demo "
+                                 "logins with a published password: never on a real city's database)")
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        if not options["force"] and not demo.is_demo_or_empty():
+            raise CommandError(
+                f"{settings.DATABASES['default']['NAME']} already holds accounts that the demo did not create; "
+                "the demo would add logins whose password is published. Use a new CITYLOOP_DATA_DIR (or database), "
+                "or pass --force if this really is a test database.")
         accounts = demo.load(options["city"], stdout=self.stdout)
         self.stdout.write(f"demo city {options['city']} loaded into {settings.DATABASES['default']['NAME']}")
         self.stdout.write(f"demo logins (password for all: {demo.DEMO_PASSWORD}):")

@@ -70,7 +70,9 @@ def _do_train(cmd: BaseCommand, options: dict[str, Any]) -> None:
         model = classifier.train(
             data.texts, data.labels, seed=options["seed"], estimator=options["estimator"]
         )
-        path = model.save(options["model"])
+        from cityloop.hotline.suggest import model_key
+
+        path = model.save(options["model"], key=model_key())
     except classifier.ClassifierError as exc:
         raise CommandError(str(exc)) from exc
     meta = model.meta
@@ -78,7 +80,7 @@ def _do_train(cmd: BaseCommand, options: dict[str, Any]) -> None:
     cmd.stdout.write(f"model: {meta['estimator']}, {meta['features']} features, {meta['fit_seconds']:.1f} s")
     counts = ", ".join(f"{label} {n}" for label, n in meta["class_counts"].items())
     cmd.stdout.write(f"classes: {counts}")
-    cmd.stdout.write(f"saved to {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    cmd.stdout.write(f"saved to {path} ({path.stat().st_size / 1024:.0f} KiB), signed in {classifier.signature_path(path).name}")
 
 
 # -- predict --------------------------------------------------------------------------------------
@@ -91,9 +93,10 @@ def _args_predict(parser) -> None:
 
 def _do_predict(cmd: BaseCommand, options: dict[str, Any]) -> None:
     from cityloop.hotline import classifier
+    from cityloop.hotline.suggest import model_key
 
     try:
-        model = classifier.load(options["model"])
+        model = classifier.load(options["model"], key=model_key())
     except (FileNotFoundError, classifier.ClassifierError) as exc:
         raise CommandError(str(exc)) from exc
     data = _read(options, label=False)
