@@ -96,6 +96,8 @@ AXES_CLIENT_IP_CALLABLE = "cityloop.core.logins.axes_client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "cityloop.core.logins.lockout_response"
 AXES_VERBOSE = False
+# Lockouts are cleared with `cityloop axes_reset_username`; the admin stays read-only and audited (no axes pages).
+AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -126,6 +128,11 @@ if TESTING and not config.env("CITYLOOP_REDIS_URL"):
     # shared cache itself is tested with real multi-worker servers (tests/core/test_shared_limits.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 MEDIA_ROOT = DATA_DIR / "media"
+# No uploaded file may pass this while it streams in (web/uploads.py); each form has its own lower limit.
+MAX_UPLOAD_FILE_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the CSV import's 20 MB
+FILE_UPLOAD_HANDLERS = ["cityloop.web.uploads.SizeCapUploadHandler",
+                        "django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

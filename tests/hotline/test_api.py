@@ -226,6 +226,24 @@ def test_the_csv_export_has_the_same_filters(city, dispatcher_li, submit_json):
         (water["tracking_no"], "D1S1", "13812345678")]
 
 
+def test_the_api_csv_export_guards_a_formula_in_a_description(city, dispatcher_li, submit_json):
+    submit_json(description="=HYPERLINK(\"http://evil.example\",\"点我\")停水", address="@SUM(A1:A9)")
+    exported = b"".join(Api(dispatcher_li).get("/requests.csv").streaming_content).decode("utf-8-sig")
+    [row] = list(csv.DictReader(io.StringIO(exported)))
+    assert row["title"].startswith("'=HYPERLINK") and row["address"] == "'@SUM(A1:A9)"
+    assert not any(value.startswith(("=", "+", "-", "@")) for value in row.values())
+
+
+def test_the_page_and_the_api_export_the_same_columns(city, dispatcher_li, submit_json, client, persona_password):
+    submit_json()
+    from_api = b"".join(Api(dispatcher_li).get("/requests.csv").streaming_content).decode("utf-8-sig")
+    assert client.login(username="dispatcher_li", password=persona_password)
+    page = client.get("/hotline/search/", {"format": "csv"})
+    from_page = b"".join(page.streaming_content).decode("utf-8-sig")
+    assert from_api.splitlines()[0] == from_page.splitlines()[0]
+    assert from_api.splitlines()[1] == from_page.splitlines()[1]
+
+
 def test_the_detail_has_the_timeline_and_masks_the_caller_for_a_department(city, dispatcher_li, dept_water_zhao,
                                                                            submit_json):
     number = submit_json()["tracking_no"]

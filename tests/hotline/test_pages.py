@@ -194,6 +194,33 @@ def test_replaying_someone_elses_form_key_does_not_show_their_request(client, ci
     assert client.get(f"/hotline/track/{number}/").status_code == 302
 
 
+def test_a_citizen_replaying_another_citizens_form_key_files_their_own_request(as_user, city, citizen_wang):
+    from cityloop.core.actions import add_user
+    from tests.conftest import PERSONA_PASSWORD
+
+    other = add_user(username="citizen_two", password=PERSONA_PASSWORD, role="citizen", full_name="赵二", actor=None,
+                     check_password=False)
+    as_user(citizen_wang).post("/hotline/submit/", {**GOOD, "idempotency_key": "k" * 32})
+    theirs = Request.objects.get()
+    response = as_user(other).post("/hotline/submit/", {**GOOD, "idempotency_key": "k" * 32}, follow=True)
+    mine = Request.objects.exclude(pk=theirs.pk).get()
+    assert mine.citizen == other and theirs.tracking_no not in response.content.decode()
+
+
+def test_a_dispatcher_replaying_another_dispatchers_intake_key_files_a_new_request(as_user, city, dispatcher_li):
+    from cityloop.core.actions import add_user
+    from tests.conftest import PERSONA_PASSWORD
+
+    other = add_user(username="dispatcher_two", password=PERSONA_PASSWORD, role="dispatcher", full_name="周二", actor=None,
+                     check_password=False)
+    data = {**GOOD, "urgency": "normal", "idempotency_key": "k" * 32}
+    as_user(dispatcher_li).post("/hotline/intake/", data)
+    as_user(dispatcher_li).post("/hotline/intake/", data)  # her own double submit: still one
+    assert Request.objects.count() == 1
+    as_user(other).post("/hotline/intake/", data)
+    assert Request.objects.count() == 2
+
+
 def _rate_code(request) -> str:
     return texted_code(request.tracking_no, "rating_link")
 

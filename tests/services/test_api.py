@@ -104,3 +104,38 @@ def test_the_reduction_report_is_served_to_staff_and_names_a_missing_snapshot(cl
     assert report.json()[-1]["department"] == "TOTAL"
     missing = client.get("/api/v1/services/reductions", {"from": "1999-01-01"}, **leader)
     assert missing.status_code == 400 and missing.json()["detail"][0]["field"] == "from"
+
+
+def _application(client, citizen) -> str:
+    return client.post("/api/v1/services/applications", {"holder_name": "王小明", "holder_id": HOLDER,
+                                                        "items": ["SIGN-1"]}, content_type="application/json",
+                       **citizen).json()["number"]
+
+
+def test_the_services_api_refuses_an_oversized_material_before_reading_it(client, bearer, citizen_wang, items,
+                                                                           monday, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
+
+    from cityloop.services.models import Upload
+
+    citizen = bearer(citizen_wang)
+    number = _application(client, citizen)
+    reads = []
+    monkeypatch.setattr(TemporaryUploadedFile, "read", lambda self, *a: reads.append(a) or b"")
+    big = b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024) + b"%%EOF"
+    r = client.post(f"/api/v1/services/applications/{number}/uploads",
+                    {"need": "bundle_form", "file": SimpleUploadedFile("m.pdf", big)}, **citizen)
+    assert r.status_code == 400
+    assert r.json()["detail"][0] == {"field": "materials.bundle_form",
+                                     "message": "the file is 11.0 MB; the limit is 10 MB"}
+    assert reads == [] and not Upload.objects.exists()
+
+
+def test_a_small_material_still_goes_through_the_upload_cap(client, bearer, citizen_wang, items, monday):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    citizen = bearer(citizen_wang)
+    number = _application(client, citizen)
+    r = client.post(f"/api/v1/services/applications/{number}/uploads",
+                    {"need": "bundle_form", "file": SimpleUploadedFile("m.pdf", PDF)}, **citizen)
+    assert r.status_code == 200, r.content

@@ -7,7 +7,6 @@ renders; ValidationError → 400 naming the fields, PermissionDenied → 403 (ha
 
 from __future__ import annotations
 
-import csv
 import threading
 import time
 from contextlib import contextmanager
@@ -16,13 +15,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models.signals import post_delete, post_save
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from ninja import File, Form, Header, Query, Router, Status, UploadedFile
 
 from cityloop.core.models import STAFF_ROLES
 from cityloop.core.throttle import ClientAnonRateThrottle
-from cityloop.hotline import actions, intake_queue, photos, queries, throttle
+from cityloop.hotline import actions, export, intake_queue, photos, queries, throttle
 from cityloop.hotline.actions.attachments import attach_photo
 from cityloop.hotline.api_common import (
     AUTH,
@@ -186,40 +185,14 @@ def list_requests(request, filters: Query[RequestFilters], limit: int = Query(50
             "items": [request_out(actor, r) for r in rows]}
 
 
-CSV_COLUMNS = ["tracking_no", "created_at", "status", "channel", "category", "district", "street", "community",
-               "title", "address", "lon", "lat", "urgency", "response_due", "finish_due", "caller_name",
-               "caller_phone"]
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @router.get("/requests.csv", response={200: str, **ERRORS}, summary="Export requests as CSV",
             description="The same filters as `GET /requests`, every matching row (UTF-8 with BOM so "
                         "spreadsheets read Chinese). Callers are masked unless the reader may see them.",
             openapi_extra={"responses": {200: {"description": "CSV", "content": {"text/csv": {}}}}})
 def export_csv(request, filters: Query[RequestFilters]):
     actor = actor_of(request)
-    qs = filtered(actor, filters)
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield "\ufeff" + writer.writerow(CSV_COLUMNS)
-        for r in qs.iterator(chunk_size=1000):
-            who = request_out(actor, r)
-            yield writer.writerow([
-                r.tracking_no, timezone.localtime(r.created_at).isoformat(), r.status, r.channel,
-                who["category"] or "", r.district.code if r.district_id else "",
-                r.street.code if r.street_id else "", r.community.code if r.community_id else "", r.title,
-                r.address, r.lon if r.lon is not None else "", r.lat if r.lat is not None else "", r.urgency,
-                r.response_due.isoformat() if r.response_due else "", r.finish_due.isoformat() if r.finish_due else "",
-                who["caller"]["name"], who["caller"]["phone"]])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="requests-{timezone.localdate():%Y%m%d}.csv"'
-    return response
+    return export.response(actor, filtered(actor, filters),
+                           filename=f"requests-{timezone.localdate():%Y%m%d}.csv")
 
 
 def _is_staff(actor) -> bool:

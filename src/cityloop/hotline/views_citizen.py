@@ -17,6 +17,7 @@ from cityloop.hotline import access, actions, queries, throttle
 from cityloop.hotline.forms import FollowUpForm, RateByCodeForm, SubmitForm, TrackForm
 from cityloop.hotline.models import Channel, Request
 from cityloop.hotline.views_common import apply_errors, current_city
+from cityloop.web import uploads
 
 TRACKED = "hotline_tracked"  # session: pks of requests this browser proved it may see
 SUBMITTED = "hotline_submitted"  # session: the last submit's number, and its access code until shown once
@@ -59,6 +60,8 @@ def submit(request):
         if anonymous:
             throttle.count(keys, SUBMIT_WINDOW_S)
         form = SubmitForm(request.POST, request.FILES)
+        if uploads.refused(request):  # a photo was cut off while streaming in: never file without it silently
+            form.add_error("photos", uploads.message())
         if form.is_valid():
             data = form.cleaned_data
             sub = actions.Submission(
@@ -68,9 +71,12 @@ def submit(request):
                 keep_photo_location=data["keep_photo_location"])
             citizen = request.user if request.user.is_authenticated and request.user.role == Role.CITIZEN else None
             key = data["idempotency_key"]
+            # A form key counts only for the account that sent it: replaying someone else's key files a new
+            # request instead of finding theirs. Without a login, the page below never shows a stranger's.
+            scope = f"web-form:user:{request.user.pk}" if request.user.is_authenticated else "web-form"
             try:
                 req, created = actions.submit_request(sub, city=city, channel=Channel.WEB, citizen=citizen,
-                                                      actor=citizen, idempotency=("web-form", key) if key else None)
+                                                      actor=citizen, idempotency=(scope, key) if key else None)
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:

@@ -56,7 +56,8 @@ def intake(request):
             key = data["idempotency_key"]
             try:
                 req, created = actions.submit_request(sub, city=city, channel=Channel.PHONE, actor=request.user,
-                                                      idempotency=("intake", key) if key else None)
+                                                      idempotency=(f"intake:user:{request.user.pk}", key)
+                                                      if key else None)
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:

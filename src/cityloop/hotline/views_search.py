@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cityloop.hotline import queries
+from cityloop.hotline import export, queries
 from cityloop.hotline.actions.imports import import_requests
 from cityloop.hotline.forms import ImportForm, SearchForm
 from cityloop.hotline.views_common import apply_errors, categories_of, current_city, dispatcher_required
 from cityloop.org.models import Jurisdiction
+from cityloop.web import uploads
 
 PAGE = 200
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
-EXPORT_COLUMNS = ["tracking_no", "created_at", "status", "channel", "category_code", "category", "district",
-                  "street", "address", "title", "response_due", "finish_due", "replied_at", "closed_at", "outcome",
-                  "resolved", "satisfaction"]
 
 
 def _day_start(day) -> datetime:
@@ -42,44 +38,6 @@ def _filters(form: SearchForm, city) -> dict:
     }
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula when the export is opened in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _when(moment) -> str:
-    return timezone.localtime(moment).isoformat(timespec="minutes") if moment else ""
-
-
-def _export_row(r) -> list[str]:
-    return [_cell(v) for v in (
-        r.tracking_no, _when(r.created_at), r.status, r.channel, r.category.code if r.category_id else "",
-        r.category.label if r.category_id else "", r.district.label if r.district_id else "",
-        r.street.label if r.street_id else "", r.address, r.title, _when(r.response_due), _when(r.finish_due),
-        _when(r.replied_at), _when(r.closed_at), r.outcome, "" if r.resolved is None else int(r.resolved),
-        r.satisfaction)]
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_response(requests) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: spreadsheet programs then read it as UTF-8
-        for r in requests.iterator(chunk_size=2000):
-            yield writer.writerow(_export_row(r))
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="hotline-requests-{stamp}.csv"'
-    return response
-
-
 @login_required
 def search(request):
     city = current_city()
@@ -91,7 +49,8 @@ def search(request):
     if form.is_bound and form.is_valid():
         found = queries.search_requests(request.user, **_filters(form, city))
         if request.GET.get("format") == "csv":
-            return _csv_response(found)
+            stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+            return export.response(request.user, found, filename=f"hotline-requests-{stamp}.csv")
         total = found.count()
         results = found[:PAGE]
     elif not form.is_bound:
@@ -109,6 +68,8 @@ def import_page(request):
     result = None
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
+        if uploads.refused(request):
+            form.add_error("file", uploads.message())
         if form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > MAX_IMPORT_BYTES:

@@ -16,6 +16,7 @@ from cityloop.seal import actions, published, queries, rules, verify
 from cityloop.seal import render as rendering
 from cityloop.seal.forms import RevokeForm, VerifyForm
 from cityloop.seal.models import CITY_AUTHORITY
+from cityloop.web import uploads
 
 # Checks of pasted or uploaded data per client address and minute (each one parses and may inflate).
 VERIFY_POSTS_PER_MINUTE = 20
@@ -30,6 +31,8 @@ def verify_page(request):
         form.add_error(None, _("Too many checks from your address: wait a minute and try again."))
         return render(request, "seal/verify.html", {"form": form, "result": None}, status=429)
     form = VerifyForm(request.POST, request.FILES) if request.method == "POST" else VerifyForm()
+    if request.method == "POST" and uploads.refused(request):
+        form.add_error("certificate", uploads.message())
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("certificate")
         if upload is not None:

@@ -11,7 +11,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from cityloop.openapi.auth import token_auth
-from cityloop.services import actions, catalogue, queries
+from cityloop.services import actions, catalogue, queries, uploads
 from cityloop.services.models import Application, ApprovalTask, Bundle, ServiceItem
 
 router = Router(tags=["services"])
@@ -192,6 +192,9 @@ def consent(request, number: str, body: ConsentIn):
 @router.post("/applications/{number}/uploads", response=ApplicationOut, auth=AUTH, summary="Upload one material")
 def upload(request, number: str, need: Form[str], file: File[UploadedFile]):
     app = _app(request, number)
+    # The size is known before reading: a file over the limit is never read into memory.
+    if file.size is not None and file.size > uploads.MAX_BYTES:
+        raise ValidationError({f"materials.{need}": f"the file is {file.size / 1048576:.1f} MB; the limit is 10 MB"})
     actions.upload_material(app, need, filename=file.name or "upload", content=file.read(), actor=request.user)
     return _app_out(app)
 

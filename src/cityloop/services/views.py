@@ -27,6 +27,7 @@ from cityloop.services.models import (
     TaskStatus,
     Upload,
 )
+from cityloop.web import uploads as weblimits
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -161,6 +162,8 @@ def _int(value) -> int | None:
 def _upload(request, application):
     need = request.POST.get("need", "")
     upload = request.FILES.get("file")
+    if weblimits.refused(request):
+        raise ValidationError({f"materials.{need}": "the limit is 10 MB"})
     if upload is None:
         raise ValidationError({f"materials.{need}": "choose a file to upload"})
     if upload.size > 10 * 1024 * 1024 + 1:
