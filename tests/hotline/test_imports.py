@@ -97,3 +97,31 @@ def test_the_cli_imports_and_lists_bad_lines_on_stderr(city, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "kept 1 row(s)" in out and "line 3:" in err
     assert Request.objects.get().channel == "csv"
+
+
+def test_a_row_received_in_year_one_is_listed_and_the_rows_after_it_are_kept(city, dispatcher_li):
+    ancient = "C-9,0001-01-01 00:00,钱七,13812345678,楼里停水了,金融街购物中心,,,02.01.01,,\n"
+    result = import_requests(HEADER + ROWS[0] + ancient + ROWS[1], city=city, actor=dispatcher_li)
+    assert [line for line, _ in result.kept] == [2, 4]
+    [(line, reason)] = result.bad
+    assert line == 3 and "received_at" in reason and "2000" in reason
+    assert AuditRecord.objects.get(action="request.import").summary.count('"bad":1') == 1
+
+
+def test_a_field_over_the_csv_limit_is_listed_and_the_rows_after_it_are_kept(city, dispatcher_li):
+    huge = "C-8,,钱七,13812345678," + "水" * 140_000 + ",金融街购物中心,,,02.01.01,,\n"
+    result = import_requests(HEADER + ROWS[0] + huge + ROWS[1], city=city, actor=dispatcher_li)
+    assert [line for line, _ in result.kept] == [2, 4]
+    [(line, reason)] = result.bad
+    assert line == 3 and "description" in reason and "4000" in reason
+    assert AuditRecord.objects.filter(action="request.import").count() == 1
+
+
+def test_control_characters_in_a_row_are_cleaned_before_they_are_stored(city, dispatcher_li):
+    dirty = "C-7,,钱\x01七,13812345678,楼里\x00停水了\x1b,金融街\x7f购物中心,,,02.01.01,,坐席\x00\n"
+    result = import_requests(HEADER + dirty + ROWS[1], city=city, actor=dispatcher_li)
+    assert [line for line, _ in result.kept] == [2, 3] and result.bad == []
+    request = dict(result.kept)[2]
+    request.refresh_from_db()
+    assert (request.description, request.caller_name, request.address) == ("楼里停水了", "钱七", "金融街购物中心")
+    assert request.attributes == {"agent": "坐席"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -119,3 +121,55 @@ def test_writers_take_turns_on_the_database_so_a_second_one_waits_for_the_first(
     for thread in threads:
         thread.join(timeout=5)
     assert order == ["first in", "first out", "second in"]
+
+
+def _keyed(city, lon, lat, n):
+    sub = Submission(description=f"路灯不亮 {n}", caller_phone="13812345678", lon=lon, lat=lat)
+    return intake.prepare(sub, city=city, channel="api", idempotency=("culprit", str(n)))
+
+
+def test_a_nul_byte_is_cleaned_before_it_can_reach_a_batch(city, tiny_places):
+    lon, lat = tiny_places["D1S1C1"]
+    sub = Submission(description="路灯\x00不亮", caller_name="王\x00", caller_phone="13812345678", lon=lon, lat=lat,
+                     attributes={"note\x00": "a\x00b"})
+    request, created = intake_queue.submit(sub, city=city, channel="api")
+    request.refresh_from_db()
+    assert created and request.description == "路灯不亮" and request.caller_name == "王"
+    assert request.attributes == {"note": "ab"}
+
+
+def test_one_value_the_database_refuses_fails_alone_and_its_batch_neighbours_are_stored(city, tiny_places):
+    from django.db import DataError
+
+    lon, lat = tiny_places["D1S1C1"]
+    items = [_keyed(city, lon, lat, n) for n in range(5)]
+    culprit = items[2]
+    real_write = intake._write_fresh
+
+    def write(cursor, fresh):  # the database refuses any batch that holds the culprit
+        if any(item is culprit for item in fresh):
+            raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+        return real_write(cursor, fresh)
+
+    futures = [Future() for _ in items]  # the batch as the writer thread would take it from its queue
+    with mock.patch.object(intake, "_write_fresh", write):
+        intake_queue.Writer()._write(list(zip(items, futures, strict=True)))
+    assert isinstance(futures[2].exception(timeout=5), DataError)
+    stored = [future.result(timeout=5) for n, future in enumerate(futures) if n != 2]
+    assert all(created for _, created in stored)
+    assert Request.objects.count() == 4 and IdempotencyKey.objects.count() == 4
+    assert len({request.tracking_no for request, _ in stored}) == 4
+    assert audit.verify().intact
+
+
+def test_on_postgresql_a_nul_that_slipped_past_cleaning_fails_only_its_own_submit(city, tiny_places):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores a NUL; only PostgreSQL refuses it")
+    lon, lat = tiny_places["D1S1C1"]
+    items = [_keyed(city, lon, lat, n) for n in range(6)]
+    items[3].request.description = "绕过清洗\x00"  # as if a future door forgot the rule
+    futures = [Future() for _ in items]
+    intake_queue.Writer()._write(list(zip(items, futures, strict=True)))
+    assert futures[3].exception(timeout=5) is not None
+    assert sum(1 for n, f in enumerate(futures) if n != 3 and f.result(timeout=5)[1]) == 5
+    assert Request.objects.count() == 5 and audit.verify().intact

@@ -20,7 +20,7 @@ try:
 except ImportError:  # Windows: SQLite's busy handler alone orders the writers
     fcntl = None
 
-from django.db import IntegrityError, close_old_connections, connections
+from django.db import DataError, IntegrityError, close_old_connections, connections
 
 from cityloop.hotline.actions import intake
 
@@ -88,9 +88,10 @@ class Writer:
         close_old_connections()
         try:
             results = intake.store([item for item, _ in batch])
-        except IntegrityError:
-            # Another process claimed an idempotency key in the meantime: fall back to one by one,
-            # where the loser of the race gets the winner's request.
+        except (IntegrityError, DataError):
+            # Another process claimed an idempotency key in the meantime, or the database refused one
+            # value (the transaction rolled back: nothing of the batch is stored). One by one, the loser of
+            # a race gets the winner's request and a refused submit fails alone; its neighbours are stored.
             results = [self._one(item) for item, _ in batch]
         except Exception as exc:  # noqa: BLE001 - every waiting submit must hear about the failure
             connections["default"].close()
@@ -105,12 +106,15 @@ class Writer:
 
     @staticmethod
     def _one(item: intake.Prepared):
+        item.request.pk = None  # the rolled-back batch may have given it an id that does not exist
         try:
             [result] = intake.store([item])
             return result
         except IntegrityError as exc:
             found = intake.existing_for(item.idempotency)
             return (found, False) if found is not None else exc
+        except DataError as exc:
+            return exc
 
 
 _writer = Writer()

@@ -27,6 +27,12 @@ KNOWN = ("description", "title", "caller_name", "caller_phone", "caller_email", 
 TRUE = {"1", "true", "yes", "y", "是"}
 FALSE = {"", "0", "false", "no", "n", "否"}
 FUTURE_SLACK = timedelta(minutes=5)
+# The oldest call an import takes: older dates are typing errors (0001-01-01 is a spreadsheet's empty date),
+# and dates near year 1 cannot even be moved to UTC.
+EARLIEST = datetime(2000, 1, 1)
+# csv's default field limit (131,072 characters) stops the whole reader on one long cell; read any cell
+# the 20 MB upload can hold, and let the intake rules refuse it by name.
+FIELD_LIMIT = 32 * 1024 * 1024
 
 
 @dataclass
@@ -54,6 +60,9 @@ def _received(value: str, errors: dict, now: datetime) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         errors["received_at"] = f"{text!r} is not a date and time like 2024-05-01 09:30"
+        return None
+    if moment.replace(tzinfo=None) < EARLIEST:
+        errors["received_at"] = f"{text} is before {EARLIEST:%Y-%m-%d}: not a date the hotline received a call"
         return None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
@@ -109,6 +118,8 @@ def _text(source) -> str:
 def import_requests(source, *, city, actor) -> ImportResult:
     """Import every good row of a call-centre CSV; a file without the needed columns imports nothing."""
     queries.require_dispatcher(actor)
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(_text(source), newline=""))
     header = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
     if not header:
@@ -123,7 +134,15 @@ def import_requests(source, *, city, actor) -> ImportResult:
     idempotency_scope = f"csv:{city.pk}"
     now = timezone.now()
     line = reader.line_num + 1
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a row the csv module cannot read: list it and go on with the next
+            result.bad.append((line, f"not readable as CSV: {exc}"))
+            line = reader.line_num + 1
+            continue
         if None in row:
             result.bad.append((line, f"{len(row[None])} more value(s) than the header has columns"))
         else:
@@ -134,6 +153,8 @@ def import_requests(source, *, city, actor) -> ImportResult:
                                                   idempotency=(idempotency_scope, ref) if ref else None)
             except ValidationError as exc:
                 result.bad.append((line, _reason(exc)))
+            except (ValueError, OverflowError) as exc:  # a value no rule above foresaw: this row only
+                result.bad.append((line, f"could not be taken in: {exc}"))
             else:
                 (result.kept if created else result.already).append((line, request))
         line = reader.line_num + 1

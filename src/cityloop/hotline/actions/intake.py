@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cityloop.core import audit
+from cityloop.core.text import clean_line, clean_text
 from cityloop.hotline import access, photos, rules, suggest
 from cityloop.hotline.actions.citizen import access_code_message
 from cityloop.hotline.actions.common import deadlines
@@ -70,8 +71,31 @@ def _number(value, name: str, low: float, high: float, errors: dict) -> float | 
     return number
 
 
+def _storable(value):
+    """Attributes and evidence as storable JSON: every string cleaned (a NUL breaks PostgreSQL's jsonb)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_line(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
+def clean_submission(sub: Submission) -> None:
+    """Apply the stored-text rule (core/text.py) to every text of ``sub``, in place. Every intake door
+    (web form, API, Open311, CSV, the brain) reaches the database through ``validate``, so a control
+    character never gets as far as a batch of other people's submits."""
+    sub.description = clean_text(sub.description)
+    for name in ("title", "caller_name", "caller_phone", "caller_email", "address", "category_code", "source_ref"):
+        setattr(sub, name, clean_line(getattr(sub, name) or ""))
+    sub.attributes = _storable(sub.attributes or {})
+    sub.evidence = _storable(sub.evidence or {})
+
+
 def validate(sub: Submission, *, city, channel: str) -> dict:
     """Check a submission; return the cleaned facts or raise naming every bad field."""
+    clean_submission(sub)
     errors: dict[str, str] = {}
     description = (sub.description or "").strip()
     if not description:
