@@ -104,6 +104,12 @@ def _forget_cached_cities():
     leaders.forget_cached_paths()
 
 
+@pytest.fixture(autouse=True)
+def _own_key_folder(tmp_path_factory, monkeypatch):
+    """Each test has its own key folder: audit checkpoints of a rolled-back test must not follow the next."""
+    monkeypatch.setenv("CITYLOOP_KEY_DIR", str(tmp_path_factory.mktemp("keys")))
+
+
 @pytest.fixture
 def tiny_pack() -> Path:
     return TINY_PACK

@@ -157,6 +157,9 @@ X_FRAME_OPTIONS = "DENY"
 CITYLOOP_CITY = config.env("CITYLOOP_CITY", "") or ""
 CITYLOOP_HOLIDAY_DIR = config.env("CITYLOOP_HOLIDAY_DIR", "") or ""
 
+# A signed checkpoint of the audit chain (core/anchor.py) at most this often, when the chain has grown.
+AUDIT_CHECKPOINT_MINUTES = config.env_number("CITYLOOP_AUDIT_CHECKPOINT_MINUTES", 10, low=0, high=24 * 60)
+
 LOG_FORMAT = config.env("CITYLOOP_LOG_FORMAT", "plain") or "plain"
 if LOG_FORMAT not in {"plain", "json"}:
     raise config.ConfigError(f"CITYLOOP_LOG_FORMAT={LOG_FORMAT!r} must be plain or json")

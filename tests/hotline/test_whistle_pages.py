@@ -127,11 +127,11 @@ def test_a_department_cannot_answer_another_departments_summons(whistle, dept_wa
     assert Summons.objects.get(pk=other.pk).status == SummonStatus.SUMMONED
 
 
-def test_a_missed_report_in_is_recorded_when_the_street_opens_its_whistles(whistle, street_chen):
+def test_a_missed_report_in_shows_as_missed_before_the_scheduled_job_records_it(whistle, street_chen):
     Whistle.objects.filter(pk=whistle.pk).update(report_due=timezone.now() - timedelta(minutes=5))
     page = client_for(street_chen).get(reverse("whistles:street")).content.decode()
     assert page.count('data-state="missed"') == 2
-    assert Summons.objects.filter(whistle=whistle, missed=True).count() == 2
+    assert Summons.objects.filter(whistle=whistle, missed=True).count() == 0
 
 
 def test_the_whole_whistle_flow_runs_through_the_pages(whistle, street_chen, dept_water_zhao, mgmt_staff,
@@ -204,3 +204,22 @@ def test_the_whistle_pages_join_the_menu_for_their_roles(street_chen, dept_water
         assert "whistles:disputes" not in {i["name"] for i in navigation_for(street_chen)}
     finally:
         NAVIGATION[:] = before
+
+
+def test_whistle_pages_never_write_a_missed_report_in_the_scheduled_job_does_it_once(
+        street_chen, dept_water_zhao, whistle):
+    from cityloop.core import schedule
+    from cityloop.core.models import AuditRecord
+
+    Whistle.objects.filter(pk=whistle.pk).update(report_due=timezone.now() - timedelta(minutes=1))
+    street, water = client_for(street_chen), client_for(dept_water_zhao)  # logging in is audited
+    records = AuditRecord.objects.count()
+    for page, client in ((reverse("whistles:street"), street), (reverse("whistles:summonses"), water)):
+        assert client.get(page).status_code == 200
+    assert AuditRecord.objects.count() == records
+    assert not Summons.objects.filter(missed=True).exists()
+    said = dict((name, text) for name, text, _ok in schedule.run_all())
+    assert said["whistles.missed_report_ins"] == "2 missed report-in(s) recorded"
+    said = dict((name, text) for name, text, _ok in schedule.run_all())
+    assert said["whistles.missed_report_ins"] == "0 missed report-in(s) recorded"
+    assert AuditRecord.objects.filter(action="whistle.missed_report_in").count() == 2

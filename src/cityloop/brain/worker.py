@@ -78,6 +78,9 @@ class Loop:
         if self.maintenance_every and time.monotonic() - self.last_maintenance > self.maintenance_every:
             self.last_maintenance = time.monotonic()
             actions.run_maintenance()
+            from cityloop.core import schedule
+
+            schedule.run_all()  # missed report-ins, escalations, audit checkpoints: the demo has no timer
 
 
 def run_nats(*, subject: str | None = None, durable: str = bus.DURABLE, fetch_batch: int = 256,

@@ -1,34 +1,18 @@
+"""The Django admin is a read-only window on the data: every change goes through the actions, which check
+who may make it and write the audit trail (`cityloop user add`, `cityloop token create|revoke`, the
+pages, `cityloop city import`). An edit in the admin would bypass both, so there is none."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 
 from cityloop.core.models import ApiToken, AuditRecord, User
 
 
-@admin.register(User)
-class CityLoopUserAdmin(UserAdmin):
-    list_display = ("username", "full_name", "role", "street", "department", "is_active")
-    list_filter = ("role", "is_active")
-    search_fields = ("username", "full_name", "phone")
-    fieldsets = UserAdmin.fieldsets + (("CityLoop", {"fields": ("role", "full_name", "phone", "street", "department")}),)
-    autocomplete_fields = ("street", "department")
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Lists and detail pages only: no add, change or delete for anyone, superusers included."""
 
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "name", "user", "scopes", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "digest", "created_at", "last_used_at")
-
-    def has_add_permission(self, request):
-        return False  # tokens are created with `cityloop token create`, which shows the secret once
-
-
-@admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
-    list_display = ("seq", "at", "actor_label", "action", "object_type", "object_id")
-    list_filter = ("action",)
-    search_fields = ("object_id", "actor_label", "action")
-
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -36,3 +20,32 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# CityLoop's roles decide what a person may do; Django's groups and permissions are not used, and an
+# editable group would be a way around the roles.
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class CityLoopUserAdmin(ReadOnlyAdmin, UserAdmin):
+    list_display = ("username", "full_name", "role", "street", "department", "is_active")
+    list_filter = ("role", "is_active")
+    search_fields = ("username", "full_name", "phone")
+    fieldsets = ((None, {"fields": ("username",)}),
+                 ("CityLoop", {"fields": ("role", "full_name", "phone", "street", "department")}),
+                 ("Status", {"fields": ("is_active", "is_superuser", "last_login", "date_joined")}))
+    exclude = ("password",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ("prefix", "name", "user", "scopes", "created_at", "last_used_at", "revoked_at")
+    exclude = ("digest",)
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "at", "actor_label", "action", "object_type", "object_id")
+    list_filter = ("action",)
+    search_fields = ("object_id", "actor_label", "action")

@@ -19,4 +19,16 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_create_cache_table, sender=self, dispatch_uid="cityloop-cache-table")
-        from cityloop.core import logins  # noqa: F401 - connects the login audit and lockout signals
+        from cityloop.core import (
+            logins,  # noqa: F401 - connects the login audit and lockout signals
+            schedule,
+        )
+
+        schedule.register("audit.checkpoint", _checkpoint)
+
+
+def _checkpoint() -> str:
+    from cityloop.core import anchor
+
+    point = anchor.checkpoint_if_due()
+    return f"signed seq={point.seq}" if point is not None else "not due"

@@ -190,4 +190,19 @@ def verify() -> Verdict:
         return Verdict(checked, Break(head.seq, None,
                                       f"the newest records are missing: the chain ends at seq={checked} "
                                       f"but the head says seq={head.seq}"))
+    # The chain is consistent with itself; the signed checkpoints outside the database say whether it is
+    # still the chain that was written (a rewrite with recomputed digests is consistent too).
+    from cityloop.core import anchor
+
+    problem = anchor.check(_digests_at)
+    if problem:
+        return Verdict(checked, Break(checked, None, problem))
     return Verdict(checked, None)
+
+
+def _digests_at(seqs: set[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    ordered = sorted(seqs)
+    for start in range(0, len(ordered), 500):
+        found.update(AuditRecord.objects.filter(seq__in=ordered[start:start + 500]).values_list("seq", "digest"))
+    return found

@@ -36,3 +36,12 @@ class HotlineConfig(AppConfig):
 
         views_leaders.register_navigation()
         views_whistles.register_navigation()
+        from cityloop.core import schedule
+
+        schedule.register("whistles.missed_report_ins", _missed_report_ins)
+
+
+def _missed_report_ins() -> str:
+    from cityloop.hotline import actions
+
+    return f"{actions.record_missed_report_ins()} missed report-in(s) recorded"

@@ -1,7 +1,7 @@
 """吹哨报到 pages: streets blow whistles and rate; departments report in; dispatchers arbitrate disputes.
 
-Every page first records missed report-ins (one cheap query when nothing is missed), so a
-deadline that passed since the worker last ran already shows as missed.
+Pages never write: ``cityloop tick`` (and the brain worker) record missed report-ins. A deadline
+that passed since it last ran already shows as missed, because the state is read from the deadline.
 """
 
 from __future__ import annotations
@@ -150,7 +150,6 @@ def _role_page(check):
         def wrapped(request, *args, **kwargs):
             if not check(request.user):
                 raise PermissionDenied("this page is for another role")
-            actions.record_missed_report_ins()
             return view(request, *args, **kwargs)
 
         return wrapped

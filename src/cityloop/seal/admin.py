@@ -2,18 +2,8 @@
 
 from django.contrib import admin
 
+from cityloop.core.admin import ReadOnlyAdmin as ReadOnly
 from cityloop.seal.models import Certificate, SigningKey
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Certificate)

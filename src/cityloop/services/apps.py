@@ -14,6 +14,9 @@ class ServicesConfig(AppConfig):
 
         if demo.load not in core_demo.DEMO_EXTENSIONS:
             core_demo.DEMO_EXTENSIONS.append(demo.load)
+        from cityloop.core import schedule
+
+        schedule.register("services.escalations", _escalations)
         entries = [
             ("services:catalogue", _("Services"), None),
             ("services:my-applications", _("My applications"), {"citizen"}),
@@ -32,3 +35,9 @@ def _may_open_window(user) -> bool:
     from cityloop.services.queries import is_clerk
 
     return is_clerk(user)
+
+
+def _escalations() -> str:
+    from cityloop.services import actions
+
+    return f"{len(actions.escalate_overdue(actor=None))} overdue approval task(s) escalated"

@@ -130,15 +130,21 @@ def arbitrate_dispute(summons: Summons, *, uphold: bool, note: str, actor) -> Su
 
 
 def record_missed_report_ins(now: datetime | None = None) -> int:
-    """Mark every summons still not reported in after its deadline (run by the worker and the pages)."""
+    """Mark every summons still not reported in after its deadline (``cityloop tick``, the brain worker).
+
+    Idempotent under concurrency: the flag is set by a conditional update, and only the run whose
+    update changed the row writes the audit record, so two runs at once record each miss once."""
     now = now or timezone.now()
     missed = list(Summons.objects.filter(status=SummonStatus.SUMMONED, missed=False, whistle__report_due__lt=now,
-                                         whistle__status=WhistleStatus.OPEN))
-    with transaction.atomic():
-        for summons in missed:
-            Summons.objects.filter(pk=summons.pk).update(missed=True)
+                                         whistle__status=WhistleStatus.OPEN).select_related("department"))
+    recorded = 0
+    for summons in missed:
+        with transaction.atomic():
+            if Summons.objects.filter(pk=summons.pk, missed=False).update(missed=True) != 1:
+                continue  # another run got there first
             audit.record(None, "whistle.missed_report_in", summons, department=summons.department.code)
-    return len(missed)
+            recorded += 1
+    return recorded
 
 
 @transaction.atomic
