@@ -9,6 +9,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 DEFINITIONS = """
+publish:
+  default: full
 services:
   "02.01.01":
     service_notice: 水务局 24 小时内联系您

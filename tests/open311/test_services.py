@@ -107,8 +107,9 @@ def _second_city(tmp_path, tiny_pack):
 
 
 def test_with_several_cities_the_jurisdiction_id_is_required_and_checked(client, city, tmp_path, tiny_pack):
+    assert client.get("/open311/v2/services.json").status_code == 200  # one city: the parameter is optional
     response = client.get("/open311/v2/services.json?jurisdiction_id=anywhere.gov")
-    assert response.status_code == 200  # one city: the parameter is ignored, as the spec allows
+    assert response.status_code == 404  # but a city it does not host is an error, not another city's catalogue
     _second_city(tmp_path, tiny_pack)
     missing = client.get("/open311/v2/services.json?jurisdiction_id=")
     assert missing.status_code == 400 and "jurisdiction_id: required" in parse(missing)[0]["description"]

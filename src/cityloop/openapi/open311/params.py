@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -17,6 +17,10 @@ from cityloop.openapi.open311.render import Open311Error
 from cityloop.org import queries as org_queries
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Dates a hotline can have; beyond them arithmetic on the window (± 90 days, time zones) overflows.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+# A page beyond this is an attack or a bug, and its offset would overflow the database's integer.
+MAX_PAGE = 1_000_000
 
 
 def value(params, name: str) -> str:
@@ -33,29 +37,37 @@ def parse_w3(text: str, field: str, tz: ZoneInfo) -> datetime:
     """A W3C-note datetime with Z or an offset; a bare date means its midnight in the city's time zone."""
     if DATE_ONLY.match(text):
         try:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=tz)
+            parsed = datetime.combine(date.fromisoformat(text), time(), tzinfo=tz)
         except ValueError:
             raise Open311Error(400, (field, f"{text!r} is not a valid date")) from None
+    else:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise Open311Error(400, (field, f"{text!r} is not a W3C datetime such as 2010-01-01T00:00:00Z")) from None
+        if parsed.tzinfo is None:
+            raise Open311Error(400, (field, f"{text!r} needs a time zone: Z or an offset such as +08:00"))
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, (field, f"{text!r} is not a W3C datetime such as 2010-01-01T00:00:00Z")) from None
-    if parsed.tzinfo is None:
-        raise Open311Error(400, (field, f"{text!r} needs a time zone: Z or an offset such as +08:00"))
+        in_range = EARLIEST <= parsed <= LATEST
+    except OverflowError:  # e.g. year 1 with a positive offset
+        in_range = False
+    if not in_range:
+        raise Open311Error(400, (field, f"{text!r} is outside 1970-01-01 to 9000-01-01"))
     return parsed
 
 
 def jurisdiction(params):
     """The city the request is about.
 
-    With one city hosted the parameter is optional and, as the spec allows, ignored; with several
-    it is required (400) and must name a hosted city by its code, pack code or a configured alias (404).
+    With one city hosted the parameter is optional; with several it is required (400). When given it
+    must name a hosted city by its code, pack code or a configured alias (404 otherwise): a client
+    asking for ``nyc`` must not silently get Beijing's catalogue.
     """
     hosted = list(org_queries.cities())
     wanted = value(params, "jurisdiction_id")
     if not hosted:
         raise Open311Error(404, ("jurisdiction_id", "this server hosts no city yet"))
-    if len(hosted) == 1:
+    if len(hosted) == 1 and not wanted:
         return hosted[0]
     if not wanted:
         raise Open311Error(400, ("jurisdiction_id", "required: this server hosts several cities ("
@@ -85,9 +97,9 @@ def window(params, tz: ZoneInfo, *, start_name: str = "start_date", end_name: st
                                      f"{days} days"))
         return start, end
     if start is not None:
-        return start, start + span
+        return start, min(start + span, LATEST)
     if end is not None:
-        return end - span, end
+        return max(end - span, EARLIEST), end
     if not default_to_recent:
         return None, None
     now = timezone.now()
@@ -103,8 +115,9 @@ def paging(params) -> tuple[int, int]:
         if not text:
             out.append(default)
             continue
-        if not text.isdigit() or int(text) < 1:
-            raise Open311Error(400, (name, f"must be a whole number of at least 1, not {text!r}"))
+        # isdigit() is true for '²' and other digits int() refuses: only ASCII 0-9, and at most 7 of them.
+        if not (text.isascii() and text.isdigit()) or len(text) > 7 or not 1 <= int(text) <= MAX_PAGE:
+            raise Open311Error(400, (name, f"must be a whole number from 1 to {MAX_PAGE}, not {text!r}"))
         out.append(int(text))
     if out[1] > limit:
         raise Open311Error(400, ("page_size", f"at most {limit}"))

@@ -12,8 +12,6 @@ from cityloop.org.models import PlaceName
 
 CLOSED = (Status.CLOSED, Status.MERGED)
 POSTCODE = re.compile(r"^\d{5,6}$")
-# Timeline lines that are not news to a client: the submission itself.
-NOT_UPDATES = ("submitted",)
 
 
 def token_ref(token: str) -> str:
@@ -21,8 +19,14 @@ def token_ref(token: str) -> str:
     return f"open311-token:{token}"
 
 
-def base(city) -> QuerySet[Request]:
-    return (Request.objects.filter(city=city)
+# Timeline lines in citizens' or apps' own words: never published (records.py says the change instead).
+CITIZEN_KINDS_PREFIX = "_update"
+NEVER_AN_UPDATE = ("submitted", "photo")
+
+
+def base(city, published: dict[str, str]) -> QuerySet[Request]:
+    """The requests Open311 may show: filed under a published service, caller not confidential."""
+    return (Request.objects.filter(city=city, confidential=False, category__code__in=list(published))
             .select_related("category", "lead_department", "lead_street", "street", "community", "district")
             .prefetch_related(
                 Prefetch("events", queryset=Event.objects.filter(public=True).order_by("at", "id"),
@@ -32,19 +36,24 @@ def base(city) -> QuerySet[Request]:
                     to_attr="active_lead_orders")))
 
 
-def by_ids(city, tracking_numbers: list[str]) -> list[Request]:
-    found = {r.tracking_no: r for r in base(city).filter(tracking_no__in=tracking_numbers)}
+def by_ids(city, tracking_numbers: list[str], published: dict[str, str]) -> list[Request]:
+    found = {r.tracking_no: r for r in base(city, published).filter(tracking_no__in=tracking_numbers)}
     return [found[n] for n in dict.fromkeys(tracking_numbers) if n in found]
 
 
-def one(city, tracking_no: str) -> Request | None:
-    return base(city).filter(tracking_no=tracking_no).first()
+def one(city, tracking_no: str, published: dict[str, str]) -> Request | None:
+    return base(city, published).filter(tracking_no=tracking_no).first()
 
 
-def search(city, *, service_codes: list[str], statuses: list[str], start, end, updated_after, updated_before,
-           page: int, page_size: int) -> list[Request]:
+def one_for_update(city, tracking_no: str) -> Request | None:
+    """A request an app may comment on (POST servicerequestupdates): any of the city's, published or not."""
+    return Request.objects.filter(city=city, tracking_no=tracking_no).first()
+
+
+def search(city, *, published: dict[str, str], service_codes: list[str], statuses: list[str], start, end,
+           updated_after, updated_before, page: int, page_size: int) -> list[Request]:
     """Newest first; each filter narrows, the window applies to the requested datetime."""
-    qs = base(city)
+    qs = base(city, published)
     if service_codes:
         qs = qs.filter(category__code__in=service_codes)
     if set(statuses) == {"open"}:
@@ -67,9 +76,11 @@ def by_token(city, token: str) -> Request | None:
     return Request.objects.filter(city=city, source_ref=token_ref(token)).first()
 
 
-def updates(city, *, start, end, page: int, page_size: int) -> list[Event]:
-    qs = (Event.objects.filter(request__city=city, public=True).exclude(kind__in=NOT_UPDATES)
-          .select_related("request"))
+def updates(city, *, published: dict[str, str], start, end, page: int, page_size: int) -> list[Event]:
+    qs = (Event.objects.filter(request__city=city, public=True, request__confidential=False,
+                               request__category__code__in=list(published))
+          .exclude(kind__in=NEVER_AN_UPDATE).exclude(kind__endswith=CITIZEN_KINDS_PREFIX)
+          .select_related("request", "request__category"))
     if start is not None:
         qs = qs.filter(at__gte=start)
     if end is not None:

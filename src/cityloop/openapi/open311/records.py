@@ -6,16 +6,19 @@ import re
 from datetime import datetime
 
 from cityloop.hotline.models import Event, Request, Status
-from cityloop.openapi.open311 import queries
+from cityloop.openapi.open311 import publication, queries
 
 # The latest public line of these kinds, with text, is the request's status_notes: what the city said.
-NOTE_KINDS = {"note", "replied", "reopened", "merged", "verified", "dispatched"}
+# (Not "reopened" or "followed_up": their text is the citizen's own words, which are never published.)
+NOTE_KINDS = {"note", "replied", "merged", "verified", "dispatched"}
+CITIZEN_WORDS = {"followed_up", "reopened"}
 # The status a request has after each kind of timeline line.
 CLOSING_KINDS = {"followed_up", "verified", "merged"}
 POSTCODE_IN_TEXT = re.compile(r"(?<!\d)(\d{5,6})(?!\d)")
 UPDATE_WORDS = {
     "dispatched": "sent to {unit}", "signed": "accepted by the handling unit", "followed_up": "closed after follow-up",
-    "verified": "readings back to normal", "merged": "merged into {text}",
+    "verified": "readings back to normal", "merged": "merged into {text}", "reopened": "reopened",
+    "replied": "the handling unit replied",
 }
 
 
@@ -41,16 +44,16 @@ def _narrowest(request: Request):
     return request.community or request.street or request.district
 
 
-def address(request: Request) -> str | None:
-    if request.address:
+def address(request: Request, level: str = "full") -> str | None:
+    if request.address and level == "full":
         return request.address
     parts = [j.label for j in (request.community, request.street, request.district) if j is not None]
     return ", ".join(parts) or None
 
 
-def zipcode(request: Request, postcodes: dict[int, list[str]]) -> str | None:
+def zipcode(request: Request, postcodes: dict[int, list[str]], level: str = "full") -> str | None:
     """The postcode in the address text; else the only postcode the gazetteer has for the place."""
-    for match in POSTCODE_IN_TEXT.findall(request.address or ""):
+    for match in POSTCODE_IN_TEXT.findall(request.address if level == "full" else ""):
         if any(match in codes for codes in postcodes.values()):
             return match
     for place in (request.community, request.street):
@@ -63,8 +66,11 @@ def client_facts(request: Request) -> dict:
     return (request.evidence or {}).get("open311", {}) if isinstance(request.evidence, dict) else {}
 
 
-def request_record(request: Request, *, tz, services: dict, postcodes: dict, extensions: bool = False) -> dict:
-    service = services.get(request.category.code) if request.category_id else None
+def request_record(request: Request, *, tz, services: dict, postcodes: dict, published: dict[str, str],
+                   extensions: bool = False) -> dict:
+    """One request as the city chose to publish it (``publication``: full or summary)."""
+    level = published[request.category.code]
+    service = services[request.category.code]
     facts = client_facts(request)
     orders = getattr(request, "active_lead_orders", [])
     expected = orders[0].finish_due if orders else request.finish_due
@@ -74,26 +80,26 @@ def request_record(request: Request, *, tz, services: dict, postcodes: dict, ext
         "service_request_id": request.tracking_no,
         "status": queries.open_or_closed(request.status),
         "status_notes": status_notes(request),
-        "service_name": service.name if service else (request.category.label if request.category_id else None),
-        "service_code": request.category.code if request.category_id else None,
-        "description": None if request.confidential else request.description,
+        "service_name": service.name,
+        "service_code": service.code,
+        "description": request.description if level == "full" else None,
         "agency_responsible": agency(request),
-        "service_notice": (service.definition.service_notice or None) if service else None,
+        "service_notice": service.definition.service_notice or None,
         "requested_datetime": w3(request.created_at, tz),
         "updated_datetime": w3((request.closed_at or request.updated_at) if closed else request.updated_at, tz),
         "expected_datetime": None if closed else w3(expected, tz),
-        "address": address(request),
-        "address_id": facts.get("address_id") or (place.code if place is not None else None),
-        "zipcode": zipcode(request, postcodes),
-        "lat": request.lat,
-        "long": request.lon,
-        "media_url": facts.get("media_url") or None,
+        "address": address(request, level),
+        "address_id": (facts.get("address_id") if level == "full" else None) or (place.code if place else None),
+        "zipcode": zipcode(request, postcodes, level),
+        "lat": publication.rounded(request.lat, level),
+        "long": publication.rounded(request.lon, level),
+        "media_url": (facts.get("media_url") or None) if level == "full" else None,
     }
     if extensions:
         record["cityloop_status"] = request.status
         record["cityloop_status_name"] = str(Status(request.status).label)
         record["notes"] = [{"datetime": w3(e.at, tz), "kind": e.kind, "text": _note_text(e)}
-                           for e in request.public_events if e.text.strip()]
+                           for e in request.public_events if e.kind in NOTE_KINDS and e.text.strip()]
     return record
 
 
@@ -111,7 +117,8 @@ def update_record(event: Event, *, tz, state_changes: list[Event]) -> dict:
     request = event.request
     status = status_after(event, state_changes)
     words = UPDATE_WORDS.get(event.kind, "")
-    description = event.text if event.text.strip() and event.kind != "merged" else words.format(
+    own_words = event.text.strip() and event.kind not in CITIZEN_WORDS and event.kind != "merged"
+    description = event.text if own_words else words.format(
         unit=(event.data or {}).get("unit", ""), text=event.text)
     return {
         "update_id": str(event.pk),

@@ -7,6 +7,8 @@ from xml.etree import ElementTree as ET
 
 from django.http import HttpResponse
 
+from cityloop.core.text import xml_safe
+
 FORMATS = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 # A list under this key is written as <key><item/>...</key>.
@@ -29,9 +31,10 @@ class Open311Error(Exception):
 
 
 def _text(value) -> str:
+    """XML text: characters XML 1.0 forbids (stored before the text rule, or in a client's echo) are dropped."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return "" if value is None else xml_safe(value)
 
 
 def _append(parent: ET.Element, tag: str, value) -> None:

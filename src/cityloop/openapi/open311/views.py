@@ -8,7 +8,16 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from cityloop.core import tokens
-from cityloop.openapi.open311 import actions, config, definitions, params, queries, ratelimit, records
+from cityloop.openapi.open311 import (
+    actions,
+    config,
+    definitions,
+    params,
+    publication,
+    queries,
+    ratelimit,
+    records,
+)
 from cityloop.openapi.open311.render import FORMATS, Open311Error, error_response, respond
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -44,7 +53,10 @@ def _authorise(request, form):
     """Rate limit per IP, then the api_key (403), then the limit per key; returns the token."""
     per_ip, per_ip_seconds = config.get("rate_limit_per_ip")
     ratelimit.hit(f"ip:{ratelimit.client_ip(request)}", limit=per_ip, seconds=per_ip_seconds)
-    key = params.value(form, "api_key") or params.value(request.GET, "api_key")
+    if "api_key" in request.GET:
+        # A key in the URL ends up in proxy and server logs and browser histories: the body only.
+        raise Open311Error(400, ("api_key", "send it in the POST body, never in the query string"))
+    key = params.value(form, "api_key")
     if not key:
         raise Open311Error(403, ("api_key", "missing: POSTs need an API key (a CityLoop token with the scope open311)"))
     found = tokens.lookup(key, scope="open311")
@@ -86,12 +98,17 @@ def service_definition(request, code, *, fmt):
         "service_code": service.code, "attributes": [a.as_open311() for a in service.definition.attributes]})
 
 
-def _listing(request, city, found, *, extensions: bool):
-    tz = params.city_tz(city)
+def _published(city) -> tuple[dict, dict[str, str]]:
+    """(services by code, {code: full|summary}) of the services whose requests Open311 lists."""
     by_code = {s.code: s for s in definitions.services_for(city)}
+    return by_code, publication.published_levels(city, by_code)
+
+
+def _listing(request, city, found, *, extensions: bool, by_code: dict, published: dict[str, str]):
+    tz = params.city_tz(city)
     postcodes = queries.postcodes(city)
-    return [records.request_record(r, tz=tz, services=by_code, postcodes=postcodes, extensions=extensions)
-            for r in found]
+    return [records.request_record(r, tz=tz, services=by_code, postcodes=postcodes, published=published,
+                                   extensions=extensions) for r in found]
 
 
 @endpoint("GET", "POST")
@@ -101,9 +118,10 @@ def requests(request, *, fmt):
     city = _city(request)
     query = request.GET
     extensions = params.flag(query, "extensions")
+    by_code, published = _published(city)
     ids = params.comma_list(query, "service_request_id")
     if ids:
-        found = queries.by_ids(city, ids)  # the spec: ids override every other filter
+        found = queries.by_ids(city, ids, published)  # the spec: ids override every other filter
     else:
         statuses = [s.lower() for s in params.comma_list(query, "status")]
         unknown = sorted(set(statuses) - {"open", "closed"})
@@ -115,10 +133,12 @@ def requests(request, *, fmt):
         recent = not (updated_after or updated_before)
         start, end = params.window(query, tz, default_to_recent=recent)
         page, page_size = params.paging(query)
-        found = queries.search(city, service_codes=params.comma_list(query, "service_code"), statuses=statuses,
+        found = queries.search(city, published=published, service_codes=params.comma_list(query, "service_code"),
+                               statuses=statuses,
                                start=start, end=end, updated_after=updated_after, updated_before=updated_before,
                                page=page, page_size=page_size)
-    return respond(fmt, "service_requests", _listing(request, city, found, extensions=extensions))
+    return respond(fmt, "service_requests", _listing(request, city, found, extensions=extensions, by_code=by_code,
+                                                     published=published))
 
 
 def _create(request, *, fmt):
@@ -141,11 +161,12 @@ def _create(request, *, fmt):
 @endpoint("GET")
 def request_detail(request, request_id, *, fmt):
     city = _city(request)
-    found = queries.one(city, request_id)
-    if found is None:
-        raise Open311Error(404, ("service_request_id", f"no request {request_id!r} in {city.code}"))
-    return respond(fmt, "service_requests",
-                   _listing(request, city, [found], extensions=params.flag(request.GET, "extensions")))
+    by_code, published = _published(city)
+    found = queries.one(city, request_id, published)
+    if found is None:  # unknown, or not published: the same answer, so nothing leaks about it
+        raise Open311Error(404, ("service_request_id", f"no published request {request_id!r} in {city.code}"))
+    return respond(fmt, "service_requests", _listing(request, city, [found], extensions=params.flag(request.GET,
+                                                     "extensions"), by_code=by_code, published=published))
 
 
 @endpoint("GET")
@@ -166,7 +187,7 @@ def updates(request, *, fmt):
         number = params.value(form, "service_request_id")
         if not number:
             raise Open311Error(400, ("service_request_id", "required"))
-        target = queries.one(city, number)
+        target = queries.one_for_update(city, number)
         if target is None:
             raise Open311Error(404, ("service_request_id", f"no request {number!r} in {city.code}"))
         line, _ = actions.post_update(target, form, api_token=api_token, actor=api_token.user)
@@ -175,7 +196,8 @@ def updates(request, *, fmt):
     tz = params.city_tz(city)
     start, end = params.window(request.GET, tz)
     page, page_size = params.paging(request.GET)
-    found = queries.updates(city, start=start, end=end, page=page, page_size=page_size)
+    _by_code, published = _published(city)
+    found = queries.updates(city, published=published, start=start, end=end, page=page, page_size=page_size)
     changes = queries.state_changes(found)
     return respond(fmt, "service_request_updates",
                    [records.update_record(e, tz=tz, state_changes=changes.get(e.request_id, [])) for e in found])
