@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -21,6 +22,7 @@ from cityloop.openapi.open311 import (
 from cityloop.openapi.open311.render import FORMATS, Open311Error, error_response, respond
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def endpoint(*methods: str):
@@ -37,6 +39,10 @@ def endpoint(*methods: str):
                 if method not in methods:
                     raise Open311Error(400, ("method", f"{request.method} is not allowed here; use "
                                                        f"{' or '.join(methods)}"), headers={"Allow": ", ".join(methods)})
+                for name, given in request.GET.lists():
+                    if any(CONTROL.search(text) for text in given) or CONTROL.search(name):
+                        # No query parameter means a control character (a NUL even breaks PostgreSQL).
+                        raise Open311Error(400, (name[:40], "contains a control character"))
                 if method == "POST" and request.content_type not in FORM_TYPES:
                     raise Open311Error(400, ("body", "send the fields form-urlencoded "
                                                      "(Content-Type: application/x-www-form-urlencoded)"))
