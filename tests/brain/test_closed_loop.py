@@ -75,3 +75,66 @@ def test_a_leak_opens_a_case_that_closes_only_after_normal_readings_and_reopens_
     reopened = _case(alarm)
     assert reopened.status != "closed" and reopened.reopen_count == 1
     assert Alarm.objects.filter(device__code="W1").count() == 1, "one case per ongoing problem"
+
+
+def test_a_silent_water_meter_opens_a_case_under_the_packs_water_category_without_the_classifier(
+        devices, monkeypatch):
+    from cityloop.hotline import suggest
+
+    def never(*args, **kwargs):
+        raise AssertionError("the classifier must never guess a sensor case's category")
+
+    monkeypatch.setattr(suggest, "suggest", never)
+    now = time.time()
+    start = (now - 3 * DAY) // DAY * DAY
+    sim = Simulator(np.array(["W1", "W2"], dtype=object), np.array(["water", "water"], dtype=object),
+                    np.array([900, 900]), start=start, utc_offset_s=8 * 3600, seed=2)
+    sim.problems.outage_from[1], sim.problems.outage_to[1] = start + DAY, float("inf")  # W2 goes quiet
+    _feed(sim, start + 2 * DAY + 12 * 3600)
+    from cityloop.brain import actions as brain_actions
+
+    brain_actions.run_maintenance()
+    alarm = Alarm.objects.get(device__code="W2", type="silent")
+    case = _case(alarm)
+    assert case.category.code == "02.01.01" and case.suggested_category is None
+    assert case.orders.get().department.code == "WATER"
+    assert "UTC" not in case.description and "+00:00" not in case.description
+    assert "设备" in case.description or "自" in case.description
+
+
+def test_the_pack_rule_order_is_exact_then_kind_then_alarm_then_any(devices, city):
+    from cityloop.brain.loop import case_rule
+    from cityloop.brain.models import Device
+    from cityloop.org.models import Category, DeviceCaseRule
+
+    water = Device.objects.filter(kind="water").first()
+    assert case_rule(water, "leak").category.code == "02.01.01"  # water × *
+    DeviceCaseRule.objects.create(city=city, kind="water", alarm="leak",
+                                  category=Category.objects.get(city=city, code="02.01.02"))
+    assert case_rule(water, "leak").category.code == "02.01.02"  # exact wins
+    other = Device.objects.exclude(kind="water").first()
+    if other is not None:
+        assert case_rule(other, "spike").category.code == "01.01.01"  # * × *
+
+
+def test_brain_kinds_and_alarms_match_what_packs_may_name():
+    from cityloop.brain.models import AlarmType, Kind
+    from cityloop.org import packs
+
+    assert set(Kind.values) == set(packs.DEVICE_KINDS)
+    assert set(AlarmType.values) == set(packs.ALARM_TYPES)
+
+
+def test_a_restarted_demo_simulator_continues_its_meter_counters_so_nothing_is_rejected(city):
+    from cityloop.brain import demo
+
+    demo.register_demo_devices(city, 12)
+    now = time.time()
+    first = demo.simulator_for_demo(start=now - 2 * 3600)
+    report = actions.upload_readings(first.until(now - 3600), source="simulator")
+    assert report.rejected_total == 0
+    # The worker restarts: a new simulator with the same seed would start its counters from the same
+    # random values, below what the meters already reported.
+    second = demo.simulator_for_demo(start=now - 3600)
+    report = actions.upload_readings(second.until(now), source="simulator")
+    assert report.accepted > 0 and report.rejected_total == 0

@@ -79,7 +79,7 @@ def test_importing_a_city_is_audited_with_its_counts(city):
     entry = AuditRecord.objects.get(action="city.import")
 
     assert json.loads(entry.summary) == {"after": {"jurisdictions": 9, "departments": 3, "categories": 8,
-                                                   "responsibilities": 3, "place_names": 4}, "pack": "tc"}
+                                                   "responsibilities": 3, "place_names": 4, "device_case_rules": 2}, "pack": "tc"}
 
 
 @pytest.mark.django_db
@@ -159,6 +159,18 @@ BROKEN = {
     "a gazetteer entry for an unknown place": (
         "gazetteer.csv", lambda t: t + "天安门,D7\n",
         "gazetteer", "line 6", "jurisdiction", "unknown jurisdiction 'D7'"),
+    "a device case rule for an unknown device kind": (
+        "device_cases.csv", lambda t: t + "toaster,*,02.01.01,\n",
+        "device_cases", "line 4", "kind", "'toaster' is not a device kind"),
+    "a device case rule for an unknown alarm": (
+        "device_cases.csv", lambda t: t + "gas,earthquake,02.01.01,\n",
+        "device_cases", "line 4", "alarm", "'earthquake' is not an alarm type"),
+    "a device case rule naming an unknown category": (
+        "device_cases.csv", lambda t: t.replace("water,*,02.01.01", "water,*,99.99"),
+        "device_cases", "line 2", "category", "unknown category '99.99'"),
+    "a device case rule naming an unknown department": (
+        "device_cases.csv", lambda t: t.replace("02.01.01,WATER", "02.01.01,SEWER"),
+        "device_cases", "line 2", "department", "unknown department 'SEWER'"),
 }
 
 

@@ -82,10 +82,31 @@ def simulator_for_demo(*, start: float, seed: int = 5, limit: int | None = None)
     from cityloop.brain.simulator import Simulator
 
     rows = list(Device.objects.filter(code__startswith=DEMO_PREFIX, active=True).order_by("idx")
-                .values_list("code", "kind", "interval_s")[:limit])
-    codes, kinds, intervals = zip(*rows, strict=True) if rows else ((), (), ())
-    return Simulator(np.array(codes, dtype=object), np.array(kinds, dtype=object), np.array(intervals),
-                     start=start, utc_offset_s=city_utc_offset(), seed=seed)
+                .values_list("code", "kind", "interval_s", "idx")[:limit])
+    codes, kinds, intervals, idxs = zip(*rows, strict=True) if rows else ((), (), (), ())
+    sim = Simulator(np.array(codes, dtype=object), np.array(kinds, dtype=object), np.array(intervals),
+                    start=start, utc_offset_s=city_utc_offset(), seed=seed)
+    resume_counters(sim, np.array(idxs, dtype=np.int64))
+    return sim
+
+
+def resume_counters(sim, idxs: np.ndarray) -> int:
+    """Start each simulated meter at its last accepted reading, so a restarted demo does not run its
+    counters backwards (which the ingest rightly rejects as ``counter_backwards``). Returns how many."""
+    from cityloop.brain.engine import session
+
+    if len(idxs) == 0:
+        return 0
+    with session() as engine:
+        if engine.bank is None:
+            return 0
+        last = np.asarray(engine.bank.state["last_value"], dtype=np.float64)
+    known = idxs < len(last)
+    seen = np.full(len(idxs), np.nan)
+    seen[known] = last[idxs[known]]
+    resume = sim.is_meter & np.isfinite(seen) & (seen > sim.counter)
+    sim.counter[resume] = seen[resume]
+    return int(resume.sum())
 
 
 def load_history(hours: float = DEMO_HISTORY_HOURS, *, outages: int = 3) -> int:

@@ -56,22 +56,43 @@ def _dt(ts: float) -> datetime:
 
 
 def _case_text(device: Device, alarm: Alarm) -> tuple[str, str]:
+    """Title and description in the city's language, with the time in the city's time zone."""
     with translation.override(settings.LANGUAGE_CODE):
         kind, what = device.get_kind_display(), alarm.get_type_display()
         street = device.street.label if device.street_id else ""
         title = rules.case_title(str(kind), str(what), device.code)
-        description = (f"{what} — {kind} {device.code} ({device.get_type_display()}) {street} "
-                       f"@ {alarm.first_ts.isoformat()}, score {alarm.score:.2f}")
+        when = timezone.localtime(alarm.first_ts).strftime("%Y-%m-%d %H:%M")
+        description = translation.gettext(
+            "%(what)s: %(kind)s %(code)s (%(type)s) in %(street)s, since %(when)s (anomaly score %(score).1f)"
+        ) % {"what": what, "kind": kind, "code": device.code, "type": device.get_type_display(),
+             "street": street or "-", "when": when, "score": alarm.score}
     return title[:200], description
+
+
+def case_rule(device: Device, alarm_type: str):
+    """The pack's rule for this device kind and alarm (exact, then kind × *, * × alarm, * × *), or None."""
+    from cityloop.org.models import DeviceCaseRule
+
+    rules_here = {(r.kind, r.alarm): r for r in DeviceCaseRule.objects.filter(city_id=device.city_id)
+                  .select_related("category", "department")}
+    for key in ((device.kind, alarm_type), (device.kind, "*"), ("*", alarm_type), ("*", "*")):
+        if key in rules_here:
+            return rules_here[key]
+    return None
 
 
 def _open_case(alarm: Alarm, device: Device) -> None:
     from cityloop.hotline import actions as hotline
 
     title, description = _case_text(device, alarm)
+    rule = case_rule(device, alarm.type)
+    # The category comes from the pack's device_cases table, never from the classifier; without a rule,
+    # the owning department's own first duty (hotline.actions.open_case).
+    department = (rule.department if rule is not None and rule.department_id else None) or device.department
     request = hotline.open_case(
         source="brain", source_ref=f"brain:{device.code}:{alarm.type}:{alarm.pk}", title=title,
-        description=description, department=device.department, street=device.street, lon=device.lon,
+        category=rule.category if rule is not None else None,
+        description=description, department=department, street=device.street, lon=device.lon,
         lat=device.lat, evidence={"device": device.code, "alarm": alarm.pk, "type": alarm.type,
                                   "readings": alarm.evidence[-1:]})
     alarm.request_id, alarm.tracking_no, alarm.case_opened_at = request.pk, request.tracking_no, timezone.now()

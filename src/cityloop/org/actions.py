@@ -11,6 +11,7 @@ from cityloop.org.models import (
     Category,
     CityPack,
     Department,
+    DeviceCaseRule,
     Jurisdiction,
     PlaceName,
     Responsibility,
@@ -72,12 +73,19 @@ def import_pack(pack: packs.Pack, *, actor) -> Jurisdiction:
         Responsibility(category=categories[r["category"]], department=departments[r["department"]], route=r["route"])
         for r in pack.responsibilities
     ])
+    DeviceCaseRule.objects.filter(city=city).delete()
+    DeviceCaseRule.objects.bulk_create([
+        DeviceCaseRule(city=city, kind=r["kind"], alarm=r["alarm"], category=categories[r["category"]],
+                       department=departments[r["department"]] if r.get("department") else None)
+        for r in pack.device_cases
+    ])
     PlaceName.objects.filter(city=city).delete()
     PlaceName.objects.bulk_create([
         PlaceName(city=city, name=row["name"], jurisdiction=by_code[row["jurisdiction"]]) for row in pack.gazetteer
     ])
     counts.update(departments=len(departments), categories=len(categories),
-                  responsibilities=len(pack.responsibilities), place_names=len(pack.gazetteer))
+                  responsibilities=len(pack.responsibilities), place_names=len(pack.gazetteer),
+                  device_case_rules=len(pack.device_cases))
     audit.record(actor, "city.import", city, after=counts, pack=pack.code)
     from cityloop.org import queries
 

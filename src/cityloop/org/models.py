@@ -117,6 +117,24 @@ class Responsibility(models.Model):
         db_table = "org_responsibility"
 
 
+class DeviceCaseRule(models.Model):
+    """The category (and, when set, the department) of a case the city brain opens, per device kind and
+    alarm type; ``*`` matches any. From the pack's ``device_cases.csv``: sensor cases are never guessed."""
+
+    city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)
+    alarm = models.CharField(max_length=16)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        db_table = "org_device_case_rule"
+        constraints = [models.UniqueConstraint(fields=["city", "kind", "alarm"], name="one_rule_per_kind_alarm")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} × {self.alarm} → {self.category.code}"
+
+
 class PlaceName(models.Model):
     """A gazetteer entry: an alias, landmark or postcode that locates address text."""
 

@@ -62,6 +62,7 @@ class Pack:
     categories: list[dict[str, str]]
     responsibilities: list[dict[str, str]]
     gazetteer: list[dict[str, str]] = field(default_factory=list)
+    device_cases: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def code(self) -> str:
@@ -294,6 +295,32 @@ def _check_responsibilities(rows, categories, department_codes, errors) -> list[
     return rows
 
 
+# What the city brain's devices measure and the alarms its detectors raise (brain/models.py's choices;
+# tests/brain check the two lists stay equal). ``*`` matches any.
+DEVICE_KINDS = ("water", "power", "gas", "noise", "air", "manhole", "water_level", "other")
+ALARM_TYPES = ("leak", "stuck", "zero", "spike", "silent", "anomaly")
+
+
+def _check_device_cases(rows, categories, department_codes, errors) -> list[dict[str, str]]:
+    category_codes = {c.get("code") for c in categories}
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        where = row["_file"], row["_where"]
+        kind, alarm = row.get("kind", ""), row.get("alarm", "")
+        if kind != "*" and kind not in DEVICE_KINDS:
+            errors.append(PackError(*where, "kind", f"{kind!r} is not a device kind ({', '.join(DEVICE_KINDS)}, *)"))
+        if alarm != "*" and alarm not in ALARM_TYPES:
+            errors.append(PackError(*where, "alarm", f"{alarm!r} is not an alarm type ({', '.join(ALARM_TYPES)}, *)"))
+        if row.get("category") not in category_codes:
+            errors.append(PackError(*where, "category", f"unknown category {row.get('category')!r}"))
+        if row.get("department") and row["department"] not in department_codes:
+            errors.append(PackError(*where, "department", f"unknown department {row['department']!r}"))
+        if (kind, alarm) in seen:
+            errors.append(PackError(*where, "alarm", f"a second rule for {kind} × {alarm}"))
+        seen.add((kind, alarm))
+    return rows
+
+
 def load_pack(path_or_name: str | Path) -> Pack:
     folder = resolve(path_or_name)
     errors: list[PackError] = []
@@ -305,6 +332,8 @@ def load_pack(path_or_name: str | Path) -> Pack:
     responsibilities = _check_responsibilities(
         _read_table(folder, "responsibilities", errors), categories, {d.get("code") for d in departments}, errors)
     gazetteer = _read_table(folder, "gazetteer", errors, required=False)
+    device_cases = _check_device_cases(_read_table(folder, "device_cases", errors, required=False), categories,
+                                       {d.get("code") for d in departments}, errors)
     area_codes = {a.code for a in areas}
     for row in gazetteer:
         if row.get("jurisdiction") not in area_codes:
@@ -314,4 +343,4 @@ def load_pack(path_or_name: str | Path) -> Pack:
             errors.append(PackError(row["_file"], row["_where"], "name", "is required"))
     if errors:
         raise PackInvalid(errors)
-    return Pack(folder, meta, areas, departments, categories, responsibilities, gazetteer)
+    return Pack(folder, meta, areas, departments, categories, responsibilities, gazetteer, device_cases)

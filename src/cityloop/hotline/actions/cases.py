@@ -27,6 +27,9 @@ def open_case(*, source: str, source_ref: str, title: str, description: str, dep
         return existing
     city = department.city
     address = "" if lon is not None else (street.name if street is not None else department.name)
+    if category is None:
+        # A case's category is known from its source, never guessed by the classifier.
+        category = _fallback_category(department)
     request, _ = submit_request(
         Submission(description=description, title=title, lon=lon, lat=lat, address=address,
                    category_code=category.code if category is not None else "", urgency=urgency,
@@ -35,11 +38,6 @@ def open_case(*, source: str, source_ref: str, title: str, description: str, dep
     if request.street_id is None and street is not None:
         request.street, request.district = street, street.parent
         request.save(update_fields=["street", "district", "updated_at"])
-    if request.category_id is None and category is None:
-        # A sensor case's owner is known from the device, so it needs no category to be dispatched.
-        request.category = request.suggested_category
-    if request.category_id is None:
-        request.category = _fallback_category(department)
     request.save()
     dispatch_request(request, units=[("department", department, "direct")], actor=None,
                      note=f"opened by {source}")
