@@ -23,7 +23,7 @@ def device_rows(places: dict, spec: list[tuple[str, str, str, str, str, int]]) -
         lon, lat = places[place]
         rows.append({"code": code, "type": type_, "kind": kind, "lon": str(lon), "lat": str(lat),
                      "department": department, "interval_s": str(interval),
-                     "installed_at": "2026-01-01T00:00:00+00:00"})
+                     "installed_at": "2026-01-01T00:00:00+00:00", "gateway": f"GW-{kind.upper()}"})
     return rows
 
 

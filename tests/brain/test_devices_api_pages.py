@@ -46,7 +46,7 @@ def test_a_csv_with_bad_lines_imports_nothing_and_names_every_bad_line(city, tin
 def brain_token(admin_zhang):
     from cityloop.core.actions import create_token
 
-    _, secret = create_token(user=admin_zhang, name="meters", scopes=["brain"], actor=admin_zhang)
+    _, secret = create_token(user=admin_zhang, name="meters", scopes=["brain"], actor=admin_zhang, gateway="*")
     return secret
 
 
@@ -97,3 +97,68 @@ def test_the_pulse_and_device_pages_show_svg_charts_to_staff_and_refuse_citizens
     assert page.status_code == 200 and b"<svg" in page.content
     device = client.get("/brain/devices/W1/")
     assert device.status_code == 200
+
+
+def _token_for(user, gateway):
+    from cityloop.core.actions import create_token
+
+    return create_token(user=user, name=f"gateway {gateway}", scopes=["brain"], actor=None, gateway=gateway)[1]
+
+
+def test_a_brain_token_cannot_write_readings_for_another_device(client, devices, admin_zhang):
+    from cityloop.core.models import AuditRecord
+
+    water = {"HTTP_AUTHORIZATION": f"Bearer {_token_for(admin_zhang, 'GW-WATER')}"}
+    own = client.post("/api/v1/brain/readings", f"device,ts,value\nW1,{HOUR},10.0\n".encode(),
+                      content_type="text/csv", **water)
+    assert own.status_code == 200 and own.json()["accepted"] == 1
+    # The noise sensor N1 belongs to gateway GW-NOISE: the water gateway's token may not write it.
+    mixed = client.post("/api/v1/brain/readings", f"device,ts,value\nW1,{HOUR + 900},11\nN1,{HOUR},99\n".encode(),
+                        content_type="text/csv", **water)
+    assert mixed.status_code == 403
+    assert mixed.json()["detail"][0]["field"] == "d" and "N1" in mixed.json()["detail"][0]["message"]
+    assert AuditRecord.objects.filter(action="brain.readings_refused").count() == 1
+    from cityloop.brain.models import Device
+    from cityloop.brain.queries import ngsi_ld
+
+    assert ngsi_ld(Device.objects.get(code="W1"))["latestReading"]["value"] == 10.0  # nothing of it was kept
+
+
+def test_a_brain_token_bound_to_no_gateway_writes_nothing(client, devices, admin_zhang):
+    from cityloop.core.actions import create_token
+
+    _, secret = create_token(user=admin_zhang, name="unbound", scopes=["brain"], actor=None)
+    got = client.post("/api/v1/brain/readings", f"device,ts,value\nW1,{HOUR},10.0\n".encode(),
+                      content_type="text/csv", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert got.status_code == 403 and "--gateway" in got.json()["detail"][0]["message"]
+
+
+def test_fake_readings_cannot_verify_a_leak_as_fixed(client, devices, admin_zhang):
+    """A token for the noise gateway cannot send the 'normal' water readings that would close a leak case."""
+    noise = {"HTTP_AUTHORIZATION": f"Bearer {_token_for(admin_zhang, 'GW-NOISE')}"}
+    normal = "\n".join(f"W1,{HOUR + 900 * i},{10 + 0.01 * i}" for i in range(200))
+    got = client.post("/api/v1/brain/readings", f"device,ts,value\n{normal}\n".encode(), content_type="text/csv",
+                      **noise)
+    assert got.status_code == 403
+
+
+def test_a_nats_gateway_subject_carries_only_that_gateways_devices(devices):
+    from cityloop.brain.codec import decode_json
+    from cityloop.brain.worker import bound_to_subject
+
+    batch = decode_json(orjson.dumps({"d": ["W1", "N1", "W2"], "t": [HOUR, HOUR, HOUR], "v": [1.0, 2.0, 3.0]}))
+    kept = bound_to_subject("cityloop.readings.gw.GW-WATER", batch)
+    assert kept.device.tolist() == ["W1", "W2"]
+    assert [(row, field) for row, field, _why in kept.errors] == [(1, "not_bound")]
+    assert bound_to_subject("cityloop.readings.all", batch) is batch
+
+
+def test_a_gateway_token_needs_a_brain_scope_and_a_clean_name(admin_zhang):
+    from django.core.exceptions import ValidationError
+
+    from cityloop.core.actions import create_token
+
+    with pytest.raises(ValidationError, match="only a token with the scope brain"):
+        create_token(user=admin_zhang, name="x", scopes=["hotline"], actor=None, gateway="G1")
+    with pytest.raises(ValidationError, match="letters, digits"):
+        create_token(user=admin_zhang, name="x", scopes=["brain"], actor=None, gateway="a/b#")

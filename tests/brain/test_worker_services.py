@@ -39,12 +39,15 @@ def _database_url() -> str:
     return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def _register(city, tiny_places, codes):
+def _register(city, tiny_places, codes, gateway=""):
     from cityloop.brain.devices import register_devices
 
     places = ["D1S1C1", "D1S2", "D2S1", "D2S2"]
     spec = [(c, "meter", "water", places[i % 4], "WATER", 900) for i, c in enumerate(codes)]
-    report = register_devices(city=city, rows=device_rows(tiny_places, spec), actor=None)
+    rows = device_rows(tiny_places, spec)
+    for row in rows:
+        row["gateway"] = gateway or row["gateway"]
+    report = register_devices(city=city, rows=rows, actor=None)
     assert report.ok, report.errors
 
 
@@ -130,7 +133,8 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
 
     run = uuid.uuid4().hex[:10]
     codes = [f"M{run}-{i}" for i in range(5)]
-    _register(city, tiny_places, codes)
+    _register(city, tiny_places, codes, gateway=f"gw{run}")
+    _register(city, tiny_places, [f"X{run}"], gateway=f"other{run}")
     t0, values = _readings(codes, 40)
     stop = threading.Event()
     result = {}
@@ -156,6 +160,9 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
                    "t": [t0 + 60 * s for s in range(30, 40) for _ in codes],
                    "v": [float(values[c][s]) for s in range(30, 40) for c in codes]}
         infos.append(client.publish(f"cityloop/gateways/gw{run}/batch", orjson.dumps(gateway)))
+        # A gateway publishing another gateway's device: rejected as not_bound, never stored.
+        infos.append(client.publish(f"cityloop/gateways/gw{run}/batch",
+                                    orjson.dumps({"d": [f"X{run}"], "t": [t0], "v": [1.0]})))
         infos.append(client.publish(f"cityloop/devices/{codes[0]}/reading", b"not json"))
         for info in infos:
             info.wait_for_publish(10)
@@ -163,7 +170,7 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             cp = Checkpoint.objects.filter(name="main").first()
-            if cp and cp.readings + cp.rejects >= expected + 1:
+            if cp and cp.readings + cp.rejects >= expected + 2:
                 break
             time.sleep(0.05)
         took = time.perf_counter() - started
@@ -172,8 +179,8 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
         stop.set()
         thread.join(20)
     cp = Checkpoint.objects.get(name="main")
-    assert (cp.readings, cp.rejects) == (expected, 1), f"after {took:.2f} s"
+    assert (cp.readings, cp.rejects) == (expected, 2), f"after {took:.2f} s"
     con = archive.connect(brain_dir)
     counts = dict(con.execute("select device, count(*) from readings group by device").fetchall())
     assert counts == {c: 40 for c in codes}
-    assert con.execute("select reason from rejects").fetchall() == [("unreadable",)]
+    assert sorted(con.execute("select reason from rejects").fetchall()) == [("not_bound",), ("unreadable",)]

@@ -41,6 +41,39 @@ def mqtt_address() -> tuple[str, int]:
     return host or "127.0.0.1", int(port or 1883)
 
 
+def nats_options() -> dict:
+    """Credentials and TLS for NATS: a .creds file (CITYLOOP_NATS_CREDS), or user:password in the URL;
+    TLS with a tls:// URL, checked against CITYLOOP_NATS_CA_FILE when it is set."""
+    from cityloop.core import config
+
+    servers = [s.strip() for s in nats_url().split(",") if s.strip()]
+    options: dict = {"servers": servers}
+    creds = config.env("CITYLOOP_NATS_CREDS")
+    if creds:
+        if not os.path.isfile(creds):
+            raise config.ConfigError(f"CITYLOOP_NATS_CREDS={creds!r} is not a file")
+        options["user_credentials"] = creds
+    ca_file = config.env("CITYLOOP_NATS_CA_FILE")
+    if ca_file or any(s.startswith("tls://") for s in servers):
+        import ssl
+
+        options["tls"] = ssl.create_default_context(cafile=ca_file or None)
+    return options
+
+
+def mqtt_security(client) -> None:
+    """Username/password (CITYLOOP_MQTT_USERNAME, CITYLOOP_MQTT_PASSWORD or its _FILE) and TLS
+    (CITYLOOP_MQTT_TLS=1, optionally CITYLOOP_MQTT_CA_FILE) for a paho client, before it connects."""
+    from cityloop.core import config
+
+    username = config.env("CITYLOOP_MQTT_USERNAME")
+    if username:
+        client.username_pw_set(username, config.env("CITYLOOP_MQTT_PASSWORD"))
+    ca_file = config.env("CITYLOOP_MQTT_CA_FILE")
+    if config.env_bool("CITYLOOP_MQTT_TLS", False) or ca_file:
+        client.tls_set(ca_certs=ca_file or None)
+
+
 class Nats:
     """A NATS connection driven from synchronous code (its event loop runs in a daemon thread)."""
 
@@ -50,8 +83,11 @@ class Nats:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="nats-io", daemon=True)
         self._thread.start()
-        self.nc = self._run(nats.connect(servers=[url or nats_url()], connect_timeout=connect_timeout,
-                                         max_reconnect_attempts=3, allow_reconnect=True), timeout=connect_timeout + 3)
+        options = nats_options()
+        if url:
+            options["servers"] = [url]
+        self.nc = self._run(nats.connect(**options, connect_timeout=connect_timeout, max_reconnect_attempts=3,
+                                         allow_reconnect=True), timeout=connect_timeout + 3)
         self.js = self.nc.jetstream()
         self.sub = None
 
@@ -160,6 +196,7 @@ class Mqtt:
         self.client.on_connect = on_connect
         self.client.on_message = on_message
         host, port = mqtt_address()
+        mqtt_security(self.client)
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
         if not self._ready.wait(5):

@@ -70,7 +70,8 @@ def register_demo_devices(city: Jurisdiction, n: int = DEMO_DEVICES, *, seed: in
         kind, type_, _, intervals = MIX[k]
         rows.append({"code": f"{DEMO_PREFIX}{kind[:2].upper()}{have + i:06d}", "type": type_, "kind": kind,
                      "lon": f"{x:.6f}", "lat": f"{y:.6f}", "department": owners[kind].code,
-                     "interval_s": str(intervals[rng.integers(0, len(intervals))])})
+                     "interval_s": str(intervals[rng.integers(0, len(intervals))]),
+                     "gateway": f"DEMO-GW{(have + i) % 8}"})
     report = register_devices(city=city, rows=rows, actor=None)
     if not report.ok:
         raise ValueError("; ".join(report.errors[:5]))

@@ -100,7 +100,7 @@ def register_devices(*, city: Jurisdiction, rows: list[dict], actor, first_line:
             code=r.code, idx=next_idx + k, type=r.type, kind=r.kind, lon=r.lon, lat=r.lat, city=city,
             district=areas.get(district), street=areas.get(street), community=areas.get(community),
             department=departments[r.department], interval_s=r.interval_s,
-            installed_at=r.installed_at or now, active=r.active))
+            installed_at=r.installed_at or now, active=r.active, gateway=r.gateway))
     Device.objects.bulk_create(devices, batch_size=2000)
     audit.record(actor, "device.register", ("brain.device", f"{devices[0].code}..{devices[-1].code}"),
                  after={"count": len(devices), "idx": [next_idx, next_idx + len(devices) - 1]})

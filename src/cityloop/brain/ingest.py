@@ -21,6 +21,7 @@ from cityloop.brain.loop import AlarmEvent
 from cityloop.brain.rollup import hourly_rollup
 
 UNREADABLE = "unreadable"  # a row the codec could not read at all (no device, no timestamp)
+NOT_BOUND = "not_bound"  # a device of another gateway than the one that sent it
 
 
 @dataclass
@@ -71,9 +72,12 @@ def ingest_batch(batch: Batch, *, engine: Engine, source: str, now: float | None
     if batch.errors:
         n = len(batch.errors)
         messages = [f"row {r}: {f}: {why}" for r, f, why in batch.errors]
-        engine.buffer.add_rejects([None] * n, np.full(n, np.nan), messages, [UNREADABLE] * n, source, received_at)
-        pending.tallies[(_day(int(now)), source, UNREADABLE)] += n
-        report.rejected[UNREADABLE] = n
+        # A reading a gateway may not write (brain/access.py) is readable but refused: its own reason.
+        reasons = [NOT_BOUND if f == NOT_BOUND else UNREADABLE for _r, f, _why in batch.errors]
+        engine.buffer.add_rejects([None] * n, np.full(n, np.nan), messages, reasons, source, received_at)
+        for reason, count in Counter(reasons).items():
+            pending.tallies[(_day(int(now)), source, reason)] += count
+            report.rejected[reason] = count
         report.errors = messages[:20]
     if len(batch) == 0:
         pending.rejects += report.rejected_total

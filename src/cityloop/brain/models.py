@@ -46,6 +46,8 @@ class Device(models.Model):
     department = models.ForeignKey("org.Department", on_delete=models.PROTECT, related_name="brain_devices",
                                    verbose_name=_("owning department"))
     interval_s = models.PositiveIntegerField(_("expected interval (s)"))
+    # The gateway whose token (and MQTT/NATS identity) may write this device's readings; see brain/access.py.
+    gateway = models.CharField(_("gateway"), max_length=64, blank=True, default="", db_index=True)
     installed_at = models.DateTimeField(_("installed at"))
     active = models.BooleanField(_("active"), default=True)
 

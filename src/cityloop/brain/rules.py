@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from cityloop.brain.models import AlarmStatus, DeviceType, Kind
 
 MIN_INTERVAL_S, MAX_INTERVAL_S = 10, 7 * 86400
-DEVICE_COLUMNS = ("code", "type", "kind", "lon", "lat", "department", "interval_s", "installed_at", "active")
+DEVICE_COLUMNS = ("code", "type", "kind", "lon", "lat", "department", "interval_s", "installed_at", "active",
+                  "gateway")
 REQUIRED_COLUMNS = ("code", "type", "kind", "lon", "lat", "department", "interval_s")
 
 # Which department owns a kind of device, by words in the department's name (Chinese, English).
@@ -34,6 +35,7 @@ class DeviceRow:
     interval_s: int
     installed_at: datetime | None
     active: bool
+    gateway: str = ""
 
 
 def parse_device_row(row: dict[str, str]) -> tuple[DeviceRow | None, list[str]]:
@@ -88,9 +90,13 @@ def parse_device_row(row: dict[str, str]) -> tuple[DeviceRow | None, list[str]]:
         if get["active"].lower() not in {"1", "0", "true", "false", "yes", "no"}:
             errors.append("active: must be true or false")
         active = get["active"].lower() in {"1", "true", "yes"}
+    gateway = get["gateway"]
+    if gateway and (len(gateway) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in gateway)):
+        errors.append("gateway: letters, digits, '-' and '_', at most 64 (it is an MQTT topic level)")
     if errors:
         return None, errors
-    return DeviceRow(code, get["type"], get["kind"], lon, lat, get["department"], interval, installed, active), []
+    return DeviceRow(code, get["type"], get["kind"], lon, lat, get["department"], interval, installed, active,
+                     gateway), []
 
 
 # The closed loop.  Events: a new alarm; the department replied "fixed" (the case is awaiting

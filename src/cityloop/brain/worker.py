@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from cityloop.brain import actions, bus
+from cityloop.brain import access, actions, bus
 from cityloop.brain import engine as engines
 from cityloop.brain.codec import Batch, CodecError, decode_json
 from cityloop.brain.ingest import ingest_batch
@@ -111,7 +111,8 @@ def run_nats(*, subject: str | None = None, durable: str = bus.DURABLE, fetch_ba
                             stats.skipped += 1
                             continue
                         headers = m.headers or {}
-                        _ingest(engine, decode_message(m.data, headers.get("Content-Type")), "nats", stats)
+                        _ingest(engine, bound_to_subject(m.subject, decode_message(m.data, headers.get("Content-Type"))),
+                                "nats", stats)
                         stats.messages += 1
                         last = seq
                     if time.monotonic() >= deadline:
@@ -127,16 +128,35 @@ def run_nats(*, subject: str | None = None, durable: str = bus.DURABLE, fetch_ba
     return stats
 
 
+def bound_to_subject(subject: str, batch: Batch) -> Batch:
+    """On ``cityloop.readings.gw.<G>``, readings of devices that are not G's become ``not_bound`` rejects."""
+    prefix = bus.SUBJECTS[:-1] + "gw."
+    if not subject.startswith(prefix) or not len(batch.device):
+        return batch
+    gateway = subject[len(prefix):]
+    refused = set(access.foreign(gateway, set(batch.device.tolist())))
+    if not refused:
+        return batch
+    keep = np.array([code not in refused for code in batch.device.tolist()])
+    errors = list(batch.errors) + [(int(i), "not_bound", f"device {batch.device[i]} is not a device of gateway "
+                                                          f"{gateway}") for i in np.flatnonzero(~keep)]
+    return Batch(batch.device[keep], np.asarray(batch.ts)[keep], np.asarray(batch.value)[keep], errors=errors)
+
+
 def _mqtt_batch(msgs: list) -> list[Batch]:
     """All messages as one batch in arrival order (a gateway's batch in place), plus the unreadable ones."""
-    d, t, v, errors = [], [], [], []
+    d, t, v, errors, refused_rows = [], [], [], [], []
     for m in msgs:
         parts = m.topic.split("/")
         if len(parts) == 4 and parts[1] == "gateways":
             got = decode_message(m.payload, "application/json")
-            d += got.device.tolist()
-            t += got.ts.tolist()
-            v += got.value.tolist()
+            codes = got.device.tolist()
+            refused = set(access.foreign(parts[2], set(codes)))
+            for row, (code, ts, value) in enumerate(zip(codes, got.ts.tolist(), got.value.tolist(), strict=True)):
+                if code in refused:  # a gateway publishing another gateway's device
+                    refused_rows.append(f"{m.topic}: row {row}: device {code} is not a device of gateway {parts[2]}")
+                    continue
+                d.append(code), t.append(ts), v.append(value)
             errors += [f"{m.topic}: row {r}: {f}: {why}" for r, f, why in got.errors]
             continue
         code = parts[2] if len(parts) == 4 else ""
@@ -152,8 +172,9 @@ def _mqtt_batch(msgs: list) -> list[Batch]:
         else:
             errors.append(f"{m.topic}: payload must be {{\"t\": ts, \"v\": value}} or a number")
     out = [decode_json(orjson.dumps({"d": d, "t": t, "v": v}))] if d else []
-    if errors:
-        out.append(Batch(np.array([], dtype=object), [], [], errors=[(i, "payload", e) for i, e in enumerate(errors)]))
+    if errors or refused_rows:
+        out.append(Batch(np.array([], dtype=object), [], [], errors=[(i, "payload", e) for i, e in enumerate(errors)]
+                         + [(i, "not_bound", e) for i, e in enumerate(refused_rows)]))
     return out
 
 

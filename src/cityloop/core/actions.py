@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
@@ -45,9 +46,13 @@ def add_user(*, username: str, password: str, role: str, actor, full_name: str =
     return user
 
 
+# A gateway id is an MQTT topic level and a NATS subject token.
+GATEWAY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 @transaction.atomic
 def create_token(*, user: User, name: str, scopes: list[str], actor,
-                 expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+                 expires_at: datetime | None = None, gateway: str = "") -> tuple[ApiToken, str]:
     """A new token for ``user``; the returned secret is never stored and cannot be shown again."""
     _require_admin(actor)
     unknown = sorted(set(scopes) - set(tokens.SCOPES))
@@ -60,10 +65,16 @@ def create_token(*, user: User, name: str, scopes: list[str], actor,
         raise ValidationError({"name": "a token needs a name saying who uses it"})
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "the expiry must be in the future"})
+    gateway = (gateway or "").strip()
+    if gateway and "brain" not in scopes:
+        raise ValidationError({"gateway": "only a token with the scope brain is bound to a gateway"})
+    if gateway and gateway != "*" and not GATEWAY_ID.match(gateway):
+        raise ValidationError({"gateway": "letters, digits, '-' and '_' (at most 64), or * for every device"})
     secret, prefix, digest = tokens.new_secret()
     token = ApiToken.objects.create(user=user, name=name, prefix=prefix, digest=digest,
-                                    scopes=",".join(sorted(set(scopes))), expires_at=expires_at)
-    audit.record(actor, "token.create", token, after={"user": user.username, "scopes": token.scopes})
+                                    scopes=",".join(sorted(set(scopes))), expires_at=expires_at, gateway=gateway)
+    after = {"user": user.username, "scopes": token.scopes, **({"gateway": gateway} if gateway else {})}
+    audit.record(actor, "token.create", token, after=after)
     return token, secret
 
 

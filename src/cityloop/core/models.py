@@ -75,6 +75,8 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A brain token writes readings only for the devices of this gateway ("*": every device, by choice).
+    gateway = models.CharField(_("gateway"), max_length=64, blank=True, default="")
 
     class Meta:
         db_table = "core_api_token"

@@ -20,6 +20,8 @@ class Command(BaseCommand):
         create.add_argument("--scope", action="append", required=True, choices=sorted(tokens.SCOPES),
                             help="repeat for several scopes")
         create.add_argument("--days", type=int, help="expire after this many days")
+        create.add_argument("--gateway", default="", help="brain tokens: write readings only for the devices of "
+                                                          "this gateway (* for every device)")
         sub.add_parser("list", help="list tokens (prefix, owner, scopes, state)")
         revoke = sub.add_parser("revoke", help="revoke a token by its prefix")
         revoke.add_argument("prefix")
@@ -33,7 +35,7 @@ class Command(BaseCommand):
             expires = timezone.now() + timedelta(days=options["days"]) if options["days"] else None
             try:
                 token, secret = actions.create_token(user=user, name=options["name"], scopes=options["scope"],
-                                                     expires_at=expires, actor=None)
+                                                     expires_at=expires, actor=None, gateway=options["gateway"])
             except ValidationError as exc:
                 raise CommandError(format_errors(exc)) from exc
             self.stdout.write(secret)
