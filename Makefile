@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help demo serve test test-fast lint messages packs bench bench-locator bench-classifier bench-nab \
+.PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
 	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys chromium wrk clean
 
 help: ## list every target
@@ -58,6 +58,10 @@ test: $(TEST_STAMP) chromium ## install what tests need (Chromium included) and 
 
 test-fast: $(TEST_STAMP) ## the suite without the browser tests
 	CITYLOOP_TESTING=1 $(BIN)/python -m pytest -n 2 -q -m "not browser" $(PYTEST_ARGS)
+
+fuzz: $(TEST_STAMP) ## schemathesis over /api/v1 (every check) and the Open311 fuzz tests, for longer than CI
+	CITYLOOP_TESTING=1 CITYLOOP_FUZZ_EXAMPLES=$${CITYLOOP_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -p no:randomly \
+	  tests/fuzz tests/open311/test_publication.py -k "schemathesis or malformed or control"
 
 lint: $(TEST_STAMP) ## ruff (with security rules) over the code, tests and benchmarks; no missing migration
 	$(BIN)/ruff check src tests bench tools

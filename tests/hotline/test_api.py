@@ -595,3 +595,47 @@ def test_a_tiny_png_of_49_million_pixels_is_refused_before_it_is_unpacked(city, 
     small = pixel_bomb_png(4000, 3000)  # 12 M pixels: a real phone photo's size passes
     assert api.client.post(f"/api/v1/requests/{number}/photos", {"photo": SimpleUploadedFile("ok.png", small)},
                            **api.headers).status_code == 201
+
+
+# --- malformed input: a 400 naming the field, never a 500 --------------------------------------------------
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"created_after": "9999-12-31T23:59:59-23:59"}, "created_after"),
+    ({"created_before": "0001-01-01T00:00:00+23:59"}, "created_before"),
+    ({"created_before": "0.5"}, "created_before"),
+    ({"created_after": "1700000000"}, "created_after"),
+    ({"offset": "99999999999999999999"}, "offset"),
+    ({"limit": "²"}, "limit"),
+])
+def test_a_malformed_list_filter_is_a_400_naming_it_not_a_500(city, dispatcher_li, query, field):
+    for path in ("/requests", "/requests.csv") if field.startswith("created") else ("/requests",):
+        answer = Api(dispatcher_li).get(path, **query)
+        assert answer["Content-Type"].startswith("application/json")
+        assert fields_of(answer) == {field}
+
+
+def test_a_body_that_is_not_a_json_object_is_refused(city, dispatcher_li, submit_json):
+    number = submit_json()["tracking_no"]
+    api = Api(dispatcher_li)
+    for body in ("[null, null]", "3", '"reason"'):
+        answer = api.client.post(f"/api/v1/requests/{number}/reveal-contact", body, content_type="application/json",
+                                 **api.headers)
+        assert answer.status_code == 400, body
+        assert answer.json()["detail"][0]["field"]
+
+
+def test_an_unparseable_body_gets_the_documented_field_list(city, dispatcher_li, submit_json):
+    number = submit_json()["tracking_no"]
+    api = Api(dispatcher_li)
+    answer = api.client.post(f"/api/v1/requests/{number}/reveal-contact", b"\x1f{", content_type="application/json",
+                             **api.headers)
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": [{"field": "body",
+                                         "message": "not valid JSON (or not the declared form encoding)"}]}
+
+
+def test_every_operation_declares_its_error_answers(client, db):
+    document = client.get("/api/v1/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert {"400", "401", "403", "404", "429"} <= set(operation["responses"]), (method, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -162,11 +163,12 @@ def submit(request, response: HttpResponse, payload: SubmitIn,
              description="Multipart upload of one JPEG, PNG or WebP photo of at most 10 MB (the type is checked "
                          "by content, not by name). Its EXIF GPS location is removed unless `keep_location` "
                          "is true (the citizen agreed). At most 10 photos per request.")
-def add_photo(request, tracking_no: str, photo: File[UploadedFile], keep_location: Form[bool] = False):
+def add_photo(request, tracking_no: str, photo: File[UploadedFile],
+              keep_location: Form[Literal["true", "false"]] = "false"):
     actor = actor_of(request)
     found = visible_request(actor, tracking_no)
     data = photo.read(photos.MAX_BYTES + 1)
-    attachment = attach_photo(found, name=photo.name or "photo", data=data, keep_location=keep_location,
+    attachment = attach_photo(found, name=photo.name or "photo", data=data, keep_location=keep_location == "true",
                               actor=actor)
     return Status(201, {"id": attachment.pk, "content_type": attachment.content_type, "size": attachment.size,
                  "location_kept": attachment.location_kept})
@@ -177,7 +179,7 @@ def add_photo(request, tracking_no: str, photo: File[UploadedFile], keep_locatio
                         "department: its own; a citizen: theirs), newest first. `category` includes its "
                         "sub-categories; `q` searches the number, title, description and address.")
 def list_requests(request, filters: Query[RequestFilters], limit: int = Query(50, ge=1, le=200),
-                  offset: int = Query(0, ge=0)):
+                  offset: int = Query(0, ge=0, le=10_000_000)):
     actor = actor_of(request)
     qs = filtered(actor, filters)
     rows = list(qs[offset:offset + limit])

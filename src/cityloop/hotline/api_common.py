@@ -15,6 +15,7 @@ from cityloop.hotline import queries, rules
 from cityloop.hotline.actions.handling import nearly_overdue_window
 from cityloop.hotline.models import Channel, Order, OrderStatus, Request, Status
 from cityloop.openapi.auth import BearerToken, HeaderToken
+from cityloop.openapi.inputs import When
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, Jurisdiction
 
@@ -149,8 +150,8 @@ class RequestFilters(Schema):
     street: str | None = None
     district: str | None = None
     channel: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: When | None = None
+    created_before: When | None = None
     q: str | None = None
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
+from cityloop.openapi.inputs import Input
+
 NO = "R261126-00042"
 
 
@@ -29,7 +31,7 @@ class Problem(Schema):
     detail: str = Field(examples=["Not Found"])
 
 
-class SubmitIn(Schema):
+class SubmitIn(Input):
     """A citizen request as a client application files it."""
 
     description: str = Field(description="What happened, in the citizen's words (at most 4000 characters).",
@@ -161,7 +163,7 @@ class QueueItem(Schema):
     timer: str
 
 
-class ClassifyIn(Schema):
+class ClassifyIn(Input):
     category: str = Field(description="The category code the dispatcher chooses.", examples=["02.01.01"])
 
 
@@ -170,7 +172,7 @@ class UnitRef(Schema):
     code: str = Field(examples=["WATER"])
 
 
-class DispatchIn(Schema):
+class DispatchIn(Input):
     accept_suggestion: bool = Field(False, description="Dispatch where the responsibility list points "
                                                        "(one click); `units` must then be empty.")
     units: list[UnitRef] = Field(default_factory=list, description="The units to send orders to; the first "
@@ -178,7 +180,7 @@ class DispatchIn(Schema):
     note: str = ""
 
 
-class BulkIn(Schema):
+class BulkIn(Input):
     tracking_nos: list[str] = Field(min_length=1, max_length=200, examples=[[NO]])
 
 
@@ -192,7 +194,7 @@ class BulkOut(Schema):
     skipped: list[Skipped]
 
 
-class MergeIn(Schema):
+class MergeIn(Input):
     into: str = Field(description="The primary request's tracking number.", examples=[NO])
 
 
@@ -207,7 +209,7 @@ class ExtensionOut(Schema):
     decision_note: str
 
 
-class DecideExtensionIn(Schema):
+class DecideExtensionIn(Input):
     approve: bool
     note: str = Field("", description="Required when refusing.")
 
@@ -222,12 +224,12 @@ class ArbitrationOut(Schema):
     decision: str
 
 
-class DecideArbitrationIn(Schema):
+class DecideArbitrationIn(Input):
     unit: UnitRef
     decision: str = Field(description="Why this unit must handle it.")
 
 
-class FollowUpIn(Schema):
+class FollowUpIn(Input):
     resolved: bool
     satisfaction: Literal["satisfied", "basic", "unsatisfied"]
     comment: str = ""
@@ -241,7 +243,7 @@ class FollowUpOut(Schema):
     reopened: bool = Field(description="The answer reopened the case to the same units.")
 
 
-class RevealIn(Schema):
+class RevealIn(Input):
     reason: str = Field("", description="Why the contact is needed (kept in the audit trail).")
 
 
@@ -251,26 +253,26 @@ class ContactOut(Schema):
     email: str
 
 
-class ReturnIn(Schema):
+class ReturnIn(Input):
     reason: str = Field(description="What the dispatcher must know to send it elsewhere.")
 
 
-class NoteIn(Schema):
+class NoteIn(Input):
     text: str
     public: bool = Field(False, description="Show the note on the citizen's track page.")
 
 
-class ContactIn(Schema):
+class ContactIn(Input):
     channel: Literal["phone", "visit", "sms", "email"]
     summary: str
 
 
-class ExtensionIn(Schema):
+class ExtensionIn(Input):
     days: int = Field(ge=1, le=30, description="Working days to add to the finish limit.")
     reason: str
 
 
-class ReplyIn(Schema):
+class ReplyIn(Input):
     outcome: Literal["resolved", "partial", "explained", "unresolvable", "fixed"]
     text: str = Field(description="The answer to the citizen (办结).")
 

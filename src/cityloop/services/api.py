@@ -11,6 +11,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from cityloop.openapi.auth import token_auth
+from cityloop.openapi.inputs import Input
 from cityloop.services import actions, catalogue, queries, uploads
 from cityloop.services.models import Application, ApprovalTask, Bundle, ServiceItem
 
@@ -34,7 +35,7 @@ class BundleOut(Schema):
     items: list[str]
 
 
-class StartIn(Schema):
+class StartIn(Input):
     holder_name: str = Field("", description="Ignored online: the holder is the account's verified identity.")
     holder_id: str = Field("", description="Optional; if given it must be the account's verified ID number "
                                             "(403 otherwise). Verify an identity once at a service window.")
@@ -73,11 +74,11 @@ class ApplicationOut(Schema):
     stats: dict[str, Any]
 
 
-class AnswersIn(Schema):
+class AnswersIn(Input):
     answers: dict[str, str]
 
 
-class ConsentIn(Schema):
+class ConsentIn(Input):
     consent: bool
 
 
@@ -86,24 +87,24 @@ class CorrectionItem(Schema):
     reason: str
 
 
-class CorrectionIn(Schema):
+class CorrectionIn(Input):
     items: list[CorrectionItem]
 
 
-class NoteIn(Schema):
+class NoteIn(Input):
     note: str = ""
 
 
-class ReasonIn(Schema):
+class ReasonIn(Input):
     reason: str
 
 
-class SuspendIn(Schema):
+class SuspendIn(Input):
     kind: str
     reason: str
 
 
-class RatingIn(Schema):
+class RatingIn(Input):
     score: int
     comment: str = ""
 
@@ -308,7 +309,7 @@ def start_draft(request, code: str):
     return _draft_out(catalogue.start_draft(_item(code), actor=request.user))
 
 
-class DraftIn(Schema):
+class DraftIn(Input):
     data: dict[str, Any]
 
 
