@@ -23,3 +23,24 @@ def test_an_empty_database_or_one_the_demo_made_is_welcome(db):
     assert not demo.is_demo_or_empty()
     audit.record(None, demo.DEMO_MARK, None, after={"pack": "beijing"})
     assert demo.is_demo_or_empty()
+
+
+def test_the_demo_city_looks_lived_in(db, capsys):
+    """A new user meets every desk with work on it: an e-certificate, the window, approvers, a whistle."""
+    from cityloop.hotline.models import Request, Summons, Whistle
+    from cityloop.seal.models import Certificate
+    from cityloop.seal.verify import verify_text
+    from cityloop.services.models import Application, AppStatus, TaskStatus
+
+    demo.load("beijing")
+    certificate = Certificate.objects.get()
+    assert verify_text(certificate.payload).ok
+    statuses = set(Application.objects.values_list("status", flat=True))
+    assert AppStatus.SUBMITTED in statuses  # waiting at the window
+    assert Application.objects.filter(tasks__status=TaskStatus.PENDING).exists()  # with an approver
+    whistle = Whistle.objects.get()
+    assert Summons.objects.filter(whistle=whistle, late=True).count() == 1
+    assert Summons.objects.filter(whistle=whistle, status="summoned").count() == 1
+    assert Request.objects.values("status").distinct().count() >= 5
+    key, path = demo.open311_key()
+    assert key.startswith("clk_") and path.stat().st_mode & 0o077 == 0 and demo.open311_key()[0] == key

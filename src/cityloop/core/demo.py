@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import transaction
 
@@ -90,3 +92,21 @@ def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User
 
 # Each pillar appends a callable(city=..., stdout=...) that adds its demo data idempotently.
 DEMO_EXTENSIONS: list = []
+
+
+def open311_key() -> tuple[str, Path]:
+    """The demo's Open311 app key (a token of the account open311_app), made once and kept in the data dir
+    so every start prints the same one; a token's secret is never stored in the database."""
+    from django.conf import settings
+
+    path = Path(settings.DATA_DIR) / "demo-open311-key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip(), path
+    app = User.objects.filter(username="open311_app").first() or actions.add_user(
+        username="open311_app", password=DEMO_PASSWORD, role=Role.CITIZEN, full_name="Open311 demo app", actor=None,
+        check_password=False)
+    _token, secret = actions.create_token(user=app, name="README examples", scopes=["open311"], actor=None)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secret + "\n")
+    return secret, path

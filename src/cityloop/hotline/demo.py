@@ -100,8 +100,10 @@ def load(*, city, stdout=None) -> None:
                  dispatcher=dispatcher, street_user=street_user, dept_user=dept_user)
         codes.setdefault(STAGES[i % len(STAGES)], (request.tracking_no, access.display(request.access_code)))
         made += 1
+    whistled = _demo_whistle(city, street_user, dept_user, language)
     if stdout is not None:
-        stdout.write(f"hotline: {made} demo requests for {city.label}\n")
+        stdout.write(f"hotline: {made} demo requests for {city.label}"
+                     + (", one whistle with a late and a pending report-in" if whistled else "") + "\n")
         if "replied" in codes:
             number, code = codes["replied"]
             # A fresh rating code for the printout (the one issued at the reply was only texted).
@@ -166,3 +168,29 @@ def load_history(*, city, stdout=None) -> None:
     months = stats.rebuild_all()
     if stdout is not None:
         stdout.write(f"hotline: {HISTORY_REQUESTS} requests of synthetic history, rates for {len(months)} months")
+
+
+def _demo_whistle(city, street_user, dept_user, language: str) -> bool:
+    """吹哨报到 in the demo: the street summons two departments to one of its cases; one reported in late,
+    the other has not yet (its deadline passed, so the street's page shows it missed)."""
+    from cityloop.hotline.models import Whistle
+
+    if Whistle.objects.filter(street=street_user.street).exists():
+        return False
+    case = (Request.objects.filter(city=city, street=street_user.street).exclude(status__in=["closed", "merged"])
+            .order_by("created_at").first())
+    if case is None or dept_user is None or dept_user.department is None:
+        return False
+    other = Department.objects.filter(city=city, level="city").exclude(pk=dept_user.department_id).order_by("code")
+    departments = [dept_user.department, *other[:1]]
+    title, need = (("路面塌陷，地下管线待查", "水务查漏，城管协调占道施工") if language == "zh"
+                   else ("Road collapse, utilities to check", "Water to find the leak, city management to close the lane"))
+    whistle = actions.blow_whistle(street=street_user.street, departments=departments, title=title, need=need,
+                                   urgent=True, finish_due=timezone.now() + timedelta(days=3), request=case,
+                                   actor=street_user)
+    # The report-in deadline (30 minutes for an urgent whistle) has passed: one department reported in late.
+    Whistle.objects.filter(pk=whistle.pk).update(report_due=timezone.now() - timedelta(minutes=5))
+    whistle.refresh_from_db()
+    late = whistle.summonses.get(department=dept_user.department)
+    actions.report_in(late, responsible_person=dept_user.full_name or dept_user.username, actor=dept_user)
+    return True

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from cityloop.core import actions as core_actions
 from cityloop.core.models import User
-from cityloop.services import actions, catalogue, clock
+from cityloop.services import actions, catalogue, clock, queries
 from cityloop.services.models import Bundle, GovRecord, ServiceItem, WindowDepartment
 
 FIXTURES = Path(__file__).resolve().with_name("fixtures")
@@ -74,7 +74,49 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
     taken_on = history["taken_on"] if isinstance(history["taken_on"], dt.date) else \
         dt.date.fromisoformat(history["taken_on"])
     catalogue.take_snapshot(on=taken_on, label="history", data={"items": history["items"]}, actor=None)
+    made = _demo_applications(data)
     if stdout:
         stdout.write(f"services demo: {published} items published, {Bundle.objects.count()} bundles, "
-                     f"snapshots 2018 history and {clock.now():%Y-%m-%d}")
+                     f"snapshots 2018 history and {clock.now():%Y-%m-%d}, {made} demo applications")
     return True
+
+
+# Three of citizen_wang's applications, so every desk has work: one decided with its e-certificate,
+# one waiting at the window, one with an approver.
+DEMO_APPLICATIONS = (("BJ-GA-014", "decided"), ("BJ-RS-021", "submitted"), ("BJ-SW-011", "accepted"))
+DEMO_PDF = b"%PDF-1.4\n1 0 obj <</Type/Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+
+
+def _demo_applications(data) -> int:
+    """Run the demo citizen's applications through the real actions (idempotent: once per database)."""
+    from cityloop.services.models import Application
+
+    citizen = User.objects.filter(username="citizen_wang").first()
+    clerk = User.objects.filter(username="window_liu").first()
+    if citizen is None or clerk is None or not citizen.id_number or Application.objects.filter(applicant=citizen).exists():
+        return 0
+    approvers = {u["department"]: User.objects.get(username=u["username"]) for u in data["users"]}
+    made = 0
+    for code, stage in DEMO_APPLICATIONS:
+        item = ServiceItem.objects.filter(code=code).first()
+        if item is None:
+            continue
+        app = actions.start_application(applicant=citizen, holder_name=citizen.full_name,
+                                        holder_id=citizen.id_number, items=[item], actor=citizen)
+        situations = queries.situations_of(app)
+        if situations:
+            actions.answer_situations(app, {s.key: s.options[0]["value"] for s in situations}, actor=citizen)
+        actions.fetch_records(app, consent=True, actor=citizen)
+        for need in queries.outstanding_of(app):
+            if need.commitment:
+                actions.sign_commitment(app, need.key, actor=citizen)
+            else:
+                actions.upload_material(app, need.key, filename=f"{need.key}.pdf", content=DEMO_PDF, actor=citizen)
+        actions.submit_application(app, actor=citizen)
+        if stage in ("accepted", "decided"):
+            actions.accept_application(app, actor=clerk)
+        if stage == "decided":
+            for task in app.tasks.select_related("department"):
+                actions.approve_task(task, actor=approvers[task.department.code], note="材料齐全，准予办理")
+        made += 1
+    return made

@@ -43,6 +43,8 @@ class Command(BaseCommand):
         if others.exists():
             self.stdout.write("  also: " + ", ".join(f"{u.username} ({u.department or u.get_role_display()})"
                                                      for u in others[:12]))
+        key, where = demo.open311_key()
+        self.stdout.write(f"Open311 api_key for the README's examples (also in {where}): {key}")
         if options["load_only"]:
             return
         connections.close_all()  # the server's workers open their own
