@@ -137,7 +137,7 @@ def test_the_nyc_demo_loads_audits_cleanly_refuses_a_broken_pack_and_catches_tam
 
     database = data_dir / "cityloop.sqlite3"
     before = _row_counts(database)
-    assert before["org_city_pack"] == 1 and before["core_user"] == 7
+    assert before["org_city_pack"] == 1 and before["core_user"] == 8  # the seven personas and the Open311 demo app
     bad = broken_pack("responsibilities.csv", edit=lambda text: text.replace("02,WATER", "02,SEWER"))
     refused = cityloop(data_dir, "city", "import", str(bad))
     assert refused.returncode != 0
