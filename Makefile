@@ -65,6 +65,7 @@ fuzz: $(TEST_STAMP) ## schemathesis over /api/v1 (every check) and the Open311 f
 
 lint: $(TEST_STAMP) ## ruff (security rules, line length, format) and mypy over the code; no missing migration
 	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	CITYLOOP_TESTING=1 CITYLOOP_DATA_DIR=$$(mktemp -d) $(BIN)/mypy
 	CITYLOOP_TESTING=1 CITYLOOP_DATA_DIR=$$(mktemp -d) $(BIN)/cityloop makemigrations --check --dry-run
 

@@ -29,7 +29,8 @@ subscriber through Mosquitto on loopback; gateway batches (1,000 readings per me
 measured too and printed as messages/s and readings/s.
 
 The last line printed is exactly
-``RESULT brain_sweep_s=<s> readings_per_s=<n> state_bytes_per_device=<n> baseline_ratio=<x> json_readings_per_s=<n> mqtt_msgs_per_s=<n>``.
+``RESULT brain_sweep_s=<s> readings_per_s=<n> state_bytes_per_device=<n> baseline_ratio=<x>
+json_readings_per_s=<n> mqtt_msgs_per_s=<n>`` (one line).
 """
 
 from __future__ import annotations
@@ -76,15 +77,21 @@ class City:
         n_sensor = max(1, round(n * 40_000 / 3_120_000))
         n_meter = n - n_sensor
         self.n = n
-        self.kind = np.concatenate([rng.choice([Kind.WATER, Kind.POWER, Kind.GAS], n_meter, p=[0.45, 0.45, 0.10]),
-                                    rng.choice([Kind.NOISE, Kind.AIR, Kind.MANHOLE, Kind.WATER_LEVEL], n_sensor)])
+        self.kind = np.concatenate(
+            [
+                rng.choice([Kind.WATER, Kind.POWER, Kind.GAS], n_meter, p=[0.45, 0.45, 0.10]),
+                rng.choice([Kind.NOISE, Kind.AIR, Kind.MANHOLE, Kind.WATER_LEVEL], n_sensor),
+            ]
+        )
         self.kind = self.kind.astype(np.int8)
         self.meter = self.kind <= Kind.GAS
         self.interval = np.where(self.meter, rng.choice([900, 1800, 3600], n), 60).astype(np.int64)
         self.street = rng.integers(0, STREETS, n).astype(np.int32)
         self.cell = self.street * N_KINDS + self.kind  # one gather gives street and kind
         prefix = np.array(["W", "P", "G", "N", "A", "M", "L", "O"])
-        self.codes = pa.array([f"PD{p}{i:09d}" for p, i in zip(prefix[self.kind], range(n), strict=False)], pa.string())
+        self.codes = pa.array(
+            [f"PD{p}{i:09d}" for p, i in zip(prefix[self.kind], range(n), strict=False)], pa.string()
+        )
         self.counter = np.where(self.meter, rng.uniform(10, 5000, n), 0.0)
         self.level = np.select([self.kind == Kind.NOISE, self.kind == Kind.AIR], [55.0, 40.0], 1.0)
         self.rng = rng
@@ -93,7 +100,9 @@ class City:
         """One reading per device around time t (meters advance by a household-like amount)."""
         rng = self.rng
         use = rng.exponential(1.0, self.n) * (rng.random(self.n) < 0.6)
-        self.counter = self.counter + np.where(self.meter, use * np.where(self.kind == Kind.POWER, 0.4, 0.02), 0)
+        self.counter = self.counter + np.where(
+            self.meter, use * np.where(self.kind == Kind.POWER, 0.4, 0.02), 0
+        )
         value = np.where(self.meter, np.round(self.counter, 3), self.level + rng.normal(0, 1, self.n))
         ts = t - rng.integers(0, 60, self.n)
         return ts.astype(np.int64), value
@@ -105,7 +114,7 @@ def sweep_payloads(city: City, ts, value, order, premapped: bool) -> list[bytes]
         return [encode_arrow(b, dictionary=city.codes, codes=order, chunk=BATCH)]
     out = []
     for s in range(0, len(order), BATCH):
-        sl = order[s:s + BATCH]
+        sl = order[s : s + BATCH]
         t = pa.table({"device": city.codes.take(pa.array(sl)), "ts": ts[sl], "value": value[sl]})
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, t.schema) as w:
@@ -194,6 +203,7 @@ def run_parallel(city, bank, index, ts, value, now, shards, rng):
     publishes to a subject per shard does).  Timed from "go" to the merged roll-up.
     Returns (wall s, CPU s of all processes, rows, alarms, per-shard (wall, CPU, clock))."""
     import multiprocessing as mp
+
     ctx = mp.get_context("fork")
     bounds = np.linspace(0, city.n, shards + 1).astype(np.int64)
     procs = []
@@ -202,7 +212,9 @@ def run_parallel(city, bank, index, ts, value, now, shards, rng):
         order = a + rng.permutation(b - a)
         payloads = sweep_payloads(city, ts, value, order, False)
         there, here = ctx.Pipe()
-        proc = ctx.Process(target=_shard_worker, args=(here, bank.shard(a, b), index, payloads, now, city.cell[a:b], a))
+        proc = ctx.Process(
+            target=_shard_worker, args=(here, bank.shard(a, b), index, payloads, now, city.cell[a:b], a)
+        )
         proc.start()
         procs.append((proc, there))
         del payloads
@@ -219,8 +231,13 @@ def run_parallel(city, bank, index, ts, value, now, shards, rng):
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     for proc, _ in procs:
         proc.join()
-    return (wall, cpu + sum(p[4] for p in parts), int(out["readings"].sum()), sum(p[1] for p in parts),
-            [(p[3], p[4], p[2]) for p in parts])
+    return (
+        wall,
+        cpu + sum(p[4] for p in parts),
+        int(out["readings"].sum()),
+        sum(p[1] for p in parts),
+        [(p[3], p[4], p[2]) for p in parts],
+    )
 
 
 def river_baseline(city: City, sample: int) -> float:
@@ -265,8 +282,15 @@ def json_rate(city: City, bank: DetectorBank, index: DeviceIndex, n_readings: in
     ts, value = city.readings(now)
     for _ in range(max(1, n_readings // BATCH)):
         sl = rng.choice(city.n, BATCH, replace=False)
-        payloads.append(orjson.dumps({"d": city.codes.take(pa.array(sl)).to_pylist(), "t": ts[sl].tolist(),
-                                      "v": value[sl].tolist()}))
+        payloads.append(
+            orjson.dumps(
+                {
+                    "d": city.codes.take(pa.array(sl)).to_pylist(),
+                    "t": ts[sl].tolist(),
+                    "v": value[sl].tolist(),
+                }
+            )
+        )
     t, c = time.perf_counter(), time.process_time()
     rows = 0
     for p in payloads:
@@ -276,8 +300,9 @@ def json_rate(city: City, bank: DetectorBank, index: DeviceIndex, n_readings: in
     return rows / (time.perf_counter() - t), rows / (time.process_time() - c)
 
 
-def mqtt_rate(n_msgs: int, seconds: float, *, per_msg: int = 1, publishers: int = 2,
-              host="127.0.0.1", port=1883) -> tuple[float, float, str]:
+def mqtt_rate(
+    n_msgs: int, seconds: float, *, per_msg: int = 1, publishers: int = 2, host="127.0.0.1", port=1883
+) -> tuple[float, float, str]:
     """QoS 1 messages through Mosquitto: ``publishers`` paho clients (one thread each) publish
     ``per_msg`` readings per message (1 = one device per message, >1 = a gateway batch in the
     compact columnar JSON form); one subscriber decodes every message with ``decode_json``.
@@ -290,7 +315,10 @@ def mqtt_rate(n_msgs: int, seconds: float, *, per_msg: int = 1, publishers: int 
     done = threading.Event()
     tag = f"{os.getpid()}-{per_msg}"
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{tag}")
-    pubs = [mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{tag}-{k}") for k in range(publishers)]
+    pubs = [
+        mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{tag}-{k}")
+        for k in range(publishers)
+    ]
 
     def on_message(c, u, msg):
         readings[0] += len(decode_json(msg.payload))
@@ -315,11 +343,20 @@ def mqtt_rate(n_msgs: int, seconds: float, *, per_msg: int = 1, publishers: int 
         pub.loop_start()
     time.sleep(0.5)
     if per_msg == 1:
-        payloads = [orjson.dumps({"d": [f"PDW{k:09d}"], "t": [T0 + k], "v": [k * 0.001]}) for k in range(1000)]
+        payloads = [
+            orjson.dumps({"d": [f"PDW{k:09d}"], "t": [T0 + k], "v": [k * 0.001]}) for k in range(1000)
+        ]
     else:
-        payloads = [orjson.dumps({"d": [f"PDW{k * per_msg + j:09d}" for j in range(per_msg)],
-                                  "t": [T0 + j for j in range(per_msg)], "v": [j * 0.001 for j in range(per_msg)]})
-                    for k in range(10)]
+        payloads = [
+            orjson.dumps(
+                {
+                    "d": [f"PDW{k * per_msg + j:09d}" for j in range(per_msg)],
+                    "t": [T0 + j for j in range(per_msg)],
+                    "v": [j * 0.001 for j in range(per_msg)],
+                }
+            )
+            for k in range(10)
+        ]
     t = time.perf_counter()
     deadline = t + seconds
 
@@ -342,8 +379,15 @@ def mqtt_rate(n_msgs: int, seconds: float, *, per_msg: int = 1, publishers: int 
     for c in (*pubs, sub):
         c.loop_stop()
         c.disconnect()
-    return n / elapsed, r / elapsed, (f"{n:,} of {n_msgs:,} QoS 1 messages ({r:,} readings) arrived in {elapsed:.2f} s (until the last arrival), "
-                                      f"{publishers} publisher client(s), {per_msg} reading(s) per message")
+    return (
+        n / elapsed,
+        r / elapsed,
+        (
+            f"{n:,} of {n_msgs:,} QoS 1 messages ({r:,} readings) arrived in {elapsed:.2f} s (until the last "
+            "arrival), "
+            f"{publishers} publisher client(s), {per_msg} reading(s) per message"
+        ),
+    )
 
 
 def main() -> None:
@@ -357,13 +401,17 @@ def main() -> None:
     args = ap.parse_args()
     n = 200_000 if args.quick else args.devices
     pa.set_cpu_count(1)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
-          f"numpy {np.__version__}, pyarrow {pa.__version__}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"numpy {np.__version__}, pyarrow {pa.__version__}"
+    )
     t = time.perf_counter()
     city = City(n)
     index = DeviceIndex(city.codes)
-    print(f"setup: {n:,} devices ({int(city.meter.sum()):,} meters, {int((~city.meter).sum()):,} sensors), "
-          f"registry index built in {time.perf_counter() - t:.1f} s")
+    print(
+        f"setup: {n:,} devices ({int(city.meter.sum()):,} meters, {int((~city.meter).sum()):,} sensors), "
+        f"registry index built in {time.perf_counter() - t:.1f} s"
+    )
     bank = DetectorBank(n, city.kind, city.interval)
     rng = np.random.default_rng(11)
     for r in range(args.warm):
@@ -384,9 +432,12 @@ def main() -> None:
         secs, cpu, rows, n_alarms, clock = run_sweep(city, bank, index, payloads, now, mode == "premapped")
         results[mode] = secs
         cpus[mode] = cpu
-        print(f"sweep[{mode}]: {rows:,} readings in {secs:.3f} s wall ({cpu:.3f} s CPU) = {rows / secs:,.0f} readings/s "
-              f"wall, {rows / cpu:,.0f} per CPU second; {sum(map(len, payloads)) / 1e6:.0f} MB of Arrow IPC; "
-              f"{n_alarms} alarms; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}")
+        print(
+            f"sweep[{mode}]: {rows:,} readings in {secs:.3f} s wall ({cpu:.3f} s CPU) = {rows / secs:,.0f} "
+            "readings/s "
+            f"wall, {rows / cpu:,.0f} per CPU second; {sum(map(len, payloads)) / 1e6:.0f} MB of Arrow IPC; "
+            f"{n_alarms} alarms; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}"
+        )
         print(f"  stages wall/CPU s: {clock.line()}")
         if rows != n:
             raise SystemExit(f"sweep[{mode}] accepted {rows} of {n} readings")
@@ -394,26 +445,35 @@ def main() -> None:
     ts, value = city.readings(now)
     load0 = os.getloadavg()[0]
     secs, cpu, rows, n_alarms, per = run_parallel(city, bank, index, ts, value, now, args.shards, rng)
-    print(f"sweep[lookup, {args.shards} shard processes]: {rows:,} readings in {secs:.3f} s wall ({cpu:.3f} s CPU, all "
-          f"processes) = {rows / secs:,.0f} readings/s wall; {n_alarms} alarms; load average {load0:.1f} -> "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"sweep[lookup, {args.shards} shard processes]: {rows:,} readings in {secs:.3f} s wall ({cpu:.3f} s "
+        "CPU, all "
+        f"processes) = {rows / secs:,.0f} readings/s wall; {n_alarms} alarms; load average {load0:.1f} -> "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     for k, (w, c, clock) in enumerate(per):
         print(f"  shard {k}: {w:.3f} s wall, {c:.3f} s CPU; stages wall/CPU s: {clock.line()}")
     if rows != n:
         raise SystemExit(f"sweep[parallel] accepted {rows} of {n} readings")
     results["parallel"], cpus["parallel"] = secs, cpu
     sweep = results["parallel"] if args.shards > 1 else results["lookup"]
-    print(f"sweep summary: lookup on 1 core {results['lookup']:.3f} s wall / {cpus['lookup']:.3f} s CPU; "
-          f"lookup on {args.shards} shard processes {secs:.3f} s wall / {cpu:.3f} s CPU; "
-          f"premapped on 1 core {results['premapped']:.3f} s wall / {cpus['premapped']:.3f} s CPU")
+    print(
+        f"sweep summary: lookup on 1 core {results['lookup']:.3f} s wall / {cpus['lookup']:.3f} s CPU; "
+        f"lookup on {args.shards} shard processes {secs:.3f} s wall / {cpu:.3f} s CPU; "
+        f"premapped on 1 core {results['premapped']:.3f} s wall / {cpus['premapped']:.3f} s CPU"
+    )
     rps = n / sweep
 
     base = river_baseline(city, args.baseline_sample)
-    print(f"baseline: River GaussianScorer per device, per-reading Python: {base:,.0f} readings/s "
-          f"({args.baseline_sample:,}-reading sample) -> a full sweep would take {n / base:.1f} s")
+    print(
+        f"baseline: River GaussianScorer per device, per-reading Python: {base:,.0f} readings/s "
+        f"({args.baseline_sample:,}-reading sample) -> a full sweep would take {n / base:.1f} s"
+    )
     jrate, jcpu = json_rate(city, bank, index, 200_000 if args.quick else 1_000_000, T0 + 3 * 3600)
-    print(f"json: compact columnar payloads of {BATCH:,}: decode_json + DeviceIndex.lookup + process = "
-          f"{jrate:,.0f} readings/s wall, {jcpu:,.0f} per CPU second")
+    print(
+        f"json: compact columnar payloads of {BATCH:,}: decode_json + DeviceIndex.lookup + process = "
+        f"{jrate:,.0f} readings/s wall, {jcpu:,.0f} per CPU second"
+    )
     if args.no_mqtt:
         mrate = 0.0
         print("mqtt: skipped (--no-mqtt)")
@@ -424,8 +484,10 @@ def main() -> None:
         grate, grd, note = mqtt_rate(200 if args.quick else 2_000, secs, per_msg=1000)
         print(f"mqtt[gateway batches]: {grate:,.0f} msg/s = {grd:,.0f} readings/s: {note}")
     print(f"state: {bank.state_nbytes():,} bytes = {state_bpd:.1f} bytes/device")
-    print(f"RESULT brain_sweep_s={sweep:.3f} readings_per_s={rps:.0f} state_bytes_per_device={state_bpd:.1f} "
-          f"baseline_ratio={rps / base:.1f} json_readings_per_s={jrate:.0f} mqtt_msgs_per_s={mrate:.0f}")
+    print(
+        f"RESULT brain_sweep_s={sweep:.3f} readings_per_s={rps:.0f} state_bytes_per_device={state_bpd:.1f} "
+        f"baseline_ratio={rps / base:.1f} json_readings_per_s={jrate:.0f} mqtt_msgs_per_s={mrate:.0f}"
+    )
 
 
 if __name__ == "__main__":

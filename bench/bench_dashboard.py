@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--database-url", help="a PostgreSQL URL (the database is dropped and created again)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
-    parser.add_argument("--reuse", type=Path, help="time the pages again on a data dir kept by --keep (no fill)")
+    parser.add_argument(
+        "--reuse", type=Path, help="time the pages again on a data dir kept by --keep (no fill)"
+    )
     args = parser.parse_args()
 
     data_dir = args.reuse or Path(tempfile.mkdtemp(prefix="cityloop-bench-dashboard-"))
@@ -113,12 +115,17 @@ def run(args) -> None:
         generated = synthetic.generate(city, n=args.requests, months=args.months)
         fill, fill_cpu = time.perf_counter() - began, time.process_time() - cpu
         requests = generated.requests
-        print(f"fill: {generated.requests} requests, {generated.orders} orders, {generated.follow_ups} follow-ups "
-              f"in {fill:.1f} s ({requests / fill:,.0f} requests/s; CPU {fill_cpu:.1f} s in this process)")
+        print(
+            f"fill: {generated.requests} requests, {generated.orders} orders, {generated.follow_ups} "
+            "follow-ups "
+            f"in {fill:.1f} s ({requests / fill:,.0f} requests/s; CPU {fill_cpu:.1f} s in this process)"
+        )
         began, cpu = time.perf_counter(), time.process_time()
         months = stats.rebuild_all()
-        print(f"recount: {len(months)} months in {time.perf_counter() - began:.1f} s "
-              f"(CPU {time.process_time() - cpu:.1f} s in this process)")
+        print(
+            f"recount: {len(months)} months in {time.perf_counter() - began:.1f} s "
+            f"(CPU {time.process_time() - cpu:.1f} s in this process)"
+        )
 
     client = Client()
     client.force_login(next(u for p, u in demo.load("beijing") if p.role == "leader"))
@@ -127,21 +134,32 @@ def run(args) -> None:
     district = Jurisdiction.objects.filter(city=city, level="district").order_by("code").first()
     category = Category.objects.filter(city=city, depth=1).order_by("code").first()
     month = f"{latest:%Y-%m}"
-    dashboards = ["/leaders/", f"/leaders/?from={quarter:%Y-%m}&to={month}",
-                  f"/leaders/?district={district.pk}&to={month}", f"/leaders/?category={category.pk}&to={month}",
-                  f"/leaders/?rate=response&to={month}"]
-    rankings = [f"/leaders/rankings/street/?month={month}", f"/leaders/rankings/department/?month={month}",
-                f"/leaders/rankings/street/?month={month}&district={district.pk}"]
+    dashboards = [
+        "/leaders/",
+        f"/leaders/?from={quarter:%Y-%m}&to={month}",
+        f"/leaders/?district={district.pk}&to={month}",
+        f"/leaders/?category={category.pk}&to={month}",
+        f"/leaders/?rate=response&to={month}",
+    ]
+    rankings = [
+        f"/leaders/rankings/street/?month={month}",
+        f"/leaders/rankings/department/?month={month}",
+        f"/leaders/rankings/street/?month={month}&district={district.pk}",
+    ]
     results = {}
     for name, urls in (("dashboard", dashboards), ("ranking", rankings)):
         every = []
         for url in urls:
             times = timed(client, url, args.runs)
             every += times
-            print(f"{url}: median {statistics.median(times):.1f} ms, min {min(times):.1f}, max {max(times):.1f}")
+            print(
+                f"{url}: median {statistics.median(times):.1f} ms, min {min(times):.1f}, max {max(times):.1f}"
+            )
         results[name] = statistics.median(every)
-    print(f"RESULT dashboard_ms={results['dashboard']:.1f} ranking_ms={results['ranking']:.1f} "
-          f"requests={requests}")
+    print(
+        f"RESULT dashboard_ms={results['dashboard']:.1f} ranking_ms={results['ranking']:.1f} "
+        f"requests={requests}"
+    )
 
 
 if __name__ == "__main__":

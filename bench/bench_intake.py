@@ -68,7 +68,9 @@ def points_inside_city(path: Path, n: int = 5000, seed: int = 7) -> list[tuple[f
     rng = np.random.default_rng(seed)
     lon, lat = rng.uniform(minx, maxx, n * 20), rng.uniform(miny, maxy, n * 20)
     streets = locator.locate_many(lon, lat).codes("street")
-    inside = [(round(float(x), 6), round(float(y), 6)) for x, y, s in zip(lon, lat, streets, strict=True) if s]
+    inside = [
+        (round(float(x), 6), round(float(y), 6)) for x, y, s in zip(lon, lat, streets, strict=True) if s
+    ]
     if len(inside) < 100:
         sys.exit(f"only {len(inside)} random points fell inside the streets of {path}")
     return inside[:n]
@@ -89,17 +91,32 @@ def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 90) -> No
     sys.exit(f"the server did not answer within {timeout:.0f} s")
 
 
-def run_wrk(url: str, env: dict, *, seconds: int, connections: int, threads: int, points: Path, out: Path,
-            tag: str) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-           "-s", str(LUA), url, "--", str(points), str(out), tag]
+def run_wrk(
+    url: str, env: dict, *, seconds: int, connections: int, threads: int, points: Path, out: Path, tag: str
+) -> dict:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(points),
+        str(out),
+        tag,
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         sys.exit(f"wrk printed no summary:\n{done.stdout}")
-    return json.loads(line[len("WRKJSON "):])
+    return json.loads(line[len("WRKJSON ") :])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -110,7 +127,7 @@ def cpu_seconds(pid: int) -> float:
         current = todo.pop()
         try:
             stat = Path(f"/proc/{current}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             total += (int(fields[11]) + int(fields[12])) / tick
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
@@ -152,22 +169,34 @@ def count_rows(env: dict, acked: list[tuple[str, str]]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=20, help="seconds of the timed run")
-    ap.add_argument("--warmup", type=int, default=10, help="seconds of load before the timed run (each worker "
-                                                                 "builds the city locator on its first submit)")
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=10,
+        help="seconds of load before the timed run (each worker builds the city locator on its first submit)",
+    )
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     ap.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker")
-    ap.add_argument("--database-url", default="", help="PostgreSQL URL (its database is dropped and recreated); "
-                                                       "SQLite in the fresh data dir by default")
+    ap.add_argument(
+        "--database-url",
+        default="",
+        help="PostgreSQL URL (its database is dropped and recreated); "
+        "SQLite in the fresh data dir by default",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the data dir for a look afterwards")
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install -y wrk)")
 
     data_dir = Path(tempfile.mkdtemp(prefix="cityloop-bench-intake-", dir="/tmp"))
-    env = {**os.environ, "CITYLOOP_DATA_DIR": str(data_dir), "CITYLOOP_DEBUG": "false",
-           "PYTHONPATH": str(ROOT / "src")}
+    env = {
+        **os.environ,
+        "CITYLOOP_DATA_DIR": str(data_dir),
+        "CITYLOOP_DEBUG": "false",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
     env.pop("CITYLOOP_DATABASE_URL", None)
     if args.database_url:
         fresh_postgres(args.database_url)
@@ -177,32 +206,80 @@ def main(argv: list[str] | None = None) -> int:
     cityloop(env, "migrate", "--verbosity", "0")
     cityloop(env, "city", "import", "beijing")
     # "--password=" form: a generated password may start with "-", which argparse would take for an option.
-    cityloop(env, "user", "add", "bench_dispatcher", "--role", "dispatcher", f"--password={secrets.token_urlsafe(18)}")
-    token = cityloop(env, "token", "create", "bench_dispatcher", "--name", "bench intake", "--scope",
-                     "hotline").strip().splitlines()[-1]
+    cityloop(
+        env,
+        "user",
+        "add",
+        "bench_dispatcher",
+        "--role",
+        "dispatcher",
+        f"--password={secrets.token_urlsafe(18)}",
+    )
+    token = (
+        cityloop(env, "token", "create", "bench_dispatcher", "--name", "bench intake", "--scope", "hotline")
+        .strip()
+        .splitlines()[-1]
+    )
     points_file = data_dir / "points.txt"
     points_file.write_text("".join(f"{x} {y}\n" for x, y in points_inside_city(PACK)))
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(BIN / "cityloop"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", str(args.workers), "--threads", str(args.threads)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=open(data_dir / "server.log", "w"))
+    server = subprocess.Popen(
+        [
+            str(BIN / "cityloop"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data_dir / "server.log", "w"),
+    )
     try:
         wait_until_up(url, server)
         wrk_env = {**env, "BENCH_TOKEN": token}
         out = data_dir / "submits"
-        print(f"server up at {url} ({args.workers} workers x {args.threads} threads); "
-              f"warm-up {args.warmup} s, then {args.duration} s with {args.connections} connections", flush=True)
+        print(
+            f"server up at {url} ({args.workers} workers x {args.threads} threads); "
+            f"warm-up {args.warmup} s, then {args.duration} s with {args.connections} connections",
+            flush=True,
+        )
         if args.warmup:
-            run_wrk(url, wrk_env, seconds=args.warmup, connections=args.connections, threads=args.wrk_threads,
-                    points=points_file, out=out, tag="warm")
+            run_wrk(
+                url,
+                wrk_env,
+                seconds=args.warmup,
+                connections=args.connections,
+                threads=args.wrk_threads,
+                points=points_file,
+                out=out,
+                tag="warm",
+            )
         server_cpu, load_cpu = cpu_seconds(server.pid), os.times()
-        timed = run_wrk(url, wrk_env, seconds=args.duration, connections=args.connections,
-                        threads=args.wrk_threads, points=points_file, out=out, tag="timed")
+        timed = run_wrk(
+            url,
+            wrk_env,
+            seconds=args.duration,
+            connections=args.connections,
+            threads=args.wrk_threads,
+            points=points_file,
+            out=out,
+            tag="timed",
+        )
         server_cpu = cpu_seconds(server.pid) - server_cpu
-        load_cpu = (os.times().children_user + os.times().children_system
-                    - load_cpu.children_user - load_cpu.children_system)
+        load_cpu = (
+            os.times().children_user
+            + os.times().children_system
+            - load_cpu.children_user
+            - load_cpu.children_system
+        )
     finally:
         server.terminate()
         try:
@@ -213,19 +290,29 @@ def main(argv: list[str] | None = None) -> int:
     counts = count_rows(env, acked)
     rps = timed["requests"] / (timed["duration_us"] / 1e6)
     errors = {k: timed[k] for k in ("connect", "read", "write", "status", "timeout") if timed[k]}
-    print(f"timed run: {timed['requests']} submits in {timed['duration_us'] / 1e6:.1f} s; latency p50 "
-          f"{timed['p50_us'] / 1000:.1f} ms, p90 {timed['p90_us'] / 1000:.1f} ms, p99 {timed['p99_us'] / 1000:.1f} ms, "
-          f"max {timed['max_us'] / 1000:.1f} ms; errors {errors or 'none'}")
-    print(f"CPU per submit: server {server_cpu / timed['requests'] * 1000:.2f} ms, load generator "
-          f"{load_cpu / timed['requests'] * 1000:.2f} ms (machine load average {os.getloadavg()[0]:.1f})")
-    print(f"responses by status (warm-up + timed): {dict(sorted(statuses.items()))}; acknowledged {len(acked)}, "
-          f"rows {counts['rows']}; audit chain {'intact' if counts['audit_intact'] else 'BROKEN'}")
+    print(
+        f"timed run: {timed['requests']} submits in {timed['duration_us'] / 1e6:.1f} s; latency p50 "
+        f"{timed['p50_us'] / 1000:.1f} ms, p90 {timed['p90_us'] / 1000:.1f} ms, "
+        f"p99 {timed['p99_us'] / 1000:.1f} ms, "
+        f"max {timed['max_us'] / 1000:.1f} ms; errors {errors or 'none'}"
+    )
+    print(
+        f"CPU per submit: server {server_cpu / timed['requests'] * 1000:.2f} ms, load generator "
+        f"{load_cpu / timed['requests'] * 1000:.2f} ms (machine load average {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"responses by status (warm-up + timed): {dict(sorted(statuses.items()))}; acknowledged "
+        f"{len(acked)}, "
+        f"rows {counts['rows']}; audit chain {'intact' if counts['audit_intact'] else 'BROKEN'}"
+    )
     if not args.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     else:
         print(f"kept {data_dir}")
-    print(f"RESULT intake_rps={rps:.0f} p99_ms={timed['p99_us'] / 1000:.0f} lost={counts['lost']} "
-          f"duplicated={counts['duplicated']}")
+    print(
+        f"RESULT intake_rps={rps:.0f} p99_ms={timed['p99_us'] / 1000:.0f} lost={counts['lost']} "
+        f"duplicated={counts['duplicated']}"
+    )
     return 0
 
 

@@ -38,8 +38,34 @@ sys.path.insert(0, str(ROOT / "src"))
 from cityloop.brain.detectors import AlarmType, DetectorBank, Kind  # noqa: E402
 
 UTC_OFFSET = 8 * 3600  # the BattLeDIM clock is read as local time of a UTC+8 city
-PROFILE = np.array([0, 0, 0, 0, 0, 0.01, 0.05, 0.08, 0.04, 0.02, 0.02, 0.03,
-                    0.04, 0.02, 0.02, 0.02, 0.03, 0.05, 0.07, 0.06, 0.05, 0.04, 0.02, 0.01])
+PROFILE = np.array(
+    [
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.01,
+        0.05,
+        0.08,
+        0.04,
+        0.02,
+        0.02,
+        0.03,
+        0.04,
+        0.02,
+        0.02,
+        0.02,
+        0.03,
+        0.05,
+        0.07,
+        0.06,
+        0.05,
+        0.04,
+        0.02,
+        0.01,
+    ]
+)
 NIGHT_SHIFT = np.roll(PROFILE, 8)  # active from 22:00 to 05:00
 INTERVALS = (900, 1800, 3600)
 
@@ -51,7 +77,7 @@ def read_flows(data: Path):
     with gzip.open(data / "leak_flows_2019_m3h.csv.gz", "rt") as fh:
         header = fh.readline().strip().split(",")
         raw = np.loadtxt(fh, delimiter=",", dtype=str)
-    ts = (raw[:, 0].astype("datetime64[s]").astype(np.int64))
+    ts = raw[:, 0].astype("datetime64[s]").astype(np.int64)
     flows = {p: raw[:, j + 1].astype(float) for j, p in enumerate(header[1:])}
     return ts, flows
 
@@ -61,8 +87,10 @@ def read_info(data: Path):
     lines = (data / "leak_info_2019.csv").read_text().strip().splitlines()[1:]
     for line in lines:
         f = [x.strip() for x in line.split(",")]
-        start, end = (np.datetime64(f[4]).astype("datetime64[s]").astype(np.int64),
-                      np.datetime64(f[5]).astype("datetime64[s]").astype(np.int64))
+        start, end = (
+            np.datetime64(f[4]).astype("datetime64[s]").astype(np.int64),
+            np.datetime64(f[5]).astype("datetime64[s]").astype(np.int64),
+        )
         rows.append((f[0], f[3], start, end))
     return rows
 
@@ -72,7 +100,9 @@ def household(rng, t_from, t_to, interval, profile, leak_ts=None, leak_flow=None
     ts = np.arange(t_from - t_from % interval + interval, t_to, interval)
     hours = (ts // 3600) % 24
     size = rng.uniform(0.5, 2.0)
-    use = profile[hours] * size * rng.exponential(1.0, len(ts)) * (rng.random(len(ts)) < 0.7) * interval / 3600
+    use = (
+        profile[hours] * size * rng.exponential(1.0, len(ts)) * (rng.random(len(ts)) < 0.7) * interval / 3600
+    )
     use += (rng.random(len(ts)) < 0.02 * interval / 900) * 0.006  # a night flush now and then, any hour
     if leak_ts is not None:
         step = np.interp(ts - interval / 2, leak_ts, leak_flow)  # m3/h over the interval
@@ -109,7 +139,7 @@ def main() -> None:
     idx, ts, value = idx[order], ts[order], value[order]
     bank = DetectorBank(n, Kind.WATER, np.array([d[3] for d in devices]), utc_offset_s=UTC_OFFSET)
     first_leak = {}
-    day = (ts // 86400)
+    day = ts // 86400
     cuts = np.flatnonzero(np.diff(day)) + 1
     spikes = 0
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(ts)], strict=False):
@@ -140,15 +170,23 @@ def main() -> None:
     recall = tp / n_leak
     med = float(np.median(hours)) if hours else float("nan")
     p90 = float(np.percentile(hours, 90)) if hours else float("nan")
-    print(f"households: {n_leak} with a BattLeDIM leak (flow / {args.scale:g}), {n - n_leak} without "
-          f"({sum(d[0] == 'night-shift' for d in devices)} night-shift); {len(ts):,} readings; "
-          f"{time.perf_counter() - t:.1f} s")
+    print(
+        f"households: {n_leak} with a BattLeDIM leak (flow / {args.scale:g}), {n - n_leak} without "
+        f"({sum(d[0] == 'night-shift' for d in devices)} night-shift); {len(ts):,} readings; "
+        f"{time.perf_counter() - t:.1f} s"
+    )
     for pipe, interval, h in per_pipe:
-        print(f"  {pipe:<20} every {interval // 60:>2} min: " + (f"detected after {h:7.1f} h" if h is not None
-                                                                 else "not detected"))
-    print(f"true positives {tp}, false-positive leak alarms {fp_alarms}, spike alarms (all households) {spikes}")
+        print(
+            f"  {pipe:<20} every {interval // 60:>2} min: "
+            + (f"detected after {h:7.1f} h" if h is not None else "not detected")
+        )
+    print(
+        f"true positives {tp}, false-positive leak alarms {fp_alarms}, spike alarms (all households) {spikes}"
+    )
     print(f"hours from leak start to alarm: median {med:.1f}, p90 {p90:.1f}")
-    print(f"RESULT leak_precision={precision:.3f} leak_recall={recall:.3f} leak_detect_hours_median={med:.1f}")
+    print(
+        f"RESULT leak_precision={precision:.3f} leak_recall={recall:.3f} leak_detect_hours_median={med:.1f}"
+    )
 
 
 if __name__ == "__main__":

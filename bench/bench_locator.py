@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bbox ({minx:.5f}, {miny:.5f}) - ({maxx:.5f}, {maxy:.5f})")
     for lvl, st in loc.stats().items():
         print(
-            f"  {lvl:9s} areas={st['areas']:4d} grid={st['nx']}x{st['ny']} boundary_cells={st['boundary_cells']}"
+            f"  {lvl:9s} areas={st['areas']:4d} grid={st['nx']}x{st['ny']} "
+            f"boundary_cells={st['boundary_cells']}"
         )
     print(f"build_s={build_s:.3f}")
 

@@ -29,7 +29,9 @@ ANSWERS = {"premises": "owned", "investor": "no", "invoice": "yes"}
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", default="2025-03-03T09:00", help="local Beijing time of the first submission")
+    parser.add_argument(
+        "--start", default="2025-03-03T09:00", help="local Beijing time of the first submission"
+    )
     args = parser.parse_args()
     os.environ["CITYLOOP_DATA_DIR"] = tempfile.mkdtemp(prefix="cityloop-journeys-")  # always a fresh database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cityloop.settings")
@@ -58,9 +60,16 @@ def main() -> int:
     for code in ("START-BUSINESS", "UTILITIES", "LOW-RISK-BUILD"):
         bundle = Bundle.objects.get(code=code)
         clock.set_now(start)
-        app = actions.start_application(applicant=citizen, holder_name="王小明", holder_id="110105199001011234",
-                                        bundle=bundle, actor=citizen)
-        actions.answer_situations(app, {s.key: ANSWERS[s.key] for s in queries.situations_of(app)}, actor=citizen)
+        app = actions.start_application(
+            applicant=citizen,
+            holder_name="王小明",
+            holder_id="110105199001011234",
+            bundle=bundle,
+            actor=citizen,
+        )
+        actions.answer_situations(
+            app, {s.key: ANSWERS[s.key] for s in queries.situations_of(app)}, actor=citizen
+        )
         actions.fetch_records(app, consent=True, actor=citizen)
         for need in queries.outstanding_of(app):
             if need.commitment:
@@ -71,35 +80,68 @@ def main() -> int:
         clock.set_now(start + dt.timedelta(minutes=10))
         actions.accept_application(app, actor=clerk)
         while True:
-            pending = list(app.tasks.filter(status=TaskStatus.PENDING).select_related("version__item",
-                                                                                      "department__city__pack"))
+            pending = list(
+                app.tasks.filter(status=TaskStatus.PENDING).select_related(
+                    "version__item", "department__city__pack"
+                )
+            )
             if not pending:
                 break
-            done_at = {t: time_rules.add_working_hours(t.started_at, hours[t.version.item.code],
-                                                       clock.calendar_for(t.department)) for t in pending}
+            done_at = {
+                t: time_rules.add_working_hours(
+                    t.started_at, hours[t.version.item.code], clock.calendar_for(t.department)
+                )
+                for t in pending
+            }
             task = min(pending, key=lambda t: (done_at[t], t.pk))
-            approver = User.objects.filter(role="department", department=task.department).order_by("pk").first()
+            approver = (
+                User.objects.filter(role="department", department=task.department).order_by("pk").first()
+            )
             clock.set_now(done_at[task])
             actions.approve_task(task, actor=approver, note="同意")
         app.refresh_from_db()
         cal = clock.calendar_for(app.tasks.first().department)
-        working = time_rules.working_time_between(app.submitted_at, app.delivered_at, cal).total_seconds() / 3600
+        working = (
+            time_rules.working_time_between(app.submitted_at, app.delivered_at, cal).total_seconds() / 3600
+        )
         elapsed = app.delivered_at - app.submitted_at
-        days = time_rules.working_time_between(app.submitted_at, app.delivered_at, cal) / cal.office_time_per_day
-        rows.append((code, bundle.name, app.tasks.count(), len(queries.needs_of(app)),
-                     sum(len(v.materials.all()) for v in queries.versions_of(app)), working, days, elapsed,
-                     app.delivered_at.astimezone(cal.tz), app.results.exclude(serial="").count()))
+        days = (
+            time_rules.working_time_between(app.submitted_at, app.delivered_at, cal) / cal.office_time_per_day
+        )
+        rows.append(
+            (
+                code,
+                bundle.name,
+                app.tasks.count(),
+                len(queries.needs_of(app)),
+                sum(len(v.materials.all()) for v in queries.versions_of(app)),
+                working,
+                days,
+                elapsed,
+                app.delivered_at.astimezone(cal.tz),
+                app.results.exclude(serial="").count(),
+            )
+        )
     clock.set_now(None)
-    print(f"submitted {start:%Y-%m-%d %H:%M} Asia/Shanghai; office hours 09:00-12:00, 13:30-18:00; cn calendar")
-    print(f"{'bundle':<16}{'tasks':>6}{'needs':>6}{'materials':>10}{'working h':>11}{'working d':>10}"
-          f"{'calendar':>18}  delivered         certificates")
+    print(
+        f"submitted {start:%Y-%m-%d %H:%M} Asia/Shanghai; office hours 09:00-12:00, 13:30-18:00; cn calendar"
+    )
+    print(
+        f"{'bundle':<16}{'tasks':>6}{'needs':>6}{'materials':>10}{'working h':>11}{'working d':>10}"
+        f"{'calendar':>18}  delivered         certificates"
+    )
     for code, _name, tasks, needs, materials, working, days, elapsed, delivered, certs in rows:
-        print(f"{code:<16}{tasks:>6}{needs:>6}{materials:>10}{working:>11.2f}{days:>10.2f}{str(elapsed):>18}  "
-              f"{delivered:%Y-%m-%d %H:%M}  {certs}")
+        print(
+            f"{code:<16}{tasks:>6}{needs:>6}{materials:>10}{working:>11.2f}{days:>10.2f}{str(elapsed):>18}  "
+            f"{delivered:%Y-%m-%d %H:%M}  {certs}"
+        )
     for code, _name, tasks, needs, materials, working, days, elapsed, _d, certs in rows:
-        print(f"RESULT bundle={code} tasks={tasks} needs={needs} item_materials={materials} "
-              f"working_hours={working:.2f} working_days={days:.2f} calendar_hours={elapsed.total_seconds() / 3600:.2f} "
-              f"certificates={certs}")
+        print(
+            f"RESULT bundle={code} tasks={tasks} needs={needs} item_materials={materials} "
+            f"working_hours={working:.2f} working_days={days:.2f} "
+            f"calendar_hours={elapsed.total_seconds() / 3600:.2f} "
+            f"certificates={certs}"
+        )
     print(f"(wall time {time.perf_counter() - wall:.1f} s)")
     return 0
 

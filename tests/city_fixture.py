@@ -14,7 +14,17 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-ROLES = ("anonymous", "citizen", "dispatcher", "street", "department", "leader", "admin", "auditor", "superuser")
+ROLES = (
+    "anonymous",
+    "citizen",
+    "dispatcher",
+    "street",
+    "department",
+    "leader",
+    "admin",
+    "auditor",
+    "superuser",
+)
 
 
 @dataclass
@@ -51,8 +61,15 @@ def build_city(tiny_pack, places) -> CityFixture:
     depts = {code: Department.objects.get(city=city, code=code) for code in ("WATER", "CITYMGMT")}
 
     def user(name, role, **scope):
-        return add_user(username=name, password=PERSONA_PASSWORD, role=role, full_name=name, actor=None,
-                        check_password=False, **scope)
+        return add_user(
+            username=name,
+            password=PERSONA_PASSWORD,
+            role=role,
+            full_name=name,
+            actor=None,
+            check_password=False,
+            **scope,
+        )
 
     users = {
         "citizen": user("m_citizen", "citizen"),
@@ -74,21 +91,42 @@ def build_city(tiny_pack, places) -> CityFixture:
     from cityloop.core.tokens import SCOPES
 
     # Every role's API token holds every scope: the views, not the scopes, must keep each role in its place.
-    tokens = {role: create_token(user=u, name=f"{role} app", scopes=sorted(SCOPES), actor=None)[1]
-              for role, u in users.items()}
+    tokens = {
+        role: create_token(user=u, name=f"{role} app", scopes=sorted(SCOPES), actor=None)[1]
+        for role, u in users.items()
+    }
 
     def side(place, street, dept, citizen, official):
         lon, lat = places[place]
         request, _ = actions.submit_request(
-            Submission(description="楼里停水了，一整天没有水", caller_name="王小明", caller_phone="13812345678",
-                       lon=lon, lat=lat, category_code="02.01.01"),
-            city=city, channel=Channel.WEB, citizen=citizen)
-        orders = actions.dispatch_request(request, units=[("department", dept, "direct"), ("street", street, "street")],
-                                          actor=users["dispatcher"])
+            Submission(
+                description="楼里停水了，一整天没有水",
+                caller_name="王小明",
+                caller_phone="13812345678",
+                lon=lon,
+                lat=lat,
+                category_code="02.01.01",
+            ),
+            city=city,
+            channel=Channel.WEB,
+            citizen=citizen,
+        )
+        orders = actions.dispatch_request(
+            request,
+            units=[("department", dept, "direct"), ("street", street, "street")],
+            actor=users["dispatcher"],
+        )
         dept_order = next(o for o in orders if o.department_id)
         street_order = next(o for o in orders if o.street_id)
-        whistle = actions.blow_whistle(street=street, departments=[dept], title="地下管网渗漏", need="水务查漏",
-                                       urgent=True, finish_due=timezone.now() + timedelta(days=3), actor=official)
+        whistle = actions.blow_whistle(
+            street=street,
+            departments=[dept],
+            title="地下管网渗漏",
+            need="水务查漏",
+            urgent=True,
+            finish_due=timezone.now() + timedelta(days=3),
+            actor=official,
+        )
         return Side(request=request, street_order=street_order, dept_order=dept_order, whistle=whistle)
 
     own = side("D1S1C1", streets["D1S1"], depts["WATER"], users["citizen"], users["street"])
@@ -137,8 +175,18 @@ def _object_for(name: str, arg: str, side: Side):
             return side.dept_order.pk
         if name.startswith("whistles:"):
             return whistle.pk
-        if name.startswith("hotline:") and "request" in name or name in (
-                "hotline:classify", "hotline:dispatch", "hotline:merge", "hotline:reveal", "hotline:new-access-code"):
+        if (
+            name.startswith("hotline:")
+            and "request" in name
+            or name
+            in (
+                "hotline:classify",
+                "hotline:dispatch",
+                "hotline:merge",
+                "hotline:reveal",
+                "hotline:new-access-code",
+            )
+        ):
             return request.pk
         return request.pk
     if arg == "verb":

@@ -143,8 +143,13 @@ def broken_pack(tmp_path) -> Callable[..., Path]:
     """
     copies = iter(range(1, 1000))
 
-    def make(filename: str, text: str | None = None, *, edit: Callable[[str], str] | None = None,
-             delete: bool = False) -> Path:
+    def make(
+        filename: str,
+        text: str | None = None,
+        *,
+        edit: Callable[[str], str] | None = None,
+        delete: bool = False,
+    ) -> Path:
         folder = tmp_path / f"pack{next(copies)}"
         shutil.copytree(TINY_PACK, folder)
         target = folder / filename
@@ -164,8 +169,15 @@ def broken_pack(tmp_path) -> Callable[..., Path]:
 def _add(username: str, role: str, full_name: str, **scope):
     from cityloop.core.actions import add_user
 
-    return add_user(username=username, password=PERSONA_PASSWORD, role=role, full_name=full_name,
-                    actor=None, check_password=False, **scope)
+    return add_user(
+        username=username,
+        password=PERSONA_PASSWORD,
+        role=role,
+        full_name=full_name,
+        actor=None,
+        check_password=False,
+        **scope,
+    )
 
 
 @pytest.fixture
@@ -197,7 +209,9 @@ def dept_water_zhao(city):
     """Staff of WATER 市水务局."""
     from cityloop.org.models import Department
 
-    return _add("dept_water_zhao", "department", "赵水务", department=Department.objects.get(city=city, code="WATER"))
+    return _add(
+        "dept_water_zhao", "department", "赵水务", department=Department.objects.get(city=city, code="WATER")
+    )
 
 
 @pytest.fixture

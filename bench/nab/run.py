@@ -49,8 +49,9 @@ def main(argv=None) -> int:
         print(f"{name}: {len(paths)} files, detect+write {t1 - t0:.1f}s, score {t2 - t1:.1f}s")
         for prof in PROFILES:
             c = cs.counts[prof]
-            print(f"  {prof:<20} threshold={cs.thresholds[prof]:.6g} raw={cs.raw[prof]:.3f} "
-                  f"tp={c.tp} fp={c.fp}")
+            print(
+                f"  {prof:<20} threshold={cs.thresholds[prof]:.6g} raw={cs.raw[prof]:.3f} tp={c.tp} fp={c.fp}"
+            )
         rows.append((name, cs))
 
     print()
@@ -59,7 +60,9 @@ def main(argv=None) -> int:
         print(f"{name + ' (published)':<30}{vals[0]:>10.1f}{vals[1]:>10.1f}{vals[2]:>10.1f}")
     for name, cs in rows:
         n = cs.normalized
-        print(f"{name:<30}{n['standard']:>10.2f}{n['reward_low_FP_rate']:>10.2f}{n['reward_low_FN_rate']:>10.2f}")
+        print(
+            f"{name:<30}{n['standard']:>10.2f}{n['reward_low_FP_rate']:>10.2f}{n['reward_low_FN_rate']:>10.2f}"
+        )
     print()
     for name, cs in rows:
         parts = " ".join(f"nab_{name}_{PROFILE_SHORT[p]}={cs.normalized[p]:.2f}" for p in PROFILES)

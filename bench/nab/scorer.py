@@ -98,7 +98,11 @@ def load_windows(labels_path: str | Path) -> dict[str, list[tuple[str, str]]]:
 
 def window_indices(timestamps: np.ndarray, windows) -> list[tuple[int, int]]:
     """Row index ranges (inclusive) of each window; limits must be data timestamps (as NAB requires)."""
-    ts = timestamps if np.issubdtype(np.asarray(timestamps).dtype, np.datetime64) else parse_timestamps(timestamps)
+    ts = (
+        timestamps
+        if np.issubdtype(np.asarray(timestamps).dtype, np.datetime64)
+        else parse_timestamps(timestamps)
+    )
     out = []
     for t1, t2 in windows:
         a = np.datetime64(str(t1).strip().replace(" ", "T"), "us")
@@ -135,8 +139,9 @@ class FileSweep:
     scored_windows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
-def calc_sweep(name: str, anomaly_scores, win_idx: list[tuple[int, int]],
-               probation_percent: float = PROBATION_PERCENT) -> FileSweep:
+def calc_sweep(
+    name: str, anomaly_scores, win_idx: list[tuple[int, int]], probation_percent: float = PROBATION_PERCENT
+) -> FileSweep:
     s = np.asarray(anomaly_scores, dtype=np.float64)
     n = len(s)
     idx = np.arange(n)
@@ -174,7 +179,9 @@ class SweepResult:
     tn: int
 
 
-def corpus_sweep(files: list[FileSweep], cost: dict[str, float], threshold: float | None = None) -> SweepResult:
+def corpus_sweep(
+    files: list[FileSweep], cost: dict[str, float], threshold: float | None = None
+) -> SweepResult:
     """``calcScoreByThreshold`` over all files at once; returns the best threshold (or the given one).
 
     Vectorised: rows are sorted by descending anomaly score; each window's
@@ -279,8 +286,13 @@ class CorpusScore:
     counts: dict[str, SweepResult]
 
 
-def score_corpus(detector: str, scores_by_file: dict[str, np.ndarray], data_dir: str | Path,
-                 labels_path: str | Path | None = None, profiles=None) -> CorpusScore:
+def score_corpus(
+    detector: str,
+    scores_by_file: dict[str, np.ndarray],
+    data_dir: str | Path,
+    labels_path: str | Path | None = None,
+    profiles=None,
+) -> CorpusScore:
     """Optimise the threshold and score one detector on the whole corpus, for every profile."""
     data_dir = Path(data_dir)
     labels_path = Path(labels_path) if labels_path else data_dir / "labels" / "combined_windows.json"
@@ -297,7 +309,9 @@ def score_corpus(detector: str, scores_by_file: dict[str, np.ndarray], data_dir:
     return score_sweeps(detector, sweeps, profiles, n_windows=sum(len(v) for v in windows.values()))
 
 
-def score_sweeps(detector: str, sweeps: list[FileSweep], profiles=None, n_windows: int | None = None) -> CorpusScore:
+def score_sweeps(
+    detector: str, sweeps: list[FileSweep], profiles=None, n_windows: int | None = None
+) -> CorpusScore:
     profiles = profiles or PROFILES
     n_windows = sum(f.n_windows for f in sweeps) if n_windows is None else n_windows
     norm, raw, thr, counts = {}, {}, {}, {}

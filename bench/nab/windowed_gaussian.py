@@ -25,7 +25,9 @@ WINDOW_SIZE = 6400
 STEP_SIZE = 100
 
 
-def windowed_gaussian_scores(values, window_size: int = WINDOW_SIZE, step_size: int = STEP_SIZE) -> np.ndarray:
+def windowed_gaussian_scores(
+    values, window_size: int = WINDOW_SIZE, step_size: int = STEP_SIZE
+) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     means = np.zeros(n)

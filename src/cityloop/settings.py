@@ -87,16 +87,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["cityloop.core.logins.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "cityloop.core.logins.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Lockout after repeated failed logins per username and client address, on /login/ and /admin/.
 AXES_FAILURE_LIMIT = config.env_number("CITYLOOP_LOGIN_FAILURES", 5, low=1, high=1000, integer=True)
-AXES_COOLOFF_TIME = timedelta(minutes=config.env_number("CITYLOOP_LOGIN_LOCKOUT_MINUTES", 15, low=1, high=7 * 24 * 60))
+AXES_COOLOFF_TIME = timedelta(
+    minutes=config.env_number("CITYLOOP_LOGIN_LOCKOUT_MINUTES", 15, low=1, high=7 * 24 * 60)
+)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "cityloop.core.logins.axes_client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "cityloop.core.logins.lockout_response"
 AXES_VERBOSE = False
-# Lockouts are cleared with `cityloop axes_reset_username`; the admin stays read-only and audited (no axes pages).
+# Lockouts are cleared with `cityloop axes_reset_username`; the admin stays read-only and audited (no axes
+# pages).
 AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -130,9 +136,11 @@ if TESTING and not config.env("CITYLOOP_REDIS_URL"):
 MEDIA_ROOT = DATA_DIR / "media"
 # No uploaded file may pass this while it streams in (web/uploads.py); each form has its own lower limit.
 MAX_UPLOAD_FILE_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the CSV import's 20 MB
-FILE_UPLOAD_HANDLERS = ["cityloop.web.uploads.SizeCapUploadHandler",
-                        "django.core.files.uploadhandler.MemoryFileUploadHandler",
-                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+FILE_UPLOAD_HANDLERS = [
+    "cityloop.web.uploads.SizeCapUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -166,27 +174,33 @@ if LOG_FORMAT not in {"plain", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-                   "json": {"()": "cityloop.web.requestlog.JsonFormatter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "cityloop.web.requestlog.JsonFormatter"},
+    },
     # CITYLOOP_LOG_FORMAT=json: one JSON object per line (access lines, errors with tracebacks).
-    "handlers": {"console": {"class": "logging.StreamHandler",
-                             "formatter": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "loggers": {"cityloop": {"handlers": ["console"], "level": config.env("CITYLOOP_LOG_LEVEL", "INFO")}},
 }
 
 # The hotline's configurable rules (issue defaults); each can be overridden by an environment variable.
 HOTLINE = {
-    "respond_hours": {"urgent": config.env_number("CITYLOOP_RESPOND_HOURS_URGENT", 2, low=0.1, high=720),
-                      "normal": config.env_number("CITYLOOP_RESPOND_HOURS_NORMAL", 24, low=0.1, high=720)},
+    "respond_hours": {
+        "urgent": config.env_number("CITYLOOP_RESPOND_HOURS_URGENT", 2, low=0.1, high=720),
+        "normal": config.env_number("CITYLOOP_RESPOND_HOURS_NORMAL", 24, low=0.1, high=720),
+    },
     "finish_days": config.env_number("CITYLOOP_FINISH_DAYS", 7, low=1, high=365, integer=True),
-    "complex_finish_days": config.env_number("CITYLOOP_COMPLEX_FINISH_DAYS", 15, low=1, high=365, integer=True),
+    "complex_finish_days": config.env_number(
+        "CITYLOOP_COMPLEX_FINISH_DAYS", 15, low=1, high=365, integer=True
+    ),
     "nearly_overdue_hours": config.env_number("CITYLOOP_NEARLY_OVERDUE_HOURS", 4, low=0, high=720),
     "duplicate_radius_m": config.env_number("CITYLOOP_DUPLICATE_RADIUS_M", 200, low=0, high=100_000),
     "duplicate_window_hours": config.env_number("CITYLOOP_DUPLICATE_WINDOW_HOURS", 72, low=0, high=24 * 365),
     "reopen_on": config.reopen_rules(),
     "reopen_limit": config.env_number("CITYLOOP_REOPEN_LIMIT", 2, low=0, high=100, integer=True),
-    "arbitration_after_returns": config.env_number("CITYLOOP_ARBITRATION_AFTER_RETURNS", 2, low=1, high=100,
-                                                   integer=True),
+    "arbitration_after_returns": config.env_number(
+        "CITYLOOP_ARBITRATION_AFTER_RETURNS", 2, low=1, high=100, integer=True
+    ),
     "whistle_report_minutes": {"urgent": 30, "normal": 24 * 60},
     "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
     "score_weights": config.score_weights(),
@@ -197,6 +211,7 @@ HOTLINE = {
     # How long the one-time rating code sent to the citizen after a reply stays valid.
     "rating_link_days": config.env_number("CITYLOOP_RATING_LINK_DAYS", 14, low=1, high=365, integer=True),
     # Web-form submits without a login, per client address and hour (counted in the shared cache).
-    "anonymous_submits_per_hour": config.env_number("CITYLOOP_ANONYMOUS_SUBMITS_PER_HOUR", 20, low=1,
-                                                    high=1_000_000, integer=True),
+    "anonymous_submits_per_hour": config.env_number(
+        "CITYLOOP_ANONYMOUS_SUBMITS_PER_HOUR", 20, low=1, high=1_000_000, integer=True
+    ),
 }

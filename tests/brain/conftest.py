@@ -21,9 +21,19 @@ def device_rows(places: dict, spec: list[tuple[str, str, str, str, str, int]]) -
     rows = []
     for code, type_, kind, place, department, interval in spec:
         lon, lat = places[place]
-        rows.append({"code": code, "type": type_, "kind": kind, "lon": str(lon), "lat": str(lat),
-                     "department": department, "interval_s": str(interval),
-                     "installed_at": "2026-01-01T00:00:00+00:00", "gateway": f"GW-{kind.upper()}"})
+        rows.append(
+            {
+                "code": code,
+                "type": type_,
+                "kind": kind,
+                "lon": str(lon),
+                "lat": str(lat),
+                "department": department,
+                "interval_s": str(interval),
+                "installed_at": "2026-01-01T00:00:00+00:00",
+                "gateway": f"GW-{kind.upper()}",
+            }
+        )
     return rows
 
 
@@ -32,11 +42,18 @@ def devices(city, tiny_places):
     """Water meters W1..W3 (15 min) in D1S1C1, D1S2 and D2S1; a noise sensor N1 (1 min) in D2S2."""
     from cityloop.brain.devices import register_devices
 
-    report = register_devices(city=city, actor=None, rows=device_rows(tiny_places, [
-        ("W1", "meter", "water", "D1S1C1", "WATER", 900),
-        ("W2", "meter", "water", "D1S2", "WATER", 900),
-        ("W3", "meter", "water", "D2S1", "WATER", 900),
-        ("N1", "sensor", "noise", "D2S2", "CITYMGMT", 60),
-    ]))
+    report = register_devices(
+        city=city,
+        actor=None,
+        rows=device_rows(
+            tiny_places,
+            [
+                ("W1", "meter", "water", "D1S1C1", "WATER", 900),
+                ("W2", "meter", "water", "D1S2", "WATER", 900),
+                ("W3", "meter", "water", "D2S1", "WATER", 900),
+                ("N1", "sensor", "noise", "D2S2", "CITYMGMT", 60),
+            ],
+        ),
+    )
     assert report.ok, report.errors
     return {d.code: d for d in report.created}

@@ -27,7 +27,10 @@ def test_mqtt_sends_the_configured_username_password_and_tls(monkeypatch, tmp_pa
     monkeypatch.setenv("CITYLOOP_MQTT_CA_FILE", "/etc/ssl/certs/ca-certificates.crt")
     client = FakePaho()
     bus.mqtt_security(client)
-    assert client.calls == [("user", "cityloop-worker", "s3cret"), ("tls", "/etc/ssl/certs/ca-certificates.crt")]
+    assert client.calls == [
+        ("user", "cityloop-worker", "s3cret"),
+        ("tls", "/etc/ssl/certs/ca-certificates.crt"),
+    ]
 
 
 def test_mqtt_without_settings_connects_plainly(monkeypatch):
@@ -55,7 +58,9 @@ def test_nats_uses_a_creds_file_tls_and_every_cluster_url(monkeypatch, tmp_path)
 def test_the_mosquitto_acl_lets_each_gateway_publish_only_under_its_own_name():
     from pathlib import Path
 
-    acl = (Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "cityloop.acl").read_text(encoding="utf-8")
+    acl = (Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "cityloop.acl").read_text(
+        encoding="utf-8"
+    )
     assert "pattern write cityloop/gateways/%u/batch" in acl
     assert "pattern write cityloop/devices/%u/reading" in acl
     assert "topic read cityloop/#" in acl  # the worker's account reads everything

@@ -37,12 +37,19 @@ def _reply_fixed(request, staff):
 
 
 def test_a_leak_opens_a_case_that_closes_only_after_normal_readings_and_reopens_when_it_returns(
-        devices, dept_water_zhao, settings):
+    devices, dept_water_zhao, settings
+):
     settings.CITYLOOP_BRAIN_VERIFY_HOURS = 24
     now = time.time()
     start = (now - 12 * DAY) // DAY * DAY
-    sim = Simulator(np.array(["W1", "W2"], dtype=object), np.array(["water", "water"], dtype=object),
-                    np.array([900, 900]), start=start, utc_offset_s=8 * 3600, seed=1)
+    sim = Simulator(
+        np.array(["W1", "W2"], dtype=object),
+        np.array(["water", "water"], dtype=object),
+        np.array([900, 900]),
+        start=start,
+        utc_offset_s=8 * 3600,
+        seed=1,
+    )
     sim.leak("W1", at=start + 3600, rate=0.03)
 
     _feed(sim, start + 4 * DAY)
@@ -53,11 +60,15 @@ def test_a_leak_opens_a_case_that_closes_only_after_normal_readings_and_reopens_
     assert case.orders.get().department == dept_water_zhao.department
     assert alarm.evidence[0]["night_min_flows_per_h"], "the alarm carries the night flows that triggered it"
     assert 0 <= alarm.latency_s < 5, alarm.latency_s
-    print(f"\nRESULT brain_case_latency_ms={alarm.latency_s * 1000:.1f}")  # arrival of the batch → case opened
+    print(
+        f"\nRESULT brain_case_latency_ms={alarm.latency_s * 1000:.1f}"
+    )  # arrival of the batch → case opened
 
     _reply_fixed(case, dept_water_zhao)
     sim.fix("W1")
-    _feed(sim, start + 5 * DAY + 4 * 3600)  # into the first night after the fix: not yet a day of normal readings
+    _feed(
+        sim, start + 5 * DAY + 4 * 3600
+    )  # into the first night after the fix: not yet a day of normal readings
     alarm.refresh_from_db()
     assert alarm.status == AlarmStatus.AWAITING
     assert _case(alarm).status == "awaiting_verification"
@@ -66,7 +77,7 @@ def test_a_leak_opens_a_case_that_closes_only_after_normal_readings_and_reopens_
     alarm.refresh_from_db()
     assert alarm.status == AlarmStatus.CLOSED
     assert _case(alarm).status == "closed"
-    assert (alarm.last_ts.timestamp() < alarm.normal_since.timestamp())
+    assert alarm.last_ts.timestamp() < alarm.normal_since.timestamp()
 
     sim.leak("W1", at=sim.clock, rate=0.03)
     _feed(sim, min(start + 11 * DAY + 6 * 3600, now))
@@ -78,7 +89,8 @@ def test_a_leak_opens_a_case_that_closes_only_after_normal_readings_and_reopens_
 
 
 def test_a_silent_water_meter_opens_a_case_under_the_packs_water_category_without_the_classifier(
-        devices, monkeypatch):
+    devices, monkeypatch
+):
     from cityloop.hotline import suggest
 
     def never(*args, **kwargs):
@@ -87,8 +99,14 @@ def test_a_silent_water_meter_opens_a_case_under_the_packs_water_category_withou
     monkeypatch.setattr(suggest, "suggest", never)
     now = time.time()
     start = (now - 3 * DAY) // DAY * DAY
-    sim = Simulator(np.array(["W1", "W2"], dtype=object), np.array(["water", "water"], dtype=object),
-                    np.array([900, 900]), start=start, utc_offset_s=8 * 3600, seed=2)
+    sim = Simulator(
+        np.array(["W1", "W2"], dtype=object),
+        np.array(["water", "water"], dtype=object),
+        np.array([900, 900]),
+        start=start,
+        utc_offset_s=8 * 3600,
+        seed=2,
+    )
     sim.problems.outage_from[1], sim.problems.outage_to[1] = start + DAY, float("inf")  # W2 goes quiet
     _feed(sim, start + 2 * DAY + 12 * 3600)
     from cityloop.brain import actions as brain_actions
@@ -109,8 +127,9 @@ def test_the_pack_rule_order_is_exact_then_kind_then_alarm_then_any(devices, cit
 
     water = Device.objects.filter(kind="water").first()
     assert case_rule(water, "leak").category.code == "02.01.01"  # water × *
-    DeviceCaseRule.objects.create(city=city, kind="water", alarm="leak",
-                                  category=Category.objects.get(city=city, code="02.01.02"))
+    DeviceCaseRule.objects.create(
+        city=city, kind="water", alarm="leak", category=Category.objects.get(city=city, code="02.01.02")
+    )
     assert case_rule(water, "leak").category.code == "02.01.02"  # exact wins
     other = Device.objects.exclude(kind="water").first()
     if other is not None:

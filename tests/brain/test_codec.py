@@ -34,7 +34,9 @@ def same(a: Batch, b: Batch):
     np.testing.assert_array_equal(a.value, b.value)  # NaN == NaN here
 
 
-@pytest.mark.parametrize("enc,dec", [(encode_json, decode_json), (encode_csv, decode_csv), (encode_arrow, decode_arrow)])
+@pytest.mark.parametrize(
+    "enc,dec", [(encode_json, decode_json), (encode_csv, decode_csv), (encode_arrow, decode_arrow)]
+)
 def test_every_wire_form_round_trips(enc, dec):
     b = sample()
     out = dec(enc(b))
@@ -45,7 +47,9 @@ def test_every_wire_form_round_trips(enc, dec):
 def test_json_lines_round_trip_and_iso_timestamps_are_read_as_utc():
     b = sample()
     same(b, decode_json(encode_json(b, lines=True)))
-    out = decode_json(b'{"d":"a","t":"2026-01-01T08:00:00+08:00","v":1.5}\n{"d":"b","t":"2026-01-01T00:00:00Z","v":2}\n')
+    out = decode_json(
+        b'{"d":"a","t":"2026-01-01T08:00:00+08:00","v":1.5}\n{"d":"b","t":"2026-01-01T00:00:00Z","v":2}\n'
+    )
     assert out.ts.tolist() == [1_767_225_600, 1_767_225_600]
 
 
@@ -62,7 +66,9 @@ def test_arrow_dictionary_column_keeps_the_dictionary_positions():
 
 
 def test_arrow_timestamp_column_is_read_as_epoch_seconds():
-    t = pa.table({"device": ["a"], "ts": pa.array([1_767_225_600_000], pa.timestamp("ms", tz="UTC")), "value": [1.0]})
+    t = pa.table(
+        {"device": ["a"], "ts": pa.array([1_767_225_600_000], pa.timestamp("ms", tz="UTC")), "value": [1.0]}
+    )
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, t.schema) as w:
         w.write_table(t)
@@ -70,12 +76,14 @@ def test_arrow_timestamp_column_is_read_as_epoch_seconds():
 
 
 def test_malformed_json_lines_are_reported_with_row_and_field():
-    data = (b'{"d":"a","t":1767225600,"v":1}\n'
-            b'{"d":"","t":1767225600,"v":1}\n'
-            b'not json\n'
-            b'{"d":"b","t":1767225600000,"v":1}\n'
-            b'{"d":"c","t":"2026-01-01T00:00:00","v":1}\n'
-            b'{"d":"e","t":1767225601,"v":"twelve"}\n')
+    data = (
+        b'{"d":"a","t":1767225600,"v":1}\n'
+        b'{"d":"","t":1767225600,"v":1}\n'
+        b"not json\n"
+        b'{"d":"b","t":1767225600000,"v":1}\n'
+        b'{"d":"c","t":"2026-01-01T00:00:00","v":1}\n'
+        b'{"d":"e","t":1767225601,"v":"twelve"}\n'
+    )
     out = decode_json(data)
     fields = {(r, f) for r, f, _ in out.errors}
     assert fields == {(1, "d"), (2, "line"), (3, "t"), (4, "t")}
@@ -87,7 +95,10 @@ def test_malformed_json_lines_are_reported_with_row_and_field():
 
 def test_columnar_json_with_a_bad_row_falls_back_and_names_it():
     out = decode_json(b'{"d":["a","b",5],"t":[1767225600,"x",1767225600],"v":[1,2,3]}')
-    assert out.errors == [(1, "t", "not an ISO-8601 timestamp"), (2, "d", "device code must be a non-empty string")]
+    assert out.errors == [
+        (1, "t", "not an ISO-8601 timestamp"),
+        (2, "d", "device code must be a non-empty string"),
+    ]
     assert list(out.device) == ["a"]
 
 
@@ -99,7 +110,10 @@ def test_columnar_json_with_unequal_columns_is_refused():
 
 
 def test_malformed_csv_rows_are_reported_with_row_and_field():
-    data = b"device,ts,value\na,1767225600,1.5\nb,yesterday,2\nc,1767225600,abc\nd,1,2,3\n,1767225600,1\ne,1767225601,7\n"
+    data = (
+        b"device,ts,value\na,1767225600,1.5\nb,yesterday,2\nc,1767225600,abc\nd,1,2,3\n,1767225600,1\n"
+        b"e,1767225601,7\n"
+    )
     out = decode_csv(data)
     assert [(r, f) for r, f, _ in out.errors] == [(1, "ts"), (3, "row"), (4, "device")]
     assert list(out.device) == ["a", "c", "e"] and out.row.tolist() == [0, 2, 5]
@@ -141,7 +155,7 @@ def test_device_index_equals_a_dict_on_random_codes_of_every_length():
     rng.shuffle(codes)
     ix = DeviceIndex(codes[:3000])
     for k in range(3000, len(codes), 250):  # growth by small registrations keeps every code findable
-        ix.extend(codes[k:k + 250])
+        ix.extend(codes[k : k + 250])
     truth = {c: i for i, c in enumerate(codes)}
     unknown = [c + "~" for c in codes[:300]] + ["", "PDW", "水电"]
     q = list(rng.choice(codes + unknown, 4000))
@@ -161,7 +175,9 @@ def test_columnar_json_fast_path_equals_the_row_by_row_path():
     t = (1_767_225_600 + rng.integers(0, 10**6, n)).tolist()
     v = np.round(rng.uniform(-5, 5000, n), 3).tolist()
     fast = decode_json(orjson.dumps({"d": d, "t": t, "v": v}))
-    rows = decode_json(b"\n".join(orjson.dumps({"d": a, "t": b, "v": c}) for a, b, c in zip(d, t, v, strict=True)))
+    rows = decode_json(
+        b"\n".join(orjson.dumps({"d": a, "t": b, "v": c}) for a, b, c in zip(d, t, v, strict=True))
+    )
     same(fast, rows)
     assert fast.device_arrow().to_pylist() == d
     assert fast.errors == rows.errors == []

@@ -8,8 +8,34 @@ from cityloop.brain.detectors import AlarmType, DetectorBank, Kind, Params, Reje
 DAY = 86_400
 T0 = 1_767_196_800  # 2026-01-01 00:00 in Shanghai (UTC+8)
 # household water use in m3/h by local hour: quiet nights, morning and evening peaks
-PROFILE = np.array([0, 0, 0, 0, 0, 0.01, 0.05, 0.08, 0.04, 0.02, 0.02, 0.03,
-                    0.04, 0.02, 0.02, 0.02, 0.03, 0.05, 0.07, 0.06, 0.05, 0.04, 0.02, 0.01])
+PROFILE = np.array(
+    [
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.01,
+        0.05,
+        0.08,
+        0.04,
+        0.02,
+        0.02,
+        0.03,
+        0.04,
+        0.02,
+        0.02,
+        0.02,
+        0.03,
+        0.05,
+        0.07,
+        0.06,
+        0.05,
+        0.04,
+        0.02,
+        0.01,
+    ]
+)
 
 
 def household(days, *, interval=900, leak=0.0, leak_from=None, seed=0, start=100.0):
@@ -34,8 +60,16 @@ def feed(bank, i, ts, values, *, step=1):
     """Readings one at a time (step=1) or in batches; returns all alarms and cleared conditions."""
     alarms, cleared = [], []
     for k in range(0, len(ts), step):
-        r = bank.process(np.full(len(ts[k:k + step]), i), ts[k:k + step], values[k:k + step], now=int(ts[k:k + step][-1]))
-        alarms += [(int(a), AlarmType(int(t)), int(s)) for a, t, s in zip(r.alarms.idx, r.alarms.type, r.alarms.ts, strict=False)]
+        r = bank.process(
+            np.full(len(ts[k : k + step]), i),
+            ts[k : k + step],
+            values[k : k + step],
+            now=int(ts[k : k + step][-1]),
+        )
+        alarms += [
+            (int(a), AlarmType(int(t)), int(s))
+            for a, t, s in zip(r.alarms.idx, r.alarms.type, r.alarms.ts, strict=False)
+        ]
         cleared += [(int(a), AlarmType(int(t))) for a, t in zip(r.cleared.idx, r.cleared.type, strict=False)]
     return alarms, cleared
 
@@ -60,7 +94,12 @@ def test_continuous_night_flow_raises_one_leak_with_the_night_minima_as_evidence
     r = DetectorBank(1, Kind.WATER, 900)
     r2 = None
     for k in range(0, len(ts), 96):
-        res = r.process(np.zeros(len(ts[k:k + 96]), np.int64), ts[k:k + 96], v[k:k + 96], now=int(ts[k:k + 96][-1]))
+        res = r.process(
+            np.zeros(len(ts[k : k + 96]), np.int64),
+            ts[k : k + 96],
+            v[k : k + 96],
+            now=int(ts[k : k + 96][-1]),
+        )
         if len(res.alarms):
             r2 = res.alarms
     ev = r2.evidence(0)
@@ -99,7 +138,7 @@ def test_stuck_evidence_names_the_value_and_since_when():
     v = np.minimum(500 + 0.3 * np.arange(1, 24 * 5), 500 + 0.3 * 48)
     r = None
     for k in range(len(ts)):
-        res = bank.process([0], ts[k:k + 1], v[k:k + 1], now=int(ts[k]))
+        res = bank.process([0], ts[k : k + 1], v[k : k + 1], now=int(ts[k]))
         r = res.alarms if len(res.alarms) else r
     ev = r.evidence(0)
     assert ev["type"] == "stuck" and ev["unchanged_value"] == pytest.approx(500 + 0.3 * 48)
@@ -120,11 +159,11 @@ def test_a_burst_raises_one_spike_with_median_and_mad():
     ts, v = household(6, seed=7)
     k = len(ts) - 40
     burst = np.zeros(len(ts))
-    burst[k:k + 3] = 1.5  # 6 m3/h for three intervals
+    burst[k : k + 3] = 1.5  # 6 m3/h for three intervals
     v = v + np.cumsum(burst)
     got = []
     for j in range(len(ts)):
-        res = bank.process([0], ts[j:j + 1], v[j:j + 1], now=int(ts[j]))
+        res = bank.process([0], ts[j : j + 1], v[j : j + 1], now=int(ts[j]))
         got += [res.alarms.evidence(i) for i in range(len(res.alarms))]
     assert [e["type"] for e in got] == ["spike"]
     e = got[0]
@@ -140,7 +179,9 @@ def test_silent_devices_are_reported_once_per_outage():
     assert a.evidence(0)["missing_readings"] >= 3 and a.evidence(0)["last_reading_ts"] == T0
     assert len(bank.check_silent(T0 + 3 * 900 + 60)) == 0
     r = bank.process([0], [T0 + 4000], [1.1], now=T0 + 4000)
-    assert [(int(i), AlarmType(int(t))) for i, t in zip(r.cleared.idx, r.cleared.type, strict=False)] == [(0, AlarmType.SILENT)]
+    assert [(int(i), AlarmType(int(t))) for i, t in zip(r.cleared.idx, r.cleared.type, strict=False)] == [
+        (0, AlarmType.SILENT)
+    ]
     assert sorted(bank.check_silent(T0 + 4 * 3600).idx.tolist()) == [0, 1]
 
 
@@ -159,12 +200,21 @@ def test_a_sensor_jump_raises_one_anomaly():
 def test_every_reject_reason_is_given():
     bank = DetectorBank(2, [Kind.WATER, Kind.NOISE], [900, 60])
     bank.process([0, 1], [T0, T0], [10.0, 50.0], now=T0)
-    r = bank.process([-1, 5, 0, 0, 0, 0, 1],
-                     [T0 + 900, T0 + 900, T0 + 900, T0 + 10 * DAY, T0, T0 + 1800, T0 + 60],
-                     [1.0, 1.0, np.nan, 11.0, 10.5, 9.0, 49.0], now=T0 + 2000)
-    assert r.reason.tolist() == [RejectReason.UNKNOWN_DEVICE, RejectReason.UNKNOWN_DEVICE, RejectReason.NOT_NUMERIC,
-                                 RejectReason.FUTURE_TIMESTAMP, RejectReason.DUPLICATE_OR_OLD,
-                                 RejectReason.COUNTER_BACKWARDS, 0]
+    r = bank.process(
+        [-1, 5, 0, 0, 0, 0, 1],
+        [T0 + 900, T0 + 900, T0 + 900, T0 + 10 * DAY, T0, T0 + 1800, T0 + 60],
+        [1.0, 1.0, np.nan, 11.0, 10.5, 9.0, 49.0],
+        now=T0 + 2000,
+    )
+    assert r.reason.tolist() == [
+        RejectReason.UNKNOWN_DEVICE,
+        RejectReason.UNKNOWN_DEVICE,
+        RejectReason.NOT_NUMERIC,
+        RejectReason.FUTURE_TIMESTAMP,
+        RejectReason.DUPLICATE_OR_OLD,
+        RejectReason.COUNTER_BACKWARDS,
+        0,
+    ]
     assert r.accepted.tolist() == [False] * 6 + [True]
     assert bank.state["last_value"].tolist() == [10.0, 49.0]  # nothing rejected touched the state
 
@@ -194,7 +244,7 @@ def test_a_batch_with_several_readings_per_device_equals_feeding_them_one_by_one
     batch = b.process(idx[shuffle], ts[shuffle], v[shuffle], now=now)
     # one by one in time order; equal timestamps in the order they stood in the batch
     order = shuffle[np.argsort(ts[shuffle], kind="stable")]
-    one_by_row = {int(k): a.process(idx[k:k + 1], ts[k:k + 1], v[k:k + 1], now=now) for k in order}
+    one_by_row = {int(k): a.process(idx[k : k + 1], ts[k : k + 1], v[k : k + 1], now=now) for k in order}
     one = list(one_by_row.values())
     assert batch.reason.tolist() == [int(one_by_row[int(k)].reason[0]) for k in shuffle]
     np.testing.assert_allclose(batch.consumption, [one_by_row[int(k)].consumption[0] for k in shuffle])
@@ -203,8 +253,14 @@ def test_a_batch_with_several_readings_per_device_equals_feeding_them_one_by_one
     assert (reason == RejectReason.COUNTER_BACKWARDS).sum() >= 1
     assert state_of(a) == state_of(b)
     np.testing.assert_array_equal(a.sensors.state, b.sensors.state)
-    one_alarms = sorted((int(i), int(t), int(s)) for r in one for i, t, s in zip(r.alarms.idx, r.alarms.type, r.alarms.ts, strict=False))
-    assert one_alarms == sorted(zip(batch.alarms.idx.tolist(), batch.alarms.type.tolist(), batch.alarms.ts.tolist(), strict=False))
+    one_alarms = sorted(
+        (int(i), int(t), int(s))
+        for r in one
+        for i, t, s in zip(r.alarms.idx, r.alarms.type, r.alarms.ts, strict=False)
+    )
+    assert one_alarms == sorted(
+        zip(batch.alarms.idx.tolist(), batch.alarms.type.tolist(), batch.alarms.ts.tolist(), strict=False)
+    )
 
 
 def test_snapshot_and_restore_continue_exactly(tmp_path):
@@ -215,8 +271,12 @@ def test_snapshot_and_restore_continue_exactly(tmp_path):
     for k in range(0, len(ts), 10):
         sl = slice(k, k + 10)
         n = len(ts[sl])
-        a.process(np.r_[np.zeros(n, int), np.ones(n, int), np.full(n, 2)], np.r_[ts[sl], ts[sl], ts[sl]],
-                  np.r_[v[sl], v[sl] * 3, noise[sl]], now=int(ts[sl][-1]))
+        a.process(
+            np.r_[np.zeros(n, int), np.ones(n, int), np.full(n, 2)],
+            np.r_[ts[sl], ts[sl], ts[sl]],
+            np.r_[v[sl], v[sl] * 3, noise[sl]],
+            now=int(ts[sl][-1]),
+        )
     np.savez(tmp_path / "bank.npz", **a.snapshot())
     b = DetectorBank.restore(dict(np.load(tmp_path / "bank.npz")))
     assert b.params.leak_nights == 2 and b.utc_offset_s == a.utc_offset_s
@@ -248,7 +308,9 @@ def test_state_stays_within_100_bytes_per_device():
 def test_a_shuffled_sweep_of_meters_and_sensors_equals_small_ordered_batches():
     rng = np.random.default_rng(21)
     n = 3000
-    kinds = rng.choice([Kind.WATER, Kind.POWER, Kind.GAS, Kind.NOISE, Kind.AIR], n, p=[0.4, 0.3, 0.1, 0.1, 0.1])
+    kinds = rng.choice(
+        [Kind.WATER, Kind.POWER, Kind.GAS, Kind.NOISE, Kind.AIR], n, p=[0.4, 0.3, 0.1, 0.1, 0.1]
+    )
     a = DetectorBank(n, kinds, 900)
     b = DetectorBank(n, kinds, 900)
     counter = rng.uniform(0, 100, n)
@@ -264,8 +326,8 @@ def test_a_shuffled_sweep_of_meters_and_sensors_equals_small_ordered_batches():
         rb = b.process(order, ts[order], v[order], now=now)
         cons = np.zeros(n)
         for s in range(0, n, 700):
-            ra = a.process(np.arange(s, min(n, s + 700)), ts[s:s + 700], v[s:s + 700], now=now)
-            cons[s:s + 700] = ra.consumption
+            ra = a.process(np.arange(s, min(n, s + 700)), ts[s : s + 700], v[s : s + 700], now=now)
+            cons[s : s + 700] = ra.consumption
             found += [(int(i), int(t)) for i, t in zip(ra.alarms.idx, ra.alarms.type, strict=False)]
         assert rb.accepted.all()
         np.testing.assert_array_equal(rb.consumption, cons[order])
@@ -282,8 +344,10 @@ def test_spike_evidence_gives_the_baseline_held_before_the_reading():
     v[150] = 120
     for j in range(len(ts)):
         before = bank.state[0].copy()
-        res = bank.process([0], ts[j:j + 1], v[j:j + 1], now=int(ts[j]))
-        spikes = [res.alarms.evidence(i) for i in range(len(res.alarms)) if res.alarms.type[i] == AlarmType.SPIKE]
+        res = bank.process([0], ts[j : j + 1], v[j : j + 1], now=int(ts[j]))
+        spikes = [
+            res.alarms.evidence(i) for i in range(len(res.alarms)) if res.alarms.type[i] == AlarmType.SPIKE
+        ]
         if spikes:
             break
     assert j == 150
@@ -295,7 +359,11 @@ def test_spike_evidence_gives_the_baseline_held_before_the_reading():
 def naive_silent(state, now, k):
     """check_silent as a full scan of every record (the definition)."""
     last = state["last_ts"].astype(np.int64)
-    late = (last > 0) & (now - last > k * state["interval"]) & (state["flags"] & (1 << (AlarmType.SILENT - 1)) == 0)
+    late = (
+        (last > 0)
+        & (now - last > k * state["interval"])
+        & (state["flags"] & (1 << (AlarmType.SILENT - 1)) == 0)
+    )
     return np.flatnonzero(late)
 
 
@@ -345,19 +413,30 @@ def test_a_shard_of_a_bank_continues_exactly_as_the_whole_bank():
             for a, part in shards:
                 mine = order[(order >= a) & (order < a + part.n)]
                 rp = part.process(mine - a, ts[mine], v[mine], now=int(ts.max()))
-                np.testing.assert_array_equal(rp.consumption, rw.consumption[(order >= a) & (order < a + part.n)])
-                assert sorted(zip((rp.alarms.idx + a).tolist(), rp.alarms.type.tolist(), strict=True)) == sorted(
-                    (i, t) for i, t in zip(rw.alarms.idx.tolist(), rw.alarms.type.tolist(), strict=True) if a <= i < a + part.n)
+                np.testing.assert_array_equal(
+                    rp.consumption, rw.consumption[(order >= a) & (order < a + part.n)]
+                )
+                assert sorted(
+                    zip((rp.alarms.idx + a).tolist(), rp.alarms.type.tolist(), strict=True)
+                ) == sorted(
+                    (i, t)
+                    for i, t in zip(rw.alarms.idx.tolist(), rw.alarms.type.tolist(), strict=True)
+                    if a <= i < a + part.n
+                )
     silent_at = int(ts.max()) + 4 * 3600
     got = sorted((int(i) + a) for a, part in shards for i in part.check_silent(silent_at).idx)
     assert got == sorted(whole.check_silent(silent_at).idx.tolist()) and len(got) == n
     for a, part in shards:
-        st = whole.state[a:a + part.n].copy()
+        st = whole.state[a : a + part.n].copy()
         st["stamp"], st["slot"] = 0, 0
         mine = part.state.copy()
         mine["stamp"], mine["slot"] = 0, 0
         assert mine.tobytes() == st.tobytes()
-        np.testing.assert_array_equal(part.sensors.state, whole.sensors.state[:, whole.state["slot"][a:a + part.n][
-            whole.state["slot"][a:a + part.n] >= 0]])
+        np.testing.assert_array_equal(
+            part.sensors.state,
+            whole.sensors.state[
+                :, whole.state["slot"][a : a + part.n][whole.state["slot"][a : a + part.n] >= 0]
+            ],
+        )
     with pytest.raises(ValueError, match="^start/stop:"):
         whole.shard(5, n + 1)

@@ -24,10 +24,15 @@ def _json(d, t, v) -> bytes:
 
 def test_accepted_readings_are_archived_and_rolled_up_by_street_and_hour(devices, brain_dir):
     t = [HOUR + 60 * i for i in range(4)]
-    report = actions.upload_readings(decode_json(_json(["W1"] * 4, t, [10.0, 10.5, 11.0, 11.25])), source="test")
+    report = actions.upload_readings(
+        decode_json(_json(["W1"] * 4, t, [10.0, 10.5, 11.0, 11.25])), source="test"
+    )
     assert report.accepted == 4 and report.rejected_total == 0
     con = archive.connect(brain_dir)
-    assert con.execute("select count(*), max(value) from readings where device = 'W1'").fetchone() == (4, 11.25)
+    assert con.execute("select count(*), max(value) from readings where device = 'W1'").fetchone() == (
+        4,
+        11.25,
+    )
     row = Hourly.objects.get(street__code="D1S1", kind="water")
     assert row.readings == 4 and row.devices == 1
     assert row.consumption == pytest.approx(1.25)
@@ -36,13 +41,19 @@ def test_accepted_readings_are_archived_and_rolled_up_by_street_and_hour(devices
 
 def test_bad_readings_are_counted_and_kept_with_their_reason(devices, brain_dir):
     now = time.time()
-    body = _json(["W2", "NOPE", "W2", "W2", "W2"],
-                 [HOUR, HOUR, HOUR + 60, HOUR + 120, int(now) + 86400],
-                 [5.0, 1.0, "x", 4.0, 6.0])
+    body = _json(
+        ["W2", "NOPE", "W2", "W2", "W2"],
+        [HOUR, HOUR, HOUR + 60, HOUR + 120, int(now) + 86400],
+        [5.0, 1.0, "x", 4.0, 6.0],
+    )
     report = actions.upload_readings(decode_json(body), source="test")
     assert report.accepted == 1
-    assert report.rejected == {"unknown_device": 1, "not_numeric": 1, "counter_backwards": 1,
-                               "future_timestamp": 1}
+    assert report.rejected == {
+        "unknown_device": 1,
+        "not_numeric": 1,
+        "counter_backwards": 1,
+        "future_timestamp": 1,
+    }
     tallies = dict(RejectTally.objects.values_list("reason", "count"))
     assert tallies == report.rejected
     con = archive.connect(brain_dir)
@@ -53,7 +64,9 @@ def test_bad_readings_are_counted_and_kept_with_their_reason(devices, brain_dir)
 
 def test_a_device_reporting_twice_in_an_hour_counts_once_across_batches(devices):
     actions.upload_readings(decode_json(_json(["W1"], [HOUR], [1.0])), source="test")
-    actions.upload_readings(decode_json(_json(["W1", "W3"], [HOUR + 900, HOUR + 900], [2.0, 7.0])), source="test")
+    actions.upload_readings(
+        decode_json(_json(["W1", "W3"], [HOUR + 900, HOUR + 900], [2.0, 7.0])), source="test"
+    )
     rows = {r.street.code: r for r in Hourly.objects.select_related("street")}
     assert rows["D1S1"].devices == 1 and rows["D1S1"].readings == 2
     assert rows["D2S1"].devices == 1

@@ -22,8 +22,19 @@ def naive(hour, group, kind, cons, device, alarms):
 
 
 def as_dict(r):
-    return {(int(h), int(g), int(k)): (c, int(n), int(d), int(a)) for h, g, k, c, n, d, a in
-            zip(r["hour"], r["group"], r["kind"], r["consumption_sum"], r["readings"], r["devices_reporting"], r["alarms"], strict=False)}
+    return {
+        (int(h), int(g), int(k)): (c, int(n), int(d), int(a))
+        for h, g, k, c, n, d, a in zip(
+            r["hour"],
+            r["group"],
+            r["kind"],
+            r["consumption_sum"],
+            r["readings"],
+            r["devices_reporting"],
+            r["alarms"],
+            strict=False,
+        )
+    }
 
 
 @pytest.mark.parametrize("dense", [True, False])
@@ -70,7 +81,7 @@ def test_the_batchwise_rollup_with_per_device_cells_equals_the_rollup_of_all_rea
     acc, other = rollup.HourlyRollup(n_groups, n_kinds), rollup.HourlyRollup(n_groups, n_kinds)
     cell = (group * n_kinds + kind).astype(np.int32)
     for s in range(0, m, 3000):  # batches; the second half goes to another shard's accumulator
-        (acc if s < m // 2 else other).add(hour[s:s + 3000], cell[s:s + 3000], cons[s:s + 3000])
+        (acc if s < m // 2 else other).add(hour[s : s + 3000], cell[s : s + 3000], cons[s : s + 3000])
     acc.add_alarms(hour[al] + 1, cell[al])
     acc.merge(other)
     got = acc.result()

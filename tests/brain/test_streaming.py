@@ -26,7 +26,9 @@ def test_level_shift_scores_higher_than_steady_noise():
 
 def test_scores_in_unit_interval():
     rng = np.random.default_rng(2)
-    x = np.concatenate([rng.normal(0, 1, 500), rng.normal(100, 50, 500), np.zeros(300), rng.exponential(5, 500)])
+    x = np.concatenate(
+        [rng.normal(0, 1, 500), rng.normal(100, 50, 500), np.zeros(300), rng.exponential(5, 500)]
+    )
     s = StreamingDetector().score_series(x)
     assert np.all(np.isfinite(s))
     assert s.min() >= 0.0 and s.max() <= 1.0

@@ -60,14 +60,32 @@ def _readings(codes, steps, seed=3):
 
 
 def _worker(env, subject, durable, *extra):
-    cmd = pinned_command("cityloop.cli.main", "brain", "worker", "--via", "nats", "--subject", subject,
-                         "--durable", durable, "--fetch", "4", "--checkpoint-every", "0.01", "--maintenance-every", "0",
-                         *extra)
-    return subprocess.Popen(cmd, env=pinned_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cmd = pinned_command(
+        "cityloop.cli.main",
+        "brain",
+        "worker",
+        "--via",
+        "nats",
+        "--subject",
+        subject,
+        "--durable",
+        durable,
+        "--fetch",
+        "4",
+        "--checkpoint-every",
+        "0.01",
+        "--maintenance-every",
+        "0",
+        *extra,
+    )
+    return subprocess.Popen(
+        cmd, env=pinned_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def test_a_worker_killed_with_sigkill_and_restarted_loses_nothing_and_counts_nothing_twice(
-        city, tiny_places, brain_dir):
+    city, tiny_places, brain_dir
+):
     _need("127.0.0.1", 4222, "NATS (JetStream)")
     from cityloop.brain.models import Checkpoint
 
@@ -92,8 +110,12 @@ def test_a_worker_killed_with_sigkill_and_restarted_loses_nothing_and_counts_not
         nats.close()
     published = N_DEVICES * steps
 
-    env = {**os.environ, "CITYLOOP_DATABASE_URL": _database_url(), "CITYLOOP_BRAIN_DIR": str(brain_dir),
-           "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT)}
+    env = {
+        **os.environ,
+        "CITYLOOP_DATABASE_URL": _database_url(),
+        "CITYLOOP_BRAIN_DIR": str(brain_dir),
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
+    }
     durable = f"test-{run}"
     first = _worker(env, subject, durable)
     at_kill = 0
@@ -117,7 +139,9 @@ def test_a_worker_killed_with_sigkill_and_restarted_loses_nothing_and_counts_not
     cp = Checkpoint.objects.get(name="main")
     assert (cp.readings, cp.rejects) == (published, 0)
     con = archive.connect(brain_dir)
-    rows = con.execute("select device, count(*), sum(consumption), max(value) from readings group by device").fetchall()
+    rows = con.execute(
+        "select device, count(*), sum(consumption), max(value) from readings group by device"
+    ).fetchall()
     assert len(rows) == N_DEVICES
     for device, count, consumption, last in rows:
         assert count == steps, f"{device}: {count} readings archived, {steps} published"
@@ -126,7 +150,9 @@ def test_a_worker_killed_with_sigkill_and_restarted_loses_nothing_and_counts_not
     assert con.execute("select count(*) from rejects").fetchone() == (0,)
 
 
-def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosquitto(city, tiny_places, brain_dir):
+def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosquitto(
+    city, tiny_places, brain_dir
+):
     _need("127.0.0.1", 1883, "Mosquitto")
     from cityloop.brain import worker
     from cityloop.brain.models import Checkpoint
@@ -138,12 +164,14 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
     t0, values = _readings(codes, 40)
     stop = threading.Event()
     result = {}
+
     def consume():
         from django.db import connection
 
         try:
-            result["stats"] = worker.run_mqtt(client_id=f"cityloop-test-{run}", checkpoint_every=0.2,
-                                              maintenance_every=0, stop=stop.is_set)
+            result["stats"] = worker.run_mqtt(
+                client_id=f"cityloop-test-{run}", checkpoint_every=0.2, maintenance_every=0, stop=stop.is_set
+            )
         finally:
             connection.close()  # this thread's own connection, or the test database cannot be dropped
 
@@ -153,16 +181,25 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
     client = bus.Mqtt(f"cityloop-test-pub-{run}", subscribe=False, clean=True)
     try:
         started = time.perf_counter()
-        infos = [client.publish(f"cityloop/devices/{c}/reading",
-                                orjson.dumps({"t": t0 + 60 * s, "v": float(values[c][s])}))
-                 for s in range(30) for c in codes]
-        gateway = {"d": [c for s in range(30, 40) for c in codes],
-                   "t": [t0 + 60 * s for s in range(30, 40) for _ in codes],
-                   "v": [float(values[c][s]) for s in range(30, 40) for c in codes]}
+        infos = [
+            client.publish(
+                f"cityloop/devices/{c}/reading", orjson.dumps({"t": t0 + 60 * s, "v": float(values[c][s])})
+            )
+            for s in range(30)
+            for c in codes
+        ]
+        gateway = {
+            "d": [c for s in range(30, 40) for c in codes],
+            "t": [t0 + 60 * s for s in range(30, 40) for _ in codes],
+            "v": [float(values[c][s]) for s in range(30, 40) for c in codes],
+        }
         infos.append(client.publish(f"cityloop/gateways/gw{run}/batch", orjson.dumps(gateway)))
         # A gateway publishing another gateway's device: rejected as not_bound, never stored.
-        infos.append(client.publish(f"cityloop/gateways/gw{run}/batch",
-                                    orjson.dumps({"d": [f"X{run}"], "t": [t0], "v": [1.0]})))
+        infos.append(
+            client.publish(
+                f"cityloop/gateways/gw{run}/batch", orjson.dumps({"d": [f"X{run}"], "t": [t0], "v": [1.0]})
+            )
+        )
         infos.append(client.publish(f"cityloop/devices/{codes[0]}/reading", b"not json"))
         for info in infos:
             info.wait_for_publish(10)

@@ -20,7 +20,8 @@ def history(city):
 
 
 def test_a_leader_reads_the_dashboard_map_filters_rankings_and_report_in_chinese(
-        page, city, history, leader_sun):
+    page, city, history, leader_sun
+):
     login(page, "leader_sun", PERSONA_PASSWORD)
     page.goto("/leaders/")
     assert "领导驾驶舱" in page.locator("h1").inner_text()
@@ -54,8 +55,9 @@ def test_a_leader_reads_the_dashboard_map_filters_rankings_and_report_in_chinese
 
     page.goto("/leaders/report/")
     sentences = page.locator("ul.sentences li").all_inner_texts()
-    assert any(re.fullmatch(r"解决率 (从 \d+\.\d\d% (升至|降至) \d+\.\d\d%|保持在 \d+\.\d\d%)", s) for s in sentences), \
-        sentences
+    assert any(
+        re.fullmatch(r"解决率 (从 \d+\.\d\d% (升至|降至) \d+\.\d\d%|保持在 \d+\.\d\d%)", s) for s in sentences
+    ), sentences
 
 
 def test_the_report_reads_in_english_with_the_seeds_sentence(page, city, history, leader_sun):
@@ -64,8 +66,14 @@ def test_the_report_reads_in_english_with_the_seeds_sentence(page, city, history
     switch_language(page, "en")
     assert "Monthly report" in page.locator("h1").inner_text()
     sentences = page.locator("ul.sentences li").all_inner_texts()
-    assert any(re.fullmatch(r"resolution rate (rose|fell) from \d+\.\d\d% to \d+\.\d\d%|resolution rate held at "
-                            r"\d+\.\d\d%", s) for s in sentences), sentences
+    assert any(
+        re.fullmatch(
+            r"resolution rate (rose|fell) from \d+\.\d\d% to \d+\.\d\d%|resolution rate held at "
+            r"\d+\.\d\d%",
+            s,
+        )
+        for s in sentences
+    ), sentences
     with page.expect_download() as download:
         page.click("a:has-text('Download XLSX')")
     assert download.value.suggested_filename.startswith("cityloop-report-")

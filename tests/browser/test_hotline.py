@@ -1,4 +1,5 @@
-"""One request's whole life in a real browser, JavaScript off: submit → dispatch → sign → reply → track → rate."""
+"""One request's whole life in a real browser, JavaScript off: submit → dispatch → sign → reply → track →
+rate."""
 
 from __future__ import annotations
 
@@ -15,7 +16,16 @@ def water_classifier(settings, tmp_path):
     """A small classifier trained on the tiny city's own categories, so intake suggests one."""
     from cityloop.hotline import classifier, suggest
 
-    texts = ["停水了", "家里没有自来水", "一整天停水", "水龙头没水", "楼道乱堆乱放", "门口堆满杂物", "垃圾乱堆", "杂物乱放"]
+    texts = [
+        "停水了",
+        "家里没有自来水",
+        "一整天停水",
+        "水龙头没水",
+        "楼道乱堆乱放",
+        "门口堆满杂物",
+        "垃圾乱堆",
+        "杂物乱放",
+    ]
     labels = ["02.01.01"] * 4 + ["01.01.01"] * 4
     path = classifier.train(texts, labels).save(tmp_path / "classifier.joblib", key=suggest.model_key())
     settings.HOTLINE = {**settings.HOTLINE, "classifier_model": str(path)}
@@ -25,8 +35,9 @@ def _logout(page):
     page.click("form[action='/logout/'] button")
 
 
-def test_a_request_goes_from_the_citizens_submit_to_the_rating(page, city, dispatcher_li, dept_water_zhao,
-                                                               water_classifier):
+def test_a_request_goes_from_the_citizens_submit_to_the_rating(
+    page, city, dispatcher_li, dept_water_zhao, water_classifier
+):
     # The citizen, anonymous, in the Chinese interface.
     page.goto("/hotline/submit/")
     assert page.locator("html").get_attribute("lang") == "zh-hans"

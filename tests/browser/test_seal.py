@@ -7,11 +7,19 @@ from tests.browser.conftest import login
 from tests.conftest import PERSONA_PASSWORD
 
 
-def test_a_certificate_verifies_on_the_public_page_until_it_is_revoked(page, admin_zhang, tmp_path, monkeypatch):
+def test_a_certificate_verifies_on_the_public_page_until_it_is_revoked(
+    page, admin_zhang, tmp_path, monkeypatch
+):
     monkeypatch.setenv("CITYLOOP_KEY_DIR", str(tmp_path / "keys"))
     cert = actions.issue_certificate(
-        issuer_department=None, holder_name="王小明", holder_id="110101199001011234", title="营业执照",
-        fields={"名称": "小明餐饮有限公司"}, source_ref="services.application:1", actor=None)
+        issuer_department=None,
+        holder_name="王小明",
+        holder_id="110101199001011234",
+        title="营业执照",
+        fields={"名称": "小明餐饮有限公司"},
+        source_ref="services.application:1",
+        actor=None,
+    )
     login(page, "admin_zhang", PERSONA_PASSWORD)
     page.goto(cert.get_absolute_url())
     assert page.locator("h1").inner_text() == "营业执照"

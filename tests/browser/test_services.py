@@ -31,7 +31,9 @@ def test_a_citizen_starts_a_business_in_one_application_and_verifies_the_licence
     page.click("text=开办企业一件事")
     # the holder is the identity the window verified, not a number typed into a box (issue 11 #4)
     assert page.locator("#holder_id").count() == 0
-    assert "您将以已核验的身份申请" in page.inner_text("main") and "王小明 (110…34)" in page.inner_text("main")
+    assert "您将以已核验的身份申请" in page.inner_text("main") and "王小明 (110…34)" in page.inner_text(
+        "main"
+    )
     page.click("button[name=apply]")
     assert page.locator("h1").get_attribute("data-status") == "draft"
     page.check("input[name='answers.premises'][value=owned]")
@@ -40,7 +42,9 @@ def test_a_citizen_starts_a_business_in_one_application_and_verifies_the_licence
     page.click("#situations button[type=submit]")
     assert page.locator("#materials").count() == 1
     consent = page.locator("#consent").inner_text()
-    assert "房屋所有权证明" in consent and "不动产权证书" not in consent  # nothing held is shown before consent
+    assert (
+        "房屋所有权证明" in consent and "不动产权证书" not in consent
+    )  # nothing held is shown before consent
     page.check("#consent input[name=consent]")
     page.click("#consent button[type=submit]")
     assert "不动产权证书" in page.inner_text("main")  # fetched once the applicant consented

@@ -17,7 +17,8 @@ def _logout(page):
 
 
 def test_a_street_summons_a_department_which_reports_in_and_finishes_then_is_rated(
-        page, city, street_chen, dept_water_zhao):
+    page, city, street_chen, dept_water_zhao
+):
     login(page, "street_chen", PERSONA_PASSWORD)
     page.goto("/whistles/")
     page.click("main a:has-text('吹哨')")

@@ -29,8 +29,9 @@ def water(city):
 
 
 def _add(username, role, **extra):
-    return actions.add_user(username=username, password="a long enough Passphrase 7", role=role, actor=None,
-                            **extra)
+    return actions.add_user(
+        username=username, password="a long enough Passphrase 7", role=role, actor=None, **extra
+    )
 
 
 def _field_errors(exc_info) -> dict[str, list[str]]:
@@ -151,11 +152,13 @@ def test_a_persona_logs_in_with_its_password_and_not_with_another(citizen_wang, 
 
 def test_only_an_administrator_may_add_users(dispatcher_li, admin_zhang):
     with pytest.raises(PermissionDenied):
-        actions.add_user(username="sneaky", password="x", role=Role.ADMIN, actor=dispatcher_li,
-                         check_password=False)
+        actions.add_user(
+            username="sneaky", password="x", role=Role.ADMIN, actor=dispatcher_li, check_password=False
+        )
 
-    made = actions.add_user(username="proper", password="x", role=Role.CITIZEN, actor=admin_zhang,
-                            check_password=False)
+    made = actions.add_user(
+        username="proper", password="x", role=Role.CITIZEN, actor=admin_zhang, check_password=False
+    )
     assert made.pk and not User.objects.filter(username="sneaky").exists()
 
 
@@ -163,8 +166,9 @@ def test_only_an_administrator_may_add_users(dispatcher_li, admin_zhang):
 
 
 def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(dispatcher_li):
-    token, secret = actions.create_token(user=dispatcher_li, name="FixMyStreet bridge", scopes=["hotline"],
-                                         actor=None)
+    token, secret = actions.create_token(
+        user=dispatcher_li, name="FixMyStreet bridge", scopes=["hotline"], actor=None
+    )
 
     stored = ApiToken.objects.get(pk=token.pk)
     assert secret.startswith(tokens.PREFIX) and len(secret) > 40
@@ -174,8 +178,9 @@ def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(dispatche
 
 
 def test_a_token_is_found_by_its_secret_for_its_scope(dispatcher_li):
-    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline", "open311"],
-                                         actor=None)
+    token, secret = actions.create_token(
+        user=dispatcher_li, name="bridge", scopes=["hotline", "open311"], actor=None
+    )
 
     found = tokens.lookup(secret, scope="hotline")
 
@@ -198,9 +203,15 @@ def test_a_read_token_serves_only_read_only_lookups(dispatcher_li):
     assert tokens.lookup(secret, scope="hotline") is None
 
 
-@pytest.mark.parametrize("forged", [
-    "", "clk_", "not-a-token", "clk_deadbeef_nothing-here",
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "",
+        "clk_",
+        "not-a-token",
+        "clk_deadbeef_nothing-here",
+    ],
+)
 def test_a_malformed_or_unknown_secret_finds_no_token(dispatcher_li, forged):
     actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
 
@@ -225,8 +236,13 @@ def test_a_revoked_token_is_refused_and_cannot_be_revoked_twice(dispatcher_li):
 
 
 def test_an_expired_token_is_refused(dispatcher_li):
-    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None,
-                                         expires_at=timezone.now() + timedelta(days=1))
+    token, secret = actions.create_token(
+        user=dispatcher_li,
+        name="bridge",
+        scopes=["hotline"],
+        actor=None,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
     assert tokens.lookup(secret, scope="hotline") == token
 
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -245,8 +261,13 @@ def test_a_token_of_a_deactivated_account_is_refused(dispatcher_li):
 
 def test_an_expiry_in_the_past_is_refused_naming_expires_at(dispatcher_li):
     with pytest.raises(ValidationError) as refused:
-        actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None,
-                             expires_at=timezone.now() - timedelta(days=1))
+        actions.create_token(
+            user=dispatcher_li,
+            name="bridge",
+            scopes=["hotline"],
+            actor=None,
+            expires_at=timezone.now() - timedelta(days=1),
+        )
 
     assert "expires_at" in _field_errors(refused)
 
@@ -283,9 +304,19 @@ def test_only_an_administrator_may_create_or_revoke_tokens(dispatcher_li, street
 
 
 @pytest.fixture
-def everyone(city, citizen_wang, outsider_zhou, dispatcher_li, street_chen, dept_water_zhao, leader_sun,
-             admin_zhang, auditor_qian):
-    """All personas, plus a second official of another street and a second staff member of another department."""
+def everyone(
+    city,
+    citizen_wang,
+    outsider_zhou,
+    dispatcher_li,
+    street_chen,
+    dept_water_zhao,
+    leader_sun,
+    admin_zhang,
+    auditor_qian,
+):
+    """All personas, plus a second official of another street and a second staff member of another
+    department."""
     _add("street_other", Role.STREET, street=Jurisdiction.objects.get(city=city, code="D2S1"))
     _add("dept_other", Role.DEPARTMENT, department=Department.objects.get(city=city, code="CITYMGMT"))
     _add("street_colleague", Role.STREET, street=street_chen.street)
@@ -293,7 +324,9 @@ def everyone(city, citizen_wang, outsider_zhou, dispatcher_li, street_chen, dept
 
 
 def _visible_to(actor) -> set[str]:
-    rows = queries.for_actor(User.objects.all(), actor, street="street_id", department="department_id", owner="pk")
+    rows = queries.for_actor(
+        User.objects.all(), actor, street="street_id", department="department_id", owner="pk"
+    )
     return set(rows.values_list("username", flat=True))
 
 
@@ -328,8 +361,9 @@ def test_a_role_whose_tie_the_model_lacks_sees_nothing(everyone):
     assert queries.for_actor(User.objects.all(), everyone["leader_sun"]).count() == len(everyone)
 
 
-def test_a_revoked_token_is_refused_at_once_although_lookups_are_cached(dispatcher_li,
-                                                                        django_capture_on_commit_callbacks):
+def test_a_revoked_token_is_refused_at_once_although_lookups_are_cached(
+    dispatcher_li, django_capture_on_commit_callbacks
+):
     token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
     assert tokens.lookup(secret, scope="hotline") == token  # now cached
     with django_capture_on_commit_callbacks(execute=True):

@@ -24,8 +24,10 @@ def root(superuser):
 
 def test_a_superuser_cannot_raise_a_users_role_through_the_admin(root, street_chen):
     records = AuditRecord.objects.count()
-    answer = root.post(f"/admin/core/user/{street_chen.pk}/change/",
-                       {"username": "street_chen", "role": "admin", "is_superuser": "on", "is_active": "on"})
+    answer = root.post(
+        f"/admin/core/user/{street_chen.pk}/change/",
+        {"username": "street_chen", "role": "admin", "is_superuser": "on", "is_active": "on"},
+    )
     assert answer.status_code == 403
     street_chen.refresh_from_db()
     assert street_chen.role == "street" and not street_chen.is_superuser
@@ -37,8 +39,10 @@ def test_a_superuser_cannot_raise_a_users_role_through_the_admin(root, street_ch
 def test_a_superuser_cannot_unrevoke_a_token_or_widen_its_scopes_through_the_admin(root, dispatcher_li):
     token, _secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["read"], actor=None)
     actions.revoke_token(token, actor=None)
-    answer = root.post(f"/admin/core/apitoken/{token.pk}/change/",
-                       {"name": "bridge", "user": dispatcher_li.pk, "scopes": "hotline,brain", "revoked_at": ""})
+    answer = root.post(
+        f"/admin/core/apitoken/{token.pk}/change/",
+        {"name": "bridge", "user": dispatcher_li.pk, "scopes": "hotline,brain", "revoked_at": ""},
+    )
     assert answer.status_code == 403
     token = ApiToken.objects.get(pk=token.pk)
     assert token.revoked_at is not None and token.scopes == "read"
@@ -48,8 +52,10 @@ def test_a_superuser_cannot_unrevoke_a_token_or_widen_its_scopes_through_the_adm
 def test_a_superuser_cannot_reroute_a_category_through_the_admin(root, city):
     row = Responsibility.objects.filter(category__city=city).select_related("department").first()
     before = (row.department_id, row.route)
-    answer = root.post(f"/admin/org/responsibility/{row.pk}/change/",
-                       {"category": row.category_id, "department": row.department_id, "route": "street"})
+    answer = root.post(
+        f"/admin/org/responsibility/{row.pk}/change/",
+        {"category": row.category_id, "department": row.department_id, "route": "street"},
+    )
     assert answer.status_code == 403
     row.refresh_from_db()
     assert (row.department_id, row.route) == before

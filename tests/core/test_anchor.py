@@ -31,8 +31,10 @@ def test_deleting_the_newest_audit_rows_is_caught_by_a_checkpoint():
     fourth = AuditRecord.objects.get(seq=4)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {_quote(AuditRecord._meta.db_table)} WHERE seq > 4")  # noqa: S608
-        cursor.execute(f"UPDATE {_quote(AuditHead._meta.db_table)} SET seq = 4, digest = %s WHERE id = 1",  # noqa: S608
-                       [fourth.digest])
+        cursor.execute(
+            f"UPDATE {_quote(AuditHead._meta.db_table)} SET seq = 4, digest = %s WHERE id = 1",  # noqa: S608
+            [fourth.digest],
+        )
     verdict = audit.verify()
     assert not verdict.intact and "the newest records were deleted" in verdict.first_break.reason
 
@@ -46,11 +48,22 @@ def test_a_row_rewritten_with_every_later_digest_recomputed_is_caught_by_a_check
     with connection.cursor() as cursor:
         for row in rows[1:]:
             summary = '{"after":{"n":99}}' if row.seq == 2 else row.summary
-            digest = audit.digest_of(prev, seq=row.seq, at=row.at, actor_id=row.actor_id, actor_label=row.actor_label,
-                                     action=row.action, object_type=row.object_type, object_id=row.object_id,
-                                     summary=summary)
-            cursor.execute(f"UPDATE {_quote(AuditRecord._meta.db_table)} SET summary = %s, prev_digest = %s, "  # noqa: S608
-                           f"digest = %s WHERE seq = %s", [summary, prev, digest, row.seq])
+            digest = audit.digest_of(
+                prev,
+                seq=row.seq,
+                at=row.at,
+                actor_id=row.actor_id,
+                actor_label=row.actor_label,
+                action=row.action,
+                object_type=row.object_type,
+                object_id=row.object_id,
+                summary=summary,
+            )
+            cursor.execute(
+                f"UPDATE {_quote(AuditRecord._meta.db_table)} SET summary = %s, prev_digest = %s, "  # noqa: S608
+                f"digest = %s WHERE seq = %s",
+                [summary, prev, digest, row.seq],
+            )
             prev = digest
         cursor.execute(f"UPDATE {_quote(AuditHead._meta.db_table)} SET digest = %s WHERE id = 1", [prev])  # noqa: S608
     verdict = audit.verify()
@@ -63,8 +76,10 @@ def test_without_a_checkpoint_the_chain_alone_cannot_see_such_a_rewrite():
     second = AuditRecord.objects.get(seq=2)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {_quote(AuditRecord._meta.db_table)} WHERE seq = 3")  # noqa: S608
-        cursor.execute(f"UPDATE {_quote(AuditHead._meta.db_table)} SET seq = 2, digest = %s WHERE id = 1",  # noqa: S608
-                       [second.digest])
+        cursor.execute(
+            f"UPDATE {_quote(AuditHead._meta.db_table)} SET seq = 2, digest = %s WHERE id = 1",  # noqa: S608
+            [second.digest],
+        )
     assert audit.verify().intact
 
 

@@ -55,12 +55,15 @@ def test_many_records_form_one_chain_and_the_head_holds_its_last_link():
     assert audit.verify().checked == 40 and audit.verify().intact
 
 
-@pytest.mark.parametrize("column, value", [
-    ("summary", '{"n":999}'),
-    ("action", "test.innocent"),
-    ("actor_label", "someone_else"),
-    ("object_id", "42"),
-])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("summary", '{"n":999}'),
+        ("action", "test.innocent"),
+        ("actor_label", "someone_else"),
+        ("object_id", "42"),
+    ],
+)
 def test_editing_any_field_with_raw_sql_breaks_the_chain_at_that_record(column, value):
     _write(6)
 
@@ -75,9 +78,17 @@ def test_editing_any_field_with_raw_sql_breaks_the_chain_at_that_record(column, 
 def test_rewriting_a_record_with_a_freshly_computed_digest_breaks_the_next_link():
     entries = _write(5)
     forged = entries[2]
-    forged_digest = audit.digest_of(forged.prev_digest, seq=3, at=forged.at, actor_id=None, actor_label="system",
-                                    action=forged.action, object_type=forged.object_type,
-                                    object_id=forged.object_id, summary='{"n":999}')
+    forged_digest = audit.digest_of(
+        forged.prev_digest,
+        seq=3,
+        at=forged.at,
+        actor_id=None,
+        actor_label="system",
+        action=forged.action,
+        object_type=forged.object_type,
+        object_id=forged.object_id,
+        summary='{"n":999}',
+    )
 
     _raw("UPDATE core_audit_record SET summary = %s, digest = %s WHERE seq = 3", ['{"n":999}', forged_digest])
 
@@ -161,7 +172,9 @@ def test_the_cityloop_command_exits_1_on_a_broken_chain_and_0_on_a_sound_one(cap
 
 
 def test_adding_a_user_creating_and_revoking_a_token_and_importing_a_city_are_all_audited(city, admin_zhang):
-    token, _secret = actions.create_token(user=admin_zhang, name="bridge", scopes=["hotline"], actor=admin_zhang)
+    token, _secret = actions.create_token(
+        user=admin_zhang, name="bridge", scopes=["hotline"], actor=admin_zhang
+    )
     actions.revoke_token(token, actor=admin_zhang)
 
     records = list(AuditRecord.objects.order_by("seq"))
@@ -182,7 +195,9 @@ def test_a_failed_change_leaves_no_audit_record(admin_zhang):
 
     before = AuditRecord.objects.count()
     with pytest.raises(ValidationError):
-        actions.add_user(username="admin_zhang", password="x", role="citizen", actor=None, check_password=False)
+        actions.add_user(
+            username="admin_zhang", password="x", role="citizen", actor=None, check_password=False
+        )
 
     assert AuditRecord.objects.count() == before
 
@@ -191,13 +206,19 @@ def test_a_batch_of_records_continues_the_chain_and_moves_the_head(admin_zhang):
     first = audit.record(None, "test.write", ("thing", "1"))
     base = first.seq
 
-    last_seq = audit.record_many([(admin_zhang, "test.batch", ("thing", str(n)), {"n": n}) for n in range(2, 6)]
-                                 + [(None, "test.batch", None, {})])
+    last_seq = audit.record_many(
+        [(admin_zhang, "test.batch", ("thing", str(n)), {"n": n}) for n in range(2, 6)]
+        + [(None, "test.batch", None, {})]
+    )
 
     stored = list(AuditRecord.objects.filter(seq__gt=base).order_by("seq"))
     assert last_seq == base + 5 and [e.seq for e in stored] == [base + n for n in range(1, 6)]
     assert stored[0].prev_digest == first.digest
-    assert (stored[0].actor_id, stored[0].actor_label, stored[0].object_id) == (admin_zhang.pk, "admin_zhang", "2")
+    assert (stored[0].actor_id, stored[0].actor_label, stored[0].object_id) == (
+        admin_zhang.pk,
+        "admin_zhang",
+        "2",
+    )
     assert json.loads(stored[1].summary) == {"n": 3} and stored[4].actor_label == "system"
     head = AuditHead.objects.get(pk=1)
     assert (head.seq, head.digest) == (base + 5, stored[4].digest)

@@ -39,17 +39,27 @@ def installation(tmp_path, settings, monkeypatch):
     part = tmp_path / "brain" / "archive" / "date=2026-11-18" / "hour=10" / "part-g000000000001-00000.parquet"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"PAR1 readings")
-    cert = actions.issue_certificate(issuer_department=None, holder_name="王小明", holder_id="110101199001011234",
-                                     title="营业执照", fields={"名称": "小明餐饮有限公司"},
-                                     source_ref="services.application:1", actor=None)
+    cert = actions.issue_certificate(
+        issuer_department=None,
+        holder_name="王小明",
+        holder_id="110101199001011234",
+        title="营业执照",
+        fields={"名称": "小明餐饮有限公司"},
+        source_ref="services.application:1",
+        actor=None,
+    )
     return cert
 
 
 @pytest.fixture
 def empty_target(tmp_path):
     """The environment of a new, empty installation of the same kind of database (dropped afterwards)."""
-    env = {**os.environ, "CITYLOOP_DATA_DIR": str(tmp_path / "restored"), "PYTHONPATH": str(ROOT / "src"),
-           "DJANGO_SETTINGS_MODULE": "cityloop.settings"}
+    env = {
+        **os.environ,
+        "CITYLOOP_DATA_DIR": str(tmp_path / "restored"),
+        "PYTHONPATH": str(ROOT / "src"),
+        "DJANGO_SETTINGS_MODULE": "cityloop.settings",
+    }
     for name in ("CITYLOOP_KEY_DIR", "CITYLOOP_BRAIN_DIR", "CITYLOOP_SECRET_KEY", "CITYLOOP_TESTING"):
         env.pop(name, None)
     created = None
@@ -58,14 +68,19 @@ def empty_target(tmp_path):
 
         params = connection.settings_dict
         created = f"restore_{uuid.uuid4().hex[:12]}"
-        conninfo = dict(host=params["HOST"] or "127.0.0.1", port=params["PORT"] or 5432,
-                        user=params["USER"] or "postgres", dbname="postgres")
+        conninfo = dict(
+            host=params["HOST"] or "127.0.0.1",
+            port=params["PORT"] or 5432,
+            user=params["USER"] or "postgres",
+            dbname="postgres",
+        )
         if params.get("PASSWORD"):
             conninfo["password"] = params["PASSWORD"]
         with psycopg.connect(**conninfo, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{created}"')
-        env["CITYLOOP_DATABASE_URL"] = (f"postgresql://{conninfo['user']}@{conninfo['host']}:{conninfo['port']}/"
-                                        f"{created}")
+        env["CITYLOOP_DATABASE_URL"] = (
+            f"postgresql://{conninfo['user']}@{conninfo['host']}:{conninfo['port']}/{created}"
+        )
     else:
         env.pop("CITYLOOP_DATABASE_URL", None)
     yield env
@@ -75,12 +90,18 @@ def empty_target(tmp_path):
 
 
 def cityloop(env, *args):
-    return subprocess.run(pinned_command("cityloop.cli.main", *args), capture_output=True, text=True,
-                          env=pinned_env(env), timeout=300)
+    return subprocess.run(
+        pinned_command("cityloop.cli.main", *args),
+        capture_output=True,
+        text=True,
+        env=pinned_env(env),
+        timeout=300,
+    )
 
 
-def test_a_restored_installation_verifies_its_audit_trail_and_certificates(installation, empty_target, tmp_path,
-                                                                           settings):
+def test_a_restored_installation_verifies_its_audit_trail_and_certificates(
+    installation, empty_target, tmp_path, settings
+):
     cert = installation
     records = audit.verify().checked
     assert records > 0

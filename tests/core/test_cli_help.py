@@ -29,10 +29,13 @@ def test_help_lists_every_command_and_subcommand_including_services_brain_and_ho
     for usage, _ in COMMANDS:
         for alternative in usage.split(" | "):
             words = alternative.split()
-            listed.setdefault(words[0], set()).update(
-                part for word in words[1:2] for part in word.split("|"))
-    missing = [f"{name} {sub}".strip() for name, subs in _cityloop_commands().items()
-               for sub in (subs or [""]) if name not in listed or (sub and sub not in listed[name])]
+            listed.setdefault(words[0], set()).update(part for word in words[1:2] for part in word.split("|"))
+    missing = [
+        f"{name} {sub}".strip()
+        for name, subs in _cityloop_commands().items()
+        for sub in (subs or [""])
+        if name not in listed or (sub and sub not in listed[name])
+    ]
     assert not missing, f"cityloop --help does not list: {missing}"
     for usage in ("services lint", "brain worker", "hotline import --csv CSV"):
         assert usage in overview

@@ -25,12 +25,23 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
-def cityloop(data_dir: Path, *args: str, timeout: float = 300, **variables: str) -> subprocess.CompletedProcess:
+def cityloop(
+    data_dir: Path, *args: str, timeout: float = 300, **variables: str
+) -> subprocess.CompletedProcess:
     """Run ``cityloop ARGS`` with only the given CITYLOOP_* variables (and the data directory) set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYLOOP_") and k != "DJANGO_SETTINGS_MODULE"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CITYLOOP_") and k != "DJANGO_SETTINGS_MODULE"
+    }
     env.update(CITYLOOP_DATA_DIR=str(data_dir), **variables)
-    return subprocess.run(pinned_command("cityloop.cli.main", *args), env=pinned_env(env), cwd=data_dir,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        pinned_command("cityloop.cli.main", *args),
+        env=pinned_env(env),
+        cwd=data_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -40,14 +51,17 @@ def data_dir(tmp_path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("CITYLOOP_TIME_ZONE", "Mars/Olympus_Mons"),
-    ("CITYLOOP_LANGUAGE", "fr"),
-    ("CITYLOOP_DATABASE_URL", "mysql://cityloop@127.0.0.1/cityloop"),
-    ("CITYLOOP_SECRET_KEY", "too-short"),
-    ("CITYLOOP_SECRET_KEY_FILE", "/nonexistent/cityloop/secret"),
-    ("CITYLOOP_DEBUG", "perhaps"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("CITYLOOP_TIME_ZONE", "Mars/Olympus_Mons"),
+        ("CITYLOOP_LANGUAGE", "fr"),
+        ("CITYLOOP_DATABASE_URL", "mysql://cityloop@127.0.0.1/cityloop"),
+        ("CITYLOOP_SECRET_KEY", "too-short"),
+        ("CITYLOOP_SECRET_KEY_FILE", "/nonexistent/cityloop/secret"),
+        ("CITYLOOP_DEBUG", "perhaps"),
+    ],
+)
 def test_a_bad_setting_exits_2_with_one_line_naming_the_variable(data_dir, variable, value):
     ran = cityloop(data_dir, "check", **{variable: value})
 
@@ -98,15 +112,18 @@ def test_cityloop_help_lists_the_commands(data_dir):
         assert command in ran.stdout
 
 
-@pytest.mark.parametrize("args, mentions", [
-    (["demo"], "--load-only"),
-    (["city", "import"], "--check"),
-    (["user", "add"], "--role"),
-    (["token", "create"], "--scope"),
-    (["audit", "verify"], "usage"),
-    (["serve"], "--workers"),
-    (["migrate"], "--plan"),
-])
+@pytest.mark.parametrize(
+    "args, mentions",
+    [
+        (["demo"], "--load-only"),
+        (["city", "import"], "--check"),
+        (["user", "add"], "--role"),
+        (["token", "create"], "--scope"),
+        (["audit", "verify"], "usage"),
+        (["serve"], "--workers"),
+        (["migrate"], "--plan"),
+    ],
+)
 def test_each_command_explains_itself_and_exits_0(capsys, args, mentions):
     with pytest.raises(SystemExit) as exited:
         cityloop_main([*args, "--help"])
@@ -116,8 +133,16 @@ def test_each_command_explains_itself_and_exits_0(capsys, args, mentions):
 
 
 def _row_counts(database: Path) -> dict[str, int]:
-    tables = ["org_jurisdiction", "org_department", "org_category", "org_responsibility", "org_place_name",
-              "org_city_pack", "core_user", "core_audit_record"]
+    tables = [
+        "org_jurisdiction",
+        "org_department",
+        "org_category",
+        "org_responsibility",
+        "org_place_name",
+        "org_city_pack",
+        "core_user",
+        "core_audit_record",
+    ]
     with sqlite3.connect(database) as db:
         return {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in tables}
 
@@ -126,8 +151,15 @@ def test_the_nyc_demo_loads_audits_cleanly_refuses_a_broken_pack_and_catches_tam
     loaded = cityloop(data_dir, "demo", "--city", "nyc", "--load-only", timeout=600)
 
     assert loaded.returncode == 0, loaded.stderr
-    for username in ("citizen_wang", "dispatcher_li", "street_chen", "dept_water_zhao", "leader_sun",
-                     "admin_zhang", "auditor_qian"):
+    for username in (
+        "citizen_wang",
+        "dispatcher_li",
+        "street_chen",
+        "dept_water_zhao",
+        "leader_sun",
+        "admin_zhang",
+        "auditor_qian",
+    ):
         assert username in loaded.stdout
     assert "cityloop-demo" in loaded.stdout
 
@@ -137,7 +169,9 @@ def test_the_nyc_demo_loads_audits_cleanly_refuses_a_broken_pack_and_catches_tam
 
     database = data_dir / "cityloop.sqlite3"
     before = _row_counts(database)
-    assert before["org_city_pack"] == 1 and before["core_user"] == 8  # the seven personas and the Open311 demo app
+    assert (
+        before["org_city_pack"] == 1 and before["core_user"] == 8
+    )  # the seven personas and the Open311 demo app
     bad = broken_pack("responsibilities.csv", edit=lambda text: text.replace("02,WATER", "02,SEWER"))
     refused = cityloop(data_dir, "city", "import", str(bad))
     assert refused.returncode != 0

@@ -25,13 +25,14 @@ def test_an_empty_database_or_one_the_demo_made_is_welcome(db):
     assert demo.is_demo_or_empty()
 
 
-def test_the_demo_city_looks_lived_in(db, capsys):
+def test_the_demo_city_looks_lived_in(db, settings, tmp_path):
     """A new user meets every desk with work on it: an e-certificate, the window, approvers, a whistle."""
     from cityloop.hotline.models import Request, Summons, Whistle
     from cityloop.seal.models import Certificate
     from cityloop.seal.verify import verify_text
     from cityloop.services.models import Application, AppStatus, TaskStatus
 
+    settings.DATA_DIR = tmp_path  # the demo's Open311 key file goes here
     demo.load("beijing")
     certificate = Certificate.objects.get()
     assert verify_text(certificate.payload).ok

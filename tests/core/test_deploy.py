@@ -75,7 +75,9 @@ def test_dashboard_and_alerts_ask_only_for_metrics_that_exist(client, db):
     documented = (DEPLOY.parent / "docs" / "operations.md").read_text()
     for group in rules["groups"]:
         for rule in group["rules"]:
-            assert rule["alert"] in documented, f"alert {rule['alert']} is not explained in docs/operations.md"
+            assert rule["alert"] in documented, (
+                f"alert {rule['alert']} is not explained in docs/operations.md"
+            )
 
 
 def test_the_proxy_replaces_the_forwarded_address_instead_of_appending():
@@ -89,7 +91,11 @@ def test_the_nats_cluster_has_three_nodes_that_route_to_each_other(monkeypatch):
     confs = sorted((DEPLOY / "nats").glob("nats-*.conf"))
     assert len(confs) == 3
     for conf in confs:
-        assert set(re.findall(r"nats-route://(nats-\d)\.", conf.read_text())) == {"nats-1", "nats-2", "nats-3"}
+        assert set(re.findall(r"nats-route://(nats-\d)\.", conf.read_text())) == {
+            "nats-1",
+            "nats-2",
+            "nats-3",
+        }
     monkeypatch.setenv("CITYLOOP_NATS_REPLICAS", "3")
     assert bus.stream_replicas() == 3
     monkeypatch.setenv("CITYLOOP_NATS_REPLICAS", "9")

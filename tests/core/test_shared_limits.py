@@ -75,18 +75,36 @@ def _status(url: str, headers: dict) -> int:
 
 
 def _guesses_until_refused(tmp_path, extra_env: dict) -> list[int]:
-    env = {**os.environ, "CITYLOOP_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT / "src"),
-           "DJANGO_SETTINGS_MODULE": "cityloop.settings", **extra_env}
-    for name in ("CITYLOOP_DATABASE_URL", "CITYLOOP_TESTING", "PROMETHEUS_MULTIPROC_DIR", "CITYLOOP_TRUSTED_PROXIES"):
+    env = {
+        **os.environ,
+        "CITYLOOP_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(ROOT / "src"),
+        "DJANGO_SETTINGS_MODULE": "cityloop.settings",
+        **extra_env,
+    }
+    for name in (
+        "CITYLOOP_DATABASE_URL",
+        "CITYLOOP_TESTING",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "CITYLOOP_TRUSTED_PROXIES",
+    ):
         env.pop(name, None)
     env.update({"CITYLOOP_TESTING": "0", **extra_env})
-    migrate = subprocess.run(pinned_command("cityloop.cli.main", "migrate", "--verbosity", "0"), env=pinned_env(env),
-                             capture_output=True, text=True, timeout=300)
+    migrate = subprocess.run(
+        pinned_command("cityloop.cli.main", "migrate", "--verbosity", "0"),
+        env=pinned_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert migrate.returncode == 0, migrate.stderr
     port = _free_port()
-    server = subprocess.Popen(pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2",
-                                             "--threads", "2"), env=pinned_env(env),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2", "--threads", "2"),
+        env=pinned_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -96,9 +114,14 @@ def _guesses_until_refused(tmp_path, extra_env: dict) -> list[int]:
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode()
                 time.sleep(0.2)
-        # Each guess names another number and claims another address; the kernel spreads them over both workers.
-        return [_status(f"{base}/api/v1/track/R261201-{n:05d}?code=WRONGCODE1", {"X-Forwarded-For": f"198.51.100.{n}"})
-                for n in range(1, 27)]
+        # Each guess names another number and claims another address; the kernel spreads them over both
+        # workers.
+        return [
+            _status(
+                f"{base}/api/v1/track/R261201-{n:05d}?code=WRONGCODE1", {"X-Forwarded-For": f"198.51.100.{n}"}
+            )
+            for n in range(1, 27)
+        ]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -117,7 +140,12 @@ def test_two_workers_share_one_guessing_limit_in_redis(tmp_path):
     except OSError:
         pytest.skip("Redis is not reachable at 127.0.0.1:6379; start it to run this test")
     # Every test run on the machine shares the Redis server: a prefix of this run's own.
-    answers = _guesses_until_refused(tmp_path, {"CITYLOOP_REDIS_URL": "redis://127.0.0.1:6379/0",
-                                                "CITYLOOP_CACHE_PREFIX": f"test-{os.getpid()}-{time.time_ns()}"})
+    answers = _guesses_until_refused(
+        tmp_path,
+        {
+            "CITYLOOP_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "CITYLOOP_CACHE_PREFIX": f"test-{os.getpid()}-{time.time_ns()}",
+        },
+    )
     assert answers[:20] == [404] * 20
     assert set(answers[20:]) == {429}

@@ -13,8 +13,14 @@ def submit(city, tiny_places):
 
     def make(place: str = "D1S1C1", category: str = "02.01.01", channel: str = Channel.PHONE, **overrides):
         lon, lat = tiny_places[place]
-        fields = {"description": "楼里停水了，一整天没有水", "caller_name": "王小明", "caller_phone": "13812345678",
-                  "lon": lon, "lat": lat, "category_code": category}
+        fields = {
+            "description": "楼里停水了，一整天没有水",
+            "caller_name": "王小明",
+            "caller_phone": "13812345678",
+            "lon": lon,
+            "lat": lat,
+            "category_code": category,
+        }
         fields.update(overrides)
         request, _ = actions.submit_request(Submission(**fields), city=city, channel=channel)
         return request

@@ -7,11 +7,14 @@ import zlib
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def pixel_bomb_png(width: int = 7000, height: int = 7000) -> bytes:
-    """A valid 1-bit grayscale PNG of ``width`` x ``height`` white pixels: a few kB that unpack to millions."""
+    """A valid 1-bit grayscale PNG of ``width`` x ``height`` white pixels: a few kB that unpack to
+    millions."""
     row = b"\x00" + b"\xff" * ((width + 7) // 8)  # filter byte 0, then the packed pixels
     compressor = zlib.compressobj(9)
     data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()

@@ -17,8 +17,12 @@ from tests.hotline.texts import texted_code
 
 pytestmark = pytest.mark.django_db
 
-WATER_CUT = {"description": "楼里停水了，一整天没有水", "caller_name": "王小明", "caller_phone": "13812345678",
-             "category": "02.01.01"}
+WATER_CUT = {
+    "description": "楼里停水了，一整天没有水",
+    "caller_name": "王小明",
+    "caller_phone": "13812345678",
+    "category": "02.01.01",
+}
 
 
 class Api:
@@ -27,16 +31,22 @@ class Api:
     def __init__(self, user, scopes=("hotline",), header="bearer"):
         _, secret = create_token(user=user, name=f"{user.username} app", scopes=list(scopes), actor=None)
         self.user = user
-        self.headers = ({"HTTP_AUTHORIZATION": f"Bearer {secret}"} if header == "bearer"
-                        else {"HTTP_X_API_KEY": secret})
+        self.headers = (
+            {"HTTP_AUTHORIZATION": f"Bearer {secret}"} if header == "bearer" else {"HTTP_X_API_KEY": secret}
+        )
         self.client = Client()
 
     def get(self, path, **params):
         return self.client.get(f"/api/v1{path}", params, **self.headers)
 
     def post(self, path, body=None, **headers):
-        return self.client.post(f"/api/v1{path}", json.dumps(body or {}), content_type="application/json",
-                                **self.headers, **headers)
+        return self.client.post(
+            f"/api/v1{path}",
+            json.dumps(body or {}),
+            content_type="application/json",
+            **self.headers,
+            **headers,
+        )
 
 
 @pytest.fixture
@@ -63,25 +73,34 @@ def fields_of(response) -> set[str]:
     return {item["field"] for item in response.json()["detail"]}
 
 
-# --- intake ---------------------------------------------------------------------------------------------------
+# --- intake -------------------------------------------------------------------------------------------------
+
 
 def test_a_submit_files_a_located_request_and_answers_201(city, tiny_places, dispatcher_li):
     lon, lat = tiny_places["D1S1C1"]
-    response = Api(dispatcher_li).post("/requests", {**WATER_CUT, "lon": lon, "lat": lat, "attributes": {"floor": 6}})
+    response = Api(dispatcher_li).post(
+        "/requests", {**WATER_CUT, "lon": lon, "lat": lat, "attributes": {"floor": 6}}
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["tracking_no"].startswith("R") and body["status"] == "new" and body["channel"] == "api"
-    assert (body["district"]["code"], body["street"]["code"], body["community"]["code"]) == ("D1", "D1S1", "D1S1C1")
+    assert (body["district"]["code"], body["street"]["code"], body["community"]["code"]) == (
+        "D1",
+        "D1S1",
+        "D1S1C1",
+    )
     assert body["category"] == "02.01.01" and body["attributes"] == {"floor": 6}
     assert body["caller"] == {"name": "王小明", "phone": "13812345678", "email": "", "masked": False}
     stored = Request.objects.get(tracking_no=body["tracking_no"])
     assert stored.channel == "api" and stored.finish_due is not None
-    assert AuditRecord.objects.filter(action="request.submit", object_id=str(stored.pk),
-                                      actor_id=dispatcher_li.pk).exists()
+    assert AuditRecord.objects.filter(
+        action="request.submit", object_id=str(stored.pk), actor_id=dispatcher_li.pk
+    ).exists()
 
 
 def test_a_retried_submit_with_the_same_idempotency_key_files_one_request_and_replays_the_first(
-        city, tiny_places, dispatcher_li):
+    city, tiny_places, dispatcher_li
+):
     api = Api(dispatcher_li)
     lon, lat = tiny_places["D2S1"]
     body = {**WATER_CUT, "lon": lon, "lat": lat}
@@ -106,22 +125,38 @@ def test_different_idempotency_keys_file_two_requests(city, tiny_places, dispatc
 def test_reusing_an_idempotency_key_for_another_request_is_a_conflict(city, tiny_places, dispatcher_li):
     api = Api(dispatcher_li)
     lon, lat = tiny_places["D2S1"]
-    assert api.post("/requests", {**WATER_CUT, "lon": lon, "lat": lat}, HTTP_IDEMPOTENCY_KEY="k").status_code == 201
-    other = api.post("/requests", {**WATER_CUT, "description": "路灯坏了", "lon": lon, "lat": lat},
-                     HTTP_IDEMPOTENCY_KEY="k")
+    assert (
+        api.post("/requests", {**WATER_CUT, "lon": lon, "lat": lat}, HTTP_IDEMPOTENCY_KEY="k").status_code
+        == 201
+    )
+    other = api.post(
+        "/requests",
+        {**WATER_CUT, "description": "路灯坏了", "lon": lon, "lat": lat},
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
     assert other.status_code == 409 and "already used" in other.json()["detail"]
     assert Request.objects.count() == 1
 
 
 def test_an_idempotency_key_over_128_characters_is_refused_by_name(city, dispatcher_li):
-    response = Api(dispatcher_li).post("/requests", {**WATER_CUT, "address": "白塔寺"}, HTTP_IDEMPOTENCY_KEY="k" * 129)
+    response = Api(dispatcher_li).post(
+        "/requests", {**WATER_CUT, "address": "白塔寺"}, HTTP_IDEMPOTENCY_KEY="k" * 129
+    )
     assert fields_of(response) == {"Idempotency-Key"} and Request.objects.count() == 0
 
 
 def test_bad_input_gets_400_naming_every_bad_field_and_stores_nothing(city, dispatcher_li):
-    response = Api(dispatcher_li).post("/requests", {"description": " ", "caller_phone": "abc",
-                                                     "caller_email": "not-mail", "lon": 200, "lat": 39.9,
-                                                     "category": "99.99"})
+    response = Api(dispatcher_li).post(
+        "/requests",
+        {
+            "description": " ",
+            "caller_phone": "abc",
+            "caller_email": "not-mail",
+            "lon": 200,
+            "lat": 39.9,
+            "category": "99.99",
+        },
+    )
     assert fields_of(response) == {"description", "caller_phone", "caller_email", "lon", "category"}
     assert all(item["message"] for item in response.json()["detail"])
     assert Request.objects.count() == 0
@@ -134,22 +169,29 @@ def test_a_point_outside_the_city_is_refused_with_the_reason(city, tiny_places, 
 
 
 def test_malformed_json_values_get_the_same_400_shape_naming_the_fields(city, dispatcher_li):
-    response = Api(dispatcher_li).post("/requests", {"lat": "north", "lon": 116.0, "urgency": "soon",
-                                                     "complex": "maybe"})
+    response = Api(dispatcher_li).post(
+        "/requests", {"lat": "north", "lon": 116.0, "urgency": "soon", "complex": "maybe"}
+    )
     assert fields_of(response) == {"description", "lat", "urgency", "complex"}
     assert Request.objects.count() == 0
 
 
 def test_a_body_that_is_not_json_is_a_400(city, dispatcher_li):
     api = Api(dispatcher_li)
-    response = api.client.post("/api/v1/requests", "description=x", content_type="application/json", **api.headers)
+    response = api.client.post(
+        "/api/v1/requests", "description=x", content_type="application/json", **api.headers
+    )
     assert response.status_code == 400
 
 
-# --- authentication and scopes ---------------------------------------------------------------------------------
+# --- authentication and scopes ------------------------------------------------------------------------------
+
 
 def test_no_token_or_a_bad_token_is_401(city):
-    assert Client().post("/api/v1/requests", json.dumps(WATER_CUT), content_type="application/json").status_code == 401
+    assert (
+        Client().post("/api/v1/requests", json.dumps(WATER_CUT), content_type="application/json").status_code
+        == 401
+    )
     bad = Client().get("/api/v1/requests", HTTP_AUTHORIZATION="Bearer clk_0000_nonsense")
     assert bad.status_code == 401
 
@@ -171,7 +213,9 @@ def test_the_token_may_come_in_an_x_api_key_header(city, dispatcher_li, submit_j
     assert Api(dispatcher_li, header="x-api-key").get("/requests").json()["count"] == 1
 
 
-def test_a_citizens_token_files_as_the_citizen_who_alone_sees_it(city, citizen_wang, outsider_zhou, tiny_places):
+def test_a_citizens_token_files_as_the_citizen_who_alone_sees_it(
+    city, citizen_wang, outsider_zhou, tiny_places
+):
     wang, zhou = Api(citizen_wang), Api(outsider_zhou)
     lon, lat = tiny_places["D1S2"]
     number = wang.post("/requests", {**WATER_CUT, "lon": lon, "lat": lat}).json()["tracking_no"]
@@ -190,7 +234,8 @@ def test_a_citizen_may_not_use_the_dispatcher_operations(city, citizen_wang):
     assert citizen.post("/dispatch/bulk", {"tracking_nos": ["R000000-00001"]}).status_code == 403
 
 
-# --- search, detail, export, track ------------------------------------------------------------------------------
+# --- search, detail, export, track --------------------------------------------------------------------------
+
 
 def test_an_unknown_number_is_404(city, dispatcher_li):
     assert Api(dispatcher_li).get("/requests/R000000-99999").status_code == 404
@@ -223,18 +268,21 @@ def test_the_csv_export_has_the_same_filters(city, dispatcher_li, submit_json):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert [(r["tracking_no"], r["street"], r["caller_phone"]) for r in rows] == [
-        (water["tracking_no"], "D1S1", "13812345678")]
+        (water["tracking_no"], "D1S1", "13812345678")
+    ]
 
 
 def test_the_api_csv_export_guards_a_formula_in_a_description(city, dispatcher_li, submit_json):
-    submit_json(description="=HYPERLINK(\"http://evil.example\",\"点我\")停水", address="@SUM(A1:A9)")
+    submit_json(description='=HYPERLINK("http://evil.example","点我")停水', address="@SUM(A1:A9)")
     exported = b"".join(Api(dispatcher_li).get("/requests.csv").streaming_content).decode("utf-8-sig")
     [row] = list(csv.DictReader(io.StringIO(exported)))
     assert row["title"].startswith("'=HYPERLINK") and row["address"] == "'@SUM(A1:A9)"
     assert not any(value.startswith(("=", "+", "-", "@")) for value in row.values())
 
 
-def test_the_page_and_the_api_export_the_same_columns(city, dispatcher_li, submit_json, client, persona_password):
+def test_the_page_and_the_api_export_the_same_columns(
+    city, dispatcher_li, submit_json, client, persona_password
+):
     submit_json()
     from_api = b"".join(Api(dispatcher_li).get("/requests.csv").streaming_content).decode("utf-8-sig")
     assert client.login(username="dispatcher_li", password=persona_password)
@@ -244,8 +292,9 @@ def test_the_page_and_the_api_export_the_same_columns(city, dispatcher_li, submi
     assert from_api.splitlines()[1] == from_page.splitlines()[1]
 
 
-def test_the_detail_has_the_timeline_and_masks_the_caller_for_a_department(city, dispatcher_li, dept_water_zhao,
-                                                                           submit_json):
+def test_the_detail_has_the_timeline_and_masks_the_caller_for_a_department(
+    city, dispatcher_li, dept_water_zhao, submit_json
+):
     number = submit_json()["tracking_no"]
     dispatcher, zhao = Api(dispatcher_li), Api(dept_water_zhao)
     assert zhao.get(f"/requests/{number}").status_code == 404  # not sent to the department yet
@@ -257,7 +306,9 @@ def test_the_detail_has_the_timeline_and_masks_the_caller_for_a_department(city,
     assert dispatcher.get(f"/requests/{number}").json()["caller"]["phone"] == "13812345678"
 
 
-def test_revealing_the_caller_needs_the_permission_and_is_audited(city, dispatcher_li, dept_water_zhao, submit_json):
+def test_revealing_the_caller_needs_the_permission_and_is_audited(
+    city, dispatcher_li, dept_water_zhao, submit_json
+):
     from django.contrib.auth.models import Permission
 
     number = submit_json()["tracking_no"]
@@ -267,7 +318,9 @@ def test_revealing_the_caller_needs_the_permission_and_is_audited(city, dispatch
     dept_water_zhao.user_permissions.add(Permission.objects.get(codename="contact_citizen"))
     revealed = zhao.post(f"/requests/{number}/reveal-contact", {"reason": "约上门"})
     assert revealed.status_code == 200 and revealed.json()["phone"] == "13812345678"
-    assert AuditRecord.objects.filter(action="request.reveal_contact", actor_id=dept_water_zhao.pk).count() == 1
+    assert (
+        AuditRecord.objects.filter(action="request.reveal_contact", actor_id=dept_water_zhao.pk).count() == 1
+    )
 
 
 def test_tracking_needs_the_access_code_and_shows_only_the_public_timeline(city, submit_json):
@@ -300,13 +353,15 @@ def test_guessing_access_codes_through_the_api_is_stopped_per_tracking_number(ci
     for i in range(TRACK_FAILURES):
         # A new forwarded address per guess changes nothing: the number itself is counted too.
         Client(REMOTE_ADDR=f"10.0.{i // 250}.{i % 250}", HTTP_X_FORWARDED_FOR=f"10.9.9.{i}").get(
-            f"/api/v1/track/{number}", {"code": "2222222222"})
+            f"/api/v1/track/{number}", {"code": "2222222222"}
+        )
     blocked = Client(REMOTE_ADDR="10.1.1.1").get(f"/api/v1/track/{number}", {"code": texted_code(number)})
     assert blocked.status_code == 429
     cache.clear()
 
 
-# --- photos -----------------------------------------------------------------------------------------------------
+# --- photos -------------------------------------------------------------------------------------------------
+
 
 def _png_with_gps() -> bytes:
     from PIL import Image
@@ -328,10 +383,15 @@ def test_a_photo_is_checked_by_content_and_its_location_stripped(city, dispatche
     assert ok.json()["content_type"] == "png" and ok.json()["location_kept"] is False
     stored = Attachment.objects.get(pk=ok.json()["id"])
     assert 0x8825 not in Image.open(stored.file.path).getexif()
-    kept = api.client.post(url, {"photo": SimpleUploadedFile("door.png", _png_with_gps()), "keep_location": "true"},
-                           **api.headers)
+    kept = api.client.post(
+        url,
+        {"photo": SimpleUploadedFile("door.png", _png_with_gps()), "keep_location": "true"},
+        **api.headers,
+    )
     assert kept.json()["location_kept"] is True
-    fake = api.client.post(url, {"photo": SimpleUploadedFile("x.jpg", b"MZ not an image at all")}, **api.headers)
+    fake = api.client.post(
+        url, {"photo": SimpleUploadedFile("x.jpg", b"MZ not an image at all")}, **api.headers
+    )
     assert fields_of(fake) == {"photo"} and "by content" in fake.json()["detail"][0]["message"]
     assert fields_of(api.client.post(url, {}, **api.headers)) == {"photo"}
     assert Attachment.objects.count() == 2
@@ -342,22 +402,30 @@ def test_a_photo_over_ten_megabytes_is_refused(city, dispatcher_li, submit_json)
     number = submit_json()["tracking_no"]
     api = Api(dispatcher_li)
     big = b"\x89PNG\r\n\x1a\n" + b"\0" * (10 * 1024 * 1024)
-    response = api.client.post(f"/api/v1/requests/{number}/photos", {"photo": SimpleUploadedFile("big.png", big)},
-                               **api.headers)
+    response = api.client.post(
+        f"/api/v1/requests/{number}/photos", {"photo": SimpleUploadedFile("big.png", big)}, **api.headers
+    )
     assert fields_of(response) == {"photo"} and "10 MB" in response.json()["detail"][0]["message"]
 
 
-# --- dispatch ---------------------------------------------------------------------------------------------------
+# --- dispatch -----------------------------------------------------------------------------------------------
+
 
 def test_the_queue_shows_the_suggestion_and_one_click_dispatches_it(city, dispatcher_li, submit_json):
     first, second = submit_json(), submit_json("D2S2", category="01.01.01", description="楼道里乱堆乱放")
     api = Api(dispatcher_li)
     queue = api.get("/dispatch/queue").json()
     assert [(q["tracking_no"], q["suggested_units"], q["timer"]) for q in queue] == [
-        (first["tracking_no"], ["department:WATER"], "ok"), (second["tracking_no"], ["street:D2S2"], "ok")]
+        (first["tracking_no"], ["department:WATER"], "ok"),
+        (second["tracking_no"], ["street:D2S2"], "ok"),
+    ]
     [order] = api.post(f"/requests/{first['tracking_no']}/dispatch", {"accept_suggestion": True}).json()
     assert (order["unit_kind"], order["unit"]["code"], order["route"], order["status"]) == (
-        "department", "WATER", "direct", "pending")
+        "department",
+        "WATER",
+        "direct",
+        "pending",
+    )
     assert [q["tracking_no"] for q in api.get("/dispatch/queue").json()] == [second["tracking_no"]]
 
 
@@ -368,13 +436,18 @@ def test_classify_then_dispatch_to_named_units_the_first_leading(city, dispatche
     assert api.post(f"/requests/{number}/classify", {"category": "01.01.01"}).json()["category"] == "01.01.01"
     bad = api.post(f"/requests/{number}/dispatch", {"units": [{"kind": "street", "code": "NOPE"}]})
     assert fields_of(bad) == {"units"} and "NOPE" in bad.json()["detail"][0]["message"]
-    assert fields_of(api.post(f"/requests/{number}/dispatch", {"units": [{"kind": "ward", "code": "X"}]})) == {
-        "units.0.kind"}
-    orders = api.post(f"/requests/{number}/dispatch", {"units": [{"kind": "street", "code": "D1S1"},
-                                                                {"kind": "department", "code": "CITYMGMT"}]})
+    assert fields_of(
+        api.post(f"/requests/{number}/dispatch", {"units": [{"kind": "ward", "code": "X"}]})
+    ) == {"units.0.kind"}
+    orders = api.post(
+        f"/requests/{number}/dispatch",
+        {"units": [{"kind": "street", "code": "D1S1"}, {"kind": "department", "code": "CITYMGMT"}]},
+    )
     assert orders.status_code == 201
     assert [(o["unit"]["code"], o["route"], o["lead"]) for o in orders.json()] == [
-        ("D1S1", "first_receiver", True), ("CITYMGMT", "direct", False)]
+        ("D1S1", "first_receiver", True),
+        ("CITYMGMT", "direct", False),
+    ]
 
 
 def test_a_street_official_may_not_dispatch(city, street_chen, submit_json):
@@ -383,10 +456,14 @@ def test_a_street_official_may_not_dispatch(city, street_chen, submit_json):
     assert response.status_code == 403 and Order.objects.count() == 0
 
 
-def test_bulk_dispatch_dispatches_what_it_can_and_says_why_it_skipped_the_rest(city, dispatcher_li, submit_json):
+def test_bulk_dispatch_dispatches_what_it_can_and_says_why_it_skipped_the_rest(
+    city, dispatcher_li, submit_json
+):
     good, unclassified = submit_json(), submit_json(category="")
     api = Api(dispatcher_li)
-    result = api.post("/dispatch/bulk", {"tracking_nos": [good["tracking_no"], unclassified["tracking_no"]]}).json()
+    result = api.post(
+        "/dispatch/bulk", {"tracking_nos": [good["tracking_no"], unclassified["tracking_no"]]}
+    ).json()
     assert result["dispatched"] == [good["tracking_no"]]
     assert [s["tracking_no"] for s in result["skipped"]] == [unclassified["tracking_no"]]
     assert result["skipped"][0]["reason"]
@@ -399,15 +476,19 @@ def test_nearby_duplicates_are_offered_and_merged(city, dispatcher_li, submit_js
     api = Api(dispatcher_li)
     offered = api.get(f"/requests/{duplicate['tracking_no']}/duplicates").json()
     assert [r["tracking_no"] for r in offered] == [primary["tracking_no"]]
-    assert fields_of(api.post(f"/requests/{duplicate['tracking_no']}/merge", {"into": "R000000-00009"})) == {"into"}
+    assert fields_of(api.post(f"/requests/{duplicate['tracking_no']}/merge", {"into": "R000000-00009"})) == {
+        "into"
+    }
     merged = api.post(f"/requests/{duplicate['tracking_no']}/merge", {"into": primary["tracking_no"]}).json()
     assert merged["status"] == "merged" and merged["merged_into"] == primary["tracking_no"]
-    assert fields_of(api.post(f"/requests/{primary['tracking_no']}/merge", {"into": primary["tracking_no"]})) == {
-        "into"}
+    assert fields_of(
+        api.post(f"/requests/{primary['tracking_no']}/merge", {"into": primary["tracking_no"]})
+    ) == {"into"}
 
 
-def test_a_citizen_token_cannot_read_strangers_requests_through_duplicates(city, tiny_places, citizen_wang,
-                                                                          street_chen, submit_json):
+def test_a_citizen_token_cannot_read_strangers_requests_through_duplicates(
+    city, tiny_places, citizen_wang, street_chen, submit_json
+):
     """Issue 11 #1: a citizen filed a request anywhere and read every open request within 200 m."""
     stranger = submit_json(description="邻居家漏水，电话 13900001111")
     wang = Api(citizen_wang)
@@ -426,14 +507,18 @@ def test_duplicate_candidates_pass_through_the_askers_scope(city, dispatcher_li,
 
     primary, duplicate = submit_json(), submit_json()
     dup = Request.objects.get(tracking_no=duplicate["tracking_no"])
-    assert [r.tracking_no for r in queries.duplicate_candidates(dup, dispatcher_li)] == [primary["tracking_no"]]
+    assert [r.tracking_no for r in queries.duplicate_candidates(dup, dispatcher_li)] == [
+        primary["tracking_no"]
+    ]
     assert queries.duplicate_candidates(dup, citizen_wang) == []
 
 
-# --- the unit's work, extensions, arbitration, follow-up -------------------------------------------------------
+# --- the unit's work, extensions, arbitration, follow-up ----------------------------------------------------
+
 
 def test_a_unit_works_its_order_from_the_inbox_to_the_reply_and_the_citizen_rates_it(
-        city, tiny_places, citizen_wang, dispatcher_li, dept_water_zhao):
+    city, tiny_places, citizen_wang, dispatcher_li, dept_water_zhao
+):
     wang, dispatcher, zhao = Api(citizen_wang), Api(dispatcher_li), Api(dept_water_zhao)
     lon, lat = tiny_places["D1S1C1"]
     number = wang.post("/requests", {**WATER_CUT, "lon": lon, "lat": lat}).json()["tracking_no"]
@@ -446,8 +531,13 @@ def test_a_unit_works_its_order_from_the_inbox_to_the_reply_and_the_citizen_rate
     assert [o["id"] for o in zhao.get("/orders", filter="in_progress").json()] == [oid]
     assert fields_of(zhao.post(f"/orders/{oid}/notes", {"text": "  "})) == {"text"}
     assert zhao.post(f"/orders/{oid}/notes", {"text": "已派抢修队", "public": True}).status_code == 201
-    assert fields_of(zhao.post(f"/orders/{oid}/contacts", {"channel": "pigeon", "summary": "x"})) == {"channel"}
-    assert zhao.post(f"/orders/{oid}/contacts", {"channel": "phone", "summary": "约好下午上门"}).status_code == 201
+    assert fields_of(zhao.post(f"/orders/{oid}/contacts", {"channel": "pigeon", "summary": "x"})) == {
+        "channel"
+    }
+    assert (
+        zhao.post(f"/orders/{oid}/contacts", {"channel": "phone", "summary": "约好下午上门"}).status_code
+        == 201
+    )
     assert fields_of(zhao.post(f"/orders/{oid}/extensions", {"days": 99, "reason": "x"})) == {"days"}
     ext = zhao.post(f"/orders/{oid}/extensions", {"days": 2, "reason": "需要更换主管道"}).json()
     assert [e["id"] for e in dispatcher.get("/dispatch/extensions").json()] == [ext["id"]]
@@ -456,7 +546,10 @@ def test_a_unit_works_its_order_from_the_inbox_to_the_reply_and_the_citizen_rate
     assert dispatcher.post(f"/extensions/{ext['id']}/decide", {"approve": True}).json()["approved"] is True
     assert Extension.objects.get(pk=ext["id"]).approved is True
     assert fields_of(zhao.post(f"/orders/{oid}/reply", {"outcome": "resolved", "text": ""})) == {"text"}
-    assert zhao.post(f"/orders/{oid}/reply", {"outcome": "resolved", "text": "已恢复供水"}).json()["status"] == "replied"
+    assert (
+        zhao.post(f"/orders/{oid}/reply", {"outcome": "resolved", "text": "已恢复供水"}).json()["status"]
+        == "replied"
+    )
     assert [r["tracking_no"] for r in dispatcher.get("/follow-up/queue").json()] == [number]
     rated = wang.post(f"/requests/{number}/follow-up", {"resolved": True, "satisfaction": "satisfied"})
     assert rated.status_code == 201 and rated.json()["channel"] == "web" and rated.json()["reopened"] is False
@@ -473,61 +566,96 @@ def test_another_unit_may_not_sign_an_order(city, dispatcher_li, street_chen, su
     assert Api(street_chen).post("/orders/999999/sign").status_code == 404
 
 
-def test_a_phone_follow_up_is_recorded_by_the_dispatcher_and_may_reopen(city, dispatcher_li, dept_water_zhao,
-                                                                        outsider_zhou, submit_json):
+def test_a_phone_follow_up_is_recorded_by_the_dispatcher_and_may_reopen(
+    city, dispatcher_li, dept_water_zhao, outsider_zhou, submit_json
+):
     number = submit_json()["tracking_no"]
     dispatcher, zhao = Api(dispatcher_li), Api(dept_water_zhao)
     [order] = dispatcher.post(f"/requests/{number}/dispatch", {"accept_suggestion": True}).json()
     zhao.post(f"/orders/{order['id']}/sign")
     zhao.post(f"/orders/{order['id']}/reply", {"outcome": "resolved", "text": "已恢复供水"})
-    assert Api(outsider_zhou).post(f"/requests/{number}/follow-up",
-                                   {"resolved": True, "satisfaction": "satisfied"}).status_code == 404
-    assert fields_of(dispatcher.post(f"/requests/{number}/follow-up",
-                                     {"resolved": True, "satisfaction": "meh"})) == {"satisfaction"}
-    answer = dispatcher.post(f"/requests/{number}/follow-up", {"resolved": False, "satisfaction": "unsatisfied"})
+    assert (
+        Api(outsider_zhou)
+        .post(f"/requests/{number}/follow-up", {"resolved": True, "satisfaction": "satisfied"})
+        .status_code
+        == 404
+    )
+    assert fields_of(
+        dispatcher.post(f"/requests/{number}/follow-up", {"resolved": True, "satisfaction": "meh"})
+    ) == {"satisfaction"}
+    answer = dispatcher.post(
+        f"/requests/{number}/follow-up", {"resolved": False, "satisfaction": "unsatisfied"}
+    )
     assert answer.json()["channel"] == "phone" and answer.json()["reopened"] is True
     assert Request.objects.get(tracking_no=number).status == Status.DISPATCHED
 
 
-def test_repeated_returns_go_to_arbitration_decided_through_the_api(city, dispatcher_li, dept_water_zhao,
-                                                                    street_chen, submit_json):
+def test_repeated_returns_go_to_arbitration_decided_through_the_api(
+    city, dispatcher_li, dept_water_zhao, street_chen, submit_json
+):
     number = submit_json()["tracking_no"]
     dispatcher = Api(dispatcher_li)
     [order] = dispatcher.post(f"/requests/{number}/dispatch", {"accept_suggestion": True}).json()
     assert fields_of(Api(dept_water_zhao).post(f"/orders/{order['id']}/return", {"reason": ""})) == {"reason"}
-    assert Api(dept_water_zhao).post(f"/orders/{order['id']}/return", {"reason": "属地问题"}).json()["status"] == (
-        "returned")
-    [order2] = dispatcher.post(f"/requests/{number}/dispatch", {"units": [{"kind": "street", "code": "D1S1"}]}).json()
+    assert Api(dept_water_zhao).post(f"/orders/{order['id']}/return", {"reason": "属地问题"}).json()[
+        "status"
+    ] == ("returned")
+    [order2] = dispatcher.post(
+        f"/requests/{number}/dispatch", {"units": [{"kind": "street", "code": "D1S1"}]}
+    ).json()
     Api(street_chen).post(f"/orders/{order2['id']}/return", {"reason": "供水管网问题，属水务"})
     [open_case] = dispatcher.get("/dispatch/arbitrations").json()
     assert open_case["tracking_no"] == number and len(open_case["units"]) == 2
-    bad = dispatcher.post(f"/arbitrations/{open_case['id']}/decide",
-                          {"unit": {"kind": "department", "code": "WATER"}, "decision": " "})
+    bad = dispatcher.post(
+        f"/arbitrations/{open_case['id']}/decide",
+        {"unit": {"kind": "department", "code": "WATER"}, "decision": " "},
+    )
     assert fields_of(bad) == {"decision"}
-    decided = dispatcher.post(f"/arbitrations/{open_case['id']}/decide",
-                              {"unit": {"kind": "department", "code": "WATER"}, "decision": "主管网爆管，水务负责"})
+    decided = dispatcher.post(
+        f"/arbitrations/{open_case['id']}/decide",
+        {"unit": {"kind": "department", "code": "WATER"}, "decision": "主管网爆管，水务负责"},
+    )
     assert decided.status_code == 200 and decided.json()["decided_at"] is not None
     assert Arbitration.objects.get(pk=open_case["id"]).decided_by == dispatcher_li
     assert dispatcher.get("/dispatch/arbitrations").json() == []
-    assert Order.objects.filter(request__tracking_no=number, status="pending").get().department.code == "WATER"
+    assert (
+        Order.objects.filter(request__tracking_no=number, status="pending").get().department.code == "WATER"
+    )
 
 
-# --- the document -----------------------------------------------------------------------------------------------
+# --- the document -------------------------------------------------------------------------------------------
+
 
 def test_the_openapi_document_lists_every_hotline_path_with_descriptions(city):
     document = Client().get("/api/v1/openapi.json").json()
     paths = document["paths"]
-    expected = {"/api/v1/requests", "/api/v1/requests.csv", "/api/v1/requests/{tracking_no}",
-                "/api/v1/requests/{tracking_no}/photos", "/api/v1/requests/{tracking_no}/classify",
-                "/api/v1/requests/{tracking_no}/dispatch", "/api/v1/requests/{tracking_no}/merge",
-                "/api/v1/requests/{tracking_no}/duplicates", "/api/v1/requests/{tracking_no}/reveal-contact",
-                "/api/v1/requests/{tracking_no}/follow-up", "/api/v1/dispatch/queue", "/api/v1/dispatch/bulk",
-                "/api/v1/dispatch/extensions", "/api/v1/extensions/{extension_id}/decide",
-                "/api/v1/dispatch/arbitrations", "/api/v1/arbitrations/{arbitration_id}/decide",
-                "/api/v1/follow-up/queue", "/api/v1/orders", "/api/v1/orders/{order_id}/sign",
-                "/api/v1/orders/{order_id}/return", "/api/v1/orders/{order_id}/notes",
-                "/api/v1/orders/{order_id}/contacts", "/api/v1/orders/{order_id}/extensions",
-                "/api/v1/orders/{order_id}/reply", "/api/v1/track/{tracking_no}"}
+    expected = {
+        "/api/v1/requests",
+        "/api/v1/requests.csv",
+        "/api/v1/requests/{tracking_no}",
+        "/api/v1/requests/{tracking_no}/photos",
+        "/api/v1/requests/{tracking_no}/classify",
+        "/api/v1/requests/{tracking_no}/dispatch",
+        "/api/v1/requests/{tracking_no}/merge",
+        "/api/v1/requests/{tracking_no}/duplicates",
+        "/api/v1/requests/{tracking_no}/reveal-contact",
+        "/api/v1/requests/{tracking_no}/follow-up",
+        "/api/v1/dispatch/queue",
+        "/api/v1/dispatch/bulk",
+        "/api/v1/dispatch/extensions",
+        "/api/v1/extensions/{extension_id}/decide",
+        "/api/v1/dispatch/arbitrations",
+        "/api/v1/arbitrations/{arbitration_id}/decide",
+        "/api/v1/follow-up/queue",
+        "/api/v1/orders",
+        "/api/v1/orders/{order_id}/sign",
+        "/api/v1/orders/{order_id}/return",
+        "/api/v1/orders/{order_id}/notes",
+        "/api/v1/orders/{order_id}/contacts",
+        "/api/v1/orders/{order_id}/extensions",
+        "/api/v1/orders/{order_id}/reply",
+        "/api/v1/track/{tracking_no}",
+    }
     assert expected <= set(paths)
     assert {p for p in paths if not p.startswith(("/api/v1/services/", "/api/v1/brain/"))} == expected
     submit = paths["/api/v1/requests"]["post"]
@@ -541,8 +669,9 @@ def test_the_openapi_document_lists_every_hotline_path_with_descriptions(city):
     assert all(op.get("description") for path in expected for op in paths[path].values())
 
 
-def test_the_submit_answer_holds_exactly_the_published_schemas_fields_in_its_order(submit_json, citizen_wang,
-                                                                                   tiny_places):
+def test_the_submit_answer_holds_exactly_the_published_schemas_fields_in_its_order(
+    submit_json, citizen_wang, tiny_places
+):
     from cityloop.hotline.schemas import RequestOut
 
     answer = submit_json(attributes={"k": "v"})
@@ -557,11 +686,15 @@ def test_the_submit_answer_holds_exactly_the_published_schemas_fields_in_its_ord
     assert answer["attributes"] == {"k": "v"} and answer["created_at"].endswith("Z")
 
 
-def test_a_confidential_caller_is_fully_hidden_from_units_in_the_api_and_its_csv(city, submit_json, dispatcher_li,
-                                                                                 dept_water_zhao):
+def test_a_confidential_caller_is_fully_hidden_from_units_in_the_api_and_its_csv(
+    city, submit_json, dispatcher_li, dept_water_zhao
+):
     """Issue 11 #6: units saw the first character of the name and 7 of the 11 phone digits."""
     number = submit_json(confidential=True)["tracking_no"]
-    assert Api(dispatcher_li).post(f"/requests/{number}/dispatch", {"accept_suggestion": True}).status_code == 201
+    assert (
+        Api(dispatcher_li).post(f"/requests/{number}/dispatch", {"accept_suggestion": True}).status_code
+        == 201
+    )
     zhao = Api(dept_water_zhao)
     detail = zhao.get(f"/requests/{number}").json()
     assert detail["confidential"] is True
@@ -586,27 +719,36 @@ def test_a_tiny_png_of_49_million_pixels_is_refused_before_it_is_unpacked(city, 
     assert len(bomb) < 100_000
     number = submit_json()["tracking_no"]
     api = Api(dispatcher_li)
-    response = api.client.post(f"/api/v1/requests/{number}/photos",
-                               {"photo": SimpleUploadedFile("bomb.png", bomb)}, **api.headers)
+    response = api.client.post(
+        f"/api/v1/requests/{number}/photos", {"photo": SimpleUploadedFile("bomb.png", bomb)}, **api.headers
+    )
     assert response.status_code == 400 and fields_of(response) == {"photo"}
     assert "bomb.png" in response.json()["detail"][0]["message"]
     assert Attachment.objects.count() == 0
     assert Image.MAX_IMAGE_PIXELS == photos.MAX_PIXELS == 40_000_000
     small = pixel_bomb_png(4000, 3000)  # 12 M pixels: a real phone photo's size passes
-    assert api.client.post(f"/api/v1/requests/{number}/photos", {"photo": SimpleUploadedFile("ok.png", small)},
-                           **api.headers).status_code == 201
+    assert (
+        api.client.post(
+            f"/api/v1/requests/{number}/photos", {"photo": SimpleUploadedFile("ok.png", small)}, **api.headers
+        ).status_code
+        == 201
+    )
 
 
 # --- malformed input: a 400 naming the field, never a 500 --------------------------------------------------
 
-@pytest.mark.parametrize(("query", "field"), [
-    ({"created_after": "9999-12-31T23:59:59-23:59"}, "created_after"),
-    ({"created_before": "0001-01-01T00:00:00+23:59"}, "created_before"),
-    ({"created_before": "0.5"}, "created_before"),
-    ({"created_after": "1700000000"}, "created_after"),
-    ({"offset": "99999999999999999999"}, "offset"),
-    ({"limit": "²"}, "limit"),
-])
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"created_after": "9999-12-31T23:59:59-23:59"}, "created_after"),
+        ({"created_before": "0001-01-01T00:00:00+23:59"}, "created_before"),
+        ({"created_before": "0.5"}, "created_before"),
+        ({"created_after": "1700000000"}, "created_after"),
+        ({"offset": "99999999999999999999"}, "offset"),
+        ({"limit": "²"}, "limit"),
+    ],
+)
 def test_a_malformed_list_filter_is_a_400_naming_it_not_a_500(city, dispatcher_li, query, field):
     for path in ("/requests", "/requests.csv") if field.startswith("created") else ("/requests",):
         answer = Api(dispatcher_li).get(path, **query)
@@ -618,8 +760,9 @@ def test_a_body_that_is_not_a_json_object_is_refused(city, dispatcher_li, submit
     number = submit_json()["tracking_no"]
     api = Api(dispatcher_li)
     for body in ("[null, null]", "3", '"reason"'):
-        answer = api.client.post(f"/api/v1/requests/{number}/reveal-contact", body, content_type="application/json",
-                                 **api.headers)
+        answer = api.client.post(
+            f"/api/v1/requests/{number}/reveal-contact", body, content_type="application/json", **api.headers
+        )
         assert answer.status_code == 400, body
         assert answer.json()["detail"][0]["field"]
 
@@ -627,11 +770,13 @@ def test_a_body_that_is_not_a_json_object_is_refused(city, dispatcher_li, submit
 def test_an_unparseable_body_gets_the_documented_field_list(city, dispatcher_li, submit_json):
     number = submit_json()["tracking_no"]
     api = Api(dispatcher_li)
-    answer = api.client.post(f"/api/v1/requests/{number}/reveal-contact", b"\x1f{", content_type="application/json",
-                             **api.headers)
+    answer = api.client.post(
+        f"/api/v1/requests/{number}/reveal-contact", b"\x1f{", content_type="application/json", **api.headers
+    )
     assert answer.status_code == 400
-    assert answer.json() == {"detail": [{"field": "body",
-                                         "message": "not valid JSON (or not the declared form encoding)"}]}
+    assert answer.json() == {
+        "detail": [{"field": "body", "message": "not valid JSON (or not the declared form encoding)"}]
+    }
 
 
 def test_every_operation_declares_its_error_answers(client, db):

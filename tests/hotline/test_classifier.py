@@ -100,7 +100,10 @@ class _Boom:
     """Unpickling this runs code: what a planted model file would do."""
 
     def __reduce__(self):
-        return (exec, ("import pathlib; pathlib.Path(__import__('os').environ['BOOM_FILE']).write_text('ran')",))
+        return (
+            exec,
+            ("import pathlib; pathlib.Path(__import__('os').environ['BOOM_FILE']).write_text('ran')",),
+        )
 
 
 def test_a_planted_model_file_is_refused_before_it_is_unpickled(model, tmp_path, monkeypatch):

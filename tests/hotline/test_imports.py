@@ -31,8 +31,12 @@ def test_good_rows_are_kept_and_bad_rows_are_listed_with_line_and_reason(city, d
         assert field in reason
     assert "outside" in dict(result.bad)[7]
     first = dict(result.kept)[2]
-    assert (first.channel, first.urgency, first.category.code, first.street.code) == ("csv", "urgent", "02.01.01",
-                                                                                      "D1S1")
+    assert (first.channel, first.urgency, first.category.code, first.street.code) == (
+        "csv",
+        "urgent",
+        "02.01.01",
+        "D1S1",
+    )
     assert first.created_at.strftime("%Y-%m-%d") == "2024-05-01" and first.attributes == {"agent": "7号"}
     assert dict(result.kept)[5].description == "门口占道经营\n一直没人管"
     assert result.extra_columns == ["agent"]
@@ -123,5 +127,9 @@ def test_control_characters_in_a_row_are_cleaned_before_they_are_stored(city, di
     assert [line for line, _ in result.kept] == [2, 3] and result.bad == []
     request = dict(result.kept)[2]
     request.refresh_from_db()
-    assert (request.description, request.caller_name, request.address) == ("楼里停水了", "钱七", "金融街购物中心")
+    assert (request.description, request.caller_name, request.address) == (
+        "楼里停水了",
+        "钱七",
+        "金融街购物中心",
+    )
     assert request.attributes == {"agent": "坐席"}

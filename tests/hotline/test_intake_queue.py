@@ -27,9 +27,12 @@ def test_concurrent_submits_are_each_stored_once_with_unique_numbers_and_an_inta
         try:
             for i in range(10):
                 key = f"w{worker}-{i % 8}"  # the last two submits of each client retry earlier keys
-                sub = Submission(description=f"路灯不亮 {worker}-{i}", caller_phone="13812345678", lon=lon, lat=lat)
-                results[worker * 100 + i] = intake_queue.submit(sub, city=city, channel="api",
-                                                                idempotency=("test", key))
+                sub = Submission(
+                    description=f"路灯不亮 {worker}-{i}", caller_phone="13812345678", lon=lon, lat=lat
+                )
+                results[worker * 100 + i] = intake_queue.submit(
+                    sub, city=city, channel="api", idempotency=("test", key)
+                )
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
@@ -72,23 +75,31 @@ def test_a_batch_stores_new_submits_once_and_answers_repeated_keys_with_the_firs
     [(first, created)] = intake.store([_prepared(city, place, "k1", attributes={"k": "k1", "n": [1, 2]})])
     assert created and first.pk is not None
 
-    results = intake.store([_prepared(city, place, "k1"), _prepared(city, place, "k2", "水管漏了"),
-                            _prepared(city, place, "k2"), _prepared(city, place, None, "井盖丢了")])
+    results = intake.store(
+        [
+            _prepared(city, place, "k1"),
+            _prepared(city, place, "k2", "水管漏了"),
+            _prepared(city, place, "k2"),
+            _prepared(city, place, None, "井盖丢了"),
+        ]
+    )
 
     assert [created for _, created in results] == [False, True, False, True]
     assert results[0][0].pk == first.pk and results[2][0] is results[1][0]
     numbers = [first.tracking_no, results[1][0].tracking_no, results[3][0].tracking_no]
     assert [int(n.rsplit("-", 1)[1]) for n in numbers] == [1, 2, 3]
     assert Request.objects.count() == 3 and IdempotencyKey.objects.count() == 2
-    assert set(Event.objects.values_list("request_id", "kind")) == {(r.pk, "submitted") for r in
-                                                                    (first, results[1][0], results[3][0])}
+    assert set(Event.objects.values_list("request_id", "kind")) == {
+        (r.pk, "submitted") for r in (first, results[1][0], results[3][0])
+    }
     stored = Request.objects.select_related("street").get(pk=results[1][0].pk)
     assert (stored.tracking_no, stored.description, stored.street.code) == (numbers[1], "水管漏了", "D1S1")
     assert Request.objects.get(pk=first.pk).attributes == {"k": "k1", "n": [1, 2]}
     assert stored.response_due == results[1][0].response_due and stored.updated_at is not None
     assert audit.verify().intact
-    assert sorted(AuditRecord.objects.filter(action="request.submit").values_list("object_id", flat=True)) == sorted(
-        str(r.pk) for r in (first, results[1][0], results[3][0]))
+    assert sorted(
+        AuditRecord.objects.filter(action="request.submit").values_list("object_id", flat=True)
+    ) == sorted(str(r.pk) for r in (first, results[1][0], results[3][0]))
     results[3][0].title = "changed"
     results[3][0].save()  # a stored submit behaves as a saved row: saving updates it
     assert Request.objects.get(pk=results[3][0].pk).title == "changed" and Request.objects.count() == 3
@@ -130,8 +141,14 @@ def _keyed(city, lon, lat, n):
 
 def test_a_nul_byte_is_cleaned_before_it_can_reach_a_batch(city, tiny_places):
     lon, lat = tiny_places["D1S1C1"]
-    sub = Submission(description="路灯\x00不亮", caller_name="王\x00", caller_phone="13812345678", lon=lon, lat=lat,
-                     attributes={"note\x00": "a\x00b"})
+    sub = Submission(
+        description="路灯\x00不亮",
+        caller_name="王\x00",
+        caller_phone="13812345678",
+        lon=lon,
+        lat=lat,
+        attributes={"note\x00": "a\x00b"},
+    )
     request, created = intake_queue.submit(sub, city=city, channel="api")
     request.refresh_from_db()
     assert created and request.description == "路灯不亮" and request.caller_name == "王"

@@ -30,8 +30,11 @@ def test_a_phone_request_gets_a_readable_number_its_place_and_deadlines(submit):
 
 def test_bad_input_names_each_field_and_stores_nothing(city):
     with pytest.raises(ValidationError) as caught:
-        actions.submit_request(Submission(description="", caller_phone="abc", lon=200, lat=39.9,
-                                          category_code="99"), city=city, channel=Channel.PHONE)
+        actions.submit_request(
+            Submission(description="", caller_phone="abc", lon=200, lat=39.9, category_code="99"),
+            city=city,
+            channel=Channel.PHONE,
+        )
     errors = caught.value.message_dict
     assert {"description", "caller_phone", "lon", "category"} <= set(errors)
     assert Request.objects.count() == 0
@@ -40,23 +43,32 @@ def test_bad_input_names_each_field_and_stores_nothing(city):
 def test_a_point_outside_the_city_is_refused_with_the_reason(city, tiny_places):
     lon, lat = tiny_places["outside_city"]
     with pytest.raises(ValidationError) as caught:
-        actions.submit_request(Submission(description="x", caller_phone="13812345678", lon=lon, lat=lat),
-                               city=city, channel=Channel.PHONE)
+        actions.submit_request(
+            Submission(description="x", caller_phone="13812345678", lon=lon, lat=lat),
+            city=city,
+            channel=Channel.PHONE,
+        )
     assert "outside" in caught.value.message_dict["lon"][0]
 
 
 def test_address_text_is_located_through_names_and_the_gazetteer(city):
-    request, _ = actions.submit_request(Submission(description="门口占道", caller_phone="13812345678",
-                                                   address="白塔寺东边的胡同"), city=city, channel=Channel.WEB)
+    request, _ = actions.submit_request(
+        Submission(description="门口占道", caller_phone="13812345678", address="白塔寺东边的胡同"),
+        city=city,
+        channel=Channel.WEB,
+    )
     assert request.street.code == "D1S2"
 
 
 def test_a_retried_submit_with_the_same_idempotency_key_returns_the_first_request(city, tiny_places):
     lon, lat = tiny_places["D2S1"]
     sub = Submission(description="路灯坏了", caller_phone="13812345678", lon=lon, lat=lat)
-    first, created = actions.submit_request(sub, city=city, channel=Channel.API, idempotency=("token:1", "abc"))
-    again, created_again = actions.submit_request(sub, city=city, channel=Channel.API,
-                                                  idempotency=("token:1", "abc"))
+    first, created = actions.submit_request(
+        sub, city=city, channel=Channel.API, idempotency=("token:1", "abc")
+    )
+    again, created_again = actions.submit_request(
+        sub, city=city, channel=Channel.API, idempotency=("token:1", "abc")
+    )
     assert created and not created_again and first.pk == again.pk
     assert Request.objects.count() == 1
 
@@ -84,8 +96,9 @@ def test_a_cross_unit_case_is_led_by_its_first_receiver(submit, dispatcher_li, c
     request = submit()
     water = Department.objects.get(city=city, code="WATER")
     street = Jurisdiction.objects.get(city=city, code="D1S1")
-    orders = actions.dispatch_request(request, units=[("department", water, "direct"), ("street", street, "street")],
-                                      actor=dispatcher_li)
+    orders = actions.dispatch_request(
+        request, units=[("department", water, "direct"), ("street", street, "street")], actor=dispatcher_li
+    )
     assert [o.lead for o in orders] == [True, False]
     assert orders[0].route == "first_receiver"
 
@@ -128,8 +141,9 @@ def test_a_returned_order_goes_back_to_the_dispatcher(submit, dispatcher_li, dep
     assert request.return_count == 1
 
 
-def test_repeated_returns_go_to_arbitration_and_the_decision_dispatches(submit, dispatcher_li, dept_water_zhao,
-                                                                        street_chen, city):
+def test_repeated_returns_go_to_arbitration_and_the_decision_dispatches(
+    submit, dispatcher_li, dept_water_zhao, street_chen, city
+):
     request = submit()
     street = Jurisdiction.objects.get(city=city, code="D1S1")
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
@@ -139,8 +153,9 @@ def test_repeated_returns_go_to_arbitration_and_the_decision_dispatches(submit, 
     arbitration = Arbitration.objects.get(request=request)
     assert arbitration.decided_at is None and len(arbitration.units) == 2
     water = Department.objects.get(city=city, code="WATER")
-    [decided] = actions.decide_arbitration(arbitration, kind="department", unit=water,
-                                           decision="主管网爆管，水务负责", actor=dispatcher_li)
+    [decided] = actions.decide_arbitration(
+        arbitration, kind="department", unit=water, decision="主管网爆管，水务负责", actor=dispatcher_li
+    )
     assert decided.department == water
 
 
@@ -156,16 +171,18 @@ def test_handling_records_notes_contacts_extensions_and_the_reply(submit, dispat
     due_before = Order.objects.get(pk=order.pk).finish_due
     actions.decide_extension(extension, approve=True, actor=dispatcher_li)
     assert Order.objects.get(pk=order.pk).finish_due > due_before
-    actions.reply_order(Order.objects.get(pk=order.pk), outcome="resolved", text="已恢复供水",
-                        actor=dept_water_zhao)
+    actions.reply_order(
+        Order.objects.get(pk=order.pk), outcome="resolved", text="已恢复供水", actor=dept_water_zhao
+    )
     request.refresh_from_db()
     assert request.status == Status.REPLIED and request in queries.follow_up_queue()
     kinds = list(request.events.values_list("kind", flat=True))
     assert kinds[:2] == ["submitted", "dispatched"] and "replied" in kinds
 
 
-def test_an_extension_needs_the_dispatchers_decision_and_a_refusal_needs_a_reason(submit, dispatcher_li,
-                                                                                  dept_water_zhao):
+def test_an_extension_needs_the_dispatchers_decision_and_a_refusal_needs_a_reason(
+    submit, dispatcher_li, dept_water_zhao
+):
     [order] = actions.accept_suggestion(submit(), actor=dispatcher_li)
     extension = actions.request_extension(order, days=2, reason="等配件", actor=dept_water_zhao)
     with pytest.raises(PermissionDenied):
@@ -185,15 +202,23 @@ def _replied(submit, dispatcher_li, dept_water_zhao, **kw):
 
 def test_a_satisfied_follow_up_closes_the_case(submit, dispatcher_li, dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
-    actions.record_follow_up(request, resolved=True, satisfaction="satisfied", channel="phone", actor=dispatcher_li)
+    actions.record_follow_up(
+        request, resolved=True, satisfaction="satisfied", channel="phone", actor=dispatcher_li
+    )
     request.refresh_from_db()
     assert request.status == Status.CLOSED and request.resolved is True
 
 
 def test_an_unresolved_follow_up_reopens_the_case_to_the_same_unit(submit, dispatcher_li, dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
-    actions.record_follow_up(request, resolved=False, satisfaction="unsatisfied", channel="phone",
-                             actor=dispatcher_li, comment="还是没水")
+    actions.record_follow_up(
+        request,
+        resolved=False,
+        satisfaction="unsatisfied",
+        channel="phone",
+        actor=dispatcher_li,
+        comment="还是没水",
+    )
     request.refresh_from_db()
     assert request.status == Status.DISPATCHED and request.reopen_count == 1
     assert request.orders.filter(status=OrderStatus.PENDING, department__code="WATER").count() == 1
@@ -203,8 +228,9 @@ def test_an_unresolved_follow_up_reopens_the_case_to_the_same_unit(submit, dispa
 @override_settings(HOTLINE={**__import__("django.conf").conf.settings.HOTLINE, "reopen_limit": 0})
 def test_the_reopen_limit_is_configurable(submit, dispatcher_li, dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
-    actions.record_follow_up(request, resolved=False, satisfaction="unsatisfied", channel="phone",
-                             actor=dispatcher_li)
+    actions.record_follow_up(
+        request, resolved=False, satisfaction="unsatisfied", channel="phone", actor=dispatcher_li
+    )
     request.refresh_from_db()
     assert request.status == Status.CLOSED
 
@@ -212,18 +238,26 @@ def test_the_reopen_limit_is_configurable(submit, dispatcher_li, dept_water_zhao
 def test_only_the_citizen_rates_on_the_web(submit, dispatcher_li, dept_water_zhao, outsider_zhou):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
     with pytest.raises(PermissionDenied):
-        actions.record_follow_up(request, resolved=True, satisfaction="satisfied", channel="web",
-                                 actor=outsider_zhou)
+        actions.record_follow_up(
+            request, resolved=True, satisfaction="satisfied", channel="web", actor=outsider_zhou
+        )
     with pytest.raises(PermissionDenied):  # staff cannot rate, even holding the citizen's code
-        actions.rate_with_code(actions.issue_rating_link(request, actor=None), resolved=True,
-                               satisfaction="satisfied", actor=dept_water_zhao)
-    actions.rate_with_code(actions.issue_rating_link(request, actor=None), resolved=True, satisfaction="basic")
+        actions.rate_with_code(
+            actions.issue_rating_link(request, actor=None),
+            resolved=True,
+            satisfaction="satisfied",
+            actor=dept_water_zhao,
+        )
+    actions.rate_with_code(
+        actions.issue_rating_link(request, actor=None), resolved=True, satisfaction="basic"
+    )
     request.refresh_from_db()
     assert request.status == Status.CLOSED and request.satisfaction == "basic"
 
 
-def test_duplicates_nearby_are_offered_and_merged_requests_are_each_followed_up(submit, dispatcher_li,
-                                                                                dept_water_zhao):
+def test_duplicates_nearby_are_offered_and_merged_requests_are_each_followed_up(
+    submit, dispatcher_li, dept_water_zhao
+):
     primary = submit()
     duplicate = submit(place="D1S1C1", caller_phone="13900000000")
     far = submit(place="D2S2")
@@ -235,8 +269,13 @@ def test_duplicates_nearby_are_offered_and_merged_requests_are_each_followed_up(
     actions.reply_order(order, outcome="resolved", text="已恢复", actor=dept_water_zhao)
     queue = list(queries.follow_up_queue())
     assert primary in queue and Request.objects.get(pk=duplicate.pk) in queue
-    actions.record_follow_up(Request.objects.get(pk=duplicate.pk), resolved=True, satisfaction="satisfied",
-                             channel="phone", actor=dispatcher_li)
+    actions.record_follow_up(
+        Request.objects.get(pk=duplicate.pk),
+        resolved=True,
+        satisfaction="satisfied",
+        channel="phone",
+        actor=dispatcher_li,
+    )
     assert Request.objects.get(pk=duplicate.pk) not in queries.follow_up_queue()
 
 
@@ -247,7 +286,8 @@ def test_old_requests_are_not_duplicates(submit, dispatcher_li):
 
 
 def test_departments_see_callers_only_with_the_contact_permission_and_every_reveal_is_audited(
-        submit, dispatcher_li, dept_water_zhao):
+    submit, dispatcher_li, dept_water_zhao
+):
     from django.contrib.auth.models import Permission
 
     request = submit()
@@ -263,7 +303,9 @@ def test_departments_see_callers_only_with_the_contact_permission_and_every_reve
     assert AuditRecord.objects.filter(action="request.reveal_contact", actor_id=zhao.pk).count() == 1
 
 
-def test_a_confidential_caller_is_hidden_from_everyone_but_the_dispatcher(submit, dispatcher_li, dept_water_zhao):
+def test_a_confidential_caller_is_hidden_from_everyone_but_the_dispatcher(
+    submit, dispatcher_li, dept_water_zhao
+):
     from django.contrib.auth.models import Permission
 
     from cityloop.core.models import User
@@ -285,11 +327,27 @@ def test_the_classifier_suggestion_never_overrides_the_operators_choice(submit, 
 def test_a_sensor_case_waits_for_the_data_and_closes_or_reopens(city, dept_water_zhao):
     water = Department.objects.get(city=city, code="WATER")
     street = Jurisdiction.objects.get(city=city, code="D1S1")
-    case = actions.open_case(source="brain", source_ref="device:W1:leak", title="夜间持续流量",
-                             description="水表夜间最小流量持续偏高", department=water, street=street,
-                             lon=116.02, lat=39.95, evidence={"night_min": 0.12})
-    again = actions.open_case(source="brain", source_ref="device:W1:leak", title="夜间持续流量",
-                              description="再次告警", department=water, street=street, lon=116.02, lat=39.95)
+    case = actions.open_case(
+        source="brain",
+        source_ref="device:W1:leak",
+        title="夜间持续流量",
+        description="水表夜间最小流量持续偏高",
+        department=water,
+        street=street,
+        lon=116.02,
+        lat=39.95,
+        evidence={"night_min": 0.12},
+    )
+    again = actions.open_case(
+        source="brain",
+        source_ref="device:W1:leak",
+        title="夜间持续流量",
+        description="再次告警",
+        department=water,
+        street=street,
+        lon=116.02,
+        lat=39.95,
+    )
     assert again.pk == case.pk  # one case per ongoing problem
     [order] = case.orders.all()
     actions.sign_order(order, actor=dept_water_zhao)

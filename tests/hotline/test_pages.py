@@ -19,8 +19,12 @@ from tests.hotline.texts import texted_code
 
 pytestmark = pytest.mark.django_db
 
-GOOD = {"description": "金融街购物中心门口的路灯不亮了", "address": "金融街购物中心", "caller_name": "王小明",
-        "caller_phone": "13812345678"}
+GOOD = {
+    "description": "金融街购物中心门口的路灯不亮了",
+    "address": "金融街购物中心",
+    "caller_name": "王小明",
+    "caller_phone": "13812345678",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +54,9 @@ def _replied(submit, dispatcher, unit_user, **kw) -> Request:
     request = submit(**kw)
     [order] = actions.accept_suggestion(request, actor=dispatcher)
     actions.sign_order(order, actor=unit_user)
-    actions.reply_order(Order.objects.get(pk=order.pk), outcome="resolved", text="已恢复供水", actor=unit_user)
+    actions.reply_order(
+        Order.objects.get(pk=order.pk), outcome="resolved", text="已恢复供水", actor=unit_user
+    )
     request.refresh_from_db()
     return request
 
@@ -78,7 +84,9 @@ def test_bad_submit_input_is_shown_next_to_each_field_and_nothing_is_stored(clie
     response = client.post("/hotline/submit/", {"description": "", "caller_phone": "", "address": ""})
     page = response.content.decode()
     assert response.status_code == 200
-    assert _errors_of(page, "description") and _errors_of(page, "caller_phone") and _errors_of(page, "address")
+    assert (
+        _errors_of(page, "description") and _errors_of(page, "caller_phone") and _errors_of(page, "address")
+    )
     assert Request.objects.count() == 0
 
 
@@ -98,12 +106,16 @@ def test_a_file_that_is_not_an_image_is_refused_by_content(client, city):
 
 
 def _track(client, request, code=None):
-    return client.post("/hotline/track/", {"tracking_no": request.tracking_no,
-                                            "code": code or request.access_code}, follow=True)
+    return client.post(
+        "/hotline/track/",
+        {"tracking_no": request.tracking_no, "code": code or request.access_code},
+        follow=True,
+    )
 
 
-def test_tracking_with_number_and_access_code_shows_only_the_public_timeline(client, submit, dispatcher_li,
-                                                                             dept_water_zhao):
+def test_tracking_with_number_and_access_code_shows_only_the_public_timeline(
+    client, submit, dispatcher_li, dept_water_zhao
+):
     request = submit()
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     actions.add_note(order, text="内部备注不公开", actor=dept_water_zhao)
@@ -134,12 +146,15 @@ def test_a_wrong_code_and_an_unknown_number_get_the_same_generic_error(client, s
 
 
 def test_a_malformed_access_code_names_the_field(client, submit):
-    page = client.post("/hotline/track/", {"tracking_no": submit().tracking_no, "code": "56a"}).content.decode()
+    page = client.post(
+        "/hotline/track/", {"tracking_no": submit().tracking_no, "code": "56a"}
+    ).content.decode()
     assert _errors_of(page, "code")
 
 
-def test_the_masked_phone_on_staff_screens_no_longer_opens_the_tracking_page(as_user, client, submit,
-                                                                             dispatcher_li, street_chen):
+def test_the_masked_phone_on_staff_screens_no_longer_opens_the_tracking_page(
+    as_user, client, submit, dispatcher_li, street_chen
+):
     """Issue 11 #2: staff saw 138****5678, and 5678 opened the tracking page and the rating form."""
     request = submit(place="D1S1C1")
     actions.dispatch_request(request, units=[("street", request.street, "street")], actor=dispatcher_li)
@@ -156,7 +171,9 @@ def test_many_wrong_codes_from_one_address_are_asked_to_wait(client, submit):
     request = submit()
     for _ in range(TRACK_FAILURES):
         client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": "2222222222"})
-    blocked = client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": request.access_code})
+    blocked = client.post(
+        "/hotline/track/", {"tracking_no": request.tracking_no, "code": request.access_code}
+    )
     assert blocked.status_code == 429
 
 
@@ -165,10 +182,12 @@ def test_guessing_one_number_from_many_addresses_is_stopped_per_tracking_number(
 
     request = submit()
     for i in range(TRACK_FAILURES):
-        Client(REMOTE_ADDR=f"10.0.0.{i + 1}").post("/hotline/track/", {"tracking_no": request.tracking_no,
-                                                                         "code": "2222222222"})
-    blocked = Client(REMOTE_ADDR="10.0.1.1").post("/hotline/track/", {"tracking_no": request.tracking_no,
-                                                                     "code": request.access_code})
+        Client(REMOTE_ADDR=f"10.0.0.{i + 1}").post(
+            "/hotline/track/", {"tracking_no": request.tracking_no, "code": "2222222222"}
+        )
+    blocked = Client(REMOTE_ADDR="10.0.1.1").post(
+        "/hotline/track/", {"tracking_no": request.tracking_no, "code": request.access_code}
+    )
     assert blocked.status_code == 429
 
 
@@ -198,8 +217,14 @@ def test_a_citizen_replaying_another_citizens_form_key_files_their_own_request(a
     from cityloop.core.actions import add_user
     from tests.conftest import PERSONA_PASSWORD
 
-    other = add_user(username="citizen_two", password=PERSONA_PASSWORD, role="citizen", full_name="赵二", actor=None,
-                     check_password=False)
+    other = add_user(
+        username="citizen_two",
+        password=PERSONA_PASSWORD,
+        role="citizen",
+        full_name="赵二",
+        actor=None,
+        check_password=False,
+    )
     as_user(citizen_wang).post("/hotline/submit/", {**GOOD, "idempotency_key": "k" * 32})
     theirs = Request.objects.get()
     response = as_user(other).post("/hotline/submit/", {**GOOD, "idempotency_key": "k" * 32}, follow=True)
@@ -207,12 +232,20 @@ def test_a_citizen_replaying_another_citizens_form_key_files_their_own_request(a
     assert mine.citizen == other and theirs.tracking_no not in response.content.decode()
 
 
-def test_a_dispatcher_replaying_another_dispatchers_intake_key_files_a_new_request(as_user, city, dispatcher_li):
+def test_a_dispatcher_replaying_another_dispatchers_intake_key_files_a_new_request(
+    as_user, city, dispatcher_li
+):
     from cityloop.core.actions import add_user
     from tests.conftest import PERSONA_PASSWORD
 
-    other = add_user(username="dispatcher_two", password=PERSONA_PASSWORD, role="dispatcher", full_name="周二", actor=None,
-                     check_password=False)
+    other = add_user(
+        username="dispatcher_two",
+        password=PERSONA_PASSWORD,
+        role="dispatcher",
+        full_name="周二",
+        actor=None,
+        check_password=False,
+    )
     data = {**GOOD, "urgency": "normal", "idempotency_key": "k" * 32}
     as_user(dispatcher_li).post("/hotline/intake/", data)
     as_user(dispatcher_li).post("/hotline/intake/", data)  # her own double submit: still one
@@ -225,15 +258,17 @@ def _rate_code(request) -> str:
     return texted_code(request.tracking_no, "rating_link")
 
 
-def test_the_citizen_rates_a_replied_request_with_the_texted_code_and_it_closes(client, submit, dispatcher_li,
-                                                                                 dept_water_zhao):
+def test_the_citizen_rates_a_replied_request_with_the_texted_code_and_it_closes(
+    client, submit, dispatcher_li, dept_water_zhao
+):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
     _track(client, request, texted_code(request.tracking_no))
     page = client.get(f"/hotline/track/{request.tracking_no}/").content.decode()
     assert 'id="rate"' in page and "已恢复供水" in page and 'name="code"' in page
-    response = client.post(f"/hotline/track/{request.tracking_no}/rate/",
-                           {"code": _rate_code(request), "resolved": "yes", "satisfaction": "satisfied",
-                            "comment": "谢谢"})
+    response = client.post(
+        f"/hotline/track/{request.tracking_no}/rate/",
+        {"code": _rate_code(request), "resolved": "yes", "satisfaction": "satisfied", "comment": "谢谢"},
+    )
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.status == Status.CLOSED and request.satisfaction == "satisfied"
@@ -259,7 +294,10 @@ def test_an_expired_rating_link_is_refused(client, submit, dispatcher_li, dept_w
     request = _replied(submit, dispatcher_li, dept_water_zhao)
     code = _rate_code(request)
     RatingLink.objects.filter(request=request).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert client.post(f"/hotline/rate/{code}/", {"resolved": "yes", "satisfaction": "satisfied"}).status_code == 404
+    assert (
+        client.post(f"/hotline/rate/{code}/", {"resolved": "yes", "satisfaction": "satisfied"}).status_code
+        == 404
+    )
     assert Request.objects.get(pk=request.pk).status == Status.REPLIED
 
 
@@ -272,31 +310,42 @@ def test_the_rating_link_lasts_the_configured_days(submit, dispatcher_li, dept_w
     assert link.expires_at - link.created_at == timedelta(days=3)
 
 
-def test_a_unit_that_tracks_the_request_cannot_rate_its_own_reply(as_user, submit, dispatcher_li,
-                                                                  dept_water_zhao):
+def test_a_unit_that_tracks_the_request_cannot_rate_its_own_reply(
+    as_user, submit, dispatcher_li, dept_water_zhao
+):
     """Issue 11 #2: a unit rated its own reply "resolved, satisfied" from the public page."""
     request = _replied(submit, dispatcher_li, dept_water_zhao)
     unit = as_user(dept_water_zhao)
     # Even holding both codes, a staff session may not rate.
     _track(unit, request, texted_code(request.tracking_no))
-    refused = unit.post(f"/hotline/track/{request.tracking_no}/rate/",
-                        {"code": _rate_code(request), "resolved": "yes", "satisfaction": "satisfied"})
+    refused = unit.post(
+        f"/hotline/track/{request.tracking_no}/rate/",
+        {"code": _rate_code(request), "resolved": "yes", "satisfaction": "satisfied"},
+    )
     assert refused.status_code == 403
-    assert unit.post(f"/hotline/rate/{_rate_code(request)}/",
-                     {"resolved": "yes", "satisfaction": "satisfied"}).status_code == 403
+    assert (
+        unit.post(
+            f"/hotline/rate/{_rate_code(request)}/", {"resolved": "yes", "satisfaction": "satisfied"}
+        ).status_code
+        == 403
+    )
     assert not FollowUp.objects.exists()
     assert Request.objects.get(pk=request.pk).status == Status.REPLIED
 
 
-def test_tracking_with_the_access_code_alone_does_not_let_anyone_rate(client, submit, dispatcher_li,
-                                                                      dept_water_zhao):
+def test_tracking_with_the_access_code_alone_does_not_let_anyone_rate(
+    client, submit, dispatcher_li, dept_water_zhao
+):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
     _track(client, request, texted_code(request.tracking_no))
-    response = client.post(f"/hotline/track/{request.tracking_no}/rate/",
-                           {"resolved": "yes", "satisfaction": "satisfied"})
+    response = client.post(
+        f"/hotline/track/{request.tracking_no}/rate/", {"resolved": "yes", "satisfaction": "satisfied"}
+    )
     assert response.status_code == 400 and _errors_of(response.content.decode(), "code")
-    wrong = client.post(f"/hotline/track/{request.tracking_no}/rate/",
-                        {"code": "2222222222", "resolved": "yes", "satisfaction": "satisfied"})
+    wrong = client.post(
+        f"/hotline/track/{request.tracking_no}/rate/",
+        {"code": "2222222222", "resolved": "yes", "satisfaction": "satisfied"},
+    )
     assert wrong.status_code == 400
     assert not FollowUp.objects.exists()
 
@@ -304,16 +353,18 @@ def test_tracking_with_the_access_code_alone_does_not_let_anyone_rate(client, su
 def test_a_rating_with_a_missing_answer_shows_the_field_error(client, submit, dispatcher_li, dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
     _track(client, request, texted_code(request.tracking_no))
-    response = client.post(f"/hotline/track/{request.tracking_no}/rate/",
-                           {"code": _rate_code(request), "resolved": "yes"})
+    response = client.post(
+        f"/hotline/track/{request.tracking_no}/rate/", {"code": _rate_code(request), "resolved": "yes"}
+    )
     assert response.status_code == 400 and _errors_of(response.content.decode(), "satisfaction")
     assert Request.objects.get(pk=request.pk).status == Status.REPLIED
 
 
 def test_nobody_can_rate_without_tracking_first(client, submit, dispatcher_li, dept_water_zhao):
     request = _replied(submit, dispatcher_li, dept_water_zhao)
-    response = client.post(f"/hotline/track/{request.tracking_no}/rate/", {"resolved": "yes",
-                                                                           "satisfaction": "satisfied"})
+    response = client.post(
+        f"/hotline/track/{request.tracking_no}/rate/", {"resolved": "yes", "satisfaction": "satisfied"}
+    )
     assert response.status_code == 403
     assert not FollowUp.objects.exists()
 
@@ -335,12 +386,19 @@ def test_a_logged_in_citizen_sees_their_own_history_only(as_user, city, citizen_
 def test_a_citizen_cannot_open_the_dispatch_pages(as_user, client, city, citizen_wang):
     assert client.get("/hotline/dispatch/").status_code == 302  # anonymous: to the login page
     client = as_user(citizen_wang)
-    for url in ("/hotline/dispatch/", "/hotline/intake/", "/hotline/follow-ups/", "/hotline/arbitrations/",
-                "/hotline/import/"):
+    for url in (
+        "/hotline/dispatch/",
+        "/hotline/intake/",
+        "/hotline/follow-ups/",
+        "/hotline/arbitrations/",
+        "/hotline/import/",
+    ):
         assert client.get(url).status_code == 403, url
 
 
-def test_the_queue_is_oldest_first_with_timers_and_accepts_a_suggestion_in_one_click(as_user, submit, dispatcher_li):
+def test_the_queue_is_oldest_first_with_timers_and_accepts_a_suggestion_in_one_click(
+    as_user, submit, dispatcher_li
+):
     old = submit(received_at=timezone.now() - timedelta(days=10))
     new = submit()
     client = as_user(dispatcher_li)
@@ -365,31 +423,51 @@ def test_bulk_dispatch_sends_every_ticked_request(as_user, submit, dispatcher_li
 def test_phone_intake_keeps_the_operators_category(as_user, city, dispatcher_li):
     client = as_user(dispatcher_li)
     assert 'for="id_category"' in client.get("/hotline/intake/").content.decode()
-    response = client.post("/hotline/intake/", {**GOOD, "category": "01.01.02", "urgency": "urgent",
-                                                "confidential": "on"})
+    response = client.post(
+        "/hotline/intake/", {**GOOD, "category": "01.01.02", "urgency": "urgent", "confidential": "on"}
+    )
     request = Request.objects.get()
     assert response.status_code == 302 and response.url == f"/hotline/requests/{request.pk}/"
     assert (request.channel, request.category.code, request.urgency, request.confidential) == (
-        "phone", "01.01.02", "urgent", True)
+        "phone",
+        "01.01.02",
+        "urgent",
+        True,
+    )
 
 
 def test_phone_intake_bad_input_shows_field_errors_and_stores_nothing(as_user, city, dispatcher_li):
-    response = as_user(dispatcher_li).post("/hotline/intake/", {"description": "x", "caller_phone": "abc",
-                                                                "address": "金融街", "urgency": "urgent"})
+    response = as_user(dispatcher_li).post(
+        "/hotline/intake/",
+        {"description": "x", "caller_phone": "abc", "address": "金融街", "urgency": "urgent"},
+    )
     assert response.status_code == 400 and _errors_of(response.content.decode(), "caller_phone")
     assert Request.objects.count() == 0
 
 
-def test_the_suggest_button_shows_the_classifiers_pick_without_choosing_it(as_user, city, dispatcher_li, settings,
-                                                                          tmp_path):
+def test_the_suggest_button_shows_the_classifiers_pick_without_choosing_it(
+    as_user, city, dispatcher_li, settings, tmp_path
+):
     from cityloop.hotline import classifier, suggest
 
-    texts = ["停水了", "没有自来水", "家里停水", "水龙头没水", "路边乱堆乱放", "楼道堆满杂物", "垃圾乱堆", "杂物乱放"]
+    texts = [
+        "停水了",
+        "没有自来水",
+        "家里停水",
+        "水龙头没水",
+        "路边乱堆乱放",
+        "楼道堆满杂物",
+        "垃圾乱堆",
+        "杂物乱放",
+    ]
     labels = ["02.01.01"] * 4 + ["01.01.01"] * 4
     path = classifier.train(texts, labels).save(tmp_path / "model.joblib", key=suggest.model_key())
     settings.HOTLINE = {**settings.HOTLINE, "classifier_model": str(path)}
-    page = as_user(dispatcher_li).post("/hotline/intake/", {**GOOD, "description": "家里停水了", "suggest": "1",
-                                                            "urgency": "normal"}).content.decode()
+    page = (
+        as_user(dispatcher_li)
+        .post("/hotline/intake/", {**GOOD, "description": "家里停水了", "suggest": "1", "urgency": "normal"})
+        .content.decode()
+    )
     assert 'data-suggestion="02.01.01"' in page
     assert re.search(r'<option value="02.01.01"[^>]*selected', page) is None
     assert Request.objects.count() == 0
@@ -416,11 +494,15 @@ def test_manual_dispatch_makes_the_first_chosen_unit_the_lead(as_user, submit, d
     request = submit(category="01.01.01")
     street = Jurisdiction.objects.get(city=city, code="D1S1")
     water = Department.objects.get(city=city, code="WATER")
-    as_user(dispatcher_li).post(f"/hotline/requests/{request.pk}/dispatch/",
-                                {"lead": f"street:{street.pk}", "others": [f"department:{water.pk}"]})
+    as_user(dispatcher_li).post(
+        f"/hotline/requests/{request.pk}/dispatch/",
+        {"lead": f"street:{street.pk}", "others": [f"department:{water.pk}"]},
+    )
     orders = list(request.orders.order_by("id"))
-    assert [(o.street_id, o.department_id, o.lead) for o in orders] == [(street.pk, None, True),
-                                                                       (None, water.pk, False)]
+    assert [(o.street_id, o.department_id, o.lead) for o in orders] == [
+        (street.pk, None, True),
+        (None, water.pk, False),
+    ]
 
 
 def test_manual_dispatch_without_a_unit_shows_the_field_error(as_user, submit, dispatcher_li):
@@ -448,14 +530,17 @@ def test_a_nearby_duplicate_is_offered_and_merged(as_user, submit, dispatcher_li
     assert second.status == Status.MERGED and second.merged_into == first
 
 
-def test_an_extension_is_asked_in_the_detail_page_and_decided_by_the_dispatcher(as_user, submit, dispatcher_li,
-                                                                              dept_water_zhao):
+def test_an_extension_is_asked_in_the_detail_page_and_decided_by_the_dispatcher(
+    as_user, submit, dispatcher_li, dept_water_zhao
+):
     request = submit()
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     actions.sign_order(order, actor=dept_water_zhao)
     client = as_user(dept_water_zhao)
-    client.post(f"/hotline/orders/{order.pk}/extension/", {f"o{order.pk}-extension-days": "3",
-                                                           f"o{order.pk}-extension-reason": "需要协调施工"})
+    client.post(
+        f"/hotline/orders/{order.pk}/extension/",
+        {f"o{order.pk}-extension-days": "3", f"o{order.pk}-extension-reason": "需要协调施工"},
+    )
     extension = Extension.objects.get()
     client = as_user(dispatcher_li)
     assert "需要协调施工" in client.get("/hotline/dispatch/").content.decode()
@@ -467,8 +552,9 @@ def test_an_extension_is_asked_in_the_detail_page_and_decided_by_the_dispatcher(
     assert Order.objects.get(pk=order.pk).finish_due > order.finish_due
 
 
-def test_a_bounced_request_is_decided_on_the_arbitration_page(as_user, submit, dispatcher_li, dept_water_zhao,
-                                                             street_chen, city):
+def test_a_bounced_request_is_decided_on_the_arbitration_page(
+    as_user, submit, dispatcher_li, dept_water_zhao, street_chen, city
+):
     from cityloop.org.models import Jurisdiction
 
     request = submit()
@@ -479,11 +565,14 @@ def test_a_bounced_request_is_decided_on_the_arbitration_page(as_user, submit, d
     client = as_user(dispatcher_li)
     assert request.tracking_no in client.get("/hotline/arbitrations/").content.decode()
     street = Jurisdiction.objects.get(city=city, code="D1S1")
-    missing = client.post(f"/hotline/arbitrations/{arbitration.pk}/decide/", {f"a{arbitration.pk}-unit":
-                                                                              f"street:{street.pk}"})
+    missing = client.post(
+        f"/hotline/arbitrations/{arbitration.pk}/decide/", {f"a{arbitration.pk}-unit": f"street:{street.pk}"}
+    )
     assert missing.status_code == 400 and _errors_of(missing.content.decode(), f"a{arbitration.pk}-decision")
-    client.post(f"/hotline/arbitrations/{arbitration.pk}/decide/", {
-        f"a{arbitration.pk}-unit": f"street:{street.pk}", f"a{arbitration.pk}-decision": "属地管理"})
+    client.post(
+        f"/hotline/arbitrations/{arbitration.pk}/decide/",
+        {f"a{arbitration.pk}-unit": f"street:{street.pk}", f"a{arbitration.pk}-decision": "属地管理"},
+    )
     assert Order.objects.filter(request=request, status=OrderStatus.PENDING).get().street == street
 
 
@@ -493,8 +582,10 @@ def test_a_phone_follow_up_is_recorded_from_the_queue(as_user, submit, dispatche
     assert request.tracking_no in client.get("/hotline/follow-ups/").content.decode()
     bad = client.post(f"/hotline/follow-ups/{request.pk}/", {f"f{request.pk}-resolved": "yes"})
     assert bad.status_code == 400 and _errors_of(bad.content.decode(), f"f{request.pk}-satisfaction")
-    client.post(f"/hotline/follow-ups/{request.pk}/", {f"f{request.pk}-resolved": "yes",
-                                                      f"f{request.pk}-satisfaction": "basic"})
+    client.post(
+        f"/hotline/follow-ups/{request.pk}/",
+        {f"f{request.pk}-resolved": "yes", f"f{request.pk}-satisfaction": "basic"},
+    )
     follow_up = FollowUp.objects.get()
     assert follow_up.channel == "phone" and follow_up.operator == dispatcher_li
     assert Request.objects.get(pk=request.pk).status == Status.CLOSED
@@ -504,15 +595,21 @@ def test_a_phone_follow_up_is_recorded_from_the_queue(as_user, submit, dispatche
 
 
 def test_the_inbox_has_new_in_progress_overdue_and_returned_tabs(as_user, submit, dispatcher_li, street_chen):
-    waiting, working, late, bounced = (submit(category="01.01.01", description=f"乱堆乱放{i}") for i in range(4))
-    orders = {r.pk: actions.accept_suggestion(r, actor=dispatcher_li)[0] for r in (waiting, working, late, bounced)}
+    waiting, working, late, bounced = (
+        submit(category="01.01.01", description=f"乱堆乱放{i}") for i in range(4)
+    )
+    orders = {
+        r.pk: actions.accept_suggestion(r, actor=dispatcher_li)[0] for r in (waiting, working, late, bounced)
+    }
     actions.sign_order(orders[working.pk], actor=street_chen)
     actions.sign_order(orders[late.pk], actor=street_chen)
     Order.objects.filter(pk=orders[late.pk].pk).update(finish_due=timezone.now() - timedelta(hours=2))
     actions.return_order(orders[bounced.pk], reason="不在本街道", actor=street_chen)
     client = as_user(street_chen)
-    tabs = {tab: client.get(f"/hotline/inbox/?tab={tab}").content.decode()
-            for tab in ("new", "in_progress", "overdue", "returned")}
+    tabs = {
+        tab: client.get(f"/hotline/inbox/?tab={tab}").content.decode()
+        for tab in ("new", "in_progress", "overdue", "returned")
+    }
     assert waiting.tracking_no in tabs["new"] and working.tracking_no not in tabs["new"]
     assert working.tracking_no in tabs["in_progress"] and late.tracking_no in tabs["in_progress"]
     assert late.tracking_no in tabs["overdue"] and working.tracking_no not in tabs["overdue"]
@@ -532,20 +629,31 @@ def test_the_unit_signs_and_replies_from_its_pages(as_user, submit, dispatcher_l
     client = as_user(street_chen)
     client.post(f"/hotline/orders/{order.pk}/sign/", {"next": "inbox"})
     assert Order.objects.get(pk=order.pk).status == OrderStatus.SIGNED
-    client.post(f"/hotline/orders/{order.pk}/contact/", {f"o{order.pk}-contact-channel": "phone",
-                                                         f"o{order.pk}-contact-summary": "约好明天上门"})
+    client.post(
+        f"/hotline/orders/{order.pk}/contact/",
+        {f"o{order.pk}-contact-channel": "phone", f"o{order.pk}-contact-summary": "约好明天上门"},
+    )
     client.post(f"/hotline/orders/{order.pk}/note/", {f"o{order.pk}-note-text": "已清理一半"})
-    client.post(f"/hotline/orders/{order.pk}/reply/", {f"o{order.pk}-reply-outcome": "resolved",
-                                                       f"o{order.pk}-reply-text": "已清理完毕"})
+    client.post(
+        f"/hotline/orders/{order.pk}/reply/",
+        {f"o{order.pk}-reply-outcome": "resolved", f"o{order.pk}-reply-text": "已清理完毕"},
+    )
     request.refresh_from_db()
     assert request.status == Status.REPLIED and request.first_response_at is not None
-    assert list(request.events.values_list("kind", flat=True))[-4:] == ["signed", "contact", "note", "replied"]
+    assert list(request.events.values_list("kind", flat=True))[-4:] == [
+        "signed",
+        "contact",
+        "note",
+        "replied",
+    ]
 
 
 def test_a_return_without_a_reason_shows_the_field_error(as_user, submit, dispatcher_li, street_chen):
     request = submit(category="01.01.01")
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
-    response = as_user(street_chen).post(f"/hotline/orders/{order.pk}/return/", {f"o{order.pk}-return-reason": " "})
+    response = as_user(street_chen).post(
+        f"/hotline/orders/{order.pk}/return/", {f"o{order.pk}-return-reason": " "}
+    )
     assert response.status_code == 400 and _errors_of(response.content.decode(), f"o{order.pk}-return-reason")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
 
@@ -555,8 +663,15 @@ def test_another_street_cannot_see_or_sign_the_order(as_user, submit, dispatcher
     from cityloop.org.models import Jurisdiction
     from tests.conftest import PERSONA_PASSWORD
 
-    street_he = add_user(username="street_he", password=PERSONA_PASSWORD, role="street", full_name="何街道", actor=None,
-             check_password=False, street=Jurisdiction.objects.get(city=city, code="D2S1"))
+    street_he = add_user(
+        username="street_he",
+        password=PERSONA_PASSWORD,
+        role="street",
+        full_name="何街道",
+        actor=None,
+        check_password=False,
+        street=Jurisdiction.objects.get(city=city, code="D2S1"),
+    )
     request = submit(category="01.01.01")
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     client = as_user(street_he)
@@ -574,7 +689,7 @@ def test_another_street_cannot_see_or_sign_the_order(as_user, submit, dispatcher
 def test_search_filters_within_what_the_person_may_see(as_user, submit, dispatcher_li, street_chen):
     here = submit(category="01.01.01", description="金融街乱堆乱放")
     there = submit(place="D2S1", category="01.01.01", description="朝阳门乱堆乱放")
-    water = submit(description="=HYPERLINK(\"x\")停水")
+    water = submit(description='=HYPERLINK("x")停水')
     client = as_user(dispatcher_li)
     page = client.get("/hotline/search/", {"street": "D1S1", "category": "01"}).content.decode()
     assert here.tracking_no in page and there.tracking_no not in page and water.tracking_no not in page
@@ -585,7 +700,7 @@ def test_search_filters_within_what_the_person_may_see(as_user, submit, dispatch
 
 
 def test_the_csv_export_has_the_filtered_rows_and_no_formulas(as_user, submit, dispatcher_li):
-    water = submit(description="=HYPERLINK(\"x\")停水")
+    water = submit(description='=HYPERLINK("x")停水')
     other = submit(place="D2S1", category="01.01.01")
     response = as_user(dispatcher_li).get("/hotline/search/", {"category": "02", "format": "csv"})
     body = b"".join(response.streaming_content).decode("utf-8-sig")
@@ -602,23 +717,38 @@ def test_a_date_range_that_ends_before_it_starts_is_refused(as_user, city, dispa
 
 
 def test_the_import_page_lists_kept_rows_and_bad_rows_with_their_lines(as_user, city, dispatcher_li):
-    upload = io.BytesIO("description,address,caller_phone\n井盖丢了,金融街购物中心,13812345678\n,,\n"
-                        .encode())
+    upload = io.BytesIO(
+        "description,address,caller_phone\n井盖丢了,金融街购物中心,13812345678\n,,\n".encode()
+    )
     upload.name = "calls.csv"
     page = as_user(dispatcher_li).post("/hotline/import/", {"file": upload}).content.decode()
     assert Request.objects.get().channel == "csv"
     assert re.search(r'<tr data-line="3"><td>3</td><td class="error">[^<]*description', page)
 
 
-def test_each_role_gets_its_hotline_navigation(as_user, city, citizen_wang, dispatcher_li, street_chen, leader_sun):
-    expectations = {citizen_wang: ({"/hotline/submit/", "/hotline/track/", "/hotline/mine/"}, "/hotline/dispatch/"),
-                    dispatcher_li: ({"/hotline/intake/", "/hotline/dispatch/", "/hotline/follow-ups/",
-                                     "/hotline/arbitrations/", "/hotline/search/", "/hotline/import/"},
-                                    "/hotline/inbox/"),
-                    street_chen: ({"/hotline/inbox/", "/hotline/search/"}, "/hotline/dispatch/"),
-                    leader_sun: ({"/hotline/search/"}, "/hotline/inbox/")}
+def test_each_role_gets_its_hotline_navigation(
+    as_user, city, citizen_wang, dispatcher_li, street_chen, leader_sun
+):
+    expectations = {
+        citizen_wang: ({"/hotline/submit/", "/hotline/track/", "/hotline/mine/"}, "/hotline/dispatch/"),
+        dispatcher_li: (
+            {
+                "/hotline/intake/",
+                "/hotline/dispatch/",
+                "/hotline/follow-ups/",
+                "/hotline/arbitrations/",
+                "/hotline/search/",
+                "/hotline/import/",
+            },
+            "/hotline/inbox/",
+        ),
+        street_chen: ({"/hotline/inbox/", "/hotline/search/"}, "/hotline/dispatch/"),
+        leader_sun: ({"/hotline/search/"}, "/hotline/inbox/"),
+    }
     for user, (shown, hidden) in expectations.items():
-        nav = re.search(r"<nav aria-label=[^>]*>(.*?)</nav>", as_user(user).get("/").content.decode(), re.S).group(1)
+        nav = re.search(
+            r"<nav aria-label=[^>]*>(.*?)</nav>", as_user(user).get("/").content.decode(), re.S
+        ).group(1)
         links = set(re.findall(r'href="(/hotline/[^"]*)"', nav))
         assert shown <= links and hidden not in links, user.username
 
@@ -636,12 +766,15 @@ def test_the_demo_city_gets_requests_in_every_state_once(pack):
     from cityloop.hotline.models import IdempotencyKey
 
     def ours():
-        return Request.objects.filter(pk__in=IdempotencyKey.objects.filter(scope__startswith="demo:")
-                                      .values("request"))
+        return Request.objects.filter(
+            pk__in=IdempotencyKey.objects.filter(scope__startswith="demo:").values("request")
+        )
 
     demo.load(pack)
     assert ours().count() == 60
-    assert {"new", "dispatched", "in_progress", "replied", "closed"} <= set(ours().values_list("status", flat=True))
+    assert {"new", "dispatched", "in_progress", "replied", "closed"} <= set(
+        ours().values_list("status", flat=True)
+    )
     assert Extension.objects.filter(approved__isnull=True, order__request__in=ours()).exists()
     assert Order.objects.filter(status=OrderStatus.RETURNED, request__in=ours()).exists()
     chinese = any("\u4e00" <= ch <= "\u9fff" for ch in ours().first().description)
@@ -657,8 +790,10 @@ def test_the_demo_prints_a_tracking_number_access_code_and_rating_link_that_work
 
     out = io.StringIO()
     demo.load("beijing", stdout=out)
-    found = re.search(r"track (R\S+) with access code (\S+) at /hotline/track/, rate it at (/hotline/rate/\S+/)",
-                      out.getvalue())
+    found = re.search(
+        r"track (R\S+) with access code (\S+) at /hotline/track/, rate it at (/hotline/rate/\S+/)",
+        out.getvalue(),
+    )
     assert found, out.getvalue()
     number, code, link = found.groups()
     tracked = client.post("/hotline/track/", {"tracking_no": number, "code": code}, follow=True)
@@ -667,17 +802,23 @@ def test_the_demo_prints_a_tracking_number_access_code_and_rating_link_that_work
     assert Request.objects.get(tracking_no=number).status == Status.CLOSED
 
 
-def test_a_dispatchers_internal_note_never_reaches_the_public_tracking_page(client, as_user, submit, dispatcher_li):
+def test_a_dispatchers_internal_note_never_reaches_the_public_tracking_page(
+    client, as_user, submit, dispatcher_li
+):
     """Issue 10 #9: the dispatcher's "newcomer test" note showed on the citizen's tracking page."""
     request = submit()
-    actions.dispatch_request(request, units=[("street", request.street, "street")], actor=dispatcher_li,
-                             note="newcomer test")
+    actions.dispatch_request(
+        request, units=[("street", request.street, "street")], actor=dispatcher_li, note="newcomer test"
+    )
     page = _track(client, request).content.decode()
     assert 'data-event="dispatched"' in page and "newcomer test" not in page
     api = Client().get(f"/api/v1/track/{request.tracking_no}", {"code": request.access_code}).content.decode()
     assert "newcomer test" not in api
-    for feed in ("/open311/v2/requests.json", f"/open311/v2/requests/{request.tracking_no}.json",
-                 "/open311/v2/servicerequestupdates.json"):
+    for feed in (
+        "/open311/v2/requests.json",
+        f"/open311/v2/requests/{request.tracking_no}.json",
+        "/open311/v2/servicerequestupdates.json",
+    ):
         assert "newcomer test" not in Client().get(feed).content.decode()
     staff = as_user(dispatcher_li).get(f"/hotline/requests/{request.pk}/").content.decode()
     assert "newcomer test" in staff
@@ -701,7 +842,9 @@ def test_every_note_form_says_whether_the_citizen_sees_it(as_user, submit, dispa
     assert "公开进度页" in reply
     fresh = submit()
     dispatcher_page = as_user(dispatcher_li).get(f"/hotline/requests/{fresh.pk}/").content.decode()
-    dispatch = re.search(r'action="/hotline/requests/\d+/dispatch/".*?</form>', dispatcher_page, re.S).group(0)
+    dispatch = re.search(r'action="/hotline/requests/\d+/dispatch/".*?</form>', dispatcher_page, re.S).group(
+        0
+    )
     assert internal in dispatch
 
 
@@ -723,7 +866,9 @@ def test_dispatch_notes_stored_before_the_fix_become_internal(submit, dispatcher
     assert not note.public and note.text == "newcomer test" and note.order_id == dispatched.order_id
 
 
-def test_a_confidential_caller_is_fully_hidden_from_the_units_page(as_user, submit, dispatcher_li, dept_water_zhao):
+def test_a_confidential_caller_is_fully_hidden_from_the_units_page(
+    as_user, submit, dispatcher_li, dept_water_zhao
+):
     """Issue 11 #6: the unit's page showed 王** 138****5678 for a caller the form promised to hide."""
     from django.contrib.auth.models import Permission
 
@@ -750,14 +895,19 @@ def test_a_pixel_bomb_through_the_anonymous_form_is_refused(client, city):
     assert Request.objects.count() == 0
 
 
-def test_anonymous_submits_from_one_address_are_throttled_in_the_shared_cache(as_user, city, settings,
-                                                                              citizen_wang):
+def test_anonymous_submits_from_one_address_are_throttled_in_the_shared_cache(
+    as_user, city, settings, citizen_wang
+):
     """Issue 11 #8: anonymous submits had no throttle."""
     settings.HOTLINE = {**settings.HOTLINE, "anonymous_submits_per_hour": 3}
     for i in range(3):
         # A fresh client (no session) per submit: the count is per address, not per browser.
-        assert Client(REMOTE_ADDR="10.2.0.1").post("/hotline/submit/", {**GOOD, "description": f"路灯坏了 {i}"}
-                                                   ).status_code == 302
+        assert (
+            Client(REMOTE_ADDR="10.2.0.1")
+            .post("/hotline/submit/", {**GOOD, "description": f"路灯坏了 {i}"})
+            .status_code
+            == 302
+        )
     blocked = Client(REMOTE_ADDR="10.2.0.1").post("/hotline/submit/", GOOD)
     assert blocked.status_code == 429 and Request.objects.count() == 3
     assert Client(REMOTE_ADDR="10.2.0.2").post("/hotline/submit/", GOOD).status_code == 302
@@ -789,19 +939,25 @@ def test_the_citizen_who_tracked_the_request_sees_its_photo_and_thumbnail(client
 
     assert max(Image.open(io.BytesIO(thumb.content)).size) == 320
     page = client.get(f"/hotline/track/{photo_request.tracking_no}/").content.decode()
-    assert f'/hotline/photos/{attachment.pk}/thumbnail/' in page
+    assert f"/hotline/photos/{attachment.pk}/thumbnail/" in page
 
 
 def test_photos_are_never_public_media(photo_request):
     [attachment] = photo_request.attachments.all()
     stranger = Client()
-    for url in (f"/hotline/photos/{attachment.pk}/", f"/hotline/photos/{attachment.pk}/thumbnail/",
-                f"/hotline/photos/{attachment.pk + 1}/", f"/{attachment.file.name}", f"/media/{attachment.file.name}"):
+    for url in (
+        f"/hotline/photos/{attachment.pk}/",
+        f"/hotline/photos/{attachment.pk}/thumbnail/",
+        f"/hotline/photos/{attachment.pk + 1}/",
+        f"/{attachment.file.name}",
+        f"/media/{attachment.file.name}",
+    ):
         assert stranger.get(url).status_code == 404, url
 
 
-def test_staff_see_a_photo_only_within_their_scope(as_user, photo_request, dispatcher_li, street_chen,
-                                                   dept_water_zhao, outsider_zhou):
+def test_staff_see_a_photo_only_within_their_scope(
+    as_user, photo_request, dispatcher_li, street_chen, dept_water_zhao, outsider_zhou
+):
     """Issue 11 #15: another street's staff, another citizen, an unconcerned department get 404."""
     [attachment] = photo_request.attachments.all()
     url = f"/hotline/photos/{attachment.pk}/"
@@ -817,16 +973,21 @@ def test_staff_see_a_photo_only_within_their_scope(as_user, photo_request, dispa
     assert as_user(outsider_zhou).get(f"{url}thumbnail/").status_code == 404
 
 
-def test_a_dispatcher_gives_a_caller_who_lost_the_code_a_new_one_and_the_old_one_stops(as_user, client, submit,
-                                                                                       dispatcher_li, street_chen):
+def test_a_dispatcher_gives_a_caller_who_lost_the_code_a_new_one_and_the_old_one_stops(
+    as_user, client, submit, dispatcher_li, street_chen
+):
     request = submit()
     old = request.access_code
     dispatcher = as_user(dispatcher_li)
     response = dispatcher.post(f"/hotline/requests/{request.pk}/access-code/", follow=True)
     shown = re.search(r"访问码 ([2-9A-Z]{5}-[2-9A-Z]{5})", response.content.decode()).group(1)
     assert shown == texted_code(request.tracking_no)
-    assert AuditRecord.objects.filter(action="request.access_code_reissue", actor_id=dispatcher_li.pk).exists()
+    assert AuditRecord.objects.filter(
+        action="request.access_code_reissue", actor_id=dispatcher_li.pk
+    ).exists()
     assert as_user(street_chen).post(f"/hotline/requests/{request.pk}/access-code/").status_code == 403
     client.logout()
-    assert client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": old}).status_code == 404
+    assert (
+        client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": old}).status_code == 404
+    )
     assert _track(client, request, shown).redirect_chain[-1][0] == f"/hotline/track/{request.tracking_no}/"

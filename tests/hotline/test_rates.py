@@ -14,8 +14,18 @@ from cityloop.org.models import Department, Jurisdiction
 
 
 def test_rates_are_ratios_of_counts_and_none_without_data():
-    c = Counts(received=10, response_due=8, responded=6, followed_up=5, resolved=3, satisfied=2, basic=1,
-               orders=12, returned=3, overdue=2)
+    c = Counts(
+        received=10,
+        response_due=8,
+        responded=6,
+        followed_up=5,
+        resolved=3,
+        satisfied=2,
+        basic=1,
+        orders=12,
+        returned=3,
+        overdue=2,
+    )
     assert rates.response_rate(c) == 6 / 8
     assert rates.resolution_rate(c) == 3 / 5
     assert rates.satisfaction_rate(c) == 3 / 5
@@ -49,9 +59,14 @@ def test_department_performance_blends_its_rates_with_the_streets_assessment():
 
 
 def test_the_monthly_report_sentence_uses_the_seeds_words():
-    assert rates.describe_change("resolution rate", 0.4011, 0.5386) == "resolution rate rose from 40.11% to 53.86%"
-    assert rates.describe_change("satisfaction rate", 0.7293, 0.6121) == \
-        "satisfaction rate fell from 72.93% to 61.21%"
+    assert (
+        rates.describe_change("resolution rate", 0.4011, 0.5386)
+        == "resolution rate rose from 40.11% to 53.86%"
+    )
+    assert (
+        rates.describe_change("satisfaction rate", 0.7293, 0.6121)
+        == "satisfaction rate fell from 72.93% to 61.21%"
+    )
 
 
 @pytest.fixture
@@ -60,14 +75,22 @@ def counts_of(city):
 
     def make(**fields) -> Counts:
         now = timezone.now()
-        row = {"status": Status.CLOSED, "created_at": now - timedelta(days=3), "response_due": now - timedelta(days=2),
-               "first_response_at": now - timedelta(days=2, hours=1), "finish_due": now + timedelta(days=4),
-               "replied_at": now - timedelta(days=1), "closed_at": now - timedelta(hours=12), "resolved": True,
-               "satisfaction": "satisfied"}
+        row = {
+            "status": Status.CLOSED,
+            "created_at": now - timedelta(days=3),
+            "response_due": now - timedelta(days=2),
+            "first_response_at": now - timedelta(days=2, hours=1),
+            "finish_due": now + timedelta(days=4),
+            "replied_at": now - timedelta(days=1),
+            "closed_at": now - timedelta(hours=12),
+            "resolved": True,
+            "satisfaction": "satisfied",
+        }
         row.update(fields)
         Request.objects.all().delete()
-        Request.objects.create(city=city, tracking_no="R000000-00001", channel="phone", title="t", description="d",
-                               **row)
+        Request.objects.create(
+            city=city, tracking_no="R000000-00001", channel="phone", title="t", description="d", **row
+        )
         month = timezone.localtime(row["created_at"]).date().replace(day=1)
         stats.rebuild_month(month, now=now)
         return stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, Counts())
@@ -78,7 +101,14 @@ def counts_of(city):
 @pytest.mark.django_db
 def test_a_request_answered_in_time_resolved_and_satisfied_counts_everywhere(counts_of):
     c = counts_of()
-    assert (c.received, c.response_due, c.responded, c.followed_up, c.resolved, c.satisfied) == (1, 1, 1, 1, 1, 1)
+    assert (c.received, c.response_due, c.responded, c.followed_up, c.resolved, c.satisfied) == (
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
     assert (c.overdue, c.closed, c.open_at_end) == (0, 1, 0)
     assert c.close_hours_sum == pytest.approx(60.0)
 
@@ -86,20 +116,37 @@ def test_a_request_answered_in_time_resolved_and_satisfied_counts_everywhere(cou
 @pytest.mark.django_db
 def test_a_request_still_open_at_period_end_counts_only_what_is_due(counts_of):
     now = timezone.now()
-    c = counts_of(status=Status.IN_PROGRESS, response_due=now + timedelta(hours=2), first_response_at=None,
-                  replied_at=None, closed_at=None, resolved=None, satisfaction="")
+    c = counts_of(
+        status=Status.IN_PROGRESS,
+        response_due=now + timedelta(hours=2),
+        first_response_at=None,
+        replied_at=None,
+        closed_at=None,
+        resolved=None,
+        satisfaction="",
+    )
     assert (c.received, c.response_due, c.responded, c.followed_up, c.open_at_end) == (1, 0, 0, 0, 1)
-    c = counts_of(status=Status.IN_PROGRESS, response_due=now - timedelta(hours=2), first_response_at=None,
-                  replied_at=None, closed_at=None, finish_due=now - timedelta(hours=1), resolved=None,
-                  satisfaction="")
+    c = counts_of(
+        status=Status.IN_PROGRESS,
+        response_due=now - timedelta(hours=2),
+        first_response_at=None,
+        replied_at=None,
+        closed_at=None,
+        finish_due=now - timedelta(hours=1),
+        resolved=None,
+        satisfaction="",
+    )
     assert (c.response_due, c.responded, c.overdue) == (1, 0, 1)
 
 
 @pytest.mark.django_db
 def test_a_late_answer_is_due_but_not_responded_and_a_late_reply_is_overdue(counts_of):
     now = timezone.now()
-    c = counts_of(first_response_at=now - timedelta(days=1), replied_at=now - timedelta(hours=13),
-                  finish_due=now - timedelta(days=1))
+    c = counts_of(
+        first_response_at=now - timedelta(days=1),
+        replied_at=now - timedelta(hours=13),
+        finish_due=now - timedelta(days=1),
+    )
     assert (c.response_due, c.responded, c.overdue) == (1, 0, 1)
 
 
@@ -118,20 +165,28 @@ def test_a_merged_duplicate_counts_its_citizens_answer_but_not_the_handling(coun
 
 @pytest.mark.django_db
 def test_a_reopened_case_counts_its_latest_answer_once(counts_of):
-    c = counts_of(resolved=True, satisfaction="basic", reopen_count=1)  # unsatisfied first, basic after reopen
+    c = counts_of(
+        resolved=True, satisfaction="basic", reopen_count=1
+    )  # unsatisfied first, basic after reopen
     assert (c.received, c.followed_up, c.resolved, c.satisfied, c.basic) == (1, 1, 1, 0, 1)
 
 
 @pytest.mark.django_db
-def test_monthly_stats_attribute_requests_to_their_areas_and_departments(submit, dispatcher_li, dept_water_zhao,
-                                                                         city):
+def test_monthly_stats_attribute_requests_to_their_areas_and_departments(
+    submit, dispatcher_li, dept_water_zhao, city
+):
     first = submit()
     [order] = actions.accept_suggestion(first, actor=dispatcher_li)
     actions.sign_order(order, actor=dept_water_zhao)
     actions.record_contact(order, channel="phone", summary="已联系", actor=dept_water_zhao)
     actions.reply_order(order, outcome="resolved", text="已修复", actor=dept_water_zhao)
-    actions.record_follow_up(Request.objects.get(pk=first.pk), resolved=True, satisfaction="satisfied",
-                             channel="phone", actor=dispatcher_li)
+    actions.record_follow_up(
+        Request.objects.get(pk=first.pk),
+        resolved=True,
+        satisfaction="satisfied",
+        channel="phone",
+        actor=dispatcher_li,
+    )
     second = submit(place="D1S1C2")
     [order2] = actions.accept_suggestion(second, actor=dispatcher_li)
     actions.return_order(order2, reason="不归我们管", actor=dept_water_zhao)

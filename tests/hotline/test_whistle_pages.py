@@ -25,8 +25,15 @@ def client_for(user) -> Client:
 
 @pytest.fixture
 def mgmt_staff(city):
-    return add_user(username="dept_mgmt_liu", password="x", role="department", full_name="刘城管",
-                    department=Department.objects.get(city=city, code="CITYMGMT"), actor=None, check_password=False)
+    return add_user(
+        username="dept_mgmt_liu",
+        password="x",
+        role="department",
+        full_name="刘城管",
+        department=Department.objects.get(city=city, code="CITYMGMT"),
+        actor=None,
+        check_password=False,
+    )
 
 
 @pytest.fixture
@@ -48,12 +55,22 @@ def test_the_blow_form_shows_the_default_report_in_deadlines_and_the_streets_ope
     assert expected in str(form.fields["report_due"].help_text)
 
 
-def test_a_street_blows_a_whistle_on_its_case_and_sees_every_department_waiting(street_chen, departments, submit):
+def test_a_street_blows_a_whistle_on_its_case_and_sees_every_department_waiting(
+    street_chen, departments, submit
+):
     case = submit()
     client = client_for(street_chen)
-    answer = client.post(reverse("whistles:blow"), {
-        "request": case.pk, "title": "地下管网渗漏", "need": "水务查漏，城管协调占道", "urgent": "on",
-        "departments": [departments["WATER"].pk, departments["CITYMGMT"].pk], "finish_due": _soon(72)})
+    answer = client.post(
+        reverse("whistles:blow"),
+        {
+            "request": case.pk,
+            "title": "地下管网渗漏",
+            "need": "水务查漏，城管协调占道",
+            "urgent": "on",
+            "departments": [departments["WATER"].pk, departments["CITYMGMT"].pk],
+            "finish_due": _soon(72),
+        },
+    )
     assert answer.status_code == 302
     whistle = Whistle.objects.get()
     assert whistle.request == case and whistle.urgent
@@ -69,23 +86,35 @@ def test_the_blow_form_names_every_missing_field(street_chen):
     assert not Whistle.objects.exists()
 
 
-def test_a_finish_deadline_before_the_report_in_deadline_is_refused_next_to_the_field(street_chen, departments):
-    answer = client_for(street_chen).post(reverse("whistles:blow"), {
-        "title": "占道", "need": "协调", "departments": [departments["WATER"].pk], "report_due": _soon(5),
-        "finish_due": _soon(2)})
+def test_a_finish_deadline_before_the_report_in_deadline_is_refused_next_to_the_field(
+    street_chen, departments
+):
+    answer = client_for(street_chen).post(
+        reverse("whistles:blow"),
+        {
+            "title": "占道",
+            "need": "协调",
+            "departments": [departments["WATER"].pk],
+            "report_due": _soon(5),
+            "finish_due": _soon(2),
+        },
+    )
     assert answer.status_code == 400
     assert "finish_due" in answer.context["form"].errors
     assert not Whistle.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["whistles:street", "whistles:blow", "whistles:assess", "whistles:summonses",
-                                  "whistles:disputes"])
+@pytest.mark.parametrize(
+    "name", ["whistles:street", "whistles:blow", "whistles:assess", "whistles:summonses", "whistles:disputes"]
+)
 def test_every_whistle_page_refuses_citizens_and_sends_strangers_to_log_in(name, citizen_wang):
     assert client_for(citizen_wang).get(reverse(name)).status_code == 403
     assert Client().get(reverse(name)).status_code == 302
 
 
-def test_each_role_opens_its_own_whistle_pages_and_not_the_others(street_chen, dept_water_zhao, dispatcher_li):
+def test_each_role_opens_its_own_whistle_pages_and_not_the_others(
+    street_chen, dept_water_zhao, dispatcher_li
+):
     street, department, dispatcher = (client_for(u) for u in (street_chen, dept_water_zhao, dispatcher_li))
     for name in ("whistles:street", "whistles:blow", "whistles:assess"):
         assert street.get(reverse(name)).status_code == 200
@@ -99,9 +128,15 @@ def test_each_role_opens_its_own_whistle_pages_and_not_the_others(street_chen, d
 
 @pytest.fixture
 def whistle(street_chen, departments):
-    return actions.blow_whistle(street=street_chen.street, departments=list(departments.values()),
-                                title="地下管网渗漏", need="水务查漏，城管协调占道", urgent=False,
-                                finish_due=timezone.now() + timedelta(days=3), actor=street_chen)
+    return actions.blow_whistle(
+        street=street_chen.street,
+        departments=list(departments.values()),
+        title="地下管网渗漏",
+        need="水务查漏，城管协调占道",
+        urgent=False,
+        finish_due=timezone.now() + timedelta(days=3),
+        actor=street_chen,
+    )
 
 
 def test_the_summons_inbox_counts_down_to_the_report_in_deadline(whistle, dept_water_zhao):
@@ -111,8 +146,10 @@ def test_the_summons_inbox_counts_down_to_the_report_in_deadline(whistle, dept_w
 
 def test_a_report_in_without_a_person_shows_the_field_error_and_changes_nothing(whistle, dept_water_zhao):
     summons = whistle.summonses.get(department=dept_water_zhao.department)
-    answer = client_for(dept_water_zhao).post(reverse("whistles:summons-step", args=[summons.pk, "report"]),
-                                              {f"r{summons.pk}-responsible_person": ""})
+    answer = client_for(dept_water_zhao).post(
+        reverse("whistles:summons-step", args=[summons.pk, "report"]),
+        {f"r{summons.pk}-responsible_person": ""},
+    )
     assert answer.status_code == 400
     row = next(r for r in answer.context["rows"] if r["s"].pk == summons.pk)
     assert "responsible_person" in row["forms"]["report"].errors
@@ -121,8 +158,10 @@ def test_a_report_in_without_a_person_shows_the_field_error_and_changes_nothing(
 
 def test_a_department_cannot_answer_another_departments_summons(whistle, dept_water_zhao):
     other = whistle.summonses.get(department__code="CITYMGMT")
-    answer = client_for(dept_water_zhao).post(reverse("whistles:summons-step", args=[other.pk, "report"]),
-                                              {f"r{other.pk}-responsible_person": "赵工"})
+    answer = client_for(dept_water_zhao).post(
+        reverse("whistles:summons-step", args=[other.pk, "report"]),
+        {f"r{other.pk}-responsible_person": "赵工"},
+    )
     assert answer.status_code == 403
     assert Summons.objects.get(pk=other.pk).status == SummonStatus.SUMMONED
 
@@ -134,25 +173,33 @@ def test_a_missed_report_in_shows_as_missed_before_the_scheduled_job_records_it(
     assert Summons.objects.filter(whistle=whistle, missed=True).count() == 0
 
 
-def test_the_whole_whistle_flow_runs_through_the_pages(whistle, street_chen, dept_water_zhao, mgmt_staff,
-                                                       dispatcher_li):
+def test_the_whole_whistle_flow_runs_through_the_pages(
+    whistle, street_chen, dept_water_zhao, mgmt_staff, dispatcher_li
+):
     water = whistle.summonses.get(department__code="WATER")
     mgmt = whistle.summonses.get(department__code="CITYMGMT")
-    street, water_staff, city_mgmt, dispatcher = (client_for(u) for u in (street_chen, dept_water_zhao, mgmt_staff,
-                                                                          dispatcher_li))
+    street, water_staff, city_mgmt, dispatcher = (
+        client_for(u) for u in (street_chen, dept_water_zhao, mgmt_staff, dispatcher_li)
+    )
 
     def step(client, summons, verb, prefix, **fields):
-        answer = client.post(reverse("whistles:summons-step", args=[summons.pk, verb]),
-                             {f"{prefix}{summons.pk}-{k}": v for k, v in fields.items()})
+        answer = client.post(
+            reverse("whistles:summons-step", args=[summons.pk, verb]),
+            {f"{prefix}{summons.pk}-{k}": v for k, v in fields.items()},
+        )
         assert answer.status_code == 302, answer.content.decode()[:2000]
 
     step(water_staff, water, "report", "r", responsible_person="赵工")
     step(city_mgmt, mgmt, "dispute", "d", reason="渗漏在小区红线内，属物业")
     assert mgmt.pk in [s.pk for s, _form in dispatcher.get(reverse("whistles:disputes")).context["rows"]]
-    refused = dispatcher.post(reverse("whistles:arbitrate", args=[mgmt.pk]), {f"a{mgmt.pk}-decision": "reject"})
+    refused = dispatcher.post(
+        reverse("whistles:arbitrate", args=[mgmt.pk]), {f"a{mgmt.pk}-decision": "reject"}
+    )
     assert refused.status_code == 400 and "note" in refused.context["rows"][0][1].errors
-    decided = dispatcher.post(reverse("whistles:arbitrate", args=[mgmt.pk]),
-                              {f"a{mgmt.pk}-decision": "reject", f"a{mgmt.pk}-note": "占道协调属城管"})
+    decided = dispatcher.post(
+        reverse("whistles:arbitrate", args=[mgmt.pk]),
+        {f"a{mgmt.pk}-decision": "reject", f"a{mgmt.pk}-note": "占道协调属城管"},
+    )
     assert decided.status_code == 302
     step(city_mgmt, mgmt, "report", "r", responsible_person="刘队长")
     # the street cannot close while tasks are open
@@ -165,11 +212,15 @@ def test_the_whole_whistle_flow_runs_through_the_pages(whistle, street_chen, dep
     bad = street.post(reverse("whistles:rate", args=[water.pk]), {f"s{water.pk}-score": "9"})
     assert bad.status_code == 400
     for summons, score in ((water, 5), (mgmt, 3)):
-        answer = street.post(reverse("whistles:rate", args=[summons.pk]),
-                             {f"s{summons.pk}-score": str(score), f"s{summons.pk}-comment": "好"})
+        answer = street.post(
+            reverse("whistles:rate", args=[summons.pk]),
+            {f"s{summons.pk}-score": str(score), f"s{summons.pk}-comment": "好"},
+        )
         assert answer.status_code == 302
-    assert dict(Summons.objects.filter(whistle=whistle).values_list("department__code", "rating")) == \
-        {"WATER": 5, "CITYMGMT": 3}
+    assert dict(Summons.objects.filter(whistle=whistle).values_list("department__code", "rating")) == {
+        "WATER": 5,
+        "CITYMGMT": 3,
+    }
     page = street.get(reverse("whistles:street")).content.decode()
     assert 'data-state="on_time"' in page and 'data-task="done"' in page and "5/5" in page
 
@@ -179,11 +230,14 @@ def test_a_street_assesses_the_departments_it_summoned_this_month(whistle, stree
     page = client.get(reverse("whistles:assess"))
     assert [d.code for d, _a in page.context["rows"]] == ["CITYMGMT", "WATER"]
     month = f"{timezone.localdate():%Y-%m}"
-    bad = client.post(reverse("whistles:assess"), {"month": month, "department": departments["WATER"].pk,
-                                                   "score": "150"})
+    bad = client.post(
+        reverse("whistles:assess"), {"month": month, "department": departments["WATER"].pk, "score": "150"}
+    )
     assert bad.status_code == 400 and "score" in bad.context["form"].errors
-    good = client.post(reverse("whistles:assess"), {"month": month, "department": departments["WATER"].pk,
-                                                    "score": "85", "comment": "配合积极"})
+    good = client.post(
+        reverse("whistles:assess"),
+        {"month": month, "department": departments["WATER"].pk, "score": "85", "comment": "配合积极"},
+    )
     assert good.status_code == 302
     assert Assessment.objects.get(department=departments["WATER"]).score == 85
 
@@ -207,7 +261,8 @@ def test_the_whistle_pages_join_the_menu_for_their_roles(street_chen, dept_water
 
 
 def test_whistle_pages_never_write_a_missed_report_in_the_scheduled_job_does_it_once(
-        street_chen, dept_water_zhao, whistle):
+    street_chen, dept_water_zhao, whistle
+):
     from cityloop.core import schedule
     from cityloop.core.models import AuditRecord
 

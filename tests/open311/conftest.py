@@ -43,8 +43,11 @@ def _open311_settings(settings, tmp_path):
 
     path = tmp_path / "open311.yaml"
     path.write_text(DEFINITIONS, encoding="utf-8")
-    settings.OPEN311 = {"definition_files": {"tc": str(path)}, "rate_limit_per_key": (1000, 60),
-                        "rate_limit_per_ip": (1000, 60)}
+    settings.OPEN311 = {
+        "definition_files": {"tc": str(path)},
+        "rate_limit_per_key": (1000, 60),
+        "rate_limit_per_ip": (1000, 60),
+    }
     settings.LANGUAGE_CODE = "zh-hans"
     cache.clear()
     yield
@@ -55,7 +58,9 @@ def _open311_settings(settings, tmp_path):
 def app_user(db):
     from cityloop.core.actions import add_user
 
-    return add_user(username="fixmystreet_app", password="x", role="citizen", actor=None, check_password=False)
+    return add_user(
+        username="fixmystreet_app", password="x", role="citizen", actor=None, check_password=False
+    )
 
 
 @pytest.fixture
@@ -77,8 +82,10 @@ def parse(response):
 
 def xml_items(root, item_tag):
     """<root><item><a>1</a>...</item></root> → [{"a": "1", ...}] (nested lists kept as elements)."""
-    return [{child.tag: (child.text or "") if len(child) == 0 else child for child in item}
-            for item in root.findall(item_tag)]
+    return [
+        {child.tag: (child.text or "") if len(child) == 0 else child for child in item}
+        for item in root.findall(item_tag)
+    ]
 
 
 @pytest.fixture
@@ -87,13 +94,28 @@ def post(client, city, api_key, tiny_places):
 
     def send(fmt: str = "json", **overrides):
         lon, lat = tiny_places["D1S1C1"]
-        data = {"api_key": api_key, "service_code": "02.01.01", "lat": str(lat), "long": str(lon),
-                "description": "三号楼停水一天了", "attribute[FLOOR]": "3", "attribute[KIND]": "building",
-                "email": "wang@example.org", "first_name": "小明", "last_name": "王", "phone": "13812345678",
-                "device_id": "dev-1", "account_id": "acct-9", "media_url": "https://example.org/p.jpg"}
+        data = {
+            "api_key": api_key,
+            "service_code": "02.01.01",
+            "lat": str(lat),
+            "long": str(lon),
+            "description": "三号楼停水一天了",
+            "attribute[FLOOR]": "3",
+            "attribute[KIND]": "building",
+            "email": "wang@example.org",
+            "first_name": "小明",
+            "last_name": "王",
+            "phone": "13812345678",
+            "device_id": "dev-1",
+            "account_id": "acct-9",
+            "media_url": "https://example.org/p.jpg",
+        }
         data.update(overrides)
         data = {k: v for k, v in data.items() if v is not None}
-        return client.post(f"/open311/v2/requests.{fmt}", urlencode(data, doseq=True),
-                           content_type="application/x-www-form-urlencoded; charset=utf-8")
+        return client.post(
+            f"/open311/v2/requests.{fmt}",
+            urlencode(data, doseq=True),
+            content_type="application/x-www-form-urlencoded; charset=utf-8",
+        )
 
     return send

@@ -16,8 +16,17 @@ from cityloop.hotline.actions import Submission
 
 @pytest.fixture
 def filed(transactional_db, city, dispatcher_li, dept_water_zhao):
-    request, _ = actions.submit_request(Submission(description="楼里停水了", caller_phone="13812345678", lon=116.02,
-                                                   lat=39.95, category_code="02.01.01"), city=city, channel="phone")
+    request, _ = actions.submit_request(
+        Submission(
+            description="楼里停水了",
+            caller_phone="13812345678",
+            lon=116.02,
+            lat=39.95,
+            category_code="02.01.01",
+        ),
+        city=city,
+        channel="phone",
+    )
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     actions.sign_order(order, actor=dept_water_zhao)
     actions.reply_order(order, outcome="resolved", text="已恢复供水", actor=dept_water_zhao)

@@ -15,15 +15,36 @@ from tests.open311.conftest import parse, xml_items
 pytestmark = pytest.mark.django_db
 
 W3 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
-FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-          "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
-          "address", "address_id", "zipcode", "lat", "long", "media_url"]
+FIELDS = [
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+]
 
 
 def _phone_request(city, place=(116.02, 39.95), **fields):
     lon, lat = place
-    values = {"description": "楼里停水了", "caller_phone": "13812345678", "lon": lon, "lat": lat,
-              "category_code": "02.01.01"}
+    values = {
+        "description": "楼里停水了",
+        "caller_phone": "13812345678",
+        "lon": lon,
+        "lat": lat,
+        "category_code": "02.01.01",
+    }
     values.update(fields)
     request, _ = actions.submit_request(Submission(**values), city=city, channel="phone")
     return request
@@ -35,7 +56,9 @@ def test_a_request_has_every_field_in_json(post, client):
     assert list(record) == FIELDS
     assert record["service_request_id"] == number and record["status"] == "open"
     assert record["service_name"] == "停水" and record["service_code"] == "02.01.01"
-    assert record["description"] == "三号楼停水一天了" and record["service_notice"] == "水务局 24 小时内联系您"
+    assert (
+        record["description"] == "三号楼停水一天了" and record["service_notice"] == "水务局 24 小时内联系您"
+    )
     assert record["status_notes"] is None and record["agency_responsible"] is None  # not dispatched yet
     for name in ("requested_datetime", "updated_datetime", "expected_datetime"):
         assert W3.match(record[name]) and record[name].endswith("+08:00"), name
@@ -58,7 +81,9 @@ def test_a_request_has_every_field_in_xml(post, client):
 def test_an_unknown_request_is_a_404_in_both_formats(client, city):
     response = client.get("/open311/v2/requests/R000000-00000.json")
     assert response.status_code == 404
-    assert parse(response) == [{"code": 404, "description": "service_request_id: no published request 'R000000-00000' in TC"}]
+    assert parse(response) == [
+        {"code": 404, "description": "service_request_id: no published request 'R000000-00000' in TC"}
+    ]
     assert parse(client.get("/open311/v2/requests/R1.xml")).findtext("error/code") == "404"
 
 
@@ -86,7 +111,9 @@ def test_filters_by_service_code_and_status(client, city, dispatcher_li):
     bad = client.get("/open311/v2/requests.json?status=pending")
     assert bad.status_code == 400 and parse(bad)[0]["description"] == "status: open or closed, not pending"
     [record] = parse(client.get(f"/open311/v2/requests/{merged.tracking_no}.json"))
-    assert record["status_notes"] == f"merged into {water.tracking_no}" and record["expected_datetime"] is None
+    assert (
+        record["status_notes"] == f"merged into {water.tracking_no}" and record["expected_datetime"] is None
+    )
 
 
 def test_service_request_ids_override_every_other_filter(client, city):
@@ -99,23 +126,33 @@ def test_service_request_ids_override_every_other_filter(client, city):
 def test_the_default_window_is_the_last_90_days(client, city):
     old = _phone_request(city, received_at=timezone.now() - timedelta(days=100))
     recent = _phone_request(city)
-    assert [r["service_request_id"] for r in parse(client.get("/open311/v2/requests.json"))] == [recent.tracking_no]
+    assert [r["service_request_id"] for r in parse(client.get("/open311/v2/requests.json"))] == [
+        recent.tracking_no
+    ]
     start = (timezone.now() - timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%SZ")
     end = (timezone.now() - timedelta(days=95)).strftime("%Y-%m-%dT%H:%M:%SZ")
     found = parse(client.get(f"/open311/v2/requests.json?start_date={start}&end_date={end}"))
     assert [r["service_request_id"] for r in found] == [old.tracking_no]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("start_date=2026-01-01T00:00:00Z&end_date=2026-04-02T00:00:01Z",
-     "end_date: the range from start_date to end_date spans more than 90 days"),
-    ("start_date=2026-02-01T00:00:00Z&end_date=2026-01-01T00:00:00Z", "end_date: must not be before start_date"),
-    ("start_date=2026-01-01T00:00:00", "start_date: '2026-01-01T00:00:00' needs a time zone"),
-    ("end_date=yesterday", "end_date: 'yesterday' is not a W3C datetime"),
-    ("page=0", "page: must be a whole number from 1 to 1000000"),
-    ("page_size=1001", "page_size: at most 1000"),
-    ("extensions=maybe", "extensions: true or false"),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "start_date=2026-01-01T00:00:00Z&end_date=2026-04-02T00:00:01Z",
+            "end_date: the range from start_date to end_date spans more than 90 days",
+        ),
+        (
+            "start_date=2026-02-01T00:00:00Z&end_date=2026-01-01T00:00:00Z",
+            "end_date: must not be before start_date",
+        ),
+        ("start_date=2026-01-01T00:00:00", "start_date: '2026-01-01T00:00:00' needs a time zone"),
+        ("end_date=yesterday", "end_date: 'yesterday' is not a W3C datetime"),
+        ("page=0", "page: must be a whole number from 1 to 1000000"),
+        ("page_size=1001", "page_size: at most 1000"),
+        ("extensions=maybe", "extensions: true or false"),
+    ],
+)
 def test_bad_query_parameters_are_a_400_naming_them(client, city, query, expected):
     response = client.get(f"/open311/v2/requests.json?{query}")
     assert response.status_code == 400 and parse(response)[0]["description"].startswith(expected)
@@ -126,7 +163,9 @@ def test_a_window_of_exactly_90_days_and_dates_with_offsets_are_accepted(client,
     day = timezone.localtime(request.created_at).date()
     query = f"start_date={day - timedelta(days=89)}&end_date={day + timedelta(days=1)}"
     assert len(parse(client.get(f"/open311/v2/requests.json?{query}"))) == 1
-    start = (timezone.now() - timedelta(hours=1)).astimezone().isoformat(timespec="seconds").replace("+", "%2B")
+    start = (
+        (timezone.now() - timedelta(hours=1)).astimezone().isoformat(timespec="seconds").replace("+", "%2B")
+    )
     assert len(parse(client.get(f"/open311/v2/requests.json?start_date={start}"))) == 1
 
 
@@ -134,7 +173,9 @@ def test_results_are_capped_and_paged(client, city, settings):
     made = [_phone_request(city) for _ in range(5)]
     settings.OPEN311 = {**settings.OPEN311, "max_page_size": 3}
     newest_first = [r.tracking_no for r in reversed(made)]
-    assert [r["service_request_id"] for r in parse(client.get("/open311/v2/requests.json"))] == newest_first[:3]
+    assert [r["service_request_id"] for r in parse(client.get("/open311/v2/requests.json"))] == newest_first[
+        :3
+    ]
     page2 = parse(client.get("/open311/v2/requests.json?page=2&page_size=2"))
     assert [r["service_request_id"] for r in page2] == newest_first[2:4]
     settings.OPEN311 = {**settings.OPEN311, "max_page_size": 1000}
@@ -152,7 +193,9 @@ def test_updated_after_and_before_select_by_the_last_change(client, city, dispat
     assert [r["service_request_id"] for r in found] == [quiet.tracking_no]
 
 
-def test_extensions_add_the_detailed_status_and_the_public_notes(client, city, dispatcher_li, dept_water_zhao):
+def test_extensions_add_the_detailed_status_and_the_public_notes(
+    client, city, dispatcher_li, dept_water_zhao
+):
     request = _phone_request(city)
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     actions.sign_order(order, actor=dept_water_zhao)
@@ -162,8 +205,12 @@ def test_extensions_add_the_detailed_status_and_the_public_notes(client, city, d
     assert "cityloop_status" not in plain and "notes" not in plain
     [record] = parse(client.get(f"/open311/v2/requests/{request.tracking_no}.json?extensions=true"))
     assert record["cityloop_status"] == "in_progress" and record["cityloop_status_name"]
-    assert [n["text"] for n in record["notes"]] == ["维修队已出发"] and W3.match(record["notes"][0]["datetime"])
+    assert [n["text"] for n in record["notes"]] == ["维修队已出发"] and W3.match(
+        record["notes"][0]["datetime"]
+    )
     assert record["status_notes"] == "维修队已出发" and record["agency_responsible"] == "市水务局"
-    root = parse(client.get(f"/open311/v2/requests.xml?extensions=true&service_request_id={request.tracking_no}"))
+    root = parse(
+        client.get(f"/open311/v2/requests.xml?extensions=true&service_request_id={request.tracking_no}")
+    )
     assert root.findtext("request/cityloop_status") == "in_progress"
     assert root.findtext("request/notes/note/text") == "维修队已出发"

@@ -20,17 +20,31 @@ def test_a_posted_request_returns_its_tracking_number_and_lands_in_the_dispatch_
     response = post()
     assert response.status_code == 200
     [answer] = parse(response)
-    assert answer == {"service_request_id": answer["service_request_id"], "service_notice": "水务局 24 小时内联系您",
-                      "account_id": "acct-9"}
+    assert answer == {
+        "service_request_id": answer["service_request_id"],
+        "service_notice": "水务局 24 小时内联系您",
+        "account_id": "acct-9",
+    }
     request = Request.objects.get(tracking_no=answer["service_request_id"])
     assert isinstance(answer["service_request_id"], str) and request.channel == "open311"
     assert list(hotline_queries.dispatch_queue(city)) == [request]
-    assert (request.category.code, request.street.code, request.community.code) == ("02.01.01", "D1S1", "D1S1C1")
+    assert (request.category.code, request.street.code, request.community.code) == (
+        "02.01.01",
+        "D1S1",
+        "D1S1C1",
+    )
     assert request.attributes == {"FLOOR": 3, "KIND": "building"}
-    assert (request.caller_name, request.caller_phone, request.caller_email) == ("小明 王", "13812345678",
-                                                                                 "wang@example.org")
-    assert request.evidence["open311"] == {"media_url": "https://example.org/p.jpg", "device_id": "dev-1",
-                                           "account_id": "acct-9", "api_token": request.evidence["open311"]["api_token"]}
+    assert (request.caller_name, request.caller_phone, request.caller_email) == (
+        "小明 王",
+        "13812345678",
+        "wang@example.org",
+    )
+    assert request.evidence["open311"] == {
+        "media_url": "https://example.org/p.jpg",
+        "device_id": "dev-1",
+        "account_id": "acct-9",
+        "api_token": request.evidence["open311"]["api_token"],
+    }
     audit = AuditRecord.objects.get(action="request.submit", object_id=str(request.pk))
     assert audit.actor_id == app_user.pk
 
@@ -47,7 +61,9 @@ def test_the_xml_answer_is_a_service_requests_list(post):
 def test_a_missing_or_invalid_api_key_is_a_403(post, fmt, key):
     response = post(fmt, api_key=key)
     assert response.status_code == 403
-    text = parse(response)[0]["description"] if fmt == "json" else parse(response).findtext("error/description")
+    text = (
+        parse(response)[0]["description"] if fmt == "json" else parse(response).findtext("error/description")
+    )
     assert text.startswith("api_key: ")
     assert Request.objects.count() == 0
 
@@ -75,18 +91,22 @@ def test_the_location_may_be_an_address_id_the_code_of_a_community_or_street(pos
     assert (request.street.code, request.community.code) == ("D1S1", "D1S1C2")
     assert request.evidence["open311"]["address_id"] == "D1S1C2"
     bad = post(lat=None, long=None, address_id="NOWHERE")
-    assert bad.status_code == 400 and _problems(bad) == ["address_id: 'NOWHERE' is not a district, street or "
-                                                         "community code of TC"]
+    assert bad.status_code == 400 and _problems(bad) == [
+        "address_id: 'NOWHERE' is not a district, street or community code of TC"
+    ]
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"lat": None, "long": None}, "location"),
-    ({"lat": "95", "long": "116.02"}, "lat"),
-    ({"lat": "39.95", "long": "-181"}, "long"),
-    ({"lat": "abc", "long": "116.02"}, "lat"),
-    ({"long": None}, "long"),
-    ({"lat": "39.9", "long": "116.6"}, "lat/long"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"lat": None, "long": None}, "location"),
+        ({"lat": "95", "long": "116.02"}, "lat"),
+        ({"lat": "39.95", "long": "-181"}, "long"),
+        ({"lat": "abc", "long": "116.02"}, "lat"),
+        ({"long": None}, "long"),
+        ({"lat": "39.9", "long": "116.6"}, "lat/long"),
+    ],
+)
 def test_a_bad_location_is_a_400_naming_the_field(post, overrides, field):
     response = post(**overrides)
     assert response.status_code == 400
@@ -94,27 +114,44 @@ def test_a_bad_location_is_a_400_naming_the_field(post, overrides, field):
     assert Request.objects.count() == 0
 
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    ({"attribute[FLOOR]": None}, "attribute[FLOOR]: required"),
-    ({"attribute[KIND]": "street"}, "attribute[KIND]: 'street' is not one of building, home"),
-    ({"attribute[FLOOR]": "three"}, "attribute[FLOOR]: must be a number, not 'three'"),
-    ({"attribute[FLOOR]": ["3", "4"]}, "attribute[FLOOR]: takes one value (number), got 2"),
-    ({"attribute[SIGNS][]": ["none", "loud"]}, "attribute[SIGNS]: 'loud' is not one of dirty, none, weak"),
-    ({"attribute[SINCE]": "2026-01-05 07:00"}, "attribute[SINCE]: must be an ISO 8601 datetime with a time zone, "
-                                               "not '2026-01-05 07:00'"),
-    ({"attribute[METER]": "12\n34"}, "attribute[METER]: a string has no line breaks (use a text attribute for those)"),
-    ({"attribute[COLOUR]": "red"}, "attribute[COLOUR]: not an attribute of this service (attributes: FLOOR, KIND, "
-                                   "SIGNS, SINCE, NOTE, METER)"),
-    ({"attribute[INFO]": "x"}, "attribute[INFO]: not an attribute of this service"),
-    ({"attribute[KIND][x]": "home"}, "attribute[KIND][x]: attributes are sent as attribute[code] or attribute[code][]"),
-    ({"service_code": "99"}, "service_code: '99' is not a service of TC"),
-    ({"service_code": None}, "service_code: required (see services.json)"),
-    ({"description": "长" * 4001}, "description: at most 4000 characters (got 4001)"),
-    ({"email": "not-an-email"}, "email: not a valid e-mail address"),
-    ({"phone": "call me"}, "phone: digits only"),
-    ({"media_url": "javascript:alert(1)"}, "media_url: must be an http or https URL"),
-    ({"first_name": "x" * 201}, "first_name: at most 200 characters"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"attribute[FLOOR]": None}, "attribute[FLOOR]: required"),
+        ({"attribute[KIND]": "street"}, "attribute[KIND]: 'street' is not one of building, home"),
+        ({"attribute[FLOOR]": "three"}, "attribute[FLOOR]: must be a number, not 'three'"),
+        ({"attribute[FLOOR]": ["3", "4"]}, "attribute[FLOOR]: takes one value (number), got 2"),
+        (
+            {"attribute[SIGNS][]": ["none", "loud"]},
+            "attribute[SIGNS]: 'loud' is not one of dirty, none, weak",
+        ),
+        (
+            {"attribute[SINCE]": "2026-01-05 07:00"},
+            "attribute[SINCE]: must be an ISO 8601 datetime with a time zone, not '2026-01-05 07:00'",
+        ),
+        (
+            {"attribute[METER]": "12\n34"},
+            "attribute[METER]: a string has no line breaks (use a text attribute for those)",
+        ),
+        (
+            {"attribute[COLOUR]": "red"},
+            "attribute[COLOUR]: not an attribute of this service (attributes: FLOOR, KIND, "
+            "SIGNS, SINCE, NOTE, METER)",
+        ),
+        ({"attribute[INFO]": "x"}, "attribute[INFO]: not an attribute of this service"),
+        (
+            {"attribute[KIND][x]": "home"},
+            "attribute[KIND][x]: attributes are sent as attribute[code] or attribute[code][]",
+        ),
+        ({"service_code": "99"}, "service_code: '99' is not a service of TC"),
+        ({"service_code": None}, "service_code: required (see services.json)"),
+        ({"description": "长" * 4001}, "description: at most 4000 characters (got 4001)"),
+        ({"email": "not-an-email"}, "email: not a valid e-mail address"),
+        ({"phone": "call me"}, "phone: digits only"),
+        ({"media_url": "javascript:alert(1)"}, "media_url: must be an http or https URL"),
+        ({"first_name": "x" * 201}, "first_name: at most 200 characters"),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(post, overrides, expected):
     response = post(**overrides)
     assert response.status_code == 400
@@ -128,11 +165,24 @@ def test_every_problem_is_reported_at_once(post):
 
 
 def test_list_and_typed_attributes_are_stored_cleaned(post):
-    response = post(**{"attribute[SIGNS][]": ["none", "dirty"], "attribute[SINCE]": "2026-01-05T07:00:00+08:00",
-                       "attribute[FLOOR]": "2.5", "attribute[NOTE]": "第一行\n第二行", "attribute[METER]": "M-1"})
+    response = post(
+        **{
+            "attribute[SIGNS][]": ["none", "dirty"],
+            "attribute[SINCE]": "2026-01-05T07:00:00+08:00",
+            "attribute[FLOOR]": "2.5",
+            "attribute[NOTE]": "第一行\n第二行",
+            "attribute[METER]": "M-1",
+        }
+    )
     request = Request.objects.get(tracking_no=parse(response)[0]["service_request_id"])
-    assert request.attributes == {"FLOOR": 2.5, "KIND": "building", "SIGNS": ["none", "dirty"],
-                                  "SINCE": "2026-01-05T07:00:00+08:00", "NOTE": "第一行\n第二行", "METER": "M-1"}
+    assert request.attributes == {
+        "FLOOR": 2.5,
+        "KIND": "building",
+        "SIGNS": ["none", "dirty"],
+        "SINCE": "2026-01-05T07:00:00+08:00",
+        "NOTE": "第一行\n第二行",
+        "METER": "M-1",
+    }
 
 
 def test_the_description_is_optional_and_then_made_from_the_service_and_attributes(post):
@@ -143,13 +193,18 @@ def test_the_description_is_optional_and_then_made_from_the_service_and_attribut
 
 def test_a_body_that_is_not_a_form_is_refused(client, city, api_key):
     response = client.post("/open311/v2/requests.json", {"api_key": api_key}, content_type="application/json")
-    assert response.status_code == 400 and parse(response)[0]["description"].startswith("body: send the fields")
+    assert response.status_code == 400 and parse(response)[0]["description"].startswith(
+        "body: send the fields"
+    )
 
 
 def test_a_batch_service_answers_with_a_token_that_later_gives_the_id(post, client):
     response = post(service_code="01.01.01", **{"attribute[FLOOR]": None, "attribute[KIND]": None})
     [answer] = parse(response)
-    assert set(answer) == {"token", "service_notice", "account_id"} and answer["service_notice"] == "街道核实后生成编号"
+    assert (
+        set(answer) == {"token", "service_notice", "account_id"}
+        and answer["service_notice"] == "街道核实后生成编号"
+    )
     request = Request.objects.get()
     [found] = parse(client.get(f"/open311/v2/tokens/{answer['token']}.json"))
     assert found == {"service_request_id": request.tracking_no, "token": answer["token"]}
@@ -164,7 +219,9 @@ def test_posts_are_limited_per_key_with_retry_after(post, settings):
     assert post().status_code == 200 and post().status_code == 200
     refused = post()
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
-    assert parse(refused)[0]["code"] == 429 and "at most 2 every 60 seconds" in parse(refused)[0]["description"]
+    assert (
+        parse(refused)[0]["code"] == 429 and "at most 2 every 60 seconds" in parse(refused)[0]["description"]
+    )
     assert Request.objects.count() == 2
 
 

@@ -22,8 +22,14 @@ SCHEMA = json.loads((Path(__file__).parent / "georeport_v2.schema.json").read_te
 
 
 def _filed(city, category="02.01.01", **fields):
-    values = {"description": "楼里停水了", "caller_phone": "13812345678", "lon": 116.0234567, "lat": 39.9512345,
-              "category_code": category, "address": "丰盛胡同 3 号楼"}
+    values = {
+        "description": "楼里停水了",
+        "caller_phone": "13812345678",
+        "lon": 116.0234567,
+        "lat": 39.9512345,
+        "category_code": category,
+        "address": "丰盛胡同 3 号楼",
+    }
     values.update(fields)
     request, _ = actions.submit_request(Submission(**values), city=city, channel="phone")
     return request
@@ -65,13 +71,29 @@ def test_a_full_category_publishes_the_description_and_coordinates_rounded_to_10
     assert (record["lat"], record["long"]) == (39.951, 116.023)
 
 
-def test_a_summary_category_publishes_the_place_not_the_citizens_words_or_address(client, city, settings, tmp_path):
+def test_a_summary_category_publishes_the_place_not_the_citizens_words_or_address(
+    client, city, settings, tmp_path
+):
     _policy(settings, tmp_path, 'publish:\n  default: full\n  categories: {"02": summary}\n')
     request = _filed(city)
     [record] = parse(client.get(f"/open311/v2/requests/{request.tracking_no}.json"))
     assert record["description"] is None and "丰盛胡同" not in json.dumps(record, ensure_ascii=False)
     assert record["address"] and (record["lat"], record["long"]) == (39.95, 116.02)
     jsonschema.validate([record], SCHEMA)
+
+
+def test_a_summary_categorys_updates_say_what_happened_not_the_units_words(
+    client, city, settings, tmp_path, dispatcher_li, dept_water_zhao
+):
+    _policy(settings, tmp_path, 'publish:\n  default: full\n  categories: {"02": summary}\n')
+    request = _filed(city)
+    [order] = actions.accept_suggestion(request, actor=dispatcher_li)
+    actions.sign_order(order, actor=dept_water_zhao)
+    actions.reply_order(
+        order, outcome="resolved", text="已给丰盛胡同3号楼王先生家恢复供水", actor=dept_water_zhao
+    )
+    updates = client.get("/open311/v2/servicerequestupdates.json").content.decode()
+    assert "王先生" not in updates and "the handling unit replied" in updates
 
 
 def test_a_category_the_city_keeps_private_is_not_published_at_all(client, city, settings, tmp_path):
@@ -90,16 +112,21 @@ def test_a_pack_that_says_nothing_publishes_summaries(client, city, settings, tm
     assert record["description"] is None
 
 
-def test_open311_never_publishes_a_citizens_follow_up_comment_or_reopening_reason(client, city, dispatcher_li,
-                                                                                dept_water_zhao, settings):
+def test_open311_never_publishes_a_citizens_follow_up_comment_or_reopening_reason(
+    client, city, dispatcher_li, dept_water_zhao, settings
+):
     settings.HOTLINE = {**settings.HOTLINE, "reopen_on": ["unresolved"]}
     request = _filed(city)
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     actions.sign_order(order, actor=dept_water_zhao)
     actions.reply_order(order, outcome="resolved", text="已恢复供水", actor=dept_water_zhao)
     request.refresh_from_db()
-    actions.rate_with_code(actions.issue_rating_link(request, actor=None), resolved=False,
-                           satisfaction="unsatisfied", comment="我家邻居王大妈说根本没修")
+    actions.rate_with_code(
+        actions.issue_rating_link(request, actor=None),
+        resolved=False,
+        satisfaction="unsatisfied",
+        comment="我家邻居王大妈说根本没修",
+    )
     updates = client.get("/open311/v2/servicerequestupdates.json").content.decode()
     detail = client.get(f"/open311/v2/requests/{request.tracking_no}.json?extensions=true").content.decode()
     for body in (updates, detail):
@@ -109,10 +136,14 @@ def test_open311_never_publishes_a_citizens_follow_up_comment_or_reopening_reaso
 
 def test_an_api_key_in_the_query_string_is_refused(client, city, api_key, tiny_places):
     lon, lat = tiny_places["D1S1C1"]
-    answer = client.post(f"/open311/v2/requests.json?api_key={api_key}",
-                         f"service_code=02.01.01&lat={lat}&long={lon}&description=x&attribute[FLOOR]=3"
-                         "&attribute[KIND]=home", content_type="application/x-www-form-urlencoded")
-    assert answer.status_code == 400 and parse(answer)[0]["description"].startswith("api_key: send it in the POST")
+    answer = client.post(
+        f"/open311/v2/requests.json?api_key={api_key}",
+        f"service_code=02.01.01&lat={lat}&long={lon}&description=x&attribute[FLOOR]=3&attribute[KIND]=home",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_code == 400 and parse(answer)[0]["description"].startswith(
+        "api_key: send it in the POST"
+    )
     assert not Request.objects.exists()
 
 
@@ -120,18 +151,34 @@ def test_an_unknown_jurisdiction_is_an_error_not_the_default_city(client, city):
     for fmt in ("json", "xml"):
         answer = client.get(f"/open311/v2/services.{fmt}?jurisdiction_id=nyc")
         assert answer.status_code == 404
-    assert "jurisdiction_id" in parse(client.get("/open311/v2/requests.json?jurisdiction_id=nyc"))[0]["description"]
+    assert (
+        "jurisdiction_id"
+        in parse(client.get("/open311/v2/requests.json?jurisdiction_id=nyc"))[0]["description"]
+    )
 
 
-@pytest.mark.parametrize("query", [
-    "start_date=9999-12-31", "end_date=0001-01-01T00:00:00Z", "start_date=0001-01-01T00:00:00%2B23:59",
-    "updated_after=9999-12-31T23:59:59-23:59", "page=%C2%B2", "page=99999999999999999999", "page=-1",
-    "page_size=100000", "page_size=%E2%91%A0", "status=%00", "service_request_id=%00",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start_date=9999-12-31",
+        "end_date=0001-01-01T00:00:00Z",
+        "start_date=0001-01-01T00:00:00%2B23:59",
+        "updated_after=9999-12-31T23:59:59-23:59",
+        "page=%C2%B2",
+        "page=99999999999999999999",
+        "page=-1",
+        "page_size=100000",
+        "page_size=%E2%91%A0",
+        "status=%00",
+        "service_request_id=%00",
+    ],
+)
 @pytest.mark.parametrize("path", ["requests", "servicerequestupdates"])
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_a_malformed_parameter_is_a_400_in_open311s_format_never_a_500(client, city, query, path, fmt):
-    if path == "servicerequestupdates" and query.startswith(("updated_after", "status", "service_request_id")):
+    if path == "servicerequestupdates" and query.startswith(
+        ("updated_after", "status", "service_request_id")
+    ):
         pytest.skip("not a parameter of the updates feed")
     answer = client.get(f"/open311/v2/{path}.{fmt}?{query}")
     assert answer.status_code in (200, 400), answer.content[:300]
@@ -144,8 +191,10 @@ def test_a_control_character_cannot_break_requests_xml(client, city):
     request = _filed(city)
     # As if stored before the text rule, or by a door that forgot it: the XML writer is safe anyway.
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE hotline_request SET description = %s, address = %s WHERE id = %s",
-                       ["停水\x01了\x1b", "地址\x0b", request.pk])
+        cursor.execute(
+            "UPDATE hotline_request SET description = %s, address = %s WHERE id = %s",
+            ["停水\x01了\x1b", "地址\x0b", request.pk],
+        )
     for path in ("requests.xml", f"requests/{request.tracking_no}.xml", "servicerequestupdates.xml"):
         ET.fromstring(client.get(f"/open311/v2/{path}").content)  # raises on invalid XML
     assert "停水了" in client.get("/open311/v2/requests.xml").content.decode()

@@ -17,8 +17,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def _commands() -> list[list[str]]:
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Open311 GeoReport v2"):]
-    section = section[:section.index("\n## ", 5)]
+    section = text[text.index("## Open311 GeoReport v2") :]
+    section = section[: section.index("\n## ", 5)]
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
         joined = block.replace("\\\n", " ")
@@ -30,11 +30,12 @@ def _commands() -> list[list[str]]:
 
 
 @pytest.fixture
-def beijing(db, settings):
+def beijing(db, settings, tmp_path):
     from cityloop.core import demo
     from cityloop.org import actions, packs
 
     settings.OPEN311 = {}  # the built-in pack's own open311.yaml, as in the demo
+    settings.DATA_DIR = tmp_path  # where the demo keeps its Open311 key
     actions.import_pack(packs.load_pack("beijing"), actor=None)
     key, _path = demo.open311_key()
     return key
@@ -48,11 +49,18 @@ def test_the_readmes_open311_examples_work_against_the_demo_city(beijing):
         method = argv[argv.index("-X") + 1] if "-X" in argv else "GET"
         url = next(a for a in argv[1:] if a.startswith("$BASE"))
         data = [argv[i + 1] for i, a in enumerate(argv) if a == "--data-urlencode"]
-        values = {"$BASE": "/open311/v2", "$KEY": beijing, "ID": answers.get("ID", "ID"),
-                  "TOKEN": answers.get("TOKEN", "TOKEN")}
+        values = {
+            "$BASE": "/open311/v2",
+            "$KEY": beijing,
+            "ID": answers.get("ID", "ID"),
+            "TOKEN": answers.get("TOKEN", "TOKEN"),
+        }
         for name, value in values.items():
             url = url.replace(name, value)
-            data = [d.replace(name, value) if d.startswith(("api_key=", "service_request_id=")) else d for d in data]
+            data = [
+                d.replace(name, value) if d.startswith(("api_key=", "service_request_id=")) else d
+                for d in data
+            ]
         if method == "POST":
             body = {}
             for pair in data:

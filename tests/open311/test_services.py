@@ -22,16 +22,25 @@ def test_discovery_names_the_endpoint_its_formats_and_how_to_get_a_key(client, c
     assert endpoint["formats"] == ["text/xml", "application/json"] and endpoint["type"] == "production"
     root = parse(client.get("/open311/v2/discovery.xml"))
     assert root.tag == "discovery" and root.findtext("key_service")
-    assert [f.text for f in root.findall("endpoints/endpoint/formats/format")] == ["text/xml", "application/json"]
+    assert [f.text for f in root.findall("endpoints/endpoint/formats/format")] == [
+        "text/xml",
+        "application/json",
+    ]
 
 
 def test_services_are_the_leaf_categories_grouped_by_their_first_level(client, city):
     services = parse(client.get("/open311/v2/services.json"))
     assert [s["service_code"] for s in services] == ["01.01.01", "01.01.02", "02.01.01", "02.01.02"]
     water = services[2]
-    assert water == {"service_code": "02.01.01", "service_name": "停水", "description": "水务 › 供水 › 停水",
-                     "metadata": True, "type": "realtime", "group": "水务",
-                     "keywords": "水务, Water, 供水, Water supply, 停水, No water, 没水"}
+    assert water == {
+        "service_code": "02.01.01",
+        "service_name": "停水",
+        "description": "水务 › 供水 › 停水",
+        "metadata": True,
+        "type": "realtime",
+        "group": "水务",
+        "keywords": "水务, Water, 供水, Water supply, 停水, No water, 没水",
+    }
     assert services[0]["type"] == "batch" and services[0]["metadata"] is False
     root = parse(client.get("/open311/v2/services.xml"))
     items = xml_items(root, "service")
@@ -48,24 +57,51 @@ def test_a_service_definition_lists_every_attribute_field(client, city):
     data = parse(client.get("/open311/v2/services/02.01.01.json"))
     assert data["service_code"] == "02.01.01"
     floor, kind, signs = data["attributes"][:3]
-    assert floor == {"variable": True, "code": "FLOOR", "datatype": "number", "required": True,
-                     "datatype_description": "整数", "order": 1, "description": "哪一层没水", "values": []}
+    assert floor == {
+        "variable": True,
+        "code": "FLOOR",
+        "datatype": "number",
+        "required": True,
+        "datatype_description": "整数",
+        "order": 1,
+        "description": "哪一层没水",
+        "values": [],
+    }
     assert kind["values"] == [{"key": "home", "name": "我家"}, {"key": "building", "name": "整栋楼"}]
     assert signs["datatype"] == "multivaluelist" and signs["required"] is False
-    assert [a["datatype"] for a in data["attributes"]] == ["number", "singlevaluelist", "multivaluelist",
-                                                           "datetime", "text", "string", "string"]
+    assert [a["datatype"] for a in data["attributes"]] == [
+        "number",
+        "singlevaluelist",
+        "multivaluelist",
+        "datetime",
+        "text",
+        "string",
+        "string",
+    ]
     assert data["attributes"][-1]["variable"] is False
     root = parse(client.get("/open311/v2/services/02.01.01.xml"))
     assert root.tag == "service_definition" and root.findtext("service_code") == "02.01.01"
     first = root.find("attributes/attribute")
-    assert [c.tag for c in first] == ["variable", "code", "datatype", "required", "datatype_description", "order",
-                                      "description", "values"]
-    assert [(v.findtext("key"), v.findtext("name")) for v in root.findall("attributes/attribute[2]/values/value")] \
-        == [("home", "我家"), ("building", "整栋楼")]
+    assert [c.tag for c in first] == [
+        "variable",
+        "code",
+        "datatype",
+        "required",
+        "datatype_description",
+        "order",
+        "description",
+        "values",
+    ]
+    assert [
+        (v.findtext("key"), v.findtext("name")) for v in root.findall("attributes/attribute[2]/values/value")
+    ] == [("home", "我家"), ("building", "整栋楼")]
 
 
 def test_a_service_without_a_definition_has_no_attributes(client, city):
-    assert parse(client.get("/open311/v2/services/02.01.02.json")) == {"service_code": "02.01.02", "attributes": []}
+    assert parse(client.get("/open311/v2/services/02.01.02.json")) == {
+        "service_code": "02.01.02",
+        "attributes": [],
+    }
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
@@ -109,7 +145,9 @@ def _second_city(tmp_path, tiny_pack):
 def test_with_several_cities_the_jurisdiction_id_is_required_and_checked(client, city, tmp_path, tiny_pack):
     assert client.get("/open311/v2/services.json").status_code == 200  # one city: the parameter is optional
     response = client.get("/open311/v2/services.json?jurisdiction_id=anywhere.gov")
-    assert response.status_code == 404  # but a city it does not host is an error, not another city's catalogue
+    assert (
+        response.status_code == 404
+    )  # but a city it does not host is an error, not another city's catalogue
     _second_city(tmp_path, tiny_pack)
     missing = client.get("/open311/v2/services.json?jurisdiction_id=")
     assert missing.status_code == 400 and "jurisdiction_id: required" in parse(missing)[0]["description"]
@@ -134,10 +172,14 @@ def test_a_broken_definition_file_names_the_service_and_the_rule(tmp_path):
     from django.core.exceptions import ImproperlyConfigured
 
     path = tmp_path / "open311.yaml"
-    path.write_text('services:\n  "01":\n    attributes:\n      - {code: A, datatype: colour}\n', encoding="utf-8")
+    path.write_text(
+        'services:\n  "01":\n    attributes:\n      - {code: A, datatype: colour}\n', encoding="utf-8"
+    )
     with pytest.raises(ImproperlyConfigured, match=r"services.01.attributes\[0\]: datatype must be one of"):
         definitions.read_file(path)
-    path.write_text('services:\n  "01":\n    attributes:\n      - {code: A, datatype: singlevaluelist}\n',
-                    encoding="utf-8")
+    path.write_text(
+        'services:\n  "01":\n    attributes:\n      - {code: A, datatype: singlevaluelist}\n',
+        encoding="utf-8",
+    )
     with pytest.raises(ImproperlyConfigured, match="values are given for the list datatypes"):
         definitions.read_file(path)

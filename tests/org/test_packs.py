@@ -24,8 +24,9 @@ def _snapshot() -> dict[str, object]:
     counts: dict[str, object] = {model.__name__: model.objects.count() for model in ORG_TABLES}
     counts["names"] = sorted(Jurisdiction.objects.values_list("code", "name"))
     counts["departments"] = sorted(Department.objects.values_list("code", "name"))
-    counts["responsibilities"] = sorted(Responsibility.objects.values_list("category__code", "department__code",
-                                                                           "route"))
+    counts["responsibilities"] = sorted(
+        Responsibility.objects.values_list("category__code", "department__code", "route")
+    )
     return counts
 
 
@@ -43,12 +44,22 @@ def test_importing_the_tiny_pack_builds_the_jurisdiction_tree(city):
     assert _codes("street") == {"D1S1", "D1S2", "D2S1", "D2S2"}
     assert _codes("community") == {"D1S1C1", "D1S1C2"}
     parents = dict(Jurisdiction.objects.exclude(level="city").values_list("code", "parent__code"))
-    assert parents == {"D1": "TC", "D2": "TC", "D1S1": "D1", "D1S2": "D1", "D2S1": "D2", "D2S2": "D2",
-                       "D1S1C1": "D1S1", "D1S1C2": "D1S1"}
+    assert parents == {
+        "D1": "TC",
+        "D2": "TC",
+        "D1S1": "D1",
+        "D1S2": "D1",
+        "D2S1": "D2",
+        "D2S2": "D2",
+        "D1S1C1": "D1S1",
+        "D1S1C2": "D1S1",
+    }
     assert set(Jurisdiction.objects.values_list("city", flat=True)) == {city.pk}
     d1s1 = Jurisdiction.objects.get(code="D1S1")
     assert (d1s1.name, d1s1.name_en) == ("金融街街道", "Finance Street Subdistrict")
-    assert (d1s1.min_lon, d1s1.min_lat, d1s1.max_lon, d1s1.max_lat) == pytest.approx((116.0, 39.9, 116.1, 40.0))
+    assert (d1s1.min_lon, d1s1.min_lat, d1s1.max_lon, d1s1.max_lat) == pytest.approx(
+        (116.0, 39.9, 116.1, 40.0)
+    )
     assert json.loads(d1s1.geometry)["type"] == "Polygon"
 
 
@@ -56,7 +67,12 @@ def test_importing_the_tiny_pack_builds_the_jurisdiction_tree(city):
 def test_importing_the_tiny_pack_stores_its_settings_departments_categories_and_responsibilities(city):
     pack = CityPack.objects.get(city=city)
     assert (pack.code, pack.country, pack.timezone, pack.calendar, pack.default_language) == (
-        "tc", "CN", "Asia/Shanghai", "weekday", "zh-hans")
+        "tc",
+        "CN",
+        "Asia/Shanghai",
+        "weekday",
+        "zh-hans",
+    )
 
     departments = {d.code: d for d in Department.objects.filter(city=city)}
     assert set(departments) == {"WATER", "CITYMGMT", "D1HOUSING"}
@@ -64,28 +80,54 @@ def test_importing_the_tiny_pack_stores_its_settings_departments_categories_and_
     assert (departments["D1HOUSING"].level, departments["D1HOUSING"].district.code) == ("district", "D1")
 
     depths = dict(Category.objects.filter(city=city).values_list("code", "depth"))
-    assert depths == {"01": 1, "01.01": 2, "01.01.01": 3, "01.01.02": 3, "02": 1, "02.01": 2, "02.01.01": 3,
-                      "02.01.02": 3}
+    assert depths == {
+        "01": 1,
+        "01.01": 2,
+        "01.01.01": 3,
+        "01.01.02": 3,
+        "02": 1,
+        "02.01": 2,
+        "02.01.01": 3,
+        "02.01.02": 3,
+    }
     assert Category.objects.get(code="01.01.01").parent.code == "01.01"
 
     assert sorted(Responsibility.objects.values_list("category__code", "department__code", "route")) == [
-        ("01", "CITYMGMT", "street"), ("01.01.02", "CITYMGMT", "direct"), ("02", "WATER", "direct")]
+        ("01", "CITYMGMT", "street"),
+        ("01.01.02", "CITYMGMT", "direct"),
+        ("02", "WATER", "direct"),
+    ]
     assert sorted(PlaceName.objects.filter(city=city).values_list("name", "jurisdiction__code")) == [
-        ("100032", "D1S1"), ("Finance Street Mall", "D1S1C1"), ("白塔寺", "D1S2"), ("金融街购物中心", "D1S1C1")]
+        ("100032", "D1S1"),
+        ("Finance Street Mall", "D1S1C1"),
+        ("白塔寺", "D1S2"),
+        ("金融街购物中心", "D1S1C1"),
+    ]
 
 
 @pytest.mark.django_db
 def test_importing_a_city_is_audited_with_its_counts(city):
     entry = AuditRecord.objects.get(action="city.import")
 
-    assert json.loads(entry.summary) == {"after": {"jurisdictions": 9, "departments": 3, "categories": 8,
-                                                   "responsibilities": 3, "place_names": 4, "device_case_rules": 2}, "pack": "tc"}
+    assert json.loads(entry.summary) == {
+        "after": {
+            "jurisdictions": 9,
+            "departments": 3,
+            "categories": 8,
+            "responsibilities": 3,
+            "place_names": 4,
+            "device_case_rules": 2,
+        },
+        "pack": "tc",
+    }
 
 
 @pytest.mark.django_db
 def test_reimporting_the_same_pack_changes_nothing_but_the_audit_trail(city, tiny_pack):
-    pks = {model.__name__: set(model.objects.values_list("pk", flat=True))
-           for model in (Jurisdiction, Department, Category)}
+    pks = {
+        model.__name__: set(model.objects.values_list("pk", flat=True))
+        for model in (Jurisdiction, Department, Category)
+    }
     before = _snapshot()
 
     again = import_pack(load_pack(tiny_pack), actor=None)
@@ -94,14 +136,18 @@ def test_reimporting_the_same_pack_changes_nothing_but_the_audit_trail(city, tin
     after = _snapshot()
     assert after.pop("AuditRecord") == before.pop("AuditRecord") + 1
     assert after == before
-    assert pks == {model.__name__: set(model.objects.values_list("pk", flat=True))
-                   for model in (Jurisdiction, Department, Category)}
+    assert pks == {
+        model.__name__: set(model.objects.values_list("pk", flat=True))
+        for model in (Jurisdiction, Department, Category)
+    }
 
 
 @pytest.mark.django_db
 def test_reimporting_a_corrected_pack_updates_rows_in_place(city, broken_pack, street_chen):
     street_pk = street_chen.street_id
-    corrected = broken_pack("jurisdictions.geojson", edit=lambda text: text.replace("金融街街道", "金融街街道办事处"))
+    corrected = broken_pack(
+        "jurisdictions.geojson", edit=lambda text: text.replace("金融街街道", "金融街街道办事处")
+    )
 
     import_pack(load_pack(corrected), actor=None)
 
@@ -126,51 +172,121 @@ def test_only_an_administrator_may_import_a_city(tiny_pack, dispatcher_li, admin
 
 # --- broken packs ----------------------------------------------------------------------------------------
 
-BOW_TIE = '{"type": "Polygon", "coordinates": [[[116.3, 39.8], [116.4, 39.9], [116.4, 39.8], [116.3, 39.9], [116.3, 39.8]]]}'
-D2S2_SQUARE = ('{"type": "Polygon", "coordinates": [[[116.3, 39.8], [116.4, 39.8], [116.4, 39.9], [116.3, 39.9], '
-               '[116.3, 39.8]]]}')
+BOW_TIE = (
+    '{"type": "Polygon", "coordinates": [[[116.3, 39.8], [116.4, 39.9], [116.4, 39.8], [116.3, 39.9], '
+    "[116.3, 39.8]]]}"
+)
+D2S2_SQUARE = (
+    '{"type": "Polygon", "coordinates": [[[116.3, 39.8], [116.4, 39.8], [116.4, 39.9], [116.3, 39.9], '
+    "[116.3, 39.8]]]}"
+)
 
 # (what is broken, file, how, the error's file prefix, where, field, words of the message)
 BROKEN = {
     "an unknown parent": (
-        "jurisdictions.geojson", lambda t: t.replace('"parent": "D2"}', '"parent": "D9"}', 1),
-        "jurisdictions.geojson", "feature 6 (D2S1)", "parent", "unknown parent 'D9'"),
+        "jurisdictions.geojson",
+        lambda t: t.replace('"parent": "D2"}', '"parent": "D9"}', 1),
+        "jurisdictions.geojson",
+        "feature 6 (D2S1)",
+        "parent",
+        "unknown parent 'D9'",
+    ),
     "a self-intersecting bow-tie polygon": (
-        "jurisdictions.geojson", lambda t: t.replace(D2S2_SQUARE, BOW_TIE),
-        "jurisdictions.geojson", "feature 7 (D2S2)", "geometry", "Self-intersection"),
+        "jurisdictions.geojson",
+        lambda t: t.replace(D2S2_SQUARE, BOW_TIE),
+        "jurisdictions.geojson",
+        "feature 7 (D2S2)",
+        "geometry",
+        "Self-intersection",
+    ),
     "a duplicate jurisdiction code": (
-        "jurisdictions.geojson", lambda t: t.replace('"code": "D2S2"', '"code": "D2S1"'),
-        "jurisdictions.geojson", "feature 7 (D2S1)", "code", "duplicate code 'D2S1' (also feature 6)"),
+        "jurisdictions.geojson",
+        lambda t: t.replace('"code": "D2S2"', '"code": "D2S1"'),
+        "jurisdictions.geojson",
+        "feature 7 (D2S1)",
+        "code",
+        "duplicate code 'D2S1' (also feature 6)",
+    ),
     "a street whose parent is the city": (
-        "jurisdictions.geojson", lambda t: t.replace('"level": "street", "parent": "D1"', '"level": "street", "parent": "TC"', 1),
-        "jurisdictions.geojson", "feature 4 (D1S1)", "parent", "a street's parent must be a district"),
+        "jurisdictions.geojson",
+        lambda t: t.replace('"level": "street", "parent": "D1"', '"level": "street", "parent": "TC"', 1),
+        "jurisdictions.geojson",
+        "feature 4 (D1S1)",
+        "parent",
+        "a street's parent must be a district",
+    ),
     "a duplicate department code": (
-        "departments.csv", lambda t: t + "WATER,区水务局,District Water,city,\n",
-        "departments", "line 5", "code", "duplicate code 'WATER'"),
+        "departments.csv",
+        lambda t: t + "WATER,区水务局,District Water,city,\n",
+        "departments",
+        "line 5",
+        "code",
+        "duplicate code 'WATER'",
+    ),
     "a duplicate category code": (
-        "categories.csv", lambda t: t + "02.01,排水,Drainage,02\n",
-        "categories", "line 10", "code", "duplicate code '02.01'"),
+        "categories.csv",
+        lambda t: t + "02.01,排水,Drainage,02\n",
+        "categories",
+        "line 10",
+        "code",
+        "duplicate code '02.01'",
+    ),
     "a category with no responsible department": (
-        "responsibilities.csv", lambda t: t.replace("02,WATER,direct\n", ""),
-        "categories", "line 8", "responsibility", "'02.01.01'"),
+        "responsibilities.csv",
+        lambda t: t.replace("02,WATER,direct\n", ""),
+        "categories",
+        "line 8",
+        "responsibility",
+        "'02.01.01'",
+    ),
     "an unknown department in responsibilities": (
-        "responsibilities.csv", lambda t: t.replace("02,WATER", "02,SEWER"),
-        "responsibilities", "line 4", "department", "unknown department 'SEWER'"),
+        "responsibilities.csv",
+        lambda t: t.replace("02,WATER", "02,SEWER"),
+        "responsibilities",
+        "line 4",
+        "department",
+        "unknown department 'SEWER'",
+    ),
     "a gazetteer entry for an unknown place": (
-        "gazetteer.csv", lambda t: t + "天安门,D7\n",
-        "gazetteer", "line 6", "jurisdiction", "unknown jurisdiction 'D7'"),
+        "gazetteer.csv",
+        lambda t: t + "天安门,D7\n",
+        "gazetteer",
+        "line 6",
+        "jurisdiction",
+        "unknown jurisdiction 'D7'",
+    ),
     "a device case rule for an unknown device kind": (
-        "device_cases.csv", lambda t: t + "toaster,*,02.01.01,\n",
-        "device_cases", "line 4", "kind", "'toaster' is not a device kind"),
+        "device_cases.csv",
+        lambda t: t + "toaster,*,02.01.01,\n",
+        "device_cases",
+        "line 4",
+        "kind",
+        "'toaster' is not a device kind",
+    ),
     "a device case rule for an unknown alarm": (
-        "device_cases.csv", lambda t: t + "gas,earthquake,02.01.01,\n",
-        "device_cases", "line 4", "alarm", "'earthquake' is not an alarm type"),
+        "device_cases.csv",
+        lambda t: t + "gas,earthquake,02.01.01,\n",
+        "device_cases",
+        "line 4",
+        "alarm",
+        "'earthquake' is not an alarm type",
+    ),
     "a device case rule naming an unknown category": (
-        "device_cases.csv", lambda t: t.replace("water,*,02.01.01", "water,*,99.99"),
-        "device_cases", "line 2", "category", "unknown category '99.99'"),
+        "device_cases.csv",
+        lambda t: t.replace("water,*,02.01.01", "water,*,99.99"),
+        "device_cases",
+        "line 2",
+        "category",
+        "unknown category '99.99'",
+    ),
     "a device case rule naming an unknown department": (
-        "device_cases.csv", lambda t: t.replace("02.01.01,WATER", "02.01.01,SEWER"),
-        "device_cases", "line 2", "department", "unknown department 'SEWER'"),
+        "device_cases.csv",
+        lambda t: t.replace("02.01.01,WATER", "02.01.01,SEWER"),
+        "device_cases",
+        "line 2",
+        "department",
+        "unknown department 'SEWER'",
+    ),
 }
 
 
@@ -204,7 +320,9 @@ def test_a_pack_without_pack_yaml_is_refused_and_nothing_changes(city, broken_pa
     with pytest.raises(PackInvalid) as refused:
         load_pack(folder)
 
-    assert [str(e) for e in refused.value.errors] == ["pack.yaml:-: -: missing: every pack starts with pack.yaml"]
+    assert [str(e) for e in refused.value.errors] == [
+        "pack.yaml:-: -: missing: every pack starts with pack.yaml"
+    ]
     with pytest.raises(CommandError):
         call_command("city", "import", str(folder), stderr=StringIO())
     assert _snapshot() == before
@@ -213,7 +331,9 @@ def test_a_pack_without_pack_yaml_is_refused_and_nothing_changes(city, broken_pa
 def test_every_problem_of_a_pack_is_listed_at_once(broken_pack, tmp_path):
     folder = broken_pack("departments.csv", edit=lambda t: t + "WATER,重复,Dup,city,\n")
     (folder / "responsibilities.csv").write_text(
-        (folder / "responsibilities.csv").read_text(encoding="utf-8").replace("02,WATER", "02,SEWER"), encoding="utf-8")
+        (folder / "responsibilities.csv").read_text(encoding="utf-8").replace("02,WATER", "02,SEWER"),
+        encoding="utf-8",
+    )
 
     with pytest.raises(PackInvalid) as refused:
         load_pack(folder)
@@ -277,15 +397,18 @@ def _codes_of(placement) -> tuple[str | None, str | None, str | None]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("place, expected", [
-    ("D1S1C1", ("D1", "D1S1", "D1S1C1")),
-    ("D1S1C2", ("D1", "D1S1", "D1S1C2")),
-    ("D1S2", ("D1", "D1S2", None)),
-    ("D2S1", ("D2", "D2S1", None)),
-    ("D2S2", ("D2", "D2S2", None)),
-    ("D1_outside_streets", ("D1", None, None)),
-    ("D2_outside_streets", ("D2", None, None)),
-])
+@pytest.mark.parametrize(
+    "place, expected",
+    [
+        ("D1S1C1", ("D1", "D1S1", "D1S1C1")),
+        ("D1S1C2", ("D1", "D1S1", "D1S1C2")),
+        ("D1S2", ("D1", "D1S2", None)),
+        ("D2S1", ("D2", "D2S1", None)),
+        ("D2S2", ("D2", "D2S2", None)),
+        ("D1_outside_streets", ("D1", None, None)),
+        ("D2_outside_streets", ("D2", None, None)),
+    ],
+)
 def test_a_point_is_located_to_its_district_street_and_community(city, tiny_places, place, expected):
     assert _codes_of(queries.locate(city, *tiny_places[place])) == expected
 
@@ -297,15 +420,18 @@ def test_a_point_outside_the_city_is_located_nowhere(city, lon, lat):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("text, expected", [
-    ("西城区金融街街道武定侯街2号", ("D1", "D1S1", None)),
-    ("太平桥社区门口有人占道经营", ("D1", "D1S1", "D1S1C2")),
-    ("金融街购物中心北门垃圾没人清", ("D1", "D1S1", "D1S1C1")),
-    ("outside the Finance Street Mall", ("D1", "D1S1", "D1S1C1")),
-    ("白塔寺东边停水了", ("D1", "D1S2", None)),
-    ("邮编100032", ("D1", "D1S1", None)),
-    ("东城区某处", ("D2", None, None)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("西城区金融街街道武定侯街2号", ("D1", "D1S1", None)),
+        ("太平桥社区门口有人占道经营", ("D1", "D1S1", "D1S1C2")),
+        ("金融街购物中心北门垃圾没人清", ("D1", "D1S1", "D1S1C1")),
+        ("outside the Finance Street Mall", ("D1", "D1S1", "D1S1C1")),
+        ("白塔寺东边停水了", ("D1", "D1S2", None)),
+        ("邮编100032", ("D1", "D1S1", None)),
+        ("东城区某处", ("D2", None, None)),
+    ],
+)
 def test_address_text_is_located_by_name_and_by_gazetteer_alias(city, text, expected):
     assert _codes_of(queries.locate_text(city, text)) == expected
 
@@ -317,13 +443,16 @@ def test_text_naming_no_known_place_is_located_nowhere(city, text):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("category, department, route, from_category", [
-    ("01.01.01", "CITYMGMT", "street", "01"),   # no row of its own or its parent's: the top level answers
-    ("01.01.02", "CITYMGMT", "direct", "01.01.02"),  # its own row wins over the ancestors'
-    ("01.01", "CITYMGMT", "street", "01"),
-    ("02.01.02", "WATER", "direct", "02"),
-    ("02", "WATER", "direct", "02"),
-])
+@pytest.mark.parametrize(
+    "category, department, route, from_category",
+    [
+        ("01.01.01", "CITYMGMT", "street", "01"),  # no row of its own or its parent's: the top level answers
+        ("01.01.02", "CITYMGMT", "direct", "01.01.02"),  # its own row wins over the ancestors'
+        ("01.01", "CITYMGMT", "street", "01"),
+        ("02.01.02", "WATER", "direct", "02"),
+        ("02", "WATER", "direct", "02"),
+    ],
+)
 def test_responsibility_walks_up_to_the_nearest_row(city, category, department, route, from_category):
     found = queries.responsibility_for(Category.objects.get(city=city, code=category))
 

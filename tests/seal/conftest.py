@@ -26,9 +26,13 @@ def issue(db):
 
     def make(**overrides):
         values = {
-            "issuer_department": None, "holder_name": "王小明", "holder_id": "110101199001011234",
-            "title": "营业执照", "fields": {"名称": "小明餐饮有限公司", "经营范围": "餐饮服务"},
-            "source_ref": "services.application:1", "actor": None,
+            "issuer_department": None,
+            "holder_name": "王小明",
+            "holder_id": "110101199001011234",
+            "title": "营业执照",
+            "fields": {"名称": "小明餐饮有限公司", "经营范围": "餐饮服务"},
+            "source_ref": "services.application:1",
+            "actor": None,
         }
         values.update(overrides)
         return actions.issue_certificate(**values)

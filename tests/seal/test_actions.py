@@ -23,13 +23,16 @@ def test_issuing_is_audited_with_the_serial_and_kid(issue):
     assert cert.serial in record.summary and cert.kid in record.summary
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("holder_name", "  ", "must not be empty"),
-    ("title", "", "must not be empty"),
-    ("holder_id", "x" * 41, "at most 40"),
-    ("fields", {"名称": 3}, "every label and value must be text"),
-    ("fields", ["a"], "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("holder_name", "  ", "must not be empty"),
+        ("title", "", "must not be empty"),
+        ("holder_id", "x" * 41, "at most 40"),
+        ("fields", {"名称": 3}, "every label and value must be text"),
+        ("fields", ["a"], "must be a mapping"),
+    ],
+)
 def test_bad_input_names_the_field_and_stores_nothing(issue, field, value, message):
     with pytest.raises(ValidationError) as caught:
         issue(**{field: value})

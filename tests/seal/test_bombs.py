@@ -72,8 +72,10 @@ def test_a_megabyte_paste_is_refused_naming_the_field(client, db):
 
 
 def test_a_flood_of_checks_from_one_address_is_slowed_down(client, db):
-    answers = [client.post("/seal/verify/", {"payload": "CL1:XYZ"}, HTTP_ACCEPT_LANGUAGE="en").status_code
-               for _ in range(21)]
+    answers = [
+        client.post("/seal/verify/", {"payload": "CL1:XYZ"}, HTTP_ACCEPT_LANGUAGE="en").status_code
+        for _ in range(21)
+    ]
     assert answers[:20] == [200] * 20 and answers[20] == 429
     assert client.get("/seal/verify/").status_code == 200  # reading the page is never limited
     other = client.post("/seal/verify/", {"payload": "CL1:XYZ"}, REMOTE_ADDR="10.9.9.9")

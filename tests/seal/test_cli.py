@@ -65,14 +65,31 @@ def test_the_cityloop_command_verifies_offline_with_exported_documents(issue, tm
     call_command("seal", "status-list", "-o", str(status))
     assert json.loads(keys.read_text())["keys"][0]["kid"] == good.kid
     (tmp_path / "good.pdf").write_bytes(pdf_bytes(good))
-    env = {**os.environ, "CITYLOOP_DATA_DIR": str(tmp_path / "elsewhere"), "PYTHONPATH": str(ROOT / "src"),
-           "DJANGO_SETTINGS_MODULE": "cityloop.settings"}
+    env = {
+        **os.environ,
+        "CITYLOOP_DATA_DIR": str(tmp_path / "elsewhere"),
+        "PYTHONPATH": str(ROOT / "src"),
+        "DJANGO_SETTINGS_MODULE": "cityloop.settings",
+    }
     env.pop("CITYLOOP_DATABASE_URL", None)
 
     def run(source):
-        return subprocess.run(pinned_command("cityloop.cli.main", "seal", "verify", source,
-                                             "--keys", str(keys), "--status-list", str(status)),
-                              capture_output=True, text=True, env=pinned_env(env), timeout=120)
+        return subprocess.run(
+            pinned_command(
+                "cityloop.cli.main",
+                "seal",
+                "verify",
+                source,
+                "--keys",
+                str(keys),
+                "--status-list",
+                str(status),
+            ),
+            capture_output=True,
+            text=True,
+            env=pinned_env(env),
+            timeout=120,
+        )
 
     ok = run(str(tmp_path / "good.pdf"))
     assert ok.returncode == 0, ok.stderr

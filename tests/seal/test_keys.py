@@ -28,8 +28,15 @@ def test_no_private_key_material_is_stored_in_the_database(issue, key_dir):
     actions.rotate_key("city", actor=None)
     private_pem = (key_dir / f"{cert.kid}.pem").read_text()
     secret_line = private_pem.splitlines()[1]
-    dump = serializers.serialize("json", [*SigningKey.objects.all(), *Certificate.objects.all(),
-                                          *Counter.objects.all(), *AuditRecord.objects.all()])
+    dump = serializers.serialize(
+        "json",
+        [
+            *SigningKey.objects.all(),
+            *Certificate.objects.all(),
+            *Counter.objects.all(),
+            *AuditRecord.objects.all(),
+        ],
+    )
     assert "PRIVATE KEY" not in dump
     assert secret_line not in dump
     assert all("PUBLIC KEY" in key.public_key_pem for key in SigningKey.objects.all())
@@ -52,7 +59,8 @@ def test_a_missing_private_key_is_reported_with_its_path(issue, key_dir):
 
 
 def test_after_rotation_old_certificates_verify_and_new_ones_use_the_new_kid(
-        issue, key_dir, django_capture_on_commit_callbacks):
+    issue, key_dir, django_capture_on_commit_callbacks
+):
     old_cert = issue()
     with django_capture_on_commit_callbacks(execute=True):
         new_key = actions.rotate_key("city", actor=None)
@@ -65,7 +73,9 @@ def test_after_rotation_old_certificates_verify_and_new_ones_use_the_new_kid(
     entries = {entry["kid"]: entry for entry in published.keys_document()["keys"]}
     assert entries[old_cert.kid]["valid_until"] is not None
     assert entries[new_key.kid]["valid_until"] is None
-    actions_done = list(AuditRecord.objects.filter(action__startswith="seal.").values_list("action", flat=True))
+    actions_done = list(
+        AuditRecord.objects.filter(action__startswith="seal.").values_list("action", flat=True)
+    )
     assert actions_done == ["seal.key_create", "seal.key_create", "seal.key_rotate"]
 
 
@@ -75,7 +85,9 @@ def test_a_certificate_dated_after_its_key_was_retired_fails(issue, key_dir):
     actions.rotate_key("city", actor=None)
     late = rules.from_claims_map(cose.parse(cose.cose_bytes_of(old_cert.payload)).claims)
     late["issued_at"] += 3600
-    text = cose.encode_text(cose.sign(rules.to_claims_map(late), kid=bytes.fromhex(old_cert.kid), key=old_private))
+    text = cose.encode_text(
+        cose.sign(rules.to_claims_map(late), kid=bytes.fromhex(old_cert.kid), key=old_private)
+    )
     result = verify.verify_text(text)
     assert result.code == "key_period"
     assert f"key {old_cert.kid} was not valid on" in result.reason
@@ -91,8 +103,9 @@ def test_a_department_with_its_own_seal_signs_with_it_and_cannot_sign_for_anothe
     other = Department.objects.get(city=city, code="CITYMGMT")
     forged = rules.from_claims_map(cose.parse(cose.cose_bytes_of(cert.payload)).claims)
     forged.update(issuer=other.name, issuer_authority=rules.authority_for_department(other.code))
-    text = cose.encode_text(cose.sign(rules.to_claims_map(forged), kid=bytes.fromhex(own.kid),
-                                      key=keyring.load(own.kid)))
+    text = cose.encode_text(
+        cose.sign(rules.to_claims_map(forged), kid=bytes.fromhex(own.kid), key=keyring.load(own.kid))
+    )
     result = verify.verify_text(text)
     assert result.code == "authority"
     assert f"not to the issuer {other.name}" in result.reason

@@ -21,7 +21,8 @@ def test_the_pdf_carries_an_extractable_payload_that_verifies(issue, client, adm
 
 
 def test_the_certificate_page_is_bilingual_with_qr_payload_and_a_link_to_verify(
-        issue, client, admin_zhang, persona_password):
+    issue, client, admin_zhang, persona_password
+):
     cert = issue()
     client.login(username="admin_zhang", password=persona_password)
     response = client.get(cert.get_absolute_url())
@@ -34,7 +35,8 @@ def test_the_certificate_page_is_bilingual_with_qr_payload_and_a_link_to_verify(
 
 
 def test_the_certificate_page_is_hidden_from_other_citizens_and_anonymous_visitors(
-        issue, client, citizen_wang, outsider_zhou, persona_password):
+    issue, client, citizen_wang, outsider_zhou, persona_password
+):
     cert = issue(holder_user=citizen_wang)
     assert client.get(cert.get_absolute_url()).status_code == 302
     client.login(username="outsider_zhou", password=persona_password)
@@ -59,7 +61,7 @@ def test_the_verify_page_shows_a_tampered_payload_as_invalid_with_the_reason(iss
     cert = issue()
     body = cert.payload
     position = len(body) // 2
-    tampered = body[:position] + ("A" if body[position] != "A" else "B") + body[position + 1:]
+    tampered = body[:position] + ("A" if body[position] != "A" else "B") + body[position + 1 :]
     page = client.post("/seal/verify/", {"payload": tampered}).content.decode()
     assert 'data-result="invalid"' in page and "无效" in page
 
@@ -105,10 +107,14 @@ def test_keys_and_status_documents_are_public_json(issue, client):
 
 
 def test_a_staff_member_of_the_issuing_department_revokes_from_the_page(
-        issue, client, water, dept_water_zhao, persona_password):
+    issue, client, water, dept_water_zhao, persona_password
+):
     cert = issue(issuer_department=water)
     client.login(username="dept_water_zhao", password=persona_password)
-    assert f'action="/seal/certificates/{cert.serial}/revoke/"' in client.get(cert.get_absolute_url()).content.decode()
+    assert (
+        f'action="/seal/certificates/{cert.serial}/revoke/"'
+        in client.get(cert.get_absolute_url()).content.decode()
+    )
     response = client.post(f"/seal/certificates/{cert.serial}/revoke/", {"reason": "水表信息有误"})
     assert response.status_code == 302
     cert.refresh_from_db()

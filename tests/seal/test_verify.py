@@ -75,7 +75,7 @@ def test_changing_a_character_of_the_base45_text_fails(issue):
     rng = random.Random(6)
     for position in rng.sample(range(len(body)), 60):
         replacement = rng.choice([c for c in BASE45 if c != body[position]])
-        text = "CL1:" + body[:position] + replacement + body[position + 1:]
+        text = "CL1:" + body[:position] + replacement + body[position + 1 :]
         result = verify.verify_text(text)
         assert not result.ok, f"character {position} -> {replacement!r} still verified"
         assert result.code in CHANGED
@@ -83,7 +83,11 @@ def test_changing_a_character_of_the_base45_text_fails(issue):
 
 
 def test_text_that_is_not_a_cityloop_payload_says_so():
-    for text in ("", "hello", "HC1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NFQGRJPC%OQHIZC4.OI1RM8ZA"):
+    for text in (
+        "",
+        "hello",
+        "HC1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NFQGRJPC%OQHIZC4.OI1RM8ZA",
+    ):
         result = verify.verify_text(text)
         assert not result.ok
         assert result.reason == "not a CityLoop certificate payload"
@@ -110,9 +114,20 @@ def test_a_payload_signed_by_a_key_nobody_published_fails_as_unknown_key(issue, 
 
     stranger = Ed25519PrivateKey.generate()
     kid = keyring.kid_of(stranger.public_key())
-    claims = rules.to_claims_map({"serial": "CL-2026-999999", "issuer": "伪造局", "issuer_authority": "city",
-                                  "holder_name": "x", "holder_id": "x", "title": "x", "fields": {},
-                                  "issued_at": 1, "kid": kid, "status_index": 0})
+    claims = rules.to_claims_map(
+        {
+            "serial": "CL-2026-999999",
+            "issuer": "伪造局",
+            "issuer_authority": "city",
+            "holder_name": "x",
+            "holder_id": "x",
+            "title": "x",
+            "fields": {},
+            "issued_at": 1,
+            "kid": kid,
+            "status_index": 0,
+        }
+    )
     text = cose.encode_text(cose.sign(claims, kid=bytes.fromhex(kid), key=stranger))
     result = verify.verify_text(text)
     assert not result.ok
@@ -169,7 +184,7 @@ def test_extract_payload_searches_compressed_streams_of_a_resaved_pdf(issue):
 
 def test_line_breaks_inserted_into_pasted_text_are_ignored(issue):
     cert = issue()
-    wrapped = "\n".join(cert.payload[i:i + 40] for i in range(0, len(cert.payload), 40))
+    wrapped = "\n".join(cert.payload[i : i + 40] for i in range(0, len(cert.payload), 40))
     assert verify.verify_text(wrapped).ok
 
 

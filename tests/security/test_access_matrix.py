@@ -42,7 +42,9 @@ def _allowed(response) -> bool:
     if 200 <= response.status_code < 300:
         return True
     if response.status_code in (301, 302, 303, 307, 308):
-        return "/login/" not in response.get("Location", "") and "/admin/login/" not in response.get("Location", "")
+        return "/login/" not in response.get("Location", "") and "/admin/login/" not in response.get(
+            "Location", ""
+        )
     return False
 
 
@@ -70,6 +72,8 @@ def test_every_url_answers_every_role_as_the_table_says(town):
         if response.status_code >= 500:
             problems.append(f"{name} {role}/{side}: {response.status_code}")
         elif _allowed(response) != expected:
-            problems.append(f"{name} {route} {role}/{side}: {response.status_code} "
-                            f"{response.get('Location', '')} expected {'allowed' if expected else 'denied'}")
+            problems.append(
+                f"{name} {route} {role}/{side}: {response.status_code} "
+                f"{response.get('Location', '')} expected {'allowed' if expected else 'denied'}"
+            )
     assert not problems, "\n".join(problems)

@@ -1,4 +1,5 @@
-"""One window: situations decide the checklist, consented fetches, validated uploads, one correction notice."""
+"""One window: situations decide the checklist, consented fetches, validated uploads, one correction
+notice."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tests.services.conftest import HOLDER, JPEG, PDF, PNG
 
 
 def start(citizen, item):
-    return actions.start_application(applicant=citizen, holder_name="王小明", holder_id=HOLDER, items=[item],
-                                     actor=citizen)
+    return actions.start_application(
+        applicant=citizen, holder_name="王小明", holder_id=HOLDER, items=[item], actor=citizen
+    )
 
 
 def need_keys(app):
@@ -53,16 +55,21 @@ def test_nothing_is_fetched_without_consent(citizen_wang, items, records, monday
     assert set(app.fetched) == {"holder_identity", "premises"} and app.consent_at is not None
 
 
-@pytest.mark.parametrize(("filename", "content", "message"), [
-    ("a.pdf", b"", "empty"),
-    ("a.exe", b"MZ\x90\x00binary", "only PDF, JPEG and PNG"),
-    ("a.png", PDF, "is named"),
-    ("a.pdf", b"%PDF-1.4\nno trailer", "truncated"),
-    ("a.jpg", JPEG[:-2], "truncated"),
-    ("a.png", PNG[:20], "damaged"),
-    ("a.pdf", b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024) + b"%%EOF", "10 MB"),
-])
-def test_uploads_are_checked_by_type_size_and_content(citizen_wang, items, monday, filename, content, message):
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("a.pdf", b"", "empty"),
+        ("a.exe", b"MZ\x90\x00binary", "only PDF, JPEG and PNG"),
+        ("a.png", PDF, "is named"),
+        ("a.pdf", b"%PDF-1.4\nno trailer", "truncated"),
+        ("a.jpg", JPEG[:-2], "truncated"),
+        ("a.png", PNG[:20], "damaged"),
+        ("a.pdf", b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024) + b"%%EOF", "10 MB"),
+    ],
+)
+def test_uploads_are_checked_by_type_size_and_content(
+    citizen_wang, items, monday, filename, content, message
+):
     app = start(citizen_wang, items["WATER-1"])
     actions.answer_situations(app, {"premises": "leased"}, actor=citizen_wang)
     with pytest.raises(ValidationError) as exc:
@@ -83,8 +90,11 @@ def ready_to_submit(citizen, item):
     app = start(citizen, item)
     actions.answer_situations(app, {"premises": "leased"}, actor=citizen)
     actions.fetch_records(app, consent=True, actor=citizen)
-    for key, content, name in (("bundle_form", PDF, "form.pdf"), ("premises", JPEG, "lease.jpg"),
-                               ("WATER-1.demand", PNG, "demand.png")):
+    for key, content, name in (
+        ("bundle_form", PDF, "form.pdf"),
+        ("premises", JPEG, "lease.jpg"),
+        ("WATER-1.demand", PNG, "demand.png"),
+    ):
         actions.upload_material(app, key, filename=name, content=content, actor=citizen)
     return app
 
@@ -94,8 +104,12 @@ def test_a_submission_with_missing_materials_is_refused_naming_each(citizen_wang
     actions.answer_situations(app, {"premises": "leased"}, actor=citizen_wang)
     with pytest.raises(ValidationError) as exc:
         actions.submit_application(app, actor=citizen_wang)
-    assert set(exc.value.message_dict) == {"materials.bundle_form", "materials.holder_identity",
-                                           "materials.premises", "materials.WATER-1.demand"}
+    assert set(exc.value.message_dict) == {
+        "materials.bundle_form",
+        "materials.holder_identity",
+        "materials.premises",
+        "materials.WATER-1.demand",
+    }
 
 
 def test_the_window_accepts_and_approval_starts(citizen_wang, clerk_liu, items, records, monday):
@@ -117,13 +131,19 @@ def test_only_a_clerk_accepts(citizen_wang, dept_water_zhao, items, records, mon
             actions.accept_application(app, actor=someone)
 
 
-def test_one_correction_notice_only_and_only_from_the_closed_list(citizen_wang, clerk_liu, items, records, monday):
+def test_one_correction_notice_only_and_only_from_the_closed_list(
+    citizen_wang, clerk_liu, items, records, monday
+):
     app = ready_to_submit(citizen_wang, items["WATER-1"])
     actions.submit_application(app, actor=citizen_wang)
     with pytest.raises(ValidationError) as exc:
-        actions.send_correction_notice(app, [{"key": "company_bank_statement", "reason": "需要"}], actor=clerk_liu)
+        actions.send_correction_notice(
+            app, [{"key": "company_bank_statement", "reason": "需要"}], actor=clerk_liu
+        )
     assert "items[0].key" in exc.value.message_dict
-    actions.send_correction_notice(app, [{"key": "premises", "reason": "租赁合同缺少出租人签字"}], actor=clerk_liu)
+    actions.send_correction_notice(
+        app, [{"key": "premises", "reason": "租赁合同缺少出租人签字"}], actor=clerk_liu
+    )
     app.refresh_from_db()
     assert app.status == AppStatus.CORRECTION
     with pytest.raises(ValidationError, match="only the materials named"):
@@ -169,8 +189,14 @@ def test_another_citizen_cannot_touch_the_application(citizen_wang, outsider_zho
 
 
 def test_a_clerk_starting_at_the_window_counts_one_visit(citizen_wang, clerk_liu, items, monday):
-    app = actions.start_application(applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER,
-                                    items=[items["SIGN-1"]], actor=clerk_liu, identity_checked=True)
+    app = actions.start_application(
+        applicant=citizen_wang,
+        holder_name="王小明",
+        holder_id=HOLDER,
+        items=[items["SIGN-1"]],
+        actor=clerk_liu,
+        identity_checked=True,
+    )
     assert app.channel == "window" and app.visits == 1
     started = AuditRecord.objects.filter(action="application.start").latest("seq")
     assert started.actor_id == clerk_liu.pk
@@ -183,21 +209,32 @@ def test_a_clerk_starting_at_the_window_counts_one_visit(citizen_wang, clerk_liu
 
 def test_a_citizen_applying_with_someone_elses_id_number_is_refused(citizen_wang, items, records, monday):
     with pytest.raises(PermissionDenied, match="only as yourself"):
-        actions.start_application(applicant=citizen_wang, holder_name="李四", holder_id="110101198001017777",
-                                  items=[items["WATER-1"]], actor=citizen_wang)
+        actions.start_application(
+            applicant=citizen_wang,
+            holder_name="李四",
+            holder_id="110101198001017777",
+            items=[items["WATER-1"]],
+            actor=citizen_wang,
+        )
     assert not Application.objects.exists()
 
 
 def test_an_unverified_citizen_cannot_apply_online_at_all(outsider_zhou, items, records, monday):
     with pytest.raises(ValidationError) as exc:
-        actions.start_application(applicant=outsider_zhou, holder_name="王小明", holder_id=HOLDER,
-                                  items=[items["WATER-1"]], actor=outsider_zhou)
+        actions.start_application(
+            applicant=outsider_zhou,
+            holder_name="王小明",
+            holder_id=HOLDER,
+            items=[items["WATER-1"]],
+            actor=outsider_zhou,
+        )
     assert "holder_id" in exc.value.message_dict and "verify it once at a service window" in str(exc.value)
 
 
 def test_the_holder_online_is_the_verified_identity_whatever_the_form_says(citizen_wang, items, monday):
-    app = actions.start_application(applicant=citizen_wang, holder_name="别人", holder_id="",
-                                    items=[items["WATER-1"]], actor=citizen_wang)
+    app = actions.start_application(
+        applicant=citizen_wang, holder_name="别人", holder_id="", items=[items["WATER-1"]], actor=citizen_wang
+    )
     assert (app.holder_id, app.holder_name) == (HOLDER, "王小明")
 
 
@@ -213,23 +250,34 @@ def test_nothing_about_held_records_is_shown_before_consent(citizen_wang, items,
 
 def test_a_clerk_acting_for_a_citizen_must_confirm_the_identity_check(citizen_wang, clerk_liu, items, monday):
     with pytest.raises(ValidationError) as exc:
-        actions.start_application(applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER,
-                                  items=[items["SIGN-1"]], actor=clerk_liu)
+        actions.start_application(
+            applicant=citizen_wang,
+            holder_name="王小明",
+            holder_id=HOLDER,
+            items=[items["SIGN-1"]],
+            actor=clerk_liu,
+        )
     assert "identity_checked" in exc.value.message_dict
 
 
-def test_only_a_window_clerk_verifies_an_identity_and_it_is_audited(outsider_zhou, clerk_liu, citizen_wang, items,
-                                                                   monday):
+def test_only_a_window_clerk_verifies_an_identity_and_it_is_audited(
+    outsider_zhou, clerk_liu, citizen_wang, items, monday
+):
     with pytest.raises(PermissionDenied):
         actions.verify_identity(outsider_zhou, id_number=HOLDER, full_name="周路人", actor=citizen_wang)
     with pytest.raises(ValidationError) as exc:
         actions.verify_identity(outsider_zhou, id_number="12-34", full_name="周路人", actor=clerk_liu)
     assert "id_number" in exc.value.message_dict
-    actions.verify_identity(outsider_zhou, id_number="11010119850101555x", full_name="周路人", actor=clerk_liu)
+    actions.verify_identity(
+        outsider_zhou, id_number="11010119850101555x", full_name="周路人", actor=clerk_liu
+    )
     outsider_zhou.refresh_from_db()
     assert outsider_zhou.id_number == "11010119850101555X" and outsider_zhou.id_verified_by == clerk_liu
     record = AuditRecord.objects.filter(action="user.verify_identity").latest("seq")
-    assert json.loads(record.summary)["after"]["id_number"] == "110*************5X"  # the audit trail never holds the whole number
-    app = actions.start_application(applicant=outsider_zhou, holder_name="", holder_id="", items=[items["SIGN-1"]],
-                                    actor=outsider_zhou)
+    assert (
+        json.loads(record.summary)["after"]["id_number"] == "110*************5X"
+    )  # the audit trail never holds the whole number
+    app = actions.start_application(
+        applicant=outsider_zhou, holder_name="", holder_id="", items=[items["SIGN-1"]], actor=outsider_zhou
+    )
     assert app.holder_id == "11010119850101555X"

@@ -14,8 +14,9 @@ from tests.services.conftest import HOLDER, MONDAY, PDF
 
 @pytest.fixture
 def accepted(citizen_wang, clerk_liu, bundle, records, monday):
-    app = actions.start_application(applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER, bundle=bundle,
-                                    actor=citizen_wang)
+    app = actions.start_application(
+        applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER, bundle=bundle, actor=citizen_wang
+    )
     actions.answer_situations(app, {"premises": "leased"}, actor=citizen_wang)
     actions.fetch_records(app, consent=True, actor=citizen_wang)
     for need in queries.outstanding_of(app):
@@ -29,13 +30,20 @@ def accepted(citizen_wang, clerk_liu, bundle, records, monday):
 
 
 def test_a_bundle_asks_once_for_what_several_items_need(citizen_wang, bundle, monday):
-    app = actions.start_application(applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER, bundle=bundle,
-                                    actor=citizen_wang)
+    app = actions.start_application(
+        applicant=citizen_wang, holder_name="王小明", holder_id=HOLDER, bundle=bundle, actor=citizen_wang
+    )
     assert [s.key for s in queries.situations_of(app)] == ["premises"]
     actions.answer_situations(app, {"premises": "leased"}, actor=citizen_wang)
     needs = {n.key: n for n in queries.needs_of(app)}
-    assert set(needs) == {"bundle_form", "holder_identity", "premises", "WATER-1.demand", "WATER-2.plan",
-                          "SIGN-1.safety"}
+    assert set(needs) == {
+        "bundle_form",
+        "holder_identity",
+        "premises",
+        "WATER-1.demand",
+        "WATER-2.plan",
+        "SIGN-1.safety",
+    }
     assert needs["premises"].materials == [("WATER-1", "lease"), ("WATER-2", "lease")]
     assert len(needs["bundle_form"].materials) == 3
 
@@ -64,7 +72,9 @@ def test_the_last_approval_delivers_one_result_package(accepted, dept_water_zhao
         actions.approve_task(accepted.tasks.get(version__item__code=code), actor=who)
     accepted.refresh_from_db()
     assert accepted.status == AppStatus.DELIVERED and accepted.decided_at and accepted.delivered_at
-    assert sorted(r.title for r in accepted.results.all()) == sorted(["供水接入通知书", "排水接入", "户外招牌设置"])
+    assert sorted(r.title for r in accepted.results.all()) == sorted(
+        ["供水接入通知书", "排水接入", "户外招牌设置"]
+    )
     stats = queries.application_stats(accepted)
     assert stats["working_hours_to_decision"] == 0.0 and stats["resubmissions"] == 0
 
@@ -115,7 +125,9 @@ def test_overdue_tasks_escalate_once_per_level(accepted):
     assert sign.escalation_level == 2 and Escalation.objects.filter(task=sign).count() == 2
 
 
-def test_a_bad_rating_opens_a_rectification_for_each_department(accepted, citizen_wang, dept_water_zhao, housing_he):
+def test_a_bad_rating_opens_a_rectification_for_each_department(
+    accepted, citizen_wang, dept_water_zhao, housing_he
+):
     with pytest.raises(ValidationError):
         actions.rate_application(accepted, score=1, comment="慢", actor=citizen_wang)  # no result yet
     for code, who in (("WATER-1", dept_water_zhao), ("SIGN-1", housing_he), ("WATER-2", dept_water_zhao)):
@@ -154,5 +166,9 @@ def test_a_good_rating_opens_nothing(accepted, citizen_wang, dept_water_zhao, ho
 
 def test_a_bundle_with_a_dependency_cycle_is_refused(items):
     with pytest.raises(ValidationError, match="cycle"):
-        catalogue.create_bundle(code="LOOP", name="loop", actor=None,
-                                members=[(items["WATER-1"], ["WATER-2"]), (items["WATER-2"], ["WATER-1"])])
+        catalogue.create_bundle(
+            code="LOOP",
+            name="loop",
+            actor=None,
+            members=[(items["WATER-1"], ["WATER-2"]), (items["WATER-2"], ["WATER-1"])],
+        )

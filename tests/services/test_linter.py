@@ -26,13 +26,24 @@ def codes(findings, field=None):
 
 
 VAGUE = [
-    ("其他材料", "CL101"), ("其他相关材料", "CL101"), ("其它申请材料", "CL101"),
-    ("Other materials", "CL101"), ("other supporting documents", "CL101"),
-    ("法律法规要求的其他材料", "CL102"), ("法律、行政法规规定的其他文件", "CL102"),
-    ("Documents as required by law", "CL102"), ("as prescribed by the regulations", "CL102"),
-    ("相关材料", "CL103"), ("有关证明", "CL103"), ("relevant documents", "CL103"), ("related materials", "CL103"),
-    ("身份证、户口簿等材料", "CL104"), ("ID card, lease etc.", "CL104"), ("lease, deed and so on", "CL104"),
-    ("有关部门要求的证明", "CL105"), ("主管部门认为需要提供的材料", "CL105"),
+    ("其他材料", "CL101"),
+    ("其他相关材料", "CL101"),
+    ("其它申请材料", "CL101"),
+    ("Other materials", "CL101"),
+    ("other supporting documents", "CL101"),
+    ("法律法规要求的其他材料", "CL102"),
+    ("法律、行政法规规定的其他文件", "CL102"),
+    ("Documents as required by law", "CL102"),
+    ("as prescribed by the regulations", "CL102"),
+    ("相关材料", "CL103"),
+    ("有关证明", "CL103"),
+    ("relevant documents", "CL103"),
+    ("related materials", "CL103"),
+    ("身份证、户口簿等材料", "CL104"),
+    ("ID card, lease etc.", "CL104"),
+    ("lease, deed and so on", "CL104"),
+    ("有关部门要求的证明", "CL105"),
+    ("主管部门认为需要提供的材料", "CL105"),
     ("papers as requested by the competent authority", "CL105"),
 ]
 
@@ -43,9 +54,14 @@ def test_each_vague_material_pattern_is_refused_with_its_rule_and_field(text, co
     assert code in codes(findings, "materials.extra.name"), [str(f) for f in findings]
 
 
-@pytest.mark.parametrize(("text", "code"), [("符合法律、行政法规规定的其他条件", "CL102"),
-                                            ("有关部门要求的其他条件", "CL105"),
-                                            ("meets other requirements set by laws", "CL102")])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("符合法律、行政法规规定的其他条件", "CL102"),
+        ("有关部门要求的其他条件", "CL105"),
+        ("meets other requirements set by laws", "CL102"),
+    ],
+)
 def test_vague_acceptance_conditions_are_refused(text, code):
     data = item_with_material("用水设计图")
     data["conditions"].append(text)
@@ -71,8 +87,12 @@ def test_an_item_without_an_article_is_refused():
 
 @pytest.mark.parametrize("source", ["elicence", "data_sharing"])
 def test_asking_to_upload_what_the_government_can_fetch_is_refused(source):
-    findings = rules.lint_item(item_with_material("不动产权证书", source=source, record_type="property_certificate",
-                                                  upload_required=True), LEX)
+    findings = rules.lint_item(
+        item_with_material(
+            "不动产权证书", source=source, record_type="property_certificate", upload_required=True
+        ),
+        LEX,
+    )
     assert codes(findings, "materials.extra.upload_required") == {"CL301"}
 
 
@@ -93,8 +113,10 @@ def test_two_unconditional_materials_proving_the_same_fact_are_refused():
 
 def test_the_lexicon_can_be_overridden_by_a_setting(settings, tmp_path):
     path = tmp_path / "lexicon.yaml"
-    path.write_text("vague:\n  - {code: X900, rule: local-rule, message: no, patterns: ['用水需求']}\nregistry: {}\n",
-                    encoding="utf-8")
+    path.write_text(
+        "vague:\n  - {code: X900, rule: local-rule, message: no, patterns: ['用水需求']}\nregistry: {}\n",
+        encoding="utf-8",
+    )
     settings.CITYLOOP_SERVICES_LEXICON = str(path)
     data = copy.deepcopy(WATER_DEF)
     data["code"] = "T-1"

@@ -11,8 +11,10 @@ from django.core.management import CommandError, call_command
 from cityloop.services import actions, catalogue, reductions
 from tests.services.test_bundles import accepted  # noqa: F401 - the fixture
 
-needs_seal = pytest.mark.skipif(importlib.util.find_spec("cityloop.seal") is None,
-                                reason="the one-seal app cityloop.seal is not installed")
+needs_seal = pytest.mark.skipif(
+    importlib.util.find_spec("cityloop.seal") is None,
+    reason="the one-seal app cityloop.seal is not installed",
+)
 
 
 def approve_all(app, dept_water_zhao, housing_he):
@@ -21,8 +23,13 @@ def approve_all(app, dept_water_zhao, housing_he):
 
 
 @needs_seal
-def test_each_result_is_a_sealed_certificate_that_verifies(accepted, dept_water_zhao, housing_he, tmp_path,  # noqa: F811
-                                                           capsys):
+def test_each_result_is_a_sealed_certificate_that_verifies(
+    accepted,  # noqa: F811 (the imported fixture)
+    dept_water_zhao,
+    housing_he,
+    tmp_path,
+    capsys,
+):
     from cityloop.seal.models import Certificate
     from cityloop.seal.verify import verify_text
 
@@ -42,15 +49,56 @@ def test_each_result_is_a_sealed_certificate_that_verifies(accepted, dept_water_
 
 
 def test_the_reduction_report_counts_what_was_removed_per_department():
-    old = {"items": [
-        {"code": "a", "department": "W", "department_name": "水务", "visits": 3, "materials": [
-            {"name": "申请表"}, {"name": "房产证复印件", "is_certificate": True}, {"name": "其他材料"}]},
-        {"code": "b", "department": "W", "department_name": "水务", "visits": 1, "materials": [{"name": "x"}]},
-        {"code": "c", "department": "T", "department_name": "税务", "visits": 1, "materials": [{"name": "y"}]}]}
-    new = {"items": [
-        {"code": "a", "department": "W", "department_name": "水务", "visits": 0, "materials": [
-            {"name": "申请表"}, {"name": "不动产权证书", "source": "data_sharing", "is_certificate": True}]},
-        {"code": "c", "department": "T", "department_name": "税务", "visits": 1, "materials": [{"name": "y"}]}]}
+    old = {
+        "items": [
+            {
+                "code": "a",
+                "department": "W",
+                "department_name": "水务",
+                "visits": 3,
+                "materials": [
+                    {"name": "申请表"},
+                    {"name": "房产证复印件", "is_certificate": True},
+                    {"name": "其他材料"},
+                ],
+            },
+            {
+                "code": "b",
+                "department": "W",
+                "department_name": "水务",
+                "visits": 1,
+                "materials": [{"name": "x"}],
+            },
+            {
+                "code": "c",
+                "department": "T",
+                "department_name": "税务",
+                "visits": 1,
+                "materials": [{"name": "y"}],
+            },
+        ]
+    }
+    new = {
+        "items": [
+            {
+                "code": "a",
+                "department": "W",
+                "department_name": "水务",
+                "visits": 0,
+                "materials": [
+                    {"name": "申请表"},
+                    {"name": "不动产权证书", "source": "data_sharing", "is_certificate": True},
+                ],
+            },
+            {
+                "code": "c",
+                "department": "T",
+                "department_name": "税务",
+                "visits": 1,
+                "materials": [{"name": "y"}],
+            },
+        ]
+    }
     rows = {r.department: r for r in reductions.compare(old, new)}
     water, total = rows["W"], rows["TOTAL"]
     assert (water.removed("items"), water.percent("items")) == (1, 50.0)
@@ -62,10 +110,31 @@ def test_the_reduction_report_counts_what_was_removed_per_department():
 
 
 def test_the_reductions_command_compares_the_snapshots_on_two_dates(items, capsys):
-    catalogue.take_snapshot(on=dt.date(2018, 6, 1), label="history", actor=None, data={"items": [
-        {"code": "old", "department": "WATER", "department_name": "市水务局", "visits": 2,
-         "materials": [{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}, {"name": "e"}, {"name": "f"},
-                       {"name": "g"}, {"name": "h"}]}]})
+    catalogue.take_snapshot(
+        on=dt.date(2018, 6, 1),
+        label="history",
+        actor=None,
+        data={
+            "items": [
+                {
+                    "code": "old",
+                    "department": "WATER",
+                    "department_name": "市水务局",
+                    "visits": 2,
+                    "materials": [
+                        {"name": "a"},
+                        {"name": "b"},
+                        {"name": "c"},
+                        {"name": "d"},
+                        {"name": "e"},
+                        {"name": "f"},
+                        {"name": "g"},
+                        {"name": "h"},
+                    ],
+                }
+            ]
+        },
+    )
     call_command("services", "reductions", "--from", "2018-06-01", "--to", "2025-03-01")
     out = capsys.readouterr().out
     assert "2018-06-01 (history)" in out and "2025-02-24 (publish)" in out
@@ -75,25 +144,34 @@ def test_the_reductions_command_compares_the_snapshots_on_two_dates(items, capsy
         call_command("services", "reductions", "--from", "2001-01-01")
 
 
-def test_the_pages_render_for_each_role(client, persona_password, citizen_wang, clerk_liu, admin_zhang, leader_sun,
-                                        dept_water_zhao, bundle, items):
+def test_the_pages_render_for_each_role(
+    client, persona_password, citizen_wang, clerk_liu, admin_zhang, leader_sun, dept_water_zhao, bundle, items
+):
     assert client.get("/services/").status_code == 200
     assert "开店一件事" in client.get("/services/bundles/OPEN-SHOP/").content.decode()
     client.login(username="citizen_wang", password=persona_password)
-    response = client.post("/services/apply/", {"bundle": "OPEN-SHOP", "holder_name": "王小明",
-                                                "holder_id": "110101199001011234"})
+    response = client.post(
+        "/services/apply/",
+        {"bundle": "OPEN-SHOP", "holder_name": "王小明", "holder_id": "110101199001011234"},
+    )
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
-    assert "name=\"answers.premises\"" in page
+    assert 'name="answers.premises"' in page
     assert client.get("/services/editor/").status_code == 403
-    for who, url in (("clerk_liu", "/services/window/"), ("dept_water_zhao", "/services/tasks/"),
-                     ("admin_zhang", "/services/editor/"), ("admin_zhang", "/services/editor/WATER-1/"),
-                     ("leader_sun", "/services/report/")):
+    for who, url in (
+        ("clerk_liu", "/services/window/"),
+        ("dept_water_zhao", "/services/tasks/"),
+        ("admin_zhang", "/services/editor/"),
+        ("admin_zhang", "/services/editor/WATER-1/"),
+        ("leader_sun", "/services/report/"),
+    ):
         client.login(username=who, password=persona_password)
         assert client.get(url).status_code == 200, url
 
 
-def test_the_editor_shows_findings_inline_and_refuses_to_publish(client, persona_password, admin_zhang, items):
+def test_the_editor_shows_findings_inline_and_refuses_to_publish(
+    client, persona_password, admin_zhang, items
+):
     client.login(username="admin_zhang", password=persona_password)
     client.post("/services/editor/WATER-1/", {"action": "draft"})
     draft = items["WATER-1"].draft()
@@ -101,7 +179,10 @@ def test_the_editor_shows_findings_inline_and_refuses_to_publish(client, persona
     data["materials"][-1]["name"] = "用水需求说明等材料"
     import yaml
 
-    client.post("/services/editor/WATER-1/", {"action": "save", "definition": yaml.safe_dump(data, allow_unicode=True)})
+    client.post(
+        "/services/editor/WATER-1/",
+        {"action": "save", "definition": yaml.safe_dump(data, allow_unicode=True)},
+    )
     page = client.get("/services/editor/WATER-1/").content.decode()
     assert "CL104" in page and "materials.demand.name" in page
     client.post("/services/editor/WATER-1/", {"action": "publish"})

@@ -30,8 +30,15 @@ def english_msgids() -> set[str]:
         with mo.open("rb") as handle:
             catalog = gettext.GNUTranslations(handle)._catalog  # noqa: SLF001 - the parsed .mo
         for msgid, msgstr in catalog.items():
-            if isinstance(msgid, str) and msgid and msgstr and msgid != msgstr and "%" not in msgid \
-                    and "{" not in msgid and len(msgid.split()) >= 2:
+            if (
+                isinstance(msgid, str)
+                and msgid
+                and msgstr
+                and msgid != msgstr
+                and "%" not in msgid
+                and "{" not in msgid
+                and len(msgid.split()) >= 2
+            ):
                 found.add(msgid)
     return found
 
@@ -45,8 +52,10 @@ def visible_text(html: str) -> list[str]:
 # Two or more English words in a row (a sentence fragment), e.g. "Submit request".
 ENGLISH_WORDS = re.compile(r"\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
 # Text that is the same in both languages: brand and product names, codes, units.
-ALLOWED_ASCII = re.compile(r"CityLoop API|CityLoop|Open311|OpenAPI|GeoReport v2|Prometheus|[A-Z0-9 ._:/-]+"
-                           r"|cityloop [a-z0-9 _-]+ [A-Z_]+")  # a command line, e.g. "cityloop seal verify FILE"
+ALLOWED_ASCII = re.compile(
+    r"CityLoop API|CityLoop|Open311|OpenAPI|GeoReport v2|Prometheus|[A-Z0-9 ._:/-]+"
+    r"|cityloop [a-z0-9 _-]+ [A-Z_]+"
+)  # a command line, e.g. "cityloop seal verify FILE"
 # Third-party pages that have one language (the Swagger UI of the API).
 ONE_LANGUAGE = {"api-v1:openapi-view"}
 
@@ -57,6 +66,8 @@ def pack_texts() -> set[str]:
 
     meta = yaml.safe_load((TINY_PACK / "pack.yaml").read_text(encoding="utf-8"))
     return {" ".join(str(value).split()) for value in meta.values() if isinstance(value, str)}
+
+
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:\+00:00|Z)")
 
 
@@ -130,9 +141,18 @@ def test_an_action_message_that_embeds_values_is_chinese_in_the_chinese_ui(city,
     from cityloop.org.models import Department
 
     water = Department.objects.get(city=city, code="WATER")
-    whistle = actions.blow_whistle(street=street_chen.street, departments=[water], title="占道", need="协调",
-                                   finish_due=timezone.now() + timedelta(days=3), actor=street_chen)
-    for language, expected in (("zh-hans", "仍在等待：市水务局"), ("en", "still waiting for: City Water Authority")):
+    whistle = actions.blow_whistle(
+        street=street_chen.street,
+        departments=[water],
+        title="占道",
+        need="协调",
+        finish_due=timezone.now() + timedelta(days=3),
+        actor=street_chen,
+    )
+    for language, expected in (
+        ("zh-hans", "仍在等待：市水务局"),
+        ("en", "still waiting for: City Water Authority"),
+    ):
         with translation.override(language), pytest.raises(ValidationError) as raised:
             actions.close_whistle(whistle, actor=street_chen)
         assert raised.value.message_dict["whistle"] == [expected]

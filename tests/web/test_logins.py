@@ -19,14 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _login(client, username, password, path="/login/", address="203.0.113.7"):
-    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address,
-                       HTTP_ACCEPT_LANGUAGE="en")
+    return client.post(
+        path, {"username": username, "password": password}, REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE="en"
+    )
 
 
 def test_a_password_guesser_is_locked_out_after_five_failures(dispatcher_li, persona_password):
     client = Client()
     for _ in range(4):
-        assert _login(client, "dispatcher_li", "guess-123").status_code == 200  # the form again, with an error
+        assert (
+            _login(client, "dispatcher_li", "guess-123").status_code == 200
+        )  # the form again, with an error
     locked = _login(client, "dispatcher_li", "guess-123")
     assert locked.status_code == 429
     assert "Too many failed logins" in locked.content.decode() and "15 minutes" in locked.content.decode()
@@ -48,8 +51,12 @@ def test_the_admin_login_locks_out_the_same_way(dispatcher_li, persona_password)
 def test_a_forged_forwarded_for_header_does_not_reset_the_count(dispatcher_li):
     client = Client()
     for n in range(5):
-        client.post("/login/", {"username": "dispatcher_li", "password": "guess"}, REMOTE_ADDR="203.0.113.7",
-                    HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+        client.post(
+            "/login/",
+            {"username": "dispatcher_li", "password": "guess"},
+            REMOTE_ADDR="203.0.113.7",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        )
     assert AccessAttempt.objects.get(username="dispatcher_li").ip_address == "203.0.113.7"
     assert _login(client, "dispatcher_li", "guess").status_code == 429
 
@@ -68,9 +75,15 @@ def test_a_login_and_a_failure_are_audited_without_the_password(dispatcher_li, p
     _login(client, "dispatcher_li", persona_password)
     failure = AuditRecord.objects.get(action="login.failure")
     success = AuditRecord.objects.get(action="login.success")
-    assert json.loads(failure.summary)["after"] == {"address": "203.0.113.7", "path": "/login/",
-                                                    "username": "dispatcher_li"}
-    assert success.actor_id == dispatcher_li.pk and json.loads(success.summary)["after"]["address"] == "203.0.113.7"
+    assert json.loads(failure.summary)["after"] == {
+        "address": "203.0.113.7",
+        "path": "/login/",
+        "username": "dispatcher_li",
+    }
+    assert (
+        success.actor_id == dispatcher_li.pk
+        and json.loads(success.summary)["after"]["address"] == "203.0.113.7"
+    )
     assert "wrong-password-xyz" not in failure.summary and persona_password not in success.summary
 
 
@@ -88,8 +101,10 @@ def test_a_session_lasts_a_working_day_not_two_weeks(settings):
 
 
 def test_healthz_never_shows_the_database_error_text(client):
-    failing = mock.patch("cityloop.web.views.connection.cursor",
-                         side_effect=RuntimeError('connection to "db.internal" as user "cityloop" failed'))
+    failing = mock.patch(
+        "cityloop.web.views.connection.cursor",
+        side_effect=RuntimeError('connection to "db.internal" as user "cityloop" failed'),
+    )
     with failing:
         response = client.get("/healthz")
     assert response.status_code == 503
@@ -118,11 +133,22 @@ print(json.dumps({"cookie": settings.SESSION_COOKIE_SECURE, "csrf": settings.CSR
 
 def _probe(tmp_path, **env) -> dict:
     tmp_path.mkdir()
-    environment = {**os.environ, "CITYLOOP_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src"),
-                   "DJANGO_SETTINGS_MODULE": "cityloop.settings", "CITYLOOP_TESTING": "1", **env}
+    environment = {
+        **os.environ,
+        "CITYLOOP_DATA_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT / "src"),
+        "DJANGO_SETTINGS_MODULE": "cityloop.settings",
+        "CITYLOOP_TESTING": "1",
+        **env,
+    }
     environment.pop("CITYLOOP_DATABASE_URL", None)
-    done = subprocess.run([sys.executable, "-c", PROBE], env=pinned_env(environment), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=pinned_env(environment),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

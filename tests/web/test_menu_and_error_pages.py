@@ -10,8 +10,15 @@ from django.views.defaults import server_error
 from cityloop.web.context import navigation_for
 from tests.conftest import PERSONA_PASSWORD
 
-PERSONAS = ["citizen_wang", "dispatcher_li", "street_chen", "dept_water_zhao", "leader_sun", "admin_zhang",
-            "auditor_qian"]
+PERSONAS = [
+    "citizen_wang",
+    "dispatcher_li",
+    "street_chen",
+    "dept_water_zhao",
+    "leader_sun",
+    "admin_zhang",
+    "auditor_qian",
+]
 
 
 def _client(user=None, language: str | None = None) -> Client:
@@ -37,7 +44,9 @@ def test_a_department_that_is_no_window_sees_no_window_link(city, dept_water_zha
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("language, title", [("zh-hans", "您无权打开此页面"), ("en", "You may not open this page")])
+@pytest.mark.parametrize(
+    "language, title", [("zh-hans", "您无权打开此页面"), ("en", "You may not open this page")]
+)
 def test_forbidden_is_the_sites_own_page_in_the_persons_language(city, dept_water_zhao, language, title):
     answer = _client(dept_water_zhao, language).get("/services/window/")
     page = answer.content.decode()
@@ -55,7 +64,9 @@ def test_not_found_is_the_sites_own_page_in_the_persons_language(language, title
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("language, title", [("zh-hans", "系统出现了错误"), ("en", "Something went wrong on our side")])
+@pytest.mark.parametrize(
+    "language, title", [("zh-hans", "系统出现了错误"), ("en", "Something went wrong on our side")]
+)
 def test_server_error_is_the_sites_own_page_in_the_persons_language(language, title):
     with translation.override(language):
         answer = server_error(RequestFactory().get("/"))

@@ -32,15 +32,27 @@ def _fresh_state(monkeypatch):
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_metrics_count_requests_by_channel_and_status_and_time_every_route(client, city, tiny_places):
     lon, lat = tiny_places["D1S1C1"]
     for channel in (Channel.PHONE, Channel.PHONE, Channel.WEB):
-        actions.submit_request(Submission(description="楼里停水了", caller_phone="13812345678", lon=lon, lat=lat,
-                                          category_code="02.01.01"), city=city, channel=channel)
+        actions.submit_request(
+            Submission(
+                description="楼里停水了",
+                caller_phone="13812345678",
+                lon=lon,
+                lat=lat,
+                category_code="02.01.01",
+            ),
+            city=city,
+            channel=channel,
+        )
     assert client.get("/healthz").status_code == 200
     answer = client.get("/metrics")
     assert answer.status_code == 200
@@ -49,8 +61,15 @@ def test_metrics_count_requests_by_channel_and_status_and_time_every_route(clien
     by_channel = {labels: value for (name, labels), value in found.items() if name == "cityloop_requests"}
     assert sum(v for labels, v in by_channel.items() if ("channel", "phone") in labels) == 2
     assert sum(v for labels, v in by_channel.items() if ("channel", "web") in labels) == 1
-    assert found[("cityloop_http_request_duration_seconds_count",
-                  (("method", "GET"), ("route", "healthz"), ("status", "2xx")))] >= 1
+    assert (
+        found[
+            (
+                "cityloop_http_request_duration_seconds_count",
+                (("method", "GET"), ("route", "healthz"), ("status", "2xx")),
+            )
+        ]
+        >= 1
+    )
     for name in ("cityloop_orders_overdue", "cityloop_audit_records"):
         assert any(key[0] == name for key in found), name
 
@@ -74,7 +93,10 @@ def test_readyz_checks_database_cache_and_the_configured_brokers(client, db, mon
     monkeypatch.setenv("CITYLOOP_NATS_URL", f"nats://127.0.0.1:{closed}")
     down = client.get("/readyz")
     assert down.status_code == 503
-    assert down.json() == {"status": "not ready", "checks": {"database": "ok", "cache": "ok", "nats": "failed"}}
+    assert down.json() == {
+        "status": "not ready",
+        "checks": {"database": "ok", "cache": "ok", "nats": "failed"},
+    }
 
 
 def _free_port() -> int:
@@ -84,17 +106,34 @@ def _free_port() -> int:
 
 
 def test_a_scrape_adds_up_every_gunicorn_worker(tmp_path):
-    env = {**os.environ, "CITYLOOP_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT / "src"),
-           "DJANGO_SETTINGS_MODULE": "cityloop.settings"}
-    for name in ("CITYLOOP_DATABASE_URL", "CITYLOOP_TESTING", "PROMETHEUS_MULTIPROC_DIR", "CITYLOOP_METRICS_TOKEN"):
+    env = {
+        **os.environ,
+        "CITYLOOP_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(ROOT / "src"),
+        "DJANGO_SETTINGS_MODULE": "cityloop.settings",
+    }
+    for name in (
+        "CITYLOOP_DATABASE_URL",
+        "CITYLOOP_TESTING",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "CITYLOOP_METRICS_TOKEN",
+    ):
         env.pop(name, None)
-    migrate = subprocess.run(pinned_command("cityloop.cli.main", "migrate", "--verbosity", "0"), env=pinned_env(env),
-                             capture_output=True, text=True, timeout=300)
+    migrate = subprocess.run(
+        pinned_command("cityloop.cli.main", "migrate", "--verbosity", "0"),
+        env=pinned_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert migrate.returncode == 0, migrate.stderr
     port = _free_port()
-    server = subprocess.Popen(pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2",
-                                             "--threads", "2"), env=pinned_env(env),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2", "--threads", "2"),
+        env=pinned_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -110,7 +149,9 @@ def test_a_scrape_adds_up_every_gunicorn_worker(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
-    key = ("cityloop_http_request_duration_seconds_count", (("method", "GET"), ("route", "healthz"),
-                                                           ("status", "2xx")))
+    key = (
+        "cityloop_http_request_duration_seconds_count",
+        (("method", "GET"), ("route", "healthz"), ("status", "2xx")),
+    )
     assert found.get(key) == 40
     assert (tmp_path / "data" / "metrics").is_dir()

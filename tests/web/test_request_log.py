@@ -53,13 +53,23 @@ def test_access_lines_name_the_user_by_id_in_both_formats(citizen_wang, caplog):
     answer = client.get("/healthz")
     record = _access_records(caplog)[-1]
     plain = PLAIN.format(record)
-    for part in ("method=GET", "path=/healthz", "status=200", f"request_id={answer['X-Request-ID']}",
-                 f"user_id={citizen_wang.pk}", "duration_ms="):
+    for part in (
+        "method=GET",
+        "path=/healthz",
+        "status=200",
+        f"request_id={answer['X-Request-ID']}",
+        f"user_id={citizen_wang.pk}",
+        "duration_ms=",
+    ):
         assert part in plain
     fields = json.loads(JsonFormatter().format(record))
     assert {k: fields[k] for k in ("method", "path", "status", "request_id", "user_id")} == {
-        "method": "GET", "path": "/healthz", "status": 200, "request_id": answer["X-Request-ID"],
-        "user_id": citizen_wang.pk}
+        "method": "GET",
+        "path": "/healthz",
+        "status": 200,
+        "request_id": answer["X-Request-ID"],
+        "user_id": citizen_wang.pk,
+    }
     assert isinstance(fields["duration_ms"], float)
     assert citizen_wang.username not in plain + json.dumps(fields, ensure_ascii=False)
 
@@ -68,14 +78,22 @@ def test_access_lines_name_the_user_by_id_in_both_formats(citizen_wang, caplog):
 def test_access_lines_carry_no_query_values_codes_phones_or_bodies(caplog):
     caplog.set_level(logging.INFO, logger="cityloop")
     client = Client()
-    client.get("/hotline/track/", {"tracking_no": "R261118-00001", "access_code": "SECRET-CODE-123",
-                                   "phone": "13800138000"})
+    client.get(
+        "/hotline/track/",
+        {"tracking_no": "R261118-00001", "access_code": "SECRET-CODE-123", "phone": "13800138000"},
+    )
     client.get("/hotline/rate/ONE-TIME-RATING-CODE/")
     client.post("/hotline/track/", {"access_code": "POSTED-CODE-456", "phone": "13900139000"})
     lines = [PLAIN.format(r) + JsonFormatter().format(r) for r in _access_records(caplog)]
     assert len(lines) == 3
     text = "\n".join(lines)
-    for secret in ("SECRET-CODE-123", "13800138000", "ONE-TIME-RATING-CODE", "POSTED-CODE-456", "13900139000",
-                   "R261118-00001"):
+    for secret in (
+        "SECRET-CODE-123",
+        "13800138000",
+        "ONE-TIME-RATING-CODE",
+        "POSTED-CODE-456",
+        "13900139000",
+        "R261118-00001",
+    ):
         assert secret not in text
     assert "query_keys=access_code,phone,tracking_no" in lines[0]

@@ -29,11 +29,18 @@ def test_healthz_answers_ok_with_the_database_state():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("persona, marker", [
-    ("citizen_wang", "citizen"), ("dispatcher_li", "dispatcher"), ("street_chen", "street"),
-    ("dept_water_zhao", "department"), ("leader_sun", "leader"), ("admin_zhang", "admin"),
-    ("auditor_qian", "auditor"),
-])
+@pytest.mark.parametrize(
+    "persona, marker",
+    [
+        ("citizen_wang", "citizen"),
+        ("dispatcher_li", "dispatcher"),
+        ("street_chen", "street"),
+        ("dept_water_zhao", "department"),
+        ("leader_sun", "leader"),
+        ("admin_zhang", "admin"),
+        ("auditor_qian", "auditor"),
+    ],
+)
 def test_each_role_has_its_own_home_page(request, city, persona, marker):
     user = request.getfixturevalue(persona)
     page = _client(user).get("/").content.decode()
@@ -84,6 +91,9 @@ def test_logging_out_takes_a_post_and_returns_to_the_public_page(city, citizen_w
 
 
 def test_the_compiled_translations_match_their_po_files():
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "compile_messages.py"), "--check"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "compile_messages.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout

@@ -12,9 +12,16 @@ from cityloop.web import uploads
 def test_a_huge_upload_stops_streaming_at_the_cap(client, city):
     with override_settings(MAX_UPLOAD_FILE_BYTES=256 * 1024):
         photo = SimpleUploadedFile("big.jpg", b"\xff\xd8\xff" + b"0" * (2 * 1024 * 1024))
-        response = client.post("/hotline/submit/", {"description": "路灯坏了", "caller_phone": "13812345678",
-                                                     "address": "金融街", "photos": [photo]},
-                               HTTP_ACCEPT_LANGUAGE="en")
+        response = client.post(
+            "/hotline/submit/",
+            {
+                "description": "路灯坏了",
+                "caller_phone": "13812345678",
+                "address": "金融街",
+                "photos": [photo],
+            },
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
     assert response.status_code == 200
     assert "was not received" in response.content.decode()
     assert not Request.objects.exists()  # never filed without the photo the citizen attached

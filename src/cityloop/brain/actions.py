@@ -31,8 +31,10 @@ def decode_payload(body: bytes, content_type: str) -> Batch:
     media = (content_type or "").split(";")[0].strip().lower()
     decoder = CONTENT_TYPES.get(media)
     if decoder is None:
-        raise CodecError(f"Content-Type: {media or 'missing'} is not accepted; use one of "
-                         f"{', '.join(sorted(CONTENT_TYPES))}")
+        raise CodecError(
+            f"Content-Type: {media or 'missing'} is not accepted; use one of "
+            f"{', '.join(sorted(CONTENT_TYPES))}"
+        )
     if not body:
         raise CodecError("body: empty; send at least one reading")
     return decoder(body)

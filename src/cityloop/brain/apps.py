@@ -16,5 +16,6 @@ class BrainConfig(AppConfig):
             demo.DEMO_EXTENSIONS.append(demo_extension)
         staff = {"dispatcher", "street", "department", "leader", "admin", "auditor"}
         if not any(name == "brain:pulse" for name, *_ in NAVIGATION):
-            NAVIGATION.insert(len(NAVIGATION) - 2 if len(NAVIGATION) >= 2 else 0,
-                              ("brain:pulse", _("City pulse"), staff))
+            NAVIGATION.insert(
+                len(NAVIGATION) - 2 if len(NAVIGATION) >= 2 else 0, ("brain:pulse", _("City pulse"), staff)
+            )

@@ -23,23 +23,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-READINGS_SCHEMA = pa.schema([
-    ("device", pa.string()),
-    ("idx", pa.int32()),
-    ("kind", pa.string()),
-    ("ts", pa.timestamp("us", tz="UTC")),
-    ("value", pa.float64()),
-    ("consumption", pa.float64()),
-    ("source", pa.string()),
-])
-REJECTS_SCHEMA = pa.schema([
-    ("device", pa.string()),
-    ("ts", pa.timestamp("us", tz="UTC")),
-    ("value", pa.string()),
-    ("reason", pa.string()),
-    ("source", pa.string()),
-    ("received_at", pa.timestamp("us", tz="UTC")),
-])
+READINGS_SCHEMA = pa.schema(
+    [
+        ("device", pa.string()),
+        ("idx", pa.int32()),
+        ("kind", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("value", pa.float64()),
+        ("consumption", pa.float64()),
+        ("source", pa.string()),
+    ]
+)
+REJECTS_SCHEMA = pa.schema(
+    [
+        ("device", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("value", pa.string()),
+        ("reason", pa.string()),
+        ("source", pa.string()),
+        ("received_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 def _us(ts_seconds: np.ndarray) -> np.ndarray:
@@ -53,35 +57,56 @@ class ArchiveBuffer:
     readings: list[pa.RecordBatch] = field(default_factory=list)
     rejects: list[pa.RecordBatch] = field(default_factory=list)
 
-    def add_readings(self, device: np.ndarray, idx: np.ndarray, kind: np.ndarray, ts: np.ndarray,
-                     value: np.ndarray, consumption: np.ndarray, source: str) -> None:
+    def add_readings(
+        self,
+        device: np.ndarray,
+        idx: np.ndarray,
+        kind: np.ndarray,
+        ts: np.ndarray,
+        value: np.ndarray,
+        consumption: np.ndarray,
+        source: str,
+    ) -> None:
         if len(idx) == 0:
             return
         n = len(idx)
-        self.readings.append(pa.record_batch([
-            pa.array(np.asarray(device, dtype=object), pa.string()),
-            pa.array(np.asarray(idx, dtype=np.int32)),
-            pa.array(np.asarray(kind, dtype=object), pa.string()),
-            pa.array(_us(ts), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            pa.array(np.asarray(value, dtype=np.float64)),
-            pa.array(np.asarray(consumption, dtype=np.float64)),
-            pa.array([source] * n, pa.string()),
-        ], schema=READINGS_SCHEMA))
+        self.readings.append(
+            pa.record_batch(
+                [
+                    pa.array(np.asarray(device, dtype=object), pa.string()),
+                    pa.array(np.asarray(idx, dtype=np.int32)),
+                    pa.array(np.asarray(kind, dtype=object), pa.string()),
+                    pa.array(_us(ts), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                    pa.array(np.asarray(value, dtype=np.float64)),
+                    pa.array(np.asarray(consumption, dtype=np.float64)),
+                    pa.array([source] * n, pa.string()),
+                ],
+                schema=READINGS_SCHEMA,
+            )
+        )
 
-    def add_rejects(self, device: list, ts: np.ndarray, value: list, reason: list[str], source: str,
-                    received_at: float) -> None:
+    def add_rejects(
+        self, device: list, ts: np.ndarray, value: list, reason: list[str], source: str, received_at: float
+    ) -> None:
         if len(reason) == 0:
             return
         n = len(reason)
         ts_us = np.where(np.isfinite(ts), _us(np.nan_to_num(ts)), 0)
-        self.rejects.append(pa.record_batch([
-            pa.array([None if d is None else str(d) for d in device], pa.string()),
-            pa.array(ts_us, pa.int64(), mask=~np.isfinite(ts)).cast(pa.timestamp("us", tz="UTC")),
-            pa.array([None if v is None else str(v) for v in value], pa.string()),
-            pa.array(reason, pa.string()),
-            pa.array([source] * n, pa.string()),
-            pa.array(np.full(n, int(received_at * 1e6), dtype=np.int64)).cast(pa.timestamp("us", tz="UTC")),
-        ], schema=REJECTS_SCHEMA))
+        self.rejects.append(
+            pa.record_batch(
+                [
+                    pa.array([None if d is None else str(d) for d in device], pa.string()),
+                    pa.array(ts_us, pa.int64(), mask=~np.isfinite(ts)).cast(pa.timestamp("us", tz="UTC")),
+                    pa.array([None if v is None else str(v) for v in value], pa.string()),
+                    pa.array(reason, pa.string()),
+                    pa.array([source] * n, pa.string()),
+                    pa.array(np.full(n, int(received_at * 1e6), dtype=np.int64)).cast(
+                        pa.timestamp("us", tz="UTC")
+                    ),
+                ],
+                schema=REJECTS_SCHEMA,
+            )
+        )
 
     def __len__(self) -> int:
         return sum(b.num_rows for b in self.readings) + sum(b.num_rows for b in self.rejects)
@@ -126,10 +151,16 @@ def planned_paths_file(state_dir: Path, generation: int) -> Path:
 
 def write_generation(root: Path, state_dir: Path, buffer: ArchiveBuffer, generation: int) -> list[Path]:
     """Write the buffer as generation ``generation``'s part files (not yet committed)."""
-    readings = (pa.Table.from_batches(buffer.readings, schema=READINGS_SCHEMA) if buffer.readings
-                else READINGS_SCHEMA.empty_table())
-    rejects = (pa.Table.from_batches(buffer.rejects, schema=REJECTS_SCHEMA) if buffer.rejects
-               else REJECTS_SCHEMA.empty_table())
+    readings = (
+        pa.Table.from_batches(buffer.readings, schema=READINGS_SCHEMA)
+        if buffer.readings
+        else READINGS_SCHEMA.empty_table()
+    )
+    rejects = (
+        pa.Table.from_batches(buffer.rejects, schema=REJECTS_SCHEMA)
+        if buffer.rejects
+        else REJECTS_SCHEMA.empty_table()
+    )
     state_dir.mkdir(parents=True, exist_ok=True)
     pending = planned_paths_file(state_dir, generation)
     # The list is written first so a crash in the middle of writing parts can still be cleaned up.
@@ -137,7 +168,9 @@ def write_generation(root: Path, state_dir: Path, buffer: ArchiveBuffer, generat
     pending.write_text(json.dumps({"generation": generation, "folders": folders}))
     paths = _write_partitioned(readings, root / "archive", generation, hourly=True)
     paths += _write_partitioned(rejects, root / "rejects", generation, hourly=False)
-    pending.write_text(json.dumps({"generation": generation, "folders": folders, "paths": [str(p) for p in paths]}))
+    pending.write_text(
+        json.dumps({"generation": generation, "folders": folders, "paths": [str(p) for p in paths]})
+    )
     return paths
 
 
@@ -176,11 +209,16 @@ def connect(root: Path):
     import duckdb
 
     con = duckdb.connect()
-    for view, schema, what in (("readings", READINGS_SCHEMA, "archive"), ("rejects", REJECTS_SCHEMA, "rejects")):
+    for view, schema, what in (
+        ("readings", READINGS_SCHEMA, "archive"),
+        ("rejects", REJECTS_SCHEMA, "rejects"),
+    ):
         if has_files(root, what):
             source = glob_for(root, what).replace("'", "''")
-            con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{source}', hive_partitioning=true, "  # noqa: S608 (fixed view name; the path is quoted)
-                        "union_by_name=true)")
+            con.execute(
+                f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{source}', hive_partitioning=true, "  # noqa: S608 (fixed view name; the path is quoted)
+                "union_by_name=true)"
+            )
         else:
             con.register(f"empty_{view}", schema.empty_table())
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM empty_{view}")  # noqa: S608 (fixed view names)
@@ -199,7 +237,9 @@ def recent_readings(root: Path, device: str, *, since_us: int, limit: int = 2000
 
     since = pa.scalar(since_us, pa.timestamp("us", tz="UTC"))
     table = ds.dataset(files, schema=READINGS_SCHEMA, format="parquet").to_table(
-        columns=["ts", "value", "consumption"], filter=(pc.field("device") == device) & (pc.field("ts") >= since))
+        columns=["ts", "value", "consumption"],
+        filter=(pc.field("device") == device) & (pc.field("ts") >= since),
+    )
     table = table.sort_by("ts")
     return table.slice(max(0, table.num_rows - limit))
 
@@ -214,7 +254,8 @@ def latest_reading(root: Path, device: str) -> tuple | None:
         if not files:
             continue
         table = ds.dataset(files, schema=READINGS_SCHEMA, format="parquet").to_table(
-            columns=["ts", "value"], filter=pc.field("device") == device)
+            columns=["ts", "value"], filter=pc.field("device") == device
+        )
         if table.num_rows:
             newest = pc.index(table.column("ts"), pc.max(table.column("ts"))).as_py()
             return table.column("ts")[newest].as_py(), table.column("value")[newest].as_py()

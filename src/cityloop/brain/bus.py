@@ -86,8 +86,12 @@ class Nats:
         options = nats_options()
         if url:
             options["servers"] = [url]
-        self.nc = self._run(nats.connect(**options, connect_timeout=connect_timeout, max_reconnect_attempts=3,
-                                         allow_reconnect=True), timeout=connect_timeout + 3)
+        self.nc = self._run(
+            nats.connect(
+                **options, connect_timeout=connect_timeout, max_reconnect_attempts=3, allow_reconnect=True
+            ),
+            timeout=connect_timeout + 3,
+        )
         self.js = self.nc.jetstream()
         self.sub = None
 
@@ -101,22 +105,38 @@ class Nats:
         try:
             self._run(self.js.stream_info(STREAM))
         except NotFoundError:
-            self._run(self.js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECTS], max_age=7 * 86400,
-                                                         num_replicas=stream_replicas())))
+            self._run(
+                self.js.add_stream(
+                    StreamConfig(
+                        name=STREAM, subjects=[SUBJECTS], max_age=7 * 86400, num_replicas=stream_replicas()
+                    )
+                )
+            )
 
-    def publish(self, payload: bytes, *, subject: str = DEFAULT_SUBJECT, content_type: str = "application/json",
-                msg_id: str | None = None) -> int:
+    def publish(
+        self,
+        payload: bytes,
+        *,
+        subject: str = DEFAULT_SUBJECT,
+        content_type: str = "application/json",
+        msg_id: str | None = None,
+    ) -> int:
         headers = {"Content-Type": content_type}
         if msg_id:
             headers["Nats-Msg-Id"] = msg_id  # JetStream drops a re-sent message within its duplicate window
         return self._run(self.js.publish(subject, payload, headers=headers)).seq
 
-    def publish_many(self, payloads: list[bytes], *, subject: str = DEFAULT_SUBJECT,
-                     content_type: str = "application/json") -> None:
+    def publish_many(
+        self, payloads: list[bytes], *, subject: str = DEFAULT_SUBJECT, content_type: str = "application/json"
+    ) -> None:
         async def go():
             for i in range(0, len(payloads), 500):
-                await asyncio.gather(*(self.js.publish(subject, p, headers={"Content-Type": content_type})
-                                       for p in payloads[i:i + 500]))
+                await asyncio.gather(
+                    *(
+                        self.js.publish(subject, p, headers={"Content-Type": content_type})
+                        for p in payloads[i : i + 500]
+                    )
+                )
 
         self._run(go(), timeout=300)
 
@@ -129,10 +149,15 @@ class Nats:
             self._run(self.js.delete_consumer(STREAM, durable))
         except NotFoundError:
             pass
-        config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=120,
-                                max_ack_pending=200_000, filter_subject=subject or SUBJECTS,
-                                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after_seq else DeliverPolicy.ALL,
-                                opt_start_seq=after_seq + 1 if after_seq else None)
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=120,
+            max_ack_pending=200_000,
+            filter_subject=subject or SUBJECTS,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after_seq else DeliverPolicy.ALL,
+            opt_start_seq=after_seq + 1 if after_seq else None,
+        )
         self._run(self.js.add_consumer(STREAM, config=config))
         self.sub = self._run(self.js.pull_subscribe_bind(durable=durable, stream=STREAM))
 
@@ -179,8 +204,9 @@ class Mqtt:
         self.messages: list = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
-                                  manual_ack=subscribe)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, manual_ack=subscribe
+        )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
 

@@ -134,7 +134,7 @@ def decode_json(data: bytes) -> Batch:
     """Compact columnar JSON (fast path) or JSON lines → Batch."""
     head = data.lstrip()[:1]
     if head != b"{":
-        raise CodecError("body: expected a JSON object {\"d\",\"t\",\"v\"} or JSON lines of such objects")
+        raise CodecError('body: expected a JSON object {"d","t","v"} or JSON lines of such objects')
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -148,9 +148,9 @@ def _decode_columnar(obj: dict) -> Batch:
     d, t, v = obj.get("d"), obj.get("t"), obj.get("v")
     for name, col in (("t", t), ("v", v)):
         if not isinstance(col, list):
-            raise CodecError(f"{name}: the columnar form needs a list under \"{name}\"")
+            raise CodecError(f'{name}: the columnar form needs a list under "{name}"')
         if len(col) != len(d):
-            raise CodecError(f"{name}: {len(col)} entries but \"d\" has {len(d)}; columns must be equally long")
+            raise CodecError(f'{name}: {len(col)} entries but "d" has {len(d)}; columns must be equally long')
     n = len(d)
     # fast path: every code a non-empty str, every ts an int in range, every value a JSON number.
     # The codes go straight from the list into an Arrow string array (C speed; what
@@ -164,8 +164,11 @@ def _decode_columnar(obj: dict) -> Batch:
     if dev is not None:
         ts = np.array(t)
         val = np.array(v)
-        if (ts.dtype.kind == "i" and (n == 0 or (ts.min() >= TS_MIN and ts.max() <= TS_MAX))
-                and val.dtype.kind in "if"):
+        if (
+            ts.dtype.kind == "i"
+            and (n == 0 or (ts.min() >= TS_MIN and ts.max() <= TS_MAX))
+            and val.dtype.kind in "if"
+        ):
             return Batch(None, ts.astype(np.int64, copy=False), val.astype(np.float64, copy=False), arrow=dev)
     return _assemble(d, t, v, n, [])
 
@@ -197,7 +200,10 @@ def encode_json(batch: Batch, *, lines: bool = False) -> bytes:
     """The compact columnar form (or JSON lines) of a batch."""
     d, t, v = batch.device.tolist(), batch.ts.tolist(), [None if x != x else x for x in batch.value.tolist()]
     if lines:
-        return b"\n".join(orjson.dumps({"d": a, "t": b, "v": c}) for a, b, c in zip(d, t, v, strict=False)) + b"\n"
+        return (
+            b"\n".join(orjson.dumps({"d": a, "t": b, "v": c}) for a, b, c in zip(d, t, v, strict=False))
+            + b"\n"
+        )
     return orjson.dumps({"d": d, "t": t, "v": v})
 
 
@@ -221,7 +227,9 @@ def decode_csv(data: bytes) -> Batch:
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={"device": pa.string(), "ts": pa.string(), "value": pa.string()},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except pa.ArrowInvalid as e:
         raise CodecError(f"body: not readable as CSV ({e})") from None
@@ -254,14 +262,16 @@ def decode_csv(data: bytes) -> Batch:
     for i in np.flatnonzero(out_of_range):
         errors.append((int(row[i]), "ts", _ts_of(int(ts[i]))[1]))
     ok &= ~out_of_range
-    empty = (pc.utf8_length(dev).to_numpy() == 0)
+    empty = pc.utf8_length(dev).to_numpy() == 0
     for i in np.flatnonzero(empty):
         errors.append((int(row[i]), "device", "device code must not be empty"))
     ok &= ~empty
     is_num = pc.match_substring_regex(val_s, _FLOAT_RE).to_numpy(zero_copy_only=False)
     value = np.full(len(val_s), np.nan)
     if is_num.any():
-        value[is_num] = pc.cast(pc.utf8_trim_whitespace(val_s.filter(pa.array(is_num))), pa.float64()).to_numpy()
+        value[is_num] = pc.cast(
+            pc.utf8_trim_whitespace(val_s.filter(pa.array(is_num))), pa.float64()
+        ).to_numpy()
     sel = pa.array(ok)
     return Batch(dev.filter(sel).to_numpy(zero_copy_only=False), ts[ok], value[ok], sorted(errors), row[ok])
 
@@ -334,7 +344,7 @@ def _batch_of_table(table: pa.Table) -> Batch:
         dev_arr = dev_col.combine_chunks().cast(pa.string())
         if dev_arr.null_count:
             dev_arr = dev_arr.fill_null("")
-        dev_bad = (pc.utf8_length(dev_arr).to_numpy() == 0)
+        dev_bad = pc.utf8_length(dev_arr).to_numpy() == 0
     else:
         dev_bad = codes < 0
     bad_ts = (ts < TS_MIN) | (ts > TS_MAX)
@@ -344,15 +354,30 @@ def _batch_of_table(table: pa.Table) -> Batch:
     if not bad.any():
         return Batch(device, ts, value, dictionary=dictionary, codes=codes, arrow=dev_arr)
     errors = [(int(r), "device", "device code missing") for r in np.flatnonzero(dev_bad)]
-    errors += [(int(r), "ts", "timestamp missing or out of range (epoch seconds 1970-2106)")
-               for r in np.flatnonzero(bad_ts & ~dev_bad)]
+    errors += [
+        (int(r), "ts", "timestamp missing or out of range (epoch seconds 1970-2106)")
+        for r in np.flatnonzero(bad_ts & ~dev_bad)
+    ]
     ok = ~bad
-    return Batch(None, ts[ok], value[ok], sorted(errors), np.flatnonzero(ok), dictionary=dictionary,
-                 codes=None if codes is None else codes[ok], arrow=None if dev_arr is None else dev_arr.filter(pa.array(ok)))
+    return Batch(
+        None,
+        ts[ok],
+        value[ok],
+        sorted(errors),
+        np.flatnonzero(ok),
+        dictionary=dictionary,
+        codes=None if codes is None else codes[ok],
+        arrow=None if dev_arr is None else dev_arr.filter(pa.array(ok)),
+    )
 
 
-def encode_arrow(batch: Batch, *, dictionary: pa.Array | None = None, codes: np.ndarray | None = None,
-                 chunk: int | None = None) -> bytes:
+def encode_arrow(
+    batch: Batch,
+    *,
+    dictionary: pa.Array | None = None,
+    codes: np.ndarray | None = None,
+    chunk: int | None = None,
+) -> bytes:
     """Arrow IPC stream of a batch.  With ``dictionary`` + ``codes`` the device column is
     dictionary-encoded (sent once per stream); ``chunk`` splits it into record batches."""
     if dictionary is not None:
@@ -378,8 +403,10 @@ def _string_words(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     and its length: a hash then costs one multiply-xor per 8 bytes instead of per byte."""
     n = len(arr)
     large = pa.types.is_large_string(arr.type)
-    offs = np.frombuffer(arr.buffers()[1], np.int64 if large else np.int32)[arr.offset: arr.offset + n + 1]
-    data = np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    offs = np.frombuffer(arr.buffers()[1], np.int64 if large else np.int32)[arr.offset : arr.offset + n + 1]
+    data = (
+        np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    )
     lens = np.diff(offs).astype(np.int64)
     start, end = int(offs[0]), int(offs[-1])
     width = max(1, (int(lens.max()) + 7) // 8) * 8
@@ -435,7 +462,8 @@ class DeviceIndex:
     """Device code → row index of the detector bank, for millions of codes without a
     Python loop: an open-addressing table (linear probing, at most half full) of 16-byte
     slots holding a 64-bit hash of the code, its index and 32 bits of a second,
-    independent hash.  At most 60 % full (half full after a rebuild).  One gather per probe reads all three; a hit must match 96 bits,
+    independent hash.  At most 60 % full (half full after a rebuild).  One gather per probe reads all
+    three; a hit must match 96 bits,
     so an unknown code is taken for a registered one with probability ~2**-96 per probe.
     Memory: 27-32 bytes per registered code, besides the codes themselves."""
 
@@ -467,7 +495,9 @@ class DeviceIndex:
             raise ValueError("device: a code must not be missing")
         known = self.lookup(new)
         if (known >= 0).any():
-            raise ValueError(f"device: code {new[int(np.flatnonzero(known >= 0)[0])].as_py()!r} already registered")
+            raise ValueError(
+                f"device: code {new[int(np.flatnonzero(known >= 0)[0])].as_py()!r} already registered"
+            )
         if pc.count_distinct(new).as_py() != len(new):
             raise ValueError("device: duplicate codes in the same registration")
         first = len(self.codes)

@@ -17,15 +17,24 @@ DEMO_PREFIX = "DEMO-"
 DEMO_DEVICES = 2000
 DEMO_HISTORY_HOURS = 6
 # share of each kind, its type and its reporting intervals (s)
-MIX = [("water", "meter", 0.6, (900, 1800, 3600)), ("power", "meter", 0.24, (900, 3600)),
-       ("gas", "meter", 0.13, (1800, 3600)), ("noise", "sensor", 0.01, (60,)), ("air", "sensor", 0.01, (60,)),
-       ("manhole", "sensor", 0.01, (60,))]
+MIX = [
+    ("water", "meter", 0.6, (900, 1800, 3600)),
+    ("power", "meter", 0.24, (900, 3600)),
+    ("gas", "meter", 0.13, (1800, 3600)),
+    ("noise", "sensor", 0.01, (60,)),
+    ("air", "sensor", 0.01, (60,)),
+    ("manhole", "sensor", 0.01, (60,)),
+]
 
 
 def owner_for(city: Jurisdiction, kind: str) -> Department | None:
     departments = Department.objects.filter(city=city, level="city")
     for needle in rules.OWNER_HINTS.get(kind, ()):
-        found = departments.filter(Q(name__contains=needle) | Q(name_en__contains=needle)).order_by("code").first()
+        found = (
+            departments.filter(Q(name__contains=needle) | Q(name_en__contains=needle))
+            .order_by("code")
+            .first()
+        )
         if found is not None:
             return found
     return departments.order_by("code").first()
@@ -33,8 +42,11 @@ def owner_for(city: Jurisdiction, kind: str) -> Department | None:
 
 def _points(city: Jurisdiction, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """``n`` random points that fall inside some street of the city."""
-    streets = list(Jurisdiction.objects.filter(city=city, level="street").exclude(min_lon=None)
-                   .values_list("min_lon", "min_lat", "max_lon", "max_lat"))
+    streets = list(
+        Jurisdiction.objects.filter(city=city, level="street")
+        .exclude(min_lon=None)
+        .values_list("min_lon", "min_lat", "max_lon", "max_lat")
+    )
     if not streets:
         raise ValueError(f"city: {city.code} has no streets with shapes to place devices in")
     box = np.array(streets, dtype=np.float64)
@@ -68,10 +80,18 @@ def register_demo_devices(city: Jurisdiction, n: int = DEMO_DEVICES, *, seed: in
     rows = []
     for i, (k, x, y) in enumerate(zip(choice, lon, lat, strict=True)):
         kind, type_, _, intervals = MIX[k]
-        rows.append({"code": f"{DEMO_PREFIX}{kind[:2].upper()}{have + i:06d}", "type": type_, "kind": kind,
-                     "lon": f"{x:.6f}", "lat": f"{y:.6f}", "department": owners[kind].code,
-                     "interval_s": str(intervals[rng.integers(0, len(intervals))]),
-                     "gateway": f"DEMO-GW{(have + i) % 8}"})
+        rows.append(
+            {
+                "code": f"{DEMO_PREFIX}{kind[:2].upper()}{have + i:06d}",
+                "type": type_,
+                "kind": kind,
+                "lon": f"{x:.6f}",
+                "lat": f"{y:.6f}",
+                "department": owners[kind].code,
+                "interval_s": str(intervals[rng.integers(0, len(intervals))]),
+                "gateway": f"DEMO-GW{(have + i) % 8}",
+            }
+        )
     report = register_devices(city=city, rows=rows, actor=None)
     if not report.ok:
         raise ValueError("; ".join(report.errors[:5]))
@@ -82,11 +102,20 @@ def simulator_for_demo(*, start: float, seed: int = 5, limit: int | None = None)
     from cityloop.brain.engine import city_utc_offset
     from cityloop.brain.simulator import Simulator
 
-    rows = list(Device.objects.filter(code__startswith=DEMO_PREFIX, active=True).order_by("idx")
-                .values_list("code", "kind", "interval_s", "idx")[:limit])
+    rows = list(
+        Device.objects.filter(code__startswith=DEMO_PREFIX, active=True)
+        .order_by("idx")
+        .values_list("code", "kind", "interval_s", "idx")[:limit]
+    )
     codes, kinds, intervals, idxs = zip(*rows, strict=True) if rows else ((), (), (), ())
-    sim = Simulator(np.array(codes, dtype=object), np.array(kinds, dtype=object), np.array(intervals),
-                    start=start, utc_offset_s=city_utc_offset(), seed=seed)
+    sim = Simulator(
+        np.array(codes, dtype=object),
+        np.array(kinds, dtype=object),
+        np.array(intervals),
+        start=start,
+        utc_offset_s=city_utc_offset(),
+        seed=seed,
+    )
     resume_counters(sim, np.array(idxs, dtype=np.int64))
     return sim
 

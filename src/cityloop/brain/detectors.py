@@ -51,7 +51,9 @@ class Kind(IntEnum):
         try:
             return cls[name.strip().upper().replace(" ", "_").replace("-", "_")]
         except KeyError:
-            raise ValueError(f"kind: unknown kind {name!r}; one of {', '.join(k.name.lower() for k in cls)}") from None
+            raise ValueError(
+                f"kind: unknown kind {name!r}; one of {', '.join(k.name.lower() for k in cls)}"
+            ) from None
 
 
 METER_KINDS = (Kind.WATER, Kind.POWER, Kind.GAS)  # cumulative counters
@@ -82,21 +84,27 @@ def _bit(t: AlarmType) -> int:
     return 1 << (int(t) - 1)
 
 
-STATE_DTYPE = np.dtype([
-    ("last_value", "f8"),  # last accepted value (counters need float64)
-    ("last_ts", "u4"),  # epoch seconds of the last accepted reading (0 = never)
-    ("since_ts", "u4"),  # when the value last changed (stuck/zero)
-    ("interval", "i4"),  # expected reporting interval, seconds
-    ("med", "f4"), ("mad", "f4"),  # robust baseline of rate/value
-    ("rate", "f4"),  # slow time-weighted EWMA of the rate (consumption expected?)
-    ("night_min", "f4"),  # minimum flow of the open night window (NaN: none open)
-    ("slot", "i4"),  # row in the sensors' streaming detector, -1 for meters
-    ("night_hist", "f4", (4,)),  # minima of the last four closed nights (evidence)
-    ("night_day", "u2"),  # local day number of the open night
-    ("stamp", "u2"),  # scratch: batch position, proves one reading per device per round
-    ("n", "u1"),  # accepted readings, saturating at 255 (only warm-up needs it)
-    ("kind", "u1"), ("flags", "u1"), ("leak_nights", "u1"),
-], align=True)
+STATE_DTYPE = np.dtype(
+    [
+        ("last_value", "f8"),  # last accepted value (counters need float64)
+        ("last_ts", "u4"),  # epoch seconds of the last accepted reading (0 = never)
+        ("since_ts", "u4"),  # when the value last changed (stuck/zero)
+        ("interval", "i4"),  # expected reporting interval, seconds
+        ("med", "f4"),
+        ("mad", "f4"),  # robust baseline of rate/value
+        ("rate", "f4"),  # slow time-weighted EWMA of the rate (consumption expected?)
+        ("night_min", "f4"),  # minimum flow of the open night window (NaN: none open)
+        ("slot", "i4"),  # row in the sensors' streaming detector, -1 for meters
+        ("night_hist", "f4", (4,)),  # minima of the last four closed nights (evidence)
+        ("night_day", "u2"),  # local day number of the open night
+        ("stamp", "u2"),  # scratch: batch position, proves one reading per device per round
+        ("n", "u1"),  # accepted readings, saturating at 255 (only warm-up needs it)
+        ("kind", "u1"),
+        ("flags", "u1"),
+        ("leak_nights", "u1"),
+    ],
+    align=True,
+)
 if STATE_DTYPE.itemsize != 64:  # one cache line per device
     raise ImportError("brain.detectors: STATE_DTYPE must be 64 bytes")
 
@@ -150,49 +158,86 @@ class Alarms:
 
     @classmethod
     def empty(cls) -> Alarms:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0),
-                   np.zeros(0, np.float32), np.zeros((0, 5)))
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0, np.float32),
+            np.zeros((0, 5)),
+        )
 
     @classmethod
     def concat(cls, parts: list[Alarms]) -> Alarms:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("idx", "type", "ts", "value", "score", "ev")))
+        return cls(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("idx", "type", "ts", "value", "score", "ev")
+            )
+        )
 
     def __len__(self) -> int:
         return len(self.idx)
 
     def evidence(self, i: int) -> dict:
         t, e = AlarmType(int(self.type[i])), self.ev[i]
-        base = {"type": t.name.lower(), "device": int(self.idx[i]), "ts": int(self.ts[i]), "value": float(self.value[i])}
+        base = {
+            "type": t.name.lower(),
+            "device": int(self.idx[i]),
+            "ts": int(self.ts[i]),
+            "value": float(self.value[i]),
+        }
         if t is AlarmType.LEAK:
             nights = [round(float(x), 6) for x in e[:4] if x == x]
-            return base | {"night_min_flows_per_h": nights, "threshold_per_h": float(e[4]),
-                           "rule": "minimum night flow above threshold on consecutive nights"}
+            return base | {
+                "night_min_flows_per_h": nights,
+                "threshold_per_h": float(e[4]),
+                "rule": "minimum night flow above threshold on consecutive nights",
+            }
         if t is AlarmType.SPIKE:
-            return base | {"baseline_median": float(e[0]), "baseline_mad": float(e[1]), "threshold": float(e[2])}
+            return base | {
+                "baseline_median": float(e[0]),
+                "baseline_mad": float(e[1]),
+                "threshold": float(e[2]),
+            }
         if t in (AlarmType.STUCK, AlarmType.ZERO):
-            return base | {"unchanged_value": float(e[0]), "unchanged_since": int(e[1]),
-                           "hours": round(float(e[2]), 2), "expected_rate_per_h": float(e[3])}
+            return base | {
+                "unchanged_value": float(e[0]),
+                "unchanged_since": int(e[1]),
+                "hours": round(float(e[2]), 2),
+                "expected_rate_per_h": float(e[3]),
+            }
         if t is AlarmType.SILENT:
-            return base | {"last_reading_ts": int(e[0]), "expected_interval_s": int(e[1]),
-                           "missing_readings": int(e[2])}
+            return base | {
+                "last_reading_ts": int(e[0]),
+                "expected_interval_s": int(e[1]),
+                "missing_readings": int(e[2]),
+            }
         return base | {"anomaly_score": float(self.score[i])}
 
 
 def _alarms(idx, atype, ts, value, score, ev) -> Alarms:
     m = len(idx)
-    return Alarms(np.asarray(idx, np.int64), np.full(m, int(atype), np.int8), np.asarray(ts, np.int64),
-                  np.asarray(value, np.float64), np.broadcast_to(np.asarray(score, np.float32), (m,)).copy(),
-                  np.asarray(ev, np.float64).reshape(m, 5))
+    return Alarms(
+        np.asarray(idx, np.int64),
+        np.full(m, int(atype), np.int8),
+        np.asarray(ts, np.int64),
+        np.asarray(value, np.float64),
+        np.broadcast_to(np.asarray(score, np.float32), (m,)).copy(),
+        np.asarray(ev, np.float64).reshape(m, 5),
+    )
 
 
 @dataclass
 class Result:
     accepted: np.ndarray  # bool per input row
     reason: np.ndarray  # int8 per input row: 0 accepted, else RejectReason
-    consumption: np.ndarray  # float64 per input row (counter delta for meters, value for sensors; 0 if rejected)
+    consumption: (
+        np.ndarray
+    )  # float64 per input row (counter delta for meters, value for sensors; 0 if rejected)
     alarms: Alarms
     cleared: Alarms  # conditions that ended (type, device, ts): used to verify a fix
 
@@ -210,7 +255,9 @@ _CHUNK = 65535  # rows per gather: the uint16 stamp must tell every position apa
 class DetectorBank:
     """Detector state of ``n`` devices; see the module docstring."""
 
-    def __init__(self, n: int, kind, interval_s, *, utc_offset_s: int = 8 * 3600, params: Params | None = None):
+    def __init__(
+        self, n: int, kind, interval_s, *, utc_offset_s: int = 8 * 3600, params: Params | None = None
+    ):
         self.params = params or Params()
         self.utc_offset_s = int(utc_offset_s)
         self.state = np.zeros(0, STATE_DTYPE)
@@ -246,10 +293,17 @@ class DetectorBank:
         old, new = self.n, int(n_total) - self.n
         if new < 0:
             raise ValueError(f"n_total: the bank already holds {old} devices")
-        kind = np.broadcast_to(np.asarray(kind, np.int64), (new,)) if np.ndim(kind) == 0 else np.asarray(kind, np.int64)
-        interval_s = (np.broadcast_to(np.asarray(interval_s, np.int64), (new,)) if np.ndim(interval_s) == 0
-                      else np.asarray(interval_s, np.int64))
-        kind, interval_s = kind[len(kind) - new:], interval_s[len(interval_s) - new:]
+        kind = (
+            np.broadcast_to(np.asarray(kind, np.int64), (new,))
+            if np.ndim(kind) == 0
+            else np.asarray(kind, np.int64)
+        )
+        interval_s = (
+            np.broadcast_to(np.asarray(interval_s, np.int64), (new,))
+            if np.ndim(interval_s) == 0
+            else np.asarray(interval_s, np.int64)
+        )
+        kind, interval_s = kind[len(kind) - new :], interval_s[len(interval_s) - new :]
         if len(kind) != new or len(interval_s) != new:
             raise ValueError(f"kind/interval_s: expected {new} values for the new devices")
         if new and (kind.min() < 0 or kind.max() >= N_KINDS):
@@ -264,7 +318,9 @@ class DetectorBank:
         add["slot"][sensor] = ns_old + np.arange(int(sensor.sum()))
         self.state = np.concatenate([self.state, add])
         self.sensor_dev = np.concatenate([self.sensor_dev, old + np.flatnonzero(sensor)])
-        self.sensors.state = np.concatenate([self.sensors.state, np.zeros((STATE_FIELDS, int(sensor.sum())))], axis=1)
+        self.sensors.state = np.concatenate(
+            [self.sensors.state, np.zeros((STATE_FIELDS, int(sensor.sum())))], axis=1
+        )
         self.sensors.n_series = len(self.sensor_dev)
 
     def reset(self, idx) -> None:
@@ -326,7 +382,7 @@ class DetectorBank:
         ctx = (idx, ts, value, reason, consumption, alarms, cleared)
         n_rows = m if rows is None else len(rows)
         for a in range(0, n_rows, _CHUNK):
-            part = (slice(a, a + _CHUNK) if rows is None else rows[a:a + _CHUNK])
+            part = slice(a, a + _CHUNK) if rows is None else rows[a : a + _CHUNK]
             self._chunk(part, ctx)
         return Result(reason == 0, reason, consumption, Alarms.concat(alarms), Alarms.concat(cleared))
 
@@ -483,7 +539,11 @@ class DetectorBank:
             f[j[(score < p.anomaly_off) & (f0[j] & _ANOM != 0)]] &= np.uint8(0xFF & ~_ANOM)
             if fire.any():
                 jf = j[fire]
-                out.append(_alarms(ix[jf], AlarmType.ANOMALY, t[jf], v[jf], score[fire], np.tile(_NAN5, (len(jf), 1))))
+                out.append(
+                    _alarms(
+                        ix[jf], AlarmType.ANOMALY, t[jf], v[jf], score[fire], np.tile(_NAN5, (len(jf), 1))
+                    )
+                )
 
         g["last_value"], g["last_ts"], g["since_ts"] = v, t, since
         self._silent_due = min(self._silent_due, float(t.min()) + p.silent_k * float(g["interval"].min()))
@@ -595,8 +655,10 @@ class DetectorBank:
         # the next deadline: not-late candidates not yet silent, and every device that read after thr
         rest = int(np.where(cand, np.uint32(2**32 - 1), last1).min())
         waiting = lj[~late & (flags & _SILENT == 0)] + k * interval[~late & (flags & _SILENT == 0)]
-        self._silent_due = min(rest + 1 + k * min_int if rest < 2**32 - 1 else np.inf,
-                               float(waiting.min()) if len(waiting) else np.inf)
+        self._silent_due = min(
+            rest + 1 + k * min_int if rest < 2**32 - 1 else np.inf,
+            float(waiting.min()) if len(waiting) else np.inf,
+        )
         j, interval, lj = j[late], interval[late], lj[late]
         if len(j) == 0:
             return Alarms.empty()
@@ -619,8 +681,13 @@ class DetectorBank:
     def snapshot(self) -> dict[str, np.ndarray]:
         d = asdict(self.params)
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-        return {"state": self.state.copy(), "sensors": self.sensors.state.copy(), "sensor_dev": self.sensor_dev.copy(),
-                "utc_offset_s": np.array(self.utc_offset_s, np.int64), "params": np.array(json.dumps(d))}
+        return {
+            "state": self.state.copy(),
+            "sensors": self.sensors.state.copy(),
+            "sensor_dev": self.sensor_dev.copy(),
+            "utc_offset_s": np.array(self.utc_offset_s, np.int64),
+            "params": np.array(json.dumps(d)),
+        }
 
     @classmethod
     def restore(cls, snap) -> DetectorBank:

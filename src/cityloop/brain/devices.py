@@ -53,8 +53,10 @@ def _check_rows(city: Jurisdiction, rows: list[dict], first_line: int) -> tuple[
         if found is not None:
             parsed.append((n, found))
     # Codes and departments are checked on every line, even one with other problems.
-    raw = [(n, (row.get("code") or "").strip(), (row.get("department") or "").strip())
-           for n, row in enumerate(rows, start=first_line)]
+    raw = [
+        (n, (row.get("code") or "").strip(), (row.get("department") or "").strip())
+        for n, row in enumerate(rows, start=first_line)
+    ]
     seen: dict[str, int] = {}
     for n, code, _ in raw:
         if code and code in seen:
@@ -88,22 +90,44 @@ def register_devices(*, city: Jurisdiction, rows: list[dict], actor, first_line:
     checked, errors, (departments,) = _check_rows(city, rows, first_line)
     if errors:
         return ImportReport(errors=errors)
-    areas = {j.code: j for j in Jurisdiction.objects.filter(
-        city=city, code__in={c for _, placed in checked for c in placed if c})}
+    areas = {
+        j.code: j
+        for j in Jurisdiction.objects.filter(
+            city=city, code__in={c for _, placed in checked for c in placed if c}
+        )
+    }
     # idx stays dense; two concurrent importers collide on its unique constraint instead of sharing one.
     start = Device.objects.aggregate(m=Max("idx"))["m"]
     next_idx = 0 if start is None else start + 1
     now = timezone.now()
     devices = []
     for k, ((_, r), (district, street, community)) in enumerate(checked):
-        devices.append(Device(
-            code=r.code, idx=next_idx + k, type=r.type, kind=r.kind, lon=r.lon, lat=r.lat, city=city,
-            district=areas.get(district), street=areas.get(street), community=areas.get(community),
-            department=departments[r.department], interval_s=r.interval_s,
-            installed_at=r.installed_at or now, active=r.active, gateway=r.gateway))
+        devices.append(
+            Device(
+                code=r.code,
+                idx=next_idx + k,
+                type=r.type,
+                kind=r.kind,
+                lon=r.lon,
+                lat=r.lat,
+                city=city,
+                district=areas.get(district),
+                street=areas.get(street),
+                community=areas.get(community),
+                department=departments[r.department],
+                interval_s=r.interval_s,
+                installed_at=r.installed_at or now,
+                active=r.active,
+                gateway=r.gateway,
+            )
+        )
     Device.objects.bulk_create(devices, batch_size=2000)
-    audit.record(actor, "device.register", ("brain.device", f"{devices[0].code}..{devices[-1].code}"),
-                 after={"count": len(devices), "idx": [next_idx, next_idx + len(devices) - 1]})
+    audit.record(
+        actor,
+        "device.register",
+        ("brain.device", f"{devices[0].code}..{devices[-1].code}"),
+        after={"count": len(devices), "idx": [next_idx, next_idx + len(devices) - 1]},
+    )
     return ImportReport(created=devices)
 
 
@@ -122,16 +146,42 @@ def set_device_active(device: Device, active: bool, *, actor) -> Device:
     before = device.active
     device.active = active
     device.save(update_fields=["active"])
-    audit.record(actor, "device.activate" if active else "device.deactivate", device, before=before, after=active)
+    audit.record(
+        actor, "device.activate" if active else "device.deactivate", device, before=before, after=active
+    )
     return device
 
 
-def register_device(*, city: Jurisdiction, code: str, type: str, kind: str, lon: float, lat: float,
-                    department: Department, interval_s: int, actor, installed_at: datetime | None = None) -> Device:
+def register_device(
+    *,
+    city: Jurisdiction,
+    code: str,
+    type: str,
+    kind: str,
+    lon: float,
+    lat: float,
+    department: Department,
+    interval_s: int,
+    actor,
+    installed_at: datetime | None = None,
+) -> Device:
     """One device; raises ValidationError naming the field and the rule."""
-    report = register_devices(city=city, actor=actor, rows=[{
-        "code": code, "type": type, "kind": kind, "lon": str(lon), "lat": str(lat), "department": department.code,
-        "interval_s": str(interval_s), "installed_at": installed_at.isoformat() if installed_at else ""}])
+    report = register_devices(
+        city=city,
+        actor=actor,
+        rows=[
+            {
+                "code": code,
+                "type": type,
+                "kind": kind,
+                "lon": str(lon),
+                "lat": str(lat),
+                "department": department.code,
+                "interval_s": str(interval_s),
+                "installed_at": installed_at.isoformat() if installed_at else "",
+            }
+        ],
+    )
     if not report.ok:
         raise ValidationError({e.split(": ")[1]: e.split(": ", 2)[2] for e in report.errors})
     return report.created[0]

@@ -78,8 +78,11 @@ class Engine:
 
     # -- device table -------------------------------------------------------------------------
     def _load_devices(self) -> None:
-        rows = list(Device.objects.order_by("idx").values_list(
-            "idx", "code", "kind", "interval_s", "district_id", "street_id", "active"))
+        rows = list(
+            Device.objects.order_by("idx").values_list(
+                "idx", "code", "kind", "interval_s", "district_id", "street_id", "active"
+            )
+        )
         n = (rows[-1][0] + 1) if rows else 0
         code = np.full(n, None, dtype=object)
         kind = np.full(n, "", dtype=object)
@@ -168,8 +171,10 @@ class Engine:
             if self.bank.n < self.n:
                 self.bank.grow(self.n, self.kind_no, self.interval)
         elif cp.generation > 0:
-            raise RuntimeError(f"the brain's checkpoint {cp.generation} has no state file {path}; "
-                               "restore the brain directory from backup")
+            raise RuntimeError(
+                f"the brain's checkpoint {cp.generation} has no state file {path}; "
+                "restore the brain directory from backup"
+            )
         self.generation, self.stream_seq = cp.generation, cp.stream_seq
         self.buffer.clear()
         self.pending = Pending()
@@ -192,10 +197,15 @@ class Engine:
         with transaction.atomic():
             self._store_pending()
             updated = Checkpoint.objects.filter(name=CHECKPOINT_NAME, generation=self.generation).update(
-                generation=generation, stream_seq=seq, readings=F("readings") + self.pending.readings,
-                rejects=F("rejects") + self.pending.rejects)
+                generation=generation,
+                stream_seq=seq,
+                readings=F("readings") + self.pending.readings,
+                rejects=F("rejects") + self.pending.rejects,
+            )
             if updated != 1:
-                raise RuntimeError("another process committed a brain checkpoint while this one held the lock")
+                raise RuntimeError(
+                    "another process committed a brain checkpoint while this one held the lock"
+                )
         for old in self.state_dir.glob("state-*.npz"):
             if old != path:
                 old.unlink(missing_ok=True)
@@ -211,17 +221,27 @@ class Engine:
         pulse = self.pending.pulse
         if pulse:
             hours = {datetime.fromtimestamp(k[0], tz=UTC) for k in pulse}
-            existing = {(int(r.hour.timestamp()), r.district_id or -1, r.street_id or -1, r.kind): r
-                        for r in Hourly.objects.filter(hour__in=hours)}
+            existing = {
+                (int(r.hour.timestamp()), r.district_id or -1, r.street_id or -1, r.kind): r
+                for r in Hourly.objects.filter(hour__in=hours)
+            }
             new, changed = [], []
             for key, (cons, readings, devices, alarms) in pulse.items():
                 row = existing.get(key)
                 if row is None:
                     hour, district, street, kind = key
-                    new.append(Hourly(hour=datetime.fromtimestamp(hour, tz=UTC),
-                                      district_id=None if district < 0 else district,
-                                      street_id=None if street < 0 else street, kind=kind, consumption=cons,
-                                      readings=readings, devices=devices, alarms=alarms))
+                    new.append(
+                        Hourly(
+                            hour=datetime.fromtimestamp(hour, tz=UTC),
+                            district_id=None if district < 0 else district,
+                            street_id=None if street < 0 else street,
+                            kind=kind,
+                            consumption=cons,
+                            readings=readings,
+                            devices=devices,
+                            alarms=alarms,
+                        )
+                    )
                 else:
                     row.consumption += cons
                     row.readings += readings
@@ -229,7 +249,9 @@ class Engine:
                     row.alarms += alarms
                     changed.append(row)
             Hourly.objects.bulk_create(new, batch_size=1000)
-            Hourly.objects.bulk_update(changed, ["consumption", "readings", "devices", "alarms"], batch_size=500)
+            Hourly.objects.bulk_update(
+                changed, ["consumption", "readings", "devices", "alarms"], batch_size=500
+            )
         for (day, source, reason), count in self.pending.tallies.items():
             tally, _ = RejectTally.objects.get_or_create(day=day, source=source, reason=reason)
             RejectTally.objects.filter(pk=tally.pk).update(count=F("count") + count)
@@ -242,8 +264,10 @@ class Engine:
         if owner == cp.instance:
             return
         if owner and cp.generation > 0 and not getattr(settings, "TESTING", False):
-            raise RuntimeError(f"the brain directory {self.root} belongs to another database (instance {owner}); "
-                               "set CITYLOOP_BRAIN_DIR to this database's brain directory")
+            raise RuntimeError(
+                f"the brain directory {self.root} belongs to another database (instance {owner}); "
+                "set CITYLOOP_BRAIN_DIR to this database's brain directory"
+            )
         if owner:
             import shutil
 

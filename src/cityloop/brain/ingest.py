@@ -45,9 +45,14 @@ class IngestReport:
         self.errors = (self.errors + other.errors)[:20]
 
     def as_dict(self) -> dict:
-        return {"received": self.received, "accepted": self.accepted, "rejected": self.rejected_total,
-                "rejected_by_reason": dict(sorted(self.rejected.items())), "alarms": self.alarms,
-                "errors": self.errors}
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "rejected": self.rejected_total,
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "alarms": self.alarms,
+            "errors": self.errors,
+        }
 
 
 def reason_name(code: int) -> str:
@@ -62,8 +67,9 @@ def _day(ts: int) -> str:
     return str(np.datetime64(int(ts), "s").astype("datetime64[D]"))
 
 
-def ingest_batch(batch: Batch, *, engine: Engine, source: str, now: float | None = None,
-                 received_at: float | None = None) -> IngestReport:
+def ingest_batch(
+    batch: Batch, *, engine: Engine, source: str, now: float | None = None, received_at: float | None = None
+) -> IngestReport:
     """Process one decoded batch (call inside :func:`cityloop.brain.engine.session`)."""
     received_at = time.time() if received_at is None else received_at
     now = received_at if now is None else now
@@ -89,8 +95,14 @@ def ingest_batch(batch: Batch, *, engine: Engine, source: str, now: float | None
     bad = np.flatnonzero(~result.accepted)
     if len(bad):
         reasons = [reason_name(c) for c in result.reason[bad]]
-        engine.buffer.add_rejects(device[bad].tolist(), batch.ts[bad].astype(np.float64),
-                                  batch.value[bad].tolist(), reasons, source, received_at)
+        engine.buffer.add_rejects(
+            device[bad].tolist(),
+            batch.ts[bad].astype(np.float64),
+            batch.value[bad].tolist(),
+            reasons,
+            source,
+            received_at,
+        )
         for reason, count in Counter(reasons).items():
             report.rejected[reason] = report.rejected.get(reason, 0) + count
             pending.tallies[(_day(int(now)), source, reason)] += count
@@ -99,8 +111,9 @@ def ingest_batch(batch: Batch, *, engine: Engine, source: str, now: float | None
     report.accepted = len(ok)
     if len(ok):
         ix, ts = idx[ok], batch.ts[ok]
-        engine.buffer.add_readings(device[ok], ix, engine.kind[ix], ts, batch.value[ok], result.consumption[ok],
-                                   source)
+        engine.buffer.add_readings(
+            device[ok], ix, engine.kind[ix], ts, batch.value[ok], result.consumption[ok], source
+        )
         _fold_pulse(engine, ix, ts, result.consumption[ok])
         latest = engine.latest_ts
         np.fmax.at(latest, ix, ts.astype(np.float64))
@@ -120,8 +133,9 @@ def _fold_pulse(engine: Engine, ix: np.ndarray, ts: np.ndarray, consumption: np.
     fresh = pairs[pairs[:, 1] > engine.last_hour[pairs[:, 0]]]
     np.maximum.at(engine.last_hour, pairs[:, 0], pairs[:, 1])
     sums = hourly_rollup(hour, engine.place[ix], engine.kind_no[ix], consumption)
-    devs = hourly_rollup(fresh[:, 1], engine.place[fresh[:, 0]], engine.kind_no[fresh[:, 0]],
-                         np.zeros(len(fresh)))
+    devs = hourly_rollup(
+        fresh[:, 1], engine.place[fresh[:, 0]], engine.kind_no[fresh[:, 0]], np.zeros(len(fresh))
+    )
     names = _kind_names(engine)
     pulse = engine.pending.pulse
     for table, column, slot in ((sums, "consumption_sum", 0), (sums, "readings", 1), (devs, "readings", 2)):
@@ -145,9 +159,17 @@ def queue_alarms(engine: Engine, alarms: Alarms, received_at: float) -> None:
         evidence = alarms.evidence(i)
         evidence.pop("device", None)
         evidence["device"] = engine.code[ix]
-        engine.pending.alarms.append(AlarmEvent(
-            device_idx=ix, type=alarm_name(alarms.type[i]), ts=float(alarms.ts[i]), value=float(alarms.value[i]),
-            score=float(alarms.score[i]), evidence=evidence, received_at=received_at))
+        engine.pending.alarms.append(
+            AlarmEvent(
+                device_idx=ix,
+                type=alarm_name(alarms.type[i]),
+                ts=float(alarms.ts[i]),
+                value=float(alarms.value[i]),
+                score=float(alarms.score[i]),
+                evidence=evidence,
+                received_at=received_at,
+            )
+        )
         hour = int(alarms.ts[i]) // 3600 * 3600
         key = (hour, int(engine.district[ix]), int(engine.street[ix]), names[int(engine.kind_no[ix])])
         engine.pending.pulse[key][3] += 1

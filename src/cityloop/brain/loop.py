@@ -29,13 +29,19 @@ SYSTEM = "brain"  # the audit actor label of the brain's own writes
 
 
 def verify_hours() -> float:
-    return float(getattr(settings, "CITYLOOP_BRAIN_VERIFY_HOURS", None)
-                 or os.environ.get("CITYLOOP_BRAIN_VERIFY_HOURS") or 24)
+    return float(
+        getattr(settings, "CITYLOOP_BRAIN_VERIFY_HOURS", None)
+        or os.environ.get("CITYLOOP_BRAIN_VERIFY_HOURS")
+        or 24
+    )
 
 
 def reopen_days() -> float:
-    return float(getattr(settings, "CITYLOOP_BRAIN_REOPEN_DAYS", None)
-                 or os.environ.get("CITYLOOP_BRAIN_REOPEN_DAYS") or 30)
+    return float(
+        getattr(settings, "CITYLOOP_BRAIN_REOPEN_DAYS", None)
+        or os.environ.get("CITYLOOP_BRAIN_REOPEN_DAYS")
+        or 30
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,15 @@ def _case_text(device: Device, alarm: Alarm) -> tuple[str, str]:
         when = timezone.localtime(alarm.first_ts).strftime("%Y-%m-%d %H:%M")
         description = translation.gettext(
             "%(what)s: %(kind)s %(code)s (%(type)s) in %(street)s, since %(when)s (anomaly score %(score).1f)"
-        ) % {"what": what, "kind": kind, "code": device.code, "type": device.get_type_display(),
-             "street": street or "-", "when": when, "score": alarm.score}
+        ) % {
+            "what": what,
+            "kind": kind,
+            "code": device.code,
+            "type": device.get_type_display(),
+            "street": street or "-",
+            "when": when,
+            "score": alarm.score,
+        }
     return title[:200], description
 
 
@@ -73,8 +86,12 @@ def case_rule(device: Device, alarm_type: str):
     """The pack's rule for this device kind and alarm (exact, then kind × *, * × alarm, * × *), or None."""
     from cityloop.org.models import DeviceCaseRule
 
-    rules_here = {(r.kind, r.alarm): r for r in DeviceCaseRule.objects.filter(city_id=device.city_id)
-                  .select_related("category", "department")}
+    rules_here = {
+        (r.kind, r.alarm): r
+        for r in DeviceCaseRule.objects.filter(city_id=device.city_id).select_related(
+            "category", "department"
+        )
+    }
     for key in ((device.kind, alarm_type), (device.kind, "*"), ("*", alarm_type), ("*", "*")):
         if key in rules_here:
             return rules_here[key]
@@ -90,12 +107,27 @@ def _open_case(alarm: Alarm, device: Device) -> None:
     # the owning department's own first duty (hotline.actions.open_case).
     department = (rule.department if rule is not None and rule.department_id else None) or device.department
     request = hotline.open_case(
-        source="brain", source_ref=f"brain:{device.code}:{alarm.type}:{alarm.pk}", title=title,
+        source="brain",
+        source_ref=f"brain:{device.code}:{alarm.type}:{alarm.pk}",
+        title=title,
         category=rule.category if rule is not None else None,
-        description=description, department=department, street=device.street, lon=device.lon,
-        lat=device.lat, evidence={"device": device.code, "alarm": alarm.pk, "type": alarm.type,
-                                  "readings": alarm.evidence[-1:]})
-    alarm.request_id, alarm.tracking_no, alarm.case_opened_at = request.pk, request.tracking_no, timezone.now()
+        description=description,
+        department=department,
+        street=device.street,
+        lon=device.lon,
+        lat=device.lat,
+        evidence={
+            "device": device.code,
+            "alarm": alarm.pk,
+            "type": alarm.type,
+            "readings": alarm.evidence[-1:],
+        },
+    )
+    alarm.request_id, alarm.tracking_no, alarm.case_opened_at = (
+        request.pk,
+        request.tracking_no,
+        timezone.now(),
+    )
 
 
 def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
@@ -106,7 +138,8 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
     if not events:
         return []
     devices = Device.objects.select_related("department", "street").in_bulk(
-        {e.device_idx for e in events}, field_name="idx")
+        {e.device_idx for e in events}, field_name="idx"
+    )
     touched: dict[int, Alarm] = {}
     cutoff = timezone.now() - timedelta(days=reopen_days())
     for e in sorted(events, key=lambda e: e.ts):
@@ -115,13 +148,21 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
             continue
         ts = _dt(e.ts)
         occurrence = {"ts": ts.isoformat(), "value": e.value, "score": e.score, **e.evidence}
-        alarm = (Alarm.objects.select_for_update().filter(device=device, type=e.type)
-                 .exclude(status=AlarmStatus.CLOSED).order_by("-pk").first()
-                 or Alarm.objects.select_for_update().filter(device=device, type=e.type, status=AlarmStatus.CLOSED,
-                                                             closed_at__gte=cutoff).order_by("-pk").first())
+        alarm = (
+            Alarm.objects.select_for_update()
+            .filter(device=device, type=e.type)
+            .exclude(status=AlarmStatus.CLOSED)
+            .order_by("-pk")
+            .first()
+            or Alarm.objects.select_for_update()
+            .filter(device=device, type=e.type, status=AlarmStatus.CLOSED, closed_at__gte=cutoff)
+            .order_by("-pk")
+            .first()
+        )
         if alarm is None:
-            alarm = Alarm.objects.create(device=device, type=e.type, first_ts=ts, last_ts=ts, score=e.score,
-                                         evidence=[occurrence])
+            alarm = Alarm.objects.create(
+                device=device, type=e.type, first_ts=ts, last_ts=ts, score=e.score, evidence=[occurrence]
+            )
             _open_case(alarm, device)
             alarm.latency_s = max(0.0, time.time() - e.received_at)
             alarm.save()
@@ -135,8 +176,11 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
                 before = alarm.status
                 request = _request(alarm)
                 if request is not None and request.status in ("awaiting_verification", "closed"):
-                    hotline.reopen_case(request, reason="the readings show the problem again",
-                                        evidence={"device": device.code, "alarm": alarm.pk, "reading": occurrence})
+                    hotline.reopen_case(
+                        request,
+                        reason="the readings show the problem again",
+                        evidence={"device": device.code, "alarm": alarm.pk, "reading": occurrence},
+                    )
                 alarm.status = rules.next_status(alarm.status, "alarm")
                 alarm.normal_since, alarm.closed_at = None, None
                 alarm.reopened += 1
@@ -165,8 +209,9 @@ def verify(latest_ts, active) -> dict:
 
     hours = verify_hours()
     changed = {"awaiting": 0, "closed": 0}
-    alarms = (Alarm.objects.filter(status__in=[AlarmStatus.OPEN, AlarmStatus.AWAITING], request_id__isnull=False)
-              .select_related("device"))
+    alarms = Alarm.objects.filter(
+        status__in=[AlarmStatus.OPEN, AlarmStatus.AWAITING], request_id__isnull=False
+    ).select_related("device")
     for alarm in alarms:
         idx = alarm.device.idx
         with transaction.atomic():
@@ -201,8 +246,12 @@ def verify(latest_ts, active) -> dict:
             if not rules.verified(alarm.normal_since, _dt(newest), hours):
                 continue
             request = _request(alarm)
-            evidence = {"device": alarm.device.code, "normal_since": alarm.normal_since.isoformat(),
-                        "latest_reading": _dt(newest).isoformat(), "verify_hours": hours}
+            evidence = {
+                "device": alarm.device.code,
+                "normal_since": alarm.normal_since.isoformat(),
+                "latest_reading": _dt(newest).isoformat(),
+                "verify_hours": hours,
+            }
             if request is not None and request.status == "awaiting_verification":
                 hotline.confirm_fixed(request, evidence=evidence)
             alarm.status, alarm.closed_at = rules.next_status(alarm.status, "verified"), timezone.now()

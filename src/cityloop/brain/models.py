@@ -37,14 +37,36 @@ class Device(models.Model):
     lon = models.FloatField(_("longitude"))
     lat = models.FloatField(_("latitude"))
     city = models.ForeignKey("org.Jurisdiction", on_delete=models.PROTECT, related_name="+")
-    district = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+", verbose_name=_("district"))
-    street = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="brain_devices", verbose_name=_("street"))
-    community = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+", verbose_name=_("community"))
-    department = models.ForeignKey("org.Department", on_delete=models.PROTECT, related_name="brain_devices",
-                                   verbose_name=_("owning department"))
+    district = models.ForeignKey(
+        "org.Jurisdiction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("district"),
+    )
+    street = models.ForeignKey(
+        "org.Jurisdiction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="brain_devices",
+        verbose_name=_("street"),
+    )
+    community = models.ForeignKey(
+        "org.Jurisdiction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("community"),
+    )
+    department = models.ForeignKey(
+        "org.Department",
+        on_delete=models.PROTECT,
+        related_name="brain_devices",
+        verbose_name=_("owning department"),
+    )
     interval_s = models.PositiveIntegerField(_("expected interval (s)"))
     # The gateway whose token (and MQTT/NATS identity) may write this device's readings; see brain/access.py.
     gateway = models.CharField(_("gateway"), max_length=64, blank=True, default="", db_index=True)
@@ -84,7 +106,9 @@ class Alarm(models.Model):
 
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="alarms")
     type = models.CharField(_("type"), max_length=16, choices=AlarmType.choices)
-    status = models.CharField(_("status"), max_length=10, choices=AlarmStatus.choices, default=AlarmStatus.OPEN)
+    status = models.CharField(
+        _("status"), max_length=10, choices=AlarmStatus.choices, default=AlarmStatus.OPEN
+    )
     first_ts = models.DateTimeField(_("first abnormal reading"))
     last_ts = models.DateTimeField(_("last abnormal reading"))
     occurrences = models.PositiveIntegerField(default=1)
@@ -115,10 +139,12 @@ class Hourly(models.Model):
     """The pulse: one hour of one kind in one street (street empty: the part of a district in no street)."""
 
     hour = models.DateTimeField()
-    district = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="+")
-    street = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="+")
+    district = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    street = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     consumption = models.FloatField(default=0.0)
     readings = models.PositiveIntegerField(default=0)
@@ -140,7 +166,9 @@ class RejectTally(models.Model):
 
     class Meta:
         db_table = "brain_reject_tally"
-        constraints = [models.UniqueConstraint(fields=["day", "source", "reason"], name="brain_reject_tally_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "source", "reason"], name="brain_reject_tally_key")
+        ]
 
 
 def _new_instance() -> str:

@@ -18,8 +18,11 @@ NGSI_CONTEXT = ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"]
 
 
 def can_see_brain(actor) -> bool:
-    return bool(actor is not None and getattr(actor, "is_authenticated", False)
-                and (actor.is_superuser or actor.role in STAFF_ROLES))
+    return bool(
+        actor is not None
+        and getattr(actor, "is_authenticated", False)
+        and (actor.is_superuser or actor.role in STAFF_ROLES)
+    )
 
 
 def devices_for(actor) -> QuerySet[Device]:
@@ -51,7 +54,10 @@ def ngsi_ld(device: Device) -> dict:
         "type": "Device",
         "deviceCategory": {"type": "Property", "value": device.type},
         "kind": {"type": "Property", "value": device.kind},
-        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [device.lon, device.lat]}},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [device.lon, device.lat]},
+        },
         "expectedInterval": {"type": "Property", "value": device.interval_s, "unitCode": "SEC"},
         "owner": {"type": "Relationship", "object": f"urn:ngsi-ld:Organization:{device.department.code}"},
         "active": {"type": "Property", "value": device.active},
@@ -63,8 +69,11 @@ def ngsi_ld(device: Device) -> dict:
     latest = latest_reading(device)
     if latest is not None:
         at, value = latest
-        entity["latestReading"] = {"type": "Property", "value": value,
-                                   "observedAt": at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+        entity["latestReading"] = {
+            "type": "Property",
+            "value": value,
+            "observedAt": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        }
     entity["@context"] = NGSI_CONTEXT
     return entity
 
@@ -83,15 +92,20 @@ def district_heat(city: Jurisdiction, hours: list[datetime], *, kind: str | None
     qs = Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1], district__in=districts)
     if kind:
         qs = qs.filter(kind=kind)
-    values = {(r["district_id"], r["hour"]): r["c"] for r in
-              qs.values("district_id", "hour").annotate(c=Sum("consumption"))}
+    values = {
+        (r["district_id"], r["hour"]): r["c"]
+        for r in qs.values("district_id", "hour").annotate(c=Sum("consumption"))
+    }
     return {"districts": districts, "values": values}
 
 
 def kind_trends(hours: list[datetime]) -> dict[str, list[float]]:
     """Consumption per kind and hour (the trend lines)."""
-    rows = (Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1])
-            .values("kind", "hour").annotate(c=Sum("consumption")))
+    rows = (
+        Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1])
+        .values("kind", "hour")
+        .annotate(c=Sum("consumption"))
+    )
     index = {h: i for i, h in enumerate(hours)}
     out: dict[str, list[float]] = {}
     for r in rows:
@@ -102,11 +116,15 @@ def kind_trends(hours: list[datetime]) -> dict[str, list[float]]:
 
 def pulse_totals(hours: list[datetime]) -> dict:
     agg = Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1]).aggregate(
-        readings=Sum("readings"), alarms=Sum("alarms"))
-    return {"readings": agg["readings"] or 0, "alarms": agg["alarms"] or 0,
-            "devices": Device.objects.filter(active=True).count(),
-            "open_alarms": Alarm.objects.exclude(status=AlarmStatus.CLOSED).count(),
-            "rejects": RejectTally.objects.aggregate(n=Sum("count"))["n"] or 0}
+        readings=Sum("readings"), alarms=Sum("alarms")
+    )
+    return {
+        "readings": agg["readings"] or 0,
+        "alarms": agg["alarms"] or 0,
+        "devices": Device.objects.filter(active=True).count(),
+        "open_alarms": Alarm.objects.exclude(status=AlarmStatus.CLOSED).count(),
+        "rejects": RejectTally.objects.aggregate(n=Sum("count"))["n"] or 0,
+    }
 
 
 def live_alarms(actor, limit: int = 50) -> QuerySet[Alarm]:

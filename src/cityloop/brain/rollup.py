@@ -19,7 +19,9 @@ def _pack(hour, group, kind, h0, ng, nk):
     return ((hour - h0) * ng + group) * nk + kind
 
 
-def hourly_rollup(hour, group, kind, consumption, *, device=None, alarms_per_group=None) -> dict[str, np.ndarray]:
+def hourly_rollup(
+    hour, group, kind, consumption, *, device=None, alarms_per_group=None
+) -> dict[str, np.ndarray]:
     """Roll readings up by (hour, group, kind).
 
     ``hour`` is the epoch hour (``ts // 3600``), ``group`` e.g. the street index,
@@ -69,9 +71,15 @@ def hourly_rollup(hour, group, kind, consumption, *, device=None, alarms_per_gro
         alarms = np.bincount(inv_a, minlength=len(cell))
     k = cell % nk
     rest = cell // nk
-    return {"hour": rest // ng + h0, "group": rest % ng, "kind": k, "consumption_sum": csum,
-            "readings": readings.astype(np.int64), "devices_reporting": np.asarray(devs, np.int64),
-            "alarms": alarms.astype(np.int64)}
+    return {
+        "hour": rest // ng + h0,
+        "group": rest % ng,
+        "kind": k,
+        "consumption_sum": csum,
+        "readings": readings.astype(np.int64),
+        "devices_reporting": np.asarray(devs, np.int64),
+        "alarms": alarms.astype(np.int64),
+    }
 
 
 def _first_of_pair(key: np.ndarray, device: np.ndarray) -> np.ndarray:
@@ -105,7 +113,9 @@ class HourlyRollup:
         if n_groups <= 0 or n_kinds <= 0:
             raise ValueError("n_groups/n_kinds: must be positive")
         self.n_groups, self.n_kinds = int(n_groups), int(n_kinds)
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (key, readings, csum, alarms)
+        self._parts: list[
+            tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+        ] = []  # (key, readings, csum, alarms)
 
     def _count(self, hour, cell, weights):
         """Non-empty (hour * cells + cell) keys of one batch, with counts and sums."""
@@ -129,8 +139,15 @@ class HourlyRollup:
             return at + lo * nc, n[at], (s[at] if s is not None else np.zeros(len(at)))
         key = hour * nc + cell
         at, inv = np.unique(key, return_inverse=True)
-        return at, np.bincount(inv, minlength=len(at)), (np.bincount(inv, weights=weights, minlength=len(at))
-                                                         if weights is not None else np.zeros(len(at)))
+        return (
+            at,
+            np.bincount(inv, minlength=len(at)),
+            (
+                np.bincount(inv, weights=weights, minlength=len(at))
+                if weights is not None
+                else np.zeros(len(at))
+            ),
+        )
 
     def add(self, hour, cell, consumption) -> None:
         """Readings: epoch ``hour``, device ``cell``, ``consumption`` (NaN: a reading without consumption)."""
@@ -158,5 +175,12 @@ class HourlyRollup:
         readings = np.bincount(inv, weights=n, minlength=len(cell)).astype(np.int64)
         alarms = np.bincount(inv, weights=a, minlength=len(cell)).astype(np.int64)
         csum = np.bincount(inv, weights=s, minlength=len(cell))
-        return {"hour": cell // nc, "group": cell % nc // self.n_kinds, "kind": cell % self.n_kinds,
-                "consumption_sum": csum, "readings": readings, "devices_reporting": readings.copy(), "alarms": alarms}
+        return {
+            "hour": cell // nc,
+            "group": cell % nc // self.n_kinds,
+            "kind": cell % self.n_kinds,
+            "consumption_sum": csum,
+            "readings": readings,
+            "devices_reporting": readings.copy(),
+            "alarms": alarms,
+        }

@@ -9,8 +9,18 @@ from datetime import UTC, datetime
 from cityloop.brain.models import AlarmStatus, DeviceType, Kind
 
 MIN_INTERVAL_S, MAX_INTERVAL_S = 10, 7 * 86400
-DEVICE_COLUMNS = ("code", "type", "kind", "lon", "lat", "department", "interval_s", "installed_at", "active",
-                  "gateway")
+DEVICE_COLUMNS = (
+    "code",
+    "type",
+    "kind",
+    "lon",
+    "lat",
+    "department",
+    "interval_s",
+    "installed_at",
+    "active",
+    "gateway",
+)
 REQUIRED_COLUMNS = ("code", "type", "kind", "lon", "lat", "department", "interval_s")
 
 # Which department owns a kind of device, by words in the department's name (Chinese, English).
@@ -47,7 +57,9 @@ def parse_device_row(row: dict[str, str]) -> tuple[DeviceRow | None, list[str]]:
             errors.append(f"{name}: required")
     code = get["code"]
     if code and (len(code) > 64 or any(c in code for c in " /#+\t")):
-        errors.append("code: at most 64 characters, without spaces, '/', '#' or '+' (it is an MQTT topic level)")
+        errors.append(
+            "code: at most 64 characters, without spaces, '/', '#' or '+' (it is an MQTT topic level)"
+        )
     if get["type"] and get["type"] not in DeviceType.values:
         errors.append(f"type: must be one of {', '.join(DeviceType.values)}")
     if get["kind"] and get["kind"] not in Kind.values:
@@ -91,12 +103,15 @@ def parse_device_row(row: dict[str, str]) -> tuple[DeviceRow | None, list[str]]:
             errors.append("active: must be true or false")
         active = get["active"].lower() in {"1", "true", "yes"}
     gateway = get["gateway"]
-    if gateway and (len(gateway) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in gateway)):
+    if gateway and (
+        len(gateway) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in gateway)
+    ):
         errors.append("gateway: letters, digits, '-' and '_', at most 64 (it is an MQTT topic level)")
     if errors:
         return None, errors
-    return DeviceRow(code, get["type"], get["kind"], lon, lat, get["department"], interval, installed, active,
-                     gateway), []
+    return DeviceRow(
+        code, get["type"], get["kind"], lon, lat, get["department"], interval, installed, active, gateway
+    ), []
 
 
 # The closed loop.  Events: a new alarm; the department replied "fixed" (the case is awaiting

@@ -29,8 +29,9 @@ class Background(threading.Thread):
 
         try:
             sim = demo.simulator_for_demo(start=time.time())
-            self.stats = worker.run_inproc(sim, checkpoint_every=self.every_s, maintenance_every=60.0,
-                                           stop=self.halt.is_set)
+            self.stats = worker.run_inproc(
+                sim, checkpoint_every=self.every_s, maintenance_every=60.0, stop=self.halt.is_set
+            )
         except Exception:  # noqa: BLE001 - the demo's web server keeps running without the live pulse
             log.exception("the brain's background simulator stopped")
         finally:
@@ -49,7 +50,8 @@ def start_background(city=None, *, every_s: float = 5.0) -> Background:
 
 
 def run_inproc_demo(*, devices: int = 200, duration: float | None = None):
-    """``cityloop brain worker --via inproc``: the simulator over ``devices`` demo devices, in the foreground."""
+    """``cityloop brain worker --via inproc``: the simulator over ``devices`` demo devices, in the
+    foreground."""
     from cityloop.brain import demo, worker
     from cityloop.org.queries import default_city
 

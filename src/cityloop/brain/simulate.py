@@ -18,8 +18,11 @@ from cityloop.brain.codec import encode_json
 def _send_http(batch, url: str, token: str) -> dict:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"--url must be an http:// or https:// address, not {url!r}")
-    req = urllib.request.Request(f"{url.rstrip('/')}/api/v1/brain/readings", data=encode_json(batch),  # noqa: S310 (scheme checked above)
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        f"{url.rstrip('/')}/api/v1/brain/readings",
+        data=encode_json(batch),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (the scheme is checked to be http(s) above)
         return orjson.loads(resp.read())
 
@@ -37,7 +40,9 @@ def run(command, opts) -> None:
     if via == "http" and not opts["token"]:
         from django.core.management.base import CommandError
 
-        raise CommandError("token: --via http needs --token (a token with scope brain: cityloop token create)")
+        raise CommandError(
+            "token: --via http needs --token (a token with scope brain: cityloop token create)"
+        )
     nats = bus.Nats() if via == "nats" else None
     if nats:
         nats.ensure_stream()
@@ -63,8 +68,12 @@ def run(command, opts) -> None:
                     nats.publish_many(chunks)
                     messages += len(chunks)
                 else:
-                    infos = [mqtt.publish(f"cityloop/devices/{d}/reading", orjson.dumps({"t": int(t), "v": float(v)}))
-                             for d, t, v in zip(batch.device, batch.ts, batch.value, strict=True)]
+                    infos = [
+                        mqtt.publish(
+                            f"cityloop/devices/{d}/reading", orjson.dumps({"t": int(t), "v": float(v)})
+                        )
+                        for d, t, v in zip(batch.device, batch.ts, batch.value, strict=True)
+                    ]
                     for info in infos[-1:]:
                         info.wait_for_publish(30)
                     messages += len(infos)
@@ -78,8 +87,10 @@ def run(command, opts) -> None:
         if mqtt:
             mqtt.close()
     took = time.monotonic() - started
-    command.stdout.write(f"simulate via {via}: {sent} readings in {messages} messages from {len(sim.codes)} "
-                         f"devices in {took:.1f} s ({sent / max(took, 1e-9):.0f} readings/s)")
+    command.stdout.write(
+        f"simulate via {via}: {sent} readings in {messages} messages from {len(sim.codes)} "
+        f"devices in {took:.1f} s ({sent / max(took, 1e-9):.0f} readings/s)"
+    )
 
 
 def _slice(batch, a: int, b: int):

@@ -20,12 +20,43 @@ from cityloop.brain.codec import Batch
 METER_KINDS = ("water", "power", "gas")
 # units per hour at the daily mean (m³, kWh, m³)
 MEAN_RATE = {"water": 0.012, "power": 0.35, "gas": 0.05}
-SENSOR_BASE = {"noise": (55.0, 8.0), "air": (35.0, 10.0), "manhole": (0.0, 0.05), "water_level": (1.2, 0.05),
-               "other": (10.0, 1.0)}
+SENSOR_BASE = {
+    "noise": (55.0, 8.0),
+    "air": (35.0, 10.0),
+    "manhole": (0.0, 0.05),
+    "water_level": (1.2, 0.05),
+    "other": (10.0, 1.0),
+}
 
 # Hourly weights of a household's use, local time (sum 24): night trough, morning and evening peaks.
-PROFILE = np.array([0.15, 0.02, 0.0, 0.0, 0.0, 0.1, 0.9, 2.2, 1.9, 1.2, 1.0, 1.1,
-                    1.3, 1.1, 0.9, 0.9, 1.0, 1.3, 2.1, 2.4, 1.9, 1.4, 0.9, 0.05])
+PROFILE = np.array(
+    [
+        0.15,
+        0.02,
+        0.0,
+        0.0,
+        0.0,
+        0.1,
+        0.9,
+        2.2,
+        1.9,
+        1.2,
+        1.0,
+        1.1,
+        1.3,
+        1.1,
+        0.9,
+        0.9,
+        1.0,
+        1.3,
+        2.1,
+        2.4,
+        1.9,
+        1.4,
+        0.9,
+        0.05,
+    ]
+)
 PROFILE = PROFILE * 24 / PROFILE.sum()
 
 
@@ -74,14 +105,18 @@ class Simulator:
         never = np.full(n, np.inf)
         return Problems(never.copy(), np.zeros(n), never.copy(), never.copy(), never.copy())
 
-    def inject(self, *, leaks: float = 0.005, stuck: float = 0.003, outages: float = 0.003,
-               within_s: float = 86400.0) -> Problems:
+    def inject(
+        self, *, leaks: float = 0.005, stuck: float = 0.003, outages: float = 0.003, within_s: float = 86400.0
+    ) -> Problems:
         """Random problems starting within ``within_s`` of the clock, on the given shares of devices."""
         n = len(self.codes)
         p = self.problems
         water = self.kinds == "water"
-        for share, target, mask in ((leaks, p.leak_from, water), (stuck, p.stuck_from, self.is_meter),
-                                    (outages, p.outage_from, np.ones(n, bool))):
+        for share, target, mask in (
+            (leaks, p.leak_from, water),
+            (stuck, p.stuck_from, self.is_meter),
+            (outages, p.outage_from, np.ones(n, bool)),
+        ):
             chosen = np.flatnonzero(mask & (self.rng.random(n) < share))
             target[chosen] = self.clock + self.rng.uniform(0, within_s, len(chosen))
         p.leak_rate = np.where(np.isfinite(p.leak_from), self.rng.uniform(0.01, 0.06, n), 0.0)

@@ -71,10 +71,21 @@ class StreamingDetector:
     ) -> None:
         self.n_series = int(n_series)
         self.p = dict(
-            alpha_fast=alpha_fast, alpha_slow=alpha_slow, alpha_scale=alpha_scale, clip=clip,
-            envelope_decay=envelope_decay, alpha_short=alpha_short, alpha_long=alpha_long,
-            warmup=warmup, memo_decay=memo_decay, w_point=w_point, w_shift=w_shift,
-            w_range=w_range, err_scale=err_scale, mode=mode, memo_pow=memo_pow,
+            alpha_fast=alpha_fast,
+            alpha_slow=alpha_slow,
+            alpha_scale=alpha_scale,
+            clip=clip,
+            envelope_decay=envelope_decay,
+            alpha_short=alpha_short,
+            alpha_long=alpha_long,
+            warmup=warmup,
+            memo_decay=memo_decay,
+            w_point=w_point,
+            w_shift=w_shift,
+            w_range=w_range,
+            err_scale=err_scale,
+            mode=mode,
+            memo_pow=memo_pow,
         )
         self.state = np.zeros((STATE_FIELDS, self.n_series), dtype=np.float64)
 
@@ -133,7 +144,9 @@ class StreamingDetector:
             loglik = np.maximum(loglik, np.where(rng > 0, 0.5 + 0.5 * p["w_range"] * rscore, 0.0))
 
         # ---- alarm shaping: only report what exceeds the recent alarm memory
-        score = np.where(loglik > memo, loglik, loglik * 0.5 * (loglik / np.maximum(memo, 1e-9)) ** p["memo_pow"])
+        score = np.where(
+            loglik > memo, loglik, loglik * 0.5 * (loglik / np.maximum(memo, 1e-9)) ** p["memo_pow"]
+        )
         score = np.clip(score, 0.0, 1.0)
         warm = n >= p["warmup"]
         score = np.where(ok & warm, score, 0.0)
@@ -157,8 +170,17 @@ class StreamingDetector:
         hi_n = np.maximum(hi - ed * (hi - mid), xv)
         lo_n = np.minimum(lo + ed * (mid - lo), xv)
 
-        for arr, new in ((fast, fast_n), (slow, slow_n), (scale, scale_n), (lo, lo_n), (hi, hi_n),
-                         (short, new_short), (lmean, lmean_n), (lvar, lvar_n), (memo, memo_n)):
+        for arr, new in (
+            (fast, fast_n),
+            (slow, slow_n),
+            (scale, scale_n),
+            (lo, lo_n),
+            (hi, hi_n),
+            (short, new_short),
+            (lmean, lmean_n),
+            (lvar, lvar_n),
+            (memo, memo_n),
+        ):
             arr[ok] = new[ok]
         n[ok] += 1.0
         return score
@@ -192,8 +214,28 @@ def _erfc(x: np.ndarray) -> np.ndarray:
     z = np.abs(x)
     t = 1.0 / (1.0 + 0.5 * z)
     r = t * np.exp(
-        -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-            -0.18628806 + t * (0.27886187 + t * (-1.13520398 + t * (1.48851587 + t * (
-                -0.82215223 + t * 0.17087277))))))))
+        -z * z
+        - 1.26551223
+        + t
+        * (
+            1.00002368
+            + t
+            * (
+                0.37409196
+                + t
+                * (
+                    0.09678418
+                    + t
+                    * (
+                        -0.18628806
+                        + t
+                        * (
+                            0.27886187
+                            + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))
+                        )
+                    )
+                )
+            )
+        )
     )
     return np.where(x >= 0, r, 2.0 - r)

@@ -18,47 +18,72 @@ def _shade(x: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequence[float]], *, title: str,
-            unit: str = "") -> str:
+def heatmap(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Sequence[Sequence[float]],
+    *,
+    title: str,
+    unit: str = "",
+) -> str:
     """Rows × columns of cells shaded by value; each cell has a <title> tooltip."""
     cell_w, cell_h, left, top = 22, 18, 150, 24
     width = left + cell_w * len(columns) + 10
     height = top + cell_h * len(rows) + 30
     peak = max((v for row in values for v in row if v == v), default=0.0) or 1.0
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="brain-chart heatmap" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="{FONT}" font-size="11">',
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="brain-chart heatmap" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="{FONT}" '
+        'font-size="11">',
+        f"<title>{escape(title)}</title>",
+    ]
     for j, col in enumerate(columns):
         if j % 3 == 0:
-            parts.append(f'<text x="{left + j * cell_w + cell_w / 2}" y="{top - 8}" text-anchor="middle">'
-                         f"{escape(col)}</text>")
+            parts.append(
+                f'<text x="{left + j * cell_w + cell_w / 2}" y="{top - 8}" text-anchor="middle">'
+                f"{escape(col)}</text>"
+            )
     for i, name in enumerate(rows):
         y = top + i * cell_h
         parts.append(f'<text x="{left - 6}" y="{y + cell_h - 5}" text-anchor="end">{escape(name)}</text>')
         for j, v in enumerate(values[i]):
             x = left + j * cell_w
-            parts.append(f'<rect x="{x}" y="{y}" width="{cell_w - 1}" height="{cell_h - 1}" '
-                         f'fill="{_shade((v or 0) / peak)}"><title>{escape(name)} {escape(columns[j])}: '
-                         f"{v:.2f} {escape(unit)}</title></rect>")
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{cell_w - 1}" height="{cell_h - 1}" '
+                f'fill="{_shade((v or 0) / peak)}"><title>{escape(name)} {escape(columns[j])}: '
+                f"{v:.2f} {escape(unit)}</title></rect>"
+            )
     parts.append(f'<text x="{left}" y="{height - 8}">0</text>')
     for k in range(10):
-        parts.append(f'<rect x="{left + 14 + k * 12}" y="{height - 18}" width="12" height="10" '
-                     f'fill="{_shade(k / 9)}"/>')
+        parts.append(
+            f'<rect x="{left + 14 + k * 12}" y="{height - 18}" width="12" height="10" '
+            f'fill="{_shade(k / 9)}"/>'
+        )
     parts.append(f'<text x="{left + 14 + 10 * 12 + 4}" y="{height - 8}">{peak:.1f} {escape(unit)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def lines(series: dict[str, Sequence[float]], labels: Sequence[str], *, title: str, width: int = 720,
-          height: int = 220, normalise: bool = False) -> str:
+def lines(
+    series: dict[str, Sequence[float]],
+    labels: Sequence[str],
+    *,
+    title: str,
+    width: int = 720,
+    height: int = 220,
+    normalise: bool = False,
+) -> str:
     """One polyline per series over shared x labels; ``normalise`` scales each series to its own peak."""
     left, right, top, bottom = 48, 110, 14, 26
     pw, ph = width - left - right, height - top - bottom
     n = max((len(v) for v in series.values()), default=0)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="brain-chart lines" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="{FONT}" font-size="11">',
-             f"<title>{escape(title)}</title>",
-             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#ddd"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="brain-chart lines" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="{FONT}" '
+        'font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#ddd"/>',
+    ]
     finite = [x for v in series.values() for x in v if x is not None and math.isfinite(x)]
     lo, hi = (0.0, 1.0) if normalise or not finite else (min(finite), max(finite))
     if hi == lo:
@@ -70,7 +95,9 @@ def lines(series: dict[str, Sequence[float]], labels: Sequence[str], *, title: s
     for j in range(0, n, step):
         if j < len(labels):
             x = left + (pw * j / max(n - 1, 1))
-            parts.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">{escape(labels[j])}</text>')
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">{escape(labels[j])}</text>'
+            )
     for k, (name, values) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         vals = [v if v is not None and math.isfinite(v) else None for v in values]
@@ -82,9 +109,13 @@ def lines(series: dict[str, Sequence[float]], labels: Sequence[str], *, title: s
             y01 = (v / peak) if normalise else (v - lo) / (hi - lo)
             points.append(f"{left + pw * j / max(n - 1, 1):.1f},{top + ph * (1 - y01):.1f}")
         if points:
-            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.8" points="{" ".join(points)}">'
-                         f"<title>{escape(name)}</title></polyline>")
-        parts.append(f'<rect x="{width - right + 8}" y="{top + 4 + k * 16}" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{width - right + 22}" y="{top + 13 + k * 16}">{escape(name)}</text>')
+            parts.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="1.8" points="{" ".join(points)}">'
+                f"<title>{escape(name)}</title></polyline>"
+            )
+        parts.append(
+            f'<rect x="{width - right + 8}" y="{top + 4 + k * 16}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{width - right + 22}" y="{top + 13 + k * 16}">{escape(name)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -41,14 +41,27 @@ def pulse(request):
         heat_svg = svg.heatmap(rows, labels, values, title=_("Consumption by district and hour"))
     trends = queries.kind_trends(hours)
     if trends:
-        trend_svg = svg.lines({str(kind_labels.get(k, k)): v for k, v in trends.items()}, labels,
-                              title=_("Consumption by kind, each scaled to its peak"), normalise=True)
-    return render(request, "brain/pulse.html", {
-        "heat_svg": mark_safe(heat_svg), "trend_svg": mark_safe(trend_svg),  # noqa: S308 - escaped in svg.py
-        "alarms": queries.live_alarms(request.user), "totals": queries.pulse_totals(hours),
-        "first_hour": hours[0], "last_hour": hours[-1], "kinds": Kind.choices,
-        "selected_kind": request.GET.get("kind", ""), "rejects": queries.reject_counts(),
-    })
+        trend_svg = svg.lines(
+            {str(kind_labels.get(k, k)): v for k, v in trends.items()},
+            labels,
+            title=_("Consumption by kind, each scaled to its peak"),
+            normalise=True,
+        )
+    return render(
+        request,
+        "brain/pulse.html",
+        {
+            "heat_svg": mark_safe(heat_svg),  # noqa: S308 - escaped in svg.py
+            "trend_svg": mark_safe(trend_svg),  # noqa: S308 - escaped in svg.py
+            "alarms": queries.live_alarms(request.user),
+            "totals": queries.pulse_totals(hours),
+            "first_hour": hours[0],
+            "last_hour": hours[-1],
+            "kinds": Kind.choices,
+            "selected_kind": request.GET.get("kind", ""),
+            "rejects": queries.reject_counts(),
+        },
+    )
 
 
 @login_required
@@ -57,15 +70,23 @@ def device(request, code: str):
     found = get_object_or_404(queries.devices_for(request.user).select_related("community"), code=code)
     latest = queries.latest_reading(found)
     # the 48 hours up to the device's newest reading, so a silent device still shows its last data
-    ts, values, _consumption = queries.recent_readings(found, hours=48, now=latest[0].timestamp() + 1 if latest else None)
+    ts, values, _consumption = queries.recent_readings(
+        found, hours=48, now=latest[0].timestamp() + 1 if latest else None
+    )
     zone = _zone(default_city())
     labels = [datetime.fromtimestamp(t, tz=UTC).astimezone(zone).strftime("%d %H:%M") for t in ts]
     chart = ""
     if ts:
         chart = svg.lines({_("Reading"): values}, labels, title=_("Readings of the last 48 hours"))
-    return render(request, "brain/device.html", {
-        "device": found, "chart": mark_safe(chart), "readings": len(ts),  # noqa: S308 - escaped in svg.py
-        "latest": (labels[-1], values[-1]) if ts else None,
-        "alarms": queries.alarms_for(request.user).filter(device=found).order_by("-last_ts")[:50],
-        "ngsi_url": f"/api/v1/brain/devices/{found.code}",
-    })
+    return render(
+        request,
+        "brain/device.html",
+        {
+            "device": found,
+            "chart": mark_safe(chart),  # noqa: S308 - escaped in svg.py
+            "readings": len(ts),
+            "latest": (labels[-1], values[-1]) if ts else None,
+            "alarms": queries.alarms_for(request.user).filter(device=found).order_by("-last_ts")[:50],
+            "ngsi_url": f"/api/v1/brain/devices/{found.code}",
+        },
+    )

@@ -34,8 +34,10 @@ class Stats:
     alarms: int = 0
 
     def line(self) -> str:
-        return (f"messages={self.messages} readings={self.readings} rejects={self.rejects} "
-                f"skipped={self.skipped} alarms={self.alarms} checkpoints={self.checkpoints}")
+        return (
+            f"messages={self.messages} readings={self.readings} rejects={self.rejects} "
+            f"skipped={self.skipped} alarms={self.alarms} checkpoints={self.checkpoints}"
+        )
 
 
 def unreadable(message: str) -> Batch:
@@ -83,9 +85,16 @@ class Loop:
             schedule.run_all()  # missed report-ins, escalations, audit checkpoints: the demo has no timer
 
 
-def run_nats(*, subject: str | None = None, durable: str = bus.DURABLE, fetch_batch: int = 256,
-             checkpoint_every: float = 1.0, idle_exit: float | None = None, maintenance_every: float = 30.0,
-             stop: Callable[[], bool] | None = None) -> Stats:
+def run_nats(
+    *,
+    subject: str | None = None,
+    durable: str = bus.DURABLE,
+    fetch_batch: int = 256,
+    checkpoint_every: float = 1.0,
+    idle_exit: float | None = None,
+    maintenance_every: float = 30.0,
+    stop: Callable[[], bool] | None = None,
+) -> Stats:
     stats, pace = Stats(), Loop(stop=stop, idle_exit=idle_exit, maintenance_every=maintenance_every)
     nats = bus.Nats()
     try:
@@ -111,8 +120,12 @@ def run_nats(*, subject: str | None = None, durable: str = bus.DURABLE, fetch_ba
                             stats.skipped += 1
                             continue
                         headers = m.headers or {}
-                        _ingest(engine, bound_to_subject(m.subject, decode_message(m.data, headers.get("Content-Type"))),
-                                "nats", stats)
+                        _ingest(
+                            engine,
+                            bound_to_subject(m.subject, decode_message(m.data, headers.get("Content-Type"))),
+                            "nats",
+                            stats,
+                        )
                         stats.messages += 1
                         last = seq
                     if time.monotonic() >= deadline:
@@ -133,13 +146,15 @@ def bound_to_subject(subject: str, batch: Batch) -> Batch:
     prefix = bus.SUBJECTS[:-1] + "gw."
     if not subject.startswith(prefix) or not len(batch.device):
         return batch
-    gateway = subject[len(prefix):]
+    gateway = subject[len(prefix) :]
     refused = set(access.foreign(gateway, set(batch.device.tolist())))
     if not refused:
         return batch
     keep = np.array([code not in refused for code in batch.device.tolist()])
-    errors = list(batch.errors) + [(int(i), "not_bound", f"device {batch.device[i]} is not a device of gateway "
-                                                          f"{gateway}") for i in np.flatnonzero(~keep)]
+    errors = list(batch.errors) + [
+        (int(i), "not_bound", f"device {batch.device[i]} is not a device of gateway {gateway}")
+        for i in np.flatnonzero(~keep)
+    ]
     return Batch(batch.device[keep], np.asarray(batch.ts)[keep], np.asarray(batch.value)[keep], errors=errors)
 
 
@@ -152,9 +167,13 @@ def _mqtt_batch(msgs: list) -> list[Batch]:
             got = decode_message(m.payload, "application/json")
             codes = got.device.tolist()
             refused = set(access.foreign(parts[2], set(codes)))
-            for row, (code, ts, value) in enumerate(zip(codes, got.ts.tolist(), got.value.tolist(), strict=True)):
+            for row, (code, ts, value) in enumerate(
+                zip(codes, got.ts.tolist(), got.value.tolist(), strict=True)
+            ):
                 if code in refused:  # a gateway publishing another gateway's device
-                    refused_rows.append(f"{m.topic}: row {row}: device {code} is not a device of gateway {parts[2]}")
+                    refused_rows.append(
+                        f"{m.topic}: row {row}: device {code} is not a device of gateway {parts[2]}"
+                    )
                     continue
                 d.append(code), t.append(ts), v.append(value)
             errors += [f"{m.topic}: row {r}: {f}: {why}" for r, f, why in got.errors]
@@ -170,16 +189,29 @@ def _mqtt_batch(msgs: list) -> list[Batch]:
         elif isinstance(body, (int, float)) and not isinstance(body, bool):
             d.append(code), t.append(int(time.time())), v.append(body)
         else:
-            errors.append(f"{m.topic}: payload must be {{\"t\": ts, \"v\": value}} or a number")
+            errors.append(f'{m.topic}: payload must be {{"t": ts, "v": value}} or a number')
     out = [decode_json(orjson.dumps({"d": d, "t": t, "v": v}))] if d else []
     if errors or refused_rows:
-        out.append(Batch(np.array([], dtype=object), [], [], errors=[(i, "payload", e) for i, e in enumerate(errors)]
-                         + [(i, "not_bound", e) for i, e in enumerate(refused_rows)]))
+        out.append(
+            Batch(
+                np.array([], dtype=object),
+                [],
+                [],
+                errors=[(i, "payload", e) for i, e in enumerate(errors)]
+                + [(i, "not_bound", e) for i, e in enumerate(refused_rows)],
+            )
+        )
     return out
 
 
-def run_mqtt(*, client_id: str = "cityloop-worker", checkpoint_every: float = 0.5, idle_exit: float | None = None,
-             maintenance_every: float = 30.0, stop: Callable[[], bool] | None = None) -> Stats:
+def run_mqtt(
+    *,
+    client_id: str = "cityloop-worker",
+    checkpoint_every: float = 0.5,
+    idle_exit: float | None = None,
+    maintenance_every: float = 30.0,
+    stop: Callable[[], bool] | None = None,
+) -> Stats:
     stats, pace = Stats(), Loop(stop=stop, idle_exit=idle_exit, maintenance_every=maintenance_every)
     mqtt = bus.Mqtt(client_id, subscribe=True, clean=False)
     try:
@@ -204,8 +236,15 @@ def run_mqtt(*, client_id: str = "cityloop-worker", checkpoint_every: float = 0.
     return stats
 
 
-def run_inproc(simulator, *, rate: float = 1.0, duration: float | None = None, checkpoint_every: float = 2.0,
-               maintenance_every: float = 30.0, stop: Callable[[], bool] | None = None) -> Stats:
+def run_inproc(
+    simulator,
+    *,
+    rate: float = 1.0,
+    duration: float | None = None,
+    checkpoint_every: float = 2.0,
+    maintenance_every: float = 30.0,
+    stop: Callable[[], bool] | None = None,
+) -> Stats:
     """The simulator feeding the ingest core directly (``make demo``); ``rate`` = simulated s per real s."""
     stats = Stats()
     pace = Loop(stop=stop, idle_exit=None, maintenance_every=maintenance_every)

@@ -20,8 +20,19 @@ def _require_admin(actor) -> None:
 
 
 @transaction.atomic
-def add_user(*, username: str, password: str, role: str, actor, full_name: str = "", phone: str = "",
-             email: str = "", street=None, department=None, check_password: bool = True) -> User:
+def add_user(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    actor,
+    full_name: str = "",
+    phone: str = "",
+    email: str = "",
+    street=None,
+    department=None,
+    check_password: bool = True,
+) -> User:
     """Create an account; the role decides which scope (street or department) it must have."""
     _require_admin(actor)
     if role not in Role.values:
@@ -30,9 +41,17 @@ def add_user(*, username: str, password: str, role: str, actor, full_name: str =
         raise ValidationError({"username": "a username is required"})
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": f"the username {username!r} is taken"})
-    user = User(username=username, role=role, full_name=full_name, phone=phone, email=email,
-                street=street, department=department,
-                is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+    user = User(
+        username=username,
+        role=role,
+        full_name=full_name,
+        phone=phone,
+        email=email,
+        street=street,
+        department=department,
+        is_staff=role == Role.ADMIN,
+        is_superuser=role == Role.ADMIN,
+    )
     if check_password:
         try:
             validate_password(password, user)
@@ -41,8 +60,12 @@ def add_user(*, username: str, password: str, role: str, actor, full_name: str =
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
-    audit.record(actor, "user.add", user, after={"role": role, "street": street and street.code,
-                                                 "department": department and department.code})
+    audit.record(
+        actor,
+        "user.add",
+        user,
+        after={"role": role, "street": street and street.code, "department": department and department.code},
+    )
     return user
 
 
@@ -51,16 +74,18 @@ GATEWAY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @transaction.atomic
-def create_token(*, user: User, name: str, scopes: list[str], actor,
-                 expires_at: datetime | None = None, gateway: str = "") -> tuple[ApiToken, str]:
+def create_token(
+    *, user: User, name: str, scopes: list[str], actor, expires_at: datetime | None = None, gateway: str = ""
+) -> tuple[ApiToken, str]:
     """A new token for ``user``; the returned secret is never stored and cannot be shown again."""
     _require_admin(actor)
     unknown = sorted(set(scopes) - set(tokens.SCOPES))
     if not scopes:
         raise ValidationError({"scopes": f"name at least one scope: {', '.join(sorted(tokens.SCOPES))}"})
     if unknown:
-        raise ValidationError({"scopes": f"unknown scope(s) {', '.join(unknown)}; "
-                                         f"known: {', '.join(sorted(tokens.SCOPES))}"})
+        raise ValidationError(
+            {"scopes": f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(sorted(tokens.SCOPES))}"}
+        )
     if not name.strip():
         raise ValidationError({"name": "a token needs a name saying who uses it"})
     if expires_at is not None and expires_at <= timezone.now():
@@ -71,8 +96,15 @@ def create_token(*, user: User, name: str, scopes: list[str], actor,
     if gateway and gateway != "*" and not GATEWAY_ID.match(gateway):
         raise ValidationError({"gateway": "letters, digits, '-' and '_' (at most 64), or * for every device"})
     secret, prefix, digest = tokens.new_secret()
-    token = ApiToken.objects.create(user=user, name=name, prefix=prefix, digest=digest,
-                                    scopes=",".join(sorted(set(scopes))), expires_at=expires_at, gateway=gateway)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=prefix,
+        digest=digest,
+        scopes=",".join(sorted(set(scopes))),
+        expires_at=expires_at,
+        gateway=gateway,
+    )
     after = {"user": user.username, "scopes": token.scopes, **({"gateway": gateway} if gateway else {})}
     audit.record(actor, "token.create", token, after=after)
     return token, secret
@@ -82,7 +114,9 @@ def create_token(*, user: User, name: str, scopes: list[str], actor,
 def revoke_token(token: ApiToken, *, actor) -> ApiToken:
     _require_admin(actor)
     if token.revoked_at is not None:
-        raise ValidationError({"token": f"token {token.prefix} was already revoked at {token.revoked_at:%Y-%m-%d %H:%M}"})
+        raise ValidationError(
+            {"token": f"token {token.prefix} was already revoked at {token.revoked_at:%Y-%m-%d %H:%M}"}
+        )
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     # This process refuses the token at once; every other process within tokens.EPOCH_SECONDS.

@@ -32,9 +32,11 @@ class CityLoopUserAdmin(ReadOnlyAdmin, UserAdmin):
     list_display = ("username", "full_name", "role", "street", "department", "is_active")
     list_filter = ("role", "is_active")
     search_fields = ("username", "full_name", "phone")
-    fieldsets = ((None, {"fields": ("username",)}),
-                 ("CityLoop", {"fields": ("role", "full_name", "phone", "street", "department")}),
-                 ("Status", {"fields": ("is_active", "is_superuser", "last_login", "date_joined")}))
+    fieldsets = (
+        (None, {"fields": ("username",)}),
+        ("CityLoop", {"fields": ("role", "full_name", "phone", "street", "department")}),
+        ("Status", {"fields": ("is_active", "is_superuser", "last_login", "date_joined")}),
+    )
     exclude = ("password",)
 
 

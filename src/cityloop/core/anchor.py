@@ -57,8 +57,9 @@ def _key(create: bool) -> Ed25519PrivateKey | None:
         if not create:
             return None
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process made it a moment ago
@@ -76,7 +77,9 @@ def _key(create: bool) -> Ed25519PrivateKey | None:
 
 
 def _signed_bytes(seq: int, digest: str, at: str) -> bytes:
-    return json.dumps({"at": at, "digest": digest, "seq": seq}, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(
+        {"at": at, "digest": digest, "seq": seq}, sort_keys=True, separators=(",", ":")
+    ).encode()
 
 
 def _b64(data: bytes) -> str:
@@ -95,8 +98,11 @@ class Checkpoint:
     signature: str
 
     def line(self) -> str:
-        return json.dumps({"seq": self.seq, "digest": self.digest, "at": self.at, "signature": self.signature},
-                          sort_keys=True, separators=(",", ":"))
+        return json.dumps(
+            {"seq": self.seq, "digest": self.digest, "at": self.at, "signature": self.signature},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
 
 def read_checkpoints() -> list[Checkpoint]:
@@ -109,7 +115,9 @@ def read_checkpoints() -> list[Checkpoint]:
             continue
         try:
             data = json.loads(text)
-            found.append(Checkpoint(int(data["seq"]), str(data["digest"]), str(data["at"]), str(data["signature"])))
+            found.append(
+                Checkpoint(int(data["seq"]), str(data["digest"]), str(data["at"]), str(data["signature"]))
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise AnchorError(f"{path} line {number} is not a checkpoint: {exc}") from exc
     return found
@@ -168,27 +176,36 @@ def check(records_by_seq) -> str | None:
         return None
     key = _key(create=False)
     if key is None:
-        return (f"{checkpoint_path()} holds {len(points)} checkpoint(s) but the anchor key {KEY_FILE} is missing "
-                "from the key folder: restore it to verify them")
+        return (
+            f"{checkpoint_path()} holds {len(points)} checkpoint(s) but the anchor key {KEY_FILE} is missing "
+            "from the key folder: restore it to verify them"
+        )
     public: Ed25519PublicKey = key.public_key()
     for point in points:
         try:
             public.verify(_unb64(point.signature), _signed_bytes(point.seq, point.digest, point.at))
         except (InvalidSignature, ValueError):
-            return f"the checkpoint of seq={point.seq} at {point.at} is not signed by the anchor key: it was forged"
+            return (
+                f"the checkpoint of seq={point.seq} at {point.at} is not signed by the anchor key: "
+                "it was forged"
+            )
     stored = records_by_seq({p.seq for p in points if p.seq > 0})
     head = AuditHead.objects.filter(pk=1).first()
     head_seq = head.seq if head is not None else 0
     newest = max(points, key=lambda p: p.seq)
     if head_seq < newest.seq:
-        return (f"the chain ends at seq={head_seq} but a signed checkpoint of {newest.at} saw seq={newest.seq}: "
-                "the newest records were deleted")
+        return (
+            f"the chain ends at seq={head_seq} but a signed checkpoint of {newest.at} saw seq={newest.seq}: "
+            "the newest records were deleted"
+        )
     for point in points:
         if point.seq == 0:
             continue
         if point.seq not in stored:
             return f"record seq={point.seq}, signed in the checkpoint of {point.at}, is missing"
         if stored[point.seq] != point.digest:
-            return (f"record seq={point.seq} no longer has the digest signed in the checkpoint of {point.at}: "
-                    "the chain was rewritten")
+            return (
+                f"record seq={point.seq} no longer has the digest signed in the checkpoint of {point.at}: "
+                "the chain was rewritten"
+            )
     return None

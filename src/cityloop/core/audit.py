@@ -37,12 +37,31 @@ def _canonical(value: Any) -> Any:
     return str(value)
 
 
-def digest_of(prev_digest: str, *, seq: int, at: datetime, actor_id: int | None, actor_label: str,
-              action: str, object_type: str, object_id: str, summary: str) -> str:
+def digest_of(
+    prev_digest: str,
+    *,
+    seq: int,
+    at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    summary: str,
+) -> str:
     body = json.dumps(
-        [seq, at.astimezone(UTC).isoformat(timespec="microseconds"), actor_id, actor_label, action,
-         object_type, object_id, summary],
-        ensure_ascii=False, separators=(",", ":"),
+        [
+            seq,
+            at.astimezone(UTC).isoformat(timespec="microseconds"),
+            actor_id,
+            actor_label,
+            action,
+            object_type,
+            object_id,
+            summary,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256((prev_digest + body).encode("utf-8")).hexdigest()
 
@@ -57,8 +76,9 @@ def _describe_object(obj: Any) -> tuple[str, str]:
     return type(obj).__name__, str(obj)
 
 
-def record(actor: Any, action: str, obj: Any = None, *, before: Any = None, after: Any = None,
-           **details: Any) -> AuditRecord:
+def record(
+    actor: Any, action: str, obj: Any = None, *, before: Any = None, after: Any = None, **details: Any
+) -> AuditRecord:
     """Append one record. Call inside the transaction of the change it describes."""
     object_type, object_id = _describe_object(obj)
     summary: dict[str, Any] = {}
@@ -77,11 +97,29 @@ def record(actor: Any, action: str, obj: Any = None, *, before: Any = None, afte
             head = AuditHead.objects.create(pk=1, seq=0, digest=GENESIS)
         at = timezone.now()
         seq = head.seq + 1
-        digest = digest_of(head.digest, seq=seq, at=at, actor_id=actor_id, actor_label=actor_label,
-                           action=action, object_type=object_type, object_id=object_id, summary=summary_text)
-        entry = AuditRecord(seq=seq, at=at, actor_id=actor_id, actor_label=actor_label, action=action,
-                            object_type=object_type, object_id=object_id, summary=summary_text,
-                            prev_digest=head.digest, digest=digest)
+        digest = digest_of(
+            head.digest,
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            summary=summary_text,
+        )
+        entry = AuditRecord(
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            summary=summary_text,
+            prev_digest=head.digest,
+            digest=digest,
+        )
         entry.save(force_insert=True)
         AuditHead.objects.filter(pk=1).update(seq=seq, digest=digest)
     return entry
@@ -103,26 +141,52 @@ def record_many(entries: list[tuple[Any, str, Any, dict[str, Any]]]) -> int:
         rows = []
         for actor, action, obj, details in entries:
             object_type, object_id = _describe_object(obj)
-            summary = json.dumps(_canonical(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            summary = json.dumps(
+                _canonical(details), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+            )
             actor_id, actor_label = _actor(actor)
             seq += 1
-            digest = digest_of(prev, seq=seq, at=at, actor_id=actor_id, actor_label=actor_label, action=action,
-                               object_type=object_type, object_id=object_id, summary=summary)
+            digest = digest_of(
+                prev,
+                seq=seq,
+                at=at,
+                actor_id=actor_id,
+                actor_label=actor_label,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                summary=summary,
+            )
             values = (seq, at, actor_id, actor_label, action, object_type, object_id, summary, prev, digest)
             rows.append(tuple(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)))
             prev = digest
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {quote(AuditRecord._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
-                f"VALUES ({', '.join(['%s'] * len(fields))})", rows)
-            cursor.execute(f"UPDATE {quote(AuditHead._meta.db_table)} SET {quote('seq')} = %s, "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
-                           f"{quote('digest')} = %s WHERE id = 1", [seq, prev])
+            # Identifiers from Django's model meta; every value is bound as a parameter.
+            columns = ", ".join(quote(f.column) for f in fields)
+            placeholders = ", ".join(["%s"] * len(fields))
+            sql = f"INSERT INTO {quote(AuditRecord._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+            cursor.executemany(sql, rows)
+            cursor.execute(
+                f"UPDATE {quote(AuditHead._meta.db_table)} SET {quote('seq')} = %s, "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
+                f"{quote('digest')} = %s WHERE id = 1",
+                [seq, prev],
+            )
     return seq
 
 
-_RECORD_COLUMNS = ("seq", "at", "actor_id", "actor_label", "action", "object_type", "object_id", "summary",
-                   "prev_digest", "digest")
+_RECORD_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "summary",
+    "prev_digest",
+    "digest",
+)
 
 
 def _locked_head() -> tuple[int, str]:
@@ -130,8 +194,10 @@ def _locked_head() -> tuple[int, str]:
     quote = connection.ops.quote_name
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {quote('seq')}, {quote('digest')} FROM {quote(AuditHead._meta.db_table)} "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
-                       f"WHERE id = 1{lock}")
+        cursor.execute(
+            f"SELECT {quote('seq')}, {quote('digest')} FROM {quote(AuditHead._meta.db_table)} "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
+            f"WHERE id = 1{lock}"
+        )
         row = cursor.fetchone()
     if row is None:
         AuditHead.objects.create(pk=1, seq=0, digest=GENESIS)
@@ -175,21 +241,43 @@ def verify() -> Verdict:
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     for entry in _records():
         if entry.seq != expected_seq:
-            return Verdict(checked, Break(expected_seq, None,
-                                          f"record missing (next stored record is seq={entry.seq}, id {entry.pk})"))
+            return Verdict(
+                checked,
+                Break(
+                    expected_seq,
+                    None,
+                    f"record missing (next stored record is seq={entry.seq}, id {entry.pk})",
+                ),
+            )
         if entry.prev_digest != expected_prev:
             return Verdict(checked, Break(entry.seq, entry.pk, "link to the previous record does not match"))
-        recomputed = digest_of(entry.prev_digest, seq=entry.seq, at=entry.at, actor_id=entry.actor_id,
-                               actor_label=entry.actor_label, action=entry.action,
-                               object_type=entry.object_type, object_id=entry.object_id, summary=entry.summary)
+        recomputed = digest_of(
+            entry.prev_digest,
+            seq=entry.seq,
+            at=entry.at,
+            actor_id=entry.actor_id,
+            actor_label=entry.actor_label,
+            action=entry.action,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            summary=entry.summary,
+        )
         if recomputed != entry.digest:
-            return Verdict(checked, Break(entry.seq, entry.pk, "contents were changed after they were written"))
+            return Verdict(
+                checked, Break(entry.seq, entry.pk, "contents were changed after they were written")
+            )
         expected_prev, expected_seq, checked = entry.digest, expected_seq + 1, checked + 1
     head = AuditHead.objects.filter(pk=1).first()
     if head is not None and (head.seq != checked or head.digest != expected_prev):
-        return Verdict(checked, Break(head.seq, None,
-                                      f"the newest records are missing: the chain ends at seq={checked} "
-                                      f"but the head says seq={head.seq}"))
+        return Verdict(
+            checked,
+            Break(
+                head.seq,
+                None,
+                f"the newest records are missing: the chain ends at seq={checked} "
+                f"but the head says seq={head.seq}",
+            ),
+        )
     # The chain is consistent with itself; the signed checkpoints outside the database say whether it is
     # still the chain that was written (a rewrite with recomputed digests is consistent too).
     from cityloop.core import anchor
@@ -204,5 +292,7 @@ def _digests_at(seqs: set[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     ordered = sorted(seqs)
     for start in range(0, len(ordered), 500):
-        found.update(AuditRecord.objects.filter(seq__in=ordered[start:start + 500]).values_list("seq", "digest"))
+        found.update(
+            AuditRecord.objects.filter(seq__in=ordered[start : start + 500]).values_list("seq", "digest")
+        )
     return found

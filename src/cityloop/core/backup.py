@@ -93,8 +93,10 @@ def _pg_env(settings_dict: dict) -> tuple[list[str], dict]:
 
 def _run(command: list[str], env: dict, what: str) -> None:
     if shutil.which(command[0]) is None:
-        raise BackupError(f"{command[0]} is not installed; it is needed to {what} "
-                          "(Debian: apt-get install postgresql-client)")
+        raise BackupError(
+            f"{command[0]} is not installed; it is needed to {what} "
+            "(Debian: apt-get install postgresql-client)"
+        )
     done = subprocess.run(command, env=env, capture_output=True, text=True)  # noqa: S603 - fixed argv
     if done.returncode != 0:
         raise BackupError(f"{command[0]} failed to {what}: {done.stderr.strip() or done.stdout.strip()}")
@@ -129,11 +131,20 @@ def encrypt_secrets(secrets: dict[str, str], passphrase: str) -> bytes:
     if len(passphrase) < 12:
         raise BackupError("the backup passphrase must be at least 12 characters long")
     salt, nonce = os.urandom(16), os.urandom(12)
-    sealed = AESGCM(_derive(passphrase, salt)).encrypt(nonce, json.dumps(secrets).encode("utf-8"),
-                                                       FORMAT.encode("ascii"))
+    sealed = AESGCM(_derive(passphrase, salt)).encrypt(
+        nonce, json.dumps(secrets).encode("utf-8"), FORMAT.encode("ascii")
+    )
     b64 = base64.b64encode
-    return json.dumps({"kdf": "scrypt", **SCRYPT, "cipher": "AES-256-GCM", "salt": b64(salt).decode(),
-                       "nonce": b64(nonce).decode(), "ciphertext": b64(sealed).decode()}).encode("utf-8")
+    return json.dumps(
+        {
+            "kdf": "scrypt",
+            **SCRYPT,
+            "cipher": "AES-256-GCM",
+            "salt": b64(salt).decode(),
+            "nonce": b64(nonce).decode(),
+            "ciphertext": b64(sealed).decode(),
+        }
+    ).encode("utf-8")
 
 
 def decrypt_secrets(blob: bytes, passphrase: str) -> dict[str, str]:
@@ -146,7 +157,9 @@ def decrypt_secrets(blob: bytes, passphrase: str) -> dict[str, str]:
     try:
         plain = AESGCM(key).decrypt(b64d(sealed["nonce"]), b64d(sealed["ciphertext"]), FORMAT.encode("ascii"))
     except InvalidTag as exc:
-        raise BackupError("secrets.enc cannot be decrypted: wrong passphrase, or the file was altered") from exc
+        raise BackupError(
+            "secrets.enc cannot be decrypted: wrong passphrase, or the file was altered"
+        ) from exc
     return json.loads(plain)
 
 
@@ -162,8 +175,9 @@ def _public_keys() -> dict[str, bytes]:
     out = {}
     for path in sorted(_key_dir().glob("*.pem")):
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        out[path.name] = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+        out[path.name] = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     return out
 
 
@@ -190,8 +204,20 @@ def _dump_database(staging: Path) -> tuple[str, Path]:
     if connection.vendor == "postgresql":
         out = target / "cityloop.pgdump"
         args, env = _pg_env(settings_dict)
-        _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", *args, "--file", str(out),
-              str(settings_dict["NAME"])], env, "dump the database")
+        _run(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                *args,
+                "--file",
+                str(out),
+                str(settings_dict["NAME"]),
+            ],
+            env,
+            "dump the database",
+        )
         return "postgresql", out
     raise BackupError(f"backups of a {connection.vendor} database are not supported")
 
@@ -241,9 +267,15 @@ def backup(dest: str | os.PathLike, *, passphrase: str | None = None) -> Summary
         files = {}
         for name, path in members.items():
             files[name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
-        manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "created_at": now.isoformat(),
-                    "database": vendor, "migrations": _migrations(), "secrets": passphrase is not None,
-                    "files": files}
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created_at": now.isoformat(),
+            "database": vendor,
+            "migrations": _migrations(),
+            "secrets": passphrase is not None,
+            "files": files,
+        }
         partial = dest.with_name(dest.name + ".partial")
         with tarfile.open(partial, "w") as tar:
             data = json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")
@@ -257,8 +289,10 @@ def backup(dest: str | os.PathLike, *, passphrase: str | None = None) -> Summary
     summary.files = len(files)
     summary.bytes = sum(f["size"] for f in files.values())
     if passphrase is None:
-        summary.notes.append("private seal keys and the secret key are NOT in this backup "
-                             "(use --with-secrets, or keep them safe separately)")
+        summary.notes.append(
+            "private seal keys and the secret key are NOT in this backup "
+            "(use --with-secrets, or keep them safe separately)"
+        )
     return summary
 
 
@@ -307,7 +341,9 @@ def _database_is_empty() -> bool:
 def _restore_database(vendor: str, unpacked: Path) -> None:
     connection = _db()
     if vendor != connection.vendor:
-        raise BackupError(f"the backup holds a {vendor} database but this installation uses {connection.vendor}")
+        raise BackupError(
+            f"the backup holds a {vendor} database but this installation uses {connection.vendor}"
+        )
     settings_dict = connection.settings_dict
     if vendor == "sqlite":
         target = Path(settings_dict["NAME"])
@@ -324,9 +360,21 @@ def _restore_database(vendor: str, unpacked: Path) -> None:
         return
     args, env = _pg_env(settings_dict)
     connection.close()
-    _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", *args,
-          "--dbname", str(settings_dict["NAME"]), str(unpacked / "database" / "cityloop.pgdump")],
-         env, "restore the database")
+    _run(
+        [
+            "pg_restore",
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            *args,
+            "--dbname",
+            str(settings_dict["NAME"]),
+            str(unpacked / "database" / "cityloop.pgdump"),
+        ],
+        env,
+        "restore the database",
+    )
 
 
 def _copy_tree(source: Path, target: Path) -> int:
@@ -350,17 +398,24 @@ def restore(src: str | os.PathLike, *, passphrase: str | None = None) -> Summary
     src = Path(src)
     manifest = read_manifest(src)
     if manifest["secrets"] and passphrase is None:
-        raise BackupError("this backup holds encrypted private keys: give its passphrase "
-                          "(CITYLOOP_BACKUP_PASSPHRASE or --passphrase-file)")
+        raise BackupError(
+            "this backup holds encrypted private keys: give its passphrase "
+            "(CITYLOOP_BACKUP_PASSPHRASE or --passphrase-file)"
+        )
     if not _database_is_empty():
-        raise BackupError("the database already holds tables; restore only onto an empty database "
-                          "(a new CITYLOOP_DATA_DIR, or a new PostgreSQL database)")
+        raise BackupError(
+            "the database already holds tables; restore only onto an empty database "
+            "(a new CITYLOOP_DATA_DIR, or a new PostgreSQL database)"
+        )
     summary = Summary(src, database=manifest["database"], secrets=manifest["secrets"])
     with tempfile.TemporaryDirectory(prefix="cityloop-restore-") as tmp:
         unpacked = Path(tmp)
         _extract_checked(src, manifest, unpacked)
-        secrets = decrypt_secrets((unpacked / "secrets.enc").read_bytes(), passphrase) \
-            if manifest["secrets"] else None  # before anything is written: a wrong passphrase changes nothing
+        secrets = (
+            decrypt_secrets((unpacked / "secrets.enc").read_bytes(), passphrase)
+            if manifest["secrets"]
+            else None
+        )  # before anything is written: a wrong passphrase changes nothing
         _restore_database(manifest["database"], unpacked)
         summary.files += _copy_tree(unpacked / "media", Path(settings.MEDIA_ROOT))
         brain = _brain_root()
@@ -379,14 +434,18 @@ def restore(src: str | os.PathLike, *, passphrase: str | None = None) -> Summary
             configured = os.environ.get("CITYLOOP_SECRET_KEY")
             if configured:
                 if configured != secrets["secret_key"]:
-                    summary.notes.append("CITYLOOP_SECRET_KEY differs from the backed-up secret key: set it to "
-                                         "the old value, or citizens' access codes and sessions stop working")
+                    summary.notes.append(
+                        "CITYLOOP_SECRET_KEY differs from the backed-up secret key: set it to "
+                        "the old value, or citizens' access codes and sessions stop working"
+                    )
             else:
                 _write_private(Path(settings.DATA_DIR) / "secret_key", secrets["secret_key"])
                 summary.notes.append("the secret key was restored; restart every CityLoop process")
         else:
-            summary.notes.append("no private keys in this backup: new certificates need `cityloop seal rotate` "
-                                 "or the key folder restored separately; old certificates still verify")
+            summary.notes.append(
+                "no private keys in this backup: new certificates need `cityloop seal rotate` "
+                "or the key folder restored separately; old certificates still verify"
+            )
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

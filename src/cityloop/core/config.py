@@ -48,8 +48,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} must be one of 1/0, true/false, yes/no, on/off")
 
 
-def env_number(name: str, default: float, *, low: float = 0, high: float = float("inf"),
-               integer: bool = False) -> float:
+def env_number(
+    name: str, default: float, *, low: float = 0, high: float = float("inf"), integer: bool = False
+) -> float:
     """A number from the environment, refused with one line when it is not a number in range."""
     raw = env(name)
     if raw is None:
@@ -150,10 +151,20 @@ def caches(directory: Path) -> dict:
     if url:
         if urlparse(url).scheme not in {"redis", "rediss", "unix"}:
             raise ConfigError(f"CITYLOOP_REDIS_URL={url!r} must start with redis://, rediss:// or unix://")
-        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                            "KEY_PREFIX": env("CITYLOOP_CACHE_PREFIX", "cityloop") or "cityloop"}}
-    return {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                        "LOCATION": "cityloop_cache", "OPTIONS": {"MAX_ENTRIES": 100_000}}}
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": env("CITYLOOP_CACHE_PREFIX", "cityloop") or "cityloop",
+            }
+        }
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cityloop_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 
 def trusted_proxies() -> list:
@@ -183,11 +194,14 @@ def score_weights() -> dict[str, float]:
     if not raw:
         return dict(rates.DEFAULT_WEIGHTS)
     try:
-        weights = {k.strip(): float(v) for k, v in (part.split("=", 1) for part in raw.split(",") if part.strip())}
+        weights = {
+            k.strip(): float(v) for k, v in (part.split("=", 1) for part in raw.split(",") if part.strip())
+        }
         return rates.check_weights(weights)
     except ValueError as exc:
-        raise ConfigError(f"CITYLOOP_SCORE_WEIGHTS={raw!r}: {exc} (e.g. response=0.1,resolution=0.45,"
-                          "satisfaction=0.45)") from exc
+        raise ConfigError(
+            f"CITYLOOP_SCORE_WEIGHTS={raw!r}: {exc} (e.g. response=0.1,resolution=0.45,satisfaction=0.45)"
+        ) from exc
 
 
 def assessment_weight() -> float:
@@ -207,6 +221,8 @@ def reopen_rules() -> list[str]:
     rules = [r.strip() for r in raw.split(",") if r.strip()]
     unknown = sorted(set(rules) - {"unresolved", "unsatisfied"})
     if unknown:
-        raise ConfigError(f"CITYLOOP_REOPEN_ON={raw!r}: unknown rule(s) {', '.join(unknown)}; "
-                          "use unresolved and/or unsatisfied")
+        raise ConfigError(
+            f"CITYLOOP_REOPEN_ON={raw!r}: unknown rule(s) {', '.join(unknown)}; "
+            "use unresolved and/or unsatisfied"
+        )
     return rules

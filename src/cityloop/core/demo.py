@@ -47,7 +47,10 @@ def _demo_street(city: Jurisdiction, pack_code: str) -> Jurisdiction:
 def _demo_department(city: Jurisdiction) -> Department:
     departments = Department.objects.filter(city=city, level="city")
     for needle in ("水务", "Water", "Environmental Protection"):
-        found = departments.filter(name__contains=needle).first() or departments.filter(name_en__contains=needle).first()
+        found = (
+            departments.filter(name__contains=needle).first()
+            or departments.filter(name_en__contains=needle).first()
+        )
         if found:
             return found
     return departments.order_by("code").first()
@@ -80,10 +83,16 @@ def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User
         user = User.objects.filter(username=persona.username).first()
         if user is None:
             user = actions.add_user(
-                username=persona.username, password=DEMO_PASSWORD, role=persona.role, full_name=persona.full_name,
-                phone="13800000000", street=street if persona.scope == "street" else None,
-                department=department if persona.scope == "department" else None, actor=None,
-                check_password=False)
+                username=persona.username,
+                password=DEMO_PASSWORD,
+                role=persona.role,
+                full_name=persona.full_name,
+                phone="13800000000",
+                street=street if persona.scope == "street" else None,
+                department=department if persona.scope == "department" else None,
+                actor=None,
+                check_password=False,
+            )
         accounts.append((persona, user))
     for extra in DEMO_EXTENSIONS:
         extra(city=city, stdout=stdout)
@@ -103,8 +112,13 @@ def open311_key() -> tuple[str, Path]:
     if path.exists():
         return path.read_text(encoding="ascii").strip(), path
     app = User.objects.filter(username="open311_app").first() or actions.add_user(
-        username="open311_app", password=DEMO_PASSWORD, role=Role.CITIZEN, full_name="Open311 demo app", actor=None,
-        check_password=False)
+        username="open311_app",
+        password=DEMO_PASSWORD,
+        role=Role.CITIZEN,
+        full_name="Open311 demo app",
+        actor=None,
+        check_password=False,
+    )
     _token, secret = actions.create_token(user=app, name="README examples", scopes=["open311"], actor=None)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:

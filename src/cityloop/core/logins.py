@@ -54,15 +54,26 @@ def _logged_in(sender, request, user, **kwargs) -> None:
 @receiver(user_login_failed, dispatch_uid="cityloop-audit-login-failed")
 def _login_failed(sender, credentials, request=None, **kwargs) -> None:
     username = str((credentials or {}).get("username", ""))[:150]
-    audit.record("anonymous", "login.failure", None,
-                 after={"username": username, "address": _where(request), "path": _path(request)})
+    audit.record(
+        "anonymous",
+        "login.failure",
+        None,
+        after={"username": username, "address": _where(request), "path": _path(request)},
+    )
 
 
 @receiver(user_locked_out, dispatch_uid="cityloop-audit-lockout")
 def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
-    audit.record("system", "login.lockout", None,
-                 after={"username": str(username or "")[:150], "address": ip_address or _where(request),
-                        "path": _path(request)})
+    audit.record(
+        "system",
+        "login.lockout",
+        None,
+        after={
+            "username": str(username or "")[:150],
+            "address": ip_address or _where(request),
+            "path": _path(request),
+        },
+    )
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -27,19 +27,33 @@ class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     # A street official works for one street (街乡); department staff for one department.
     street = models.ForeignKey(
-        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="officials",
+        "org.Jurisdiction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="officials",
         verbose_name=_("street"),
     )
     department = models.ForeignKey(
-        "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="staff",
+        "org.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
         verbose_name=_("department"),
     )
     # The identity a window clerk (or the city's identity provider) has checked against a document:
     # a citizen applies online only as this holder, so nobody can apply with someone else's ID number.
     id_number = models.CharField(_("verified ID number"), max_length=32, blank=True)
     id_verified_at = models.DateTimeField(_("identity verified at"), null=True, blank=True)
-    id_verified_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                                       verbose_name=_("identity verified by"))
+    id_verified_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("identity verified by"),
+    )
 
     class Meta:
         db_table = "core_user"

@@ -43,8 +43,9 @@ def require_admin(actor, *, to: str) -> None:
         raise PermissionDenied(f"only an administrator may {to}")
 
 
-def for_actor(qs: QuerySet, actor, *, street: str | None = None, department: str | None = None,
-              owner: str | None = None) -> QuerySet:
+def for_actor(
+    qs: QuerySet, actor, *, street: str | None = None, department: str | None = None, owner: str | None = None
+) -> QuerySet:
     """Filter ``qs`` to the rows ``actor`` may see.
 
     ``street``/``department``/``owner`` name the lookups that tie a row to a street, a department

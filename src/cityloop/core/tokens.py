@@ -86,7 +86,7 @@ def lookup(token: str, *, scope: str | None = None, read_only: bool = False) -> 
     """The live token matching ``token`` and holding ``scope`` (or ``read`` for a read), else None."""
     if not token or not token.startswith(PREFIX) or token.count("_") < 2:
         return None
-    prefix = token[len(PREFIX):].split("_", 1)[0]
+    prefix = token[len(PREFIX) :].split("_", 1)[0]
     found = _find(prefix)
     if found is None or not secrets.compare_digest(found.digest, digest(token)):
         return None

@@ -39,7 +39,8 @@ def display(code: str) -> str:
 
 
 def code_hash(code: str, *, purpose: str) -> str:
-    """A keyed hash (HMAC-SHA256 under the site's secret): a copy of the database alone cannot test guesses."""
+    """A keyed hash (HMAC-SHA256 under the site's secret): a copy of the database alone cannot test
+    guesses."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
     return salted_hmac(f"cityloop.hotline.{purpose}", normalise(code), algorithm="sha256").hexdigest()

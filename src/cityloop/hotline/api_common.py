@@ -53,9 +53,14 @@ def actor_of(request):
 
 def visible_request(actor, tracking_no: str) -> Request:
     """The request if ``actor`` may see it; 404 otherwise (not 403, so numbers cannot be probed)."""
-    found = (queries.requests_for(actor).filter(tracking_no=tracking_no)
-             .select_related("city__pack", "district", "street", "community", "category", "suggested_category",
-                             "merged_into").first())
+    found = (
+        queries.requests_for(actor)
+        .filter(tracking_no=tracking_no)
+        .select_related(
+            "city__pack", "district", "street", "community", "category", "suggested_category", "merged_into"
+        )
+        .first()
+    )
     if found is None:
         raise Http404(f"no request {tracking_no} that you may see")
     return found
@@ -63,8 +68,11 @@ def visible_request(actor, tracking_no: str) -> Request:
 
 def visible_order(actor, order_id: int) -> Order:
     """An order of a request ``actor`` may see (the action then checks it is the actor's unit)."""
-    found = (Order.objects.filter(pk=order_id, request__in=queries.requests_for(actor).values("pk"))
-             .select_related("request__city__pack", "street", "department").first())
+    found = (
+        Order.objects.filter(pk=order_id, request__in=queries.requests_for(actor).values("pk"))
+        .select_related("request__city__pack", "street", "department")
+        .first()
+    )
     if found is None:
         raise Http404(f"no order {order_id} that you may see")
     return found
@@ -91,25 +99,46 @@ def contact(actor, request: Request, *, full: bool | None = None) -> dict:
     if full is None:
         full = contact_visible(actor, request)
     if full:
-        return {"name": request.caller_name, "phone": request.caller_phone, "email": request.caller_email,
-                "masked": False}
-    name, phone = rules.masked_contact(request.caller_name, request.caller_phone, confidential=request.confidential)
-    return {"name": name, "phone": phone, "email": "",
-            "masked": bool(request.caller_name or request.caller_phone or request.caller_email)}
+        return {
+            "name": request.caller_name,
+            "phone": request.caller_phone,
+            "email": request.caller_email,
+            "masked": False,
+        }
+    name, phone = rules.masked_contact(
+        request.caller_name, request.caller_phone, confidential=request.confidential
+    )
+    return {
+        "name": name,
+        "phone": phone,
+        "email": "",
+        "masked": bool(request.caller_name or request.caller_phone or request.caller_email),
+    }
 
 
 def request_out(actor, request: Request, *, full_contact: bool | None = None) -> dict:
     return {
-        "tracking_no": request.tracking_no, "status": request.status, "channel": request.channel,
-        "title": request.title, "description": request.description, "address": request.address,
-        "lon": request.lon, "lat": request.lat, "district": place(request.district),
-        "street": place(request.street), "community": place(request.community),
+        "tracking_no": request.tracking_no,
+        "status": request.status,
+        "channel": request.channel,
+        "title": request.title,
+        "description": request.description,
+        "address": request.address,
+        "lon": request.lon,
+        "lat": request.lat,
+        "district": place(request.district),
+        "street": place(request.street),
+        "community": place(request.community),
         "category": request.category.code if request.category_id else None,
         "suggested_category": request.suggested_category.code if request.suggested_category_id else None,
-        "suggestion_confidence": request.suggestion_confidence, "urgency": request.urgency,
-        "complex": request.complex, "confidential": request.confidential,
-        "caller": contact(actor, request, full=full_contact), "created_at": utc(request.created_at),
-        "response_due": utc(request.response_due), "finish_due": utc(request.finish_due),
+        "suggestion_confidence": request.suggestion_confidence,
+        "urgency": request.urgency,
+        "complex": request.complex,
+        "confidential": request.confidential,
+        "caller": contact(actor, request, full=full_contact),
+        "created_at": utc(request.created_at),
+        "response_due": utc(request.response_due),
+        "finish_due": utc(request.finish_due),
         "merged_into": request.merged_into.tracking_no if request.merged_into_id else None,
         "attributes": request.attributes,
     }
@@ -127,19 +156,34 @@ def order_timer(order: Order, now: datetime | None = None) -> str:
 def order_out(order: Order) -> dict:
     unit = order.street or order.department
     return {
-        "id": order.pk, "tracking_no": order.request.tracking_no,
-        "unit_kind": "street" if order.street_id else "department", "unit": place(unit), "route": order.route,
-        "lead": order.lead, "status": order.status, "dispatched_at": utc(order.dispatched_at),
-        "response_due": utc(order.response_due), "finish_due": utc(order.finish_due), "timer": order_timer(order),
-        "signed_at": utc(order.signed_at), "returned_reason": order.returned_reason, "replied_at": utc(order.replied_at),
-        "reply": order.reply, "outcome": order.outcome,
+        "id": order.pk,
+        "tracking_no": order.request.tracking_no,
+        "unit_kind": "street" if order.street_id else "department",
+        "unit": place(unit),
+        "route": order.route,
+        "lead": order.lead,
+        "status": order.status,
+        "dispatched_at": utc(order.dispatched_at),
+        "response_due": utc(order.response_due),
+        "finish_due": utc(order.finish_due),
+        "timer": order_timer(order),
+        "signed_at": utc(order.signed_at),
+        "returned_reason": order.returned_reason,
+        "replied_at": utc(order.replied_at),
+        "reply": order.reply,
+        "outcome": order.outcome,
     }
 
 
 def event_out(event, *, public_view: bool = False) -> dict:
-    return {"at": utc(event.at), "kind": event.kind, "text": event.text, "public": event.public,
-            "actor": None if public_view or event.actor is None else event.actor.get_username(),
-            "data": {} if public_view else event.data}
+    return {
+        "at": utc(event.at),
+        "kind": event.kind,
+        "text": event.text,
+        "public": event.public,
+        "actor": None if public_view or event.actor is None else event.actor.get_username(),
+        "data": {} if public_view else event.data,
+    }
 
 
 class RequestFilters(Schema):
@@ -164,8 +208,11 @@ def filtered(actor, f: RequestFilters) -> QuerySet[Request]:
         errors["status"] = f"one of {', '.join(Status.values)}"
     if f.channel and f.channel not in Channel.values:
         errors["channel"] = f"one of {', '.join(Channel.values)}"
-    lookups = {"category": Category.objects.all(), "street": Jurisdiction.objects.filter(level="street"),
-               "district": Jurisdiction.objects.filter(level="district")}
+    lookups = {
+        "category": Category.objects.all(),
+        "street": Jurisdiction.objects.filter(level="street"),
+        "district": Jurisdiction.objects.filter(level="district"),
+    }
     for name, qs in lookups.items():
         code = getattr(f, name)
         if code:
@@ -174,9 +221,18 @@ def filtered(actor, f: RequestFilters) -> QuerySet[Request]:
                 errors[name] = f"unknown {name} code {code!r}"
     if errors:
         raise ValidationError(errors)
-    qs = queries.search_requests(actor, status=f.status or "", channel=f.channel or "", since=f.created_after,
-                                 until=f.created_before, text=f.q or "", **found)
-    return qs.select_related("district", "street", "community", "category", "suggested_category", "merged_into")
+    qs = queries.search_requests(
+        actor,
+        status=f.status or "",
+        channel=f.channel or "",
+        since=f.created_after,
+        until=f.created_before,
+        text=f.q or "",
+        **found,
+    )
+    return qs.select_related(
+        "district", "street", "community", "category", "suggested_category", "merged_into"
+    )
 
 
 def category_of(city, code: str, field: str = "category") -> Category:
@@ -186,4 +242,3 @@ def category_of(city, code: str, field: str = "category") -> Category:
     if found is None:
         raise ValidationError({field: f"unknown category code {code!r}"})
     return found
-

@@ -25,7 +25,11 @@ class HotlineConfig(AppConfig):
             ("hotline:follow-ups", _("Follow-ups"), {"dispatcher", "admin"}),
             ("hotline:arbitrations", _("Arbitration"), {"dispatcher", "admin"}),
             ("hotline:inbox", _("Inbox"), {"street", "department"}),
-            ("hotline:search", _("Search requests"), {"dispatcher", "admin", "street", "department", "leader"}),
+            (
+                "hotline:search",
+                _("Search requests"),
+                {"dispatcher", "admin", "street", "department", "leader"},
+            ),
             ("hotline:import", _("Import calls"), {"dispatcher", "admin"}),
         ]
         known = {name for name, _label, _roles in NAVIGATION}

@@ -182,11 +182,15 @@ def load(path: str | Path, *, key: bytes | None = None) -> Model:
         try:
             expected = signature_path(path).read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{path} has no signature file {signature_path(path).name}: train it again "
-                                   "with `cityloop hotline train`") from exc
+            raise ModelFormatError(
+                f"{path} has no signature file {signature_path(path).name}: train it again "
+                "with `cityloop hotline train`"
+            ) from exc
         if not hmac.compare_digest(expected, _hmac_of(path, key)):
-            raise ModelFormatError(f"{path} does not match its signature: it was not written by this "
-                                   "CityLoop's `hotline train` (or was changed since); it was not loaded")
+            raise ModelFormatError(
+                f"{path} does not match its signature: it was not written by this "
+                "CityLoop's `hotline train` (or was changed since); it was not loaded"
+            )
     try:
         payload = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not our file"

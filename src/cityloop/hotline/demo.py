@@ -39,10 +39,23 @@ SAMPLES = {
         ("Dirty sidewalk with overflowing bags", "05.01.02"),
     ],
 }
-NAMES = {"zh": ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊"], "en": ["Ana Diaz", "John Lee", "Mary Smith",
-                                                                   "Wei Chen", "Omar Khan", "Rosa Lopez"]}
+NAMES = {
+    "zh": ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊"],
+    "en": ["Ana Diaz", "John Lee", "Mary Smith", "Wei Chen", "Omar Khan", "Rosa Lopez"],
+}
 # How far along each sample goes, cycled: the demo shows every page with something on it.
-STAGES = ["new", "new", "dispatched", "signed", "extension", "returned", "replied", "closed", "signed", "replied"]
+STAGES = [
+    "new",
+    "new",
+    "dispatched",
+    "signed",
+    "extension",
+    "returned",
+    "replied",
+    "closed",
+    "signed",
+    "replied",
+]
 
 
 def _points(city, street):
@@ -50,8 +63,12 @@ def _points(city, street):
 
     from shapely.geometry import shape
 
-    others = list(Jurisdiction.objects.filter(city=city, level="street").exclude(pk=street.pk)
-                  .exclude(geometry="").order_by("code")[:12])
+    others = list(
+        Jurisdiction.objects.filter(city=city, level="street")
+        .exclude(pk=street.pk)
+        .exclude(geometry="")
+        .order_by("code")[:12]
+    )
     places = []
     for unit in [street, street, *others]:
         if unit.geometry:
@@ -70,8 +87,11 @@ def load(*, city, stdout=None) -> None:
         return
     pack = CityPack.objects.filter(city=city).first()
     language = "zh" if pack is not None and pack.default_language.startswith("zh") else "en"
-    dispatcher, street_user, dept_user = _persona("dispatcher_li"), _persona("street_chen"), _persona(
-        "dept_water_zhao")
+    dispatcher, street_user, dept_user = (
+        _persona("dispatcher_li"),
+        _persona("street_chen"),
+        _persona("dept_water_zhao"),
+    )
     citizen = _persona("citizen_wang")
     if street_user is None or street_user.street is None or dispatcher is None:
         return
@@ -87,37 +107,61 @@ def load(*, city, stdout=None) -> None:
     for i in range(COUNT):
         text, code = samples[i % len(samples)]
         unit, lon, lat = places[i % len(places)]
-        sub = Submission(description=text, caller_name=NAMES[language][i % 6],
-                         caller_phone=f"1390000{i:04d}" if language == "zh" else f"+1 718 555 {i:04d}",
-                         lon=lon + (i % 5) * 0.0003, lat=lat + (i % 3) * 0.0003,
-                         category_code=code if i % 4 else "", urgency="urgent" if i % 9 == 0 else "normal",
-                         received_at=now - timedelta(hours=2 + (COUNT - i) * 3))
+        sub = Submission(
+            description=text,
+            caller_name=NAMES[language][i % 6],
+            caller_phone=f"1390000{i:04d}" if language == "zh" else f"+1 718 555 {i:04d}",
+            lon=lon + (i % 5) * 0.0003,
+            lat=lat + (i % 3) * 0.0003,
+            category_code=code if i % 4 else "",
+            urgency="urgent" if i % 9 == 0 else "normal",
+            received_at=now - timedelta(hours=2 + (COUNT - i) * 3),
+        )
         request, _ = actions.submit_request(
-            sub, city=city, channel=[Channel.PHONE, Channel.WEB, Channel.API][i % 3],
-            citizen=citizen if i % 10 == 1 else None, actor=dispatcher if i % 3 == 0 else None,
-            idempotency=(scope, str(i)))
-        _advance(request, STAGES[i % len(STAGES)], i, unit=unit, street=street, department=department,
-                 dispatcher=dispatcher, street_user=street_user, dept_user=dept_user)
+            sub,
+            city=city,
+            channel=[Channel.PHONE, Channel.WEB, Channel.API][i % 3],
+            citizen=citizen if i % 10 == 1 else None,
+            actor=dispatcher if i % 3 == 0 else None,
+            idempotency=(scope, str(i)),
+        )
+        _advance(
+            request,
+            STAGES[i % len(STAGES)],
+            i,
+            unit=unit,
+            street=street,
+            department=department,
+            dispatcher=dispatcher,
+            street_user=street_user,
+            dept_user=dept_user,
+        )
         codes.setdefault(STAGES[i % len(STAGES)], (request.tracking_no, access.display(request.access_code)))
         made += 1
     whistled = _demo_whistle(city, street_user, dept_user, language)
     if stdout is not None:
-        stdout.write(f"hotline: {made} demo requests for {city.label}"
-                     + (", one whistle with a late and a pending report-in" if whistled else "") + "\n")
+        stdout.write(
+            f"hotline: {made} demo requests for {city.label}"
+            + (", one whistle with a late and a pending report-in" if whistled else "")
+            + "\n"
+        )
         if "replied" in codes:
             number, code = codes["replied"]
             # A fresh rating code for the printout (the one issued at the reply was only texted).
             rating = actions.issue_rating_link(Request.objects.get(tracking_no=number), actor=None)
-            stdout.write(f"hotline: track {number} with access code {code} at /hotline/track/, "
-                         f"rate it at /hotline/rate/{rating}/\n")
+            stdout.write(
+                f"hotline: track {number} with access code {code} at /hotline/track/, "
+                f"rate it at /hotline/rate/{rating}/\n"
+            )
 
 
 def _advance(request, stage, i, *, unit, street, department, dispatcher, street_user, dept_user):
     if stage == "new":
         return
     if request.category_id is None and request.suggested_category_id is None:
-        actions.classify_request(request, Category.objects.get(city=request.city, code=_code(request)),
-                                 actor=dispatcher)
+        actions.classify_request(
+            request, Category.objects.get(city=request.city, code=_code(request)), actor=dispatcher
+        )
     to_street = unit.pk == street.pk and i % 2 == 0
     target = ("street", street, "street") if to_street else ("department", department, "direct")
     [order] = actions.dispatch_request(request, units=[target], actor=dispatcher)
@@ -125,30 +169,48 @@ def _advance(request, stage, i, *, unit, street, department, dispatcher, street_
     if stage == "dispatched":
         return
     if stage == "returned":
-        actions.return_order(order, reason=_say(request, "不属于本单位职责", "Not our responsibility"), actor=handler)
+        actions.return_order(
+            order, reason=_say(request, "不属于本单位职责", "Not our responsibility"), actor=handler
+        )
         return
     actions.sign_order(order, actor=handler)
-    actions.record_contact(order, channel="phone", summary=_say(request, "已电话联系市民，约定上门查看",
-                                                                "Called the citizen, agreed to visit"),
-                           actor=handler)
+    actions.record_contact(
+        order,
+        channel="phone",
+        summary=_say(request, "已电话联系市民，约定上门查看", "Called the citizen, agreed to visit"),
+        actor=handler,
+    )
     if stage == "signed":
-        actions.add_note(order, text=_say(request, "已派人到现场处理", "Crew sent to the site"), actor=handler)
+        actions.add_note(
+            order, text=_say(request, "已派人到现场处理", "Crew sent to the site"), actor=handler
+        )
         return
     if stage == "extension":
-        actions.request_extension(order, days=3, reason=_say(request, "需要协调物业和供水公司",
-                                                             "Needs a contractor"), actor=handler)
+        actions.request_extension(
+            order, days=3, reason=_say(request, "需要协调物业和供水公司", "Needs a contractor"), actor=handler
+        )
         return
-    actions.reply_order(Order.objects.get(pk=order.pk), outcome="resolved",
-                        text=_say(request, "问题已处理完毕，感谢您的反映", "Fixed. Thank you for reporting it."),
-                        actor=handler)
+    actions.reply_order(
+        Order.objects.get(pk=order.pk),
+        outcome="resolved",
+        text=_say(request, "问题已处理完毕，感谢您的反映", "Fixed. Thank you for reporting it."),
+        actor=handler,
+    )
     if stage == "closed":
         request.refresh_from_db()
-        actions.record_follow_up(request, resolved=True, satisfaction=["satisfied", "basic"][i % 2],
-                                 channel="phone", actor=dispatcher)
+        actions.record_follow_up(
+            request,
+            resolved=True,
+            satisfaction=["satisfied", "basic"][i % 2],
+            channel="phone",
+            actor=dispatcher,
+        )
 
 
 def _code(request):
-    return Category.objects.filter(city=request.city, depth=3).order_by("code").values_list("code", flat=True)[0]
+    return (
+        Category.objects.filter(city=request.city, depth=3).order_by("code").values_list("code", flat=True)[0]
+    )
 
 
 def _say(request, zh: str, en: str) -> str:
@@ -167,7 +229,9 @@ def load_history(*, city, stdout=None) -> None:
     synthetic.generate(city, n=HISTORY_REQUESTS, months=6, seed=11)
     months = stats.rebuild_all()
     if stdout is not None:
-        stdout.write(f"hotline: {HISTORY_REQUESTS} requests of synthetic history, rates for {len(months)} months")
+        stdout.write(
+            f"hotline: {HISTORY_REQUESTS} requests of synthetic history, rates for {len(months)} months"
+        )
 
 
 def _demo_whistle(city, street_user, dept_user, language: str) -> bool:
@@ -177,17 +241,38 @@ def _demo_whistle(city, street_user, dept_user, language: str) -> bool:
 
     if Whistle.objects.filter(street=street_user.street).exists():
         return False
-    case = (Request.objects.filter(city=city, street=street_user.street).exclude(status__in=["closed", "merged"])
-            .order_by("created_at").first())
+    case = (
+        Request.objects.filter(city=city, street=street_user.street)
+        .exclude(status__in=["closed", "merged"])
+        .order_by("created_at")
+        .first()
+    )
     if case is None or dept_user is None or dept_user.department is None:
         return False
-    other = Department.objects.filter(city=city, level="city").exclude(pk=dept_user.department_id).order_by("code")
+    other = (
+        Department.objects.filter(city=city, level="city")
+        .exclude(pk=dept_user.department_id)
+        .order_by("code")
+    )
     departments = [dept_user.department, *other[:1]]
-    title, need = (("路面塌陷，地下管线待查", "水务查漏，城管协调占道施工") if language == "zh"
-                   else ("Road collapse, utilities to check", "Water to find the leak, city management to close the lane"))
-    whistle = actions.blow_whistle(street=street_user.street, departments=departments, title=title, need=need,
-                                   urgent=True, finish_due=timezone.now() + timedelta(days=3), request=case,
-                                   actor=street_user)
+    title, need = (
+        ("路面塌陷，地下管线待查", "水务查漏，城管协调占道施工")
+        if language == "zh"
+        else (
+            "Road collapse, utilities to check",
+            "Water to find the leak, city management to close the lane",
+        )
+    )
+    whistle = actions.blow_whistle(
+        street=street_user.street,
+        departments=departments,
+        title=title,
+        need=need,
+        urgent=True,
+        finish_due=timezone.now() + timedelta(days=3),
+        request=case,
+        actor=street_user,
+    )
     # The report-in deadline (30 minutes for an urgent whistle) has passed: one department reported in late.
     Whistle.objects.filter(pk=whistle.pk).update(report_due=timezone.now() - timedelta(minutes=5))
     whistle.refresh_from_db()

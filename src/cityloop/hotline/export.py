@@ -14,10 +14,33 @@ from django.utils import timezone
 
 from cityloop.hotline.api_common import contact
 
-COLUMNS = ["tracking_no", "created_at", "status", "channel", "category", "category_name", "district",
-           "district_name", "street", "street_name", "community", "address", "title", "lon", "lat", "urgency",
-           "response_due", "finish_due", "replied_at", "closed_at", "outcome", "resolved", "satisfaction",
-           "caller_name", "caller_phone"]
+COLUMNS = [
+    "tracking_no",
+    "created_at",
+    "status",
+    "channel",
+    "category",
+    "category_name",
+    "district",
+    "district_name",
+    "street",
+    "street_name",
+    "community",
+    "address",
+    "title",
+    "lon",
+    "lat",
+    "urgency",
+    "response_due",
+    "finish_due",
+    "replied_at",
+    "closed_at",
+    "outcome",
+    "resolved",
+    "satisfaction",
+    "caller_name",
+    "caller_phone",
+]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -33,14 +56,36 @@ def _when(moment) -> str:
 
 def row(actor, r) -> list[str]:
     caller = contact(actor, r)
-    return [cell(v) for v in (
-        r.tracking_no, _when(r.created_at), r.status, r.channel, r.category.code if r.category_id else "",
-        r.category.label if r.category_id else "", r.district.code if r.district_id else "",
-        r.district.label if r.district_id else "", r.street.code if r.street_id else "",
-        r.street.label if r.street_id else "", r.community.code if r.community_id else "", r.address, r.title,
-        "" if r.lon is None else r.lon, "" if r.lat is None else r.lat, r.urgency, _when(r.response_due),
-        _when(r.finish_due), _when(r.replied_at), _when(r.closed_at), r.outcome,
-        "" if r.resolved is None else int(r.resolved), r.satisfaction, caller["name"], caller["phone"])]
+    return [
+        cell(v)
+        for v in (
+            r.tracking_no,
+            _when(r.created_at),
+            r.status,
+            r.channel,
+            r.category.code if r.category_id else "",
+            r.category.label if r.category_id else "",
+            r.district.code if r.district_id else "",
+            r.district.label if r.district_id else "",
+            r.street.code if r.street_id else "",
+            r.street.label if r.street_id else "",
+            r.community.code if r.community_id else "",
+            r.address,
+            r.title,
+            "" if r.lon is None else r.lon,
+            "" if r.lat is None else r.lat,
+            r.urgency,
+            _when(r.response_due),
+            _when(r.finish_due),
+            _when(r.replied_at),
+            _when(r.closed_at),
+            r.outcome,
+            "" if r.resolved is None else int(r.resolved),
+            r.satisfaction,
+            caller["name"],
+            caller["phone"],
+        )
+    ]
 
 
 class _Echo:

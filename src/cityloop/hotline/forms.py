@@ -12,16 +12,27 @@ from cityloop.hotline.models import Channel, Status, Urgency
 
 MAX_PHOTOS = 5
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
-SATISFACTION_CHOICES = [("satisfied", _("Satisfied")), ("basic", _("Basically satisfied")),
-                        ("unsatisfied", _("Unsatisfied"))]
+SATISFACTION_CHOICES = [
+    ("satisfied", _("Satisfied")),
+    ("basic", _("Basically satisfied")),
+    ("unsatisfied", _("Unsatisfied")),
+]
 RESOLVED_CHOICES = [("yes", _("Resolved")), ("no", _("Not resolved"))]
-OUTCOME_CHOICES = [("resolved", _("Resolved")), ("partial", _("Partly resolved")),
-                   ("explained", _("Explained to the citizen")), ("unresolvable", _("Cannot be resolved")),
-                   ("fixed", _("Fixed"))]
+OUTCOME_CHOICES = [
+    ("resolved", _("Resolved")),
+    ("partial", _("Partly resolved")),
+    ("explained", _("Explained to the citizen")),
+    ("unresolvable", _("Cannot be resolved")),
+    ("fixed", _("Fixed")),
+]
 # Said under every text a unit or dispatcher writes that the citizen never sees (issue 10 #9).
 STAFF_ONLY = _("Internal: only staff see this; it never reaches the citizen's status page or Open311.")
-CONTACT_CHANNELS = [("phone", _("Phone call")), ("visit", _("Visit")), ("sms", _("Text message")),
-                    ("email", _("E-mail"))]
+CONTACT_CHANNELS = [
+    ("phone", _("Phone call")),
+    ("visit", _("Visit")),
+    ("sms", _("Text message")),
+    ("email", _("E-mail")),
+]
 
 
 class MultiplePhotoInput(forms.ClearableFileInput):
@@ -46,30 +57,46 @@ class PhotosField(forms.FileField):
 class WhatWhereForm(forms.Form):
     """What happened and where: shared by the citizen's form and the operator's."""
 
-    description = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 5}),
-                                  max_length=4000)
-    address = forms.CharField(label=_("Where (address)"), max_length=300, required=False,
-                              help_text=_("A street address, a landmark or a community name."))
+    description = forms.CharField(
+        label=_("What happened"), widget=forms.Textarea(attrs={"rows": 5}), max_length=4000
+    )
+    address = forms.CharField(
+        label=_("Where (address)"),
+        max_length=300,
+        required=False,
+        help_text=_("A street address, a landmark or a community name."),
+    )
     lon = forms.FloatField(label=_("Longitude"), required=False, min_value=-180, max_value=180)
     lat = forms.FloatField(label=_("Latitude"), required=False, min_value=-90, max_value=90)
     caller_name = forms.CharField(label=_("Your name"), max_length=100, required=False)
-    caller_phone = forms.CharField(label=_("Phone"), max_length=32,
-                                   help_text=_("Needed to reach you; your access code and the rating code are sent to it."))
+    caller_phone = forms.CharField(
+        label=_("Phone"),
+        max_length=32,
+        help_text=_("Needed to reach you; your access code and the rating code are sent to it."),
+    )
 
     def clean(self):
         data = super().clean()
-        if not (data.get("address") or "").strip() and data.get("lon") is None and data.get("lat") is None \
-                and "lon" not in self.errors and "lat" not in self.errors:
+        if (
+            not (data.get("address") or "").strip()
+            and data.get("lon") is None
+            and data.get("lat") is None
+            and "lon" not in self.errors
+            and "lat" not in self.errors
+        ):
             self.add_error("address", _("Say where it happened: an address, or longitude and latitude."))
         return data
 
 
 class SubmitForm(WhatWhereForm):
-    photos = PhotosField(label=_("Photos"), required=False,
-                         help_text=_("JPEG, PNG or WebP, at most 10 MB each."))
+    photos = PhotosField(
+        label=_("Photos"), required=False, help_text=_("JPEG, PNG or WebP, at most 10 MB each.")
+    )
     keep_photo_location = forms.BooleanField(
-        label=_("Keep the photo's location"), required=False,
-        help_text=_("Unless ticked, the GPS position stored inside the photo is removed."))
+        label=_("Keep the photo's location"),
+        required=False,
+        help_text=_("Unless ticked, the GPS position stored inside the photo is removed."),
+    )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def __init__(self, *args, **kwargs):
@@ -83,8 +110,11 @@ class IntakeForm(WhatWhereForm):
     category = forms.ChoiceField(label=_("Category"), required=False)
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
     complex = forms.BooleanField(label=_("Complex case"), required=False)
-    confidential = forms.BooleanField(label=_("Confidential caller"), required=False,
-                                      help_text=_("Hides the caller from everyone but the dispatchers."))
+    confidential = forms.BooleanField(
+        label=_("Confidential caller"),
+        required=False,
+        help_text=_("Hides the caller from everyone but the dispatchers."),
+    )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def __init__(self, *args, categories=(), **kwargs):
@@ -93,25 +123,34 @@ class IntakeForm(WhatWhereForm):
         self.fields["caller_phone"].label = _("Caller's phone")
         self.fields["caller_phone"].help_text = ""
         self.fields["category"].choices = [("", _("— not chosen (use the suggestion) —"))] + [
-            (c.code, f"{c.code} {c.label}") for c in categories]
+            (c.code, f"{c.code} {c.label}") for c in categories
+        ]
         if not self.is_bound:
             self.initial["idempotency_key"] = uuid.uuid4().hex
 
 
 def _access_code_field(label):
-    return forms.CharField(label=label, max_length=20, widget=forms.TextInput(attrs={
-        "autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}))
+    return forms.CharField(
+        label=label,
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+    )
 
 
 class TrackForm(forms.Form):
-    tracking_no = forms.CharField(label=_("Tracking number"), max_length=20,
-                                  widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    tracking_no = forms.CharField(
+        label=_("Tracking number"), max_length=20, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
     code = _access_code_field(_("Access code"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["code"].help_text = _("The 10 letters and digits you were given when you reported the "
-                                          "problem (on the confirmation page and by text message).")
+        self.fields["code"].help_text = _(
+            "The 10 letters and digits you were given when you reported the "
+            "problem (on the confirmation page and by text message)."
+        )
 
     def clean_code(self):
         code = self.cleaned_data["code"]
@@ -121,12 +160,15 @@ class TrackForm(forms.Form):
 
 
 class FollowUpForm(forms.Form):
-    resolved = forms.ChoiceField(label=_("Was the problem resolved?"), choices=RESOLVED_CHOICES,
-                                 widget=forms.RadioSelect)
-    satisfaction = forms.ChoiceField(label=_("How satisfied are you?"), choices=SATISFACTION_CHOICES,
-                                     widget=forms.RadioSelect)
-    comment = forms.CharField(label=_("Comment"), required=False, max_length=2000,
-                              widget=forms.Textarea(attrs={"rows": 3}))
+    resolved = forms.ChoiceField(
+        label=_("Was the problem resolved?"), choices=RESOLVED_CHOICES, widget=forms.RadioSelect
+    )
+    satisfaction = forms.ChoiceField(
+        label=_("How satisfied are you?"), choices=SATISFACTION_CHOICES, widget=forms.RadioSelect
+    )
+    comment = forms.CharField(
+        label=_("Comment"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class RateByCodeForm(FollowUpForm):
@@ -164,10 +206,10 @@ class ClassifyForm(forms.Form):
 
 class DispatchForm(forms.Form):
     lead = UnitChoiceField(label=_("Lead unit (receives first)"))
-    others = forms.MultipleChoiceField(label=_("Also send to"), required=False,
-                                       widget=forms.SelectMultiple(attrs={"size": 6}))
-    note = forms.CharField(label=_("Note to the units"), required=False, max_length=500,
-                           help_text=STAFF_ONLY)
+    others = forms.MultipleChoiceField(
+        label=_("Also send to"), required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+    )
+    note = forms.CharField(label=_("Note to the units"), required=False, max_length=500, help_text=STAFF_ONLY)
 
     def __init__(self, *args, units=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,8 +219,9 @@ class DispatchForm(forms.Form):
 
 class ArbitrationForm(forms.Form):
     unit = UnitChoiceField(label=_("Unit that must handle it"))
-    decision = forms.CharField(label=_("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}),
-                               help_text=STAFF_ONLY)
+    decision = forms.CharField(
+        label=_("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}), help_text=STAFF_ONLY
+    )
 
     def __init__(self, *args, units=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -186,43 +229,62 @@ class ArbitrationForm(forms.Form):
 
 
 class ExtensionDecisionForm(forms.Form):
-    approve = forms.ChoiceField(label=_("Decision"), choices=[("yes", _("Approve")), ("no", _("Refuse"))],
-                                widget=forms.RadioSelect)
-    note = forms.CharField(label=_("Note (needed to refuse)"), required=False, max_length=500, help_text=STAFF_ONLY)
+    approve = forms.ChoiceField(
+        label=_("Decision"), choices=[("yes", _("Approve")), ("no", _("Refuse"))], widget=forms.RadioSelect
+    )
+    note = forms.CharField(
+        label=_("Note (needed to refuse)"), required=False, max_length=500, help_text=STAFF_ONLY
+    )
 
 
 class ReturnForm(forms.Form):
-    reason = forms.CharField(label=_("Reason for returning"), widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text=STAFF_ONLY)
+    reason = forms.CharField(
+        label=_("Reason for returning"), widget=forms.Textarea(attrs={"rows": 2}), help_text=STAFF_ONLY
+    )
 
 
 class NoteForm(forms.Form):
     text = forms.CharField(label=_("Progress note"), widget=forms.Textarea(attrs={"rows": 2}))
-    public = forms.BooleanField(label=_("Show to the citizen"), required=False,
-                                help_text=_("Ticked, the citizen sees this note on the public status page (and Open311 "
-                                            "publishes it); unticked, only staff see it."))
+    public = forms.BooleanField(
+        label=_("Show to the citizen"),
+        required=False,
+        help_text=_(
+            "Ticked, the citizen sees this note on the public status page (and Open311 "
+            "publishes it); unticked, only staff see it."
+        ),
+    )
 
 
 class ContactForm(forms.Form):
     channel = forms.ChoiceField(label=_("How"), choices=CONTACT_CHANNELS)
-    summary = forms.CharField(label=_("What was agreed"), widget=forms.Textarea(attrs={"rows": 2}),
-                              help_text=STAFF_ONLY)
+    summary = forms.CharField(
+        label=_("What was agreed"), widget=forms.Textarea(attrs={"rows": 2}), help_text=STAFF_ONLY
+    )
 
 
 class ExtensionForm(forms.Form):
     days = forms.IntegerField(label=_("Extra working days"), min_value=1, max_value=30)
-    reason = forms.CharField(label=_("Reason for the extension"), widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text=STAFF_ONLY)
+    reason = forms.CharField(
+        label=_("Reason for the extension"), widget=forms.Textarea(attrs={"rows": 2}), help_text=STAFF_ONLY
+    )
 
 
 class ReplyForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOME_CHOICES)
-    text = forms.CharField(label=_("Reply to the citizen"), widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text=_("The citizen sees this reply on the public status page."))
+    text = forms.CharField(
+        label=_("Reply to the citizen"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The citizen sees this reply on the public status page."),
+    )
 
 
-ORDER_FORMS = {"return": ReturnForm, "note": NoteForm, "contact": ContactForm, "extension": ExtensionForm,
-               "reply": ReplyForm}
+ORDER_FORMS = {
+    "return": ReturnForm,
+    "note": NoteForm,
+    "contact": ContactForm,
+    "extension": ExtensionForm,
+    "reply": ReplyForm,
+}
 
 
 class SearchForm(forms.Form):
@@ -231,14 +293,21 @@ class SearchForm(forms.Form):
     category = forms.ChoiceField(label=_("Category"), required=False)
     district = forms.ChoiceField(label=_("District"), required=False)
     street = forms.ChoiceField(label=_("Street"), required=False)
-    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=[("", _("Any"))] + Channel.choices)
-    since = forms.DateField(label=_("From (date)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To (date, inclusive)"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
+    channel = forms.ChoiceField(
+        label=_("Channel"), required=False, choices=[("", _("Any"))] + Channel.choices
+    )
+    since = forms.DateField(
+        label=_("From (date)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To (date, inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args, categories=(), districts=(), streets=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", _("Any"))] + [(c.code, f"{c.code} {c.label}") for c in categories]
+        self.fields["category"].choices = [("", _("Any"))] + [
+            (c.code, f"{c.code} {c.label}") for c in categories
+        ]
         self.fields["district"].choices = [("", _("Any"))] + [(d.code, d.label) for d in districts]
         self.fields["street"].choices = [("", _("Any"))] + [(s.code, s.label) for s in streets]
 

@@ -120,11 +120,21 @@ class Writer:
 _writer = Writer()
 
 
-def submit(sub: intake.Submission, *, city, channel: str, actor=None, citizen=None,
-           idempotency: tuple[str, str] | None = None, timeout: float = 60.0):
+def submit(
+    sub: intake.Submission,
+    *,
+    city,
+    channel: str,
+    actor=None,
+    citizen=None,
+    idempotency: tuple[str, str] | None = None,
+    timeout: float = 60.0,
+):
     """Like ``actions.submit_request``, but written together with other submits of this process.
 
     A repeated idempotency key is recognised by ``store`` inside the batch's transaction.
     """
-    item = intake.prepare(sub, city=city, channel=channel, actor=actor, citizen=citizen, idempotency=idempotency)
+    item = intake.prepare(
+        sub, city=city, channel=channel, actor=actor, citizen=citizen, idempotency=idempotency
+    )
     return _writer.submit(item).result(timeout=timeout)

@@ -44,8 +44,11 @@ def last_months(last: date, n: int) -> list[date]:
 
 
 def districts(city) -> list[Jurisdiction]:
-    return list(Jurisdiction.objects.filter(city=city, level="district").order_by("code")
-                .only("id", "code", "name", "name_en", "level", "parent_id"))
+    return list(
+        Jurisdiction.objects.filter(city=city, level="district")
+        .order_by("code")
+        .only("id", "code", "name", "name_en", "level", "parent_id")
+    )
 
 
 def top_categories(city) -> list[Category]:
@@ -78,8 +81,13 @@ def street_paths(city, district_id: int | None) -> list[tuple[str, str, str]]:
     """Projected street outlines, computed once per process and city (the pack rarely changes)."""
     pack = getattr(city, "pack", None)
     # the labels inside the paths are in the page's language
-    key = (city.pk, district_id, pack.pk if pack else None, pack.imported_at if pack else None,
-           translation.get_language())
+    key = (
+        city.pk,
+        district_id,
+        pack.pk if pack else None,
+        pack.imported_at if pack else None,
+        translation.get_language(),
+    )
     with _paths_lock:
         found = _paths_cache.get(key)
     if found is not None:
@@ -109,34 +117,57 @@ class Dashboard:
     categories: list = field(default_factory=list)
 
 
-def dashboard(city, *, months: list[date], district_id: int | None = None, category_id: int | None = None,
-              rate: str = "satisfaction", rate_label: str = "", no_data: str = "no data") -> Dashboard:
+def dashboard(
+    city,
+    *,
+    months: list[date],
+    district_id: int | None = None,
+    category_id: int | None = None,
+    rate: str = "satisfaction",
+    rate_label: str = "",
+    no_data: str = "no data",
+) -> Dashboard:
     if district_id:
-        totals = stats.counts_by_unit("district", months, category_id=category_id,
-                                      unit_ids=[district_id]).get(district_id, Counts())
+        totals = stats.counts_by_unit(
+            "district", months, category_id=category_id, unit_ids=[district_id]
+        ).get(district_id, Counts())
         by_category = stats.counts_by_category("district", months, unit_ids=[district_id])
     else:
-        totals = stats.counts_by_unit("city", months, category_id=category_id, unit_ids=[city.pk]).get(city.pk,
-                                                                                                       Counts())
+        totals = stats.counts_by_unit("city", months, category_id=category_id, unit_ids=[city.pk]).get(
+            city.pk, Counts()
+        )
         by_category = stats.counts_by_category("city", months, unit_ids=[city.pk])
     paths = street_paths(city, district_id)
-    street_counts = stats.counts_by_unit("street", months, category_id=category_id,
-                                         unit_ids=[int(key) for key, _, _ in paths])
+    street_counts = stats.counts_by_unit(
+        "street", months, category_id=category_id, unit_ids=[int(key) for key, _, _ in paths]
+    )
     function = rates.RATE_FUNCTIONS[rate]
     values = {str(pk): function(c) for pk, c in street_counts.items()}
     map_svg = svg.choropleth(paths, values, title=rate_label or rate, no_data=no_data)
     names = {c.pk: c for c in Category.objects.filter(city=city, depth=1)}
-    hot = sorted(((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),
-                 key=lambda item: -item[1].received)[:10]
+    hot = sorted(
+        ((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),
+        key=lambda item: -item[1].received,
+    )[:10]
     overdue, overdue_count = overdue_orders(city, district_id=district_id, category_id=category_id)
-    return Dashboard(months=months, totals=totals, rates=rates.rates(totals),
-                     composite=rates.composite(totals, settings.HOTLINE["score_weights"]), map_svg=map_svg,
-                     rate=rate, hot_categories=hot, overdue=overdue, overdue_count=overdue_count,
-                     districts=districts(city), categories=sorted(names.values(), key=lambda c: c.code))
+    return Dashboard(
+        months=months,
+        totals=totals,
+        rates=rates.rates(totals),
+        composite=rates.composite(totals, settings.HOTLINE["score_weights"]),
+        map_svg=map_svg,
+        rate=rate,
+        hot_categories=hot,
+        overdue=overdue,
+        overdue_count=overdue_count,
+        districts=districts(city),
+        categories=sorted(names.values(), key=lambda c: c.code),
+    )
 
 
-def overdue_orders(city, *, district_id: int | None = None, category_id: int | None = None, limit: int = 20,
-                   now=None) -> tuple[list[Order], int]:
+def overdue_orders(
+    city, *, district_id: int | None = None, category_id: int | None = None, limit: int = 20, now=None
+) -> tuple[list[Order], int]:
     """The most overdue active orders and how many there are (the rule of ``queries.overdue_orders``).
 
     Asked as three index ranges on (status, finish_due) — signed or pending past the finish limit,
@@ -156,12 +187,17 @@ def overdue_orders(city, *, district_id: int | None = None, category_id: int | N
         annotations["in_category"] = F("request__category_id") + 0
         narrow["in_category__in"] = [c for c, r in roots.items() if r == category_id]
     orders = Order.objects.annotate(**annotations)
-    parts = [orders.filter(status=OrderStatus.SIGNED, finish_due__lt=now, **narrow),
-             orders.filter(status=OrderStatus.PENDING, finish_due__lt=now, **narrow),
-             orders.filter(status=OrderStatus.PENDING, response_due__lt=now, finish_due__gte=now, **narrow)]
+    parts = [
+        orders.filter(status=OrderStatus.SIGNED, finish_due__lt=now, **narrow),
+        orders.filter(status=OrderStatus.PENDING, finish_due__lt=now, **narrow),
+        orders.filter(status=OrderStatus.PENDING, response_due__lt=now, finish_due__gte=now, **narrow),
+    ]
     count = sum(part.count() for part in parts)
-    ids = sorted((due, pk) for part in parts
-                 for pk, due in part.order_by("finish_due", "id").values_list("id", "finish_due")[:limit])[:limit]
+    ids = sorted(
+        (due, pk)
+        for part in parts
+        for pk, due in part.order_by("finish_due", "id").values_list("id", "finish_due")[:limit]
+    )[:limit]
     found = Order.objects.select_related("request", "street", "department").in_bulk([pk for _due, pk in ids])
     return [found[pk] for _due, pk in ids], count
 
@@ -186,15 +222,26 @@ class RankRow:
 
 def assessments(month: date, department_ids) -> dict[int, float | None]:
     """Streets' assessment (0-1) per department for a month: forms and whistle ratings."""
-    forms = dict(Assessment.objects.filter(month=month, department_id__in=department_ids)
-                 .values("department_id").annotate(avg=Avg("score")).values_list("department_id", "avg"))
+    forms = dict(
+        Assessment.objects.filter(month=month, department_id__in=department_ids)
+        .values("department_id")
+        .annotate(avg=Avg("score"))
+        .values_list("department_id", "avg")
+    )
     start, end = stats.month_bounds(month)
     ratings: dict[int, list[int]] = {}
-    for dept, rating in Summons.objects.filter(department_id__in=department_ids, rating__isnull=False,
-                                               whistle__status=WhistleStatus.CLOSED, whistle__closed_at__gte=start,
-                                               whistle__closed_at__lt=end).values_list("department_id", "rating"):
+    for dept, rating in Summons.objects.filter(
+        department_id__in=department_ids,
+        rating__isnull=False,
+        whistle__status=WhistleStatus.CLOSED,
+        whistle__closed_at__gte=start,
+        whistle__closed_at__lt=end,
+    ).values_list("department_id", "rating"):
         ratings.setdefault(dept, []).append(rating)
-    return {d: rates.assessment_score([forms[d]] if d in forms else [], ratings.get(d, [])) for d in department_ids}
+    return {
+        d: rates.assessment_score([forms[d]] if d in forms else [], ratings.get(d, []))
+        for d in department_ids
+    }
 
 
 def assessment_trend(department_id: int, months: list[date]) -> dict[date, float]:
@@ -210,8 +257,11 @@ def assessment_trend(department_id: int, months: list[date]) -> dict[date, float
 def _score_rows(kind: str, month: date, unit_map: dict, category_id: int | None) -> dict[int, RankRow]:
     counts = stats.counts_by_unit(kind, [month], category_id=category_id, unit_ids=list(unit_map))
     weights = settings.HOTLINE["score_weights"]
-    rows = {pk: RankRow(unit_map[pk], c, rates.rates(c), rates.composite(c, weights)) for pk, c in counts.items()
-            if pk in unit_map and c.received}
+    rows = {
+        pk: RankRow(unit_map[pk], c, rates.rates(c), rates.composite(c, weights))
+        for pk, c in counts.items()
+        if pk in unit_map and c.received
+    }
     if kind == "department":
         scores = assessments(month, list(unit_map))
         weight = settings.HOTLINE["assessment_weight"]
@@ -224,8 +274,9 @@ def _score_rows(kind: str, month: date, unit_map: dict, category_id: int | None)
     return rows
 
 
-def ranking(kind: str, month: date, city, *, district_id: int | None = None,
-            category_id: int | None = None) -> list[RankRow]:
+def ranking(
+    kind: str, month: date, city, *, district_id: int | None = None, category_id: int | None = None
+) -> list[RankRow]:
     """Units of one level ranked by score for a month, with last month's score and rank beside."""
     unit_map = units(kind, city, district_id)
     current = _score_rows(kind, month, unit_map, category_id)
@@ -250,6 +301,12 @@ def trend(kind: str, unit_id: int, months: list[date]) -> dict[date, Counts]:
 def report_sentences(city, month: date, labels: dict[str, str]) -> list[str]:
     """What changed city-wide, in the seed's words ("resolution rate rose from A% to B%")."""
     now = stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, Counts())
-    before = stats.counts_by_unit("city", [stats.previous_month(month)], unit_ids=[city.pk]).get(city.pk, Counts())
-    return [rates.describe_change(labels[name], rates.RATE_FUNCTIONS[name](before), rates.RATE_FUNCTIONS[name](now))
-            for name in ("response", "resolution", "satisfaction")]
+    before = stats.counts_by_unit("city", [stats.previous_month(month)], unit_ids=[city.pk]).get(
+        city.pk, Counts()
+    )
+    return [
+        rates.describe_change(
+            labels[name], rates.RATE_FUNCTIONS[name](before), rates.RATE_FUNCTIONS[name](now)
+        )
+        for name in ("response", "resolution", "satisfaction")
+    ]

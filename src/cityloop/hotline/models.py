@@ -37,9 +37,16 @@ class Request(models.Model):
     city = models.ForeignKey("org.Jurisdiction", on_delete=models.PROTECT, related_name="+")
     tracking_no = models.CharField(_("tracking number"), max_length=20, unique=True)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
-    status = models.CharField(_("status"), max_length=24, choices=Status.choices, default=Status.NEW, db_index=True)
-    citizen = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="hotline_requests")
+    status = models.CharField(
+        _("status"), max_length=24, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="hotline_requests",
+    )
     caller_name = models.CharField(_("caller's name"), max_length=100, blank=True)
     caller_phone = models.CharField(_("caller's phone"), max_length=32, blank=True)
     caller_email = models.CharField(_("caller's e-mail"), max_length=200, blank=True)
@@ -49,22 +56,34 @@ class Request(models.Model):
     address = models.CharField(_("address"), max_length=300, blank=True)
     lon = models.FloatField(null=True, blank=True)
     lat = models.FloatField(null=True, blank=True)
-    district = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    street = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    community = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")
-    category = models.ForeignKey("org.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    suggested_category = models.ForeignKey("org.Category", null=True, blank=True, on_delete=models.SET_NULL,
-                                           related_name="+")
+    district = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    street = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    community = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.ForeignKey(
+        "org.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    suggested_category = models.ForeignKey(
+        "org.Category", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     suggestion_confidence = models.FloatField(null=True, blank=True)
     urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
     complex = models.BooleanField(_("complex case"), default=False)
     # The unit that received the case first leads it when it spans several units (首接负责).
-    lead_street = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
-    lead_department = models.ForeignKey("org.Department", null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+")
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged")
+    lead_street = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lead_department = models.ForeignKey(
+        "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged"
+    )
     source_ref = models.CharField(max_length=120, blank=True, db_index=True)
     attributes = models.JSONField(default=dict, blank=True)
     evidence = models.JSONField(default=dict, blank=True)
@@ -112,15 +131,21 @@ class Order(models.Model):
     """What one unit (a street or a department) receives to handle a request (工单)."""
 
     request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="orders")
-    street = models.ForeignKey("org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    department = models.ForeignKey("org.Department", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    street = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    department = models.ForeignKey(
+        "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     route = models.CharField(max_length=16)
     lead = models.BooleanField(default=True)
-    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=OrderStatus.choices, default=OrderStatus.PENDING, db_index=True
+    )
     dispatched_at = models.DateTimeField()
-    dispatched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="+")
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     response_due = models.DateTimeField()
     finish_due = models.DateTimeField()
     signed_at = models.DateTimeField(null=True, blank=True)
@@ -132,8 +157,11 @@ class Order(models.Model):
 
     class Meta:
         db_table = "hotline_order"
-        indexes = [models.Index(fields=["street", "status"]), models.Index(fields=["department", "status"]),
-                   models.Index(fields=["status", "finish_due"])]
+        indexes = [
+            models.Index(fields=["street", "status"]),
+            models.Index(fields=["department", "status"]),
+            models.Index(fields=["status", "finish_due"]),
+        ]
 
     @property
     def unit(self):
@@ -150,8 +178,9 @@ class Event(models.Model):
     request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="events")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=24)
     public = models.BooleanField(default=False)
     text = models.TextField(blank=True)
@@ -169,8 +198,9 @@ class Extension(models.Model):
     days = models.PositiveSmallIntegerField()
     reason = models.TextField()
     approved = models.BooleanField(null=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
 
@@ -184,8 +214,9 @@ class FollowUp(models.Model):
     request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="follow_ups")
     at = models.DateTimeField()
     channel = models.CharField(max_length=8)  # web | phone
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     resolved = models.BooleanField()
     satisfaction = models.CharField(max_length=12)
     comment = models.TextField(blank=True)
@@ -238,8 +269,9 @@ class Arbitration(models.Model):
     units = models.JSONField(default=list)
     reason = models.TextField()
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decision = models.TextField(blank=True)
 
     class Meta:
@@ -292,7 +324,9 @@ class TimeLimit(models.Model):
 
     class Meta:
         db_table = "hotline_time_limit"
-        constraints = [models.UniqueConstraint(fields=["category", "urgency"], name="hotline_time_limit_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "urgency"], name="hotline_time_limit_unique")
+        ]
 
 
 class WhistleStatus(models.TextChoices):
@@ -304,7 +338,9 @@ class Whistle(models.Model):
     """吹哨: a street summons departments to a problem it cannot solve alone."""
 
     street = models.ForeignKey("org.Jurisdiction", on_delete=models.PROTECT, related_name="+")
-    request = models.ForeignKey(Request, null=True, blank=True, on_delete=models.PROTECT, related_name="whistles")
+    request = models.ForeignKey(
+        Request, null=True, blank=True, on_delete=models.PROTECT, related_name="whistles"
+    )
     title = models.CharField(_("problem"), max_length=200)
     need = models.TextField(_("what is needed"))
     urgent = models.BooleanField(_("urgent"), default=False)
@@ -345,7 +381,9 @@ class Summons(models.Model):
 
     class Meta:
         db_table = "hotline_summons"
-        constraints = [models.UniqueConstraint(fields=["whistle", "department"], name="hotline_summons_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["whistle", "department"], name="hotline_summons_unique")
+        ]
 
 
 class Assessment(models.Model):
@@ -361,8 +399,11 @@ class Assessment(models.Model):
 
     class Meta:
         db_table = "hotline_assessment"
-        constraints = [models.UniqueConstraint(fields=["street", "department", "month"],
-                                               name="hotline_assessment_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["street", "department", "month"], name="hotline_assessment_unique"
+            )
+        ]
 
 
 class MonthlyStat(models.Model):

@@ -1,4 +1,5 @@
-"""Photo checks: type by content (not by name), size in bytes and in pixels, EXIF location stripped unless kept."""
+"""Photo checks: type by content (not by name), size in bytes and in pixels, EXIF location stripped unless
+kept."""
 
 from __future__ import annotations
 
@@ -30,23 +31,38 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def clean_photo(name: str, data: bytes, *, keep_location: bool, field: str = "photos") -> tuple[ContentFile, str]:
+def clean_photo(
+    name: str, data: bytes, *, keep_location: bool, field: str = "photos"
+) -> tuple[ContentFile, str]:
     """A checked copy of the photo (re-encoded without GPS unless ``keep_location``) and its type."""
     if len(data) > MAX_BYTES:
         raise ValidationError({field: f"{name}: {len(data) / 1048576:.1f} MB is over the 10 MB limit"})
     kind = sniff(data[:16])
     if kind is None:
-        raise ValidationError({field: f"{name}: not a JPEG, PNG or WebP image (checked by content, not by name)"})
+        raise ValidationError(
+            {field: f"{name}: not a JPEG, PNG or WebP image (checked by content, not by name)"}
+        )
     try:
         image = Image.open(io.BytesIO(data))
         # Judged from the header, before a single pixel is unpacked.
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ValidationError({field: f"{name}: {width} x {height} pixels is over the limit of "
-                                          f"{MAX_PIXELS // 1_000_000} million pixels"})
+            raise ValidationError(
+                {
+                    field: f"{name}: {width} x {height} pixels is over the limit of "
+                    f"{MAX_PIXELS // 1_000_000} million pixels"
+                }
+            )
         image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ValidationError({field: f"{name}: the image cannot be read ({exc.__class__.__name__})"}) from exc
+    except (
+        UnidentifiedImageError,
+        OSError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise ValidationError(
+            {field: f"{name}: the image cannot be read ({exc.__class__.__name__})"}
+        ) from exc
     if keep_location:
         return ContentFile(data, name=name), kind
     exif = image.getexif()

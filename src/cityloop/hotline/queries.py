@@ -20,7 +20,9 @@ DISPATCH_ROLES = {Role.DISPATCHER, Role.ADMIN}
 
 
 def is_dispatcher(actor) -> bool:
-    return actor is not None and actor.is_authenticated and (actor.is_superuser or actor.role in DISPATCH_ROLES)
+    return (
+        actor is not None and actor.is_authenticated and (actor.is_superuser or actor.role in DISPATCH_ROLES)
+    )
 
 
 def require_dispatcher(actor) -> None:
@@ -113,16 +115,18 @@ def limits_for(category, urgency: str) -> rules.Limits:
 
 def dispatch_queue(city=None) -> QuerySet[Request]:
     """Undispatched requests, oldest first."""
-    qs = Request.objects.filter(status=Status.NEW).select_related("category", "suggested_category", "street",
-                                                                   "district")
+    qs = Request.objects.filter(status=Status.NEW).select_related(
+        "category", "suggested_category", "street", "district"
+    )
     if city is not None:
         qs = qs.filter(city=city)
     return qs.order_by("created_at", "id")
 
 
 def follow_up_queue(city=None) -> QuerySet[Request]:
-    qs = Request.objects.filter(Q(status=Status.REPLIED) | Q(status=Status.MERGED, replied_at__isnull=False,
-                                                               closed_at__isnull=True))
+    qs = Request.objects.filter(
+        Q(status=Status.REPLIED) | Q(status=Status.MERGED, replied_at__isnull=False, closed_at__isnull=True)
+    )
     if city is not None:
         qs = qs.filter(city=city)
     return qs.order_by("replied_at", "id")
@@ -136,19 +140,33 @@ def duplicate_candidates(request: Request, actor) -> list[Request]:
         return []
     min_lon, min_lat, max_lon, max_lat = rules.degree_box(request.lon, request.lat, cfg["duplicate_radius_m"])
     since = request.created_at - timedelta(hours=cfg["duplicate_window_hours"])
-    nearby = (requests_for(actor).filter(category_id=request.category_id, created_at__gte=since,
-                                     lon__range=(min_lon, max_lon), lat__range=(min_lat, max_lat))
-              .exclude(pk=request.pk).exclude(status__in=[Status.CLOSED, Status.MERGED]).order_by("created_at"))
-    return [r for r in nearby
-            if rules.distance_m(request.lon, request.lat, r.lon, r.lat) <= cfg["duplicate_radius_m"]]
+    nearby = (
+        requests_for(actor)
+        .filter(
+            category_id=request.category_id,
+            created_at__gte=since,
+            lon__range=(min_lon, max_lon),
+            lat__range=(min_lat, max_lat),
+        )
+        .exclude(pk=request.pk)
+        .exclude(status__in=[Status.CLOSED, Status.MERGED])
+        .order_by("created_at")
+    )
+    return [
+        r
+        for r in nearby
+        if rules.distance_m(request.lon, request.lat, r.lon, r.lat) <= cfg["duplicate_radius_m"]
+    ]
 
 
 def overdue_orders(now=None) -> QuerySet[Order]:
     now = now or timezone.now()
     active = [OrderStatus.PENDING, OrderStatus.SIGNED]
-    return (Order.objects.filter(status__in=active)
-            .filter(Q(finish_due__lt=now) | Q(status=OrderStatus.PENDING, response_due__lt=now))
-            .select_related("request", "street", "department"))
+    return (
+        Order.objects.filter(status__in=active)
+        .filter(Q(finish_due__lt=now) | Q(status=OrderStatus.PENDING, response_due__lt=now))
+        .select_related("request", "street", "department")
+    )
 
 
 # -- reads behind the pages (added with the hotline's pages) ----------------------------------------
@@ -174,8 +192,9 @@ def public_timeline(request: Request) -> QuerySet:
 def pending_extensions(city=None) -> QuerySet:
     from cityloop.hotline.models import Extension
 
-    qs = (Extension.objects.filter(approved__isnull=True)
-          .select_related("order", "order__request", "order__street", "order__department", "requested_by"))
+    qs = Extension.objects.filter(approved__isnull=True).select_related(
+        "order", "order__request", "order__street", "order__department", "requested_by"
+    )
     if city is not None:
         qs = qs.filter(order__request__city=city)
     return qs.order_by("requested_at", "id")
@@ -198,8 +217,9 @@ def inbox_orders(actor, tab: str, now=None) -> QuerySet[Order]:
     if tab not in INBOX_TABS:
         raise ValueError(f"unknown inbox tab {tab!r}")
     now = now or timezone.now()
-    qs = orders_for_unit(actor).select_related("request", "request__category", "request__street", "street",
-                                               "department")
+    qs = orders_for_unit(actor).select_related(
+        "request", "request__category", "request__street", "street", "department"
+    )
     if tab == "new":
         return qs.filter(status=OrderStatus.PENDING).order_by("response_due", "id")
     if tab == "in_progress":
@@ -210,14 +230,27 @@ def inbox_orders(actor, tab: str, now=None) -> QuerySet[Order]:
     return qs.filter(pk__in=overdue).order_by("finish_due", "id")
 
 
-def search_requests(actor, *, status: str = "", category=None, street=None, district=None, channel: str = "",
-                    since=None, until=None, text: str = "") -> QuerySet[Request]:
-    """Requests the actor may see, narrowed by the search form's filters (a category includes its children)."""
+def search_requests(
+    actor,
+    *,
+    status: str = "",
+    category=None,
+    street=None,
+    district=None,
+    channel: str = "",
+    since=None,
+    until=None,
+    text: str = "",
+) -> QuerySet[Request]:
+    """Requests the actor may see, narrowed by the search form's filters (a category includes its
+    children)."""
     qs = requests_for(actor).select_related("category", "street", "district")
     if status:
         qs = qs.filter(status=status)
     if category is not None:
-        qs = qs.filter(Q(category=category) | Q(category__parent=category) | Q(category__parent__parent=category))
+        qs = qs.filter(
+            Q(category=category) | Q(category__parent=category) | Q(category__parent__parent=category)
+        )
     if street is not None:
         qs = qs.filter(street=street)
     if district is not None:
@@ -230,12 +263,17 @@ def search_requests(actor, *, status: str = "", category=None, street=None, dist
         qs = qs.filter(created_at__lt=until)
     text = (text or "").strip()
     if text:
-        qs = qs.filter(Q(tracking_no__iexact=text) | Q(title__icontains=text) | Q(description__icontains=text)
-                       | Q(address__icontains=text))
+        qs = qs.filter(
+            Q(tracking_no__iexact=text)
+            | Q(title__icontains=text)
+            | Q(description__icontains=text)
+            | Q(address__icontains=text)
+        )
     return qs.order_by("-created_at", "-id")
 
 
 def awaits_follow_up(request: Request) -> bool:
     """Whether the citizen can answer the follow-up now (the request is in the follow-up queue)."""
-    return request.status == Status.REPLIED or (request.status == Status.MERGED and request.replied_at is not None
-                                                 and request.closed_at is None)
+    return request.status == Status.REPLIED or (
+        request.status == Status.MERGED and request.replied_at is not None and request.closed_at is None
+    )

@@ -15,18 +15,18 @@ RATES = ("response", "resolution", "satisfaction", "overdue", "returned")
 
 @dataclass
 class Counts:
-    received: int = 0        # requests received in the period (merged duplicates excluded: handled once)
-    response_due: int = 0    # of those, whose response limit has passed or who were answered
-    responded: int = 0       # … answered (first contact with the citizen, or the reply) within the limit
-    followed_up: int = 0     # requests whose citizen answered the follow-up (merged duplicates included)
-    resolved: int = 0        # … who said "resolved" (the latest answer counts after a reopen)
-    satisfied: int = 0       # … "satisfied"
-    basic: int = 0           # … "basically satisfied"
-    orders: int = 0          # orders the unit(s) received
-    returned: int = 0        # … sent back to the dispatcher
-    overdue: int = 0         # requests replied after the finish limit, or still unreplied past it
-    open_at_end: int = 0     # requests not closed at the end of the period
-    closed: int = 0          # requests closed
+    received: int = 0  # requests received in the period (merged duplicates excluded: handled once)
+    response_due: int = 0  # of those, whose response limit has passed or who were answered
+    responded: int = 0  # … answered (first contact with the citizen, or the reply) within the limit
+    followed_up: int = 0  # requests whose citizen answered the follow-up (merged duplicates included)
+    resolved: int = 0  # … who said "resolved" (the latest answer counts after a reopen)
+    satisfied: int = 0  # … "satisfied"
+    basic: int = 0  # … "basically satisfied"
+    orders: int = 0  # orders the unit(s) received
+    returned: int = 0  # … sent back to the dispatcher
+    overdue: int = 0  # requests replied after the finish limit, or still unreplied past it
+    open_at_end: int = 0  # requests not closed at the end of the period
+    closed: int = 0  # requests closed
     close_hours_sum: float = 0.0  # hours from receipt to close, summed over closed requests
 
     def __add__(self, other: Counts) -> Counts:
@@ -71,8 +71,13 @@ def mean_close_hours(c: Counts) -> float | None:
     return _ratio(c.close_hours_sum, c.closed)
 
 
-RATE_FUNCTIONS = {"response": response_rate, "resolution": resolution_rate, "satisfaction": satisfaction_rate,
-                  "overdue": overdue_rate, "returned": returned_rate}
+RATE_FUNCTIONS = {
+    "response": response_rate,
+    "resolution": resolution_rate,
+    "satisfaction": satisfaction_rate,
+    "overdue": overdue_rate,
+    "returned": returned_rate,
+}
 
 
 def rates(c: Counts) -> dict[str, float | None]:
@@ -104,8 +109,10 @@ def composite(c: Counts, weights: dict[str, float] | None = None) -> float | Non
 def check_assessment_weight(weight: float) -> float:
     """Streets' assessment must weigh at least one third of a department's performance."""
     if not MIN_ASSESSMENT_WEIGHT - 1e-9 <= weight <= 1:
-        raise ValueError(f"the streets' assessment must weigh between 1/3 and 1 of a department's performance "
-                         f"(got {weight:g})")
+        raise ValueError(
+            f"the streets' assessment must weigh between 1/3 and 1 of a department's performance "
+            f"(got {weight:g})"
+        )
     return weight
 
 

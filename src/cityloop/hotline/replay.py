@@ -43,11 +43,38 @@ class Format:
     prefix: str
 
 
-LA = Format("LA", "Los Angeles", "America/Los_Angeles", "SRNumber", "CreatedDate", "ClosedDate", "Owner", None,
-            "RequestType", "Address", "Latitude", "Longitude", ("%m/%d/%Y %I:%M:%S %p",), "LA")
-NYC = Format("NYC", "New York City", "America/New_York", "unique_key", "created_date", "closed_date", "agency",
-             "agency_name", "complaint_type", "incident_address", "latitude", "longitude",
-             ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%m/%d/%Y %I:%M:%S %p"), "NYC")
+LA = Format(
+    "LA",
+    "Los Angeles",
+    "America/Los_Angeles",
+    "SRNumber",
+    "CreatedDate",
+    "ClosedDate",
+    "Owner",
+    None,
+    "RequestType",
+    "Address",
+    "Latitude",
+    "Longitude",
+    ("%m/%d/%Y %I:%M:%S %p",),
+    "LA",
+)
+NYC = Format(
+    "NYC",
+    "New York City",
+    "America/New_York",
+    "unique_key",
+    "created_date",
+    "closed_date",
+    "agency",
+    "agency_name",
+    "complaint_type",
+    "incident_address",
+    "latitude",
+    "longitude",
+    ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%m/%d/%Y %I:%M:%S %p"),
+    "NYC",
+)
 FORMATS = (LA, NYC)
 
 
@@ -56,8 +83,10 @@ def detect(header: list[str]) -> Format:
         needed = {fmt.id_col, fmt.created_col, fmt.closed_col, fmt.agency_col, fmt.type_col}
         if needed <= set(header):
             return fmt
-    raise ValueError("not a known 311 export: expected the columns of MyLA311 (SRNumber, CreatedDate, Owner, "
-                     "RequestType, ClosedDate, …) or NYC 311 (unique_key, created_date, agency, complaint_type, …)")
+    raise ValueError(
+        "not a known 311 export: expected the columns of MyLA311 (SRNumber, CreatedDate, Owner, "
+        "RequestType, ClosedDate, …) or NYC 311 (unique_key, created_date, agency, complaint_type, …)"
+    )
 
 
 @dataclass
@@ -95,20 +124,30 @@ def _coordinate(value: str, low: float, high: float, name: str) -> float | None:
 
 def _city_for(fmt: Format, city_code: str | None) -> Jurisdiction:
     if city_code:
-        found = Jurisdiction.objects.filter(level="city").filter(code=city_code).first() \
+        found = (
+            Jurisdiction.objects.filter(level="city").filter(code=city_code).first()
             or Jurisdiction.objects.filter(level="city", pack__code=city_code).first()
+        )
         if found is None:
             raise ValueError(f"--city {city_code!r}: no such city in the database")
         return found
     found = Jurisdiction.objects.filter(level="city", code=fmt.city_code).first()
     if found is not None:
         return found
-    city = Jurisdiction.objects.create(code=fmt.city_code, name=fmt.city_name, name_en=fmt.city_name, level="city")
+    city = Jurisdiction.objects.create(
+        code=fmt.city_code, name=fmt.city_name, name_en=fmt.city_name, level="city"
+    )
     city.city = city
     city.save(update_fields=["city"])
-    CityPack.objects.create(city=city, code=fmt.city_code.lower(), country="US", timezone=fmt.timezone,
-                            calendar="weekday", default_language="en",
-                            notes="created by `cityloop hotline replay`; no shapes known")
+    CityPack.objects.create(
+        city=city,
+        code=fmt.city_code.lower(),
+        country="US",
+        timezone=fmt.timezone,
+        calendar="weekday",
+        default_language="en",
+        notes="created by `cityloop hotline replay`; no shapes known",
+    )
     return city
 
 
@@ -117,8 +156,14 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         yield from enumerate(csv.DictReader(handle), start=2)
 
 
-def replay(path: Path, *, city_code: str | None = None, actor=None, batch_size: int = 2000,
-           progress: Callable[[int], None] | None = None) -> ReplayReport:
+def replay(
+    path: Path,
+    *,
+    city_code: str | None = None,
+    actor=None,
+    batch_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader(handle), [])
     fmt = detect(header)
@@ -130,7 +175,9 @@ def replay(path: Path, *, city_code: str | None = None, actor=None, batch_size: 
         departments = {d.code: d for d in Department.objects.filter(city=city)}
         categories = {c.name: c for c in Category.objects.filter(city=city, depth=1)}
         has_shapes = Jurisdiction.objects.filter(city=city, level="street").exclude(geometry="").exists()
-        existing = set(Request.objects.filter(city=city, channel=Channel.REPLAY).values_list("tracking_no", flat=True))
+        existing = set(
+            Request.objects.filter(city=city, channel=Channel.REPLAY).values_list("tracking_no", flat=True)
+        )
         pending: list[tuple[Request, str]] = []
         type_agencies: dict[str, Counter] = {}
 
@@ -140,14 +187,30 @@ def replay(path: Path, *, city_code: str | None = None, actor=None, batch_size: 
             if has_shapes:
                 _locate(city, [r for r, _ in pending], report)
             Request.objects.bulk_create([r for r, _ in pending], batch_size=batch_size)
-            saved = {r.tracking_no: r.pk for r in Request.objects.filter(
-                city=city, tracking_no__in=[r.tracking_no for r, _ in pending]).only("pk", "tracking_no")}
-            Order.objects.bulk_create([
-                Order(request_id=saved[r.tracking_no], department=departments[agency], route="direct", lead=True,
-                      status=OrderStatus.REPLIED if r.closed_at else OrderStatus.SIGNED,
-                      dispatched_at=r.created_at, signed_at=r.created_at, response_due=r.created_at,
-                      finish_due=r.finish_due, replied_at=r.closed_at)
-                for r, agency in pending], batch_size=batch_size)
+            saved = {
+                r.tracking_no: r.pk
+                for r in Request.objects.filter(
+                    city=city, tracking_no__in=[r.tracking_no for r, _ in pending]
+                ).only("pk", "tracking_no")
+            }
+            Order.objects.bulk_create(
+                [
+                    Order(
+                        request_id=saved[r.tracking_no],
+                        department=departments[agency],
+                        route="direct",
+                        lead=True,
+                        status=OrderStatus.REPLIED if r.closed_at else OrderStatus.SIGNED,
+                        dispatched_at=r.created_at,
+                        signed_at=r.created_at,
+                        response_due=r.created_at,
+                        finish_due=r.finish_due,
+                        replied_at=r.closed_at,
+                    )
+                    for r, agency in pending
+                ],
+                batch_size=batch_size,
+            )
             if progress:
                 progress(len(pending))
             pending.clear()
@@ -178,23 +241,36 @@ def replay(path: Path, *, city_code: str | None = None, actor=None, batch_size: 
                 continue
             if agency not in departments:
                 name = (row.get(fmt.agency_name_col) or agency).strip() if fmt.agency_name_col else agency
-                departments[agency] = Department.objects.create(city=city, code=agency[:40], name=name, name_en=name,
-                                                                level="city")
+                departments[agency] = Department.objects.create(
+                    city=city, code=agency[:40], name=name, name_en=name, level="city"
+                )
                 report.agencies_created += 1
             if kind not in categories:
-                categories[kind] = Category.objects.create(city=city, code=f"T{len(categories) + 1:03d}",
-                                                           name=kind, name_en=kind, depth=1)
+                categories[kind] = Category.objects.create(
+                    city=city, code=f"T{len(categories) + 1:03d}", name=kind, name_en=kind, depth=1
+                )
                 report.types_created += 1
             type_agencies.setdefault(kind, Counter())[agency] += 1
             existing.add(tracking)
             request = Request(
-                city=city, tracking_no=tracking, channel=Channel.REPLAY, source_ref=ref,
-                status=Status.CLOSED if closed else Status.IN_PROGRESS, title=kind[:200],
+                city=city,
+                tracking_no=tracking,
+                channel=Channel.REPLAY,
+                source_ref=ref,
+                status=Status.CLOSED if closed else Status.IN_PROGRESS,
+                title=kind[:200],
                 description=" — ".join(v for v in (kind, (row.get("descriptor") or "").strip()) if v),
-                address=(row.get(fmt.address_col) or "").strip()[:300], lon=lon, lat=lat,
-                category=categories[kind], created_at=created,
-                finish_due=clock.add_working_days(created, 7, cal), replied_at=closed, closed_at=closed,
-                outcome="resolved" if closed else "", lead_department=departments[agency])
+                address=(row.get(fmt.address_col) or "").strip()[:300],
+                lon=lon,
+                lat=lat,
+                category=categories[kind],
+                created_at=created,
+                finish_due=clock.add_working_days(created, 7, cal),
+                replied_at=closed,
+                closed_at=closed,
+                outcome="resolved" if closed else "",
+                lead_department=departments[agency],
+            )
             pending.append((request, agency))
             report.loaded += 1
             report.closed += int(closed is not None)
@@ -203,11 +279,20 @@ def replay(path: Path, *, city_code: str | None = None, actor=None, batch_size: 
                 flush()
         flush()
         for kind, counter in type_agencies.items():
-            Responsibility.objects.get_or_create(category=categories[kind], defaults={
-                "department": departments[counter.most_common(1)[0][0]], "route": "direct"})
-        audit.record(actor, "request.replay", city, file=path.name, loaded=report.loaded,
-                     rejected=len(report.errors), agencies_created=report.agencies_created,
-                     types_created=report.types_created)
+            Responsibility.objects.get_or_create(
+                category=categories[kind],
+                defaults={"department": departments[counter.most_common(1)[0][0]], "route": "direct"},
+            )
+        audit.record(
+            actor,
+            "request.replay",
+            city,
+            file=path.name,
+            loaded=report.loaded,
+            rejected=len(report.errors),
+            agencies_created=report.agencies_created,
+            types_created=report.types_created,
+        )
     return report
 
 
@@ -217,10 +302,13 @@ def _locate(city, requests: list[Request], report: ReplayReport) -> None:
     located = [r for r in requests if r.lon is not None and r.lat is not None]
     if not located:
         return
-    batch = org_queries.locator_for(city).locate_many(np.array([r.lon for r in located]),
-                                                      np.array([r.lat for r in located]))
-    codes = {j.code: j for j in Jurisdiction.objects.filter(city=city, level__in=["district", "street",
-                                                                                 "community"])}
+    batch = org_queries.locator_for(city).locate_many(
+        np.array([r.lon for r in located]), np.array([r.lat for r in located])
+    )
+    codes = {
+        j.code: j
+        for j in Jurisdiction.objects.filter(city=city, level__in=["district", "street", "community"])
+    }
     for i, request in enumerate(located):
         location = batch.location(i)
         if location is None:

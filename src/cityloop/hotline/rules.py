@@ -13,7 +13,13 @@ from cityloop.hotline.models import OrderStatus, Status
 # Request lifecycle. A returned order sends the request back to NEW (the dispatcher's queue).
 TRANSITIONS: dict[str, set[str]] = {
     Status.NEW: {Status.DISPATCHED, Status.MERGED, Status.CLOSED},
-    Status.DISPATCHED: {Status.IN_PROGRESS, Status.NEW, Status.MERGED, Status.REPLIED, Status.AWAITING_VERIFICATION},
+    Status.DISPATCHED: {
+        Status.IN_PROGRESS,
+        Status.NEW,
+        Status.MERGED,
+        Status.REPLIED,
+        Status.AWAITING_VERIFICATION,
+    },
     Status.IN_PROGRESS: {Status.REPLIED, Status.AWAITING_VERIFICATION, Status.NEW, Status.DISPATCHED},
     Status.REPLIED: {Status.CLOSED, Status.DISPATCHED},
     Status.AWAITING_VERIFICATION: {Status.CLOSED, Status.DISPATCHED},
@@ -60,7 +66,9 @@ class Target:
     reason: str
 
 
-def route(*, responsible_department_id: int | None, route_kind: str | None, street_id: int | None) -> list[Target]:
+def route(
+    *, responsible_department_id: int | None, route_kind: str | None, street_id: int | None
+) -> list[Target]:
     """The responsibility list decides: 直派 to the department, local matters to the street.
 
     A local matter whose street is unknown falls back to the responsible department, which then
@@ -71,10 +79,22 @@ def route(*, responsible_department_id: int | None, route_kind: str | None, stre
     if route_kind == "street" and street_id is not None:
         return [Target("street", street_id, "street", "local matter: the street of the location handles it")]
     if route_kind == "street":
-        return [Target("department", responsible_department_id, "first_receiver",
-                       "local matter without a known street: the responsible department receives it first")]
-    return [Target("department", responsible_department_id, "direct",
-                   "the responsible department's own matter (直派)")]
+        return [
+            Target(
+                "department",
+                responsible_department_id,
+                "first_receiver",
+                "local matter without a known street: the responsible department receives it first",
+            )
+        ]
+    return [
+        Target(
+            "department",
+            responsible_department_id,
+            "direct",
+            "the responsible department's own matter (直派)",
+        )
+    ]
 
 
 def returns_need_arbitration(return_history: list[str], *, limit: int) -> bool:
@@ -82,11 +102,15 @@ def returns_need_arbitration(return_history: list[str], *, limit: int) -> bool:
     return len(return_history) >= limit
 
 
-def reopen_allowed(*, resolved: bool, satisfaction: str, reopen_count: int, reopen_on: set[str], limit: int) -> bool:
+def reopen_allowed(
+    *, resolved: bool, satisfaction: str, reopen_count: int, reopen_on: set[str], limit: int
+) -> bool:
     """Whether a follow-up answer reopens the case (rules and limit from settings)."""
     if reopen_count >= limit:
         return False
-    return ("unresolved" in reopen_on and not resolved) or ("unsatisfied" in reopen_on and satisfaction == "unsatisfied")
+    return ("unresolved" in reopen_on and not resolved) or (
+        "unsatisfied" in reopen_on and satisfaction == "unsatisfied"
+    )
 
 
 SATISFACTION = ("satisfied", "basic", "unsatisfied")

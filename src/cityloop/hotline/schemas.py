@@ -13,10 +13,13 @@ NO = "R261126-00042"
 
 
 class FieldError(Schema):
-    field: str = Field(description="The input field at fault (`__all__` when no single field is).",
-                       examples=["caller_phone"])
-    message: str = Field(description="What is wrong and the rule it breaks.",
-                         examples=["digits only (with an optional +, spaces or dashes), 5 to 20 characters"])
+    field: str = Field(
+        description="The input field at fault (`__all__` when no single field is).", examples=["caller_phone"]
+    )
+    message: str = Field(
+        description="What is wrong and the rule it breaks.",
+        examples=["digits only (with an optional +, spaces or dashes), 5 to 20 characters"],
+    )
 
 
 class Errors(Schema):
@@ -34,32 +37,61 @@ class Problem(Schema):
 class SubmitIn(Input):
     """A citizen request as a client application files it."""
 
-    description: str = Field(description="What happened, in the citizen's words (at most 4000 characters).",
-                             examples=["楼里停水了，一整天没有水"])
-    title: str = Field("", max_length=200, description="A short title; the first line of the description if empty.",
-                       examples=["停水"])
+    description: str = Field(
+        description="What happened, in the citizen's words (at most 4000 characters).",
+        examples=["楼里停水了，一整天没有水"],
+    )
+    title: str = Field(
+        "",
+        max_length=200,
+        description="A short title; the first line of the description if empty.",
+        examples=["停水"],
+    )
     caller_name: str = Field("", max_length=100, examples=["王小明"])
-    caller_phone: str = Field("", description="Digits with an optional +, spaces or dashes; the request's "
-                                              "access code and rating code are texted to it.",
-                            examples=["13812345678"])
+    caller_phone: str = Field(
+        "",
+        description="Digits with an optional +, spaces or dashes; the request's "
+        "access code and rating code are texted to it.",
+        examples=["13812345678"],
+    )
     caller_email: str = Field("", examples=["wang@example.cn"])
-    address: str = Field("", max_length=300, description="Address text; needed when lon/lat are not given.",
-                         examples=["西城区金融街购物中心"])
+    address: str = Field(
+        "",
+        max_length=300,
+        description="Address text; needed when lon/lat are not given.",
+        examples=["西城区金融街购物中心"],
+    )
     lon: float | None = Field(None, description="WGS84 longitude; give it with lat.", examples=[116.36])
     lat: float | None = Field(None, description="WGS84 latitude; give it with lon.", examples=[39.91])
-    category: str = Field("", description="A category code of the city's 3-level tree; left empty, the "
-                                          "classifier suggests one and the dispatcher decides.",
-                          examples=["02.01.01"])
-    urgency: Literal["normal", "urgent"] = Field("normal", description="Urgent requests must be answered "
-                                                                       "within 2 working hours, others 24.")
+    category: str = Field(
+        "",
+        description="A category code of the city's 3-level tree; left empty, the "
+        "classifier suggests one and the dispatcher decides.",
+        examples=["02.01.01"],
+    )
+    urgency: Literal["normal", "urgent"] = Field(
+        "normal", description="Urgent requests must be answered within 2 working hours, others 24."
+    )
     complex: bool = Field(False, description="A complex case gets 15 working days instead of 7.")
     confidential: bool = Field(False, description="Hide the caller from everyone but the dispatchers.")
-    attributes: dict[str, Any] = Field(default_factory=dict, description="Free key/value facts from the client.",
-                                       examples=[{"floor": 6}])
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="Free key/value facts from the client.", examples=[{"floor": 6}]
+    )
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "description": "楼里停水了，一整天没有水", "caller_name": "王小明", "caller_phone": "13812345678",
-        "lon": 116.36, "lat": 39.91, "category": "02.01.01"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "description": "楼里停水了，一整天没有水",
+                    "caller_name": "王小明",
+                    "caller_phone": "13812345678",
+                    "lon": 116.36,
+                    "lat": 39.91,
+                    "category": "02.01.01",
+                }
+            ]
+        }
+    }
 
 
 class Place(Schema):
@@ -69,18 +101,24 @@ class Place(Schema):
 
 class Contact(Schema):
     name: str = Field(description="Masked (王**) unless the caller may be seen.", examples=["王**"])
-    phone: str = Field(description="Masked (138****5678) unless the caller may be seen.", examples=["138****5678"])
+    phone: str = Field(
+        description="Masked (138****5678) unless the caller may be seen.", examples=["138****5678"]
+    )
     email: str = Field(description="Empty unless the caller may be seen.")
-    masked: bool = Field(description="True when the contact is masked; `POST .../reveal-contact` shows it "
-                                     "to someone allowed, and is audited.")
+    masked: bool = Field(
+        description="True when the contact is masked; `POST .../reveal-contact` shows it "
+        "to someone allowed, and is audited."
+    )
 
 
 class RequestOut(Schema):
     """A request as its reader may see it (the caller masked unless allowed)."""
 
     tracking_no: str = Field(examples=[NO])
-    status: str = Field(examples=["new"], description="new, dispatched, in_progress, replied, "
-                                                      "awaiting_verification, closed or merged")
+    status: str = Field(
+        examples=["new"],
+        description="new, dispatched, in_progress, replied, awaiting_verification, closed or merged",
+    )
     channel: str = Field(examples=["api"])
     title: str
     description: str
@@ -91,7 +129,9 @@ class RequestOut(Schema):
     street: Place | None
     community: Place | None
     category: str | None = Field(description="The category code the dispatcher chose (or the caller gave).")
-    suggested_category: str | None = Field(description="The classifier's suggestion, never applied by itself.")
+    suggested_category: str | None = Field(
+        description="The classifier's suggestion, never applied by itself."
+    )
     suggestion_confidence: float | None
     urgency: str
     complex: bool
@@ -124,8 +164,9 @@ class OrderOut(Schema):
     dispatched_at: datetime
     response_due: datetime
     finish_due: datetime
-    timer: str = Field(description="ok, nearly_overdue or overdue (the response limit until signed, "
-                                   "then the finish limit)")
+    timer: str = Field(
+        description="ok, nearly_overdue or overdue (the response limit until signed, then the finish limit)"
+    )
     signed_at: datetime | None
     returned_reason: str
     replied_at: datetime | None
@@ -156,9 +197,11 @@ class QueueItem(Schema):
     category: str | None
     suggested_category: str | None
     suggestion_confidence: float | None
-    suggested_units: list[str] = Field(description="Where the responsibility list points (kind:code), "
-                                                   "taken by `dispatch` with `accept_suggestion`.",
-                                       examples=[["department:WATER"]])
+    suggested_units: list[str] = Field(
+        description="Where the responsibility list points (kind:code), "
+        "taken by `dispatch` with `accept_suggestion`.",
+        examples=[["department:WATER"]],
+    )
     response_due: datetime | None
     timer: str
 
@@ -173,10 +216,14 @@ class UnitRef(Schema):
 
 
 class DispatchIn(Input):
-    accept_suggestion: bool = Field(False, description="Dispatch where the responsibility list points "
-                                                       "(one click); `units` must then be empty.")
-    units: list[UnitRef] = Field(default_factory=list, description="The units to send orders to; the first "
-                                                                   "leads a cross-unit case (首接负责).")
+    accept_suggestion: bool = Field(
+        False,
+        description="Dispatch where the responsibility list points (one click); `units` must then be empty.",
+    )
+    units: list[UnitRef] = Field(
+        default_factory=list,
+        description="The units to send orders to; the first leads a cross-unit case (首接负责).",
+    )
     note: str = ""
 
 

@@ -67,6 +67,7 @@ def conditions(as_of: datetime, prefix: str = "") -> dict[str, Q]:
 
     ``prefix`` lets the same rules run from an order (``request__``).
     """
+
     def f(name: str) -> str:
         return prefix + name
 
@@ -78,7 +79,8 @@ def conditions(as_of: datetime, prefix: str = "") -> dict[str, Q]:
     unreplied_past_due = Q(**{f("replied_at__isnull"): True, f("finish_due__lt"): as_of})
     return {
         "received": handled,
-        "response_due": handled & Q(**{f("response_due__isnull"): False})
+        "response_due": handled
+        & Q(**{f("response_due__isnull"): False})
         & (Q(**{f("first_response_at__isnull"): False}) | Q(**{f("response_due__lte"): as_of})),
         "responded": handled & answered & Q(**{f("first_response_at__lte"): F(f("response_due"))}),
         "followed_up": followed,
@@ -93,11 +95,20 @@ def conditions(as_of: datetime, prefix: str = "") -> dict[str, Q]:
 
 def _sums(as_of: datetime, prefix: str = "") -> dict:
     # Annotation names get a prefix: "resolved" would otherwise shadow the field the rules read.
-    sums = {f"n_{name}": Sum(Case(When(rule, then=Value(1)), default=Value(0), output_field=IntegerField()))
-            for name, rule in conditions(as_of, prefix).items()}
-    duration = ExpressionWrapper(F(prefix + "closed_at") - F(prefix + "created_at"), output_field=DurationField())
-    sums["n_close_time"] = Sum(Case(When(conditions(as_of, prefix)["closed"], then=duration), default=None,
-                                  output_field=DurationField()))
+    sums = {
+        f"n_{name}": Sum(Case(When(rule, then=Value(1)), default=Value(0), output_field=IntegerField()))
+        for name, rule in conditions(as_of, prefix).items()
+    }
+    duration = ExpressionWrapper(
+        F(prefix + "closed_at") - F(prefix + "created_at"), output_field=DurationField()
+    )
+    sums["n_close_time"] = Sum(
+        Case(
+            When(conditions(as_of, prefix)["closed"], then=duration),
+            default=None,
+            output_field=DurationField(),
+        )
+    )
     return sums
 
 
@@ -122,35 +133,62 @@ def rebuild_month(month: date, *, now: datetime | None = None) -> int:
     totals: dict[tuple[str, int, int | None], Counts] = defaultdict(Counts)
     cohort = Request.objects.filter(created_at__gte=start, created_at__lt=end)
     for level in ("city", *AREA_LEVELS):
-        for row in (cohort.filter(**{f"{level}_id__isnull": False}).annotate(root=_root()).values(f"{level}_id", "root")
-                    .annotate(**_sums(as_of)).order_by()):
+        for row in (
+            cohort.filter(**{f"{level}_id__isnull": False})
+            .annotate(root=_root())
+            .values(f"{level}_id", "root")
+            .annotate(**_sums(as_of))
+            .order_by()
+        ):
             unit, root = row.pop(f"{level}_id"), row.pop("root")
             _add(totals, (level, unit, root), row)
     orders = Order.objects.filter(request__created_at__gte=start, request__created_at__lt=end)
     order_sums = {"orders": Count("id"), "returned": Count("id", filter=Q(status=OrderStatus.RETURNED))}
     for level in ("city", *AREA_LEVELS):
-        for row in (orders.filter(**{f"request__{level}_id__isnull": False}).annotate(root=_root("request__"))
-                    .values(f"request__{level}_id", "root").annotate(**order_sums).order_by()):
+        for row in (
+            orders.filter(**{f"request__{level}_id__isnull": False})
+            .annotate(root=_root("request__"))
+            .values(f"request__{level}_id", "root")
+            .annotate(**order_sums)
+            .order_by()
+        ):
             key = (level, row[f"request__{level}_id"], row["root"])
             totals[key] += Counts(orders=row["orders"], returned=row["returned"])
     department_orders = orders.filter(department_id__isnull=False)
-    for row in (department_orders.annotate(root=_root("request__")).values("department_id", "root")
-                .annotate(**order_sums).order_by()):
+    for row in (
+        department_orders.annotate(root=_root("request__"))
+        .values("department_id", "root")
+        .annotate(**order_sums)
+        .order_by()
+    ):
         key = ("department", row["department_id"], row["root"])
         totals[key] += Counts(orders=row["orders"], returned=row["returned"])
     # A department counts each request once, however many orders (a reopen sends a new one).
-    first_orders = department_orders.exclude(status=OrderStatus.CANCELLED).filter(~Exists(
-        Order.objects.filter(request=OuterRef("request"), department=OuterRef("department"), id__lt=OuterRef("id"))
-        .exclude(status=OrderStatus.CANCELLED)))
-    for row in (first_orders.annotate(root=_root("request__")).values("department_id", "root")
-                .annotate(**_sums(as_of, "request__")).order_by()):
+    first_orders = department_orders.exclude(status=OrderStatus.CANCELLED).filter(
+        ~Exists(
+            Order.objects.filter(
+                request=OuterRef("request"), department=OuterRef("department"), id__lt=OuterRef("id")
+            ).exclude(status=OrderStatus.CANCELLED)
+        )
+    )
+    for row in (
+        first_orders.annotate(root=_root("request__"))
+        .values("department_id", "root")
+        .annotate(**_sums(as_of, "request__"))
+        .order_by()
+    ):
         unit, root = row.pop("department_id"), row.pop("root")
         _add(totals, ("department", unit, root), row)
     MonthlyStat.objects.filter(month=start.date()).delete()
-    MonthlyStat.objects.bulk_create([
-        MonthlyStat(month=start.date(), unit_kind=kind, unit_id=unit, category_id=root, **counts.as_dict())
-        for (kind, unit, root), counts in totals.items()
-    ], batch_size=2000)
+    MonthlyStat.objects.bulk_create(
+        [
+            MonthlyStat(
+                month=start.date(), unit_kind=kind, unit_id=unit, category_id=root, **counts.as_dict()
+            )
+            for (kind, unit, root), counts in totals.items()
+        ],
+        batch_size=2000,
+    )
     return len(totals)
 
 
@@ -160,7 +198,10 @@ def rebuild_all(*, now: datetime | None = None) -> list[date]:
     last = Request.objects.order_by("-created_at").values_list("created_at", flat=True).first()
     if first is None:
         return []
-    month, stop = timezone.localtime(first).date().replace(day=1), timezone.localtime(last).date().replace(day=1)
+    month, stop = (
+        timezone.localtime(first).date().replace(day=1),
+        timezone.localtime(last).date().replace(day=1),
+    )
     done = []
     while month <= stop:
         rebuild_month(month, now=now)
@@ -172,8 +213,10 @@ def rebuild_all(*, now: datetime | None = None) -> list[date]:
 def _summed(qs, key: str) -> dict:
     """Counts summed by ``key`` in the database (the dashboard reads a handful of rows)."""
     sums = {name: Sum(name) for name in COUNT_FIELDS}
-    return {row.pop(key): Counts(**{k: v or 0 for k, v in row.items()})
-            for row in qs.values(key).annotate(**sums).order_by()}
+    return {
+        row.pop(key): Counts(**{k: v or 0 for k, v in row.items()})
+        for row in qs.values(key).annotate(**sums).order_by()
+    }
 
 
 def stat_rows(kind: str, months: list[date], *, category_id: int | None = None, unit_ids=None):
@@ -185,8 +228,9 @@ def stat_rows(kind: str, months: list[date], *, category_id: int | None = None, 
     return qs
 
 
-def counts_by_unit(kind: str, months: list[date], *, category_id: int | None = None,
-                   unit_ids=None) -> dict[int, Counts]:
+def counts_by_unit(
+    kind: str, months: list[date], *, category_id: int | None = None, unit_ids=None
+) -> dict[int, Counts]:
     """Summed counts per unit over the given months (optionally one first-level category)."""
     return _summed(stat_rows(kind, months, category_id=category_id, unit_ids=unit_ids), "unit_id")
 
@@ -195,8 +239,9 @@ def counts_by_category(kind: str, months: list[date], *, unit_ids=None) -> dict[
     return _summed(stat_rows(kind, months, unit_ids=unit_ids), "category_id")
 
 
-def counts_by_month(kind: str, months: list[date], *, category_id: int | None = None,
-                    unit_ids=None) -> dict[date, Counts]:
+def counts_by_month(
+    kind: str, months: list[date], *, category_id: int | None = None, unit_ids=None
+) -> dict[date, Counts]:
     return _summed(stat_rows(kind, months, category_id=category_id, unit_ids=unit_ids), "month")
 
 

@@ -64,7 +64,9 @@ def suggest(city, text: str) -> tuple[Category | None, float | None]:
         return None, None
     suggestion = model.predict([text])[0]
     label = suggestion.label
-    category = (Category.objects.filter(city=city, code=label).first()
-                or Category.objects.filter(city=city, name=label).order_by("depth").first()
-                or Category.objects.filter(city=city, name_en=label).order_by("depth").first())
+    category = (
+        Category.objects.filter(city=city, code=label).first()
+        or Category.objects.filter(city=city, name=label).order_by("depth").first()
+        or Category.objects.filter(city=city, name_en=label).order_by("depth").first()
+    )
     return category, float(suggestion.confidence)

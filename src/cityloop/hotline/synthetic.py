@@ -63,8 +63,9 @@ class _Table:
         missing = set(given) - set(columns)
         if missing:
             raise ValueError(f"{model.__name__} has no column(s) {', '.join(sorted(missing))}")
-        self.defaults = {f.column: f.get_db_prep_save(f.get_default(), connection) for f in fields
-                         if f.column not in given}
+        self.defaults = {
+            f.column: f.get_db_prep_save(f.get_default(), connection) for f in fields if f.column not in given
+        }
         self.columns = [*given, *self.defaults]
         mark = "?" if connection.vendor == "sqlite" else "%s"
         quote = connection.ops.quote_name
@@ -88,8 +89,17 @@ def _next_id(model) -> int:
     return (model.objects.aggregate(top=Max("id"))["top"] or 0) + 1
 
 
-def generate(city, *, n: int, months: int = 12, seed: int = 7, end: datetime | None = None,
-             batch: int = 50_000, progress=None, rebuild_indexes: bool | None = None) -> Generated:
+def generate(
+    city,
+    *,
+    n: int,
+    months: int = 12,
+    seed: int = 7,
+    end: datetime | None = None,
+    batch: int = 50_000,
+    progress=None,
+    rebuild_indexes: bool | None = None,
+) -> Generated:
     """``n`` requests spread over the last ``months`` months, in every state a real city has.
 
     ``rebuild_indexes`` (default: when the load at least doubles a table of 50,000+ rows) drops the
@@ -98,11 +108,16 @@ def generate(city, *, n: int, months: int = 12, seed: int = 7, end: datetime | N
     rng = np.random.default_rng(seed)
     end = end or timezone.now()
     start = end - timedelta(days=30.4 * months)
-    streets = list(Jurisdiction.objects.filter(city=city, level="street").order_by("id")
-                   .values_list("id", "parent_id", "geometry"))
+    streets = list(
+        Jurisdiction.objects.filter(city=city, level="street")
+        .order_by("id")
+        .values_list("id", "parent_id", "geometry")
+    )
     if not streets:
         raise ValueError("the city has no streets; import a city pack first")
-    leaves = list(Category.objects.filter(city=city, children__isnull=True).order_by("id").values_list("id", "name"))
+    leaves = list(
+        Category.objects.filter(city=city, children__isnull=True).order_by("id").values_list("id", "name")
+    )
     if not leaves:
         raise ValueError("the city has no request categories; import a city pack first")
     duties = _duties(city)
@@ -112,7 +127,9 @@ def generate(city, *, n: int, months: int = 12, seed: int = 7, end: datetime | N
     leaf_ids = np.array([c[0] for c in leaves], dtype=np.int64)
     leaf_names = np.array([c[1] for c in leaves], dtype=object)
     leaf_department = np.array([duties.get(c[0], (None, ""))[0] or 0 for c in leaves], dtype=np.int64)
-    leaf_direct = np.array([duties.get(c[0], (None, ""))[1] == "direct" for c in leaves]) & (leaf_department > 0)
+    leaf_direct = np.array([duties.get(c[0], (None, ""))[1] == "direct" for c in leaves]) & (
+        leaf_department > 0
+    )
     # Some streets and categories are busier and some units better than others: that is what a
     # ranking is for.
     street_weight = rng.pareto(2.0, len(streets)) + 0.2
@@ -123,20 +140,63 @@ def generate(city, *, n: int, months: int = 12, seed: int = 7, end: datetime | N
     span_us = end_us - start_us
     prefix = f"S{seed % 100:02d}"
     existing = Request.objects.filter(tracking_no__startswith=prefix).count()
-    requests = _Table(Request, ("id", "city_id", "tracking_no", "channel", "status", "title", "description", "lon",
-                                "lat", "district_id", "street_id", "category_id", "lead_street_id",
-                                "lead_department_id", "created_at", "updated_at", "response_due", "finish_due",
-                                "first_response_at", "replied_at", "closed_at", "return_count", "resolved",
-                                "satisfaction"))
-    orders = _Table(Order, ("id", "request_id", "street_id", "department_id", "route", "lead", "status",
-                            "dispatched_at", "response_due", "finish_due", "signed_at", "returned_at",
-                            "returned_reason", "replied_at"))
+    requests = _Table(
+        Request,
+        (
+            "id",
+            "city_id",
+            "tracking_no",
+            "channel",
+            "status",
+            "title",
+            "description",
+            "lon",
+            "lat",
+            "district_id",
+            "street_id",
+            "category_id",
+            "lead_street_id",
+            "lead_department_id",
+            "created_at",
+            "updated_at",
+            "response_due",
+            "finish_due",
+            "first_response_at",
+            "replied_at",
+            "closed_at",
+            "return_count",
+            "resolved",
+            "satisfaction",
+        ),
+    )
+    orders = _Table(
+        Order,
+        (
+            "id",
+            "request_id",
+            "street_id",
+            "department_id",
+            "route",
+            "lead",
+            "status",
+            "dispatched_at",
+            "response_due",
+            "finish_due",
+            "signed_at",
+            "returned_at",
+            "returned_reason",
+            "replied_at",
+        ),
+    )
     follow_ups = _Table(FollowUp, ("id", "request_id", "at", "channel", "resolved", "satisfaction"))
     made = n_orders = n_follow_ups = 0
     if rebuild_indexes is None:
         rebuild_indexes = n >= 50_000 and n >= Request.objects.count()
-    with _sqlite_bulk_mode(), transaction.atomic(), _indexes_rebuilt_after([Request, Order, FollowUp],
-                                                                          enabled=rebuild_indexes):
+    with (
+        _sqlite_bulk_mode(),
+        transaction.atomic(),
+        _indexes_rebuilt_after([Request, Order, FollowUp], enabled=rebuild_indexes),
+    ):
         cursor = connection.connection.cursor()
         request_id, order_id, follow_up_id = _next_id(Request), _next_id(Order), _next_id(FollowUp)
         while made < n:
@@ -161,7 +221,9 @@ def generate(city, *, n: int, months: int = 12, seed: int = 7, end: datetime | N
             returned = (rng.random(size) < 0.06) & (department > 0)
             closed_at = created + close_us
             # a reply is a response too: nobody answers for the first time after closing the case
-            first_response = created + (rng.uniform(0.2, np.where(responded, 20.0, 60.0)) * HOUR_US).astype(np.int64)
+            first_response = created + (rng.uniform(0.2, np.where(responded, 20.0, 60.0)) * HOUR_US).astype(
+                np.int64
+            )
             first_response = np.where(closed, np.minimum(first_response, closed_at), first_response)
             answered = first_response < end_us
             ids = np.arange(request_id, request_id + size, dtype=np.int64)
@@ -173,50 +235,84 @@ def generate(city, *, n: int, months: int = 12, seed: int = 7, end: datetime | N
             signed_text = _timestamps(first_response, answered)
             satisfaction = np.where(satisfied, "satisfied", np.where(basic, "basic", "unsatisfied"))
             titles = leaf_names[c_idx].tolist()
-            requests.insert(cursor, {
-                "id": ids.tolist(), "city_id": [city.pk] * size,
-                "tracking_no": np.char.add(prefix + "-", numbers).tolist(), "channel": [Channel.REPLAY.value] * size,
-                "status": np.where(closed, Status.CLOSED.value, Status.IN_PROGRESS.value).tolist(),
-                "title": titles, "description": titles, "lon": lon[s_idx].tolist(), "lat": lat[s_idx].tolist(),
-                "district_id": _nullable(district_ids[s_idx], district_ids[s_idx] > 0),
-                "street_id": street_ids[s_idx].tolist(), "category_id": leaf_ids[c_idx].tolist(),
-                "lead_street_id": _nullable(street_ids[s_idx], ~direct),
-                "lead_department_id": _nullable(department, direct), "created_at": created_text,
-                "updated_at": _timestamps(np.where(closed, closed_at, created)), "response_due": response_due,
-                "finish_due": finish_due, "first_response_at": signed_text, "replied_at": closed_text,
-                "closed_at": closed_text, "return_count": returned.astype(int).tolist(),
-                "resolved": _nullable(resolved, followed), "satisfaction": np.where(followed, satisfaction, "").tolist(),
-            }, size)
+            requests.insert(
+                cursor,
+                {
+                    "id": ids.tolist(),
+                    "city_id": [city.pk] * size,
+                    "tracking_no": np.char.add(prefix + "-", numbers).tolist(),
+                    "channel": [Channel.REPLAY.value] * size,
+                    "status": np.where(closed, Status.CLOSED.value, Status.IN_PROGRESS.value).tolist(),
+                    "title": titles,
+                    "description": titles,
+                    "lon": lon[s_idx].tolist(),
+                    "lat": lat[s_idx].tolist(),
+                    "district_id": _nullable(district_ids[s_idx], district_ids[s_idx] > 0),
+                    "street_id": street_ids[s_idx].tolist(),
+                    "category_id": leaf_ids[c_idx].tolist(),
+                    "lead_street_id": _nullable(street_ids[s_idx], ~direct),
+                    "lead_department_id": _nullable(department, direct),
+                    "created_at": created_text,
+                    "updated_at": _timestamps(np.where(closed, closed_at, created)),
+                    "response_due": response_due,
+                    "finish_due": finish_due,
+                    "first_response_at": signed_text,
+                    "replied_at": closed_text,
+                    "closed_at": closed_text,
+                    "return_count": returned.astype(int).tolist(),
+                    "resolved": _nullable(resolved, followed),
+                    "satisfaction": np.where(followed, satisfaction, "").tolist(),
+                },
+                size,
+            )
             # A returned order (to the department, sent back two hours later), then the order that handled it.
             r_idx = np.flatnonzero(returned)
             main_count = size
             o_ids = np.arange(order_id, order_id + len(r_idx) + main_count, dtype=np.int64)
             idx = np.concatenate([r_idx, np.arange(size)])
             is_returned = np.zeros(len(idx), dtype=bool)
-            is_returned[:len(r_idx)] = True
+            is_returned[: len(r_idx)] = True
             to_department = is_returned | direct[idx]
             route = np.where(direct[idx], "direct", "street")
-            status = np.where(is_returned, OrderStatus.RETURNED.value,
-                              np.where(closed[idx], OrderStatus.REPLIED.value, OrderStatus.SIGNED.value))
+            status = np.where(
+                is_returned,
+                OrderStatus.RETURNED.value,
+                np.where(closed[idx], OrderStatus.REPLIED.value, OrderStatus.SIGNED.value),
+            )
             created_by_order = np.asarray(created_text, dtype=object)[idx].tolist()
-            orders.insert(cursor, {
-                "id": o_ids.tolist(), "request_id": ids[idx].tolist(),
-                "street_id": _nullable(street_ids[s_idx][idx], ~to_department),
-                "department_id": _nullable(department[idx], to_department), "route": route.tolist(),
-                "lead": [True] * len(idx), "status": status.tolist(), "dispatched_at": created_by_order,
-                "response_due": np.asarray(response_due, dtype=object)[idx].tolist(),
-                "finish_due": np.asarray(finish_due, dtype=object)[idx].tolist(),
-                "signed_at": _nullable(np.asarray(signed_text, dtype=object)[idx], ~is_returned),
-                "returned_at": _timestamps(created[idx] + 2 * HOUR_US, is_returned),
-                "returned_reason": np.where(is_returned, RETURN_REASON, "").tolist(),
-                "replied_at": _nullable(np.asarray(closed_text, dtype=object)[idx], ~is_returned),
-            }, len(idx))
+            orders.insert(
+                cursor,
+                {
+                    "id": o_ids.tolist(),
+                    "request_id": ids[idx].tolist(),
+                    "street_id": _nullable(street_ids[s_idx][idx], ~to_department),
+                    "department_id": _nullable(department[idx], to_department),
+                    "route": route.tolist(),
+                    "lead": [True] * len(idx),
+                    "status": status.tolist(),
+                    "dispatched_at": created_by_order,
+                    "response_due": np.asarray(response_due, dtype=object)[idx].tolist(),
+                    "finish_due": np.asarray(finish_due, dtype=object)[idx].tolist(),
+                    "signed_at": _nullable(np.asarray(signed_text, dtype=object)[idx], ~is_returned),
+                    "returned_at": _timestamps(created[idx] + 2 * HOUR_US, is_returned),
+                    "returned_reason": np.where(is_returned, RETURN_REASON, "").tolist(),
+                    "replied_at": _nullable(np.asarray(closed_text, dtype=object)[idx], ~is_returned),
+                },
+                len(idx),
+            )
             f_idx = np.flatnonzero(followed)
-            follow_ups.insert(cursor, {
-                "id": list(range(follow_up_id, follow_up_id + len(f_idx))), "request_id": ids[f_idx].tolist(),
-                "at": _timestamps(closed_at[f_idx] + 24 * HOUR_US), "channel": ["phone"] * len(f_idx),
-                "resolved": resolved[f_idx].tolist(), "satisfaction": satisfaction[f_idx].tolist(),
-            }, len(f_idx))
+            follow_ups.insert(
+                cursor,
+                {
+                    "id": list(range(follow_up_id, follow_up_id + len(f_idx))),
+                    "request_id": ids[f_idx].tolist(),
+                    "at": _timestamps(closed_at[f_idx] + 24 * HOUR_US),
+                    "channel": ["phone"] * len(f_idx),
+                    "resolved": resolved[f_idx].tolist(),
+                    "satisfaction": satisfaction[f_idx].tolist(),
+                },
+                len(f_idx),
+            )
             request_id += size
             order_id += len(idx)
             follow_up_id += len(f_idx)
@@ -261,12 +357,17 @@ def _sqlite_bulk_mode(mebibytes: int = 512):
 def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
     """(name, CREATE statement) of a table's indexes, leaving out those behind a primary key or UNIQUE."""
     if connection.vendor == "sqlite":
-        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
-                       "AND sql IS NOT NULL", [table])
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+            [table],
+        )
     else:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                       "AND tablename = %s AND indexname NOT IN (SELECT conname FROM pg_constraint "
-                       "WHERE conrelid = %s::regclass)", [table, table])
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = %s AND indexname NOT IN (SELECT conname FROM pg_constraint "
+            "WHERE conrelid = %s::regclass)",
+            [table, table],
+        )
     return list(cursor.fetchall())
 
 
@@ -294,7 +395,9 @@ def _indexes_rebuilt_after(models, *, enabled: bool):
 
 def _duties(city) -> dict[int, tuple[int, str]]:
     """Leaf category → (responsible department, route), walking up the tree."""
-    rows = {r.category_id: (r.department_id, r.route) for r in Responsibility.objects.filter(category__city=city)}
+    rows = {
+        r.category_id: (r.department_id, r.route) for r in Responsibility.objects.filter(category__city=city)
+    }
     parents = dict(Category.objects.filter(city=city).values_list("id", "parent_id"))
     result = {}
     for cat in parents:
@@ -318,4 +421,3 @@ def _points_in(geometries: list[str]) -> tuple[np.ndarray, np.ndarray]:
         lon.append(round(point.x, 6))
         lat.append(round(point.y, 6))
     return np.array(lon, dtype=object), np.array(lat, dtype=object)
-

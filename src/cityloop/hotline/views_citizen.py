@@ -54,8 +54,13 @@ def submit(request):
         if anonymous and throttle.exceeded(keys, settings.HOTLINE["anonymous_submits_per_hour"]):
             form = SubmitForm(request.POST)
             form.is_valid()
-            form.add_error(None, _("Too many reports from this address in the last hour. Please try again later "
-                                   "or call 12345."))
+            form.add_error(
+                None,
+                _(
+                    "Too many reports from this address in the last hour. Please try again later "
+                    "or call 12345."
+                ),
+            )
             return render(request, "hotline/submit.html", {"form": form, "city": city}, status=429)
         if anonymous:
             throttle.count(keys, SUBMIT_WINDOW_S)
@@ -65,30 +70,50 @@ def submit(request):
         if form.is_valid():
             data = form.cleaned_data
             sub = actions.Submission(
-                description=data["description"], caller_name=data["caller_name"], caller_phone=data["caller_phone"],
-                address=data["address"], lon=data["lon"], lat=data["lat"],
+                description=data["description"],
+                caller_name=data["caller_name"],
+                caller_phone=data["caller_phone"],
+                address=data["address"],
+                lon=data["lon"],
+                lat=data["lat"],
                 photos=[(f.name, f.read()) for f in data["photos"]],
-                keep_photo_location=data["keep_photo_location"])
-            citizen = request.user if request.user.is_authenticated and request.user.role == Role.CITIZEN else None
+                keep_photo_location=data["keep_photo_location"],
+            )
+            citizen = (
+                request.user if request.user.is_authenticated and request.user.role == Role.CITIZEN else None
+            )
             key = data["idempotency_key"]
             # A form key counts only for the account that sent it: replaying someone else's key files a new
             # request instead of finding theirs. Without a login, the page below never shows a stranger's.
             scope = f"web-form:user:{request.user.pk}" if request.user.is_authenticated else "web-form"
             try:
-                req, created = actions.submit_request(sub, city=city, channel=Channel.WEB, citizen=citizen,
-                                                      actor=citizen, idempotency=(scope, key) if key else None)
+                req, created = actions.submit_request(
+                    sub,
+                    city=city,
+                    channel=Channel.WEB,
+                    citizen=citizen,
+                    actor=citizen,
+                    idempotency=(scope, key) if key else None,
+                )
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
                 if created:
                     _remember(request, req)
-                    request.session[SUBMITTED] = {"no": req.tracking_no, "code": access.display(req.access_code)}
+                    request.session[SUBMITTED] = {
+                        "no": req.tracking_no,
+                        "code": access.display(req.access_code),
+                    }
                     return redirect("hotline:submitted")
-                if _may_view(request, req):  # this browser sent the form twice: the first request is the answer
+                if _may_view(
+                    request, req
+                ):  # this browser sent the form twice: the first request is the answer
                     request.session[SUBMITTED] = {"no": req.tracking_no, "code": ""}
                     return redirect("hotline:submitted")
                 # Someone else's form key: their request is not shown to this browser.
-                form.add_error(None, _("This form was already sent. Please reload the page and send it again."))
+                form.add_error(
+                    None, _("This form was already sent. Please reload the page and send it again.")
+                )
     else:
         form = SubmitForm()
     return render(request, "hotline/submit.html", {"form": form, "city": city})
@@ -100,7 +125,9 @@ def submitted(request):
         return redirect("hotline:submit")
     # The access code is shown once; a reload shows the number and points to the text message.
     request.session[SUBMITTED] = {"no": given["no"], "code": ""}
-    return render(request, "hotline/submitted.html", {"tracking_no": given["no"], "access_code": given["code"]})
+    return render(
+        request, "hotline/submitted.html", {"tracking_no": given["no"], "access_code": given["code"]}
+    )
 
 
 def track(request):
@@ -130,7 +157,8 @@ def track(request):
 
 
 def _rate_form_for(request, req: Request, data=None):
-    """The owner's account rates with the plain form; anyone else needs the rating code sent to the citizen."""
+    """The owner's account rates with the plain form; anyone else needs the rating code sent to the
+    citizen."""
     owner = request.user.is_authenticated and req.citizen_id == request.user.pk
     return FollowUpForm(data) if owner else RateByCodeForm(data)
 
@@ -140,11 +168,19 @@ def status_page(request, tracking_no, rate_form=None):
     if req is None or not _may_view(request, req):
         return HttpResponseRedirect(f"{reverse('hotline:track')}?no={tracking_no}")
     can_rate = queries.awaits_follow_up(req) and not _is_staff(request.user)
-    return render(request, "hotline/status.html", {
-        "req": req, "timeline": queries.public_timeline(req),
-        "can_rate": can_rate, "rate_form": rate_form or (_rate_form_for(request, req) if can_rate else None),
-        "follow_ups": req.follow_ups.order_by("at"), "attachments": req.attachments.order_by("id"),
-    }, status=400 if rate_form is not None else 200)
+    return render(
+        request,
+        "hotline/status.html",
+        {
+            "req": req,
+            "timeline": queries.public_timeline(req),
+            "can_rate": can_rate,
+            "rate_form": rate_form or (_rate_form_for(request, req) if can_rate else None),
+            "follow_ups": req.follow_ups.order_by("at"),
+            "attachments": req.attachments.order_by("id"),
+        },
+        status=400 if rate_form is not None else 200,
+    )
 
 
 def _thank(request) -> None:
@@ -154,7 +190,11 @@ def _thank(request) -> None:
 
 
 def _answer(data) -> dict:
-    return {"resolved": data["resolved"] == "yes", "satisfaction": data["satisfaction"], "comment": data["comment"]}
+    return {
+        "resolved": data["resolved"] == "yes",
+        "satisfaction": data["satisfaction"],
+        "comment": data["comment"],
+    }
 
 
 @require_POST
@@ -212,9 +252,17 @@ def rate_by_link(request, code):
         else:
             _thank(request)
             return render(request, "hotline/rate.html", {"link": link, "req": req, "done": True})
-    return render(request, "hotline/rate.html", {
-        "link": link, "req": req, "form": form, "timeline": queries.public_timeline(req),
-    }, status=400 if form.is_bound else 200)
+    return render(
+        request,
+        "hotline/rate.html",
+        {
+            "link": link,
+            "req": req,
+            "form": form,
+            "timeline": queries.public_timeline(req),
+        },
+        status=400 if form.is_bound else 200,
+    )
 
 
 @login_required

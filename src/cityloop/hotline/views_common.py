@@ -116,7 +116,9 @@ def timer(due, now=None) -> Timer:
     if state == "none":
         return Timer(state, "", None)
     if state == "overdue":
-        return Timer(state, gettext("overdue by %(span)s") % {"span": _span((now - due).total_seconds())}, due)
+        return Timer(
+            state, gettext("overdue by %(span)s") % {"span": _span((now - due).total_seconds())}, due
+        )
     return Timer(state, gettext("%(span)s left") % {"span": _span((due - now).total_seconds())}, due)
 
 
@@ -127,8 +129,9 @@ def categories_of(city):
 def unit_choices(city) -> list[tuple[str, str]]:
     streets = Jurisdiction.objects.filter(city=city, level="street").order_by("code")
     departments = Department.objects.filter(city=city).order_by("code")
-    return ([(f"street:{s.pk}", f"{gettext('Street')}: {s.label}") for s in streets]
-            + [(f"department:{d.pk}", f"{gettext('Department')}: {d.label}") for d in departments])
+    return [(f"street:{s.pk}", f"{gettext('Street')}: {s.label}") for s in streets] + [
+        (f"department:{d.pk}", f"{gettext('Department')}: {d.label}") for d in departments
+    ]
 
 
 def resolve_unit(value: str, city):

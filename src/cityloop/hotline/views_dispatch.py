@@ -50,27 +50,49 @@ def intake(request):
         if form.is_valid():
             data = form.cleaned_data
             sub = actions.Submission(
-                description=data["description"], caller_name=data["caller_name"], caller_phone=data["caller_phone"],
-                address=data["address"], lon=data["lon"], lat=data["lat"], category_code=data["category"],
-                urgency=data["urgency"], complex=data["complex"], confidential=data["confidential"])
+                description=data["description"],
+                caller_name=data["caller_name"],
+                caller_phone=data["caller_phone"],
+                address=data["address"],
+                lon=data["lon"],
+                lat=data["lat"],
+                category_code=data["category"],
+                urgency=data["urgency"],
+                complex=data["complex"],
+                confidential=data["confidential"],
+            )
             key = data["idempotency_key"]
             try:
-                req, created = actions.submit_request(sub, city=city, channel=Channel.PHONE, actor=request.user,
-                                                      idempotency=(f"intake:user:{request.user.pk}", key)
-                                                      if key else None)
+                req, created = actions.submit_request(
+                    sub,
+                    city=city,
+                    channel=Channel.PHONE,
+                    actor=request.user,
+                    idempotency=(f"intake:user:{request.user.pk}", key) if key else None,
+                )
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
                 messages.success(request, _("Request %(no)s taken in.") % {"no": req.tracking_no})
                 if created:
                     # Read out once to the caller (it is also texted to them); it is not stored in the clear.
-                    messages.info(request, _("Tell the caller the access code %(code)s: with the tracking number it "
-                                             "opens the status page.") % {"code": access.display(req.access_code)})
+                    messages.info(
+                        request,
+                        _(
+                            "Tell the caller the access code %(code)s: with the tracking number it "
+                            "opens the status page."
+                        )
+                        % {"code": access.display(req.access_code)},
+                    )
                 return redirect("hotline:request-detail", pk=req.pk)
     else:
         form = IntakeForm(categories=categories)
-    return render(request, "hotline/intake.html", {"form": form, "suggestion": suggestion},
-                  status=400 if form.is_bound and form.errors else 200)
+    return render(
+        request,
+        "hotline/intake.html",
+        {"form": form, "suggestion": suggestion},
+        status=400 if form.is_bound and form.errors else 200,
+    )
 
 
 @dispatcher_required
@@ -80,9 +102,15 @@ def queue(request):
         return _queue_post(request, city)
     pending = list(queries.dispatch_queue(city)[:QUEUE_PAGE])
     rows = [{"req": r, "timer": timer(r.response_due), "targets": suggested_units(r)} for r in pending]
-    return render(request, "hotline/queue.html", {
-        "rows": rows, "total": queries.dispatch_queue(city).count(),
-        "extensions": queries.pending_extensions(city)[:50]})
+    return render(
+        request,
+        "hotline/queue.html",
+        {
+            "rows": rows,
+            "total": queries.dispatch_queue(city).count(),
+            "extensions": queries.pending_extensions(city)[:50],
+        },
+    )
 
 
 def _queue_post(request, city):
@@ -94,13 +122,17 @@ def _queue_post(request, city):
             messages.error(request, f"{req.tracking_no}: {'; '.join(_(m) for m in exc.messages)}")
         else:
             units = ", ".join(str(o.unit) for o in orders)
-            messages.success(request, _("%(no)s dispatched to %(units)s.") % {"no": req.tracking_no, "units": units})
+            messages.success(
+                request, _("%(no)s dispatched to %(units)s.") % {"no": req.tracking_no, "units": units}
+            )
         return redirect("hotline:queue")
     chosen = [pk for pk in request.POST.getlist("selected") if pk.isdigit()]
     if not chosen:
         messages.error(request, _("Tick at least one request to dispatch."))
         return redirect("hotline:queue")
-    result = actions.bulk_dispatch(list(queries.dispatch_queue(city).filter(pk__in=chosen)), actor=request.user)
+    result = actions.bulk_dispatch(
+        list(queries.dispatch_queue(city).filter(pk__in=chosen)), actor=request.user
+    )
     messages.success(request, _("%(n)d request(s) dispatched.") % {"n": len(result.dispatched)})
     for req, reason in result.skipped:
         messages.error(request, f"{req.tracking_no}: {_(reason)}")
@@ -129,12 +161,17 @@ def dispatch(request, pk):
     req = visible_request(request, pk)
     form = DispatchForm(request.POST, units=unit_choices(req.city))
     if form.is_valid():
-        chosen = [form.cleaned_data["lead"]] + [u for u in form.cleaned_data["others"]
-                                                if u != form.cleaned_data["lead"]]
+        chosen = [form.cleaned_data["lead"]] + [
+            u for u in form.cleaned_data["others"] if u != form.cleaned_data["lead"]
+        ]
         units = [resolve_unit(value, req.city) for value in chosen]
         try:
-            actions.dispatch_request(req, units=[(kind, unit, "manual") for kind, unit in units if unit],
-                                     actor=request.user, note=form.cleaned_data["note"])
+            actions.dispatch_request(
+                req,
+                units=[(kind, unit, "manual") for kind, unit in units if unit],
+                actor=request.user,
+                note=form.cleaned_data["note"],
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
@@ -146,15 +183,17 @@ def dispatch(request, pk):
 @require_POST
 def merge(request, pk):
     req = visible_request(request, pk)
-    into = get_object_or_404(Request, pk=request.POST.get("into", "0") if request.POST.get("into", "").isdigit()
-                             else 0)
+    into = get_object_or_404(
+        Request, pk=request.POST.get("into", "0") if request.POST.get("into", "").isdigit() else 0
+    )
     try:
         actions.merge_requests(req, into=into, actor=request.user)
     except ValidationError as exc:
         messages.error(request, "; ".join(_(m) for m in exc.messages))
     else:
-        messages.success(request, _("%(dup)s merged into %(into)s.") % {"dup": req.tracking_no,
-                                                                        "into": into.tracking_no})
+        messages.success(
+            request, _("%(dup)s merged into %(into)s.") % {"dup": req.tracking_no, "into": into.tracking_no}
+        )
     return redirect("hotline:request-detail", pk=req.pk)
 
 
@@ -170,8 +209,11 @@ def reveal(request, pk):
 def new_access_code(request, pk):
     req = visible_request(request, pk)
     code = actions.reissue_access_code(req, actor=request.user)
-    messages.info(request, _("Tell the caller the access code %(code)s: with the tracking number it opens the "
-                             "status page.") % {"code": access.display(code)})
+    messages.info(
+        request,
+        _("Tell the caller the access code %(code)s: with the tracking number it opens the status page.")
+        % {"code": access.display(code)},
+    )
     return redirect("hotline:request-detail", pk=req.pk)
 
 
@@ -183,8 +225,12 @@ def decide_extension(request, pk):
     if form.is_valid():
         try:
             with transaction.atomic():
-                actions.decide_extension(extension, approve=form.cleaned_data["approve"] == "yes",
-                                         note=form.cleaned_data["note"], actor=request.user)
+                actions.decide_extension(
+                    extension,
+                    approve=form.cleaned_data["approve"] == "yes",
+                    note=form.cleaned_data["note"],
+                    actor=request.user,
+                )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
@@ -196,8 +242,10 @@ def decide_extension(request, pk):
 def arbitrations(request, bound=None, status=200):
     city = current_city()
     units = unit_choices(city)
-    rows = [(a, (bound or {}).get(a.pk) or ArbitrationForm(units=units, prefix=f"a{a.pk}"))
-            for a in queries.open_arbitrations(city)]
+    rows = [
+        (a, (bound or {}).get(a.pk) or ArbitrationForm(units=units, prefix=f"a{a.pk}"))
+        for a in queries.open_arbitrations(city)
+    ]
     return render(request, "hotline/arbitrations.html", {"rows": rows}, status=status)
 
 
@@ -210,13 +258,15 @@ def decide_arbitration(request, pk):
     if form.is_valid():
         kind, unit = resolve_unit(form.cleaned_data["unit"], city) or (None, None)
         try:
-            actions.decide_arbitration(arbitration, kind=kind, unit=unit, decision=form.cleaned_data["decision"],
-                                       actor=request.user)
+            actions.decide_arbitration(
+                arbitration, kind=kind, unit=unit, decision=form.cleaned_data["decision"], actor=request.user
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, _("%(no)s sent to %(unit)s.") % {"no": arbitration.request.tracking_no,
-                                                                      "unit": unit})
+            messages.success(
+                request, _("%(no)s sent to %(unit)s.") % {"no": arbitration.request.tracking_no, "unit": unit}
+            )
             return redirect("hotline:arbitrations")
     request.method = "GET"
     return arbitrations(request, bound={pk: form}, status=400)
@@ -225,8 +275,10 @@ def decide_arbitration(request, pk):
 @dispatcher_required
 def follow_ups(request, bound=None, status=200):
     city = current_city()
-    rows = [(r, (bound or {}).get(r.pk) or FollowUpForm(prefix=f"f{r.pk}"))
-            for r in queries.follow_up_queue(city).select_related("street")[:QUEUE_PAGE]]
+    rows = [
+        (r, (bound or {}).get(r.pk) or FollowUpForm(prefix=f"f{r.pk}"))
+        for r in queries.follow_up_queue(city).select_related("street")[:QUEUE_PAGE]
+    ]
     return render(request, "hotline/follow_ups.html", {"rows": rows}, status=status)
 
 
@@ -238,8 +290,14 @@ def record_phone_follow_up(request, pk):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            actions.record_follow_up(req, resolved=data["resolved"] == "yes", satisfaction=data["satisfaction"],
-                                     comment=data["comment"], channel="phone", actor=request.user)
+            actions.record_follow_up(
+                req,
+                resolved=data["resolved"] == "yes",
+                satisfaction=data["satisfaction"],
+                comment=data["comment"],
+                channel="phone",
+                actor=request.user,
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:

@@ -22,11 +22,19 @@ from cityloop.hotline.templatetags.rate_format import pct, pp
 from cityloop.org.queries import default_city
 from cityloop.web import svg
 
-RATE_LABELS = {"response": gettext_lazy("response rate"), "resolution": gettext_lazy("resolution rate"),
-               "satisfaction": gettext_lazy("satisfaction rate"), "overdue": gettext_lazy("overdue rate"),
-               "returned": gettext_lazy("returned-order rate")}
-LEVEL_LABELS = {"district": gettext_lazy("Districts"), "street": gettext_lazy("Streets"),
-                "community": gettext_lazy("Communities"), "department": gettext_lazy("Departments")}
+RATE_LABELS = {
+    "response": gettext_lazy("response rate"),
+    "resolution": gettext_lazy("resolution rate"),
+    "satisfaction": gettext_lazy("satisfaction rate"),
+    "overdue": gettext_lazy("overdue rate"),
+    "returned": gettext_lazy("returned-order rate"),
+}
+LEVEL_LABELS = {
+    "district": gettext_lazy("Districts"),
+    "street": gettext_lazy("Streets"),
+    "community": gettext_lazy("Communities"),
+    "department": gettext_lazy("Departments"),
+}
 
 
 # The dashboard and the report are the leaders' (and the dispatch centre's) view of the whole city;
@@ -49,9 +57,11 @@ def register_navigation() -> None:
     from cityloop.web.context import NAVIGATION
 
     overview = {"leader", "dispatcher", "admin", "auditor"}
-    entries = [("leaders:dashboard", gettext_lazy("Dashboard"), overview),
-               ("leaders:rankings", gettext_lazy("Rankings"), overview | {"street", "department"}),
-               ("leaders:report", gettext_lazy("Monthly report"), overview)]
+    entries = [
+        ("leaders:dashboard", gettext_lazy("Dashboard"), overview),
+        ("leaders:rankings", gettext_lazy("Rankings"), overview | {"street", "department"}),
+        ("leaders:report", gettext_lazy("Monthly report"), overview),
+    ]
     known = {name for name, _label, _roles in NAVIGATION}
     NAVIGATION.extend(entry for entry in entries if entry[0] not in known)
 
@@ -101,14 +111,29 @@ def dashboard(request):
     if first > last:
         first, last = last, first
     rate = request.GET.get("rate") if request.GET.get("rate") in rates.RATE_FUNCTIONS else "satisfaction"
-    data = leaders.dashboard(city, months=leaders.month_list(first, last), district_id=_int(request.GET.get("district")),
-                             category_id=_int(request.GET.get("category")), rate=rate,
-                             rate_label=str(RATE_LABELS[rate]), no_data=_("no data"))
-    return render(request, "hotline/leaders/dashboard.html", {
-        "data": data, "first": first, "last": last, "rate_labels": RATE_LABELS, "city": city,
-        "selected_district": _int(request.GET.get("district")), "selected_category": _int(request.GET.get("category")),
-        "months": stats.months_with_data(),
-    })
+    data = leaders.dashboard(
+        city,
+        months=leaders.month_list(first, last),
+        district_id=_int(request.GET.get("district")),
+        category_id=_int(request.GET.get("category")),
+        rate=rate,
+        rate_label=str(RATE_LABELS[rate]),
+        no_data=_("no data"),
+    )
+    return render(
+        request,
+        "hotline/leaders/dashboard.html",
+        {
+            "data": data,
+            "first": first,
+            "last": last,
+            "rate_labels": RATE_LABELS,
+            "city": city,
+            "selected_district": _int(request.GET.get("district")),
+            "selected_category": _int(request.GET.get("category")),
+            "months": stats.months_with_data(),
+        },
+    )
 
 
 @login_required
@@ -131,16 +156,37 @@ def ranking(request, kind: str):
     best, worst = leaders.movers(rows)
     if request.GET.get("format") == "xlsx":
         return _xlsx({str(LEVEL_LABELS[kind]): rows}, f"ranking-{kind}-{month:%Y-%m}.xlsx")
-    query = {k: v for k, v in (("month", f"{month:%Y-%m}"), ("district", district_id or ""),
-                               ("category", category_id or "")) if v}
-    return render(request, "hotline/leaders/ranking.html", {
-        "rows": rows, "body": rank_rows_html(rows, kind), "kind": kind, "month": month, "best": best,
-        "worst": worst, "levels": LEVEL_LABELS,
-        "months": stats.months_with_data(), "previous": stats.previous_month(month),
-        "districts": leaders.districts(city), "categories": leaders.top_categories(city),
-        "selected_district": district_id, "selected_category": category_id, "query": urlencode(query),
-        "weights": settings.HOTLINE["score_weights"], "assessment_weight": settings.HOTLINE["assessment_weight"],
-    })
+    query = {
+        k: v
+        for k, v in (
+            ("month", f"{month:%Y-%m}"),
+            ("district", district_id or ""),
+            ("category", category_id or ""),
+        )
+        if v
+    }
+    return render(
+        request,
+        "hotline/leaders/ranking.html",
+        {
+            "rows": rows,
+            "body": rank_rows_html(rows, kind),
+            "kind": kind,
+            "month": month,
+            "best": best,
+            "worst": worst,
+            "levels": LEVEL_LABELS,
+            "months": stats.months_with_data(),
+            "previous": stats.previous_month(month),
+            "districts": leaders.districts(city),
+            "categories": leaders.top_categories(city),
+            "selected_district": district_id,
+            "selected_category": category_id,
+            "query": urlencode(query),
+            "weights": settings.HOTLINE["score_weights"],
+            "assessment_weight": settings.HOTLINE["assessment_weight"],
+        },
+    )
 
 
 @login_required
@@ -154,16 +200,25 @@ def unit_trend(request, kind: str, pk: int):
         raise Http404
     months = leaders.last_months(leaders.latest_month(), 12)
     by_month = leaders.trend(kind, pk, months)
-    series = {str(RATE_LABELS[name]): [rates.RATE_FUNCTIONS[name](by_month[m]) if m in by_month else None
-                                       for m in months] for name in ("response", "resolution", "satisfaction")}
+    series = {
+        str(RATE_LABELS[name]): [
+            rates.RATE_FUNCTIONS[name](by_month[m]) if m in by_month else None for m in months
+        ]
+        for name in ("response", "resolution", "satisfaction")
+    }
     assessed = leaders.assessment_trend(pk, months) if kind == "department" else {}
     if assessed:
         series[str(_("streets' assessment"))] = [assessed.get(m) for m in months]
     chart = svg.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit.label))
-    table = [(m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}, assessed.get(m))
-             for m in months]
-    return render(request, "hotline/leaders/trend.html", {"unit": unit, "kind": kind, "chart": chart,
-                                                          "table": table, "levels": LEVEL_LABELS})
+    table = [
+        (m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}, assessed.get(m))
+        for m in months
+    ]
+    return render(
+        request,
+        "hotline/leaders/trend.html",
+        {"unit": unit, "kind": kind, "chart": chart, "table": table, "levels": LEVEL_LABELS},
+    )
 
 
 @login_required
@@ -174,30 +229,68 @@ def monthly_report(request):
     previous = stats.previous_month(month)
     now = stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, rates.Counts())
     before = stats.counts_by_unit("city", [previous], unit_ids=[city.pk]).get(city.pk, rates.Counts())
-    sentences = [describe_change(str(RATE_LABELS[name]), rates.RATE_FUNCTIONS[name](before),
-                                 rates.RATE_FUNCTIONS[name](now)) for name in ("response", "resolution", "satisfaction")]
+    sentences = [
+        describe_change(
+            str(RATE_LABELS[name]), rates.RATE_FUNCTIONS[name](before), rates.RATE_FUNCTIONS[name](now)
+        )
+        for name in ("response", "resolution", "satisfaction")
+    ]
     tables = {kind: leaders.ranking(kind, month, city) for kind in ("district", "street", "department")}
     if request.GET.get("format") == "xlsx":
-        return _xlsx({str(LEVEL_LABELS[k]): v for k, v in tables.items()}, f"cityloop-report-{month:%Y-%m}.xlsx",
-                     summary=sentences)
+        return _xlsx(
+            {str(LEVEL_LABELS[k]): v for k, v in tables.items()},
+            f"cityloop-report-{month:%Y-%m}.xlsx",
+            summary=sentences,
+        )
     movers = {kind: leaders.movers(rows) for kind, rows in tables.items()}
     tables = [(kind, rows, rank_rows_html(rows[:20], kind)) for kind, rows in tables.items()]
-    return render(request, "hotline/leaders/report.html", {
-        "month": month, "previous": previous, "sentences": sentences, "now": now, "before": before,
-        "tables": tables, "movers": movers, "levels": LEVEL_LABELS, "city": city, "months": stats.months_with_data(),
-    })
+    return render(
+        request,
+        "hotline/leaders/report.html",
+        {
+            "month": month,
+            "previous": previous,
+            "sentences": sentences,
+            "now": now,
+            "before": before,
+            "tables": tables,
+            "movers": movers,
+            "levels": LEVEL_LABELS,
+            "city": city,
+            "months": stats.months_with_data(),
+        },
+    )
 
 
 def rank_rows_html(rows, kind: str):
-    """The ranking table's rows, built in Python: hundreds of rows through the template engine cost ~100 ms."""
+    """The ranking table's rows, built in Python: hundreds of rows through the template engine cost ~100
+    ms."""
     trend = reverse("leaders:trend", args=[kind, 0])[:-2]  # ".../units/<kind>/" — the pk goes after
     cells = ("response", "resolution", "satisfaction", "overdue", "returned")
-    return format_html_join("\n", "<tr><td>{}</td><td><a href=\"{}{}/\">{}</a></td><td>{}</td>{}<td><strong>{}</strong>"
-                            "</td><td>{}</td><td>{}</td></tr>", (
-        (row.rank or "—", trend, row.unit.pk, row.unit.label, row.counts.received,
-         format_html_join("", "<td>{}</td>", [(pct(row.rates[name]),) for name in cells]
-                          + ([(pct(row.assessment),)] if kind == "department" else [])),
-         pct(row.score), row.previous_rank or "—", pp(row.change)) for row in rows))
+    return format_html_join(
+        "\n",
+        '<tr><td>{}</td><td><a href="{}{}/">{}</a></td><td>{}</td>{}<td><strong>{}</strong>'
+        "</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                row.rank or "—",
+                trend,
+                row.unit.pk,
+                row.unit.label,
+                row.counts.received,
+                format_html_join(
+                    "",
+                    "<td>{}</td>",
+                    [(pct(row.rates[name]),) for name in cells]
+                    + ([(pct(row.assessment),)] if kind == "department" else []),
+                ),
+                pct(row.score),
+                row.previous_rank or "—",
+                pp(row.change),
+            )
+            for row in rows
+        ),
+    )
 
 
 def _pct(value):
@@ -213,19 +306,42 @@ def _xlsx(sheets: dict[str, list], filename: str, *, summary: list[str] | None =
         sheet = book.create_sheet(_("Summary"))
         for line in summary:
             sheet.append([line])
-    header = [_("Rank"), _("Unit"), _("Received"), _("Response rate %"), _("Resolution rate %"),
-              _("Satisfaction rate %"), _("Overdue rate %"), _("Returned-order rate %"), _("Score"),
-              _("Last month's rank"), _("Change")]
+    header = [
+        _("Rank"),
+        _("Unit"),
+        _("Received"),
+        _("Response rate %"),
+        _("Resolution rate %"),
+        _("Satisfaction rate %"),
+        _("Overdue rate %"),
+        _("Returned-order rate %"),
+        _("Score"),
+        _("Last month's rank"),
+        _("Change"),
+    ]
     for title, rows in sheets.items():
         sheet = book.create_sheet(title[:31])
         sheet.append(header)
         for row in rows:
-            sheet.append([row.rank, str(row.unit), row.counts.received, _pct(row.rates["response"]),
-                          _pct(row.rates["resolution"]), _pct(row.rates["satisfaction"]), _pct(row.rates["overdue"]),
-                          _pct(row.rates["returned"]), _pct(row.score), row.previous_rank, _pct(row.change)])
+            sheet.append(
+                [
+                    row.rank,
+                    str(row.unit),
+                    row.counts.received,
+                    _pct(row.rates["response"]),
+                    _pct(row.rates["resolution"]),
+                    _pct(row.rates["satisfaction"]),
+                    _pct(row.rates["overdue"]),
+                    _pct(row.rates["returned"]),
+                    _pct(row.score),
+                    row.previous_rank,
+                    _pct(row.change),
+                ]
+            )
     buffer = io.BytesIO()
     book.save(buffer)
-    response = HttpResponse(buffer.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = HttpResponse(
+        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -16,8 +16,12 @@ from cityloop.hotline.views_citizen import TRACKED
 
 THUMBNAIL_CACHE_S = 24 * 3600
 # A photo is shown as an image and nothing else: no script, no plugin, no framing, not cached by proxies.
-HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, max-age=3600",
-           "X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "same-origin"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, max-age=3600",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 def visible_attachment(request, pk: int) -> Attachment:
@@ -26,7 +30,10 @@ def visible_attachment(request, pk: int) -> Attachment:
         raise Http404("no such photo")
     if attachment.request_id in request.session.get(TRACKED, []):
         return attachment
-    if request.user.is_authenticated and queries.requests_for(request.user).filter(pk=attachment.request_id).exists():
+    if (
+        request.user.is_authenticated
+        and queries.requests_for(request.user).filter(pk=attachment.request_id).exists()
+    ):
         return attachment
     raise Http404("no such photo")
 
@@ -34,14 +41,18 @@ def visible_attachment(request, pk: int) -> Attachment:
 def _headers(response, attachment, suffix=""):
     for name, value in HEADERS.items():
         response[name] = value
-    response["Content-Disposition"] = f'inline; filename="{attachment.request.tracking_no}-{attachment.pk}{suffix}"'
+    response["Content-Disposition"] = (
+        f'inline; filename="{attachment.request.tracking_no}-{attachment.pk}{suffix}"'
+    )
     return response
 
 
 def photo(request, pk):
     attachment = visible_attachment(request, pk)
     response = FileResponse(attachment.file.open("rb"), content_type=f"image/{attachment.content_type}")
-    return _headers(response, attachment, f".{'jpg' if attachment.content_type == 'jpeg' else attachment.content_type}")
+    return _headers(
+        response, attachment, f".{'jpg' if attachment.content_type == 'jpeg' else attachment.content_type}"
+    )
 
 
 def photo_thumbnail(request, pk):

@@ -29,9 +29,13 @@ def _filters(form: SearchForm, city) -> dict:
     data = form.cleaned_data
     places = Jurisdiction.objects.filter(city=city)
     return {
-        "status": data["status"], "channel": data["channel"], "text": data["q"],
+        "status": data["status"],
+        "channel": data["channel"],
+        "text": data["q"],
         "category": categories_of(city).filter(code=data["category"]).first() if data["category"] else None,
-        "district": places.filter(level="district", code=data["district"]).first() if data["district"] else None,
+        "district": places.filter(level="district", code=data["district"]).first()
+        if data["district"]
+        else None,
         "street": places.filter(level="street", code=data["street"]).first() if data["street"] else None,
         "since": _day_start(data["since"]) if data["since"] else None,
         "until": _day_start(data["until"] + timedelta(days=1)) if data["until"] else None,
@@ -42,9 +46,12 @@ def _filters(form: SearchForm, city) -> dict:
 def search(request):
     city = current_city()
     places = Jurisdiction.objects.filter(city=city)
-    form = SearchForm(request.GET or None, categories=categories_of(city),
-                      districts=places.filter(level="district").order_by("code"),
-                      streets=places.filter(level="street").order_by("code"))
+    form = SearchForm(
+        request.GET or None,
+        categories=categories_of(city),
+        districts=places.filter(level="district").order_by("code"),
+        streets=places.filter(level="street").order_by("code"),
+    )
     results, total = None, 0
     if form.is_bound and form.is_valid():
         found = queries.search_requests(request.user, **_filters(form, city))
@@ -58,9 +65,12 @@ def search(request):
         total, results = found.count(), found[:PAGE]
     query = request.GET.copy()
     query["format"] = "csv"
-    return render(request, "hotline/search.html", {
-        "form": form, "results": results, "total": total, "page": PAGE, "csv_query": query.urlencode()},
-        status=400 if form.is_bound and form.errors else 200)
+    return render(
+        request,
+        "hotline/search.html",
+        {"form": form, "results": results, "total": total, "page": PAGE, "csv_query": query.urlencode()},
+        status=400 if form.is_bound and form.errors else 200,
+    )
 
 
 @dispatcher_required
@@ -73,7 +83,9 @@ def import_page(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > MAX_IMPORT_BYTES:
-                form.add_error("file", _("The file is larger than 20 MB; split it or use `cityloop hotline import`."))
+                form.add_error(
+                    "file", _("The file is larger than 20 MB; split it or use `cityloop hotline import`.")
+                )
             else:
                 try:
                     result = import_requests(upload, city=current_city(), actor=request.user)
@@ -81,5 +93,9 @@ def import_page(request):
                     apply_errors(form, exc)
     else:
         form = ImportForm()
-    return render(request, "hotline/import.html", {"form": form, "result": result},
-                  status=400 if form.is_bound and form.errors else 200)
+    return render(
+        request,
+        "hotline/import.html",
+        {"form": form, "result": result},
+        status=400 if form.is_bound and form.errors else 200,
+    )

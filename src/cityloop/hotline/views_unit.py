@@ -18,8 +18,12 @@ from cityloop.hotline.models import Order, OrderStatus
 from cityloop.hotline.views_common import apply_errors, timer, unit_required
 from cityloop.hotline.views_detail import render_detail
 
-TAB_LABELS = {"new": gettext_lazy("New"), "in_progress": gettext_lazy("In progress"),
-              "overdue": gettext_lazy("Overdue"), "returned": gettext_lazy("Returned")}
+TAB_LABELS = {
+    "new": gettext_lazy("New"),
+    "in_progress": gettext_lazy("In progress"),
+    "overdue": gettext_lazy("Overdue"),
+    "returned": gettext_lazy("Returned"),
+}
 
 
 def _row(order):
@@ -35,19 +39,31 @@ def inbox(request):
         tab = "new"
     now = timezone.now()
     orders = queries.inbox_orders(request.user, tab, now)
-    tabs = [{"key": key, "label": TAB_LABELS[key], "count": queries.inbox_orders(request.user, key, now).count()}
-            for key in queries.INBOX_TABS]
-    return render(request, "hotline/inbox.html", {
-        "tab": tab, "tabs": tabs, "rows": [_row(o) for o in orders[:200]], "unit": request.user.street
-        or request.user.department})
+    tabs = [
+        {"key": key, "label": TAB_LABELS[key], "count": queries.inbox_orders(request.user, key, now).count()}
+        for key in queries.INBOX_TABS
+    ]
+    return render(
+        request,
+        "hotline/inbox.html",
+        {
+            "tab": tab,
+            "tabs": tabs,
+            "rows": [_row(o) for o in orders[:200]],
+            "unit": request.user.street or request.user.department,
+        },
+    )
 
 
 @unit_required
 def overdue(request):
     now = timezone.now()
     rows = [_row(o) for o in queries.inbox_orders(request.user, "overdue", now)]
-    return render(request, "hotline/overdue.html", {"rows": rows, "now": now,
-                                                     "unit": request.user.street or request.user.department})
+    return render(
+        request,
+        "hotline/overdue.html",
+        {"rows": rows, "now": now, "unit": request.user.street or request.user.department},
+    )
 
 
 def _visible_order(request, pk) -> Order:
@@ -85,9 +101,13 @@ def _run(verb: str, order: Order, data: dict, actor):
     return actions.reply_order(order, outcome=data["outcome"], text=data["text"], actor=actor)
 
 
-DONE = {"return": gettext_lazy("Order returned to the dispatcher."), "note": gettext_lazy("Note added."),
-        "contact": gettext_lazy("Contact recorded."), "extension": gettext_lazy("Extension requested."),
-        "reply": gettext_lazy("Reply sent to the citizen.")}
+DONE = {
+    "return": gettext_lazy("Order returned to the dispatcher."),
+    "note": gettext_lazy("Note added."),
+    "contact": gettext_lazy("Contact recorded."),
+    "extension": gettext_lazy("Extension requested."),
+    "reply": gettext_lazy("Reply sent to the citizen."),
+}
 
 
 @login_required

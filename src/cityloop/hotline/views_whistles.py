@@ -55,28 +55,39 @@ DOMAIN_MESSAGES = (
     gettext_noop("the department belongs to another city"),
     gettext_noop("a month that has not started cannot be assessed"),
 )
-REPORT_STATES = {"on_time": gettext_lazy("Reported in on time"), "late": gettext_lazy("Reported in late"),
-                 "missed": gettext_lazy("Missed the report-in deadline"),
-                 "disputed": gettext_lazy("Disputed, awaiting arbitration"),
-                 "released": gettext_lazy("Released by arbitration"), "waiting": gettext_lazy("Awaiting report-in")}
+REPORT_STATES = {
+    "on_time": gettext_lazy("Reported in on time"),
+    "late": gettext_lazy("Reported in late"),
+    "missed": gettext_lazy("Missed the report-in deadline"),
+    "disputed": gettext_lazy("Disputed, awaiting arbitration"),
+    "released": gettext_lazy("Released by arbitration"),
+    "waiting": gettext_lazy("Awaiting report-in"),
+}
 TASK_STATES = {"done": gettext_lazy("Task done"), "working": gettext_lazy("Task in progress"), "none": "—"}
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 
 
 def _when(**kwargs) -> forms.DateTimeField:
-    return forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_MINUTE),
-                               **kwargs)
+    return forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_MINUTE), **kwargs
+    )
 
 
 class BlowForm(forms.Form):
-    request = forms.TypedChoiceField(label=gettext_lazy("Case"), required=False, coerce=int, empty_value=None,
-                                     help_text=gettext_lazy("One of this street's open cases, or none for a "
-                                                            "problem found on patrol."))
+    request = forms.TypedChoiceField(
+        label=gettext_lazy("Case"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text=gettext_lazy("One of this street's open cases, or none for a problem found on patrol."),
+    )
     title = forms.CharField(label=gettext_lazy("Problem"), max_length=200)
-    need = forms.CharField(label=gettext_lazy("What is needed from the departments"),
-                           widget=forms.Textarea(attrs={"rows": 3}))
-    departments = forms.TypedMultipleChoiceField(label=gettext_lazy("Departments summoned"), coerce=int,
-                                                 widget=forms.CheckboxSelectMultiple)
+    need = forms.CharField(
+        label=gettext_lazy("What is needed from the departments"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    departments = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Departments summoned"), coerce=int, widget=forms.CheckboxSelectMultiple
+    )
     urgent = forms.BooleanField(label=gettext_lazy("Urgent"), required=False)
     report_due = _when(label=gettext_lazy("Report-in deadline"), required=False)
     finish_due = _when(label=gettext_lazy("Finish deadline"))
@@ -84,14 +95,18 @@ class BlowForm(forms.Form):
     def __init__(self, *args, street, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["request"].choices = [("", _("None: found on patrol"))] + [
-            (r.pk, f"{r.tracking_no} · {r.title[:40]}") for r in reads.open_requests_of(street)]
-        self.fields["departments"].choices = [(d.pk, d.label) for d in
-                                              Department.objects.filter(city=street.city).order_by("code")]
+            (r.pk, f"{r.tracking_no} · {r.title[:40]}") for r in reads.open_requests_of(street)
+        ]
+        self.fields["departments"].choices = [
+            (d.pk, d.label) for d in Department.objects.filter(city=street.city).order_by("code")
+        ]
         now = timezone.now()
-        urgent, normal = (timezone.localtime(report_in_due(now, urgent=u, city=street.city)) for u in (True, False))
+        urgent, normal = (
+            timezone.localtime(report_in_due(now, urgent=u, city=street.city)) for u in (True, False)
+        )
         self.fields["report_due"].help_text = _(
-            "Leave empty for the default: %(urgent)s if urgent (30 minutes), %(normal)s otherwise (24 hours).") % {
-            "urgent": urgent.strftime("%Y-%m-%d %H:%M"), "normal": normal.strftime("%Y-%m-%d %H:%M")}
+            "Leave empty for the default: %(urgent)s if urgent (30 minutes), %(normal)s otherwise (24 hours)."
+        ) % {"urgent": urgent.strftime("%Y-%m-%d %H:%M"), "normal": normal.strftime("%Y-%m-%d %H:%M")}
 
 
 class ReportInForm(forms.Form):
@@ -99,8 +114,9 @@ class ReportInForm(forms.Form):
 
 
 class DisputeForm(forms.Form):
-    reason = forms.CharField(label=gettext_lazy("Why this is not for your department"),
-                             widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=gettext_lazy("Why this is not for your department"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class TaskDoneForm(forms.Form):
@@ -108,23 +124,36 @@ class TaskDoneForm(forms.Form):
 
 
 class RateForm(forms.Form):
-    score = forms.TypedChoiceField(label=gettext_lazy("Rating"), coerce=int, widget=forms.RadioSelect,
-                                   choices=[(i, str(i)) for i in range(1, 6)])
+    score = forms.TypedChoiceField(
+        label=gettext_lazy("Rating"),
+        coerce=int,
+        widget=forms.RadioSelect,
+        choices=[(i, str(i)) for i in range(1, 6)],
+    )
     comment = forms.CharField(label=gettext_lazy("Comment"), required=False, max_length=500)
 
 
 class ArbitrateForm(forms.Form):
-    decision = forms.ChoiceField(label=gettext_lazy("Arbitration decision"), widget=forms.RadioSelect, choices=[
-        ("uphold", gettext_lazy("Uphold the dispute: release the department")),
-        ("reject", gettext_lazy("Reject the dispute: the department must report in"))])
-    note = forms.CharField(label=gettext_lazy("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}))
+    decision = forms.ChoiceField(
+        label=gettext_lazy("Arbitration decision"),
+        widget=forms.RadioSelect,
+        choices=[
+            ("uphold", gettext_lazy("Uphold the dispute: release the department")),
+            ("reject", gettext_lazy("Reject the dispute: the department must report in")),
+        ],
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class AssessmentForm(forms.Form):
     month = forms.CharField(widget=forms.HiddenInput)
     department = forms.TypedChoiceField(label=gettext_lazy("Department"), coerce=int)
     score = forms.IntegerField(label=gettext_lazy("Score (0-100)"))
-    comment = forms.CharField(label=gettext_lazy("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(
+        label=gettext_lazy("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, departments, **kwargs):
         super().__init__(*args, **kwargs)
@@ -135,10 +164,12 @@ def register_navigation() -> None:
     """Add the whistle pages to the menu (called once from HotlineConfig.ready())."""
     from cityloop.web.context import NAVIGATION
 
-    entries = [("whistles:street", gettext_lazy("Whistles"), {"street"}),
-               ("whistles:assess", gettext_lazy("Assess departments"), {"street"}),
-               ("whistles:summonses", gettext_lazy("Summonses"), {"department"}),
-               ("whistles:disputes", gettext_lazy("Report-in disputes"), {"dispatcher", "admin"})]
+    entries = [
+        ("whistles:street", gettext_lazy("Whistles"), {"street"}),
+        ("whistles:assess", gettext_lazy("Assess departments"), {"street"}),
+        ("whistles:summonses", gettext_lazy("Summonses"), {"department"}),
+        ("whistles:disputes", gettext_lazy("Report-in disputes"), {"dispatcher", "admin"}),
+    ]
     known = {name for name, _label, _roles in NAVIGATION}
     NAVIGATION.extend(entry for entry in entries if entry[0] not in known)
 
@@ -165,10 +196,18 @@ dispatcher_page = _role_page(queries.is_dispatcher)
 def _summons_rows(summonses, now, bound=None):
     rows = []
     for s in summonses:
-        row = {"s": s, "state": reads.report_in_state(s, now), "task": reads.task_state(s),
-               "timer": timer(s.whistle.report_due, now) if s.status == "summoned" else None,
-               "forms": {"report": ReportInForm(prefix=f"r{s.pk}"), "dispute": DisputeForm(prefix=f"d{s.pk}"),
-                         "done": TaskDoneForm(prefix=f"t{s.pk}"), "rate": RateForm(prefix=f"s{s.pk}")}}
+        row = {
+            "s": s,
+            "state": reads.report_in_state(s, now),
+            "task": reads.task_state(s),
+            "timer": timer(s.whistle.report_due, now) if s.status == "summoned" else None,
+            "forms": {
+                "report": ReportInForm(prefix=f"r{s.pk}"),
+                "dispute": DisputeForm(prefix=f"d{s.pk}"),
+                "done": TaskDoneForm(prefix=f"t{s.pk}"),
+                "rate": RateForm(prefix=f"s{s.pk}"),
+            },
+        }
         row["state_label"], row["task_label"] = REPORT_STATES[row["state"]], TASK_STATES[row["task"]]
         if bound and bound[0] == s.pk:
             row["forms"][bound[1]] = bound[2]
@@ -182,10 +221,20 @@ def _summons_rows(summonses, now, bound=None):
 @street_page
 def street_whistles(request, bound=None, status=200):
     now = timezone.now()
-    cards = [{"w": w, "timer": timer(w.finish_due, now) if w.status == "open" else None,
-              "rows": _summons_rows(w.summonses.all(), now, bound)} for w in reads.whistles_of(request.user.street)]
-    return render(request, "hotline/whistles/street.html", {"cards": cards, "street": request.user.street},
-                  status=status)
+    cards = [
+        {
+            "w": w,
+            "timer": timer(w.finish_due, now) if w.status == "open" else None,
+            "rows": _summons_rows(w.summonses.all(), now, bound),
+        }
+        for w in reads.whistles_of(request.user.street)
+    ]
+    return render(
+        request,
+        "hotline/whistles/street.html",
+        {"cards": cards, "street": request.user.street},
+        status=status,
+    )
 
 
 @street_page
@@ -198,17 +247,35 @@ def blow(request):
         case = Request.objects.filter(pk=data["request"]).first() if data["request"] else None
         departments = list(Department.objects.filter(pk__in=data["departments"]))
         try:
-            whistle = actions.blow_whistle(street=street, departments=departments, title=data["title"],
-                                           need=data["need"], urgent=data["urgent"], finish_due=data["finish_due"],
-                                           report_due=data["report_due"], request=case, actor=request.user)
+            whistle = actions.blow_whistle(
+                street=street,
+                departments=departments,
+                title=data["title"],
+                need=data["need"],
+                urgent=data["urgent"],
+                finish_due=data["finish_due"],
+                report_due=data["report_due"],
+                request=case,
+                actor=request.user,
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, _("Whistle blown: %(n)d department(s) must report in by %(due)s.") % {
-                "n": len(departments), "due": timezone.localtime(whistle.report_due).strftime("%Y-%m-%d %H:%M")})
+            messages.success(
+                request,
+                _("Whistle blown: %(n)d department(s) must report in by %(due)s.")
+                % {
+                    "n": len(departments),
+                    "due": timezone.localtime(whistle.report_due).strftime("%Y-%m-%d %H:%M"),
+                },
+            )
             return redirect("whistles:street")
-    return render(request, "hotline/whistles/blow.html", {"form": form, "street": street},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "hotline/whistles/blow.html",
+        {"form": form, "street": street},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST
@@ -219,8 +286,12 @@ def close(request, pk: int):
         actions.close_whistle(whistle, actor=request.user)
     except ValidationError as exc:
         for message in exc.messages:
-            messages.error(request, _(message) if ":" not in message else
-                           _("Not every department has finished: %(names)s") % {"names": message.split(": ", 1)[1]})
+            messages.error(
+                request,
+                _(message)
+                if ":" not in message
+                else _("Not every department has finished: %(names)s") % {"names": message.split(": ", 1)[1]},
+            )
     else:
         messages.success(request, _("Whistle closed. Rate each department that reported in."))
     return redirect("whistles:street")
@@ -233,8 +304,12 @@ def rate(request, pk: int):
     form = RateForm(request.POST, prefix=f"s{pk}")
     if form.is_valid():
         try:
-            actions.rate_department(summons, score=form.cleaned_data["score"], comment=form.cleaned_data["comment"],
-                                    actor=request.user)
+            actions.rate_department(
+                summons,
+                score=form.cleaned_data["score"],
+                comment=form.cleaned_data["comment"],
+                actor=request.user,
+            )
         except ValidationError as exc:
             apply_errors(form, _renamed(exc, {"rating": "score"}))
         else:
@@ -268,19 +343,36 @@ def assess(request):
     if request.method == "POST" and form.is_valid():
         department = next(d for d in departments if d.pk == form.cleaned_data["department"])
         try:
-            actions.assess_department(street=street, department=department, month=month,
-                                      score=form.cleaned_data["score"], comment=form.cleaned_data["comment"],
-                                      actor=request.user)
+            actions.assess_department(
+                street=street,
+                department=department,
+                month=month,
+                score=form.cleaned_data["score"],
+                comment=form.cleaned_data["comment"],
+                actor=request.user,
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, _("Assessment of %(dept)s for %(month)s saved.") % {
-                "dept": department.label, "month": f"{month:%Y-%m}"})
+            messages.success(
+                request,
+                _("Assessment of %(dept)s for %(month)s saved.")
+                % {"dept": department.label, "month": f"{month:%Y-%m}"},
+            )
             return redirect(f"{request.path}?month={month:%Y-%m}")
     done = reads.assessments_of(street, month)
-    return render(request, "hotline/whistles/assess.html", {
-        "form": form, "month": month, "months": choices, "street": street,
-        "rows": [(d, done.get(d.pk)) for d in departments]}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "hotline/whistles/assess.html",
+        {
+            "form": form,
+            "month": month,
+            "months": choices,
+            "street": street,
+            "rows": [(d, done.get(d.pk)) for d in departments],
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 # -- departments -----------------------------------------------------------------------------------
@@ -290,17 +382,33 @@ def assess(request):
 def summonses(request, bound=None, status=200):
     now = timezone.now()
     rows = _summons_rows(reads.summonses_of(request.user.department), now, bound)
-    return render(request, "hotline/whistles/summonses.html", {"rows": rows, "department": request.user.department},
-                  status=status)
+    return render(
+        request,
+        "hotline/whistles/summonses.html",
+        {"rows": rows, "department": request.user.department},
+        status=status,
+    )
 
 
 DEPARTMENT_STEPS = {
-    "report": (ReportInForm, "r", lambda s, d, u: actions.report_in(s, responsible_person=d["responsible_person"],
-                                                                    actor=u), gettext_lazy("Reported in.")),
-    "dispute": (DisputeForm, "d", lambda s, d, u: actions.dispute_summons(s, reason=d["reason"], actor=u),
-                gettext_lazy("Dispute sent to the city dispatcher.")),
-    "done": (TaskDoneForm, "t", lambda s, d, u: actions.complete_task(s, note=d["note"], actor=u),
-             gettext_lazy("Task marked done.")),
+    "report": (
+        ReportInForm,
+        "r",
+        lambda s, d, u: actions.report_in(s, responsible_person=d["responsible_person"], actor=u),
+        gettext_lazy("Reported in."),
+    ),
+    "dispute": (
+        DisputeForm,
+        "d",
+        lambda s, d, u: actions.dispute_summons(s, reason=d["reason"], actor=u),
+        gettext_lazy("Dispute sent to the city dispatcher."),
+    ),
+    "done": (
+        TaskDoneForm,
+        "t",
+        lambda s, d, u: actions.complete_task(s, note=d["note"], actor=u),
+        gettext_lazy("Task marked done."),
+    ),
 }
 
 
@@ -328,8 +436,10 @@ def summons_step(request, pk: int, step: str):
 
 @dispatcher_page
 def disputes(request, bound=None, status=200):
-    rows = [(s, bound[1] if bound and bound[0] == s.pk else ArbitrateForm(prefix=f"a{s.pk}"))
-            for s in reads.disputed_summonses(current_city())]
+    rows = [
+        (s, bound[1] if bound and bound[0] == s.pk else ArbitrateForm(prefix=f"a{s.pk}"))
+        for s in reads.disputed_summonses(current_city())
+    ]
     return render(request, "hotline/whistles/disputes.html", {"rows": rows}, status=status)
 
 
@@ -340,11 +450,17 @@ def arbitrate(request, pk: int):
     form = ArbitrateForm(request.POST, prefix=f"a{pk}")
     if form.is_valid():
         try:
-            actions.arbitrate_dispute(summons, uphold=form.cleaned_data["decision"] == "uphold",
-                                      note=form.cleaned_data["note"], actor=request.user)
+            actions.arbitrate_dispute(
+                summons,
+                uphold=form.cleaned_data["decision"] == "uphold",
+                note=form.cleaned_data["note"],
+                actor=request.user,
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, _("Decision recorded for %(dept)s.") % {"dept": summons.department.label})
+            messages.success(
+                request, _("Decision recorded for %(dept)s.") % {"dept": summons.department.label}
+            )
             return redirect("whistles:disputes")
     return disputes(request, bound=(pk, form), status=400)

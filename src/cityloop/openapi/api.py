@@ -17,11 +17,17 @@ ERROR_ANSWERS = {
     "404": ("Problem", "Unknown, or not visible to this account."),
     "429": ("Problem", "Too many calls; wait and retry."),
 }
-FIELD_ERROR = {"type": "object", "required": ["field", "message"],
-               "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}
+FIELD_ERROR = {
+    "type": "object",
+    "required": ["field", "message"],
+    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+}
 ERROR_SCHEMAS = {
-    "Errors": {"type": "object", "required": ["detail"],
-               "properties": {"detail": {"type": "array", "items": FIELD_ERROR}}},
+    "Errors": {
+        "type": "object",
+        "required": ["detail"],
+        "properties": {"detail": {"type": "array", "items": FIELD_ERROR}},
+    },
     "Problem": {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}},
 }
 
@@ -37,15 +43,25 @@ class CityLoopAPI(NinjaAPI):
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
                 for status, (name, text) in ERROR_ANSWERS.items():
-                    operation["responses"].setdefault(status, {
-                        "description": text,
-                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}})
+                    operation["responses"].setdefault(
+                        status,
+                        {
+                            "description": text,
+                            "content": {
+                                "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                            },
+                        },
+                    )
         return schema
 
 
-api = CityLoopAPI(title="CityLoop API", version="1", urls_namespace="api-v1",
-               description="The hotline, government services and city brain of CityLoop. "
-                           "Authenticate with `Authorization: Bearer <token>` (see `cityloop token create`).")
+api = CityLoopAPI(
+    title="CityLoop API",
+    version="1",
+    urls_namespace="api-v1",
+    description="The hotline, government services and city brain of CityLoop. "
+    "Authenticate with `Authorization: Bearer <token>` (see `cityloop token create`).",
+)
 
 # Each pillar's api.py exposes ``router``; the prefix is the pillar's name, except the hotline's,
 # which sits at the root because its resources are the API's main ones (/api/v1/requests, /orders).
@@ -55,8 +71,9 @@ PILLARS = {"": "cityloop.hotline.api", "services": "cityloop.services.api", "bra
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
     errors = exc.message_dict if hasattr(exc, "message_dict") else {"__all__": exc.messages}
-    return api.create_response(request, {"detail": [{"field": f, "message": " ".join(m)} for f, m in errors.items()]},
-                               status=400)
+    return api.create_response(
+        request, {"detail": [{"field": f, "message": " ".join(m)} for f, m in errors.items()]}, status=400
+    )
 
 
 def _field_of(loc) -> str:
@@ -73,16 +90,20 @@ def input_error(request, exc: InputError):
     merged: dict[str, list[str]] = {}
     for error in exc.errors:
         merged.setdefault(_field_of(error.get("loc", ())), []).append(error.get("msg", "invalid"))
-    return api.create_response(request, {"detail": [{"field": f, "message": "; ".join(m)} for f, m in merged.items()]},
-                               status=400)
+    return api.create_response(
+        request, {"detail": [{"field": f, "message": "; ".join(m)} for f, m in merged.items()]}, status=400
+    )
 
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     """Ninja's own refusals; a body that is not JSON gets the documented field list, not a bare string."""
     if exc.status_code == 400:
-        return api.create_response(request, {"detail": [{"field": "body", "message": "not valid JSON (or not the "
-                                                          "declared form encoding)"}]}, status=400)
+        return api.create_response(
+            request,
+            {"detail": [{"field": "body", "message": "not valid JSON (or not the declared form encoding)"}]},
+            status=400,
+        )
     return api.create_response(request, {"detail": str(exc) or "refused"}, status=exc.status_code)
 
 

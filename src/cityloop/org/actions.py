@@ -34,7 +34,9 @@ def import_pack(pack: packs.Pack, *, actor) -> Jurisdiction:
     _require_admin(actor)
     city_area = pack.city
     # The city row points at itself once it exists, so find it by level and code.
-    city = Jurisdiction.objects.filter(level="city", code=city_area.code).first() or Jurisdiction(code=city_area.code)
+    city = Jurisdiction.objects.filter(level="city", code=city_area.code).first() or Jurisdiction(
+        code=city_area.code
+    )
     for name, value in _area_fields(city_area, parent=None).items():
         setattr(city, name, value)
     city.save()
@@ -47,45 +49,83 @@ def import_pack(pack: packs.Pack, *, actor) -> Jurisdiction:
         if area.level == "city":
             continue
         obj, _ = Jurisdiction.objects.update_or_create(
-            city=city, code=area.code, defaults=_area_fields(area, parent=by_code[area.parent]))
+            city=city, code=area.code, defaults=_area_fields(area, parent=by_code[area.parent])
+        )
         by_code[area.code] = obj
         counts["jurisdictions"] += 1
-    CityPack.objects.update_or_create(city=city, defaults={
-        "code": pack.code, "country": pack.meta.get("country", ""), "timezone": pack.meta["timezone"],
-        "calendar": pack.meta["calendar"], "default_language": pack.meta["default_language"],
-        "synthetic_shapes": bool(pack.meta.get("synthetic_shapes")), "notes": pack.meta.get("notes", ""),
-        "sources": list(pack.meta.get("sources") or []),
-    })
+    CityPack.objects.update_or_create(
+        city=city,
+        defaults={
+            "code": pack.code,
+            "country": pack.meta.get("country", ""),
+            "timezone": pack.meta["timezone"],
+            "calendar": pack.meta["calendar"],
+            "default_language": pack.meta["default_language"],
+            "synthetic_shapes": bool(pack.meta.get("synthetic_shapes")),
+            "notes": pack.meta.get("notes", ""),
+            "sources": list(pack.meta.get("sources") or []),
+        },
+    )
     departments = {}
     for row in pack.departments:
-        departments[row["code"]], _ = Department.objects.update_or_create(city=city, code=row["code"], defaults={
-            "name": row["name"], "name_en": row.get("name_en", ""), "level": row["level"],
-            "district": by_code[row["district"]] if row["level"] == "district" else None,
-        })
+        departments[row["code"]], _ = Department.objects.update_or_create(
+            city=city,
+            code=row["code"],
+            defaults={
+                "name": row["name"],
+                "name_en": row.get("name_en", ""),
+                "level": row["level"],
+                "district": by_code[row["district"]] if row["level"] == "district" else None,
+            },
+        )
     categories: dict[str, Category] = {}
     for row in sorted(pack.categories, key=lambda r: int(r["depth"])):
-        categories[row["code"]], _ = Category.objects.update_or_create(city=city, code=row["code"], defaults={
-            "name": row["name"], "name_en": row.get("name_en", ""), "depth": int(row["depth"]),
-            "parent": categories[row["parent"]] if row.get("parent") else None,
-        })
+        categories[row["code"]], _ = Category.objects.update_or_create(
+            city=city,
+            code=row["code"],
+            defaults={
+                "name": row["name"],
+                "name_en": row.get("name_en", ""),
+                "depth": int(row["depth"]),
+                "parent": categories[row["parent"]] if row.get("parent") else None,
+            },
+        )
     Responsibility.objects.filter(category__city=city).delete()
-    Responsibility.objects.bulk_create([
-        Responsibility(category=categories[r["category"]], department=departments[r["department"]], route=r["route"])
-        for r in pack.responsibilities
-    ])
+    Responsibility.objects.bulk_create(
+        [
+            Responsibility(
+                category=categories[r["category"]], department=departments[r["department"]], route=r["route"]
+            )
+            for r in pack.responsibilities
+        ]
+    )
     DeviceCaseRule.objects.filter(city=city).delete()
-    DeviceCaseRule.objects.bulk_create([
-        DeviceCaseRule(city=city, kind=r["kind"], alarm=r["alarm"], category=categories[r["category"]],
-                       department=departments[r["department"]] if r.get("department") else None)
-        for r in pack.device_cases
-    ])
+    DeviceCaseRule.objects.bulk_create(
+        [
+            DeviceCaseRule(
+                city=city,
+                kind=r["kind"],
+                alarm=r["alarm"],
+                category=categories[r["category"]],
+                department=departments[r["department"]] if r.get("department") else None,
+            )
+            for r in pack.device_cases
+        ]
+    )
     PlaceName.objects.filter(city=city).delete()
-    PlaceName.objects.bulk_create([
-        PlaceName(city=city, name=row["name"], jurisdiction=by_code[row["jurisdiction"]]) for row in pack.gazetteer
-    ])
-    counts.update(departments=len(departments), categories=len(categories),
-                  responsibilities=len(pack.responsibilities), place_names=len(pack.gazetteer),
-                  device_case_rules=len(pack.device_cases))
+    PlaceName.objects.bulk_create(
+        [
+            PlaceName(city=city, name=row["name"], jurisdiction=by_code[row["jurisdiction"]])
+            for row in pack.gazetteer
+        ]
+    )
+    counts.update(
+        departments=len(departments),
+        categories=len(categories),
+        responsibilities=len(pack.responsibilities),
+        place_names=len(pack.gazetteer),
+        device_case_rules=len(pack.device_cases),
+    )
     audit.record(actor, "city.import", city, after=counts, pack=pack.code)
     from cityloop.org import queries
 
@@ -98,7 +138,13 @@ def _area_fields(area: packs.Area, *, parent: Jurisdiction | None) -> dict:
 
     min_lon, min_lat, max_lon, max_lat = area.geometry.bounds
     return {
-        "name": area.name, "name_en": area.name_en, "level": area.level, "parent": parent,
+        "name": area.name,
+        "name_en": area.name_en,
+        "level": area.level,
+        "parent": parent,
         "geometry": shapely.to_geojson(area.geometry),
-        "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
+        "min_lon": min_lon,
+        "min_lat": min_lat,
+        "max_lon": max_lon,
+        "max_lat": max_lat,
     }

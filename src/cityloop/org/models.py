@@ -39,7 +39,9 @@ class Jurisdiction(Named):
     """A node of city → district → street (街乡) → community (社区/村)."""
 
     city = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     code = models.CharField(_("code"), max_length=40)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices)
     # GeoJSON geometry (lon/lat); the locator reads it into shapely once per process.
@@ -77,9 +79,12 @@ class CityPack(models.Model):
 class Department(Named):
     city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="departments")
     code = models.CharField(_("code"), max_length=40)
-    level = models.CharField(_("level"), max_length=10, choices=[(Level.CITY, _("City")),
-                                                                 (Level.DISTRICT, _("District"))])
-    district = models.ForeignKey(Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    level = models.CharField(
+        _("level"), max_length=10, choices=[(Level.CITY, _("City")), (Level.DISTRICT, _("District"))]
+    )
+    district = models.ForeignKey(
+        Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         db_table = "org_department"
@@ -92,7 +97,9 @@ class Category(Named):
 
     city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="categories")
     code = models.CharField(_("code"), max_length=40)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     depth = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
@@ -125,11 +132,15 @@ class DeviceCaseRule(models.Model):
     kind = models.CharField(max_length=16)
     alarm = models.CharField(max_length=16)
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
-    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         db_table = "org_device_case_rule"
-        constraints = [models.UniqueConstraint(fields=["city", "kind", "alarm"], name="one_rule_per_kind_alarm")]
+        constraints = [
+            models.UniqueConstraint(fields=["city", "kind", "alarm"], name="one_rule_per_kind_alarm")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} × {self.alarm} → {self.category.code}"

@@ -85,7 +85,9 @@ def resolve(path_or_name: str | Path) -> Path:
     raise FileNotFoundError(f"no city pack at {str(path_or_name)!r} (built-in packs: {known})")
 
 
-def _read_table(folder: Path, stem: str, errors: list[PackError], *, required: bool = True) -> list[dict[str, str]]:
+def _read_table(
+    folder: Path, stem: str, errors: list[PackError], *, required: bool = True
+) -> list[dict[str, str]]:
     """Rows of ``stem.csv`` or ``stem.yaml``/``.yml`` as dicts of strings, each with its ``_where``."""
     for suffix in (".csv", ".yaml", ".yml"):
         path = folder / f"{stem}{suffix}"
@@ -93,9 +95,14 @@ def _read_table(folder: Path, stem: str, errors: list[PackError], *, required: b
             continue
         if suffix == ".csv":
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                return [{**{k: (v or "").strip() for k, v in row.items() if k}, "_where": f"line {n}",
-                         "_file": path.name}
-                        for n, row in enumerate(csv.DictReader(handle), start=2)]
+                return [
+                    {
+                        **{k: (v or "").strip() for k, v in row.items() if k},
+                        "_where": f"line {n}",
+                        "_file": path.name,
+                    }
+                    for n, row in enumerate(csv.DictReader(handle), start=2)
+                ]
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
         except yaml.YAMLError as exc:
@@ -104,11 +111,19 @@ def _read_table(folder: Path, stem: str, errors: list[PackError], *, required: b
         if not isinstance(data, list):
             errors.append(PackError(path.name, "-", "-", "must be a list of mappings"))
             return []
-        return [{**{str(k): "" if v is None else str(v).strip() for k, v in item.items()}, "_where": f"item {n}",
-                 "_file": path.name}
-                for n, item in enumerate(data, start=1) if isinstance(item, dict)]
+        return [
+            {
+                **{str(k): "" if v is None else str(v).strip() for k, v in item.items()},
+                "_where": f"item {n}",
+                "_file": path.name,
+            }
+            for n, item in enumerate(data, start=1)
+            if isinstance(item, dict)
+        ]
     if required:
-        errors.append(PackError(f"{stem}.csv", "-", "-", f"missing: the pack needs {stem}.csv or {stem}.yaml"))
+        errors.append(
+            PackError(f"{stem}.csv", "-", "-", f"missing: the pack needs {stem}.csv or {stem}.yaml")
+        )
     return []
 
 
@@ -131,10 +146,14 @@ def _check_meta(folder: Path, errors: list[PackError]) -> dict[str, Any]:
         try:
             zoneinfo.ZoneInfo(str(meta["timezone"]))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors.append(PackError("pack.yaml", "-", "timezone", f"{meta['timezone']!r} is not an IANA time zone"))
+            errors.append(
+                PackError("pack.yaml", "-", "timezone", f"{meta['timezone']!r} is not an IANA time zone")
+            )
     meta.setdefault("default_language", "zh-hans" if meta.get("country") == "CN" else "en")
     if meta["default_language"] not in LANGUAGES:
-        errors.append(PackError("pack.yaml", "-", "default_language", f"must be one of {', '.join(LANGUAGES)}"))
+        errors.append(
+            PackError("pack.yaml", "-", "default_language", f"must be one of {', '.join(LANGUAGES)}")
+        )
     meta.setdefault("country", "")
     meta.setdefault("name_en", meta.get("name", ""))
     meta.setdefault("synthetic_shapes", False)
@@ -163,12 +182,16 @@ def _check_areas(folder: Path, errors: list[PackError]) -> list[Area]:
             errors.append(PackError(path.name, where, "code", "is required"))
             continue
         if code in seen:
-            errors.append(PackError(path.name, where, "code", f"duplicate code {code!r} (also feature {seen[code]})"))
+            errors.append(
+                PackError(path.name, where, "code", f"duplicate code {code!r} (also feature {seen[code]})")
+            )
             continue
         seen[code] = n
         level = props.get("level")
         if level not in LEVELS:
-            errors.append(PackError(path.name, where, "level", f"must be one of {', '.join(LEVELS)}, not {level!r}"))
+            errors.append(
+                PackError(path.name, where, "level", f"must be one of {', '.join(LEVELS)}, not {level!r}")
+            )
             continue
         if not str(props.get("name") or "").strip():
             errors.append(PackError(path.name, where, "name", "is required"))
@@ -178,19 +201,37 @@ def _check_areas(folder: Path, errors: list[PackError]) -> list[Area]:
             errors.append(PackError(path.name, where, "geometry", f"cannot be read: {exc}"))
             continue
         if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
-            errors.append(PackError(path.name, where, "geometry", f"must be a non-empty (Multi)Polygon, not {geometry.geom_type}"))
+            errors.append(
+                PackError(
+                    path.name,
+                    where,
+                    "geometry",
+                    f"must be a non-empty (Multi)Polygon, not {geometry.geom_type}",
+                )
+            )
             continue
         if not geometry.is_valid:
-            errors.append(PackError(path.name, where, "geometry", f"invalid polygon: {explain_validity(geometry)}"))
+            errors.append(
+                PackError(path.name, where, "geometry", f"invalid polygon: {explain_validity(geometry)}")
+            )
             continue
         parent = props.get("parent")
-        areas.append(Area(code=code, name=str(props.get("name") or "").strip(),
-                          name_en=str(props.get("name_en") or "").strip(), level=level,
-                          parent=str(parent).strip() if parent not in (None, "") else None, geometry=geometry))
+        areas.append(
+            Area(
+                code=code,
+                name=str(props.get("name") or "").strip(),
+                name_en=str(props.get("name_en") or "").strip(),
+                level=level,
+                parent=str(parent).strip() if parent not in (None, "") else None,
+                geometry=geometry,
+            )
+        )
     by_code = {a.code: a for a in areas}
     cities = [a for a in areas if a.level == "city"]
     if len(cities) != 1:
-        errors.append(PackError(path.name, "-", "level", f"a pack holds exactly one city feature, found {len(cities)}"))
+        errors.append(
+            PackError(path.name, "-", "level", f"a pack holds exactly one city feature, found {len(cities)}")
+        )
     for area in areas:
         where = f"feature {seen[area.code]} ({area.code})"
         if area.level == "city":
@@ -198,13 +239,23 @@ def _check_areas(folder: Path, errors: list[PackError]) -> list[Area]:
                 errors.append(PackError(path.name, where, "parent", "the city has no parent"))
             continue
         if area.parent is None:
-            errors.append(PackError(path.name, where, "parent", f"a {area.level} needs a parent {PARENT_LEVEL[area.level]}"))
+            errors.append(
+                PackError(
+                    path.name, where, "parent", f"a {area.level} needs a parent {PARENT_LEVEL[area.level]}"
+                )
+            )
         elif area.parent not in by_code:
             errors.append(PackError(path.name, where, "parent", f"unknown parent {area.parent!r}"))
         elif by_code[area.parent].level != PARENT_LEVEL[area.level]:
-            errors.append(PackError(path.name, where, "parent",
-                                    f"a {area.level}'s parent must be a {PARENT_LEVEL[area.level]}, "
-                                    f"but {area.parent!r} is a {by_code[area.parent].level}"))
+            errors.append(
+                PackError(
+                    path.name,
+                    where,
+                    "parent",
+                    f"a {area.level}'s parent must be a {PARENT_LEVEL[area.level]}, "
+                    f"but {area.parent!r} is a {by_code[area.parent].level}",
+                )
+            )
     return areas
 
 
@@ -225,8 +276,14 @@ def _check_departments(rows, district_codes: set[str], errors) -> list[dict[str,
         if level not in ("city", "district"):
             errors.append(PackError(row["_file"], where, "level", f"must be city or district, not {level!r}"))
         elif level == "district" and row.get("district") not in district_codes:
-            errors.append(PackError(row["_file"], where, "district",
-                                    f"a district department needs a known district code, not {row.get('district')!r}"))
+            errors.append(
+                PackError(
+                    row["_file"],
+                    where,
+                    "district",
+                    f"a district department needs a known district code, not {row.get('district')!r}",
+                )
+            )
     return rows
 
 
@@ -256,7 +313,9 @@ def _check_categories(rows, errors) -> list[dict[str, str]]:
             depth += 1
             parent = by_code[parent].get("parent") or ""
         if depth > 3:
-            errors.append(PackError(row["_file"], row["_where"], "parent", "the category tree has at most 3 levels"))
+            errors.append(
+                PackError(row["_file"], row["_where"], "parent", "the category tree has at most 3 levels")
+            )
         row["depth"] = str(depth)
     return list(by_code.values())
 
@@ -267,13 +326,18 @@ def _check_responsibilities(rows, categories, department_codes, errors) -> list[
     for row in rows:
         where = row["_where"]
         if row.get("category") not in category_codes:
-            errors.append(PackError(row["_file"], where, "category", f"unknown category {row.get('category')!r}"))
+            errors.append(
+                PackError(row["_file"], where, "category", f"unknown category {row.get('category')!r}")
+            )
             continue
         if row["category"] in covered:
-            errors.append(PackError(row["_file"], where, "category", f"duplicate row for {row['category']!r}"))
+            errors.append(
+                PackError(row["_file"], where, "category", f"duplicate row for {row['category']!r}")
+            )
         if row.get("department") not in department_codes:
-            errors.append(PackError(row["_file"], where, "department",
-                                    f"unknown department {row.get('department')!r}"))
+            errors.append(
+                PackError(row["_file"], where, "department", f"unknown department {row.get('department')!r}")
+            )
             continue
         row["route"] = row.get("route") or "direct"
         if row["route"] not in ROUTES:
@@ -289,9 +353,15 @@ def _check_responsibilities(rows, categories, department_codes, errors) -> list[
         while node and node not in covered:
             node = parents.get(node, "")
         if not node:
-            errors.append(PackError(category["_file"], category["_where"], "responsibility",
-                                    f"category {category['code']!r} ({category.get('name')}) has no responsible "
-                                    "department (none on it or its parents)"))
+            errors.append(
+                PackError(
+                    category["_file"],
+                    category["_where"],
+                    "responsibility",
+                    f"category {category['code']!r} ({category.get('name')}) has no responsible "
+                    "department (none on it or its parents)",
+                )
+            )
     return rows
 
 
@@ -308,9 +378,13 @@ def _check_device_cases(rows, categories, department_codes, errors) -> list[dict
         where = row["_file"], row["_where"]
         kind, alarm = row.get("kind", ""), row.get("alarm", "")
         if kind != "*" and kind not in DEVICE_KINDS:
-            errors.append(PackError(*where, "kind", f"{kind!r} is not a device kind ({', '.join(DEVICE_KINDS)}, *)"))
+            errors.append(
+                PackError(*where, "kind", f"{kind!r} is not a device kind ({', '.join(DEVICE_KINDS)}, *)")
+            )
         if alarm != "*" and alarm not in ALARM_TYPES:
-            errors.append(PackError(*where, "alarm", f"{alarm!r} is not an alarm type ({', '.join(ALARM_TYPES)}, *)"))
+            errors.append(
+                PackError(*where, "alarm", f"{alarm!r} is not an alarm type ({', '.join(ALARM_TYPES)}, *)")
+            )
         if row.get("category") not in category_codes:
             errors.append(PackError(*where, "category", f"unknown category {row.get('category')!r}"))
         if row.get("department") and row["department"] not in department_codes:
@@ -330,15 +404,29 @@ def load_pack(path_or_name: str | Path) -> Pack:
     departments = _check_departments(_read_table(folder, "departments", errors), districts, errors)
     categories = _check_categories(_read_table(folder, "categories", errors), errors)
     responsibilities = _check_responsibilities(
-        _read_table(folder, "responsibilities", errors), categories, {d.get("code") for d in departments}, errors)
+        _read_table(folder, "responsibilities", errors),
+        categories,
+        {d.get("code") for d in departments},
+        errors,
+    )
     gazetteer = _read_table(folder, "gazetteer", errors, required=False)
-    device_cases = _check_device_cases(_read_table(folder, "device_cases", errors, required=False), categories,
-                                       {d.get("code") for d in departments}, errors)
+    device_cases = _check_device_cases(
+        _read_table(folder, "device_cases", errors, required=False),
+        categories,
+        {d.get("code") for d in departments},
+        errors,
+    )
     area_codes = {a.code for a in areas}
     for row in gazetteer:
         if row.get("jurisdiction") not in area_codes:
-            errors.append(PackError(row["_file"], row["_where"], "jurisdiction",
-                                    f"unknown jurisdiction {row.get('jurisdiction')!r}"))
+            errors.append(
+                PackError(
+                    row["_file"],
+                    row["_where"],
+                    "jurisdiction",
+                    f"unknown jurisdiction {row.get('jurisdiction')!r}",
+                )
+            )
         if not row.get("name"):
             errors.append(PackError(row["_file"], row["_where"], "name", "is required"))
     if errors:

@@ -54,10 +54,15 @@ def locator_for(city: Jurisdiction) -> Locator:
 
 
 def _build_locator(city: Jurisdiction) -> Locator:
-    rows = Jurisdiction.objects.filter(city=city).exclude(geometry="").values_list("code", "level", "parent__code",
-                                                                                   "geometry")
-    areas = [Area(code=code, level=level, parent=parent, geometry=shapely.from_geojson(geometry))
-             for code, level, parent, geometry in rows]
+    rows = (
+        Jurisdiction.objects.filter(city=city)
+        .exclude(geometry="")
+        .values_list("code", "level", "parent__code", "geometry")
+    )
+    areas = [
+        Area(code=code, level=level, parent=parent, geometry=shapely.from_geojson(geometry))
+        for code, level, parent, geometry in rows
+    ]
     built = Locator(areas)
     with _lock:
         _cache[city.pk] = built
@@ -76,9 +81,12 @@ def _jurisdictions(city: Jurisdiction) -> dict[str, Jurisdiction]:
     with _lock:
         found = _places.get(city.pk)
     if found is None:
-        found = {j.code: j for j in Jurisdiction.objects.filter(city=city, level__in=["district", "street",
-                                                                                     "community"])
-                 .defer("geometry")}
+        found = {
+            j.code: j
+            for j in Jurisdiction.objects.filter(
+                city=city, level__in=["district", "street", "community"]
+            ).defer("geometry")
+        }
         with _lock:
             _places[city.pk] = found
     return found
@@ -104,10 +112,15 @@ def locate_text(city: Jurisdiction, text: str) -> Placement | None:
     if not text:
         return None
     best: Jurisdiction | None = None
-    candidates = list(Jurisdiction.objects.filter(city=city, level__in=["district", "street", "community"])
-                      .only("id", "code", "name", "name_en", "level", "parent_id"))
+    candidates = list(
+        Jurisdiction.objects.filter(city=city, level__in=["district", "street", "community"]).only(
+            "id", "code", "name", "name_en", "level", "parent_id"
+        )
+    )
     names = [(j.name, j) for j in candidates] + [(j.name_en, j) for j in candidates if j.name_en]
-    names += [(p.name, p.jurisdiction) for p in PlaceName.objects.filter(city=city).select_related("jurisdiction")]
+    names += [
+        (p.name, p.jurisdiction) for p in PlaceName.objects.filter(city=city).select_related("jurisdiction")
+    ]
     lowered = text.lower()
     best_len = 0
     rank = {"district": 1, "street": 2, "community": 3}

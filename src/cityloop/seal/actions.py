@@ -39,9 +39,13 @@ def create_signing_key(authority: str, *, actor) -> SigningKey:
         raise ValidationError({"authority": "an authority is 'city' or 'dept:<department code>'"})
     kid, key = keyring.generate()
     with transaction.atomic():
-        row = SigningKey.objects.create(kid=kid, authority=authority, authority_name=_authority_name(authority),
-                                        public_key_pem=keyring.public_pem(key.public_key()),
-                                        created_at=timezone.now())
+        row = SigningKey.objects.create(
+            kid=kid,
+            authority=authority,
+            authority_name=_authority_name(authority),
+            public_key_pem=keyring.public_pem(key.public_key()),
+            created_at=timezone.now(),
+        )
         audit.record(actor, "seal.key_create", row, after={"kid": kid, "authority": authority})
     return row
 
@@ -50,8 +54,12 @@ def rotate_key(authority: str, *, actor) -> SigningKey:
     """Retire the authority's current key and start a new one; the old public key stays published."""
     _require_key_admin(actor)
     with transaction.atomic():
-        old = (SigningKey.objects.select_for_update()
-               .filter(authority=authority, retired_at__isnull=True).order_by("-created_at").first())
+        old = (
+            SigningKey.objects.select_for_update()
+            .filter(authority=authority, retired_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
         new = create_signing_key(authority, actor=actor)
         if old is not None:
             old.retired_at = new.created_at
@@ -92,7 +100,11 @@ def _clean(holder_name: str, holder_id: str, title: str, fields: dict, source_re
     if not isinstance(fields, dict):
         errors["fields"] = "must be a mapping of text labels to text values"
     else:
-        bad = [str(k) for k, v in fields.items() if not isinstance(k, str) or not isinstance(v, str) or not k.strip()]
+        bad = [
+            str(k)
+            for k, v in fields.items()
+            if not isinstance(k, str) or not isinstance(v, str) or not k.strip()
+        ]
         if bad:
             errors["fields"] = f"every label and value must be text, labels not empty (bad: {', '.join(bad)})"
     if errors:
@@ -100,33 +112,63 @@ def _clean(holder_name: str, holder_id: str, title: str, fields: dict, source_re
     return {name: value.strip() for name, value in values.items()}
 
 
-def issue_certificate(*, issuer_department, holder_name: str, holder_id: str, title: str,
-                      fields: dict[str, str], source_ref: str, actor, holder_user=None) -> Certificate:
+def issue_certificate(
+    *,
+    issuer_department,
+    holder_name: str,
+    holder_id: str,
+    title: str,
+    fields: dict[str, str],
+    source_ref: str,
+    actor,
+    holder_user=None,
+) -> Certificate:
     """Sign and store a certificate with the issuing authority's current key (one seal by default)."""
     queries.require_may_act_for(actor, issuer_department)
     values = _clean(holder_name, holder_id, title, fields, source_ref)
     with transaction.atomic():
         key = signing_key(queries.authority_of(issuer_department), actor=actor)
         now = timezone.now().replace(microsecond=0)
-        serial = rules.format_serial(timezone.localtime(now).year,
-                                     _next(f"serial-{timezone.localtime(now).year}"))
+        serial = rules.format_serial(
+            timezone.localtime(now).year, _next(f"serial-{timezone.localtime(now).year}")
+        )
         status_index = _next("status") - 1
         issuer = issuer_department.name if issuer_department is not None else key.authority_name
         claims = {
-            "serial": serial, "issuer": issuer, "issuer_authority": key.authority,
-            "holder_name": values["holder_name"], "holder_id": rules.mask_holder_id(values["holder_id"]),
-            "title": values["title"], "fields": dict(fields), "issued_at": int(now.timestamp()),
-            "kid": key.kid, "status_index": status_index,
+            "serial": serial,
+            "issuer": issuer,
+            "issuer_authority": key.authority,
+            "holder_name": values["holder_name"],
+            "holder_id": rules.mask_holder_id(values["holder_id"]),
+            "title": values["title"],
+            "fields": dict(fields),
+            "issued_at": int(now.timestamp()),
+            "kid": key.kid,
+            "status_index": status_index,
         }
         signed = cose.sign(rules.to_claims_map(claims), kid=bytes.fromhex(key.kid), key=keyring.load(key.kid))
         cert = Certificate.objects.create(
-            serial=serial, issuer_department=issuer_department, issuer_name=issuer,
-            holder_name=values["holder_name"], holder_id=values["holder_id"], holder_user=holder_user,
-            title=values["title"], fields=dict(fields), issued_at=now, kid=key.kid,
-            payload=cose.encode_text(signed), status_index=status_index, source_ref=values["source_ref"],
+            serial=serial,
+            issuer_department=issuer_department,
+            issuer_name=issuer,
+            holder_name=values["holder_name"],
+            holder_id=values["holder_id"],
+            holder_user=holder_user,
+            title=values["title"],
+            fields=dict(fields),
+            issued_at=now,
+            kid=key.kid,
+            payload=cose.encode_text(signed),
+            status_index=status_index,
+            source_ref=values["source_ref"],
         )
-        audit.record(actor, "certificate.issue", cert, after={"serial": serial, "kid": key.kid},
-                     source_ref=values["source_ref"])
+        audit.record(
+            actor,
+            "certificate.issue",
+            cert,
+            after={"serial": serial, "kid": key.kid},
+            source_ref=values["source_ref"],
+        )
     return cert
 
 

@@ -11,7 +11,9 @@ class SealConfig(AppConfig):
         from cityloop.web.context import NAVIGATION
 
         present = {name for name, _label, _roles in NAVIGATION}
-        for entry in [("seal:certificates", _("E-certificates"), None),
-                      ("seal:verify", _("Verify a certificate"), None)]:
+        for entry in [
+            ("seal:certificates", _("E-certificates"), None),
+            ("seal:verify", _("Verify a certificate"), None),
+        ]:
             if entry[0] not in present:
                 NAVIGATION.append(entry)

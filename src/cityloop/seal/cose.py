@@ -33,7 +33,8 @@ class InflateLimit(ValueError):
 
 
 def inflate(data: bytes, limit: int, wbits: int = zlib.MAX_WBITS) -> bytes:
-    """Decompress ``data`` (zlib by default; ``wbits=31`` for gzip) and stop as soon as it passes ``limit``."""
+    """Decompress ``data`` (zlib by default; ``wbits=31`` for gzip) and stop as soon as it passes
+    ``limit``."""
     inflater = zlib.decompressobj(wbits)
     out = inflater.decompress(data, limit + 1)
     if len(out) > limit or inflater.unconsumed_tail:
@@ -89,7 +90,9 @@ def _loads_exact(data: bytes, what: str):
     except Exception as exc:  # cbor2 raises several types for malformed input
         raise PayloadError("malformed", f"the {what} is not well-formed CBOR ({exc})") from exc
     if stream.tell() != len(data):
-        raise PayloadError("malformed", f"the {what} has {len(data) - stream.tell()} stray byte(s) at the end")
+        raise PayloadError(
+            "malformed", f"the {what} has {len(data) - stream.tell()} stray byte(s) at the end"
+        )
     if cbor2.dumps(value) != data:
         raise PayloadError("malformed", f"the {what} is not in its canonical encoding")
     return value
@@ -100,13 +103,15 @@ def cose_bytes_of(text: str) -> bytes:
     if not text.startswith(PREFIX):
         raise PayloadError("not_cityloop", "not a CityLoop certificate payload (it does not start with CL1:)")
     try:
-        compressed = base45.b45decode(text[len(PREFIX):])
+        compressed = base45.b45decode(text[len(PREFIX) :])
     except (ValueError, KeyError) as exc:
         raise PayloadError("damaged", f"the payload text is damaged: it is not valid Base45 ({exc})") from exc
     try:
         return inflate(compressed, MAX_COSE_BYTES)
     except InflateLimit as exc:
-        raise PayloadError("damaged", "the payload inflates to far more than a certificate: it is not one") from exc
+        raise PayloadError(
+            "damaged", "the payload inflates to far more than a certificate: it is not one"
+        ) from exc
     except zlib.error as exc:
         raise PayloadError("damaged", "the payload text was changed: its compressed data is corrupt") from exc
 
@@ -117,8 +122,14 @@ def parse(cose_bytes: bytes) -> Signed:
     if not isinstance(outer, cbor2.CBORTag) or outer.tag != COSE_SIGN1_TAG:
         raise PayloadError("malformed", "the payload is not a COSE_Sign1 message (tag 18)")
     parts = outer.value
-    if not (isinstance(parts, (list, tuple)) and len(parts) == 4 and isinstance(parts[0], bytes)
-            and isinstance(parts[1], Mapping) and isinstance(parts[2], bytes) and isinstance(parts[3], bytes)):
+    if not (
+        isinstance(parts, (list, tuple))
+        and len(parts) == 4
+        and isinstance(parts[0], bytes)
+        and isinstance(parts[1], Mapping)
+        and isinstance(parts[2], bytes)
+        and isinstance(parts[3], bytes)
+    ):
         raise PayloadError("malformed", "the COSE_Sign1 message does not have its four parts")
     protected_bytes, unprotected, payload, signature = parts
     if unprotected:

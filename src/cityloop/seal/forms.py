@@ -8,14 +8,20 @@ MAX_PASTE = 50_000
 
 
 class VerifyForm(forms.Form):
-    payload = forms.CharField(label=_("Signed data (CL1:…) or the text of a certificate"), required=False,
-                              max_length=MAX_PASTE, widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}))
+    payload = forms.CharField(
+        label=_("Signed data (CL1:…) or the text of a certificate"),
+        required=False,
+        max_length=MAX_PASTE,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+    )
     certificate = forms.FileField(label=_("…or upload a certificate file (PDF or HTML)"), required=False)
 
     def clean_certificate(self):
         upload = self.cleaned_data.get("certificate")
         if upload is not None and upload.size > MAX_UPLOAD:
-            raise forms.ValidationError(_("The file is larger than 5 MB; a CityLoop certificate is far smaller."))
+            raise forms.ValidationError(
+                _("The file is larger than 5 MB; a CityLoop certificate is far smaller.")
+            )
         return upload
 
     def clean(self):
@@ -26,5 +32,6 @@ class VerifyForm(forms.Form):
 
 
 class RevokeForm(forms.Form):
-    reason = forms.CharField(label=_("Reason for revocation"), max_length=500,
-                             widget=forms.TextInput(attrs={"size": 60}))
+    reason = forms.CharField(
+        label=_("Reason for revocation"), max_length=500, widget=forms.TextInput(attrs={"size": 60})
+    )

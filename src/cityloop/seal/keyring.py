@@ -38,8 +38,9 @@ def kid_of(public_key: Ed25519PublicKey) -> str:
 
 
 def public_pem(public_key: Ed25519PublicKey) -> str:
-    return public_key.public_bytes(serialization.Encoding.PEM,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
 
 
 def load_public_pem(pem: str) -> Ed25519PublicKey:
@@ -59,8 +60,9 @@ def generate() -> tuple[str, Ed25519PrivateKey]:
     """A new key written to its file (0600, never overwriting one); returns (kid, key)."""
     key = Ed25519PrivateKey.generate()
     kid = kid_of(key.public_key())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(path_of(kid), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
@@ -70,8 +72,10 @@ def generate() -> tuple[str, Ed25519PrivateKey]:
 def load(kid: str) -> Ed25519PrivateKey:
     path = path_of(kid)
     if not path.exists():
-        raise KeyringError(f"the private key for kid {kid} is missing: expected {path} "
-                           "(restore the key folder, or run `cityloop seal rotate` to start a new key)")
+        raise KeyringError(
+            f"the private key for kid {kid} is missing: expected {path} "
+            "(restore the key folder, or run `cityloop seal rotate` to start a new key)"
+        )
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise KeyringError(f"{path} is readable by others (mode {mode:04o}); run `chmod 600 {path}`")

@@ -36,7 +36,11 @@ class SigningKey(models.Model):
 class Certificate(models.Model):
     serial = models.CharField(_("serial"), max_length=20, unique=True)
     issuer_department = models.ForeignKey(
-        "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="certificates",
+        "org.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="certificates",
         verbose_name=_("issuing department"),
     )
     issuer_name = models.CharField(_("issuer"), max_length=200)
@@ -44,7 +48,11 @@ class Certificate(models.Model):
     holder_id = models.CharField(_("holder ID"), max_length=40)
     # The user who may open the certificate page besides staff (the applicant); optional.
     holder_user = models.ForeignKey(
-        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates",
+        "core.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="certificates",
         verbose_name=_("holder account"),
     )
     title = models.CharField(_("title"), max_length=200)

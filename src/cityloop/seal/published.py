@@ -44,9 +44,15 @@ def _iso(moment: datetime | None) -> str | None:
 def key_entry(key: SigningKey) -> dict:
     public = keyring.load_public_pem(key.public_key_pem)
     return {
-        "kid": key.kid, "authority": key.authority, "authority_name": key.authority_name,
-        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "x": b64url(keyring.raw_public(public)),
-        "valid_from": _iso(key.created_at), "valid_until": _iso(key.retired_at),
+        "kid": key.kid,
+        "authority": key.authority,
+        "authority_name": key.authority_name,
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "alg": "EdDSA",
+        "x": b64url(keyring.raw_public(public)),
+        "valid_from": _iso(key.created_at),
+        "valid_until": _iso(key.retired_at),
     }
 
 
@@ -92,8 +98,11 @@ def status_list_document(signing_key: SigningKey) -> dict:
 
     top = Certificate.objects.order_by("-status_index").values_list("status_index", flat=True).first() or 0
     length = max(MIN_LENGTH, -(-(top + 1) // MIN_LENGTH) * MIN_LENGTH)
-    revoked = list(Certificate.objects.filter(revoked_at__isnull=False)
-                   .values_list("status_index", "serial", "revoked_at", "revocation_reason"))
+    revoked = list(
+        Certificate.objects.filter(revoked_at__isnull=False).values_list(
+            "status_index", "serial", "revoked_at", "revocation_reason"
+        )
+    )
     document = {
         "type": "BitstringStatusList",
         "statusPurpose": "revocation",
@@ -101,8 +110,10 @@ def status_list_document(signing_key: SigningKey) -> dict:
         "validUntil": _iso(timezone.now() + timedelta(hours=STATUS_LIST_VALID_HOURS)),
         "length": length,
         "encodedList": encode_bits([row[0] for row in revoked], length),
-        "revocations": {str(index): {"serial": serial, "revoked_at": _iso(at), "reason": reason}
-                        for index, serial, at, reason in revoked},
+        "revocations": {
+            str(index): {"serial": serial, "revoked_at": _iso(at), "reason": reason}
+            for index, serial, at, reason in revoked
+        },
     }
     signature = keyring.load(signing_key.kid).sign(canonical(document))
     document["proof"] = {"alg": "EdDSA", "kid": signing_key.kid, "signature": b64url(signature)}
@@ -123,8 +134,9 @@ def check_status_list(document: dict, keys: dict[str, dict], now: datetime | Non
     if entry.get("authority") != CITY_AUTHORITY:
         return f"the status list is signed with key {proof.get('kid')}, which is not a city seal key"
     try:
-        keyring.public_from_raw(b64url_decode(entry["x"])).verify(b64url_decode(proof["signature"]),
-                                                                   canonical(document))
+        keyring.public_from_raw(b64url_decode(entry["x"])).verify(
+            b64url_decode(proof["signature"]), canonical(document)
+        )
     except (InvalidSignature, ValueError, KeyError):
         return "the status list's signature does not match: the list was changed"
     try:

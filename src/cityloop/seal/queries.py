@@ -13,7 +13,11 @@ READ_ROLES = {Role.ADMIN, Role.LEADER, Role.AUDITOR}
 
 
 def current_key(authority: str) -> SigningKey | None:
-    return SigningKey.objects.filter(authority=authority, retired_at__isnull=True).order_by("-created_at").first()
+    return (
+        SigningKey.objects.filter(authority=authority, retired_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def authority_of(department) -> str:

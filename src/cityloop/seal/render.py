@@ -48,7 +48,7 @@ def _draw_qr(pdf: canvas.Canvas, payload: str, x: float, y: float, size: float) 
 
 
 def _chunks(text: str, width: int) -> list[str]:
-    return [text[i:i + width] for i in range(0, len(text), width)]
+    return [text[i : i + width] for i in range(0, len(text), width)]
 
 
 def pdf_bytes(cert: Certificate) -> bytes:
@@ -80,8 +80,11 @@ def pdf_bytes(cert: Certificate) -> bytes:
         y -= 8 * mm
     if cert.revoked_at:
         pdf.setFillColorRGB(0.75, 0, 0)
-        pdf.drawString(25 * mm, y - 4 * mm, f"已撤销 REVOKED {timezone.localtime(cert.revoked_at):%Y-%m-%d}: "
-                                            f"{cert.revocation_reason[:50]}")
+        pdf.drawString(
+            25 * mm,
+            y - 4 * mm,
+            f"已撤销 REVOKED {timezone.localtime(cert.revoked_at):%Y-%m-%d}: {cert.revocation_reason[:50]}",
+        )
         pdf.setFillColorRGB(0, 0, 0)
     _draw_qr(pdf, cert.payload, width - 80 * mm, 55 * mm, 55 * mm)
     pdf.setFont(CJK_FONT, 9)

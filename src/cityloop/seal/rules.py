@@ -8,8 +8,16 @@ from datetime import date
 SERIAL_RE = re.compile(r"^CL-\d{4}-\d{6,}$")
 # Compact integer keys in the signed CBOR map, like the EU DCC's CWT claims; names for people.
 CLAIM_KEYS = {
-    "serial": 1, "issuer": 2, "issuer_authority": 3, "holder_name": 4, "holder_id": 5, "title": 6,
-    "fields": 7, "issued_at": 8, "kid": 9, "status_index": 10,
+    "serial": 1,
+    "issuer": 2,
+    "issuer_authority": 3,
+    "holder_name": 4,
+    "holder_id": 5,
+    "title": 6,
+    "fields": 7,
+    "issued_at": 8,
+    "kid": 9,
+    "status_index": 10,
 }
 CLAIM_NAMES = {number: name for name, number in CLAIM_KEYS.items()}
 PERSONAL_ID_RE = re.compile(r"^\d{6}(\d{8})\d{3}[\dXx]$")

@@ -23,7 +23,9 @@ STREAM_RE = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
-    code: str  # valid | not_cityloop | damaged | malformed | unknown_key | tampered | key_period | authority | revoked | status_list
+    # valid | not_cityloop | damaged | malformed | unknown_key | tampered | key_period | authority | revoked
+    # | status_list
+    code: str
     template: str
     params: dict = field(default_factory=dict)
     claims: dict = field(default_factory=dict)
@@ -112,23 +114,43 @@ def _revocation(claims: dict, status_list: dict | None, keys: dict[str, dict]) -
         cert = Certificate.objects.filter(status_index=index, revoked_at__isnull=False).first()
         if cert is None:
             return None
-        return _fail("revoked", gettext_noop("certificate %(serial)s was revoked on %(date)s: %(why)s"), claims,
-                     serial=serial, date=_when(cert.revoked_at), why=cert.revocation_reason)
+        return _fail(
+            "revoked",
+            gettext_noop("certificate %(serial)s was revoked on %(date)s: %(why)s"),
+            claims,
+            serial=serial,
+            date=_when(cert.revoked_at),
+            why=cert.revocation_reason,
+        )
     problem = published.check_status_list(status_list, keys)
     if problem:
-        return _fail("status_list", gettext_noop("the revocation status cannot be checked: %(problem)s"), claims,
-                     problem=problem)
+        return _fail(
+            "status_list",
+            gettext_noop("the revocation status cannot be checked: %(problem)s"),
+            claims,
+            problem=problem,
+        )
     try:
         revoked = published.bit_is_set(str(status_list.get("encodedList", "")), int(index))
     except (ValueError, TypeError, OSError) as exc:
-        return _fail("status_list", gettext_noop("the revocation status cannot be checked: %(problem)s"), claims,
-                     problem=str(exc))
+        return _fail(
+            "status_list",
+            gettext_noop("the revocation status cannot be checked: %(problem)s"),
+            claims,
+            problem=str(exc),
+        )
     if not revoked:
         return None
     detail = (status_list.get("revocations") or {}).get(str(index)) or {}
     at = _moment(detail.get("revoked_at"))
-    return _fail("revoked", gettext_noop("certificate %(serial)s was revoked on %(date)s: %(why)s"), claims,
-                 serial=serial, date=_when(at) if at else "?", why=detail.get("reason", "?"))
+    return _fail(
+        "revoked",
+        gettext_noop("certificate %(serial)s was revoked on %(date)s: %(why)s"),
+        claims,
+        serial=serial,
+        date=_when(at) if at else "?",
+        why=detail.get("reason", "?"),
+    )
 
 
 def verify_text(text: str, *, keys: dict | None = None, status_list: dict | None = None) -> VerifyResult:
@@ -142,29 +164,50 @@ def verify_text(text: str, *, keys: dict | None = None, status_list: dict | None
     except cose.PayloadError as exc:
         if exc.code == "not_cityloop":
             return _fail(exc.code, gettext_noop("not a CityLoop certificate payload"))
-        return _fail(exc.code, gettext_noop("the payload was changed or damaged: %(detail)s"), detail=str(exc))
+        return _fail(
+            exc.code, gettext_noop("the payload was changed or damaged: %(detail)s"), detail=str(exc)
+        )
     known = {entry["kid"]: entry for entry in keys.get("keys", [])} if keys is not None else _online_keys()
     entry = known.get(signed.kid_hex)
     if entry is None:
-        return _fail("unknown_key", gettext_noop("unknown key id %(kid)s: no CityLoop seal with this id is published"),
-                     kid=signed.kid_hex)
+        return _fail(
+            "unknown_key",
+            gettext_noop("unknown key id %(kid)s: no CityLoop seal with this id is published"),
+            kid=signed.kid_hex,
+        )
     if not cose.check(signed, keyring.public_from_raw(published.b64url_decode(entry["x"]))):
-        return _fail("tampered", gettext_noop("signature does not match: the payload was changed"), kid=signed.kid_hex)
+        return _fail(
+            "tampered", gettext_noop("signature does not match: the payload was changed"), kid=signed.kid_hex
+        )
     claims = rules.from_claims_map(signed.claims)
     if claims.get("kid") != signed.kid_hex:
         return _fail("tampered", gettext_noop("signature does not match: the payload was changed"), claims)
     issued = datetime.fromtimestamp(int(claims.get("issued_at", 0)), tz=UTC)
     start, end = _moment(entry.get("valid_from")), _moment(entry.get("valid_until"))
     if (start and issued < start.replace(microsecond=0)) or (end and issued > end):
-        return _fail("key_period", gettext_noop("key %(kid)s was not valid on %(date)s, when the certificate says it was issued"),
-                     claims, kid=signed.kid_hex, date=_when(issued))
+        return _fail(
+            "key_period",
+            gettext_noop("key %(kid)s was not valid on %(date)s, when the certificate says it was issued"),
+            claims,
+            kid=signed.kid_hex,
+            date=_when(issued),
+        )
     if entry["authority"] != "city" and entry["authority"] != claims.get("issuer_authority"):
-        return _fail("authority", gettext_noop("key %(kid)s belongs to %(owner)s, not to the issuer %(issuer)s"), claims,
-                     kid=signed.kid_hex, owner=entry.get("authority_name", entry["authority"]),
-                     issuer=claims.get("issuer"))
+        return _fail(
+            "authority",
+            gettext_noop("key %(kid)s belongs to %(owner)s, not to the issuer %(issuer)s"),
+            claims,
+            kid=signed.kid_hex,
+            owner=entry.get("authority_name", entry["authority"]),
+            issuer=claims.get("issuer"),
+        )
     revoked = _revocation(claims, status_list, known)
     if revoked is not None:
         return revoked
-    return VerifyResult(True, "valid", gettext_noop("valid: %(serial)s was signed by %(authority)s (key %(kid)s)"),
-                        {"serial": claims.get("serial"), "authority": entry.get("authority_name"),
-                         "kid": signed.kid_hex}, claims)
+    return VerifyResult(
+        True,
+        "valid",
+        gettext_noop("valid: %(serial)s was signed by %(authority)s (key %(kid)s)"),
+        {"serial": claims.get("serial"), "authority": entry.get("authority_name"), "kid": signed.kid_hex},
+        claims,
+    )

@@ -38,7 +38,9 @@ def verify_page(request):
         if upload is not None:
             payload = verify.extract_payload(upload.read())
             if payload is None:
-                form.add_error("certificate", _("No CityLoop signed data (CLSEAL:…:CLSEAL) was found in this file."))
+                form.add_error(
+                    "certificate", _("No CityLoop signed data (CLSEAL:…:CLSEAL) was found in this file.")
+                )
         else:
             payload = form.cleaned_data["payload"]
         if payload is not None:
@@ -74,7 +76,9 @@ def certificate_list(request):
 def certificate_page(request, serial):
     cert = _certificate(request, serial)
     context = {
-        "cert": cert, "qr_svg": rendering.qr_svg(cert.payload), "marked": rendering.marked(cert.payload),
+        "cert": cert,
+        "qr_svg": rendering.qr_svg(cert.payload),
+        "marked": rendering.marked(cert.payload),
         "masked_id": rules.mask_holder_id(cert.holder_id),
         "may_revoke": not cert.is_revoked and queries.may_act_for(request.user, cert.issuer_department),
         "revoke_form": RevokeForm(),

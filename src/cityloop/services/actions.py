@@ -61,8 +61,9 @@ ID_NUMBER = re.compile(r"^[0-9A-Z]{15,18}$")
 def _clean_id_number(value: str) -> str:
     number = (value or "").strip().upper().replace(" ", "")
     if not ID_NUMBER.match(number):
-        raise ValidationError({"id_number": "an ID number or unified social credit code: 15 to 18 digits or "
-                                            "capital letters"})
+        raise ValidationError(
+            {"id_number": "an ID number or unified social credit code: 15 to 18 digits or capital letters"}
+        )
     return number
 
 
@@ -83,14 +84,27 @@ def verify_identity(user, *, id_number: str, full_name: str, actor):
     user.id_number, user.full_name = number, name[:100]
     user.id_verified_at, user.id_verified_by = clock.now(), actor
     user.save(update_fields=["id_number", "full_name", "id_verified_at", "id_verified_by"])
-    audit.record(actor, "user.verify_identity", user, before=before,
-                 after={"id_number": rules.mask_id(number), "full_name": user.full_name})
+    audit.record(
+        actor,
+        "user.verify_identity",
+        user,
+        before=before,
+        after={"id_number": rules.mask_id(number), "full_name": user.full_name},
+    )
     return user
 
 
 @transaction.atomic
-def start_application(*, applicant, holder_name: str, holder_id: str, actor, items: list[ServiceItem] | None = None,
-                      bundle: Bundle | None = None, identity_checked: bool = False) -> Application:
+def start_application(
+    *,
+    applicant,
+    holder_name: str,
+    holder_id: str,
+    actor,
+    items: list[ServiceItem] | None = None,
+    bundle: Bundle | None = None,
+    identity_checked: bool = False,
+) -> Application:
     """A citizen online, as their verified identity; or a clerk at the window for a citizen whose identity
     document the clerk has checked (``identity_checked``, audited). Pins each item's current version."""
     if actor is None or not (actor.pk == applicant.pk or queries.is_clerk(actor)):
@@ -100,11 +114,17 @@ def start_application(*, applicant, holder_name: str, holder_id: str, actor, ite
     if not window:
         # Online, the holder is the account's verified identity, never what the form says.
         if not applicant.id_number:
-            raise ValidationError({"holder_id": "your identity is not verified yet: verify it once at a service "
-                                               "window (bring your ID card), then apply online"})
+            raise ValidationError(
+                {
+                    "holder_id": "your identity is not verified yet: verify it once at a service "
+                    "window (bring your ID card), then apply online"
+                }
+            )
         typed = (holder_id or "").strip().upper()
         if typed and typed != applicant.id_number:
-            raise PermissionDenied("you may apply only as yourself: the holder must be your verified identity")
+            raise PermissionDenied(
+                "you may apply only as yourself: the holder must be your verified identity"
+            )
         holder_id, holder_name = applicant.id_number, applicant.full_name or holder_name
     elif not identity_checked:
         errors["identity_checked"] = "confirm that you checked the applicant's identity document in person"
@@ -122,22 +142,41 @@ def start_application(*, applicant, holder_name: str, holder_id: str, actor, ite
     now = clock.now()
     application = Application.objects.create(
         # A placeholder that fits the column until the primary key gives the real number.
-        number=f"tmp-{secrets.token_hex(8)}", applicant=applicant, started_by=actor,
-        holder_name=holder_name.strip(), holder_id=holder_id.strip().upper(), bundle=bundle,
-        channel=Channel.WINDOW if window else Channel.ONLINE, visits=1 if window else 0, created_at=now)
+        number=f"tmp-{secrets.token_hex(8)}",
+        applicant=applicant,
+        started_by=actor,
+        holder_name=holder_name.strip(),
+        holder_id=holder_id.strip().upper(),
+        bundle=bundle,
+        channel=Channel.WINDOW if window else Channel.ONLINE,
+        visits=1 if window else 0,
+        created_at=now,
+    )
     application.number = f"SA{now:%Y%m%d}{application.pk:06d}"
     application.save(update_fields=["number"])
-    ApplicationItem.objects.bulk_create([ApplicationItem(application=application, version=v) for v in versions])
-    audit.record(actor, "application.start", application, after={
-        "items": [f"{v.item.code}@v{v.number}" for v in versions], "bundle": bundle and bundle.code,
-        "channel": application.channel, "holder": rules.mask_id(application.holder_id),
-        **({"acting_for": applicant.username, "identity_checked_in_person": True} if window else {})})
+    ApplicationItem.objects.bulk_create(
+        [ApplicationItem(application=application, version=v) for v in versions]
+    )
+    audit.record(
+        actor,
+        "application.start",
+        application,
+        after={
+            "items": [f"{v.item.code}@v{v.number}" for v in versions],
+            "bundle": bundle and bundle.code,
+            "channel": application.channel,
+            "holder": rules.mask_id(application.holder_id),
+            **({"acting_for": applicant.username, "identity_checked_in_person": True} if window else {}),
+        },
+    )
     return application
 
 
 def _require_editable(application: Application) -> None:
     if application.status not in (AppStatus.DRAFT, AppStatus.CORRECTION):
-        raise ValidationError({"status": f"the application is {application.status}; it can no longer be changed"})
+        raise ValidationError(
+            {"status": f"the application is {application.status}; it can no longer be changed"}
+        )
 
 
 @transaction.atomic
@@ -145,7 +184,9 @@ def answer_situations(application: Application, answers: dict[str, str], *, acto
     application = _lock(application)
     queries.require_applicant_or_clerk(application, actor)
     if application.status != AppStatus.DRAFT:
-        raise ValidationError({"answers": "the answers decide the checklist and cannot change after submission"})
+        raise ValidationError(
+            {"answers": "the answers decide the checklist and cannot change after submission"}
+        )
     answers = {str(k): str(v) for k, v in answers.items()}
     rules.check_answers(queries.situations_of(application), answers)
     before = application.answers
@@ -173,8 +214,13 @@ def fetch_records(application: Application, *, consent: bool, actor) -> Applicat
     for row in queries.held_records(application):
         record: GovRecord | None = row["record"]
         if record is not None:
-            fetched[row["need"].key] = {"record": record.pk, "type": record.record_type, "title": record.title,
-                                        "issuer": record.issuer, "data": record.data}
+            fetched[row["need"].key] = {
+                "record": record.pk,
+                "type": record.record_type,
+                "title": record.title,
+                "issuer": record.issuer,
+                "data": record.data,
+            }
     application.fetched, application.consent_at = fetched, clock.now()
     application.save(update_fields=["fetched", "consent_at"])
     audit.record(actor, "application.fetch", application, after=sorted(fetched), consent=True)
@@ -189,7 +235,9 @@ def _need(application: Application, need_key: str, field: str) -> rules.Need:
 
 
 @transaction.atomic
-def upload_material(application: Application, need_key: str, *, filename: str, content: bytes, actor) -> Upload:
+def upload_material(
+    application: Application, need_key: str, *, filename: str, content: bytes, actor
+) -> Upload:
     application = _lock(application)
     queries.require_applicant_or_clerk(application, actor)
     _require_editable(application)
@@ -198,18 +246,30 @@ def upload_material(application: Application, need_key: str, *, filename: str, c
     if application.status == AppStatus.CORRECTION:
         listed = {i["key"] for i in application.correction.items}
         if need_key not in listed:
-            raise ValidationError({field: "only the materials named in the correction notice may be replaced"})
+            raise ValidationError(
+                {field: "only the materials named in the correction notice may be replaced"}
+            )
     content_type = uploads.check_upload(filename, content, field=field)
     replaced = application.uploads.filter(need_key=need_key).first()
     if replaced is not None:
         replaced.delete()
-    upload = Upload.objects.create(application=application, need_key=need_key, filename=filename[:200],
-                                   content_type=content_type, size=len(content),
-                                   sha256=hashlib.sha256(content).hexdigest(), content=content,
-                                   uploaded_at=clock.now())
-    audit.record(actor, "application.upload", application, after={"need": need_key, "sha256": upload.sha256,
-                                                                   "size": upload.size},
-                 replaced=replaced.sha256 if replaced else None)
+    upload = Upload.objects.create(
+        application=application,
+        need_key=need_key,
+        filename=filename[:200],
+        content_type=content_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        uploaded_at=clock.now(),
+    )
+    audit.record(
+        actor,
+        "application.upload",
+        application,
+        after={"need": need_key, "sha256": upload.sha256, "size": upload.size},
+        replaced=replaced.sha256 if replaced else None,
+    )
     return upload
 
 
@@ -260,13 +320,19 @@ def submit_application(application: Application, *, actor) -> Application:
 
 
 @transaction.atomic
-def send_correction_notice(application: Application, items: list[dict[str, str]], *, actor) -> CorrectionNotice:
+def send_correction_notice(
+    application: Application, items: list[dict[str, str]], *, actor
+) -> CorrectionNotice:
     """The one correction notice (一次告知): only materials on this application's own checklist."""
     queries.require_clerk(actor)
     application = _lock(application)
     if CorrectionNotice.objects.filter(application=application).exists():
-        raise ValidationError({"items": "a correction notice was already sent; everything missing must be "
-                                        "named in that one notice (一次告知)"})
+        raise ValidationError(
+            {
+                "items": "a correction notice was already sent; everything missing must be "
+                "named in that one notice (一次告知)"
+            }
+        )
     if not items:
         raise ValidationError({"items": "name at least one material to correct"})
     needs = {n.key: n for n in queries.needs_of(application)}
@@ -283,10 +349,17 @@ def send_correction_notice(application: Application, items: list[dict[str, str]]
         raise ValidationError(errors)
     before = _set_status(application, AppStatus.CORRECTION)
     application.save(update_fields=["status"])
-    notice = CorrectionNotice.objects.create(application=application, items=clean, sent_by=actor,
-                                             sent_at=clock.now())
-    audit.record(actor, "application.correction_notice", application, before=before, after=application.status,
-                 items=[c["key"] for c in clean])
+    notice = CorrectionNotice.objects.create(
+        application=application, items=clean, sent_by=actor, sent_at=clock.now()
+    )
+    audit.record(
+        actor,
+        "application.correction_notice",
+        application,
+        before=before,
+        after=application.status,
+        items=[c["key"] for c in clean],
+    )
     return notice
 
 
@@ -294,7 +367,8 @@ def _start_task(task: ApprovalTask, now) -> None:
     cal = clock.calendar_for(task.department)
     task.status, task.started_at = TaskStatus.PENDING, now
     task.due_at = time_rules.add_working_hours(
-        now, rules.committed_time(task.version.committed_days, cal.office_time_per_day), cal)
+        now, rules.committed_time(task.version.committed_days, cal.office_time_per_day), cal
+    )
 
 
 @transaction.atomic
@@ -312,16 +386,23 @@ def accept_application(application: Application, *, actor) -> Application:
         depends = {m.item.code: m.depends_on for m in application.bundle.members.select_related("item")}
     tasks = {}
     for version in versions:
-        tasks[version.item.code] = ApprovalTask.objects.create(application=application, version=version,
-                                                               department=version.item.department)
+        tasks[version.item.code] = ApprovalTask.objects.create(
+            application=application, version=version, department=version.item.department
+        )
     for code, task in tasks.items():
         prerequisites = [tasks[c] for c in depends.get(code, []) if c in tasks]
         task.depends_on.set(prerequisites)
         if not prerequisites:
             _start_task(task, now)
             task.save(update_fields=["status", "started_at", "due_at"])
-    audit.record(actor, "application.accept", application, before=before, after=application.status,
-                 tasks={c: t.status for c, t in tasks.items()})
+    audit.record(
+        actor,
+        "application.accept",
+        application,
+        before=before,
+        after=application.status,
+        tasks={c: t.status for c, t in tasks.items()},
+    )
     return application
 
 
@@ -385,8 +466,9 @@ def suspend_task(task: ApprovalTask, *, kind: str, reason: str, actor) -> Suspen
     left = time_rules.working_time_between(now, task.due_at, clock.calendar_for(task.department))
     task.status = TaskStatus.SUSPENDED
     task.save(update_fields=["status"])
-    suspension = Suspension.objects.create(task=task, kind=kind, reason=reason, started_at=now,
-                                           remaining_seconds=left.total_seconds())
+    suspension = Suspension.objects.create(
+        task=task, kind=kind, reason=reason, started_at=now, remaining_seconds=left.total_seconds()
+    )
     audit.record(actor, "task.suspend", task, before="pending", after="suspended", kind=kind, reason=reason)
     return suspension
 
@@ -403,8 +485,9 @@ def resume_task(task: ApprovalTask, *, actor) -> ApprovalTask:
     suspension.save(update_fields=["ended_at"])
     before_due = task.due_at
     task.status = TaskStatus.PENDING
-    task.due_at = time_rules.add_working_hours(now, timedelta(seconds=suspension.remaining_seconds),
-                                               clock.calendar_for(task.department))
+    task.due_at = time_rules.add_working_hours(
+        now, timedelta(seconds=suspension.remaining_seconds), clock.calendar_for(task.department)
+    )
     task.save(update_fields=["status", "due_at"])
     audit.record(actor, "task.resume", task, before=before_due, after=task.due_at)
     return task
@@ -415,7 +498,8 @@ def escalate_overdue(*, actor=None) -> list[Escalation]:
     now = clock.now()
     made = []
     for task in ApprovalTask.objects.filter(status=TaskStatus.PENDING, due_at__lt=now).select_related(
-            "department__city__pack"):
+        "department__city__pack"
+    ):
         cal = clock.calendar_for(task.department)
         overdue = time_rules.working_time_between(task.due_at, now, cal)
         level = rules.escalation_level(overdue, cal.office_time_per_day)
@@ -424,10 +508,19 @@ def escalate_overdue(*, actor=None) -> list[Escalation]:
         with transaction.atomic():
             before = task.escalation_level
             ApprovalTask.objects.filter(pk=task.pk).update(escalation_level=level)
-            made.append(Escalation.objects.create(task=task, level=level, at=now,
-                                                  overdue_seconds=overdue.total_seconds()))
-            audit.record(actor, "task.escalate", task, before=before, after=level,
-                         overdue_hours=round(overdue.total_seconds() / 3600, 2))
+            made.append(
+                Escalation.objects.create(
+                    task=task, level=level, at=now, overdue_seconds=overdue.total_seconds()
+                )
+            )
+            audit.record(
+                actor,
+                "task.escalate",
+                task,
+                before=before,
+                after=level,
+                overdue_hours=round(overdue.total_seconds() / 3600, 2),
+            )
     return made
 
 
@@ -441,13 +534,23 @@ def seal_installed() -> bool:
 def _issue_certificate(application: Application, task: ApprovalTask, title: str, actor) -> Any:
     from cityloop.seal.actions import issue_certificate  # the one-seal app, when installed
 
-    fields = {"item": task.version.item.code, "item_version": str(task.version.number),
-              "application": application.number, "department": task.department.name,
-              **{k: str(v) for k, v in application.form_data.items()}}
-    return issue_certificate(issuer_department=task.department, holder_name=application.holder_name,
-                             holder_id=application.holder_id, title=title, fields=fields,
-                             source_ref=f"services:{application.number}:{task.version.item.code}", actor=actor,
-                             holder_user=application.applicant)
+    fields = {
+        "item": task.version.item.code,
+        "item_version": str(task.version.number),
+        "application": application.number,
+        "department": task.department.name,
+        **{k: str(v) for k, v in application.form_data.items()},
+    }
+    return issue_certificate(
+        issuer_department=task.department,
+        holder_name=application.holder_name,
+        holder_id=application.holder_id,
+        title=title,
+        fields=fields,
+        source_ref=f"services:{application.number}:{task.version.item.code}",
+        actor=actor,
+        holder_user=application.applicant,
+    )
 
 
 @transaction.atomic
@@ -456,18 +559,30 @@ def deliver_results(application: Application, *, actor) -> Application:
     application = _lock(application)
     before = _set_status(application, AppStatus.DELIVERED)
     now = clock.now()
-    for task in application.tasks.select_related("version__item", "department", "decided_by").filter(status=TaskStatus.APPROVED):
+    for task in application.tasks.select_related("version__item", "department", "decided_by").filter(
+        status=TaskStatus.APPROVED
+    ):
         title = task.version.result_title or task.version.name
         result = Result(application=application, task=task, title=title, issued_at=now)
         if seal_installed():
             # each result is sealed on behalf of the approver of its own department, who may use the seal
             cert = _issue_certificate(application, task, title, task.decided_by or actor)
-            result.serial, result.url, result.pdf_url = cert.serial, cert.get_absolute_url(), cert.get_pdf_url()
+            result.serial, result.url, result.pdf_url = (
+                cert.serial,
+                cert.get_absolute_url(),
+                cert.get_pdf_url(),
+            )
         result.save()
     application.delivered_at = now
     application.save(update_fields=["status", "delivered_at"])
-    audit.record(actor, "application.deliver", application, before=before, after=application.status,
-                 results=list(application.results.values_list("serial", flat=True)))
+    audit.record(
+        actor,
+        "application.deliver",
+        application,
+        before=before,
+        after=application.status,
+        results=list(application.results.values_list("serial", flat=True)),
+    )
     return application
 
 
@@ -494,10 +609,14 @@ def rate_application(application: Application, *, score: int, comment: str = "",
         departments = {t.department for t in application.tasks.select_related("department__city__pack")}
         for department in sorted(departments, key=lambda d: d.code):
             cal = clock.calendar_for(department)
-            rect = Rectification.objects.create(rating=rating, department=department,
-                                                due_at=time_rules.add_working_days(now, RECTIFICATION_DAYS, cal))
-            audit.record(actor, "rectification.open", rect, after={"department": department.code,
-                                                                   "due": rect.due_at})
+            rect = Rectification.objects.create(
+                rating=rating,
+                department=department,
+                due_at=time_rules.add_working_days(now, RECTIFICATION_DAYS, cal),
+            )
+            audit.record(
+                actor, "rectification.open", rect, after={"department": department.code, "due": rect.due_at}
+            )
     return rating
 
 

@@ -1,4 +1,5 @@
-"""/api/v1/services: the catalogue (public), applications, approval tasks and ratings (token scope ``services``)."""
+"""/api/v1/services: the catalogue (public), applications, approval tasks and ratings (token scope
+``services``)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,11 @@ class BundleOut(Schema):
 
 class StartIn(Input):
     holder_name: str = Field("", description="Ignored online: the holder is the account's verified identity.")
-    holder_id: str = Field("", description="Optional; if given it must be the account's verified ID number "
-                                            "(403 otherwise). Verify an identity once at a service window.")
+    holder_id: str = Field(
+        "",
+        description="Optional; if given it must be the account's verified ID number "
+        "(403 otherwise). Verify an identity once at a service window.",
+    )
     items: list[str] = []
     bundle: str | None = None
 
@@ -110,23 +114,46 @@ class RatingIn(Input):
 
 
 def _task_out(t: ApprovalTask) -> dict[str, Any]:
-    return {"id": t.pk, "application": t.application.number, "item": t.version.item.code,
-            "department": t.department.code, "status": t.status, "due_at": t.due_at,
-            "escalation_level": t.escalation_level}
+    return {
+        "id": t.pk,
+        "application": t.application.number,
+        "item": t.version.item.code,
+        "department": t.department.code,
+        "status": t.status,
+        "due_at": t.due_at,
+        "escalation_level": t.escalation_level,
+    }
 
 
 def _app_out(app: Application) -> dict[str, Any]:
     needs = queries.needs_of(app)
     missing = {n.key for n in queries.outstanding_of(app)}
-    return {"number": app.number, "status": app.status, "holder_name": app.holder_name,
-            "bundle": app.bundle.code if app.bundle_id else None,
-            "items": [f"{v.item.code}@v{v.number}" for v in queries.versions_of(app)], "answers": app.answers,
-            "needs": [{"key": n.key, "name": n.name, "source": n.source, "is_certificate": n.is_certificate,
-                       "missing": n.key in missing} for n in needs],
-            "tasks": [_task_out(t) for t in app.tasks.select_related("version__item", "department", "application")],
-            "results": [{"title": r.title, "serial": r.serial, "url": r.url, "pdf_url": r.pdf_url}
-                        for r in app.results.all()],
-            "stats": queries.application_stats(app)}
+    return {
+        "number": app.number,
+        "status": app.status,
+        "holder_name": app.holder_name,
+        "bundle": app.bundle.code if app.bundle_id else None,
+        "items": [f"{v.item.code}@v{v.number}" for v in queries.versions_of(app)],
+        "answers": app.answers,
+        "needs": [
+            {
+                "key": n.key,
+                "name": n.name,
+                "source": n.source,
+                "is_certificate": n.is_certificate,
+                "missing": n.key in missing,
+            }
+            for n in needs
+        ],
+        "tasks": [
+            _task_out(t) for t in app.tasks.select_related("version__item", "department", "application")
+        ],
+        "results": [
+            {"title": r.title, "serial": r.serial, "url": r.url, "pdf_url": r.pdf_url}
+            for r in app.results.all()
+        ],
+        "stats": queries.application_stats(app),
+    }
 
 
 def _app(request, number: str) -> Application:
@@ -135,9 +162,18 @@ def _app(request, number: str) -> Application:
 
 @router.get("/catalogue", response=list[ItemOut], auth=None, summary="Published service items")
 def list_items(request, q: str = ""):
-    return [{"code": v.item.code, "name": v.name, "department": v.item.department.code, "version": v.number,
-             "committed_days": float(v.committed_days), "legal_days": float(v.legal_days), "visits": v.visits}
-            for v in queries.published_items(q)]
+    return [
+        {
+            "code": v.item.code,
+            "name": v.name,
+            "department": v.item.department.code,
+            "version": v.number,
+            "committed_days": float(v.committed_days),
+            "legal_days": float(v.legal_days),
+            "visits": v.visits,
+        }
+        for v in queries.published_items(q)
+    ]
 
 
 @router.get("/catalogue/{code}", response=dict[str, Any], auth=None, summary="One item's published checklist")
@@ -150,8 +186,10 @@ def get_item(request, code: str):
 
 @router.get("/bundles", response=list[BundleOut], auth=None, summary="One-thing bundles")
 def list_bundles(request):
-    return [{"code": b.code, "name": b.name, "items": [m.item.code for m in b.members.all()]}
-            for b in queries.bundles()]
+    return [
+        {"code": b.code, "name": b.name, "items": [m.item.code for m in b.members.all()]}
+        for b in queries.bundles()
+    ]
 
 
 @router.post("/applications", response={201: ApplicationOut}, auth=AUTH, summary="Start an application")
@@ -163,15 +201,23 @@ def start_application(request, body: StartIn):
     if len(items) != len(set(body.items)):
         unknown = sorted(set(body.items) - {i.code for i in items})
         raise ValidationError({"items": f"unknown item(s) {', '.join(unknown)}"})
-    app = actions.start_application(applicant=request.user, holder_name=body.holder_name, holder_id=body.holder_id,
-                                    items=items or None, bundle=bundle, actor=request.user)
+    app = actions.start_application(
+        applicant=request.user,
+        holder_name=body.holder_name,
+        holder_id=body.holder_id,
+        items=items or None,
+        bundle=bundle,
+        actor=request.user,
+    )
     return Status(201, _app_out(app))
 
 
 @router.get("/applications", response=list[dict[str, Any]], auth=AUTH, summary="Applications you may see")
 def list_applications(request):
-    return [{"number": a.number, "status": a.status, "title": a.title}
-            for a in queries.applications_for(request.user)[:200]]
+    return [
+        {"number": a.number, "status": a.status, "title": a.title}
+        for a in queries.applications_for(request.user)[:200]
+    ]
 
 
 @router.get("/applications/{number}", response=ApplicationOut, auth=AUTH)
@@ -184,19 +230,29 @@ def answer(request, number: str, body: AnswersIn):
     return _app_out(actions.answer_situations(_app(request, number), body.answers, actor=request.user))
 
 
-@router.post("/applications/{number}/consent", response=ApplicationOut, auth=AUTH,
-             summary="Consent to fetching the records the government holds")
+@router.post(
+    "/applications/{number}/consent",
+    response=ApplicationOut,
+    auth=AUTH,
+    summary="Consent to fetching the records the government holds",
+)
 def consent(request, number: str, body: ConsentIn):
     return _app_out(actions.fetch_records(_app(request, number), consent=body.consent, actor=request.user))
 
 
-@router.post("/applications/{number}/uploads", response=ApplicationOut, auth=AUTH, summary="Upload one material")
+@router.post(
+    "/applications/{number}/uploads", response=ApplicationOut, auth=AUTH, summary="Upload one material"
+)
 def upload(request, number: str, need: Form[str], file: File[UploadedFile]):
     app = _app(request, number)
     # The size is known before reading: a file over the limit is never read into memory.
     if file.size is not None and file.size > uploads.MAX_BYTES:
-        raise ValidationError({f"materials.{need}": f"the file is {file.size / 1048576:.1f} MB; the limit is 10 MB"})
-    actions.upload_material(app, need, filename=file.name or "upload", content=file.read(), actor=request.user)
+        raise ValidationError(
+            {f"materials.{need}": f"the file is {file.size / 1048576:.1f} MB; the limit is 10 MB"}
+        )
+    actions.upload_material(
+        app, need, filename=file.name or "upload", content=file.read(), actor=request.user
+    )
     return _app_out(app)
 
 
@@ -215,8 +271,12 @@ def accept(request, number: str):
     return _app_out(actions.accept_application(_app(request, number), actor=request.user))
 
 
-@router.post("/applications/{number}/correction", response=ApplicationOut, auth=AUTH,
-             summary="Window: the one correction notice")
+@router.post(
+    "/applications/{number}/correction",
+    response=ApplicationOut,
+    auth=AUTH,
+    summary="Window: the one correction notice",
+)
 def correction(request, number: str, body: CorrectionIn):
     app = _app(request, number)
     actions.send_correction_notice(app, [i.dict() for i in body.items], actor=request.user)
@@ -225,8 +285,9 @@ def correction(request, number: str, body: CorrectionIn):
 
 @router.post("/applications/{number}/rating", response={201: dict[str, Any]}, auth=AUTH, summary="好差评")
 def rate(request, number: str, body: RatingIn):
-    rating = actions.rate_application(_app(request, number), score=body.score, comment=body.comment,
-                                      actor=request.user)
+    rating = actions.rate_application(
+        _app(request, number), score=body.score, comment=body.comment, actor=request.user
+    )
     return Status(201, {"score": rating.score, "rectifications": rating.rectifications.count()})
 
 
@@ -265,7 +326,9 @@ def resume(request, task_id: int):
     return _task_out(actions.resume_task(_task(request, task_id), actor=request.user))
 
 
-@router.get("/stats/departments", response=list[dict[str, Any]], auth=AUTH, summary="Timeliness per department")
+@router.get(
+    "/stats/departments", response=list[dict[str, Any]], auth=AUTH, summary="Timeliness per department"
+)
 def department_stats(request):
     if queries.role_of(request.user) not in {"leader", "admin", "auditor"}:
         raise PermissionDenied("leaders, administrators and auditors see department statistics")
@@ -292,19 +355,30 @@ class DraftOut(Schema):
 
 
 def _draft_out(version) -> dict[str, Any]:
-    return {"item": version.item.code, "version": version.number, "status": version.status,
-            "data": catalogue.editable_dict(version),
-            "findings": [{"item": f.item, "code": f.code, "rule": f.rule, "field": f.field, "message": f.message}
-                         for f in catalogue.findings_for(version)]}
+    return {
+        "item": version.item.code,
+        "version": version.number,
+        "status": version.status,
+        "data": catalogue.editable_dict(version),
+        "findings": [
+            {"item": f.item, "code": f.code, "rule": f.rule, "field": f.field, "message": f.message}
+            for f in catalogue.findings_for(version)
+        ],
+    }
 
 
 def _item(code: str) -> ServiceItem:
     return get_object_or_404(ServiceItem, code=code)
 
 
-@router.post("/catalogue/{code}/draft", response=DraftOut, auth=AUTH, summary="Start (or get) an item's draft",
-             description="Editing a published item copies its current version into a new draft; the linter's "
-                         "findings come with it. Catalogue administrators only.")
+@router.post(
+    "/catalogue/{code}/draft",
+    response=DraftOut,
+    auth=AUTH,
+    summary="Start (or get) an item's draft",
+    description="Editing a published item copies its current version into a new draft; the linter's "
+    "findings come with it. Catalogue administrators only.",
+)
 def start_draft(request, code: str):
     return _draft_out(catalogue.start_draft(_item(code), actor=request.user))
 
@@ -313,9 +387,14 @@ class DraftIn(Input):
     data: dict[str, Any]
 
 
-@router.put("/catalogue/{code}/draft", response=DraftOut, auth=AUTH, summary="Replace the draft's content",
-            description="`data` is the item's editable form (as returned in the draft's `data`). Bad values get "
-                        "a 400 naming the field; the linter's findings are returned, not refused, until publishing.")
+@router.put(
+    "/catalogue/{code}/draft",
+    response=DraftOut,
+    auth=AUTH,
+    summary="Replace the draft's content",
+    description="`data` is the item's editable form (as returned in the draft's `data`). Bad values get "
+    "a 400 naming the field; the linter's findings are returned, not refused, until publishing.",
+)
 def update_draft(request, code: str, payload: DraftIn):
     data = payload.data
     draft = _item(code).draft()
@@ -324,9 +403,14 @@ def update_draft(request, code: str, payload: DraftIn):
     return _draft_out(catalogue.update_draft(draft, data, actor=request.user))
 
 
-@router.post("/catalogue/{code}/publish", response=DraftOut, auth=AUTH, summary="Publish the draft",
-             description="Refused with a 400 listing every linter finding (field, code, rule) while there are "
-                         "any; otherwise the version is frozen and the previous one retires.")
+@router.post(
+    "/catalogue/{code}/publish",
+    response=DraftOut,
+    auth=AUTH,
+    summary="Publish the draft",
+    description="Refused with a 400 listing every linter finding (field, code, rule) while there are "
+    "any; otherwise the version is frozen and the previous one retires.",
+)
 def publish(request, code: str):
     draft = _item(code).draft()
     if draft is None:
@@ -334,10 +418,17 @@ def publish(request, code: str):
     return _draft_out(catalogue.publish_version(draft, actor=request.user))
 
 
-@router.get("/reductions", response=list[dict[str, Any]], auth=AUTH, summary="The reduction report",
-            description="Items, materials, certificates and on-site visits removed between the catalogue "
-                        "snapshots in force on `from` and `to` (YYYY-MM-DD), per department and in total.")
-def reductions_report(request, start: str = Query(..., alias="from"), end: str | None = Query(None, alias="to")):
+@router.get(
+    "/reductions",
+    response=list[dict[str, Any]],
+    auth=AUTH,
+    summary="The reduction report",
+    description="Items, materials, certificates and on-site visits removed between the catalogue "
+    "snapshots in force on `from` and `to` (YYYY-MM-DD), per department and in total.",
+)
+def reductions_report(
+    request, start: str = Query(..., alias="from"), end: str | None = Query(None, alias="to")
+):
     import datetime as dt
 
     from cityloop.core.models import STAFF_ROLES
@@ -352,7 +443,16 @@ def reductions_report(request, start: str = Query(..., alias="from"), end: str |
         raise ValidationError({"from": "dates look like 2026-11-26"}) from exc
     old, new = catalogue.snapshot_on(first), catalogue.snapshot_on(last)
     if old is None or new is None:
-        raise ValidationError({"from" if old is None else "to": "no catalogue snapshot on or before that date"})
-    return [{"department": r.department, "name": r.name, "before": r.before, "after": r.after,
-             "percent_removed": {m: r.percent(m) for m in reductions.MEASURES}}
-            for r in reductions.compare(old.data, new.data)]
+        raise ValidationError(
+            {"from" if old is None else "to": "no catalogue snapshot on or before that date"}
+        )
+    return [
+        {
+            "department": r.department,
+            "name": r.name,
+            "before": r.before,
+            "after": r.after,
+            "percent_removed": {m: r.percent(m) for m in reductions.MEASURES},
+        }
+        for r in reductions.compare(old.data, new.data)
+    ]

@@ -33,14 +33,41 @@ from cityloop.services.models import (
 )
 
 SHIPPED_LEXICON = Path(__file__).resolve().with_name("lexicon.yaml")
-VERSION_FIELDS = ("name", "name_en", "legal_basis", "conditions", "steps", "legal_days", "committed_days", "fee",
-                  "visits", "online_depth", "result_title")
-MATERIAL_FIELDS = ("key", "name", "name_en", "form", "copies", "necessity", "condition", "legal_basis", "template",
-                   "source", "record_type", "upload_required", "proves", "is_certificate")
+VERSION_FIELDS = (
+    "name",
+    "name_en",
+    "legal_basis",
+    "conditions",
+    "steps",
+    "legal_days",
+    "committed_days",
+    "fee",
+    "visits",
+    "online_depth",
+    "result_title",
+)
+MATERIAL_FIELDS = (
+    "key",
+    "name",
+    "name_en",
+    "form",
+    "copies",
+    "necessity",
+    "condition",
+    "legal_basis",
+    "template",
+    "source",
+    "record_type",
+    "upload_required",
+    "proves",
+    "is_certificate",
+)
 
 
 def lexicon_path() -> Path:
-    configured = getattr(settings, "CITYLOOP_SERVICES_LEXICON", "") or os.environ.get("CITYLOOP_SERVICES_LEXICON", "")
+    configured = getattr(settings, "CITYLOOP_SERVICES_LEXICON", "") or os.environ.get(
+        "CITYLOOP_SERVICES_LEXICON", ""
+    )
     return Path(configured) if configured else SHIPPED_LEXICON
 
 
@@ -65,14 +92,31 @@ def version_dict(version: ItemVersion) -> dict[str, Any]:
     """The linter's, the snapshot's and the editor's view of a version."""
     item = version.item
     return {
-        "code": item.code, "department": item.department.code, "department_name": item.department.name,
-        "version": version.number, "status": version.status,
-        **{f: getattr(version, f) for f in ("name", "name_en", "legal_basis", "conditions", "steps", "visits",
-                                            "online_depth", "result_title")},
-        "legal_days": float(version.legal_days), "committed_days": float(version.committed_days),
+        "code": item.code,
+        "department": item.department.code,
+        "department_name": item.department.name,
+        "version": version.number,
+        "status": version.status,
+        **{
+            f: getattr(version, f)
+            for f in (
+                "name",
+                "name_en",
+                "legal_basis",
+                "conditions",
+                "steps",
+                "visits",
+                "online_depth",
+                "result_title",
+            )
+        },
+        "legal_days": float(version.legal_days),
+        "committed_days": float(version.committed_days),
         "fee": float(version.fee),
-        "situations": [{"key": s.key, "question": s.question, "question_en": s.question_en, "options": s.options}
-                       for s in version.situations.all()],
+        "situations": [
+            {"key": s.key, "question": s.question, "question_en": s.question_en, "options": s.options}
+            for s in version.situations.all()
+        ],
         "materials": [{f: getattr(m, f) for f in MATERIAL_FIELDS} for m in version.materials.all()],
     }
 
@@ -85,9 +129,12 @@ def editable_dict(version: ItemVersion) -> dict[str, Any]:
 
 
 def catalogue_data() -> dict[str, Any]:
-    versions = (ItemVersion.objects.filter(status=VersionStatus.PUBLISHED)
-                .select_related("item__department").prefetch_related("situations", "materials")
-                .order_by("item__code"))
+    versions = (
+        ItemVersion.objects.filter(status=VersionStatus.PUBLISHED)
+        .select_related("item__department")
+        .prefetch_related("situations", "materials")
+        .order_by("item__code")
+    )
     return {"items": [version_dict(v) for v in versions]}
 
 
@@ -122,9 +169,14 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     for name in ("legal_days", "committed_days", "fee"):
         if name in data:
             clean[name] = _number(data, name, errors)
-    if "legal_days" in data and "committed_days" in data and not errors.get("committed_days") \
-            and clean["committed_days"] is not None and clean["legal_days"] is not None \
-            and clean["committed_days"] > clean["legal_days"]:
+    if (
+        "legal_days" in data
+        and "committed_days" in data
+        and not errors.get("committed_days")
+        and clean["committed_days"] is not None
+        and clean["legal_days"] is not None
+        and clean["committed_days"] > clean["legal_days"]
+    ):
         errors["committed_days"] = "the committed limit cannot exceed the legal limit"
     if "visits" in data and (not isinstance(data["visits"], int) or data["visits"] < 0):
         errors["visits"] = "a whole number of visits, 0 or more"
@@ -149,8 +201,11 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
         keys.add(m["key"])
         for name in sorted(set(m) - set(MATERIAL_FIELDS)):
             errors[f"{where}.{name}"] = "unknown field"
-        for name, choices in (("form", MaterialForm.values), ("necessity", Necessity.values),
-                              ("source", MaterialSource.values)):
+        for name, choices in (
+            ("form", MaterialForm.values),
+            ("necessity", Necessity.values),
+            ("source", MaterialSource.values),
+        ):
             if name in m and m[name] not in choices:
                 errors[f"{where}.{name}"] = f"{m[name]!r} is not one of {', '.join(choices)}"
         if "copies" in m and (not isinstance(m["copies"], int) or m["copies"] < 1):
@@ -171,12 +226,27 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
 def _write_children(version: ItemVersion, data: dict[str, Any]) -> None:
     version.situations.all().delete()
     version.materials.all().delete()
-    Situation.objects.bulk_create([
-        Situation(version=version, key=s["key"], question=s["question"], question_en=s.get("question_en", ""),
-                  options=s["options"], order=i) for i, s in enumerate(data.get("situations") or [])])
-    Material.objects.bulk_create([
-        Material(version=version, order=i, **{f: m[f] for f in MATERIAL_FIELDS if f in m and m[f] is not None})
-        for i, m in enumerate(data.get("materials") or [])])
+    Situation.objects.bulk_create(
+        [
+            Situation(
+                version=version,
+                key=s["key"],
+                question=s["question"],
+                question_en=s.get("question_en", ""),
+                options=s["options"],
+                order=i,
+            )
+            for i, s in enumerate(data.get("situations") or [])
+        ]
+    )
+    Material.objects.bulk_create(
+        [
+            Material(
+                version=version, order=i, **{f: m[f] for f in MATERIAL_FIELDS if f in m and m[f] is not None}
+            )
+            for i, m in enumerate(data.get("materials") or [])
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------- actions
@@ -218,8 +288,12 @@ def update_draft(version: ItemVersion, data: dict[str, Any], *, actor) -> ItemVe
     require_catalogue_admin(actor)
     version = ItemVersion.objects.select_for_update().get(pk=version.pk)
     if version.frozen:
-        raise ValidationError({"version": f"version {version.number} is {version.status} and frozen; "
-                                          "start a new draft to change the item"})
+        raise ValidationError(
+            {
+                "version": f"version {version.number} is {version.status} and frozen; "
+                "start a new draft to change the item"
+            }
+        )
     clean = _clean(data)
     before = version_dict(version)
     for k, v in clean.items():
@@ -253,33 +327,58 @@ def publish_version(version: ItemVersion, *, actor) -> ItemVersion:
         previous.save(update_fields=["status"])
     version.status, version.published_at = VersionStatus.PUBLISHED, clock.now()
     version.save(update_fields=["status", "published_at"])
-    audit.record(actor, "item_version.publish", version, before="draft", after="published",
-                 retired=previous.number if previous else None)
+    audit.record(
+        actor,
+        "item_version.publish",
+        version,
+        before="draft",
+        after="published",
+        retired=previous.number if previous else None,
+    )
     take_snapshot(on=clock.now().date(), label="publish", actor=actor)
     return version
 
 
 @transaction.atomic
-def take_snapshot(*, on: dt.date, label: str = "manual", actor, data: dict | None = None) -> CatalogueSnapshot:
-    """Store the published catalogue (or ``data``, for history) as it stood on ``on``; replaces same date+label."""
+def take_snapshot(
+    *, on: dt.date, label: str = "manual", actor, data: dict | None = None
+) -> CatalogueSnapshot:
+    """Store the published catalogue (or ``data``, for history) as it stood on ``on``; replaces same
+    date+label."""
     require_catalogue_admin(actor)
     if not label.strip():
         raise ValidationError({"label": "a snapshot needs a label"})
     snapshot, created = CatalogueSnapshot.objects.update_or_create(
-        taken_on=on, label=label, defaults={"data": data if data is not None else catalogue_data()})
-    audit.record(actor, "catalogue.snapshot", snapshot, after={"on": on.isoformat(), "label": label,
-                                                               "items": len(snapshot.data.get("items", []))})
+        taken_on=on, label=label, defaults={"data": data if data is not None else catalogue_data()}
+    )
+    audit.record(
+        actor,
+        "catalogue.snapshot",
+        snapshot,
+        after={"on": on.isoformat(), "label": label, "items": len(snapshot.data.get("items", []))},
+    )
     return snapshot
 
 
 def snapshot_on(day: dt.date) -> CatalogueSnapshot | None:
     """The newest snapshot taken on or before ``day``."""
-    return CatalogueSnapshot.objects.filter(taken_on__lte=day).order_by("-taken_on", "-created_at", "-pk").first()
+    return (
+        CatalogueSnapshot.objects.filter(taken_on__lte=day)
+        .order_by("-taken_on", "-created_at", "-pk")
+        .first()
+    )
 
 
 @transaction.atomic
-def create_bundle(*, code: str, name: str, members: list[tuple[ServiceItem, list[str]]], actor,
-                  name_en: str = "", description: str = "") -> Bundle:
+def create_bundle(
+    *,
+    code: str,
+    name: str,
+    members: list[tuple[ServiceItem, list[str]]],
+    actor,
+    name_en: str = "",
+    description: str = "",
+) -> Bundle:
     require_catalogue_admin(actor)
     if Bundle.objects.filter(code=code).exists():
         raise ValidationError({"code": f"a bundle {code!r} exists already"})
@@ -287,7 +386,11 @@ def create_bundle(*, code: str, name: str, members: list[tuple[ServiceItem, list
         raise ValidationError({"members": "a bundle joins at least two items"})
     rules.check_acyclic({item.code: deps for item, deps in members})
     bundle = Bundle.objects.create(code=code, name=name, name_en=name_en, description=description)
-    BundleItem.objects.bulk_create([BundleItem(bundle=bundle, item=item, order=i, depends_on=list(deps))
-                                    for i, (item, deps) in enumerate(members)])
+    BundleItem.objects.bulk_create(
+        [
+            BundleItem(bundle=bundle, item=item, order=i, depends_on=list(deps))
+            for i, (item, deps) in enumerate(members)
+        ]
+    )
     audit.record(actor, "bundle.create", bundle, after={"items": [i.code for i, _ in members]})
     return bundle

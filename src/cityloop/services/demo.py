@@ -38,46 +38,78 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
     needed = {i["department"] for i in data["items"]} | set(data["window_departments"])
     if not needed <= set(departments):
         if stdout:
-            stdout.write(f"services demo: skipped (the {city.code} pack lacks departments "
-                         f"{', '.join(sorted(needed - set(departments)))})")
+            stdout.write(
+                f"services demo: skipped (the {city.code} pack lacks departments "
+                f"{', '.join(sorted(needed - set(departments)))})"
+            )
         return False
     for code in data["window_departments"]:
         WindowDepartment.objects.get_or_create(department=departments[code])
     for user in data["users"]:
         if not User.objects.filter(username=user["username"]).exists():
-            core_actions.add_user(username=user["username"], password=password or DEMO_PASSWORD, role="department",
-                                  full_name=user["full_name"], department=departments[user["department"]],
-                                  actor=None, check_password=False)
+            core_actions.add_user(
+                username=user["username"],
+                password=password or DEMO_PASSWORD,
+                role="department",
+                full_name=user["full_name"],
+                department=departments[user["department"]],
+                actor=None,
+                check_password=False,
+            )
     for who in data.get("verified_identities", []):
         citizen = User.objects.filter(username=who["username"]).first()
         if citizen is not None and not citizen.id_number:
-            actions.verify_identity(citizen, id_number=who["id_number"], full_name=who["full_name"],
-                                    actor=User.objects.get(username=who["clerk"]))
+            actions.verify_identity(
+                citizen,
+                id_number=who["id_number"],
+                full_name=who["full_name"],
+                actor=User.objects.get(username=who["clerk"]),
+            )
     for record in data["records"]:
-        GovRecord.objects.update_or_create(holder_id=record["holder_id"], record_type=record["record_type"],
-                                           defaults={k: record[k] for k in ("title", "issuer", "data", "issued_on")})
+        GovRecord.objects.update_or_create(
+            holder_id=record["holder_id"],
+            record_type=record["record_type"],
+            defaults={k: record[k] for k in ("title", "issuer", "data", "issued_on")},
+        )
     published = 0
     for item in data["items"]:
         if ServiceItem.objects.filter(code=item["code"]).exists():
             continue
-        created = catalogue.create_item(code=item["code"], department=departments[item["department"]],
-                                        data=item_definition(item), actor=None)
+        created = catalogue.create_item(
+            code=item["code"],
+            department=departments[item["department"]],
+            data=item_definition(item),
+            actor=None,
+        )
         catalogue.publish_version(created.draft(), actor=None)
         published += 1
     for bundle in data["bundles"]:
         if Bundle.objects.filter(code=bundle["code"]).exists():
             continue
-        members = [(ServiceItem.objects.get(code=m["item"]), m.get("depends_on", [])) for m in bundle["members"]]
-        catalogue.create_bundle(code=bundle["code"], name=bundle["name"], name_en=bundle.get("name_en", ""),
-                                description=bundle.get("description", ""), members=members, actor=None)
+        members = [
+            (ServiceItem.objects.get(code=m["item"]), m.get("depends_on", [])) for m in bundle["members"]
+        ]
+        catalogue.create_bundle(
+            code=bundle["code"],
+            name=bundle["name"],
+            name_en=bundle.get("name_en", ""),
+            description=bundle.get("description", ""),
+            members=members,
+            actor=None,
+        )
     history = read(HISTORY)
-    taken_on = history["taken_on"] if isinstance(history["taken_on"], dt.date) else \
-        dt.date.fromisoformat(history["taken_on"])
+    taken_on = (
+        history["taken_on"]
+        if isinstance(history["taken_on"], dt.date)
+        else dt.date.fromisoformat(history["taken_on"])
+    )
     catalogue.take_snapshot(on=taken_on, label="history", data={"items": history["items"]}, actor=None)
     made = _demo_applications(data)
     if stdout:
-        stdout.write(f"services demo: {published} items published, {Bundle.objects.count()} bundles, "
-                     f"snapshots 2018 history and {clock.now():%Y-%m-%d}, {made} demo applications")
+        stdout.write(
+            f"services demo: {published} items published, {Bundle.objects.count()} bundles, "
+            f"snapshots 2018 history and {clock.now():%Y-%m-%d}, {made} demo applications"
+        )
     return True
 
 
@@ -93,7 +125,12 @@ def _demo_applications(data) -> int:
 
     citizen = User.objects.filter(username="citizen_wang").first()
     clerk = User.objects.filter(username="window_liu").first()
-    if citizen is None or clerk is None or not citizen.id_number or Application.objects.filter(applicant=citizen).exists():
+    if (
+        citizen is None
+        or clerk is None
+        or not citizen.id_number
+        or Application.objects.filter(applicant=citizen).exists()
+    ):
         return 0
     approvers = {u["department"]: User.objects.get(username=u["username"]) for u in data["users"]}
     made = 0
@@ -101,8 +138,13 @@ def _demo_applications(data) -> int:
         item = ServiceItem.objects.filter(code=code).first()
         if item is None:
             continue
-        app = actions.start_application(applicant=citizen, holder_name=citizen.full_name,
-                                        holder_id=citizen.id_number, items=[item], actor=citizen)
+        app = actions.start_application(
+            applicant=citizen,
+            holder_name=citizen.full_name,
+            holder_id=citizen.id_number,
+            items=[item],
+            actor=citizen,
+        )
         situations = queries.situations_of(app)
         if situations:
             actions.answer_situations(app, {s.key: s.options[0]["value"] for s in situations}, actor=citizen)
@@ -111,7 +153,9 @@ def _demo_applications(data) -> int:
             if need.commitment:
                 actions.sign_commitment(app, need.key, actor=citizen)
             else:
-                actions.upload_material(app, need.key, filename=f"{need.key}.pdf", content=DEMO_PDF, actor=citizen)
+                actions.upload_material(
+                    app, need.key, filename=f"{need.key}.pdf", content=DEMO_PDF, actor=citizen
+                )
         actions.submit_application(app, actor=citizen)
         if stage in ("accepted", "decided"):
             actions.accept_application(app, actor=clerk)

@@ -42,8 +42,12 @@ class ServiceItem(models.Model):
     """A government service (事项); what it asks for lives in its versions."""
 
     code = models.CharField(_("code"), max_length=40, unique=True)
-    department = models.ForeignKey("org.Department", on_delete=models.PROTECT, related_name="service_items",
-                                   verbose_name=_("implementing department"))
+    department = models.ForeignKey(
+        "org.Department",
+        on_delete=models.PROTECT,
+        related_name="service_items",
+        verbose_name=_("implementing department"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,13 +76,17 @@ class ItemVersion(models.Model):
     legal_basis = models.TextField(_("legal basis"), blank=True)
     conditions = models.JSONField(_("acceptance conditions"), default=list)
     steps = models.JSONField(_("process steps"), default=list)
-    legal_days = models.DecimalField(_("legal time limit (working days)"), max_digits=5, decimal_places=1, default=20)
-    committed_days = models.DecimalField(_("committed time limit (working days)"), max_digits=5, decimal_places=1,
-                                         default=5)
+    legal_days = models.DecimalField(
+        _("legal time limit (working days)"), max_digits=5, decimal_places=1, default=20
+    )
+    committed_days = models.DecimalField(
+        _("committed time limit (working days)"), max_digits=5, decimal_places=1, default=5
+    )
     fee = models.DecimalField(_("fee (yuan)"), max_digits=10, decimal_places=2, default=0)
     visits = models.PositiveSmallIntegerField(_("on-site visits"), default=0)
-    online_depth = models.PositiveSmallIntegerField(_("online depth"), choices=OnlineDepth.choices,
-                                                    default=OnlineDepth.FULL)
+    online_depth = models.PositiveSmallIntegerField(
+        _("online depth"), choices=OnlineDepth.choices, default=OnlineDepth.FULL
+    )
     result_title = models.CharField(_("result document"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -88,8 +96,9 @@ class ItemVersion(models.Model):
         ordering = ["item__code", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["item", "number"], name="services_version_number_unique"),
-            models.UniqueConstraint(fields=["item"], condition=models.Q(status="draft"),
-                                    name="services_one_draft_per_item"),
+            models.UniqueConstraint(
+                fields=["item"], condition=models.Q(status="draft"), name="services_one_draft_per_item"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -197,7 +206,9 @@ class GovRecord(models.Model):
 
     class Meta:
         db_table = "services_gov_record"
-        constraints = [models.UniqueConstraint(fields=["holder_id", "record_type"], name="services_record_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["holder_id", "record_type"], name="services_record_unique")
+        ]
 
 
 class WindowDepartment(models.Model):
@@ -226,11 +237,15 @@ class Channel(models.TextChoices):
 
 class Application(models.Model):
     number = models.CharField(max_length=24, unique=True)
-    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications"
+    )
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     holder_name = models.CharField(_("applicant name"), max_length=100)
     holder_id = models.CharField(_("ID number"), max_length=40)
-    bundle = models.ForeignKey(Bundle, null=True, blank=True, on_delete=models.PROTECT, related_name="applications")
+    bundle = models.ForeignKey(
+        Bundle, null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.ONLINE)
     status = models.CharField(max_length=12, choices=AppStatus.choices, default=AppStatus.DRAFT)
     answers = models.JSONField(default=dict)
@@ -286,7 +301,9 @@ class Upload(models.Model):
 
     class Meta:
         db_table = "services_upload"
-        constraints = [models.UniqueConstraint(fields=["application", "need_key"], name="services_upload_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "need_key"], name="services_upload_unique")
+        ]
 
 
 class CorrectionNotice(models.Model):
@@ -319,8 +336,9 @@ class ApprovalTask(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decision_note = models.TextField(blank=True)
     escalation_level = models.PositiveSmallIntegerField(default=0)
 

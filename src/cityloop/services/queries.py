@@ -63,11 +63,18 @@ def require_department_member(department, user) -> None:
 
 
 def published_items(search: str = "") -> QuerySet[ItemVersion]:
-    qs = (ItemVersion.objects.filter(status=VersionStatus.PUBLISHED)
-          .select_related("item__department").order_by("item__code"))
+    qs = (
+        ItemVersion.objects.filter(status=VersionStatus.PUBLISHED)
+        .select_related("item__department")
+        .order_by("item__code")
+    )
     if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(name_en__icontains=search) | Q(item__code__icontains=search)
-                       | Q(item__department__name__icontains=search))
+        qs = qs.filter(
+            Q(name__icontains=search)
+            | Q(name_en__icontains=search)
+            | Q(item__code__icontains=search)
+            | Q(item__department__name__icontains=search)
+        )
     return qs
 
 
@@ -92,8 +99,12 @@ def all_items() -> QuerySet[ServiceItem]:
 
 
 def versions_of(application: Application) -> list[ItemVersion]:
-    return [ai.version for ai in application.items.select_related("version__item__department")
-            .prefetch_related("version__situations", "version__materials")]
+    return [
+        ai.version
+        for ai in application.items.select_related("version__item__department").prefetch_related(
+            "version__situations", "version__materials"
+        )
+    ]
 
 
 def situations_of(application: Application) -> list[Any]:
@@ -108,13 +119,18 @@ def situations_of(application: Application) -> list[Any]:
 
 
 def needs_of(application: Application) -> list[rules.Need]:
-    return rules.needs_for([(v.item.code, v.materials.all()) for v in versions_of(application)],
-                           application.answers)
+    return rules.needs_for(
+        [(v.item.code, v.materials.all()) for v in versions_of(application)], application.answers
+    )
 
 
 def outstanding_of(application: Application) -> list[rules.Need]:
-    return rules.outstanding(needs_of(application), uploaded=set(application.uploads.values_list("need_key", flat=True)),
-                             fetched=set(application.fetched), committed=set(application.commitments))
+    return rules.outstanding(
+        needs_of(application),
+        uploaded=set(application.uploads.values_list("need_key", flat=True)),
+        fetched=set(application.fetched),
+        committed=set(application.commitments),
+    )
 
 
 def fetchable_needs(application: Application) -> list[rules.Need]:
@@ -130,7 +146,9 @@ def held_records(application: Application) -> list[dict[str, Any]]:
     for need in needs_of(application):
         if not need.fetchable:
             continue
-        record = GovRecord.objects.filter(holder_id=application.holder_id, record_type=need.record_type).first()
+        record = GovRecord.objects.filter(
+            holder_id=application.holder_id, record_type=need.record_type
+        ).first()
         out.append({"need": need, "record": record})
     return out
 
@@ -155,7 +173,9 @@ def get_application_for(user, number: str) -> Application:
 
 
 def window_inbox() -> QuerySet[Application]:
-    return Application.objects.filter(status__in=[AppStatus.SUBMITTED, AppStatus.CORRECTION]).order_by("submitted_at")
+    return Application.objects.filter(status__in=[AppStatus.SUBMITTED, AppStatus.CORRECTION]).order_by(
+        "submitted_at"
+    )
 
 
 def tasks_for(user) -> QuerySet[ApprovalTask]:
@@ -207,19 +227,34 @@ def application_stats(application: Application) -> dict[str, Any]:
     cal = clock.calendar_for(first_task.department if first_task else None)
     decision = None
     if application.submitted_at and application.decided_at:
-        decision = time_rules.working_time_between(application.submitted_at, application.decided_at, cal) \
-            - correction_time(application, cal)
-    return {"number": application.number, "working_hours_to_decision": _hours(decision),
-            "calendar_hours_to_decision": _hours(application.decided_at - application.submitted_at)
-            if application.submitted_at and application.decided_at else None,
-            "visits": application.visits, "resubmissions": application.resubmissions}
+        decision = time_rules.working_time_between(
+            application.submitted_at, application.decided_at, cal
+        ) - correction_time(application, cal)
+    return {
+        "number": application.number,
+        "working_hours_to_decision": _hours(decision),
+        "calendar_hours_to_decision": _hours(application.decided_at - application.submitted_at)
+        if application.submitted_at and application.decided_at
+        else None,
+        "visits": application.visits,
+        "resubmissions": application.resubmissions,
+    }
 
 
 def department_stats() -> list[dict[str, Any]]:
     """Per department: decided tasks, mean working hours to decision, on-time share, escalations,
     and the visits and resubmissions of the applications it worked on."""
-    rows: dict[int, dict[str, Any]] = defaultdict(lambda: {"decided": 0, "hours": 0.0, "on_time": 0, "open": 0,
-                                                           "escalated": 0, "apps": set(), "name": ""})
+    rows: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {
+            "decided": 0,
+            "hours": 0.0,
+            "on_time": 0,
+            "open": 0,
+            "escalated": 0,
+            "apps": set(),
+            "name": "",
+        }
+    )
     tasks = ApprovalTask.objects.select_related("department__city__pack", "application")
     for task in tasks:
         row = rows[task.department_id]
@@ -228,20 +263,36 @@ def department_stats() -> list[dict[str, Any]]:
         row["escalated"] += 1 if task.escalation_level else 0
         if task.decided_at and task.started_at:
             cal = clock.calendar_for(task.department)
-            suspended = sum((time_rules.working_time_between(s.started_at, s.ended_at, cal)
-                             for s in task.suspensions.exclude(ended_at=None)), timedelta(0))
+            suspended = sum(
+                (
+                    time_rules.working_time_between(s.started_at, s.ended_at, cal)
+                    for s in task.suspensions.exclude(ended_at=None)
+                ),
+                timedelta(0),
+            )
             row["decided"] += 1
-            row["hours"] += (time_rules.working_time_between(task.started_at, task.decided_at, cal)
-                             - suspended).total_seconds() / 3600
+            row["hours"] += (
+                time_rules.working_time_between(task.started_at, task.decided_at, cal) - suspended
+            ).total_seconds() / 3600
             row["on_time"] += 1 if task.decided_at <= task.due_at else 0
         elif task.status in (TaskStatus.PENDING, TaskStatus.SUSPENDED):
             row["open"] += 1
     out = []
     for dept_id, row in sorted(rows.items(), key=lambda kv: kv[1]["name"]):
         apps = Application.objects.filter(pk__in=row["apps"])
-        out.append({"department_id": dept_id, "name": row["name"], "decided": row["decided"], "open": row["open"],
-                    "mean_working_hours": round(row["hours"] / row["decided"], 2) if row["decided"] else None,
-                    "on_time_percent": round(100 * row["on_time"] / row["decided"], 1) if row["decided"] else None,
-                    "escalated": row["escalated"], "visits": sum(a.visits for a in apps),
-                    "resubmissions": sum(a.resubmissions for a in apps)})
+        out.append(
+            {
+                "department_id": dept_id,
+                "name": row["name"],
+                "decided": row["decided"],
+                "open": row["open"],
+                "mean_working_hours": round(row["hours"] / row["decided"], 2) if row["decided"] else None,
+                "on_time_percent": round(100 * row["on_time"] / row["decided"], 1)
+                if row["decided"]
+                else None,
+                "escalated": row["escalated"],
+                "visits": sum(a.visits for a in apps),
+                "resubmissions": sum(a.resubmissions for a in apps),
+            }
+        )
     return out

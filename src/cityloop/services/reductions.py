@@ -23,16 +23,21 @@ MEASURES = ("items", "materials", "certificates", "visits")
 
 def counts_of(item: Mapping[str, Any]) -> dict[str, int]:
     provided = [m for m in item.get("materials") or [] if m.get("source", "applicant") == "applicant"]
-    return {"items": 1, "materials": len(provided),
-            "certificates": sum(1 for m in provided if m.get("is_certificate")),
-            "visits": int(item.get("visits") or 0)}
+    return {
+        "items": 1,
+        "materials": len(provided),
+        "certificates": sum(1 for m in provided if m.get("is_certificate")),
+        "visits": int(item.get("visits") or 0),
+    }
 
 
 def by_department(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for item in snapshot.get("items") or []:
         dept = item.get("department") or "?"
-        row = out.setdefault(dept, {"name": item.get("department_name") or dept, **dict.fromkeys(MEASURES, 0)})
+        row = out.setdefault(
+            dept, {"name": item.get("department_name") or dept, **dict.fromkeys(MEASURES, 0)}
+        )
         for k, v in counts_of(item).items():
             row[k] += v
     return out
@@ -61,8 +66,14 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Row]:
     rows = []
     for dept in sorted(set(a) | set(b)):
         name = (b.get(dept) or a.get(dept))["name"]
-        rows.append(Row(dept, name, {k: (a.get(dept) or zero)[k] for k in MEASURES},
-                        {k: (b.get(dept) or zero)[k] for k in MEASURES}))
+        rows.append(
+            Row(
+                dept,
+                name,
+                {k: (a.get(dept) or zero)[k] for k in MEASURES},
+                {k: (b.get(dept) or zero)[k] for k in MEASURES},
+            )
+        )
     total_before = {k: sum(r.before[k] for r in rows) for k in MEASURES}
     total_after = {k: sum(r.after[k] for r in rows) for k in MEASURES}
     rows.append(Row("TOTAL", "total", total_before, total_after))

@@ -34,10 +34,17 @@ class Lexicon:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Lexicon:
         vague = tuple(
-            VaguePattern(code=str(v["code"]), rule=str(v["rule"]), message=str(v["message"]),
-                         patterns=tuple(re.compile(p, re.IGNORECASE) for p in v["patterns"]))
-            for v in data.get("vague") or [])
-        registry = {str(k): tuple(str(w).lower() for w in words) for k, words in (data.get("registry") or {}).items()}
+            VaguePattern(
+                code=str(v["code"]),
+                rule=str(v["rule"]),
+                message=str(v["message"]),
+                patterns=tuple(re.compile(p, re.IGNORECASE) for p in v["patterns"]),
+            )
+            for v in data.get("vague") or []
+        )
+        registry = {
+            str(k): tuple(str(w).lower() for w in words) for k, words in (data.get("registry") or {}).items()
+        }
         return cls(vague=vague, registry=registry)
 
 
@@ -90,8 +97,16 @@ def lint_item(item: Mapping[str, Any], lexicon: Lexicon) -> list[Finding]:
     findings: list[Finding] = []
     if not ARTICLE.search(str(item.get("legal_basis") or "")):
         c, r = RULE_ITEM_NO_ARTICLE
-        findings.append(Finding(code, c, r, "legal_basis", "the item must cite a law and its article (第…条)",
-                                str(item.get("legal_basis") or "")))
+        findings.append(
+            Finding(
+                code,
+                c,
+                r,
+                "legal_basis",
+                "the item must cite a law and its article (第…条)",
+                str(item.get("legal_basis") or ""),
+            )
+        )
     for i, condition in enumerate(item.get("conditions") or []):
         findings += _vague_findings(lexicon, code, f"conditions[{i}]", str(condition))
     seen_names: dict[str, str] = {}
@@ -105,27 +120,57 @@ def lint_item(item: Mapping[str, Any], lexicon: Lexicon) -> list[Finding]:
             findings += _vague_findings(lexicon, code, f"{where}.template", str(material["template"]))
         if not str(material.get("legal_basis") or "").strip():
             c, r = RULE_NO_LEGAL_BASIS
-            findings.append(Finding(code, c, r, f"{where}.legal_basis",
-                                    "every material needs the law and article that requires it", name))
+            findings.append(
+                Finding(
+                    code,
+                    c,
+                    r,
+                    f"{where}.legal_basis",
+                    "every material needs the law and article that requires it",
+                    name,
+                )
+            )
         source = material.get("source", "applicant")
         uploads = material.get("upload_required", True)
         if source in FETCHABLE_SOURCES and uploads:
             c, r = RULE_FETCHABLE_UPLOAD
-            findings.append(Finding(code, c, r, f"{where}.upload_required",
-                                    f"the government holds this ({source}); fetch it instead of asking for an upload",
-                                    name))
+            findings.append(
+                Finding(
+                    code,
+                    c,
+                    r,
+                    f"{where}.upload_required",
+                    f"the government holds this ({source}); fetch it instead of asking for an upload",
+                    name,
+                )
+            )
         elif source == "applicant":
             held = material.get("record_type") or registry_type_named(lexicon, name)
             if held:
                 c, r = RULE_REGISTRY_RECORD
-                findings.append(Finding(code, c, r, f"{where}.source",
-                                        f"the registry holds {held} records; set source to elicence or data_sharing",
-                                        name))
+                findings.append(
+                    Finding(
+                        code,
+                        c,
+                        r,
+                        f"{where}.source",
+                        f"the registry holds {held} records; set source to elicence or data_sharing",
+                        name,
+                    )
+                )
         normal = _normal(name)
         if normal in seen_names:
             c, r = RULE_DUPLICATE
-            findings.append(Finding(code, c, r, f"{where}.name",
-                                    f"the same material is already listed as materials.{seen_names[normal]}", name))
+            findings.append(
+                Finding(
+                    code,
+                    c,
+                    r,
+                    f"{where}.name",
+                    f"the same material is already listed as materials.{seen_names[normal]}",
+                    name,
+                )
+            )
         else:
             seen_names[normal] = key
         proves = str(material.get("proves") or "")
@@ -133,8 +178,16 @@ def lint_item(item: Mapping[str, Any], lexicon: Lexicon) -> list[Finding]:
         if proves and not condition:
             if proves in seen_proves:
                 c, r = RULE_DUPLICATE
-                findings.append(Finding(code, c, r, f"{where}.proves",
-                                        f"materials.{seen_proves[proves]} already proves {proves!r}", name))
+                findings.append(
+                    Finding(
+                        code,
+                        c,
+                        r,
+                        f"{where}.proves",
+                        f"materials.{seen_proves[proves]} already proves {proves!r}",
+                        name,
+                    )
+                )
             else:
                 seen_proves[proves] = key
     return findings
@@ -176,8 +229,9 @@ TASK_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def check_transition(current: str, target: str, table: Mapping[str, set[str]] = APP_TRANSITIONS,
-                     *, field_name: str = "status") -> None:
+def check_transition(
+    current: str, target: str, table: Mapping[str, set[str]] = APP_TRANSITIONS, *, field_name: str = "status"
+) -> None:
     if target not in table.get(current, set()):
         raise ValidationError({field_name: f"cannot go from {current} to {target}"})
 
@@ -242,10 +296,18 @@ def needs_for(items: Iterable[tuple[str, Iterable[Any]]], answers: Mapping[str, 
             key = m.proves or f"{item_code}.{m.key}"
             need = merged.get(key)
             if need is None:
-                merged[key] = Need(key=key, name=m.name, source=m.source, form=m.form, copies=m.copies,
-                                   is_certificate=m.is_certificate, record_type=m.record_type,
-                                   upload_required=m.upload_required, legal_basis=m.legal_basis,
-                                   materials=[(item_code, m.key)])
+                merged[key] = Need(
+                    key=key,
+                    name=m.name,
+                    source=m.source,
+                    form=m.form,
+                    copies=m.copies,
+                    is_certificate=m.is_certificate,
+                    record_type=m.record_type,
+                    upload_required=m.upload_required,
+                    legal_basis=m.legal_basis,
+                    materials=[(item_code, m.key)],
+                )
                 continue
             need.materials.append((item_code, m.key))
             need.copies = max(need.copies, m.copies)
@@ -256,13 +318,18 @@ def needs_for(items: Iterable[tuple[str, Iterable[Any]]], answers: Mapping[str, 
     return list(merged.values())
 
 
-def outstanding(needs: Iterable[Need], *, uploaded: set[str], fetched: set[str], committed: set[str]) -> list[Need]:
+def outstanding(
+    needs: Iterable[Need], *, uploaded: set[str], fetched: set[str], committed: set[str]
+) -> list[Need]:
     """Needs not yet met: an applicant's material needs an upload, a held record a consented fetch
     (or an upload when the holder has none), a commitment the applicant's signed promise."""
     left = []
     for need in needs:
-        met = (need.key in uploaded or (need.fetchable and need.key in fetched)
-               or (need.commitment and need.key in committed))
+        met = (
+            need.key in uploaded
+            or (need.fetchable and need.key in fetched)
+            or (need.commitment and need.key in committed)
+        )
         if not met:
             left.append(need)
     return left

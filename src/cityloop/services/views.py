@@ -54,8 +54,11 @@ def _attempt(request, fn, success: str) -> bool:
 
 def catalogue_page(request):
     search = request.GET.get("q", "").strip()
-    return render(request, "services/catalogue.html", {
-        "q": search, "versions": queries.published_items(search), "bundles": queries.bundles()})
+    return render(
+        request,
+        "services/catalogue.html",
+        {"q": search, "versions": queries.published_items(search), "bundles": queries.bundles()},
+    )
 
 
 def item_page(request, code):
@@ -63,14 +66,24 @@ def item_page(request, code):
     version = item.current_version()
     if version is None:
         raise PermissionDenied("this item has no published version")
-    return render(request, "services/checklist.html", {"versions": [version], "item": item, "title": version.name})
+    return render(
+        request, "services/checklist.html", {"versions": [version], "item": item, "title": version.name}
+    )
 
 
 def bundle_page(request, code):
     bundle = get_object_or_404(Bundle, code=code)
     versions = queries.bundle_versions(bundle)
-    return render(request, "services/checklist.html", {"versions": versions, "bundle": bundle, "title": bundle.name,
-                                                       "members": bundle.members.select_related("item")})
+    return render(
+        request,
+        "services/checklist.html",
+        {
+            "versions": versions,
+            "bundle": bundle,
+            "title": bundle.name,
+            "members": bundle.members.select_related("item"),
+        },
+    )
 
 
 @login_required
@@ -88,9 +101,14 @@ def start(request):
 
     def run():
         created["app"] = actions.start_application(
-            applicant=applicant, holder_name=request.POST.get("holder_name", applicant.display_name),
-            holder_id=request.POST.get("holder_id", ""), items=[item] if item else None, bundle=bundle,
-            actor=request.user, identity_checked=request.POST.get("identity_checked") == "yes")
+            applicant=applicant,
+            holder_name=request.POST.get("holder_name", applicant.display_name),
+            holder_id=request.POST.get("holder_id", ""),
+            items=[item] if item else None,
+            bundle=bundle,
+            actor=request.user,
+            identity_checked=request.POST.get("identity_checked") == "yes",
+        )
 
     if _attempt(request, run, _("Application started.")):
         return redirect("services:application", number=created["app"].number)
@@ -99,26 +117,47 @@ def start(request):
 
 @login_required
 def my_applications(request):
-    return render(request, "services/my_applications.html",
-                  {"applications": queries.applications_for(request.user).filter(applicant=request.user)})
+    return render(
+        request,
+        "services/my_applications.html",
+        {"applications": queries.applications_for(request.user).filter(applicant=request.user)},
+    )
 
 
 @login_required
 def application_page(request, number):
     application = queries.get_application_for(request.user, number)
-    needs = queries.needs_of(application) if application.answers or not queries.situations_of(application) else []
+    needs = (
+        queries.needs_of(application) if application.answers or not queries.situations_of(application) else []
+    )
     uploaded = {u.need_key: u for u in application.uploads.all()}
     missing = {n.key for n in queries.outstanding_of(application)} if needs else set()
-    tasks = list(application.tasks.select_related("version__item", "department").prefetch_related("depends_on"))
-    return render(request, "services/application.html", {
-        "app": application, "situations": queries.situations_of(application), "needs": needs,
-        "uploaded": uploaded, "missing": missing, "preview": queries.fetchable_needs(application) if needs else [],
-        "is_applicant": request.user.pk == application.applicant_id, "is_clerk": queries.is_clerk(request.user),
-        "editable": application.status in (AppStatus.DRAFT, AppStatus.CORRECTION),
-        "notice": getattr(application, "correction", None) if hasattr(application, "correction") else None,
-        "tasks": [(t, queries.task_timer(t)) for t in tasks], "results": application.results.all(),
-        "rating": getattr(application, "rating", None) if hasattr(application, "rating") else None,
-        "stats": queries.application_stats(application), "versions": queries.versions_of(application)})
+    tasks = list(
+        application.tasks.select_related("version__item", "department").prefetch_related("depends_on")
+    )
+    return render(
+        request,
+        "services/application.html",
+        {
+            "app": application,
+            "situations": queries.situations_of(application),
+            "needs": needs,
+            "uploaded": uploaded,
+            "missing": missing,
+            "preview": queries.fetchable_needs(application) if needs else [],
+            "is_applicant": request.user.pk == application.applicant_id,
+            "is_clerk": queries.is_clerk(request.user),
+            "editable": application.status in (AppStatus.DRAFT, AppStatus.CORRECTION),
+            "notice": getattr(application, "correction", None)
+            if hasattr(application, "correction")
+            else None,
+            "tasks": [(t, queries.task_timer(t)) for t in tasks],
+            "results": application.results.all(),
+            "rating": getattr(application, "rating", None) if hasattr(application, "rating") else None,
+            "stats": queries.application_stats(application),
+            "versions": queries.versions_of(application),
+        },
+    )
 
 
 @login_required
@@ -127,23 +166,46 @@ def application_step(request, number, step):
     application = queries.get_application_for(request.user, number)
     actor, post = request.user, request.POST
     steps = {
-        "answer": (lambda: actions.answer_situations(
-            application, {s.key: post.get(f"answers.{s.key}", "") for s in queries.situations_of(application)
-                          if post.get(f"answers.{s.key}")}, actor=actor), _("Answers saved; your checklist is ready.")),
-        "fetch": (lambda: actions.fetch_records(application, consent=post.get("consent") == "yes", actor=actor),
-                  _("The records the government holds were fetched with your consent.")),
+        "answer": (
+            lambda: actions.answer_situations(
+                application,
+                {
+                    s.key: post.get(f"answers.{s.key}", "")
+                    for s in queries.situations_of(application)
+                    if post.get(f"answers.{s.key}")
+                },
+                actor=actor,
+            ),
+            _("Answers saved; your checklist is ready."),
+        ),
+        "fetch": (
+            lambda: actions.fetch_records(application, consent=post.get("consent") == "yes", actor=actor),
+            _("The records the government holds were fetched with your consent."),
+        ),
         "upload": (lambda: _upload(request, application), _("File accepted.")),
-        "commit": (lambda: actions.sign_commitment(application, post.get("need", ""), actor=actor),
-                   _("Commitment signed.")),
+        "commit": (
+            lambda: actions.sign_commitment(application, post.get("need", ""), actor=actor),
+            _("Commitment signed."),
+        ),
         "submit": (lambda: actions.submit_application(application, actor=actor), _("Application submitted.")),
-        "accept": (lambda: actions.accept_application(application, actor=actor),
-                   _("Application accepted; approval tasks started.")),
-        "correct": (lambda: actions.send_correction_notice(application, [
-            {"key": key, "reason": post.get(f"reason.{key}", "")} for key in post.getlist("need")], actor=actor),
-            _("Correction notice sent.")),
-        "rate": (lambda: actions.rate_application(application, score=_int(post.get("score")),
-                                                  comment=post.get("comment", ""), actor=actor),
-                 _("Thank you for your rating.")),
+        "accept": (
+            lambda: actions.accept_application(application, actor=actor),
+            _("Application accepted; approval tasks started."),
+        ),
+        "correct": (
+            lambda: actions.send_correction_notice(
+                application,
+                [{"key": key, "reason": post.get(f"reason.{key}", "")} for key in post.getlist("need")],
+                actor=actor,
+            ),
+            _("Correction notice sent."),
+        ),
+        "rate": (
+            lambda: actions.rate_application(
+                application, score=_int(post.get("score")), comment=post.get("comment", ""), actor=actor
+            ),
+            _("Thank you for your rating."),
+        ),
     }
     if step not in steps:
         raise PermissionDenied("unknown step")
@@ -168,7 +230,9 @@ def _upload(request, application):
         raise ValidationError({f"materials.{need}": "choose a file to upload"})
     if upload.size > 10 * 1024 * 1024 + 1:
         raise ValidationError({f"materials.{need}": "the limit is 10 MB"})
-    actions.upload_material(application, need, filename=upload.name, content=upload.read(), actor=request.user)
+    actions.upload_material(
+        application, need, filename=upload.name, content=upload.read(), actor=request.user
+    )
 
 
 @login_required
@@ -186,8 +250,15 @@ def download_upload(request, pk):
 @login_required
 def window(request):
     queries.require_clerk(request.user)
-    return render(request, "services/window.html", {
-        "inbox": queries.window_inbox(), "versions": queries.published_items(), "bundles": queries.bundles()})
+    return render(
+        request,
+        "services/window.html",
+        {
+            "inbox": queries.window_inbox(),
+            "versions": queries.published_items(),
+            "bundles": queries.bundles(),
+        },
+    )
 
 
 @login_required
@@ -196,12 +267,18 @@ def verify_identity(request):
     queries.require_clerk(request.user)
     citizen = User.objects.filter(username=request.POST.get("applicant", "")).first()
     if citizen is None:
-        messages.error(request, _("applicant: no account %(name)s") % {"name": request.POST.get("applicant", "")})
+        messages.error(
+            request, _("applicant: no account %(name)s") % {"name": request.POST.get("applicant", "")}
+        )
         return redirect("services:window")
 
     def run():
-        actions.verify_identity(citizen, id_number=request.POST.get("id_number", ""),
-                                full_name=request.POST.get("full_name", ""), actor=request.user)
+        actions.verify_identity(
+            citizen,
+            id_number=request.POST.get("id_number", ""),
+            full_name=request.POST.get("full_name", ""),
+            actor=request.user,
+        )
 
     _attempt(request, run, _("Identity verified."))
     return redirect("services:window")
@@ -212,10 +289,17 @@ def tasks_page(request):
     tasks = queries.tasks_for(request.user).exclude(status__in=[TaskStatus.APPROVED, TaskStatus.REFUSED])
     done = queries.tasks_for(request.user).filter(status__in=[TaskStatus.APPROVED, TaskStatus.REFUSED])
     department = request.user.department if request.user.role == "department" else None
-    return render(request, "services/tasks.html", {
-        "tasks": [(t, queries.task_timer(t)) for t in tasks], "done": done.order_by("-decided_at")[:20],
-        "kinds": SuspensionKind.choices, "department": department,
-        "rectifications": queries.rectifications_for(department) if department else []})
+    return render(
+        request,
+        "services/tasks.html",
+        {
+            "tasks": [(t, queries.task_timer(t)) for t in tasks],
+            "done": done.order_by("-decided_at")[:20],
+            "kinds": SuspensionKind.choices,
+            "department": department,
+            "rectifications": queries.rectifications_for(department) if department else [],
+        },
+    )
 
 
 @login_required
@@ -224,10 +308,20 @@ def task_step(request, pk, step):
     task = get_object_or_404(ApprovalTask, pk=pk)
     actor, post = request.user, request.POST
     steps = {
-        "approve": (lambda: actions.approve_task(task, note=post.get("note", ""), actor=actor), _("Approved.")),
-        "refuse": (lambda: actions.refuse_task(task, reason=post.get("reason", ""), actor=actor), _("Refused.")),
-        "suspend": (lambda: actions.suspend_task(task, kind=post.get("kind", ""), reason=post.get("reason", ""),
-                                                 actor=actor), _("Clock suspended.")),
+        "approve": (
+            lambda: actions.approve_task(task, note=post.get("note", ""), actor=actor),
+            _("Approved."),
+        ),
+        "refuse": (
+            lambda: actions.refuse_task(task, reason=post.get("reason", ""), actor=actor),
+            _("Refused."),
+        ),
+        "suspend": (
+            lambda: actions.suspend_task(
+                task, kind=post.get("kind", ""), reason=post.get("reason", ""), actor=actor
+            ),
+            _("Clock suspended."),
+        ),
         "resume": (lambda: actions.resume_task(task, actor=actor), _("Clock resumed.")),
     }
     if step not in steps:
@@ -241,8 +335,13 @@ def task_step(request, pk, step):
 @require_POST
 def close_rectification(request, pk):
     rect = get_object_or_404(Rectification, pk=pk)
-    _attempt(request, lambda: actions.close_rectification(rect, response=request.POST.get("response", ""),
-                                                          actor=request.user), _("Rectification closed."))
+    _attempt(
+        request,
+        lambda: actions.close_rectification(
+            rect, response=request.POST.get("response", ""), actor=request.user
+        ),
+        _("Rectification closed."),
+    )
     return redirect("services:tasks")
 
 
@@ -261,8 +360,14 @@ def editor(request):
     rows = []
     for item in queries.all_items():
         draft = item.draft()
-        rows.append({"item": item, "current": item.current_version(), "draft": draft,
-                     "findings": len(catalogue.findings_for(draft)) if draft else 0})
+        rows.append(
+            {
+                "item": item,
+                "current": item.current_version(),
+                "draft": draft,
+                "findings": len(catalogue.findings_for(draft)) if draft else 0,
+            }
+        )
     return render(request, "services/editor.html", {"rows": rows})
 
 
@@ -287,18 +392,33 @@ def editor_item(request, code):
             except yaml.YAMLError as exc:
                 messages.error(request, _("definition: not valid YAML (%(error)s)") % {"error": exc})
             else:
-                if _attempt(request, lambda: catalogue.update_draft(draft, data, actor=request.user), _("Draft saved.")):
+                if _attempt(
+                    request,
+                    lambda: catalogue.update_draft(draft, data, actor=request.user),
+                    _("Draft saved."),
+                ):
                     return redirect("services:editor-item", code=code)
         elif action == "publish":
-            if _attempt(request, lambda: catalogue.publish_version(draft, actor=request.user), _("Published.")):
+            if _attempt(
+                request, lambda: catalogue.publish_version(draft, actor=request.user), _("Published.")
+            ):
                 return redirect("services:editor-item", code=code)
     draft = item.draft()
     findings = catalogue.findings_for(draft) if draft else []
     if text is None and draft is not None:
         text = yaml.safe_dump(catalogue.editable_dict(draft), allow_unicode=True, sort_keys=False, width=110)
-    return render(request, "services/editor_item.html", {
-        "item": item, "draft": draft, "current": item.current_version(), "findings": findings, "text": text,
-        "versions": ItemVersion.objects.filter(item=item).order_by("-number")})
+    return render(
+        request,
+        "services/editor_item.html",
+        {
+            "item": item,
+            "draft": draft,
+            "current": item.current_version(),
+            "findings": findings,
+            "text": text,
+            "versions": ItemVersion.objects.filter(item=item).order_by("-number"),
+        },
+    )
 
 
 def _date(value: str | None, default: dt.date) -> dt.date:
@@ -319,8 +439,25 @@ def report(request):
     end = _date(request.GET.get("to"), dt.date.today())
     old, new = catalogue.snapshot_on(start), catalogue.snapshot_on(end)
     rows = reductions.compare(old.data, new.data) if old and new else []
-    table = [{"row": r, "cells": [{"before": r.before[m], "after": r.after[m], "pct": r.percent(m)}
-                                  for m in reductions.MEASURES]} for r in rows]
-    return render(request, "services/report.html", {
-        "start": start, "end": end, "old": old, "new": new, "table": table,
-        "total": table[-1] if table else None, "departments": queries.department_stats()})
+    table = [
+        {
+            "row": r,
+            "cells": [
+                {"before": r.before[m], "after": r.after[m], "pct": r.percent(m)} for m in reductions.MEASURES
+            ],
+        }
+        for r in rows
+    ]
+    return render(
+        request,
+        "services/report.html",
+        {
+            "start": start,
+            "end": end,
+            "old": old,
+            "new": new,
+            "table": table,
+            "total": table[-1] if table else None,
+            "departments": queries.department_stats(),
+        },
+    )

@@ -18,10 +18,13 @@ def _city_counts(city) -> dict:
     if city is None:
         return {}
     levels = dict(Jurisdiction.objects.filter(city=city).values_list("level").annotate(n=Count("id")))
-    return {"districts": levels.get("district", 0), "streets": levels.get("street", 0),
-            "communities": levels.get("community", 0),
-            "departments": Department.objects.filter(city=city).count(),
-            "categories": Category.objects.filter(city=city).count()}
+    return {
+        "districts": levels.get("district", 0),
+        "streets": levels.get("street", 0),
+        "communities": levels.get("community", 0),
+        "departments": Department.objects.filter(city=city).count(),
+        "categories": Category.objects.filter(city=city).count(),
+    }
 
 
 def context_for(user: User, role: str) -> dict:
@@ -32,14 +35,23 @@ def context_for(user: User, role: str) -> dict:
         context["communities"] = user.street.children.order_by("code")
     if role == "department" and user.department_id:
         context["department"] = user.department
-        context["duties"] = (Responsibility.objects.filter(department=user.department)
-                             .select_related("category").order_by("category__code"))
+        context["duties"] = (
+            Responsibility.objects.filter(department=user.department)
+            .select_related("category")
+            .order_by("category__code")
+        )
     if role == "dispatcher" and city is not None:
-        context["routes"] = (Responsibility.objects.filter(category__city=city, category__depth=1)
-                             .select_related("category", "department").order_by("category__code"))
+        context["routes"] = (
+            Responsibility.objects.filter(category__city=city, category__depth=1)
+            .select_related("category", "department")
+            .order_by("category__code")
+        )
     if role == "leader" and city is not None:
-        context["districts"] = (Jurisdiction.objects.filter(city=city, level="district")
-                                .annotate(streets=Count("children")).order_by("code"))
+        context["districts"] = (
+            Jurisdiction.objects.filter(city=city, level="district")
+            .annotate(streets=Count("children"))
+            .order_by("code")
+        )
     if role == "admin":
         context["users_by_role"] = User.objects.values("role").annotate(n=Count("id")).order_by("role")
         context["tokens"] = ApiToken.objects.filter(revoked_at__isnull=True).count()

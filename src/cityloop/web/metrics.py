@@ -54,8 +54,10 @@ def http_seconds():
 
         _http_seconds = Histogram(
             "cityloop_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route, method and status class.", ["route", "method", "status"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0))
+            "Time to answer an HTTP request, by route, method and status class.",
+            ["route", "method", "status"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
     return _http_seconds
 
 
@@ -70,8 +72,11 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = match.view_name if match is not None and match.view_name else "unmatched"
-        http_seconds().labels(route, request.method if request.method in _METHODS else "other",
-                            f"{response.status_code // 100}xx").observe(time.perf_counter() - started)
+        http_seconds().labels(
+            route,
+            request.method if request.method in _METHODS else "other",
+            f"{response.status_code // 100}xx",
+        ).observe(time.perf_counter() - started)
         return response
 
 
@@ -89,28 +94,44 @@ def _state_families() -> list:
     from cityloop.hotline.models import Order, OrderStatus, Request
 
     now = timezone.now()
-    requests = GaugeMetricFamily("cityloop_requests", "Requests stored, by channel and status.",
-                                 labels=["channel", "status"])
+    requests = GaugeMetricFamily(
+        "cityloop_requests", "Requests stored, by channel and status.", labels=["channel", "status"]
+    )
     for row in Request.objects.order_by().values("channel", "status").annotate(n=Count("id")):
         requests.add_metric([row["channel"], row["status"]], row["n"])
-    overdue = GaugeMetricFamily("cityloop_orders_overdue", "Orders past their response or finish deadline.",
-                                labels=["deadline"])
-    overdue.add_metric(["response"], Order.objects.filter(status=OrderStatus.PENDING, response_due__lt=now).count())
-    overdue.add_metric(["finish"], Order.objects.filter(status=OrderStatus.SIGNED, finish_due__lt=now).count())
-    alarms = GaugeMetricFamily("cityloop_brain_alarms_open", "Open alarms of the city brain, by type.",
-                               labels=["type"])
-    for row in Alarm.objects.filter(status=AlarmStatus.OPEN).order_by().values("type").annotate(n=Count("id")):
+    overdue = GaugeMetricFamily(
+        "cityloop_orders_overdue", "Orders past their response or finish deadline.", labels=["deadline"]
+    )
+    overdue.add_metric(
+        ["response"], Order.objects.filter(status=OrderStatus.PENDING, response_due__lt=now).count()
+    )
+    overdue.add_metric(
+        ["finish"], Order.objects.filter(status=OrderStatus.SIGNED, finish_due__lt=now).count()
+    )
+    alarms = GaugeMetricFamily(
+        "cityloop_brain_alarms_open", "Open alarms of the city brain, by type.", labels=["type"]
+    )
+    for row in (
+        Alarm.objects.filter(status=AlarmStatus.OPEN).order_by().values("type").annotate(n=Count("id"))
+    ):
         alarms.add_metric([row["type"]], row["n"])
-    readings = CounterMetricFamily("cityloop_brain_readings", "Readings the brain accepted, per shard.",
-                                   labels=["shard"])
-    rejects = CounterMetricFamily("cityloop_brain_rejects", "Readings the brain rejected, per shard.",
-                                  labels=["shard"])
-    stream = GaugeMetricFamily("cityloop_brain_stream_sequence",
-                               "Last NATS stream sequence a shard has checkpointed (compare with the stream's "
-                               "last sequence for the lag).", labels=["shard"])
-    age = GaugeMetricFamily("cityloop_brain_checkpoint_age_seconds",
-                            "Seconds since a shard's last checkpoint: a stuck or dead worker grows it.",
-                            labels=["shard"])
+    readings = CounterMetricFamily(
+        "cityloop_brain_readings", "Readings the brain accepted, per shard.", labels=["shard"]
+    )
+    rejects = CounterMetricFamily(
+        "cityloop_brain_rejects", "Readings the brain rejected, per shard.", labels=["shard"]
+    )
+    stream = GaugeMetricFamily(
+        "cityloop_brain_stream_sequence",
+        "Last NATS stream sequence a shard has checkpointed (compare with the stream's "
+        "last sequence for the lag).",
+        labels=["shard"],
+    )
+    age = GaugeMetricFamily(
+        "cityloop_brain_checkpoint_age_seconds",
+        "Seconds since a shard's last checkpoint: a stuck or dead worker grows it.",
+        labels=["shard"],
+    )
     for point in Checkpoint.objects.all():
         readings.add_metric([point.name], point.readings)
         rejects.add_metric([point.name], point.rejects)
@@ -229,6 +250,10 @@ def readiness() -> dict[str, bool]:
 def readyz(request):
     checks = readiness()
     ready = all(checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready",
-                         "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()}},
-                        status=200 if ready else 503)
+    return JsonResponse(
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()},
+        },
+        status=200 if ready else 503,
+    )

@@ -34,7 +34,7 @@ def request_id_for(header: str | None) -> str:
 def loggable_path(request) -> str:
     path = request.path
     match = getattr(request, "resolver_match", None)
-    for name, value in (match.kwargs.items() if match else ()):
+    for name, value in match.kwargs.items() if match else ():
         if name in SECRET_URL_ARGUMENTS and isinstance(value, str) and value:
             path = path.replace(value, "*")
     return path
@@ -59,14 +59,22 @@ class RequestLogMiddleware:
             "request_id": request.request_id,
             "user_id": user.pk if user is not None and user.is_authenticated else None,
         }
-        access_log.info(" ".join(f"{k}={'-' if fields[k] in (None, '') else fields[k]}" for k in FIELDS),
-                        extra={"access": fields})
+        access_log.info(
+            " ".join(f"{k}={'-' if fields[k] in (None, '') else fields[k]}" for k in FIELDS),
+            extra={"access": fields},
+        )
         return response
 
     def process_exception(self, request, exception):
-        error_log.error("unhandled %s on %s %s request_id=%s", type(exception).__name__, request.method,
-                        loggable_path(request), getattr(request, "request_id", "-"), exc_info=exception,
-                        extra={"request_id": getattr(request, "request_id", None)})
+        error_log.error(
+            "unhandled %s on %s %s request_id=%s",
+            type(exception).__name__,
+            request.method,
+            loggable_path(request),
+            getattr(request, "request_id", "-"),
+            exc_info=exception,
+            extra={"request_id": getattr(request, "request_id", None)},
+        )
         return None  # Django renders the 500 page
 
 

@@ -70,23 +70,39 @@ def project_shapes(shapes: list[Shape], *, width: int = 640, height: int = 480) 
     union_bounds = shapely.total_bounds([s.geometry for s in shapes])
     project, scale = _projector(union_bounds, width, height - 40)
     tolerance = 0.6 / scale  # drop detail finer than about half a pixel
-    return [(s.key, s.label, _path(s.geometry.simplify(tolerance, preserve_topology=True), project)) for s in shapes]
+    return [
+        (s.key, s.label, _path(s.geometry.simplify(tolerance, preserve_topology=True), project))
+        for s in shapes
+    ]
 
 
-def choropleth(paths: list[tuple[str, str, str]], values: dict[str, float | None], *, title: str,
-               fmt=lambda v: f"{v:.1%}", no_data: str = "no data", width: int = 640, height: int = 480) -> SafeString:
+def choropleth(
+    paths: list[tuple[str, str, str]],
+    values: dict[str, float | None],
+    *,
+    title: str,
+    fmt=lambda v: f"{v:.1%}",
+    no_data: str = "no data",
+    width: int = 640,
+    height: int = 480,
+) -> SafeString:
     """A filled map from ``project_shapes``: a hover title per area with its value, and a legend."""
     if not paths:
         return mark_safe("")
     present = [v for v in values.values() if v is not None]
     edges = bucket_edges(present) if present else []
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-           f'aria-label="{escape(title)}" class="choropleth" font-family="{FONT}">', f"<title>{escape(title)}</title>"]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" class="choropleth" font-family="{FONT}">',
+        f"<title>{escape(title)}</title>",
+    ]
     for key, label, d in paths:
         value = values.get(key)
         text = f"{label}: {fmt(value) if value is not None else no_data}"
-        out.append(f'<path d="{d}" fill="{colour(value, edges)}" stroke="#555" stroke-width="0.4" '
-                   f'data-key="{escape(key)}"><title>{escape(text)}</title></path>')
+        out.append(
+            f'<path d="{d}" fill="{colour(value, edges)}" stroke="#555" stroke-width="0.4" '
+            f'data-key="{escape(key)}"><title>{escape(text)}</title></path>'
+        )
     out.append(_legend(edges, present, fmt, no_data, y=height - 30))
     out.append("</svg>")
     return mark_safe("".join(out))  # noqa: S308 (every interpolated text is escaped above)
@@ -100,16 +116,29 @@ def _legend(edges, present, fmt, no_data: str, *, y: float) -> str:
         bounds = [low, *edges, high]
         for i, fill in enumerate(PALETTE):
             label = f"{fmt(bounds[i])}–{fmt(bounds[i + 1])}" if i + 1 < len(bounds) else fmt(bounds[-1])
-            items.append(f'<rect x="{x}" y="{y}" width="14" height="14" fill="{fill}" stroke="#555" stroke-width="0.4"/>'
-                         f'<text x="{x + 18}" y="{y + 11}" font-size="10">{escape(label)}</text>')
+            items.append(
+                f'<rect x="{x}" y="{y}" width="14" height="14" fill="{fill}" stroke="#555" '
+                'stroke-width="0.4"/>'
+                f'<text x="{x + 18}" y="{y + 11}" font-size="10">{escape(label)}</text>'
+            )
             x += 100
-    items.append(f'<rect x="{x}" y="{y}" width="14" height="14" fill="{NO_DATA}" stroke="#555" stroke-width="0.4"/>'
-                 f'<text x="{x + 18}" y="{y + 11}" font-size="10">{escape(no_data)}</text>')
+    items.append(
+        f'<rect x="{x}" y="{y}" width="14" height="14" fill="{NO_DATA}" stroke="#555" stroke-width="0.4"/>'
+        f'<text x="{x + 18}" y="{y + 11}" font-size="10">{escape(no_data)}</text>'
+    )
     return '<g class="legend">' + "".join(items) + "</g>"
 
 
-def line_chart(series: dict[str, list[float | None]], labels: list[str], *, title: str, width: int = 640,
-               height: int = 240, y_max: float | None = 1.0, fmt=lambda v: f"{v:.0%}") -> SafeString:
+def line_chart(
+    series: dict[str, list[float | None]],
+    labels: list[str],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 240,
+    y_max: float | None = 1.0,
+    fmt=lambda v: f"{v:.0%}",
+) -> SafeString:
     """Lines over the same x labels (gaps where a value is None), with axis labels and a legend."""
     colours = ["#08519c", "#e6550d", "#31a354", "#756bb1", "#636363"]
     left, right, top, bottom = 44, 10, 20, 36
@@ -121,19 +150,26 @@ def line_chart(series: dict[str, list[float | None]], labels: list[str], *, titl
     def xy(i: int, v: float) -> tuple[float, float]:
         return left + plot_w * i / n, top + plot_h * (1 - v / top_value)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-           f'aria-label="{escape(title)}" class="line-chart" font-family="{FONT}">', f"<title>{escape(title)}</title>"]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" class="line-chart" font-family="{FONT}">',
+        f"<title>{escape(title)}</title>",
+    ]
     for k in range(5):
         v = top_value * k / 4
         _, y = xy(0, v)
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                   f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{escape(fmt(v))}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{escape(fmt(v))}</text>'
+        )
     step = max(1, len(labels) // 8)
     for i, label in enumerate(labels):
         if i % step == 0 or i == len(labels) - 1:
             x, _ = xy(i, 0)
-            out.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" font-size="9" '
-                       f'text-anchor="middle">{escape(label)}</text>')
+            out.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 14}" font-size="9" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
     for index, (name, line) in enumerate(series.items()):
         stroke = colours[index % len(colours)]
         segments, current = [], []
@@ -152,10 +188,14 @@ def line_chart(series: dict[str, list[float | None]], labels: list[str], *, titl
         for i, v in enumerate(line):
             if v is not None:
                 x, y = xy(i, v)
-                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{stroke}">'
-                           f'<title>{escape(name)} {escape(labels[i])}: {escape(fmt(v))}</title></circle>')
+                out.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{stroke}">'
+                    f"<title>{escape(name)} {escape(labels[i])}: {escape(fmt(v))}</title></circle>"
+                )
         lx = left + index * 150
-        out.append(f'<rect x="{lx}" y="{height - 14}" width="10" height="10" fill="{stroke}"/>'
-                   f'<text x="{lx + 14}" y="{height - 5}" font-size="10">{escape(name)}</text>')
+        out.append(
+            f'<rect x="{lx}" y="{height - 14}" width="10" height="10" fill="{stroke}"/>'
+            f'<text x="{lx + 14}" y="{height - 5}" font-size="10">{escape(name)}</text>'
+        )
     out.append("</svg>")
     return mark_safe("".join(out))  # noqa: S308 (every interpolated text is escaped above)

@@ -21,7 +21,9 @@ def limit() -> int:
 
 
 class SizeCapUploadHandler(FileUploadHandler):
-    def new_file(self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None):
+    def new_file(
+        self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None
+    ):
         super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
         self.received = 0
 
@@ -40,7 +42,9 @@ class SizeCapUploadHandler(FileUploadHandler):
 def message():
     from django.utils.translation import gettext
 
-    return gettext("The file is too large (over %(mb)d MB) and was not received.") % {"mb": limit() // 1048576}
+    return gettext("The file is too large (over %(mb)d MB) and was not received.") % {
+        "mb": limit() // 1048576
+    }
 
 
 def refused(request) -> str | None:

@@ -27,8 +27,9 @@ def healthz(request):
         # The error text can name hosts, users and SQL: it goes to the log, never to the public answer.
         logger.exception("healthz: the database does not answer")
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok", "version": cityloop.__version__, "database": database,
-                         "vendor": connection.vendor})
+    return JsonResponse(
+        {"status": "ok", "version": cityloop.__version__, "database": database, "vendor": connection.vendor}
+    )
 
 
 def home_page(request):

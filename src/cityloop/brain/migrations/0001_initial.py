@@ -7,134 +7,288 @@ import cityloop.brain.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('org', '0001_initial'),
+        ("org", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Checkpoint',
+            name="Checkpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=32, unique=True)),
-                ('instance', models.CharField(default=cityloop.brain.models._new_instance, max_length=32)),
-                ('generation', models.PositiveBigIntegerField(default=0)),
-                ('stream_seq', models.PositiveBigIntegerField(default=0)),
-                ('readings', models.PositiveBigIntegerField(default=0)),
-                ('rejects', models.PositiveBigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=32, unique=True)),
+                ("instance", models.CharField(default=cityloop.brain.models._new_instance, max_length=32)),
+                ("generation", models.PositiveBigIntegerField(default=0)),
+                ("stream_seq", models.PositiveBigIntegerField(default=0)),
+                ("readings", models.PositiveBigIntegerField(default=0)),
+                ("rejects", models.PositiveBigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'brain_checkpoint',
+                "db_table": "brain_checkpoint",
             },
         ),
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=64, unique=True, verbose_name='code')),
-                ('idx', models.PositiveIntegerField(unique=True)),
-                ('type', models.CharField(choices=[('meter', 'Meter'), ('sensor', 'Sensor')], max_length=8, verbose_name='type')),
-                ('kind', models.CharField(choices=[('water', 'Water'), ('power', 'Power'), ('gas', 'Gas'), ('noise', 'Noise'), ('air', 'Air quality'), ('manhole', 'Manhole cover'), ('water_level', 'Water level'), ('other', 'Other')], max_length=16, verbose_name='kind')),
-                ('lon', models.FloatField(verbose_name='longitude')),
-                ('lat', models.FloatField(verbose_name='latitude')),
-                ('interval_s', models.PositiveIntegerField(verbose_name='expected interval (s)')),
-                ('installed_at', models.DateTimeField(verbose_name='installed at')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('community', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction', verbose_name='community')),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='brain_devices', to='org.department', verbose_name='owning department')),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction', verbose_name='district')),
-                ('street', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='brain_devices', to='org.jurisdiction', verbose_name='street')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=64, unique=True, verbose_name="code")),
+                ("idx", models.PositiveIntegerField(unique=True)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("meter", "Meter"), ("sensor", "Sensor")], max_length=8, verbose_name="type"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("water", "Water"),
+                            ("power", "Power"),
+                            ("gas", "Gas"),
+                            ("noise", "Noise"),
+                            ("air", "Air quality"),
+                            ("manhole", "Manhole cover"),
+                            ("water_level", "Water level"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("lon", models.FloatField(verbose_name="longitude")),
+                ("lat", models.FloatField(verbose_name="latitude")),
+                ("interval_s", models.PositiveIntegerField(verbose_name="expected interval (s)")),
+                ("installed_at", models.DateTimeField(verbose_name="installed at")),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.jurisdiction"
+                    ),
+                ),
+                (
+                    "community",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                        verbose_name="community",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="brain_devices",
+                        to="org.department",
+                        verbose_name="owning department",
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                        verbose_name="district",
+                    ),
+                ),
+                (
+                    "street",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="brain_devices",
+                        to="org.jurisdiction",
+                        verbose_name="street",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'device',
-                'verbose_name_plural': 'devices',
-                'db_table': 'brain_device',
-                'ordering': ['code'],
+                "verbose_name": "device",
+                "verbose_name_plural": "devices",
+                "db_table": "brain_device",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Alarm',
+            name="Alarm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('leak', 'Continuous night flow (leak)'), ('stuck', 'Stuck counter'), ('zero', 'No consumption for a long time'), ('spike', 'Spike'), ('silent', 'Silent device'), ('anomaly', 'Anomaly')], max_length=16, verbose_name='type')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('awaiting', 'Awaiting verification'), ('closed', 'Closed')], default='open', max_length=10, verbose_name='status')),
-                ('first_ts', models.DateTimeField(verbose_name='first abnormal reading')),
-                ('last_ts', models.DateTimeField(verbose_name='last abnormal reading')),
-                ('occurrences', models.PositiveIntegerField(default=1)),
-                ('score', models.FloatField(default=0.0)),
-                ('evidence', models.JSONField(default=list)),
-                ('request_id', models.BigIntegerField(blank=True, null=True)),
-                ('tracking_no', models.CharField(blank=True, max_length=40)),
-                ('case_opened_at', models.DateTimeField(blank=True, null=True)),
-                ('latency_s', models.FloatField(blank=True, null=True)),
-                ('normal_since', models.DateTimeField(blank=True, null=True)),
-                ('reopened', models.PositiveIntegerField(default=0)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alarms', to='brain.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("leak", "Continuous night flow (leak)"),
+                            ("stuck", "Stuck counter"),
+                            ("zero", "No consumption for a long time"),
+                            ("spike", "Spike"),
+                            ("silent", "Silent device"),
+                            ("anomaly", "Anomaly"),
+                        ],
+                        max_length=16,
+                        verbose_name="type",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("awaiting", "Awaiting verification"),
+                            ("closed", "Closed"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("first_ts", models.DateTimeField(verbose_name="first abnormal reading")),
+                ("last_ts", models.DateTimeField(verbose_name="last abnormal reading")),
+                ("occurrences", models.PositiveIntegerField(default=1)),
+                ("score", models.FloatField(default=0.0)),
+                ("evidence", models.JSONField(default=list)),
+                ("request_id", models.BigIntegerField(blank=True, null=True)),
+                ("tracking_no", models.CharField(blank=True, max_length=40)),
+                ("case_opened_at", models.DateTimeField(blank=True, null=True)),
+                ("latency_s", models.FloatField(blank=True, null=True)),
+                ("normal_since", models.DateTimeField(blank=True, null=True)),
+                ("reopened", models.PositiveIntegerField(default=0)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="alarms", to="brain.device"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'alarm',
-                'verbose_name_plural': 'alarms',
-                'db_table': 'brain_alarm',
-                'ordering': ['-last_ts'],
+                "verbose_name": "alarm",
+                "verbose_name_plural": "alarms",
+                "db_table": "brain_alarm",
+                "ordering": ["-last_ts"],
             },
         ),
         migrations.CreateModel(
-            name='Hourly',
+            name="Hourly",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('kind', models.CharField(choices=[('water', 'Water'), ('power', 'Power'), ('gas', 'Gas'), ('noise', 'Noise'), ('air', 'Air quality'), ('manhole', 'Manhole cover'), ('water_level', 'Water level'), ('other', 'Other')], max_length=16)),
-                ('consumption', models.FloatField(default=0.0)),
-                ('readings', models.PositiveIntegerField(default=0)),
-                ('devices', models.PositiveIntegerField(default=0)),
-                ('alarms', models.PositiveIntegerField(default=0)),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.jurisdiction')),
-                ('street', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("water", "Water"),
+                            ("power", "Power"),
+                            ("gas", "Gas"),
+                            ("noise", "Noise"),
+                            ("air", "Air quality"),
+                            ("manhole", "Manhole cover"),
+                            ("water_level", "Water level"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("consumption", models.FloatField(default=0.0)),
+                ("readings", models.PositiveIntegerField(default=0)),
+                ("devices", models.PositiveIntegerField(default=0)),
+                ("alarms", models.PositiveIntegerField(default=0)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "street",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'brain_hourly',
+                "db_table": "brain_hourly",
             },
         ),
         migrations.CreateModel(
-            name='RejectTally',
+            name="RejectTally",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('source', models.CharField(max_length=16)),
-                ('reason', models.CharField(max_length=32)),
-                ('count', models.PositiveBigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("source", models.CharField(max_length=16)),
+                ("reason", models.CharField(max_length=32)),
+                ("count", models.PositiveBigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'brain_reject_tally',
-                'constraints': [models.UniqueConstraint(fields=('day', 'source', 'reason'), name='brain_reject_tally_key')],
+                "db_table": "brain_reject_tally",
+                "constraints": [
+                    models.UniqueConstraint(fields=("day", "source", "reason"), name="brain_reject_tally_key")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='device',
-            index=models.Index(fields=['street', 'kind'], name='brain_devic_street__7d0255_idx'),
+            model_name="device",
+            index=models.Index(fields=["street", "kind"], name="brain_devic_street__7d0255_idx"),
         ),
         migrations.AddIndex(
-            model_name='alarm',
-            index=models.Index(fields=['device', 'type', 'status'], name='brain_alarm_device__6a99a2_idx'),
+            model_name="alarm",
+            index=models.Index(fields=["device", "type", "status"], name="brain_alarm_device__6a99a2_idx"),
         ),
         migrations.AddIndex(
-            model_name='alarm',
-            index=models.Index(fields=['status'], name='brain_alarm_status_866a4c_idx'),
+            model_name="alarm",
+            index=models.Index(fields=["status"], name="brain_alarm_status_866a4c_idx"),
         ),
         migrations.AddIndex(
-            model_name='hourly',
-            index=models.Index(fields=['hour', 'kind'], name='brain_hourl_hour_a6e9cc_idx'),
+            model_name="hourly",
+            index=models.Index(fields=["hour", "kind"], name="brain_hourl_hour_a6e9cc_idx"),
         ),
         migrations.AddIndex(
-            model_name='hourly',
-            index=models.Index(fields=['district', 'hour'], name='brain_hourl_distric_151b67_idx'),
+            model_name="hourly",
+            index=models.Index(fields=["district", "hour"], name="brain_hourl_distric_151b67_idx"),
         ),
     ]

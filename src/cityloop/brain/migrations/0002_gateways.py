@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('brain', '0001_initial'),
+        ("brain", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='device',
-            name='gateway',
-            field=models.CharField(blank=True, db_index=True, default='', max_length=64, verbose_name='gateway'),
+            model_name="device",
+            name="gateway",
+            field=models.CharField(
+                blank=True, db_index=True, default="", max_length=64, verbose_name="gateway"
+            ),
         ),
     ]

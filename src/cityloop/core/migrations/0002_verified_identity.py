@@ -6,25 +6,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='id_number',
-            field=models.CharField(blank=True, max_length=32, verbose_name='verified ID number'),
+            model_name="user",
+            name="id_number",
+            field=models.CharField(blank=True, max_length=32, verbose_name="verified ID number"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='id_verified_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='identity verified at'),
+            model_name="user",
+            name="id_verified_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="identity verified at"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='id_verified_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='identity verified by'),
+            model_name="user",
+            name="id_verified_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="identity verified by",
+            ),
         ),
     ]

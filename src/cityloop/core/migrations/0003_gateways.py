@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0002_verified_identity'),
+        ("core", "0002_verified_identity"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='gateway',
-            field=models.CharField(blank=True, default='', max_length=64, verbose_name='gateway'),
+            model_name="apitoken",
+            name="gateway",
+            field=models.CharField(blank=True, default="", max_length=64, verbose_name="gateway"),
         ),
     ]

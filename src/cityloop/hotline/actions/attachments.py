@@ -19,16 +19,28 @@ def attach_photo(request: Request, *, name: str, data: bytes, keep_location: boo
     if not queries.requests_for(actor).filter(pk=request.pk).exists():
         raise PermissionDenied("only someone who may see the request can add photos to it")
     if not request.is_open:
-        raise ValidationError({"request": _("%(no)s is %(status)s; photos can no longer be added")
-                                           % {"no": request.tracking_no, "status": request.get_status_display()}})
+        raise ValidationError(
+            {
+                "request": _("%(no)s is %(status)s; photos can no longer be added")
+                % {"no": request.tracking_no, "status": request.get_status_display()}
+            }
+        )
     # Checked and re-encoded outside the transaction: a 10 MB image must not hold the write lock.
     content, kind = photos.clean_photo(name or "photo", data, keep_location=keep_location, field="photo")
     with transaction.atomic():
         if request.attachments.count() >= MAX_PHOTOS:
             raise ValidationError({"photo": _("a request holds at most %(n)d photos") % {"n": MAX_PHOTOS}})
-        attachment = Attachment.objects.create(request=request, file=content, content_type=kind,
-                                               size=content.size, location_kept=keep_location)
+        attachment = Attachment.objects.create(
+            request=request, file=content, content_type=kind, size=content.size, location_kept=keep_location
+        )
         event(request, "photo", actor=actor, public=True, content_type=kind, size=content.size)
-        audit.record(actor, "request.attach_photo", request, attachment=attachment.pk, kind=kind,
-                     size=content.size, location_kept=keep_location)
+        audit.record(
+            actor,
+            "request.attach_photo",
+            request,
+            attachment=attachment.pk,
+            kind=kind,
+            size=content.size,
+            location_kept=keep_location,
+        )
     return attachment

@@ -32,11 +32,18 @@ def access_code_message(request: Request, code: str) -> CitizenMessage | None:
     if recipient is None:
         return None
     with translation.override(settings.LANGUAGE_CODE):
-        body = _("Your request %(no)s was received. Your access code is %(code)s: with the tracking number it "
-                 "opens the status page at /hotline/track/. Do not share it.") % {
-            "no": request.tracking_no, "code": access.display(code)}
-    return CitizenMessage(request=request, kind=CitizenMessage.Kind.ACCESS_CODE, channel=recipient[0],
-                          to=recipient[1], body=body, created_at=timezone.now())
+        body = _(
+            "Your request %(no)s was received. Your access code is %(code)s: with the tracking number it "
+            "opens the status page at /hotline/track/. Do not share it."
+        ) % {"no": request.tracking_no, "code": access.display(code)}
+    return CitizenMessage(
+        request=request,
+        kind=CitizenMessage.Kind.ACCESS_CODE,
+        channel=recipient[0],
+        to=recipient[1],
+        body=body,
+        created_at=timezone.now(),
+    )
 
 
 @transaction.atomic
@@ -70,16 +77,30 @@ def issue_rating_link(request: Request, *, actor) -> str | None:
     if recipient is None:
         return None
     now = timezone.now()
-    RatingLink.objects.filter(request=request, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+    RatingLink.objects.filter(request=request, used_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now
+    )
     code = access.new_code()
     days = settings.HOTLINE["rating_link_days"]
-    link = RatingLink.objects.create(request=request, code_hash=access.code_hash(code, purpose="rate"),
-                                     created_at=now, expires_at=now + timedelta(days=days))
+    link = RatingLink.objects.create(
+        request=request,
+        code_hash=access.code_hash(code, purpose="rate"),
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
     with translation.override(settings.LANGUAGE_CODE):
-        body = _("Request %(no)s has been answered. Tell us if it was resolved: open /hotline/rate/%(code)s/ "
-                 "(valid %(days)d days, once).") % {"no": request.tracking_no, "code": code, "days": days}
-    CitizenMessage.objects.create(request=request, kind=CitizenMessage.Kind.RATING_LINK, channel=recipient[0],
-                                  to=recipient[1], body=body, created_at=now)
+        body = _(
+            "Request %(no)s has been answered. Tell us if it was resolved: open /hotline/rate/%(code)s/ "
+            "(valid %(days)d days, once)."
+        ) % {"no": request.tracking_no, "code": code, "days": days}
+    CitizenMessage.objects.create(
+        request=request,
+        kind=CitizenMessage.Kind.RATING_LINK,
+        channel=recipient[0],
+        to=recipient[1],
+        body=body,
+        created_at=now,
+    )
     audit.record(actor, "request.rating_link", request, link=link.pk, expires_at=link.expires_at)
     return code
 
@@ -88,13 +109,22 @@ def find_rating_link(code: str) -> RatingLink | None:
     """The unused, unexpired link behind a rating code, or None (one answer for every kind of wrong)."""
     if not access.is_well_formed(code):
         return None
-    link = (RatingLink.objects.filter(code_hash=access.code_hash(code, purpose="rate"), used_at__isnull=True,
-                                      expires_at__gt=timezone.now()).select_related("request").first())
+    link = (
+        RatingLink.objects.filter(
+            code_hash=access.code_hash(code, purpose="rate"),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("request")
+        .first()
+    )
     return link
 
 
 @transaction.atomic
-def rate_with_code(code: str, *, resolved: bool, satisfaction: str, comment: str = "", actor=None) -> FollowUp:
+def rate_with_code(
+    code: str, *, resolved: bool, satisfaction: str, comment: str = "", actor=None
+) -> FollowUp:
     """The citizen's web rating, allowed once by the code sent to them; staff sessions may not rate."""
     from cityloop.hotline.actions.followup import record_follow_up
 
@@ -106,8 +136,15 @@ def rate_with_code(code: str, *, resolved: bool, satisfaction: str, comment: str
     link = RatingLink.objects.select_for_update().get(pk=found.pk)
     if link.used_at is not None:  # a second tab submitted while this one waited for the lock
         raise ValidationError({"code": "this rating code is unknown, used or expired"})
-    follow_up = record_follow_up(link.request, resolved=resolved, satisfaction=satisfaction, comment=comment,
-                                 channel="web", actor=RATING_CODE_ACTOR, rating_link=link)
+    follow_up = record_follow_up(
+        link.request,
+        resolved=resolved,
+        satisfaction=satisfaction,
+        comment=comment,
+        channel="web",
+        actor=RATING_CODE_ACTOR,
+        rating_link=link,
+    )
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
     return follow_up

@@ -20,8 +20,18 @@ def add_citizen_comment(request: Request, *, text: str, actor, source: str, **da
     if not text:
         raise ValidationError({"description": "the comment cannot be empty"})
     if len(text) > MAX_COMMENT:
-        raise ValidationError({"description": _("at most %(max)d characters (got %(got)d)") % {"max": MAX_COMMENT, "got": len(text)}})
+        raise ValidationError(
+            {
+                "description": _("at most %(max)d characters (got %(got)d)")
+                % {"max": MAX_COMMENT, "got": len(text)}
+            }
+        )
     line = event(request, f"{source}_update", actor=actor, public=True, text=text, **data)
-    audit.record(actor, f"request.{source}_update", request, update=line.pk,
-                 **{k: v for k, v in data.items() if k in ("client_status", "token")})
+    audit.record(
+        actor,
+        f"request.{source}_update",
+        request,
+        update=line.pk,
+        **{k: v for k, v in data.items() if k in ("client_status", "token")},
+    )
     return line

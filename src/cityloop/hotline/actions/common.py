@@ -10,11 +10,27 @@ from cityloop.hotline import queries, rules
 from cityloop.hotline.models import Event, Request
 
 
-def event(request: Request, kind: str, *, actor=None, order=None, text: str = "", public: bool = False,
-          at=None, **data) -> Event:
-    return Event.objects.create(request=request, order=order, at=at or timezone.now(),
-                                actor=actor if getattr(actor, "is_authenticated", False) else None,
-                                kind=kind, text=text, public=public, data=data)
+def event(
+    request: Request,
+    kind: str,
+    *,
+    actor=None,
+    order=None,
+    text: str = "",
+    public: bool = False,
+    at=None,
+    **data,
+) -> Event:
+    return Event.objects.create(
+        request=request,
+        order=order,
+        at=at or timezone.now(),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        kind=kind,
+        text=text,
+        public=public,
+        data=data,
+    )
 
 
 def set_status(request: Request, target: str, *, actor, action: str, **details) -> None:
@@ -30,5 +46,7 @@ def deadlines(city, category, urgency: str, complex_case: bool, start):
     limits = queries.limits_for(category, urgency)
     cal = queries.calendar_of(city)
     respond = clock.add_working_hours(start, limits.respond_hours, cal)
-    finish = clock.add_working_days(start, limits.complex_finish_days if complex_case else limits.finish_days, cal)
+    finish = clock.add_working_days(
+        start, limits.complex_finish_days if complex_case else limits.finish_days, cal
+    )
     return respond, finish

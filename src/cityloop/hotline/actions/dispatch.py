@@ -36,8 +36,13 @@ def classify_request(request: Request, category: Category, *, actor) -> Request:
 def _request_deadlines(request: Request):
     from cityloop.hotline.actions.common import deadlines
 
-    return deadlines(request.city, request.category or request.suggested_category, request.urgency,
-                     request.complex, request.created_at)
+    return deadlines(
+        request.city,
+        request.category or request.suggested_category,
+        request.urgency,
+        request.complex,
+        request.created_at,
+    )
 
 
 def suggest_targets(request: Request) -> list[rules.Target]:
@@ -47,8 +52,11 @@ def suggest_targets(request: Request) -> list[rules.Target]:
     responsibility = org_queries.responsibility_for(category)
     if responsibility is None:
         return []
-    return rules.route(responsible_department_id=responsibility.department_id, route_kind=responsibility.route,
-                       street_id=request.street_id)
+    return rules.route(
+        responsible_department_id=responsibility.department_id,
+        route_kind=responsibility.route,
+        street_id=request.street_id,
+    )
 
 
 def resolve_targets(targets: list[rules.Target], city) -> list[tuple[str, object, str]]:
@@ -59,13 +67,20 @@ def resolve_targets(targets: list[rules.Target], city) -> list[tuple[str, object
         else:
             unit = Department.objects.filter(pk=target.pk, city=city).first()
         if unit is None:
-            raise ValidationError({"units": _("no %(kind)s with id %(id)s in this city") % {"kind": target.kind, "id": target.pk}})
+            raise ValidationError(
+                {
+                    "units": _("no %(kind)s with id %(id)s in this city")
+                    % {"kind": target.kind, "id": target.pk}
+                }
+            )
         units.append((target.kind, unit, target.route))
     return units
 
 
 @transaction.atomic
-def dispatch_request(request: Request, *, units: list[tuple[str, object, str]], actor, note: str = "") -> list[Order]:
+def dispatch_request(
+    request: Request, *, units: list[tuple[str, object, str]], actor, note: str = ""
+) -> list[Order]:
     """Send orders to one or more units; the first receiver leads a cross-unit case (首接负责)."""
     queries.require_dispatcher(actor)
     if not units:
@@ -90,23 +105,40 @@ def dispatch_request(request: Request, *, units: list[tuple[str, object, str]], 
     orders = []
     for position, (kind, unit, route) in enumerate(units):
         order = Order.objects.create(
-            request=request, street=unit if kind == "street" else None,
+            request=request,
+            street=unit if kind == "street" else None,
             department=unit if kind == "department" else None,
             route="first_receiver" if len(units) > 1 and position == 0 else route,
-            lead=position == 0, dispatched_at=now,
+            lead=position == 0,
+            dispatched_at=now,
             dispatched_by=actor if getattr(actor, "is_authenticated", False) else None,
-            response_due=respond, finish_due=finish)
+            response_due=respond,
+            finish_due=finish,
+        )
         orders.append(order)
         # The citizen sees where the case went; the dispatcher's note to the units stays internal.
-        event(request, "dispatched", actor=actor, order=order, public=True, unit=str(unit), route=order.route,
-              lead=order.lead)
+        event(
+            request,
+            "dispatched",
+            actor=actor,
+            order=order,
+            public=True,
+            unit=str(unit),
+            route=order.route,
+            lead=order.lead,
+        )
         if note.strip():
             event(request, "dispatch_note", actor=actor, order=order, public=False, text=note.strip())
     first_kind, first_unit, _route = units[0]
     request.lead_street = first_unit if first_kind == "street" else None
     request.lead_department = first_unit if first_kind == "department" else None
-    set_status(request, Status.DISPATCHED, actor=actor, action="request.dispatch",
-               units=[f"{kind}:{unit.pk}" for kind, unit, _ in units])
+    set_status(
+        request,
+        Status.DISPATCHED,
+        actor=actor,
+        action="request.dispatch",
+        units=[f"{kind}:{unit.pk}" for kind, unit, _ in units],
+    )
     return orders
 
 
@@ -144,10 +176,14 @@ def merge_requests(duplicate: Request, *, into: Request, actor) -> Request:
     if duplicate.pk == into.pk:
         raise ValidationError({"into": "a request cannot be merged into itself"})
     if into.status == Status.MERGED:
-        raise ValidationError({"into": _("%(no)s is itself merged; merge into its primary") % {"no": into.tracking_no}})
+        raise ValidationError(
+            {"into": _("%(no)s is itself merged; merge into its primary") % {"no": into.tracking_no}}
+        )
     if not into.is_open:
         raise ValidationError({"into": _("%(no)s is closed") % {"no": into.tracking_no}})
-    duplicate.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.SIGNED]).update(status=OrderStatus.CANCELLED)
+    duplicate.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.SIGNED]).update(
+        status=OrderStatus.CANCELLED
+    )
     duplicate.merged_into = into
     set_status(duplicate, Status.MERGED, actor=actor, action="request.merge", into=into.tracking_no)
     event(duplicate, "merged", actor=actor, public=True, text=into.tracking_no)
@@ -168,21 +204,27 @@ def decide_arbitration(arbitration: Arbitration, *, kind: str, unit, decision: s
     arbitration.decision = decision
     arbitration.save()
     audit.record(actor, "arbitration.decide", arbitration, after=f"{kind}:{unit.pk}", decision=decision)
-    return dispatch_request(arbitration.request, units=[(kind, unit, "arbitrated")], actor=actor, note=decision)
+    return dispatch_request(
+        arbitration.request, units=[(kind, unit, "arbitrated")], actor=actor, note=decision
+    )
 
 
 def open_arbitration_if_needed(request: Request, *, actor) -> Arbitration | None:
     from django.conf import settings
 
     returns = list(request.orders.filter(status=OrderStatus.RETURNED).order_by("returned_at"))
-    if not rules.returns_need_arbitration([o.unit_key for o in returns],
-                                          limit=settings.HOTLINE["arbitration_after_returns"]):
+    if not rules.returns_need_arbitration(
+        [o.unit_key for o in returns], limit=settings.HOTLINE["arbitration_after_returns"]
+    ):
         return None
     if request.arbitrations.filter(decided_at__isnull=True).exists():
         return None
     arbitration = Arbitration.objects.create(
-        request=request, opened_at=timezone.now(), units=sorted({o.unit_key for o in returns}),
-        reason="; ".join(f"{o.unit}: {o.returned_reason}" for o in returns))
+        request=request,
+        opened_at=timezone.now(),
+        units=sorted({o.unit_key for o in returns}),
+        reason="; ".join(f"{o.unit}: {o.returned_reason}" for o in returns),
+    )
     audit.record(actor, "arbitration.open", arbitration, units=arbitration.units)
     event(request, "arbitration", actor=actor, text=arbitration.reason)
     return arbitration

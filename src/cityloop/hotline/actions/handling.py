@@ -48,11 +48,16 @@ def return_order(order: Order, *, reason: str, actor) -> Order:
     before = _order_status(order, OrderStatus.RETURNED)
     order.returned_at, order.returned_reason = timezone.now(), reason.strip()
     order.save()
-    audit.record(actor, "order.return", order, before=before, after=order.status, reason=order.returned_reason)
+    audit.record(
+        actor, "order.return", order, before=before, after=order.status, reason=order.returned_reason
+    )
     request = order.request
     event(request, "returned", actor=actor, order=order, text=order.returned_reason)
     request.return_count += 1
-    if order.lead and not request.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.SIGNED]).exists():
+    if (
+        order.lead
+        and not request.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.SIGNED]).exists()
+    ):
         set_status(request, Status.NEW, actor=actor, action="request.back_to_dispatcher")
         from cityloop.hotline.actions.dispatch import open_arbitration_if_needed
 
@@ -64,8 +69,12 @@ def return_order(order: Order, *, reason: str, actor) -> Order:
 
 def _require_active(order: Order) -> None:
     if order.status not in (OrderStatus.PENDING, OrderStatus.SIGNED):
-        raise ValidationError({"order": _("the order is %(status)s; nothing more can be recorded")
-                                       % {"status": order.get_status_display()}})
+        raise ValidationError(
+            {
+                "order": _("the order is %(status)s; nothing more can be recorded")
+                % {"status": order.get_status_display()}
+            }
+        )
 
 
 @transaction.atomic
@@ -92,8 +101,15 @@ def record_contact(order: Order, *, channel: str, summary: str, actor) -> None:
     if request.first_response_at is None:
         request.first_response_at = now
         request.save(update_fields=["first_response_at", "updated_at"])
-    event(request, "contact", actor=actor, order=order, text=summary.strip(), channel=channel,
-          within_limit=now <= order.response_due)
+    event(
+        request,
+        "contact",
+        actor=actor,
+        order=order,
+        text=summary.strip(),
+        channel=channel,
+        within_limit=now <= order.response_due,
+    )
     audit.record(actor, "order.contact", order, channel=channel)
 
 
@@ -107,8 +123,9 @@ def request_extension(order: Order, *, days: int, reason: str, actor) -> Extensi
         raise ValidationError({"reason": "an extension needs a reason"})
     if order.extensions.filter(approved__isnull=True).exists():
         raise ValidationError({"order": "an extension request is already waiting for the dispatcher"})
-    extension = Extension.objects.create(order=order, requested_by=actor, requested_at=timezone.now(), days=days,
-                                         reason=reason.strip())
+    extension = Extension.objects.create(
+        order=order, requested_by=actor, requested_at=timezone.now(), days=days, reason=reason.strip()
+    )
     audit.record(actor, "extension.request", extension, days=days)
     event(order.request, "extension_requested", actor=actor, order=order, text=reason.strip(), days=days)
     return extension
@@ -169,8 +186,15 @@ def reply_order(order: Order, *, outcome: str, text: str, actor) -> Order:
     for duplicate in request.merged.all():
         duplicate.replied_at, duplicate.outcome = now, outcome
         duplicate.save(update_fields=["replied_at", "outcome", "updated_at"])
-        event(duplicate, "replied", actor=actor, text=order.reply, public=True, outcome=outcome,
-              via=request.tracking_no)
+        event(
+            duplicate,
+            "replied",
+            actor=actor,
+            text=order.reply,
+            public=True,
+            outcome=outcome,
+            via=request.tracking_no,
+        )
         if duplicate.closed_at is None:
             issue_rating_link(duplicate, actor=actor)
     return order

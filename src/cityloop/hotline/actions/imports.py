@@ -22,8 +22,22 @@ from cityloop.hotline.actions.intake import Submission, submit_request, validate
 from cityloop.hotline.models import Channel, Request, Urgency
 
 REQUIRED = ("description",)
-KNOWN = ("description", "title", "caller_name", "caller_phone", "caller_email", "address", "lon", "lat",
-         "category", "urgency", "complex", "confidential", "received_at", "ref")
+KNOWN = (
+    "description",
+    "title",
+    "caller_name",
+    "caller_phone",
+    "caller_email",
+    "address",
+    "lon",
+    "lat",
+    "category",
+    "urgency",
+    "complex",
+    "confidential",
+    "received_at",
+    "ref",
+)
 TRUE = {"1", "true", "yes", "y", "是"}
 FALSE = {"", "0", "false", "no", "n", "否"}
 FUTURE_SLACK = timedelta(minutes=5)
@@ -62,7 +76,9 @@ def _received(value: str, errors: dict, now: datetime) -> datetime | None:
         errors["received_at"] = f"{text!r} is not a date and time like 2024-05-01 09:30"
         return None
     if moment.replace(tzinfo=None) < EARLIEST:
-        errors["received_at"] = f"{text} is before {EARLIEST:%Y-%m-%d}: not a date the hotline received a call"
+        errors["received_at"] = (
+            f"{text} is before {EARLIEST:%Y-%m-%d}: not a date the hotline received a call"
+        )
         return None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
@@ -81,13 +97,22 @@ def _submission(row: dict[str, str], extra: list[str], now: datetime, city) -> S
     confidential = _flag(row.get("confidential", ""), "confidential", errors)
     received = _received(row.get("received_at", ""), errors, now)
     sub = Submission(
-        description=row.get("description") or "", title=(row.get("title") or "").strip(),
-        caller_name=row.get("caller_name") or "", caller_phone=row.get("caller_phone") or "",
-        caller_email=row.get("caller_email") or "", address=row.get("address") or "",
-        lon=(row.get("lon") or "").strip() or None, lat=(row.get("lat") or "").strip() or None,
-        category_code=(row.get("category") or "").strip(), urgency=urgency, complex=complex_case,
-        confidential=confidential, received_at=received, source_ref=(row.get("ref") or "").strip()[:120],
-        attributes={name: row[name] for name in extra if row.get(name)})
+        description=row.get("description") or "",
+        title=(row.get("title") or "").strip(),
+        caller_name=row.get("caller_name") or "",
+        caller_phone=row.get("caller_phone") or "",
+        caller_email=row.get("caller_email") or "",
+        address=row.get("address") or "",
+        lon=(row.get("lon") or "").strip() or None,
+        lat=(row.get("lat") or "").strip() or None,
+        category_code=(row.get("category") or "").strip(),
+        urgency=urgency,
+        complex=complex_case,
+        confidential=confidential,
+        received_at=received,
+        source_ref=(row.get("ref") or "").strip()[:120],
+        attributes={name: row[name] for name in extra if row.get(name)},
+    )
     if errors:
         sub.urgency = Urgency.NORMAL
         try:  # name the intake's complaints about the same row too, so one pass fixes the whole row
@@ -111,8 +136,9 @@ def _text(source) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError({"file": f"not UTF-8 text (bad byte at position {exc.start}); "
-                                       "save the export as UTF-8 CSV"}) from exc
+        raise ValidationError(
+            {"file": f"not UTF-8 text (bad byte at position {exc.start}); save the export as UTF-8 CSV"}
+        ) from exc
 
 
 def import_requests(source, *, city, actor) -> ImportResult:
@@ -126,8 +152,12 @@ def import_requests(source, *, city, actor) -> ImportResult:
         raise ValidationError({"file": "the file is empty: it needs a header row naming its columns"})
     missing = [name for name in REQUIRED if name not in header]
     if missing:
-        raise ValidationError({"file": f"missing column(s) {', '.join(missing)}; the header has "
-                                       f"{', '.join(header)}; known columns: {', '.join(KNOWN)}"})
+        raise ValidationError(
+            {
+                "file": f"missing column(s) {', '.join(missing)}; the header has "
+                f"{', '.join(header)}; known columns: {', '.join(KNOWN)}"
+            }
+        )
     reader.fieldnames = header
     extra = [name for name in header if name not in KNOWN and name]
     result = ImportResult(extra_columns=extra)
@@ -149,8 +179,13 @@ def import_requests(source, *, city, actor) -> ImportResult:
             try:
                 sub = _submission(row, extra, now, city)
                 ref = sub.source_ref
-                request, created = submit_request(sub, city=city, channel=Channel.CSV, actor=actor,
-                                                  idempotency=(idempotency_scope, ref) if ref else None)
+                request, created = submit_request(
+                    sub,
+                    city=city,
+                    channel=Channel.CSV,
+                    actor=actor,
+                    idempotency=(idempotency_scope, ref) if ref else None,
+                )
             except ValidationError as exc:
                 result.bad.append((line, _reason(exc)))
             except (ValueError, OverflowError) as exc:  # a value no rule above foresaw: this row only
@@ -159,6 +194,13 @@ def import_requests(source, *, city, actor) -> ImportResult:
                 (result.kept if created else result.already).append((line, request))
         line = reader.line_num + 1
     with transaction.atomic():
-        audit.record(actor, "request.import", None, kept=len(result.kept), already=len(result.already),
-                     bad=len(result.bad), bad_lines=[n for n, _reason in result.bad][:100])
+        audit.record(
+            actor,
+            "request.import",
+            None,
+            kept=len(result.kept),
+            already=len(result.already),
+            bad=len(result.bad),
+            bad_lines=[n for n, _reason in result.bad][:100],
+        )
     return result

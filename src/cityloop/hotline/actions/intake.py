@@ -87,7 +87,15 @@ def clean_submission(sub: Submission) -> None:
     (web form, API, Open311, CSV, the brain) reaches the database through ``validate``, so a control
     character never gets as far as a batch of other people's submits."""
     sub.description = clean_text(sub.description)
-    for name in ("title", "caller_name", "caller_phone", "caller_email", "address", "category_code", "source_ref"):
+    for name in (
+        "title",
+        "caller_name",
+        "caller_phone",
+        "caller_email",
+        "address",
+        "category_code",
+        "source_ref",
+    ):
         setattr(sub, name, clean_line(getattr(sub, name) or ""))
     sub.attributes = _storable(sub.attributes or {})
     sub.evidence = _storable(sub.evidence or {})
@@ -106,7 +114,9 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
     if phone and not PHONE.match(phone):
         errors["caller_phone"] = "digits only (with an optional +, spaces or dashes), 5 to 20 characters"
     elif not phone and channel in NEEDS_PHONE:
-        errors["caller_phone"] = "a phone number is needed so the citizen can be reached and track the request"
+        errors["caller_phone"] = (
+            "a phone number is needed so the citizen can be reached and track the request"
+        )
     email = (sub.caller_email or "").strip()
     if email:
         try:
@@ -138,8 +148,16 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
         errors["title"] = "at most 200 characters"
     if errors:
         raise ValidationError(errors)
-    return {"description": description, "phone": phone, "email": email, "lon": lon, "lat": lat,
-            "address": address, "placement": placement, "category": category}
+    return {
+        "description": description,
+        "phone": phone,
+        "email": email,
+        "lon": lon,
+        "lat": lat,
+        "address": address,
+        "placement": placement,
+        "category": category,
+    }
 
 
 @dataclass
@@ -154,12 +172,20 @@ class Prepared:
     keep_photo_location: bool = False
 
 
-def prepare(sub: Submission, *, city, channel: str, actor=None, citizen=None,
-            idempotency: tuple[str, str] | None = None) -> Prepared:
+def prepare(
+    sub: Submission,
+    *,
+    city,
+    channel: str,
+    actor=None,
+    citizen=None,
+    idempotency: tuple[str, str] | None = None,
+) -> Prepared:
     """Validate and build the request (raises ValidationError naming every bad field); writes nothing."""
     clean = validate(sub, city=city, channel=channel)
-    cleaned_photos = [photos.clean_photo(name, data, keep_location=sub.keep_photo_location)
-                      for name, data in sub.photos]
+    cleaned_photos = [
+        photos.clean_photo(name, data, keep_location=sub.keep_photo_location) for name, data in sub.photos
+    ]
     category, confidence = clean["category"], None
     suggested = None
     if category is None:
@@ -167,18 +193,35 @@ def prepare(sub: Submission, *, city, channel: str, actor=None, citizen=None,
     placement = clean["placement"]
     received = sub.received_at or timezone.now()
     request = Request(
-        city=city, channel=channel, citizen=citizen, caller_name=sub.caller_name.strip()[:100],
-        caller_phone=clean["phone"], caller_email=clean["email"], confidential=sub.confidential,
+        city=city,
+        channel=channel,
+        citizen=citizen,
+        caller_name=sub.caller_name.strip()[:100],
+        caller_phone=clean["phone"],
+        caller_email=clean["email"],
+        confidential=sub.confidential,
         title=(sub.title or clean["description"].splitlines()[0])[:200].strip(),
-        description=clean["description"], address=clean["address"], lon=clean["lon"], lat=clean["lat"],
-        district=placement.district if placement else None, street=placement.street if placement else None,
-        community=placement.community if placement else None, category=category,
-        suggested_category=suggested, suggestion_confidence=confidence, urgency=sub.urgency,
-        complex=sub.complex, source_ref=sub.source_ref, attributes=sub.attributes, evidence=sub.evidence,
-        created_at=received, updated_at=received,
+        description=clean["description"],
+        address=clean["address"],
+        lon=clean["lon"],
+        lat=clean["lat"],
+        district=placement.district if placement else None,
+        street=placement.street if placement else None,
+        community=placement.community if placement else None,
+        category=category,
+        suggested_category=suggested,
+        suggestion_confidence=confidence,
+        urgency=sub.urgency,
+        complex=sub.complex,
+        source_ref=sub.source_ref,
+        attributes=sub.attributes,
+        evidence=sub.evidence,
+        created_at=received,
+        updated_at=received,
     )
-    request.response_due, request.finish_due = deadlines(city, category or suggested, sub.urgency, sub.complex,
-                                                         received)
+    request.response_due, request.finish_due = deadlines(
+        city, category or suggested, sub.urgency, sub.complex, received
+    )
     # Only the hash is stored; the code itself rides on this object to the confirmation page and the
     # citizen's text message, and is gone when the request is read back.
     code = access.new_code()
@@ -190,15 +233,21 @@ def prepare(sub: Submission, *, city, channel: str, actor=None, citizen=None,
 def existing_for(idempotency: tuple[str, str] | None) -> Request | None:
     if idempotency is None:
         return None
-    found = IdempotencyKey.objects.filter(scope=idempotency[0], key=idempotency[1]).select_related("request").first()
+    found = (
+        IdempotencyKey.objects.filter(scope=idempotency[0], key=idempotency[1])
+        .select_related("request")
+        .first()
+    )
     return found.request if found is not None else None
 
 
 def _insert_sql(model, fields, rows: int = 1, returning: str = "") -> str:
     quote = connection.ops.quote_name
     row = f"({', '.join(['%s'] * len(fields))})"
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
-            f"VALUES {', '.join([row] * rows)}{returning}")
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
+        f"VALUES {', '.join([row] * rows)}{returning}"
+    )
 
 
 def _prep(fields, values) -> tuple:
@@ -219,10 +268,15 @@ def _known_keys(cursor, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], i
         return {}
     quote = connection.ops.quote_name
     keys = sorted({k for _, k in wanted})
-    cursor.execute(f"SELECT {quote('scope')}, {quote('key')}, {quote('request_id')} "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
-                   f"FROM {quote(IdempotencyKey._meta.db_table)} "
-                   f"WHERE {quote('key')} IN ({', '.join(['%s'] * len(keys))})", keys)
-    return {(scope, key): request_id for scope, key, request_id in cursor.fetchall() if (scope, key) in wanted}
+    cursor.execute(
+        f"SELECT {quote('scope')}, {quote('key')}, {quote('request_id')} "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
+        f"FROM {quote(IdempotencyKey._meta.db_table)} "
+        f"WHERE {quote('key')} IN ({', '.join(['%s'] * len(keys))})",
+        keys,
+    )
+    return {
+        (scope, key): request_id for scope, key, request_id in cursor.fetchall() if (scope, key) in wanted
+    }
 
 
 def _reserve_numbers(cursor, day_counts: dict[str, int]) -> dict[str, int]:
@@ -235,14 +289,18 @@ def _reserve_numbers(cursor, day_counts: dict[str, int]) -> dict[str, int]:
     table, day_col, value = quote(DailyCounter._meta.db_table), quote("day"), quote("value")
     first = {}
     for day, count in day_counts.items():
-        cursor.execute(f"INSERT INTO {table} ({day_col}, {value}) VALUES (%s, %s) ON CONFLICT ({day_col}) "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
-                       f"DO UPDATE SET {value} = {table}.{value} + excluded.{value} RETURNING {value}", [day, count])
+        cursor.execute(
+            f"INSERT INTO {table} ({day_col}, {value}) VALUES (%s, %s) ON CONFLICT ({day_col}) "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
+            f"DO UPDATE SET {value} = {table}.{value} + excluded.{value} RETURNING {value}",
+            [day, count],
+        )
         first[day] = cursor.fetchone()[0] - count + 1
     return first
 
 
 def _write_fresh(cursor, fresh: list[Prepared]) -> None:
-    """Numbers, request rows, photos, keys, timeline and audit trail of new submits: a handful of statements."""
+    """Numbers, request rows, photos, keys, timeline and audit trail of new submits: a handful of
+    statements."""
     days: dict[str, int] = {}
     locals_ = []
     for item in fresh:
@@ -267,28 +325,68 @@ def _write_fresh(cursor, fresh: list[Prepared]) -> None:
         item.request._state.adding, item.request._state.db = False, connection.alias
     for item in fresh:
         for content, kind in item.photos:
-            Attachment.objects.create(request=item.request, file=content, content_type=kind, size=content.size,
-                                      location_kept=item.keep_photo_location)
+            Attachment.objects.create(
+                request=item.request,
+                file=content,
+                content_type=kind,
+                size=content.size,
+                location_kept=item.keep_photo_location,
+            )
     key_fields = [_field(IdempotencyKey, n) for n in ("scope", "key", "request", "created_at")]
     now = timezone.now()
-    keyed = [_prep(key_fields, (*item.idempotency, item.request.pk, now)) for item in fresh if item.idempotency]
+    keyed = [
+        _prep(key_fields, (*item.idempotency, item.request.pk, now)) for item in fresh if item.idempotency
+    ]
     if keyed:
         cursor.executemany(_insert_sql(IdempotencyKey, key_fields), keyed)
-    event_fields = [_field(Event, n) for n in ("request", "order", "at", "actor", "kind", "public", "text", "data")]
-    cursor.executemany(_insert_sql(Event, event_fields), [
-        _prep(event_fields, (item.request.pk, None, item.request.created_at,
-                             item.actor.pk if getattr(item.actor, "is_authenticated", False) else None,
-                             "submitted", True, "", {"channel": item.channel})) for item in fresh])
-    message_fields = [_field(CitizenMessage, n) for n in ("request", "kind", "channel", "to", "body", "created_at")]
-    messages = [access_code_message(item.request, item.request.access_code) for item in fresh
-                if getattr(item.request, "access_code", "")]
-    rows = [_prep(message_fields, (m.request.pk, m.kind, m.channel, m.to, m.body, m.created_at))
-            for m in messages if m is not None]
+    event_fields = [
+        _field(Event, n) for n in ("request", "order", "at", "actor", "kind", "public", "text", "data")
+    ]
+    cursor.executemany(
+        _insert_sql(Event, event_fields),
+        [
+            _prep(
+                event_fields,
+                (
+                    item.request.pk,
+                    None,
+                    item.request.created_at,
+                    item.actor.pk if getattr(item.actor, "is_authenticated", False) else None,
+                    "submitted",
+                    True,
+                    "",
+                    {"channel": item.channel},
+                ),
+            )
+            for item in fresh
+        ],
+    )
+    message_fields = [
+        _field(CitizenMessage, n) for n in ("request", "kind", "channel", "to", "body", "created_at")
+    ]
+    messages = [
+        access_code_message(item.request, item.request.access_code)
+        for item in fresh
+        if getattr(item.request, "access_code", "")
+    ]
+    rows = [
+        _prep(message_fields, (m.request.pk, m.kind, m.channel, m.to, m.body, m.created_at))
+        for m in messages
+        if m is not None
+    ]
     if rows:
         cursor.executemany(_insert_sql(CitizenMessage, message_fields), rows)
-    audit.record_many([(item.actor, "request.submit", item.request,
-                        {"after": "new", "channel": item.channel, "tracking_no": item.request.tracking_no})
-                       for item in fresh])
+    audit.record_many(
+        [
+            (
+                item.actor,
+                "request.submit",
+                item.request,
+                {"after": "new", "channel": item.channel, "tracking_no": item.request.tracking_no},
+            )
+            for item in fresh
+        ]
+    )
 
 
 def store(items: list[Prepared]) -> list[tuple[Request, bool]]:
@@ -303,7 +401,9 @@ def store(items: list[Prepared]) -> list[tuple[Request, bool]]:
         fresh: list[Prepared] = []
         claimed: dict[tuple[str, str], Prepared] = {}
         for item in items:
-            if item.idempotency is not None and (item.idempotency in known_ids or item.idempotency in claimed):
+            if item.idempotency is not None and (
+                item.idempotency in known_ids or item.idempotency in claimed
+            ):
                 continue
             if item.idempotency is not None:
                 claimed[item.idempotency] = item
@@ -323,8 +423,15 @@ def store(items: list[Prepared]) -> list[tuple[Request, bool]]:
     return results
 
 
-def submit_request(sub: Submission, *, city, channel: str, actor=None, citizen=None,
-                   idempotency: tuple[str, str] | None = None) -> tuple[Request, bool]:
+def submit_request(
+    sub: Submission,
+    *,
+    city,
+    channel: str,
+    actor=None,
+    citizen=None,
+    idempotency: tuple[str, str] | None = None,
+) -> tuple[Request, bool]:
     """Take a request in. Returns (request, created); a repeated idempotency key returns the first."""
     found = existing_for(idempotency)
     if found is not None:

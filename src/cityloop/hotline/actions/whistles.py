@@ -19,29 +19,49 @@ from cityloop.hotline.models import Assessment, Summons, SummonStatus, Whistle, 
 
 
 def _require_street_official(actor, street) -> None:
-    if actor is None or not actor.is_authenticated or actor.role != Role.STREET or actor.street_id != street.pk:
+    if (
+        actor is None
+        or not actor.is_authenticated
+        or actor.role != Role.STREET
+        or actor.street_id != street.pk
+    ):
         raise PermissionDenied("only an official of this street may do this")
 
 
 def _require_department(actor, summons: Summons) -> None:
-    if actor is None or not actor.is_authenticated or actor.role != Role.DEPARTMENT \
-            or actor.department_id != summons.department_id:
+    if (
+        actor is None
+        or not actor.is_authenticated
+        or actor.role != Role.DEPARTMENT
+        or actor.department_id != summons.department_id
+    ):
         raise PermissionDenied("only the summoned department may do this")
 
 
 def report_in_due(blown_at: datetime, *, urgent: bool, city) -> datetime:
     """30 minutes if urgent, 24 hours otherwise; in working time when the city configures it."""
     cfg = settings.HOTLINE
-    minutes = cfg.get("whistle_report_minutes", {"urgent": 30, "normal": 24 * 60})["urgent" if urgent else "normal"]
+    minutes = cfg.get("whistle_report_minutes", {"urgent": 30, "normal": 24 * 60})[
+        "urgent" if urgent else "normal"
+    ]
     if cfg.get("whistle_working_time"):
         return clock.add_working_hours(blown_at, minutes / 60, queries.calendar_of(city))
     return blown_at + timedelta(minutes=minutes)
 
 
 @transaction.atomic
-def blow_whistle(*, street, departments: list, title: str, need: str, urgent: bool = False,
-                 finish_due: datetime | None = None, report_due: datetime | None = None, request=None,
-                 actor) -> Whistle:
+def blow_whistle(
+    *,
+    street,
+    departments: list,
+    title: str,
+    need: str,
+    urgent: bool = False,
+    finish_due: datetime | None = None,
+    report_due: datetime | None = None,
+    request=None,
+    actor,
+) -> Whistle:
     """Summon departments to a case of this street, or to a problem found on patrol."""
     _require_street_official(actor, street)
     errors = {}
@@ -67,9 +87,17 @@ def blow_whistle(*, street, departments: list, title: str, need: str, urgent: bo
         errors["request"] = "a street blows the whistle on its own cases"
     if errors:
         raise ValidationError(errors)
-    whistle = Whistle.objects.create(street=street, request=request, title=title.strip(), need=need.strip(),
-                                     urgent=urgent, blown_by=actor, blown_at=now, report_due=report_due,
-                                     finish_due=finish_due)
+    whistle = Whistle.objects.create(
+        street=street,
+        request=request,
+        title=title.strip(),
+        need=need.strip(),
+        urgent=urgent,
+        blown_by=actor,
+        blown_at=now,
+        report_due=report_due,
+        finish_due=finish_due,
+    )
     Summons.objects.bulk_create([Summons(whistle=whistle, department=d) for d in departments])
     audit.record(actor, "whistle.blow", whistle, after=[d.code for d in departments], urgent=urgent)
     if request is not None:
@@ -92,12 +120,21 @@ def report_in(summons: Summons, *, responsible_person: str, actor) -> Summons:
     if not (responsible_person or "").strip():
         raise ValidationError({"responsible_person": "name the person responsible"})
     now = timezone.now()
-    summons.status, summons.responsible_person, summons.reported_at = (SummonStatus.ACCEPTED,
-                                                                        responsible_person.strip(), now)
+    summons.status, summons.responsible_person, summons.reported_at = (
+        SummonStatus.ACCEPTED,
+        responsible_person.strip(),
+        now,
+    )
     summons.late = now > summons.whistle.report_due
     summons.save()
-    audit.record(actor, "whistle.report_in", summons, before=SummonStatus.SUMMONED, after=summons.status,
-                 late=summons.late)
+    audit.record(
+        actor,
+        "whistle.report_in",
+        summons,
+        before=SummonStatus.SUMMONED,
+        after=summons.status,
+        late=summons.late,
+    )
     return summons
 
 
@@ -107,7 +144,11 @@ def dispute_summons(summons: Summons, *, reason: str, actor) -> Summons:
     _require_summoned(summons)
     if not (reason or "").strip():
         raise ValidationError({"reason": "a dispute needs a reason the city dispatcher can judge"})
-    summons.status, summons.dispute_reason, summons.reported_at = SummonStatus.DISPUTED, reason.strip(), timezone.now()
+    summons.status, summons.dispute_reason, summons.reported_at = (
+        SummonStatus.DISPUTED,
+        reason.strip(),
+        timezone.now(),
+    )
     summons.save()
     audit.record(actor, "whistle.dispute", summons, before=SummonStatus.SUMMONED, after=summons.status)
     return summons
@@ -135,8 +176,14 @@ def record_missed_report_ins(now: datetime | None = None) -> int:
     Idempotent under concurrency: the flag is set by a conditional update, and only the run whose
     update changed the row writes the audit record, so two runs at once record each miss once."""
     now = now or timezone.now()
-    missed = list(Summons.objects.filter(status=SummonStatus.SUMMONED, missed=False, whistle__report_due__lt=now,
-                                         whistle__status=WhistleStatus.OPEN).select_related("department"))
+    missed = list(
+        Summons.objects.filter(
+            status=SummonStatus.SUMMONED,
+            missed=False,
+            whistle__report_due__lt=now,
+            whistle__status=WhistleStatus.OPEN,
+        ).select_related("department")
+    )
     recorded = 0
     for summons in missed:
         with transaction.atomic():
@@ -169,11 +216,16 @@ def close_whistle(whistle: Whistle, *, actor) -> Whistle:
     _require_street_official(actor, whistle.street)
     if whistle.status != WhistleStatus.OPEN:
         raise ValidationError({"whistle": "already closed"})
-    pending = [s.department.label for s in whistle.summonses.select_related("department")
-               if s.status in (SummonStatus.SUMMONED, SummonStatus.DISPUTED)
-               or (s.status == SummonStatus.ACCEPTED and s.task_done_at is None)]
+    pending = [
+        s.department.label
+        for s in whistle.summonses.select_related("department")
+        if s.status in (SummonStatus.SUMMONED, SummonStatus.DISPUTED)
+        or (s.status == SummonStatus.ACCEPTED and s.task_done_at is None)
+    ]
     if pending:
-        raise ValidationError({"whistle": _("still waiting for: %(units)s") % {"units": _(", ").join(pending)}})
+        raise ValidationError(
+            {"whistle": _("still waiting for: %(units)s") % {"units": _(", ").join(pending)}}
+        )
     whistle.status, whistle.closed_at = WhistleStatus.CLOSED, timezone.now()
     whistle.save()
     audit.record(actor, "whistle.close", whistle, before=WhistleStatus.OPEN, after=WhistleStatus.CLOSED)
@@ -212,8 +264,15 @@ def assess_department(*, street, department, month, score: int, comment: str = "
     found = Assessment.objects.filter(street=street, department=department, month=month).first()
     before = found.score if found else None
     assessment, _ = Assessment.objects.update_or_create(
-        street=street, department=department, month=month,
-        defaults={"score": score, "comment": (comment or "").strip(), "assessed_by": actor,
-                  "assessed_at": timezone.now()})
+        street=street,
+        department=department,
+        month=month,
+        defaults={
+            "score": score,
+            "comment": (comment or "").strip(),
+            "assessed_by": actor,
+            "assessed_at": timezone.now(),
+        },
+    )
     audit.record(actor, "assessment.save", assessment, before=before, after=score)
     return assessment

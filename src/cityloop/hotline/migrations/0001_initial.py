@@ -6,241 +6,564 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('org', '0001_initial'),
+        ("org", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DailyCounter',
+            name="DailyCounter",
             fields=[
-                ('day', models.CharField(max_length=8, primary_key=True, serialize=False)),
-                ('value', models.PositiveIntegerField(default=0)),
+                ("day", models.CharField(max_length=8, primary_key=True, serialize=False)),
+                ("value", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'db_table': 'hotline_daily_counter',
+                "db_table": "hotline_daily_counter",
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('route', models.CharField(max_length=16)),
-                ('lead', models.BooleanField(default=True)),
-                ('status', models.CharField(choices=[('pending', 'Awaiting signature'), ('signed', 'Signed, in progress'), ('returned', 'Returned to the dispatcher'), ('replied', 'Replied'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=10)),
-                ('dispatched_at', models.DateTimeField()),
-                ('response_due', models.DateTimeField()),
-                ('finish_due', models.DateTimeField()),
-                ('signed_at', models.DateTimeField(blank=True, null=True)),
-                ('returned_at', models.DateTimeField(blank=True, null=True)),
-                ('returned_reason', models.TextField(blank=True)),
-                ('replied_at', models.DateTimeField(blank=True, null=True)),
-                ('reply', models.TextField(blank=True)),
-                ('outcome', models.CharField(blank=True, max_length=16)),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.department')),
-                ('dispatched_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('street', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("route", models.CharField(max_length=16)),
+                ("lead", models.BooleanField(default=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Awaiting signature"),
+                            ("signed", "Signed, in progress"),
+                            ("returned", "Returned to the dispatcher"),
+                            ("replied", "Replied"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("dispatched_at", models.DateTimeField()),
+                ("response_due", models.DateTimeField()),
+                ("finish_due", models.DateTimeField()),
+                ("signed_at", models.DateTimeField(blank=True, null=True)),
+                ("returned_at", models.DateTimeField(blank=True, null=True)),
+                ("returned_reason", models.TextField(blank=True)),
+                ("replied_at", models.DateTimeField(blank=True, null=True)),
+                ("reply", models.TextField(blank=True)),
+                ("outcome", models.CharField(blank=True, max_length=16)),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.department",
+                    ),
+                ),
+                (
+                    "dispatched_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "street",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_order',
+                "db_table": "hotline_order",
             },
         ),
         migrations.CreateModel(
-            name='Extension',
+            name="Extension",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('requested_at', models.DateTimeField()),
-                ('days', models.PositiveSmallIntegerField()),
-                ('reason', models.TextField()),
-                ('approved', models.BooleanField(null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_note', models.TextField(blank=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='extensions', to='hotline.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("requested_at", models.DateTimeField()),
+                ("days", models.PositiveSmallIntegerField()),
+                ("reason", models.TextField()),
+                ("approved", models.BooleanField(null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_note", models.TextField(blank=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="extensions",
+                        to="hotline.order",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_extension',
+                "db_table": "hotline_extension",
             },
         ),
         migrations.CreateModel(
-            name='Request',
+            name="Request",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tracking_no', models.CharField(max_length=20, unique=True, verbose_name='tracking number')),
-                ('channel', models.CharField(choices=[('phone', 'Phone (12345)'), ('web', 'Web form'), ('api', 'API'), ('csv', 'Call-centre import'), ('brain', 'City brain sensor'), ('open311', 'Open311'), ('patrol', 'Street patrol'), ('replay', 'Replayed history')], max_length=10, verbose_name='channel')),
-                ('status', models.CharField(choices=[('new', 'Awaiting dispatch'), ('dispatched', 'Dispatched'), ('in_progress', 'In progress'), ('replied', 'Replied, awaiting follow-up'), ('awaiting_verification', 'Awaiting verification by data'), ('closed', 'Closed'), ('merged', 'Merged into another request')], db_index=True, default='new', max_length=24, verbose_name='status')),
-                ('caller_name', models.CharField(blank=True, max_length=100, verbose_name="caller's name")),
-                ('caller_phone', models.CharField(blank=True, max_length=32, verbose_name="caller's phone")),
-                ('caller_email', models.CharField(blank=True, max_length=200, verbose_name="caller's e-mail")),
-                ('confidential', models.BooleanField(default=False, verbose_name='confidential caller')),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('description', models.TextField(verbose_name='what happened')),
-                ('address', models.CharField(blank=True, max_length=300, verbose_name='address')),
-                ('lon', models.FloatField(blank=True, null=True)),
-                ('lat', models.FloatField(blank=True, null=True)),
-                ('suggestion_confidence', models.FloatField(blank=True, null=True)),
-                ('urgency', models.CharField(choices=[('normal', 'Normal'), ('urgent', 'Urgent')], default='normal', max_length=8, verbose_name='urgency')),
-                ('complex', models.BooleanField(default=False, verbose_name='complex case')),
-                ('source_ref', models.CharField(blank=True, db_index=True, max_length=120)),
-                ('attributes', models.JSONField(blank=True, default=dict)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True, db_index=True)),
-                ('response_due', models.DateTimeField(blank=True, null=True)),
-                ('finish_due', models.DateTimeField(blank=True, null=True)),
-                ('first_response_at', models.DateTimeField(blank=True, null=True)),
-                ('replied_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('reopen_count', models.PositiveSmallIntegerField(default=0)),
-                ('return_count', models.PositiveSmallIntegerField(default=0)),
-                ('outcome', models.CharField(blank=True, max_length=16)),
-                ('resolved', models.BooleanField(null=True)),
-                ('satisfaction', models.CharField(blank=True, max_length=12)),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.category')),
-                ('citizen', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='hotline_requests', to=settings.AUTH_USER_MODEL)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('community', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('lead_department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.department')),
-                ('lead_street', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged', to='hotline.request')),
-                ('street', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('suggested_category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='org.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tracking_no", models.CharField(max_length=20, unique=True, verbose_name="tracking number")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("phone", "Phone (12345)"),
+                            ("web", "Web form"),
+                            ("api", "API"),
+                            ("csv", "Call-centre import"),
+                            ("brain", "City brain sensor"),
+                            ("open311", "Open311"),
+                            ("patrol", "Street patrol"),
+                            ("replay", "Replayed history"),
+                        ],
+                        max_length=10,
+                        verbose_name="channel",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "Awaiting dispatch"),
+                            ("dispatched", "Dispatched"),
+                            ("in_progress", "In progress"),
+                            ("replied", "Replied, awaiting follow-up"),
+                            ("awaiting_verification", "Awaiting verification by data"),
+                            ("closed", "Closed"),
+                            ("merged", "Merged into another request"),
+                        ],
+                        db_index=True,
+                        default="new",
+                        max_length=24,
+                        verbose_name="status",
+                    ),
+                ),
+                ("caller_name", models.CharField(blank=True, max_length=100, verbose_name="caller's name")),
+                ("caller_phone", models.CharField(blank=True, max_length=32, verbose_name="caller's phone")),
+                (
+                    "caller_email",
+                    models.CharField(blank=True, max_length=200, verbose_name="caller's e-mail"),
+                ),
+                ("confidential", models.BooleanField(default=False, verbose_name="confidential caller")),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("description", models.TextField(verbose_name="what happened")),
+                ("address", models.CharField(blank=True, max_length=300, verbose_name="address")),
+                ("lon", models.FloatField(blank=True, null=True)),
+                ("lat", models.FloatField(blank=True, null=True)),
+                ("suggestion_confidence", models.FloatField(blank=True, null=True)),
+                (
+                    "urgency",
+                    models.CharField(
+                        choices=[("normal", "Normal"), ("urgent", "Urgent")],
+                        default="normal",
+                        max_length=8,
+                        verbose_name="urgency",
+                    ),
+                ),
+                ("complex", models.BooleanField(default=False, verbose_name="complex case")),
+                ("source_ref", models.CharField(blank=True, db_index=True, max_length=120)),
+                ("attributes", models.JSONField(blank=True, default=dict)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True, db_index=True)),
+                ("response_due", models.DateTimeField(blank=True, null=True)),
+                ("finish_due", models.DateTimeField(blank=True, null=True)),
+                ("first_response_at", models.DateTimeField(blank=True, null=True)),
+                ("replied_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("reopen_count", models.PositiveSmallIntegerField(default=0)),
+                ("return_count", models.PositiveSmallIntegerField(default=0)),
+                ("outcome", models.CharField(blank=True, max_length=16)),
+                ("resolved", models.BooleanField(null=True)),
+                ("satisfaction", models.CharField(blank=True, max_length=12)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.category",
+                    ),
+                ),
+                (
+                    "citizen",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="hotline_requests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.jurisdiction"
+                    ),
+                ),
+                (
+                    "community",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "lead_department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.department",
+                    ),
+                ),
+                (
+                    "lead_street",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="merged",
+                        to="hotline.request",
+                    ),
+                ),
+                (
+                    "street",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "suggested_category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="org.category",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_request',
-                'permissions': [('contact_citizen', "May see the caller's name and phone to contact the citizen")],
+                "db_table": "hotline_request",
+                "permissions": [
+                    ("contact_citizen", "May see the caller's name and phone to contact the citizen")
+                ],
             },
         ),
         migrations.AddField(
-            model_name='order',
-            name='request',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='hotline.request'),
+            model_name="order",
+            name="request",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="orders", to="hotline.request"
+            ),
         ),
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(max_length=64)),
-                ('key', models.CharField(max_length=128)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("scope", models.CharField(max_length=64)),
+                ("key", models.CharField(max_length=128)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="hotline.request"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_idempotency_key',
+                "db_table": "hotline_idempotency_key",
             },
         ),
         migrations.CreateModel(
-            name='FollowUp',
+            name="FollowUp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('channel', models.CharField(max_length=8)),
-                ('resolved', models.BooleanField()),
-                ('satisfaction', models.CharField(max_length=12)),
-                ('comment', models.TextField(blank=True)),
-                ('reopened', models.BooleanField(default=False)),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='follow_ups', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("channel", models.CharField(max_length=8)),
+                ("resolved", models.BooleanField()),
+                ("satisfaction", models.CharField(max_length=12)),
+                ("comment", models.TextField(blank=True)),
+                ("reopened", models.BooleanField(default=False)),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="follow_ups",
+                        to="hotline.request",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_follow_up',
+                "db_table": "hotline_follow_up",
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True)),
-                ('kind', models.CharField(max_length=24)),
-                ('public', models.BooleanField(default=False)),
-                ('text', models.TextField(blank=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='hotline.order')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                ("kind", models.CharField(max_length=24)),
+                ("public", models.BooleanField(default=False)),
+                ("text", models.TextField(blank=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="hotline.order",
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="hotline.request",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_event',
-                'ordering': ['at', 'id'],
+                "db_table": "hotline_event",
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='hotline/%Y/%m/')),
-                ('content_type', models.CharField(max_length=20)),
-                ('size', models.PositiveIntegerField()),
-                ('location_kept', models.BooleanField(default=False)),
-                ('uploaded_at', models.DateTimeField(auto_now_add=True)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="hotline/%Y/%m/")),
+                ("content_type", models.CharField(max_length=20)),
+                ("size", models.PositiveIntegerField()),
+                ("location_kept", models.BooleanField(default=False)),
+                ("uploaded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="hotline.request",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_attachment',
+                "db_table": "hotline_attachment",
             },
         ),
         migrations.CreateModel(
-            name='Arbitration',
+            name="Arbitration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('opened_at', models.DateTimeField()),
-                ('units', models.JSONField(default=list)),
-                ('reason', models.TextField()),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision', models.TextField(blank=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='arbitrations', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("opened_at", models.DateTimeField()),
+                ("units", models.JSONField(default=list)),
+                ("reason", models.TextField()),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision", models.TextField(blank=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="arbitrations",
+                        to="hotline.request",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_arbitration',
+                "db_table": "hotline_arbitration",
             },
         ),
         migrations.CreateModel(
-            name='TimeLimit',
+            name="TimeLimit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('urgency', models.CharField(choices=[('normal', 'Normal'), ('urgent', 'Urgent')], max_length=8)),
-                ('respond_hours', models.FloatField()),
-                ('finish_days', models.PositiveSmallIntegerField()),
-                ('complex_finish_days', models.PositiveSmallIntegerField()),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "urgency",
+                    models.CharField(choices=[("normal", "Normal"), ("urgent", "Urgent")], max_length=8),
+                ),
+                ("respond_hours", models.FloatField()),
+                ("finish_days", models.PositiveSmallIntegerField()),
+                ("complex_finish_days", models.PositiveSmallIntegerField()),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="org.category"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_time_limit',
+                "db_table": "hotline_time_limit",
             },
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['city', 'status', 'created_at'], name='hotline_req_city_id_726e3b_idx'),
+            model_name="request",
+            index=models.Index(
+                fields=["city", "status", "created_at"], name="hotline_req_city_id_726e3b_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['street', 'created_at'], name='hotline_req_street__5b6097_idx'),
+            model_name="request",
+            index=models.Index(fields=["street", "created_at"], name="hotline_req_street__5b6097_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['category', 'created_at'], name='hotline_req_categor_3cbfb7_idx'),
+            model_name="request",
+            index=models.Index(fields=["category", "created_at"], name="hotline_req_categor_3cbfb7_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['street', 'status'], name='hotline_ord_street__7ee76c_idx'),
+            model_name="order",
+            index=models.Index(fields=["street", "status"], name="hotline_ord_street__7ee76c_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['department', 'status'], name='hotline_ord_departm_2854fe_idx'),
+            model_name="order",
+            index=models.Index(fields=["department", "status"], name="hotline_ord_departm_2854fe_idx"),
         ),
         migrations.AddConstraint(
-            model_name='idempotencykey',
-            constraint=models.UniqueConstraint(fields=('scope', 'key'), name='hotline_idempotency_scope_key'),
+            model_name="idempotencykey",
+            constraint=models.UniqueConstraint(fields=("scope", "key"), name="hotline_idempotency_scope_key"),
         ),
         migrations.AddConstraint(
-            model_name='timelimit',
-            constraint=models.UniqueConstraint(fields=('category', 'urgency'), name='hotline_time_limit_unique'),
+            model_name="timelimit",
+            constraint=models.UniqueConstraint(
+                fields=("category", "urgency"), name="hotline_time_limit_unique"
+            ),
         ),
     ]

@@ -6,99 +6,195 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hotline', '0001_initial'),
-        ('org', '0001_initial'),
+        ("hotline", "0001_initial"),
+        ("org", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MonthlyStat',
+            name="MonthlyStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField(db_index=True)),
-                ('unit_kind', models.CharField(max_length=10)),
-                ('unit_id', models.BigIntegerField()),
-                ('category_id', models.BigIntegerField(null=True)),
-                ('received', models.IntegerField(default=0)),
-                ('response_due', models.IntegerField(default=0)),
-                ('responded', models.IntegerField(default=0)),
-                ('followed_up', models.IntegerField(default=0)),
-                ('resolved', models.IntegerField(default=0)),
-                ('satisfied', models.IntegerField(default=0)),
-                ('basic', models.IntegerField(default=0)),
-                ('orders', models.IntegerField(default=0)),
-                ('returned', models.IntegerField(default=0)),
-                ('overdue', models.IntegerField(default=0)),
-                ('open_at_end', models.IntegerField(default=0)),
-                ('close_hours_sum', models.FloatField(default=0)),
-                ('closed', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField(db_index=True)),
+                ("unit_kind", models.CharField(max_length=10)),
+                ("unit_id", models.BigIntegerField()),
+                ("category_id", models.BigIntegerField(null=True)),
+                ("received", models.IntegerField(default=0)),
+                ("response_due", models.IntegerField(default=0)),
+                ("responded", models.IntegerField(default=0)),
+                ("followed_up", models.IntegerField(default=0)),
+                ("resolved", models.IntegerField(default=0)),
+                ("satisfied", models.IntegerField(default=0)),
+                ("basic", models.IntegerField(default=0)),
+                ("orders", models.IntegerField(default=0)),
+                ("returned", models.IntegerField(default=0)),
+                ("overdue", models.IntegerField(default=0)),
+                ("open_at_end", models.IntegerField(default=0)),
+                ("close_hours_sum", models.FloatField(default=0)),
+                ("closed", models.IntegerField(default=0)),
             ],
             options={
-                'db_table': 'hotline_monthly_stat',
-                'indexes': [models.Index(fields=['unit_kind', 'month'], name='hotline_mon_unit_ki_9da8c7_idx')],
+                "db_table": "hotline_monthly_stat",
+                "indexes": [
+                    models.Index(fields=["unit_kind", "month"], name="hotline_mon_unit_ki_9da8c7_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Whistle',
+            name="Whistle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, verbose_name='problem')),
-                ('need', models.TextField(verbose_name='what is needed')),
-                ('urgent', models.BooleanField(default=False, verbose_name='urgent')),
-                ('blown_at', models.DateTimeField(db_index=True)),
-                ('report_due', models.DateTimeField()),
-                ('finish_due', models.DateTimeField()),
-                ('status', models.CharField(choices=[('open', 'Open: departments reporting in'), ('closed', 'Closed')], default='open', max_length=8)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('blown_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='whistles', to='hotline.request')),
-                ('street', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="problem")),
+                ("need", models.TextField(verbose_name="what is needed")),
+                ("urgent", models.BooleanField(default=False, verbose_name="urgent")),
+                ("blown_at", models.DateTimeField(db_index=True)),
+                ("report_due", models.DateTimeField()),
+                ("finish_due", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open: departments reporting in"), ("closed", "Closed")],
+                        default="open",
+                        max_length=8,
+                    ),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "blown_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="whistles",
+                        to="hotline.request",
+                    ),
+                ),
+                (
+                    "street",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.jurisdiction"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_whistle',
+                "db_table": "hotline_whistle",
             },
         ),
         migrations.CreateModel(
-            name='Assessment',
+            name="Assessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField()),
-                ('score', models.PositiveSmallIntegerField()),
-                ('comment', models.TextField(blank=True)),
-                ('assessed_at', models.DateTimeField()),
-                ('assessed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.department')),
-                ('street', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField()),
+                ("score", models.PositiveSmallIntegerField()),
+                ("comment", models.TextField(blank=True)),
+                ("assessed_at", models.DateTimeField()),
+                (
+                    "assessed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.department"
+                    ),
+                ),
+                (
+                    "street",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.jurisdiction"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_assessment',
-                'constraints': [models.UniqueConstraint(fields=('street', 'department', 'month'), name='hotline_assessment_unique')],
+                "db_table": "hotline_assessment",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("street", "department", "month"), name="hotline_assessment_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Summons',
+            name="Summons",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('summoned', 'Summoned, not yet reported in'), ('accepted', 'Reported in'), ('disputed', 'Disputed, awaiting arbitration'), ('released', 'Released by arbitration')], default='summoned', max_length=10)),
-                ('responsible_person', models.CharField(blank=True, max_length=100)),
-                ('reported_at', models.DateTimeField(blank=True, null=True)),
-                ('late', models.BooleanField(default=False)),
-                ('missed', models.BooleanField(default=False)),
-                ('dispute_reason', models.TextField(blank=True)),
-                ('arbitration_note', models.TextField(blank=True)),
-                ('task_done_at', models.DateTimeField(blank=True, null=True)),
-                ('task_note', models.TextField(blank=True)),
-                ('rating', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('rating_comment', models.TextField(blank=True)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.department')),
-                ('whistle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='summonses', to='hotline.whistle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("summoned", "Summoned, not yet reported in"),
+                            ("accepted", "Reported in"),
+                            ("disputed", "Disputed, awaiting arbitration"),
+                            ("released", "Released by arbitration"),
+                        ],
+                        default="summoned",
+                        max_length=10,
+                    ),
+                ),
+                ("responsible_person", models.CharField(blank=True, max_length=100)),
+                ("reported_at", models.DateTimeField(blank=True, null=True)),
+                ("late", models.BooleanField(default=False)),
+                ("missed", models.BooleanField(default=False)),
+                ("dispute_reason", models.TextField(blank=True)),
+                ("arbitration_note", models.TextField(blank=True)),
+                ("task_done_at", models.DateTimeField(blank=True, null=True)),
+                ("task_note", models.TextField(blank=True)),
+                ("rating", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("rating_comment", models.TextField(blank=True)),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.department"
+                    ),
+                ),
+                (
+                    "whistle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="summonses",
+                        to="hotline.whistle",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_summons',
-                'constraints': [models.UniqueConstraint(fields=('whistle', 'department'), name='hotline_summons_unique')],
+                "db_table": "hotline_summons",
+                "constraints": [
+                    models.UniqueConstraint(fields=("whistle", "department"), name="hotline_summons_unique")
+                ],
             },
         ),
     ]

@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hotline', '0002_whistles_and_stats'),
-        ('org', '0001_initial'),
+        ("hotline", "0002_whistles_and_stats"),
+        ("org", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', 'finish_due'], name='hotline_ord_status_aa9791_idx'),
+            model_name="order",
+            index=models.Index(fields=["status", "finish_due"], name="hotline_ord_status_aa9791_idx"),
         ),
     ]

@@ -5,45 +5,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hotline', '0003_order_due_index'),
+        ("hotline", "0003_order_due_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='request',
-            name='access_code_hash',
+            model_name="request",
+            name="access_code_hash",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.CreateModel(
-            name='CitizenMessage',
+            name="CitizenMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('access_code', 'Access code'), ('rating_link', 'Rating link')], max_length=16)),
-                ('channel', models.CharField(max_length=8)),
-                ('to', models.CharField(max_length=200)),
-                ('body', models.TextField()),
-                ('created_at', models.DateTimeField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("access_code", "Access code"), ("rating_link", "Rating link")],
+                        max_length=16,
+                    ),
+                ),
+                ("channel", models.CharField(max_length=8)),
+                ("to", models.CharField(max_length=200)),
+                ("body", models.TextField()),
+                ("created_at", models.DateTimeField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="hotline.request"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_citizen_message',
+                "db_table": "hotline_citizen_message",
             },
         ),
         migrations.CreateModel(
-            name='RatingLink',
+            name="RatingLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rating_links', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rating_links",
+                        to="hotline.request",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_rating_link',
+                "db_table": "hotline_rating_link",
             },
         ),
     ]

@@ -20,11 +20,29 @@ from cityloop.org.models import Jurisdiction
 MAX_DESCRIPTION = 4000
 MAX_SHORT = 200
 # FixMyStreet's statuses (its "additional states" extension) besides GeoReport's open and closed.
-CLIENT_STATUSES = {"open", "closed", "fixed", "in_progress", "action_scheduled", "investigating", "duplicate",
-                   "not_councils_responsibility", "no_further_action", "internal_referral"}
+CLIENT_STATUSES = {
+    "open",
+    "closed",
+    "fixed",
+    "in_progress",
+    "action_scheduled",
+    "investigating",
+    "duplicate",
+    "not_councils_responsibility",
+    "no_further_action",
+    "internal_referral",
+}
 # Hotline field → the Open311 parameter the client sent.
-FIELD_NAMES = {"description": "description", "caller_phone": "phone", "caller_email": "email", "lon": "long",
-               "lat": "lat", "address": "address_string", "category": "service_code", "title": "description"}
+FIELD_NAMES = {
+    "description": "description",
+    "caller_phone": "phone",
+    "caller_email": "email",
+    "lon": "long",
+    "lat": "lat",
+    "address": "address_string",
+    "category": "service_code",
+    "title": "description",
+}
 
 
 @dataclass
@@ -67,8 +85,8 @@ def attribute_input(form) -> dict[str, list[str]]:
     for key in form.keys():
         if not (key.startswith("attribute[") and "]" in key):
             continue
-        code = key[len("attribute["):key.index("]")]
-        rest = key[key.index("]") + 1:]
+        code = key[len("attribute[") : key.index("]")]
+        rest = key[key.index("]") + 1 :]
         if rest not in ("", "[]") or not code:
             raise Open311Error(400, (key, "attributes are sent as attribute[code] or attribute[code][]"))
         given.setdefault(code, []).extend(form.getlist(key))
@@ -86,11 +104,13 @@ def file_request(city, service: definitions.Service, form, *, api_token, actor) 
     address_id = params.value(form, "address_id")
     place = None
     if address_id:
-        place = Jurisdiction.objects.filter(city=city, code=address_id,
-                                            level__in=["district", "street", "community"]).first()
+        place = Jurisdiction.objects.filter(
+            city=city, code=address_id, level__in=["district", "street", "community"]
+        ).first()
         if place is None:
-            problems.append(("address_id", f"{address_id!r} is not a district, street or community code of "
-                                           f"{city.code}"))
+            problems.append(
+                ("address_id", f"{address_id!r} is not a district, street or community code of {city.code}")
+            )
     if not (params.value(form, "lat") or params.value(form, "long") or address_string or address_id):
         problems.append(("location", "send lat and long, address_string or address_id"))
     description = (form.get("description") or "").strip()
@@ -106,7 +126,9 @@ def file_request(city, service: definitions.Service, form, *, api_token, actor) 
         raise Open311Error(400, *problems)
     if not description:
         # The spec makes the description optional; the hotline's record needs words, so say what was chosen.
-        lines = [service.name] + [f"{code}: {', '.join(v) if isinstance(v, list) else v}" for code, v in values.items()]
+        lines = [service.name] + [
+            f"{code}: {', '.join(v) if isinstance(v, list) else v}" for code, v in values.items()
+        ]
         description = "\n".join(lines)
     if place is not None and lat is None:
         # The place's own name locates it exactly (the longest matching name wins).
@@ -114,22 +136,45 @@ def file_request(city, service: definitions.Service, form, *, api_token, actor) 
     else:
         address = address_string
     batch_token = secrets.token_urlsafe(12) if service.definition.type == "batch" else None
-    facts = {k: v for k, v in {"address_id": address_id, "media_url": media_url,
-                               "device_id": params.value(form, "device_id"),
-                               "account_id": params.value(form, "account_id"),
-                               "api_token": api_token.pk}.items() if v}
+    facts = {
+        k: v
+        for k, v in {
+            "address_id": address_id,
+            "media_url": media_url,
+            "device_id": params.value(form, "device_id"),
+            "account_id": params.value(form, "account_id"),
+            "api_token": api_token.pk,
+        }.items()
+        if v
+    }
     name = " ".join(p for p in (params.value(form, "first_name"), params.value(form, "last_name")) if p)
     submission = Submission(
-        description=description, caller_name=name, caller_phone=params.value(form, "phone"),
-        caller_email=params.value(form, "email"), address=address, lon=lon, lat=lat,
-        category_code=service.code, attributes=values, evidence={"open311": facts},
-        source_ref=queries.token_ref(batch_token) if batch_token else f"open311:{api_token.prefix}")
+        description=description,
+        caller_name=name,
+        caller_phone=params.value(form, "phone"),
+        caller_email=params.value(form, "email"),
+        address=address,
+        lon=lon,
+        lat=lat,
+        category_code=service.code,
+        attributes=values,
+        evidence={"open311": facts},
+        source_ref=queries.token_ref(batch_token) if batch_token else f"open311:{api_token.prefix}",
+    )
     try:
         request, _ = submit_request(submission, city=city, channel=Channel.OPEN311, actor=actor)
     except ValidationError as exc:
         both = lat is not None and lon is not None
-        raise Open311Error(400, *[("lat/long" if field in ("lon", "lat") and both else FIELD_NAMES.get(field, field),
-                                   " ".join(messages)) for field, messages in exc.message_dict.items()]) from exc
+        raise Open311Error(
+            400,
+            *[
+                (
+                    "lat/long" if field in ("lon", "lat") and both else FIELD_NAMES.get(field, field),
+                    " ".join(messages),
+                )
+                for field, messages in exc.message_dict.items()
+            ],
+        ) from exc
     return Filed(request, batch_token, service.definition.service_notice)
 
 
@@ -148,8 +193,13 @@ def post_update(request: Request, form, *, api_token, actor) -> tuple[Event, boo
         problems.append(("update_id", f"at most {MAX_SHORT} characters"))
     status = params.value(form, "status").lower()
     if status not in CLIENT_STATUSES:
-        problems.append(("status", f"one of {', '.join(sorted(CLIENT_STATUSES))}" + (f", not {status!r}" if status
-                                                                                      else " (required)")))
+        problems.append(
+            (
+                "status",
+                f"one of {', '.join(sorted(CLIENT_STATUSES))}"
+                + (f", not {status!r}" if status else " (required)"),
+            )
+        )
     stamped = params.value(form, "updated_datetime")
     client_time = None
     if not stamped:
@@ -177,8 +227,19 @@ def post_update(request: Request, form, *, api_token, actor) -> tuple[Event, boo
     if existing is not None:
         return existing, False
     author = " ".join(p for p in (params.value(form, "first_name"), params.value(form, "last_name")) if p)
-    line = add_citizen_comment(request, text=text, actor=actor, source="open311", api_token=api_token.pk,
-                               client_update_id=update_id, client_status=status,
-                               client_updated_datetime=client_time.isoformat(), media_url=media_url, author=author,
-                               email=email, account_id=params.value(form, "account_id"), token=api_token.prefix)
+    line = add_citizen_comment(
+        request,
+        text=text,
+        actor=actor,
+        source="open311",
+        api_token=api_token.pk,
+        client_update_id=update_id,
+        client_status=status,
+        client_updated_datetime=client_time.isoformat(),
+        media_url=media_url,
+        author=author,
+        email=email,
+        account_id=params.value(form, "account_id"),
+        token=api_token.prefix,
+    )
     return line, True

@@ -8,7 +8,7 @@ DEFAULTS: dict = {
     # Shown in discovery.{fmt}.
     "contact": "The city's hotline office (12345).",
     "key_service": "API keys are CityLoop API tokens with the scope open311: an administrator runs "
-                   "`cityloop token create <username> --name <app> --scope open311`.",
+    "`cityloop token create <username> --name <app> --scope open311`.",
     # Per pack code, a service definition file used instead of <pack folder>/open311.yaml.
     "definition_files": {},
     # Extra jurisdiction_id aliases (e.g. a web domain) → city or pack code.

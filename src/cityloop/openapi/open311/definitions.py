@@ -48,10 +48,16 @@ class Attribute:
     values: tuple[tuple[str, str], ...] = ()
 
     def as_open311(self) -> dict:
-        return {"variable": self.variable, "code": self.code, "datatype": self.datatype,
-                "required": self.required, "datatype_description": self.datatype_description or None,
-                "order": self.order, "description": self.description,
-                "values": [{"key": key, "name": name} for key, name in self.values]}
+        return {
+            "variable": self.variable,
+            "code": self.code,
+            "datatype": self.datatype,
+            "required": self.required,
+            "datatype_description": self.datatype_description or None,
+            "order": self.order,
+            "description": self.description,
+            "values": [{"key": key, "name": name} for key, name in self.values],
+        }
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,15 @@ class Service:
     definition: Definition
 
     def as_open311(self) -> dict:
-        return {"service_code": self.code, "service_name": self.name, "description": self.description,
-                "metadata": bool(self.definition.attributes), "type": self.definition.type,
-                "keywords": self.keywords, "group": self.group}
+        return {
+            "service_code": self.code,
+            "service_name": self.name,
+            "description": self.description,
+            "metadata": bool(self.definition.attributes),
+            "type": self.definition.type,
+            "keywords": self.keywords,
+            "group": self.group,
+        }
 
 
 def _problem(path: Path, where: str, message: str) -> ImproperlyConfigured:
@@ -90,17 +102,25 @@ def _attribute(path: Path, code: str, position: int, raw) -> Attribute:
     datatype = raw.get("datatype")
     if datatype not in DATATYPES:
         raise _problem(path, where, f"datatype must be one of {', '.join(DATATYPES)}, not {datatype!r}")
-    values = tuple((str(v["key"]), str(v.get("name") or v["key"])) for v in raw.get("values") or []
-                   if isinstance(v, dict) and "key" in v)
+    values = tuple(
+        (str(v["key"]), str(v.get("name") or v["key"]))
+        for v in raw.get("values") or []
+        if isinstance(v, dict) and "key" in v
+    )
     if datatype.endswith("valuelist") != bool(values):
         raise _problem(path, where, "values are given for the list datatypes, and only for them")
     if len({key for key, _ in values}) != len(values):
         raise _problem(path, where, "value keys must be unique")
-    return Attribute(code=str(raw["code"]).strip(), datatype=datatype, required=bool(raw.get("required", False)),
-                     description=str(raw.get("description") or "").strip(),
-                     datatype_description=str(raw.get("datatype_description") or "").strip(),
-                     order=int(raw.get("order") or position + 1), variable=bool(raw.get("variable", True)),
-                     values=values)
+    return Attribute(
+        code=str(raw["code"]).strip(),
+        datatype=datatype,
+        required=bool(raw.get("required", False)),
+        description=str(raw.get("description") or "").strip(),
+        datatype_description=str(raw.get("datatype_description") or "").strip(),
+        order=int(raw.get("order") or position + 1),
+        variable=bool(raw.get("variable", True)),
+        values=values,
+    )
 
 
 def read_file(path: Path) -> dict[str, Definition]:
@@ -122,10 +142,13 @@ def read_file(path: Path) -> dict[str, Definition]:
         keywords = raw.get("keywords") or []
         found[code] = Definition(
             type=raw.get("type", "realtime"),
-            keywords=tuple(str(k) for k in (keywords if isinstance(keywords, list) else str(keywords).split(","))),
+            keywords=tuple(
+                str(k) for k in (keywords if isinstance(keywords, list) else str(keywords).split(","))
+            ),
             description=str(raw.get("description") or "").strip(),
             service_notice=str(raw.get("service_notice") or "").strip(),
-            attributes=tuple(sorted(attributes, key=lambda a: a.order)))
+            attributes=tuple(sorted(attributes, key=lambda a: a.order)),
+        )
     return found
 
 
@@ -178,10 +201,17 @@ def services_for(city) -> list[Service]:
             word = word.strip()
             if word and word not in words:
                 words.append(word)
-        services.append(Service(
-            category=category, code=category.code, name=category.label,
-            description=definition.description or " › ".join(c.label for c in chain),
-            group=chain[0].label, keywords=", ".join(words), definition=definition))
+        services.append(
+            Service(
+                category=category,
+                code=category.code,
+                name=category.label,
+                description=definition.description or " › ".join(c.label for c in chain),
+                group=chain[0].label,
+                keywords=", ".join(words),
+                definition=definition,
+            )
+        )
     return services
 
 
@@ -189,13 +219,20 @@ def service_for(city, code: str) -> Service | None:
     return next((s for s in services_for(city) if s.code == code), None)
 
 
-def clean_attributes(definition: Definition, given: dict[str, list[str]]) -> tuple[dict, list[tuple[str, str]]]:
+def clean_attributes(
+    definition: Definition, given: dict[str, list[str]]
+) -> tuple[dict, list[tuple[str, str]]]:
     """(cleaned values, problems) for ``attribute[code]`` / ``attribute[code][]`` input."""
     problems: list[tuple[str, str]] = []
     known = {a.code: a for a in definition.attributes if a.variable}
     for code in sorted(set(given) - set(known)):
-        problems.append((f"attribute[{code}]", "not an attribute of this service"
-                         + (f" (attributes: {', '.join(known)})" if known else " (it has none)")))
+        problems.append(
+            (
+                f"attribute[{code}]",
+                "not an attribute of this service"
+                + (f" (attributes: {', '.join(known)})" if known else " (it has none)"),
+            )
+        )
     cleaned: dict = {}
     for code, attribute in known.items():
         values = [v.strip() for v in given.get(code, []) if v.strip()]
@@ -211,7 +248,9 @@ def clean_attributes(definition: Definition, given: dict[str, list[str]]) -> tup
         if attribute.datatype.endswith("valuelist"):
             outside = [v for v in values if v not in keys]
             if outside:
-                problems.append((name, f"{', '.join(map(repr, outside))} is not one of {', '.join(sorted(keys))}"))
+                problems.append(
+                    (name, f"{', '.join(map(repr, outside))} is not one of {', '.join(sorted(keys))}")
+                )
                 continue
             cleaned[code] = values if attribute.datatype == "multivaluelist" else values[0]
             continue

@@ -44,7 +44,9 @@ def parse_w3(text: str, field: str, tz: ZoneInfo) -> datetime:
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise Open311Error(400, (field, f"{text!r} is not a W3C datetime such as 2010-01-01T00:00:00Z")) from None
+            raise Open311Error(
+                400, (field, f"{text!r} is not a W3C datetime such as 2010-01-01T00:00:00Z")
+            ) from None
         if parsed.tzinfo is None:
             raise Open311Error(400, (field, f"{text!r} needs a time zone: Z or an offset such as +08:00"))
     try:
@@ -70,19 +72,37 @@ def jurisdiction(params):
     if len(hosted) == 1 and not wanted:
         return hosted[0]
     if not wanted:
-        raise Open311Error(400, ("jurisdiction_id", "required: this server hosts several cities ("
-                                 + ", ".join(c.code for c in hosted) + ")"))
+        raise Open311Error(
+            400,
+            (
+                "jurisdiction_id",
+                "required: this server hosts several cities (" + ", ".join(c.code for c in hosted) + ")",
+            ),
+        )
     wanted = config.get("jurisdiction_aliases").get(wanted, wanted)
     for city in hosted:
         pack = getattr(city, "pack", None)
         if wanted.lower() in {city.code.lower(), (pack.code.lower() if pack is not None else "")}:
             return city
-    raise Open311Error(404, ("jurisdiction_id", f"{wanted!r} is not a jurisdiction of this server (known: "
-                             + ", ".join(c.code for c in hosted) + ")"))
+    raise Open311Error(
+        404,
+        (
+            "jurisdiction_id",
+            f"{wanted!r} is not a jurisdiction of this server (known: "
+            + ", ".join(c.code for c in hosted)
+            + ")",
+        ),
+    )
 
 
-def window(params, tz: ZoneInfo, *, start_name: str = "start_date", end_name: str = "end_date",
-           default_to_recent: bool = True) -> tuple[datetime | None, datetime | None]:
+def window(
+    params,
+    tz: ZoneInfo,
+    *,
+    start_name: str = "start_date",
+    end_name: str = "end_date",
+    default_to_recent: bool = True,
+) -> tuple[datetime | None, datetime | None]:
     """(start, end) spanning at most the configured days; neither given → the most recent ones."""
     days = config.get("max_range_days")
     span = timedelta(days=days)
@@ -93,8 +113,9 @@ def window(params, tz: ZoneInfo, *, start_name: str = "start_date", end_name: st
         if end < start:
             raise Open311Error(400, (end_name, f"must not be before {start_name}"))
         if end - start > span:
-            raise Open311Error(400, (end_name, f"the range from {start_name} to {end_name} spans more than "
-                                     f"{days} days"))
+            raise Open311Error(
+                400, (end_name, f"the range from {start_name} to {end_name} spans more than {days} days")
+            )
         return start, end
     if start is not None:
         return start, min(start + span, LATEST)

@@ -46,8 +46,9 @@ def _read(path: Path) -> tuple[str, dict[str, str]]:
     categories = {}
     for code, level in (section.get("categories") or {}).items():
         if str(level) not in LEVELS:
-            raise ImproperlyConfigured(f"{path}: publish.categories.{code} {level!r} must be one of "
-                                       f"{', '.join(LEVELS)}")
+            raise ImproperlyConfigured(
+                f"{path}: publish.categories.{code} {level!r} must be one of {', '.join(LEVELS)}"
+            )
         categories[str(code)] = str(level)
     return default, categories
 

@@ -23,8 +23,11 @@ def hit(bucket: str, *, limit: int, seconds: int, now: float | None = None) -> N
     recent = [t for t in (cache.get(key) or []) if t > now - seconds]
     if len(recent) >= limit:
         retry = max(1, math.ceil(recent[0] + seconds - now))
-        raise Open311Error(429, ("", f"too many requests: at most {limit} every {seconds} seconds; "
-                                     f"retry in {retry} seconds"), headers={"Retry-After": str(retry)})
+        raise Open311Error(
+            429,
+            ("", f"too many requests: at most {limit} every {seconds} seconds; retry in {retry} seconds"),
+            headers={"Retry-After": str(retry)},
+        )
     recent.append(now)
     cache.set(key, recent, timeout=seconds + 1)
 

@@ -16,8 +16,12 @@ CITIZEN_WORDS = {"followed_up", "reopened"}
 CLOSING_KINDS = {"followed_up", "verified", "merged"}
 POSTCODE_IN_TEXT = re.compile(r"(?<!\d)(\d{5,6})(?!\d)")
 UPDATE_WORDS = {
-    "dispatched": "sent to {unit}", "signed": "accepted by the handling unit", "followed_up": "closed after follow-up",
-    "verified": "readings back to normal", "merged": "merged into {text}", "reopened": "reopened",
+    "dispatched": "sent to {unit}",
+    "signed": "accepted by the handling unit",
+    "followed_up": "closed after follow-up",
+    "verified": "readings back to normal",
+    "merged": "merged into {text}",
+    "reopened": "reopened",
     "replied": "the handling unit replied",
 }
 
@@ -66,8 +70,15 @@ def client_facts(request: Request) -> dict:
     return (request.evidence or {}).get("open311", {}) if isinstance(request.evidence, dict) else {}
 
 
-def request_record(request: Request, *, tz, services: dict, postcodes: dict, published: dict[str, str],
-                   extensions: bool = False) -> dict:
+def request_record(
+    request: Request,
+    *,
+    tz,
+    services: dict,
+    postcodes: dict,
+    published: dict[str, str],
+    extensions: bool = False,
+) -> dict:
     """One request as the city chose to publish it (``publication``: full or summary)."""
     level = published[request.category.code]
     service = services[request.category.code]
@@ -86,10 +97,13 @@ def request_record(request: Request, *, tz, services: dict, postcodes: dict, pub
         "agency_responsible": agency(request),
         "service_notice": service.definition.service_notice or None,
         "requested_datetime": w3(request.created_at, tz),
-        "updated_datetime": w3((request.closed_at or request.updated_at) if closed else request.updated_at, tz),
+        "updated_datetime": w3(
+            (request.closed_at or request.updated_at) if closed else request.updated_at, tz
+        ),
         "expected_datetime": None if closed else w3(expected, tz),
         "address": address(request, level),
-        "address_id": (facts.get("address_id") if level == "full" else None) or (place.code if place else None),
+        "address_id": (facts.get("address_id") if level == "full" else None)
+        or (place.code if place else None),
         "zipcode": zipcode(request, postcodes, level),
         "lat": publication.rounded(request.lat, level),
         "long": publication.rounded(request.lon, level),
@@ -98,8 +112,11 @@ def request_record(request: Request, *, tz, services: dict, postcodes: dict, pub
     if extensions:
         record["cityloop_status"] = request.status
         record["cityloop_status_name"] = str(Status(request.status).label)
-        record["notes"] = [{"datetime": w3(e.at, tz), "kind": e.kind, "text": _note_text(e)}
-                           for e in request.public_events if e.kind in NOTE_KINDS and e.text.strip()]
+        record["notes"] = [
+            {"datetime": w3(e.at, tz), "kind": e.kind, "text": _note_text(e)}
+            for e in request.public_events
+            if e.kind in NOTE_KINDS and e.text.strip()
+        ]
     return record
 
 
@@ -113,18 +130,22 @@ def status_after(event: Event, state_changes: list[Event]) -> str:
     return status
 
 
-def update_record(event: Event, *, tz, state_changes: list[Event]) -> dict:
+def update_record(event: Event, *, tz, state_changes: list[Event], level: str = "full") -> dict:
+    """One public timeline line; in a ``summary`` category only what happened, not the unit's own text."""
     request = event.request
     status = status_after(event, state_changes)
-    words = UPDATE_WORDS.get(event.kind, "")
-    own_words = event.text.strip() and event.kind not in CITIZEN_WORDS and event.kind != "merged"
-    description = event.text if own_words else words.format(
-        unit=(event.data or {}).get("unit", ""), text=event.text)
+    words = UPDATE_WORDS.get(event.kind, "") or event.kind.replace("_", " ")
+    own_words = (
+        level == "full" and event.text.strip() and event.kind not in CITIZEN_WORDS and event.kind != "merged"
+    )
+    description = (
+        event.text if own_words else words.format(unit=(event.data or {}).get("unit", ""), text=event.text)
+    )
     return {
         "update_id": str(event.pk),
         "service_request_id": request.tracking_no,
         "status": status,
         "updated_datetime": w3(event.at, tz),
         "description": description,
-        "media_url": (event.data or {}).get("media_url") or None,
+        "media_url": ((event.data or {}).get("media_url") or None) if level == "full" else None,
     }

@@ -13,8 +13,14 @@ FORMATS = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=
 
 # A list under this key is written as <key><item/>...</key>.
 ITEM_TAGS = {
-    "attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format",
-    "notes": "note", "services": "service", "service_requests": "request", "errors": "error",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "notes": "note",
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
     "service_request_updates": "request_update",
 }
 
@@ -24,14 +30,17 @@ class Open311Error(Exception):
 
     def __init__(self, status: int, *errors: tuple[str, str], headers: dict | None = None):
         self.status = status
-        self.errors = [{"code": status, "description": f"{field}: {message}" if field else message}
-                       for field, message in errors]
+        self.errors = [
+            {"code": status, "description": f"{field}: {message}" if field else message}
+            for field, message in errors
+        ]
         self.headers = headers or {}
         super().__init__("; ".join(e["description"] for e in self.errors))
 
 
 def _text(value) -> str:
-    """XML text: characters XML 1.0 forbids (stored before the text rule, or in a client's echo) are dropped."""
+    """XML text: characters XML 1.0 forbids (stored before the text rule, or in a client's echo) are
+    dropped."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else xml_safe(value)
@@ -75,5 +84,6 @@ def respond(fmt: str, root: str, data, *, status: int = 200, headers: dict | Non
 
 def error_response(fmt: str, error: Open311Error) -> HttpResponse:
     # An unknown format still gets an answer: in XML, the format every GeoReport client reads.
-    return respond(fmt if fmt in FORMATS else "xml", "errors", error.errors, status=error.status,
-                   headers=error.headers)
+    return respond(
+        fmt if fmt in FORMATS else "xml", "errors", error.errors, status=error.status, headers=error.headers
+    )

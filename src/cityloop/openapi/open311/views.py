@@ -37,15 +37,24 @@ def endpoint(*methods: str):
                     raise Open311Error(404, ("format", f"{fmt!r} is not served; use .xml or .json"))
                 method = "GET" if request.method == "HEAD" else request.method
                 if method not in methods:
-                    raise Open311Error(400, ("method", f"{request.method} is not allowed here; use "
-                                                       f"{' or '.join(methods)}"), headers={"Allow": ", ".join(methods)})
+                    raise Open311Error(
+                        400,
+                        ("method", f"{request.method} is not allowed here; use {' or '.join(methods)}"),
+                        headers={"Allow": ", ".join(methods)},
+                    )
                 for name, given in request.GET.lists():
                     if any(CONTROL.search(text) for text in given) or CONTROL.search(name):
                         # No query parameter means a control character (a NUL even breaks PostgreSQL).
                         raise Open311Error(400, (name[:40], "contains a control character"))
                 if method == "POST" and request.content_type not in FORM_TYPES:
-                    raise Open311Error(400, ("body", "send the fields form-urlencoded "
-                                                     "(Content-Type: application/x-www-form-urlencoded)"))
+                    raise Open311Error(
+                        400,
+                        (
+                            "body",
+                            "send the fields form-urlencoded "
+                            "(Content-Type: application/x-www-form-urlencoded)",
+                        ),
+                    )
                 return view(request, *args, fmt=fmt, **kwargs)
             except Open311Error as error:
                 return error_response(fmt, error)
@@ -64,7 +73,9 @@ def _authorise(request, form):
         raise Open311Error(400, ("api_key", "send it in the POST body, never in the query string"))
     key = params.value(form, "api_key")
     if not key:
-        raise Open311Error(403, ("api_key", "missing: POSTs need an API key (a CityLoop token with the scope open311)"))
+        raise Open311Error(
+            403, ("api_key", "missing: POSTs need an API key (a CityLoop token with the scope open311)")
+        )
     found = tokens.lookup(key, scope="open311")
     if found is None:
         raise Open311Error(403, ("api_key", "invalid, expired, revoked or without the scope open311"))
@@ -82,9 +93,20 @@ def _city(request, form=None):
 @endpoint("GET")
 def discovery(request, *, fmt):
     root = request.build_absolute_uri(reverse("open311:discovery", kwargs={"fmt": fmt})).rsplit("/", 1)[0]
-    data = {"changeset": config.CHANGESET, "contact": config.get("contact"), "key_service": config.get("key_service"),
-            "endpoints": [{"specification": config.SPECIFICATION, "url": root, "changeset": config.CHANGESET,
-                           "type": "production", "formats": list(f.split(";")[0] for f in FORMATS.values())}]}
+    data = {
+        "changeset": config.CHANGESET,
+        "contact": config.get("contact"),
+        "key_service": config.get("key_service"),
+        "endpoints": [
+            {
+                "specification": config.SPECIFICATION,
+                "url": root,
+                "changeset": config.CHANGESET,
+                "type": "production",
+                "formats": list(f.split(";")[0] for f in FORMATS.values()),
+            }
+        ],
+    }
     return respond(fmt, "discovery", data)
 
 
@@ -100,8 +122,11 @@ def service_definition(request, code, *, fmt):
     service = definitions.service_for(city, code)
     if service is None:
         raise Open311Error(404, ("service_code", f"{code!r} is not a service of {city.code}"))
-    return respond(fmt, "service_definition", {
-        "service_code": service.code, "attributes": [a.as_open311() for a in service.definition.attributes]})
+    return respond(
+        fmt,
+        "service_definition",
+        {"service_code": service.code, "attributes": [a.as_open311() for a in service.definition.attributes]},
+    )
 
 
 def _published(city) -> tuple[dict, dict[str, str]]:
@@ -113,8 +138,12 @@ def _published(city) -> tuple[dict, dict[str, str]]:
 def _listing(request, city, found, *, extensions: bool, by_code: dict, published: dict[str, str]):
     tz = params.city_tz(city)
     postcodes = queries.postcodes(city)
-    return [records.request_record(r, tz=tz, services=by_code, postcodes=postcodes, published=published,
-                                   extensions=extensions) for r in found]
+    return [
+        records.request_record(
+            r, tz=tz, services=by_code, postcodes=postcodes, published=published, extensions=extensions
+        )
+        for r in found
+    ]
 
 
 @endpoint("GET", "POST")
@@ -134,17 +163,29 @@ def requests(request, *, fmt):
         if unknown:
             raise Open311Error(400, ("status", f"open or closed, not {', '.join(unknown)}"))
         tz = params.city_tz(city)
-        updated_after, updated_before = params.window(query, tz, start_name="updated_after",
-                                                      end_name="updated_before", default_to_recent=False)
+        updated_after, updated_before = params.window(
+            query, tz, start_name="updated_after", end_name="updated_before", default_to_recent=False
+        )
         recent = not (updated_after or updated_before)
         start, end = params.window(query, tz, default_to_recent=recent)
         page, page_size = params.paging(query)
-        found = queries.search(city, published=published, service_codes=params.comma_list(query, "service_code"),
-                               statuses=statuses,
-                               start=start, end=end, updated_after=updated_after, updated_before=updated_before,
-                               page=page, page_size=page_size)
-    return respond(fmt, "service_requests", _listing(request, city, found, extensions=extensions, by_code=by_code,
-                                                     published=published))
+        found = queries.search(
+            city,
+            published=published,
+            service_codes=params.comma_list(query, "service_code"),
+            statuses=statuses,
+            start=start,
+            end=end,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            page=page,
+            page_size=page_size,
+        )
+    return respond(
+        fmt,
+        "service_requests",
+        _listing(request, city, found, extensions=extensions, by_code=by_code, published=published),
+    )
 
 
 def _create(request, *, fmt):
@@ -159,8 +200,12 @@ def _create(request, *, fmt):
         raise Open311Error(400, ("service_code", f"{code!r} is not a service of {city.code}"))
     filed = actions.file_request(city, service, form, api_token=api_token, actor=api_token.user)
     answer = {"token": filed.token} if filed.token else {"service_request_id": filed.request.tracking_no}
-    answer.update({"service_notice": filed.service_notice or None,
-                   "account_id": params.value(form, "account_id") or None})
+    answer.update(
+        {
+            "service_notice": filed.service_notice or None,
+            "account_id": params.value(form, "account_id") or None,
+        }
+    )
     return respond(fmt, "service_requests", [answer])
 
 
@@ -171,8 +216,18 @@ def request_detail(request, request_id, *, fmt):
     found = queries.one(city, request_id, published)
     if found is None:  # unknown, or not published: the same answer, so nothing leaks about it
         raise Open311Error(404, ("service_request_id", f"no published request {request_id!r} in {city.code}"))
-    return respond(fmt, "service_requests", _listing(request, city, [found], extensions=params.flag(request.GET,
-                                                     "extensions"), by_code=by_code, published=published))
+    return respond(
+        fmt,
+        "service_requests",
+        _listing(
+            request,
+            city,
+            [found],
+            extensions=params.flag(request.GET, "extensions"),
+            by_code=by_code,
+            published=published,
+        ),
+    )
 
 
 @endpoint("GET")
@@ -205,12 +260,24 @@ def updates(request, *, fmt):
     _by_code, published = _published(city)
     found = queries.updates(city, published=published, start=start, end=end, page=page, page_size=page_size)
     changes = queries.state_changes(found)
-    return respond(fmt, "service_request_updates",
-                   [records.update_record(e, tz=tz, state_changes=changes.get(e.request_id, [])) for e in found])
+    return respond(
+        fmt,
+        "service_request_updates",
+        [
+            records.update_record(
+                e,
+                tz=tz,
+                state_changes=changes.get(e.request_id, []),
+                level=published[e.request.category.code],
+            )
+            for e in found
+        ],
+    )
 
 
 @csrf_exempt
 def not_found(request, path=""):
     fmt = path.rsplit(".", 1)[-1] if "." in path else "xml"
-    return error_response(fmt, Open311Error(404, ("", f"/open311/v2/{path} is not an Open311 resource; "
-                                                      "see discovery.xml")))
+    return error_response(
+        fmt, Open311Error(404, ("", f"/open311/v2/{path} is not an Open311 resource; see discovery.xml"))
+    )

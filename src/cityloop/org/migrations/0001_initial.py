@@ -5,127 +5,266 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Jurisdiction',
+            name="Jurisdiction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('name_en', models.CharField(blank=True, max_length=200, verbose_name='English name')),
-                ('code', models.CharField(max_length=40, verbose_name='code')),
-                ('level', models.CharField(choices=[('city', 'City'), ('district', 'District'), ('street', 'Street'), ('community', 'Community')], max_length=10, verbose_name='level')),
-                ('geometry', models.TextField(blank=True)),
-                ('min_lon', models.FloatField(blank=True, null=True)),
-                ('min_lat', models.FloatField(blank=True, null=True)),
-                ('max_lon', models.FloatField(blank=True, null=True)),
-                ('max_lat', models.FloatField(blank=True, null=True)),
-                ('city', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.jurisdiction')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("name_en", models.CharField(blank=True, max_length=200, verbose_name="English name")),
+                ("code", models.CharField(max_length=40, verbose_name="code")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("city", "City"),
+                            ("district", "District"),
+                            ("street", "Street"),
+                            ("community", "Community"),
+                        ],
+                        max_length=10,
+                        verbose_name="level",
+                    ),
+                ),
+                ("geometry", models.TextField(blank=True)),
+                ("min_lon", models.FloatField(blank=True, null=True)),
+                ("min_lat", models.FloatField(blank=True, null=True)),
+                ("max_lon", models.FloatField(blank=True, null=True)),
+                ("max_lat", models.FloatField(blank=True, null=True)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="org.jurisdiction",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'org_jurisdiction',
-                'ordering': ['code'],
+                "db_table": "org_jurisdiction",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Department',
+            name="Department",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('name_en', models.CharField(blank=True, max_length=200, verbose_name='English name')),
-                ('code', models.CharField(max_length=40, verbose_name='code')),
-                ('level', models.CharField(choices=[('city', 'City'), ('district', 'District')], max_length=10, verbose_name='level')),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='departments', to='org.jurisdiction')),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("name_en", models.CharField(blank=True, max_length=200, verbose_name="English name")),
+                ("code", models.CharField(max_length=40, verbose_name="code")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("city", "City"), ("district", "District")],
+                        max_length=10,
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="departments",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'org_department',
-                'ordering': ['code'],
+                "db_table": "org_department",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='CityPack',
+            name="CityPack",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, unique=True)),
-                ('country', models.CharField(max_length=2)),
-                ('timezone', models.CharField(max_length=64)),
-                ('calendar', models.CharField(max_length=16)),
-                ('default_language', models.CharField(max_length=10)),
-                ('synthetic_shapes', models.BooleanField(default=False)),
-                ('notes', models.TextField(blank=True)),
-                ('sources', models.JSONField(default=list)),
-                ('imported_at', models.DateTimeField(auto_now=True)),
-                ('city', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='pack', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, unique=True)),
+                ("country", models.CharField(max_length=2)),
+                ("timezone", models.CharField(max_length=64)),
+                ("calendar", models.CharField(max_length=16)),
+                ("default_language", models.CharField(max_length=10)),
+                ("synthetic_shapes", models.BooleanField(default=False)),
+                ("notes", models.TextField(blank=True)),
+                ("sources", models.JSONField(default=list)),
+                ("imported_at", models.DateTimeField(auto_now=True)),
+                (
+                    "city",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pack",
+                        to="org.jurisdiction",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'org_city_pack',
+                "db_table": "org_city_pack",
             },
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('name_en', models.CharField(blank=True, max_length=200, verbose_name='English name')),
-                ('code', models.CharField(max_length=40, verbose_name='code')),
-                ('depth', models.PositiveSmallIntegerField(default=1)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='org.category')),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='categories', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("name_en", models.CharField(blank=True, max_length=200, verbose_name="English name")),
+                ("code", models.CharField(max_length=40, verbose_name="code")),
+                ("depth", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="org.category",
+                    ),
+                ),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="categories",
+                        to="org.jurisdiction",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'org_category',
-                'ordering': ['code'],
+                "db_table": "org_category",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='PlaceName',
+            name="PlaceName",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.jurisdiction')),
-                ('jurisdiction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='place_names', to='org.jurisdiction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="org.jurisdiction"
+                    ),
+                ),
+                (
+                    "jurisdiction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="place_names",
+                        to="org.jurisdiction",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'org_place_name',
+                "db_table": "org_place_name",
             },
         ),
         migrations.CreateModel(
-            name='Responsibility',
+            name="Responsibility",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('route', models.CharField(choices=[('direct', 'Direct to the department (直派)'), ('street', 'To the street of the location')], max_length=10)),
-                ('category', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='responsibility', to='org.category')),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='responsibilities', to='org.department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "route",
+                    models.CharField(
+                        choices=[
+                            ("direct", "Direct to the department (直派)"),
+                            ("street", "To the street of the location"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "category",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responsibility",
+                        to="org.category",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="responsibilities",
+                        to="org.department",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'org_responsibility',
+                "db_table": "org_responsibility",
             },
         ),
         migrations.AddIndex(
-            model_name='jurisdiction',
-            index=models.Index(fields=['level', 'code'], name='org_jurisdi_level_899b36_idx'),
+            model_name="jurisdiction",
+            index=models.Index(fields=["level", "code"], name="org_jurisdi_level_899b36_idx"),
         ),
         migrations.AddConstraint(
-            model_name='jurisdiction',
-            constraint=models.UniqueConstraint(fields=('city', 'code'), name='org_jurisdiction_city_code'),
+            model_name="jurisdiction",
+            constraint=models.UniqueConstraint(fields=("city", "code"), name="org_jurisdiction_city_code"),
         ),
         migrations.AddConstraint(
-            model_name='department',
-            constraint=models.UniqueConstraint(fields=('city', 'code'), name='org_department_city_code'),
+            model_name="department",
+            constraint=models.UniqueConstraint(fields=("city", "code"), name="org_department_city_code"),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.UniqueConstraint(fields=('city', 'code'), name='org_category_city_code'),
+            model_name="category",
+            constraint=models.UniqueConstraint(fields=("city", "code"), name="org_category_city_code"),
         ),
         migrations.AddIndex(
-            model_name='placename',
-            index=models.Index(fields=['city', 'name'], name='org_place_n_city_id_eb5ac6_idx'),
+            model_name="placename",
+            index=models.Index(fields=["city", "name"], name="org_place_n_city_id_eb5ac6_idx"),
         ),
     ]

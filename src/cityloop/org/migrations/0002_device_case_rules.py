@@ -5,25 +5,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('org', '0001_initial'),
+        ("org", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeviceCaseRule',
+            name="DeviceCaseRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=16)),
-                ('alarm', models.CharField(max_length=16)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.category')),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.jurisdiction')),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=16)),
+                ("alarm", models.CharField(max_length=16)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="org.category"
+                    ),
+                ),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="org.jurisdiction"
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="org.department",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'org_device_case_rule',
-                'constraints': [models.UniqueConstraint(fields=('city', 'kind', 'alarm'), name='one_rule_per_kind_alarm')],
+                "db_table": "org_device_case_rule",
+                "constraints": [
+                    models.UniqueConstraint(fields=("city", "kind", "alarm"), name="one_rule_per_kind_alarm")
+                ],
             },
         ),
     ]

@@ -6,68 +6,103 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('org', '0001_initial'),
+        ("org", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Counter',
+            name="Counter",
             fields=[
-                ('name', models.CharField(max_length=40, primary_key=True, serialize=False)),
-                ('value', models.PositiveBigIntegerField(default=0)),
+                ("name", models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ("value", models.PositiveBigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'seal_counter',
+                "db_table": "seal_counter",
             },
         ),
         migrations.CreateModel(
-            name='SigningKey',
+            name="SigningKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kid', models.CharField(max_length=32, unique=True, verbose_name='key id')),
-                ('authority', models.CharField(db_index=True, max_length=60, verbose_name='authority')),
-                ('authority_name', models.CharField(max_length=200, verbose_name='authority name')),
-                ('public_key_pem', models.TextField(verbose_name='public key (PEM)')),
-                ('created_at', models.DateTimeField(verbose_name='valid from')),
-                ('retired_at', models.DateTimeField(blank=True, null=True, verbose_name='valid until')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kid", models.CharField(max_length=32, unique=True, verbose_name="key id")),
+                ("authority", models.CharField(db_index=True, max_length=60, verbose_name="authority")),
+                ("authority_name", models.CharField(max_length=200, verbose_name="authority name")),
+                ("public_key_pem", models.TextField(verbose_name="public key (PEM)")),
+                ("created_at", models.DateTimeField(verbose_name="valid from")),
+                ("retired_at", models.DateTimeField(blank=True, null=True, verbose_name="valid until")),
             ],
             options={
-                'verbose_name': 'signing key',
-                'verbose_name_plural': 'signing keys',
-                'db_table': 'seal_signing_key',
-                'ordering': ['authority', 'created_at'],
+                "verbose_name": "signing key",
+                "verbose_name_plural": "signing keys",
+                "db_table": "seal_signing_key",
+                "ordering": ["authority", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Certificate',
+            name="Certificate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('serial', models.CharField(max_length=20, unique=True, verbose_name='serial')),
-                ('issuer_name', models.CharField(max_length=200, verbose_name='issuer')),
-                ('holder_name', models.CharField(max_length=200, verbose_name='holder name')),
-                ('holder_id', models.CharField(max_length=40, verbose_name='holder ID')),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('fields', models.JSONField(default=dict, verbose_name='fields')),
-                ('issued_at', models.DateTimeField(verbose_name='issued at')),
-                ('kid', models.CharField(max_length=32, verbose_name='key id')),
-                ('payload', models.TextField(verbose_name='signed payload')),
-                ('status_index', models.PositiveIntegerField(unique=True, verbose_name='status list index')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked at')),
-                ('revocation_reason', models.CharField(blank=True, max_length=500, verbose_name='revocation reason')),
-                ('source_ref', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='source')),
-                ('holder_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='certificates', to=settings.AUTH_USER_MODEL, verbose_name='holder account')),
-                ('issuer_department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='certificates', to='org.department', verbose_name='issuing department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("serial", models.CharField(max_length=20, unique=True, verbose_name="serial")),
+                ("issuer_name", models.CharField(max_length=200, verbose_name="issuer")),
+                ("holder_name", models.CharField(max_length=200, verbose_name="holder name")),
+                ("holder_id", models.CharField(max_length=40, verbose_name="holder ID")),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("fields", models.JSONField(default=dict, verbose_name="fields")),
+                ("issued_at", models.DateTimeField(verbose_name="issued at")),
+                ("kid", models.CharField(max_length=32, verbose_name="key id")),
+                ("payload", models.TextField(verbose_name="signed payload")),
+                ("status_index", models.PositiveIntegerField(unique=True, verbose_name="status list index")),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="revoked at")),
+                (
+                    "revocation_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="revocation reason"),
+                ),
+                (
+                    "source_ref",
+                    models.CharField(blank=True, db_index=True, max_length=200, verbose_name="source"),
+                ),
+                (
+                    "holder_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="certificates",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="holder account",
+                    ),
+                ),
+                (
+                    "issuer_department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="certificates",
+                        to="org.department",
+                        verbose_name="issuing department",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'e-certificate',
-                'verbose_name_plural': 'e-certificates',
-                'db_table': 'seal_certificate',
-                'ordering': ['-issued_at', '-id'],
+                "verbose_name": "e-certificate",
+                "verbose_name_plural": "e-certificates",
+                "db_table": "seal_certificate",
+                "ordering": ["-issued_at", "-id"],
             },
         ),
     ]

@@ -6,352 +6,758 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('org', '0001_initial'),
+        ("org", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Bundle',
+            name="Bundle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('name_en', models.CharField(blank=True, max_length=200)),
-                ('description', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("name_en", models.CharField(blank=True, max_length=200)),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'db_table': 'services_bundle',
-                'ordering': ['code'],
+                "db_table": "services_bundle",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ItemVersion',
+            name="ItemVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published'), ('retired', 'Retired')], default='draft', max_length=10)),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('name_en', models.CharField(blank=True, max_length=200, verbose_name='English name')),
-                ('legal_basis', models.TextField(blank=True, verbose_name='legal basis')),
-                ('conditions', models.JSONField(default=list, verbose_name='acceptance conditions')),
-                ('steps', models.JSONField(default=list, verbose_name='process steps')),
-                ('legal_days', models.DecimalField(decimal_places=1, default=20, max_digits=5, verbose_name='legal time limit (working days)')),
-                ('committed_days', models.DecimalField(decimal_places=1, default=5, max_digits=5, verbose_name='committed time limit (working days)')),
-                ('fee', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='fee (yuan)')),
-                ('visits', models.PositiveSmallIntegerField(default=0, verbose_name='on-site visits')),
-                ('online_depth', models.PositiveSmallIntegerField(choices=[(1, 'Information only'), (2, 'Forms to download'), (3, 'Apply online, collect in person'), (4, 'Fully online')], default=4, verbose_name='online depth')),
-                ('result_title', models.CharField(blank=True, max_length=200, verbose_name='result document')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published"), ("retired", "Retired")],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("name_en", models.CharField(blank=True, max_length=200, verbose_name="English name")),
+                ("legal_basis", models.TextField(blank=True, verbose_name="legal basis")),
+                ("conditions", models.JSONField(default=list, verbose_name="acceptance conditions")),
+                ("steps", models.JSONField(default=list, verbose_name="process steps")),
+                (
+                    "legal_days",
+                    models.DecimalField(
+                        decimal_places=1,
+                        default=20,
+                        max_digits=5,
+                        verbose_name="legal time limit (working days)",
+                    ),
+                ),
+                (
+                    "committed_days",
+                    models.DecimalField(
+                        decimal_places=1,
+                        default=5,
+                        max_digits=5,
+                        verbose_name="committed time limit (working days)",
+                    ),
+                ),
+                (
+                    "fee",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=10, verbose_name="fee (yuan)"
+                    ),
+                ),
+                ("visits", models.PositiveSmallIntegerField(default=0, verbose_name="on-site visits")),
+                (
+                    "online_depth",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "Information only"),
+                            (2, "Forms to download"),
+                            (3, "Apply online, collect in person"),
+                            (4, "Fully online"),
+                        ],
+                        default=4,
+                        verbose_name="online depth",
+                    ),
+                ),
+                (
+                    "result_title",
+                    models.CharField(blank=True, max_length=200, verbose_name="result document"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'services_item_version',
-                'ordering': ['item__code', '-number'],
+                "db_table": "services_item_version",
+                "ordering": ["item__code", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='Application',
+            name="Application",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=24, unique=True)),
-                ('holder_name', models.CharField(max_length=100, verbose_name='applicant name')),
-                ('holder_id', models.CharField(max_length=40, verbose_name='ID number')),
-                ('channel', models.CharField(choices=[('online', 'Online'), ('window', 'At the window')], default='online', max_length=8)),
-                ('status', models.CharField(choices=[('draft', 'Being filled in'), ('submitted', 'Waiting at the window'), ('correction', 'Correction requested'), ('accepted', 'Being approved'), ('approved', 'Approved'), ('refused', 'Refused'), ('delivered', 'Results delivered')], default='draft', max_length=12)),
-                ('answers', models.JSONField(default=dict)),
-                ('form_data', models.JSONField(default=dict)),
-                ('consent_at', models.DateTimeField(blank=True, null=True)),
-                ('fetched', models.JSONField(default=dict)),
-                ('commitments', models.JSONField(default=list)),
-                ('visits', models.PositiveSmallIntegerField(default=0)),
-                ('resubmissions', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('accepted_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('applicant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='applications', to=settings.AUTH_USER_MODEL)),
-                ('started_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('bundle', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='applications', to='services.bundle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=24, unique=True)),
+                ("holder_name", models.CharField(max_length=100, verbose_name="applicant name")),
+                ("holder_id", models.CharField(max_length=40, verbose_name="ID number")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("online", "Online"), ("window", "At the window")],
+                        default="online",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Being filled in"),
+                            ("submitted", "Waiting at the window"),
+                            ("correction", "Correction requested"),
+                            ("accepted", "Being approved"),
+                            ("approved", "Approved"),
+                            ("refused", "Refused"),
+                            ("delivered", "Results delivered"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                ("answers", models.JSONField(default=dict)),
+                ("form_data", models.JSONField(default=dict)),
+                ("consent_at", models.DateTimeField(blank=True, null=True)),
+                ("fetched", models.JSONField(default=dict)),
+                ("commitments", models.JSONField(default=list)),
+                ("visits", models.PositiveSmallIntegerField(default=0)),
+                ("resubmissions", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("accepted_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "applicant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="applications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "bundle",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="applications",
+                        to="services.bundle",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_application',
-                'ordering': ['-created_at'],
+                "db_table": "services_application",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ApprovalTask',
+            name="ApprovalTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('waiting', 'Waiting for another task'), ('pending', 'To approve'), ('suspended', 'Clock suspended'), ('approved', 'Approved'), ('refused', 'Refused')], default='waiting', max_length=10)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_note', models.TextField(blank=True)),
-                ('escalation_level', models.PositiveSmallIntegerField(default=0)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='services.application')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_tasks', to='org.department')),
-                ('depends_on', models.ManyToManyField(blank=True, related_name='dependents', to='services.approvaltask')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='services.itemversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Waiting for another task"),
+                            ("pending", "To approve"),
+                            ("suspended", "Clock suspended"),
+                            ("approved", "Approved"),
+                            ("refused", "Refused"),
+                        ],
+                        default="waiting",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_note", models.TextField(blank=True)),
+                ("escalation_level", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="services.application",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_tasks",
+                        to="org.department",
+                    ),
+                ),
+                (
+                    "depends_on",
+                    models.ManyToManyField(blank=True, related_name="dependents", to="services.approvaltask"),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="services.itemversion",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_approval_task',
-                'ordering': ['pk'],
+                "db_table": "services_approval_task",
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='CatalogueSnapshot',
+            name="CatalogueSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_on', models.DateField(db_index=True)),
-                ('label', models.CharField(default='manual', max_length=40)),
-                ('data', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("taken_on", models.DateField(db_index=True)),
+                ("label", models.CharField(default="manual", max_length=40)),
+                ("data", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'db_table': 'services_catalogue_snapshot',
-                'ordering': ['-taken_on', '-pk'],
-                'constraints': [models.UniqueConstraint(fields=('taken_on', 'label'), name='services_snapshot_unique')],
+                "db_table": "services_catalogue_snapshot",
+                "ordering": ["-taken_on", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("taken_on", "label"), name="services_snapshot_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CorrectionNotice',
+            name="CorrectionNotice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('items', models.JSONField()),
-                ('sent_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='correction', to='services.application')),
-                ('sent_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("items", models.JSONField()),
+                ("sent_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="correction",
+                        to="services.application",
+                    ),
+                ),
+                (
+                    "sent_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_correction_notice',
+                "db_table": "services_correction_notice",
             },
         ),
         migrations.CreateModel(
-            name='Escalation',
+            name="Escalation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField()),
-                ('at', models.DateTimeField()),
-                ('overdue_seconds', models.FloatField()),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='escalations', to='services.approvaltask')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("level", models.PositiveSmallIntegerField()),
+                ("at", models.DateTimeField()),
+                ("overdue_seconds", models.FloatField()),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="escalations",
+                        to="services.approvaltask",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_escalation',
-                'ordering': ['at'],
+                "db_table": "services_escalation",
+                "ordering": ["at"],
             },
         ),
         migrations.CreateModel(
-            name='GovRecord',
+            name="GovRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('holder_id', models.CharField(db_index=True, max_length=40)),
-                ('record_type', models.CharField(max_length=40)),
-                ('title', models.CharField(max_length=200)),
-                ('issuer', models.CharField(blank=True, max_length=200)),
-                ('data', models.JSONField(default=dict)),
-                ('issued_on', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("holder_id", models.CharField(db_index=True, max_length=40)),
+                ("record_type", models.CharField(max_length=40)),
+                ("title", models.CharField(max_length=200)),
+                ("issuer", models.CharField(blank=True, max_length=200)),
+                ("data", models.JSONField(default=dict)),
+                ("issued_on", models.DateField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'services_gov_record',
-                'constraints': [models.UniqueConstraint(fields=('holder_id', 'record_type'), name='services_record_unique')],
+                "db_table": "services_gov_record",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("holder_id", "record_type"), name="services_record_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ApplicationItem',
+            name="ApplicationItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='services.application')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='services.itemversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="services.application",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="services.itemversion",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_application_item',
-                'ordering': ['pk'],
+                "db_table": "services_application_item",
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='Material',
+            name="Material",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('name_en', models.CharField(blank=True, max_length=200)),
-                ('form', models.CharField(choices=[('original', 'Original'), ('copy', 'Copy'), ('electronic', 'Electronic')], default='electronic', max_length=12)),
-                ('copies', models.PositiveSmallIntegerField(default=1)),
-                ('necessity', models.CharField(choices=[('required', 'Required'), ('conditional', 'Depends on the situation')], default='required', max_length=12)),
-                ('condition', models.JSONField(blank=True, default=dict)),
-                ('legal_basis', models.CharField(blank=True, max_length=300)),
-                ('template', models.CharField(blank=True, max_length=300)),
-                ('source', models.CharField(choices=[('applicant', 'The applicant'), ('elicence', 'E-licence issued by the government'), ('data_sharing', 'Data sharing between departments'), ('commitment', 'Written commitment (告知承诺)')], default='applicant', max_length=14)),
-                ('record_type', models.CharField(blank=True, max_length=40)),
-                ('upload_required', models.BooleanField(default=True)),
-                ('proves', models.CharField(blank=True, max_length=80)),
-                ('is_certificate', models.BooleanField(default=False)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='materials', to='services.itemversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("name_en", models.CharField(blank=True, max_length=200)),
+                (
+                    "form",
+                    models.CharField(
+                        choices=[("original", "Original"), ("copy", "Copy"), ("electronic", "Electronic")],
+                        default="electronic",
+                        max_length=12,
+                    ),
+                ),
+                ("copies", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "necessity",
+                    models.CharField(
+                        choices=[("required", "Required"), ("conditional", "Depends on the situation")],
+                        default="required",
+                        max_length=12,
+                    ),
+                ),
+                ("condition", models.JSONField(blank=True, default=dict)),
+                ("legal_basis", models.CharField(blank=True, max_length=300)),
+                ("template", models.CharField(blank=True, max_length=300)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("applicant", "The applicant"),
+                            ("elicence", "E-licence issued by the government"),
+                            ("data_sharing", "Data sharing between departments"),
+                            ("commitment", "Written commitment (告知承诺)"),
+                        ],
+                        default="applicant",
+                        max_length=14,
+                    ),
+                ),
+                ("record_type", models.CharField(blank=True, max_length=40)),
+                ("upload_required", models.BooleanField(default=True)),
+                ("proves", models.CharField(blank=True, max_length=80)),
+                ("is_certificate", models.BooleanField(default=False)),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="materials",
+                        to="services.itemversion",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_material',
-                'ordering': ['order', 'pk'],
+                "db_table": "services_material",
+                "ordering": ["order", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Rating',
+            name="Rating",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.PositiveSmallIntegerField()),
-                ('comment', models.TextField(blank=True)),
-                ('at', models.DateTimeField()),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='rating', to='services.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("score", models.PositiveSmallIntegerField()),
+                ("comment", models.TextField(blank=True)),
+                ("at", models.DateTimeField()),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rating",
+                        to="services.application",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_rating',
+                "db_table": "services_rating",
             },
         ),
         migrations.CreateModel(
-            name='Rectification',
+            name="Rectification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('due_at', models.DateTimeField()),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('response', models.TextField(blank=True)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rectifications', to='org.department')),
-                ('rating', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rectifications', to='services.rating')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("due_at", models.DateTimeField()),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("response", models.TextField(blank=True)),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rectifications",
+                        to="org.department",
+                    ),
+                ),
+                (
+                    "rating",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rectifications",
+                        to="services.rating",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_rectification',
-                'ordering': ['due_at'],
+                "db_table": "services_rectification",
+                "ordering": ["due_at"],
             },
         ),
         migrations.CreateModel(
-            name='Result',
+            name="Result",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('serial', models.CharField(blank=True, max_length=80)),
-                ('url', models.CharField(blank=True, max_length=300)),
-                ('pdf_url', models.CharField(blank=True, max_length=300)),
-                ('issued_at', models.DateTimeField()),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='services.application')),
-                ('task', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='result', to='services.approvaltask')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("serial", models.CharField(blank=True, max_length=80)),
+                ("url", models.CharField(blank=True, max_length=300)),
+                ("pdf_url", models.CharField(blank=True, max_length=300)),
+                ("issued_at", models.DateTimeField()),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="services.application",
+                    ),
+                ),
+                (
+                    "task",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="result",
+                        to="services.approvaltask",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_result',
-                'ordering': ['pk'],
+                "db_table": "services_result",
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='ServiceItem',
+            name="ServiceItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, unique=True, verbose_name='code')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_items', to='org.department', verbose_name='implementing department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, unique=True, verbose_name="code")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_items",
+                        to="org.department",
+                        verbose_name="implementing department",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_item',
-                'ordering': ['code'],
+                "db_table": "services_item",
+                "ordering": ["code"],
             },
         ),
         migrations.AddField(
-            model_name='itemversion',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='services.serviceitem'),
+            model_name="itemversion",
+            name="item",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="versions",
+                to="services.serviceitem",
+            ),
         ),
         migrations.CreateModel(
-            name='BundleItem',
+            name="BundleItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('depends_on', models.JSONField(blank=True, default=list)),
-                ('bundle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='services.bundle')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='services.serviceitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                ("depends_on", models.JSONField(blank=True, default=list)),
+                (
+                    "bundle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="services.bundle",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="services.serviceitem",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_bundle_item',
-                'ordering': ['order', 'pk'],
+                "db_table": "services_bundle_item",
+                "ordering": ["order", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Situation',
+            name="Situation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('question', models.CharField(max_length=300)),
-                ('question_en', models.CharField(blank=True, max_length=300)),
-                ('options', models.JSONField(default=list)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='situations', to='services.itemversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=40)),
+                ("question", models.CharField(max_length=300)),
+                ("question_en", models.CharField(blank=True, max_length=300)),
+                ("options", models.JSONField(default=list)),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="situations",
+                        to="services.itemversion",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_situation',
-                'ordering': ['order', 'pk'],
+                "db_table": "services_situation",
+                "ordering": ["order", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Suspension',
+            name="Suspension",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('correction', 'Correction (补正)'), ('hearing', 'Hearing (听证)'), ('inspection', 'Inspection or testing (检验检测)'), ('expert_review', 'Expert review (专家评审)')], max_length=14)),
-                ('reason', models.TextField()),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('remaining_seconds', models.FloatField()),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suspensions', to='services.approvaltask')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("correction", "Correction (补正)"),
+                            ("hearing", "Hearing (听证)"),
+                            ("inspection", "Inspection or testing (检验检测)"),
+                            ("expert_review", "Expert review (专家评审)"),
+                        ],
+                        max_length=14,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("remaining_seconds", models.FloatField()),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suspensions",
+                        to="services.approvaltask",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_suspension',
-                'ordering': ['started_at'],
+                "db_table": "services_suspension",
+                "ordering": ["started_at"],
             },
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('need_key', models.CharField(max_length=120)),
-                ('filename', models.CharField(max_length=200)),
-                ('content_type', models.CharField(max_length=40)),
-                ('size', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('content', models.BinaryField()),
-                ('uploaded_at', models.DateTimeField()),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uploads', to='services.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("need_key", models.CharField(max_length=120)),
+                ("filename", models.CharField(max_length=200)),
+                ("content_type", models.CharField(max_length=40)),
+                ("size", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("content", models.BinaryField()),
+                ("uploaded_at", models.DateTimeField()),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="uploads",
+                        to="services.application",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_upload',
+                "db_table": "services_upload",
             },
         ),
         migrations.CreateModel(
-            name='WindowDepartment',
+            name="WindowDepartment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('department', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "department",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="org.department"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'services_window_department',
+                "db_table": "services_window_department",
             },
         ),
         migrations.AddConstraint(
-            model_name='itemversion',
-            constraint=models.UniqueConstraint(fields=('item', 'number'), name='services_version_number_unique'),
+            model_name="itemversion",
+            constraint=models.UniqueConstraint(
+                fields=("item", "number"), name="services_version_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='itemversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'draft')), fields=('item',), name='services_one_draft_per_item'),
+            model_name="itemversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "draft")), fields=("item",), name="services_one_draft_per_item"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bundleitem',
-            constraint=models.UniqueConstraint(fields=('bundle', 'item'), name='services_bundle_item_unique'),
+            model_name="bundleitem",
+            constraint=models.UniqueConstraint(fields=("bundle", "item"), name="services_bundle_item_unique"),
         ),
         migrations.AddConstraint(
-            model_name='upload',
-            constraint=models.UniqueConstraint(fields=('application', 'need_key'), name='services_upload_unique'),
+            model_name="upload",
+            constraint=models.UniqueConstraint(
+                fields=("application", "need_key"), name="services_upload_unique"
+            ),
         ),
     ]

@@ -62,8 +62,10 @@ class Command(BaseCommand):
 
             started = time.perf_counter()
             written = write_nab_results(opts["data"], opts["out"], detector_name=opts["detector"])
-            self.stdout.write(f"wrote {len(written)} results files under "
-                              f"{Path(opts['out']) / opts['detector']} in {time.perf_counter() - started:.1f} s")
+            self.stdout.write(
+                f"wrote {len(written)} results files under "
+                f"{Path(opts['out']) / opts['detector']} in {time.perf_counter() - started:.1f} s"
+            )
 
     def _import(self, opts):
         from cityloop.brain.devices import import_devices_csv
@@ -71,7 +73,9 @@ class Command(BaseCommand):
         path = Path(opts["csv"])
         if not path.exists():
             raise CommandError(f"csv: {path} does not exist")
-        report = import_devices_csv(city=_city(opts["city"]), text=path.read_text(encoding="utf-8"), actor=None)
+        report = import_devices_csv(
+            city=_city(opts["city"]), text=path.read_text(encoding="utf-8"), actor=None
+        )
         if not report.ok:
             for line in report.errors:
                 self.stderr.write(line)
@@ -103,8 +107,10 @@ def _city(code: str):
     from cityloop.org.queries import default_city
 
     if code:
-        city = (Jurisdiction.objects.filter(level="city", code=code).first()
-                or Jurisdiction.objects.filter(level="city", pack__code=code).first())
+        city = (
+            Jurisdiction.objects.filter(level="city", code=code).first()
+            or Jurisdiction.objects.filter(level="city", pack__code=code).first()
+        )
     else:
         city = default_city()
     if city is None:
@@ -119,8 +125,12 @@ def add_worker_arguments(parser) -> None:
     parser.add_argument("--idle-exit", type=float, default=None, help="stop after this many idle seconds")
     parser.add_argument("--checkpoint-every", type=float, default=1.0, help="seconds between checkpoints")
     parser.add_argument("--fetch", type=int, default=256, help="NATS messages per fetch")
-    parser.add_argument("--maintenance-every", type=float, default=30.0,
-                        help="seconds between silent-device checks and case verification (0: never)")
+    parser.add_argument(
+        "--maintenance-every",
+        type=float,
+        default=30.0,
+        help="seconds between silent-device checks and case verification (0: never)",
+    )
     parser.add_argument("--devices", type=int, default=200, help="--via inproc: simulated devices")
     parser.add_argument("--duration", type=float, default=None, help="--via inproc: seconds to run")
 
@@ -131,15 +141,26 @@ def run_worker(command, opts) -> None:
     started = time.perf_counter()
     via = opts["via"]
     if via == "nats":
-        stats = worker.run_nats(subject=opts["subject"], durable=opts["durable"], fetch_batch=opts["fetch"],
-                                checkpoint_every=opts["checkpoint_every"], idle_exit=opts["idle_exit"],
-                                maintenance_every=opts["maintenance_every"])
+        stats = worker.run_nats(
+            subject=opts["subject"],
+            durable=opts["durable"],
+            fetch_batch=opts["fetch"],
+            checkpoint_every=opts["checkpoint_every"],
+            idle_exit=opts["idle_exit"],
+            maintenance_every=opts["maintenance_every"],
+        )
     elif via == "mqtt":
-        stats = worker.run_mqtt(client_id=opts["durable"], checkpoint_every=min(opts["checkpoint_every"], 0.5),
-                                idle_exit=opts["idle_exit"], maintenance_every=opts["maintenance_every"])
+        stats = worker.run_mqtt(
+            client_id=opts["durable"],
+            checkpoint_every=min(opts["checkpoint_every"], 0.5),
+            idle_exit=opts["idle_exit"],
+            maintenance_every=opts["maintenance_every"],
+        )
     else:
         from cityloop.brain import runner
 
         stats = runner.run_inproc_demo(devices=opts["devices"], duration=opts["duration"])
-    command.stdout.write(f"worker ({via}) stopped after {time.perf_counter() - started:.1f} s: {stats.line()}")
+    command.stdout.write(
+        f"worker ({via}) stopped after {time.perf_counter() - started:.1f} s: {stats.line()}"
+    )
     sys.stdout.flush()

@@ -10,27 +10,39 @@ from cityloop.core import demo
 
 
 class Command(BaseCommand):
-    help = ("Migrate, load the demo city and one account per role, then serve it with the city-brain worker "
-            "feeding simulated devices (unless --load-only).")
+    help = (
+        "Migrate, load the demo city and one account per role, then serve it with the city-brain worker "
+        "feeding simulated devices (unless --load-only)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--city", default="beijing", help="built-in pack or pack folder (default: beijing)")
+        parser.add_argument(
+            "--city", default="beijing", help="built-in pack or pack folder (default: beijing)"
+        )
         parser.add_argument("--load-only", action="store_true", help="load into the database and exit")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--devices", type=int, default=200, help="simulated devices fed live by the worker")
+        parser.add_argument(
+            "--devices", type=int, default=200, help="simulated devices fed live by the worker"
+        )
         parser.add_argument("--no-brain", action="store_true", help="serve without the city-brain worker")
-        parser.add_argument("--force", action="store_true",
-                            help="load into a database that holds accounts the demo did not create (adds demo "
-                                 "logins with a published password: never on a real city's database)")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="load into a database that holds accounts the demo did not create (adds demo "
+            "logins with a published password: never on a real city's database)",
+        )
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
         if not options["force"] and not demo.is_demo_or_empty():
             raise CommandError(
-                f"{settings.DATABASES['default']['NAME']} already holds accounts that the demo did not create; "
-                "the demo would add logins whose password is published. Use a new CITYLOOP_DATA_DIR (or database), "
-                "or pass --force if this really is a test database.")
+                f"{settings.DATABASES['default']['NAME']} already holds accounts that the demo did not "
+                "create; "
+                "the demo would add logins whose password is published. Use a new CITYLOOP_DATA_DIR (or "
+                "database), "
+                "or pass --force if this really is a test database."
+            )
         accounts = demo.load(options["city"], stdout=self.stdout)
         self.stdout.write(f"demo city {options['city']} loaded into {settings.DATABASES['default']['NAME']}")
         self.stdout.write(f"demo logins (password for all: {demo.DEMO_PASSWORD}):")
@@ -41,8 +53,10 @@ class Command(BaseCommand):
 
         others = User.objects.exclude(username__in=[p.username for p, _ in accounts]).order_by("username")
         if others.exists():
-            self.stdout.write("  also: " + ", ".join(f"{u.username} ({u.department or u.get_role_display()})"
-                                                     for u in others[:12]))
+            self.stdout.write(
+                "  also: "
+                + ", ".join(f"{u.username} ({u.department or u.get_role_display()})" for u in others[:12])
+            )
         key, where = demo.open311_key()
         self.stdout.write(f"Open311 api_key for the README's examples (also in {where}): {key}")
         if options["load_only"]:
@@ -51,10 +65,23 @@ class Command(BaseCommand):
         brain = None
         if not options["no_brain"]:
             # The worker runs beside the web server as its own process, like in production.
-            brain = subprocess.Popen([sys.executable, "-m", "cityloop.cli.main", "brain", "worker", "--via", "inproc",  # noqa: S603 (our own interpreter and module, no shell)
-                                      "--devices", str(options["devices"])])
-            self.stdout.write(f"city-brain worker started (pid {brain.pid}) with {options['devices']} simulated "
-                              "devices: see /brain/")
+            brain = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+                [
+                    sys.executable,
+                    "-m",
+                    "cityloop.cli.main",
+                    "brain",
+                    "worker",
+                    "--via",
+                    "inproc",
+                    "--devices",
+                    str(options["devices"]),
+                ]
+            )
+            self.stdout.write(
+                f"city-brain worker started (pid {brain.pid}) with {options['devices']} simulated "
+                "devices: see /brain/"
+            )
         try:
             call_command("serve", host=options["host"], port=options["port"])
         finally:

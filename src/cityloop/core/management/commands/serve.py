@@ -1,4 +1,3 @@
-
 import os
 from pathlib import Path
 
@@ -32,15 +31,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=config.env_number("PORT", 8000, low=1, high=65535, integer=True))
-        parser.add_argument("--workers", type=int, default=config.env_number("CITYLOOP_WEB_WORKERS", 4, low=1, high=64, integer=True))
+        parser.add_argument(
+            "--port", type=int, default=config.env_number("PORT", 8000, low=1, high=65535, integer=True)
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=config.env_number("CITYLOOP_WEB_WORKERS", 4, low=1, high=64, integer=True),
+        )
         # 16 threads: a worker can hold every connection of a busy client, and intake commits them together.
-        parser.add_argument("--threads", type=int, default=config.env_number("CITYLOOP_WEB_THREADS", 16, low=1, high=256, integer=True))
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=config.env_number("CITYLOOP_WEB_THREADS", 16, low=1, high=256, integer=True),
+        )
 
     def handle(self, *args, **options):
         from gunicorn.app.base import BaseApplication
 
-        metrics_dir = _fresh_metrics_dir()  # before prometheus_client is imported, in this process and the workers
+        metrics_dir = (
+            _fresh_metrics_dir()
+        )  # before prometheus_client is imported, in this process and the workers
 
         call_command("collectstatic", interactive=False, verbosity=0)
         # Only now: WhiteNoise indexes STATIC_ROOT once, when the application is built, so building it
@@ -61,7 +72,9 @@ class Command(BaseCommand):
             def load(self):
                 return application
 
-        self.stdout.write(f"CityLoop is serving at http://{bind}/  (Ctrl-C stops it); metrics of all workers "
-                          f"are collected in {metrics_dir}")
+        self.stdout.write(
+            f"CityLoop is serving at http://{bind}/  (Ctrl-C stops it); metrics of all workers "
+            f"are collected in {metrics_dir}"
+        )
         self.stdout.flush()
         Server().run()

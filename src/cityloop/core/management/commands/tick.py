@@ -6,8 +6,10 @@ from cityloop.core import schedule
 
 
 class Command(BaseCommand):
-    help = ("Run the scheduled work once: missed whistle report-ins, overdue approval escalations, a signed "
-            "audit checkpoint when due. Safe to run from several machines at once.")
+    help = (
+        "Run the scheduled work once: missed whistle report-ins, overdue approval escalations, a signed "
+        "audit checkpoint when due. Safe to run from several machines at once."
+    )
 
     def handle(self, *args, **options):
         failed = []

@@ -17,11 +17,19 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="create a token; it is printed once and never stored")
         create.add_argument("username", help="the account the token acts as")
         create.add_argument("--name", required=True, help="who or what uses it, e.g. 'FixMyStreet bridge'")
-        create.add_argument("--scope", action="append", required=True, choices=sorted(tokens.SCOPES),
-                            help="repeat for several scopes")
+        create.add_argument(
+            "--scope",
+            action="append",
+            required=True,
+            choices=sorted(tokens.SCOPES),
+            help="repeat for several scopes",
+        )
         create.add_argument("--days", type=int, help="expire after this many days")
-        create.add_argument("--gateway", default="", help="brain tokens: write readings only for the devices of "
-                                                          "this gateway (* for every device)")
+        create.add_argument(
+            "--gateway",
+            default="",
+            help="brain tokens: write readings only for the devices of this gateway (* for every device)",
+        )
         sub.add_parser("list", help="list tokens (prefix, owner, scopes, state)")
         revoke = sub.add_parser("revoke", help="revoke a token by its prefix")
         revoke.add_argument("prefix")
@@ -34,17 +42,27 @@ class Command(BaseCommand):
                 raise CommandError(f"no user {options['username']!r}")
             expires = timezone.now() + timedelta(days=options["days"]) if options["days"] else None
             try:
-                token, secret = actions.create_token(user=user, name=options["name"], scopes=options["scope"],
-                                                     expires_at=expires, actor=None, gateway=options["gateway"])
+                token, secret = actions.create_token(
+                    user=user,
+                    name=options["name"],
+                    scopes=options["scope"],
+                    expires_at=expires,
+                    actor=None,
+                    gateway=options["gateway"],
+                )
             except ValidationError as exc:
                 raise CommandError(format_errors(exc)) from exc
             self.stdout.write(secret)
-            self.stderr.write(f"token {token.prefix} for {user.username} ({token.scopes}); "
-                              "store it now, it cannot be shown again")
+            self.stderr.write(
+                f"token {token.prefix} for {user.username} ({token.scopes}); "
+                "store it now, it cannot be shown again"
+            )
         elif action == "list":
             for token in ApiToken.objects.select_related("user").order_by("created_at"):
                 state = "revoked" if token.revoked_at else "active"
-                self.stdout.write(f"{token.prefix}\t{token.user.username}\t{token.scopes}\t{state}\t{token.name}")
+                self.stdout.write(
+                    f"{token.prefix}\t{token.user.username}\t{token.scopes}\t{state}\t{token.name}"
+                )
         else:
             token = ApiToken.objects.filter(prefix=options["prefix"]).first()
             if token is None:

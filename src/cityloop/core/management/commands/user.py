@@ -41,9 +41,17 @@ class Command(BaseCommand):
                 raise CommandError(f"--department: no department with code {options['department']!r}")
         password = options["password"] or getpass.getpass("password: ")
         try:
-            user = actions.add_user(username=options["username"], password=password, role=options["role"],
-                                    full_name=options["name"], phone=options["phone"], email=options["email"],
-                                    street=street, department=department, actor=None)
+            user = actions.add_user(
+                username=options["username"],
+                password=password,
+                role=options["role"],
+                full_name=options["name"],
+                phone=options["phone"],
+                email=options["email"],
+                street=street,
+                department=department,
+                actor=None,
+            )
         except ValidationError as exc:
             raise CommandError(format_errors(exc)) from exc
         self.stdout.write(f"created {user.username} ({user.get_role_display()})")

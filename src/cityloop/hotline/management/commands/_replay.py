@@ -24,21 +24,29 @@ def do_replay(cmd, options) -> None:
         raise CommandError(f"no such file: {path}")
     with path.open(encoding="utf-8-sig") as handle:
         total = max(0, sum(1 for _ in handle) - 1)
-    with Progress(TextColumn("replaying {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False) as bar:
+    with Progress(
+        TextColumn("replaying {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    ) as bar:
         task = bar.add_task(path.name, total=total)
         try:
-            report = replay.replay(path, city_code=options.get("city"),
-                                   progress=lambda n: bar.advance(task, n))
+            report = replay.replay(
+                path, city_code=options.get("city"), progress=lambda n: bar.advance(task, n)
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         bar.update(task, completed=total)
     for line, reason in report.errors:
         cmd.stderr.write(f"line {line}: {reason}")
-    cmd.stdout.write(f"loaded {report.loaded} request(s) ({report.closed} closed, {report.open} still open), "
-                     f"{report.located} located to a street, {report.skipped_existing} already there, "
-                     f"{len(report.errors)} rejected; created {report.agencies_created} agencies and "
-                     f"{report.types_created} request types")
+    cmd.stdout.write(
+        f"loaded {report.loaded} request(s) ({report.closed} closed, {report.open} still open), "
+        f"{report.located} located to a street, {report.skipped_existing} already there, "
+        f"{len(report.errors)} rejected; created {report.agencies_created} agencies and "
+        f"{report.types_created} request types"
+    )
     if not options.get("no_stats"):
         months = stats.rebuild_all()
         cmd.stdout.write(f"recounted the rates for {len(months)} month(s)")
@@ -68,7 +76,9 @@ def do_stats(cmd, options) -> None:
 
 def args_close_times(parser) -> None:
     parser.add_argument("--city", help="city code (default: every city)")
-    parser.add_argument("--min-requests", type=int, default=20, help="leave out agencies with fewer closed requests")
+    parser.add_argument(
+        "--min-requests", type=int, default=20, help="leave out agencies with fewer closed requests"
+    )
 
 
 def do_close_times(cmd, options) -> None:
@@ -79,10 +89,13 @@ def do_close_times(cmd, options) -> None:
     if options.get("city"):
         qs = qs.filter(city__code=options["city"])
     hours: dict[tuple[str, str], list[float]] = {}
-    for code, name, created, closed in qs.values_list("lead_department__code", "lead_department__name",
-                                                      "created_at", "closed_at").iterator(chunk_size=5000):
+    for code, name, created, closed in qs.values_list(
+        "lead_department__code", "lead_department__name", "created_at", "closed_at"
+    ).iterator(chunk_size=5000):
         hours.setdefault((code, name), []).append((closed - created).total_seconds() / 3600)
-    rows = sorted(((statistics.median(v), len(v), k) for k, v in hours.items() if len(v) >= options["min_requests"]))
+    rows = sorted(
+        ((statistics.median(v), len(v), k) for k, v in hours.items() if len(v) >= options["min_requests"])
+    )
     cmd.stdout.write("| rank | agency | closed requests | median hours to close |")
     cmd.stdout.write("|---:|---|---:|---:|")
     for rank, (median, count, (code, name)) in enumerate(rows, start=1):

@@ -80,7 +80,10 @@ def _do_train(cmd: BaseCommand, options: dict[str, Any]) -> None:
     cmd.stdout.write(f"model: {meta['estimator']}, {meta['features']} features, {meta['fit_seconds']:.1f} s")
     counts = ", ".join(f"{label} {n}" for label, n in meta["class_counts"].items())
     cmd.stdout.write(f"classes: {counts}")
-    cmd.stdout.write(f"saved to {path} ({path.stat().st_size / 1024:.0f} KiB), signed in {classifier.signature_path(path).name}")
+    cmd.stdout.write(
+        f"saved to {path} ({path.stat().st_size / 1024:.0f} KiB), signed in "
+        f"{classifier.signature_path(path).name}"
+    )
 
 
 # -- predict --------------------------------------------------------------------------------------
@@ -178,19 +181,24 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 # History replay and the monthly rates (issue: 吹哨报到 and the three rates).
 from cityloop.hotline.management.commands import _replay  # noqa: E402
 
-SUBCOMMANDS["replay"] = Subcommand("load a MyLA311 or NYC 311 export as history", _replay.args_replay,
-                                   _replay.do_replay)
-SUBCOMMANDS["stats"] = Subcommand("recount the monthly rates from the requests", _replay.args_stats,
-                                  _replay.do_stats)
-SUBCOMMANDS["close-times"] = Subcommand("rank agencies by median hours to close", _replay.args_close_times,
-                                        _replay.do_close_times)
+SUBCOMMANDS["replay"] = Subcommand(
+    "load a MyLA311 or NYC 311 export as history", _replay.args_replay, _replay.do_replay
+)
+SUBCOMMANDS["stats"] = Subcommand(
+    "recount the monthly rates from the requests", _replay.args_stats, _replay.do_stats
+)
+SUBCOMMANDS["close-times"] = Subcommand(
+    "rank agencies by median hours to close", _replay.args_close_times, _replay.do_close_times
+)
 
 
 # -- import (call-centre records into the database) --------------------------------------------------
 
 
 def _args_import(parser) -> None:
-    parser.add_argument("--csv", required=True, type=Path, help="UTF-8 CSV of call-centre records (header row)")
+    parser.add_argument(
+        "--csv", required=True, type=Path, help="UTF-8 CSV of call-centre records (header row)"
+    )
     parser.add_argument("--city", default="", help="city or pack code (default: the deployment's city)")
 
 
@@ -202,8 +210,10 @@ def _do_import(cmd: BaseCommand, options: dict[str, Any]) -> None:
 
     city = org_queries.default_city()
     if options["city"]:
-        city = (org_queries.cities().filter(code=options["city"]).first()
-                or org_queries.cities().filter(pack__code=options["city"]).first())
+        city = (
+            org_queries.cities().filter(code=options["city"]).first()
+            or org_queries.cities().filter(pack__code=options["city"]).first()
+        )
     if city is None:
         raise CommandError(f"no city {options['city']!r} in this database; import a city pack first")
     try:
@@ -215,12 +225,14 @@ def _do_import(cmd: BaseCommand, options: dict[str, Any]) -> None:
         raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
     for line, reason in result.bad:
         cmd.stderr.write(f"line {line}: {reason}")
-    cmd.stdout.write(f"kept {len(result.kept)} row(s), {len(result.already)} imported before, "
-                     f"{len(result.bad)} bad row(s)")
+    cmd.stdout.write(
+        f"kept {len(result.kept)} row(s), {len(result.already)} imported before, {len(result.bad)} bad row(s)"
+    )
 
 
-SUBCOMMANDS["import"] = Subcommand("import call-centre records from a CSV (bad rows listed with line and reason)",
-                                   _args_import, _do_import)
+SUBCOMMANDS["import"] = Subcommand(
+    "import call-centre records from a CSV (bad rows listed with line and reason)", _args_import, _do_import
+)
 
 
 class Command(BaseCommand):
@@ -234,4 +246,3 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         SUBCOMMANDS[options["action"]].handle(self, options)
-

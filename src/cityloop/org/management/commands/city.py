@@ -4,7 +4,9 @@ from cityloop.org import actions, packs, queries
 
 
 class Command(BaseCommand):
-    help = "City packs: `cityloop city import PATH|NAME` (built-in packs: beijing, nyc), `cityloop city list`."
+    help = (
+        "City packs: `cityloop city import PATH|NAME` (built-in packs: beijing, nyc), `cityloop city list`."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -26,12 +28,18 @@ class Command(BaseCommand):
         except packs.PackInvalid as exc:
             for error in exc.errors:
                 self.stderr.write(f"  {error}")
-            raise CommandError(f"{len(exc.errors)} problem(s) in {options['path']}; nothing was imported") from exc
+            raise CommandError(
+                f"{len(exc.errors)} problem(s) in {options['path']}; nothing was imported"
+            ) from exc
         if options["check"]:
-            self.stdout.write(f"pack {pack.code} is valid: {len(pack.areas)} areas, {len(pack.departments)} "
-                              f"departments, {len(pack.categories)} categories")
+            self.stdout.write(
+                f"pack {pack.code} is valid: {len(pack.areas)} areas, {len(pack.departments)} "
+                f"departments, {len(pack.categories)} categories"
+            )
             return
         city = actions.import_pack(pack, actor=None)
-        self.stdout.write(f"imported {pack.code} ({city.name}): {len(pack.areas)} areas, "
-                          f"{len(pack.departments)} departments, {len(pack.categories)} categories, "
-                          f"{len(pack.responsibilities)} responsibilities")
+        self.stdout.write(
+            f"imported {pack.code} ({city.name}): {len(pack.areas)} areas, "
+            f"{len(pack.departments)} departments, {len(pack.categories)} categories, "
+            f"{len(pack.responsibilities)} responsibilities"
+        )

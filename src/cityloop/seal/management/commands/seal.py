@@ -55,7 +55,9 @@ class Command(BaseCommand):
         check.add_argument("--keys", help="verify offline against this keys.json (from export-keys)")
         check.add_argument("--status-list", help="check revocation offline against this status.json")
         rotate = sub.add_parser("rotate", help="retire the authority's current key and start a new one")
-        rotate.add_argument("--department", help="a department code: rotate (or create) that department's own seal")
+        rotate.add_argument(
+            "--department", help="a department code: rotate (or create) that department's own seal"
+        )
         export = sub.add_parser("export-keys", help="write keys.json (every public key with its validity)")
         export.add_argument("--output", "-o")
         status = sub.add_parser("status-list", help="write the signed revocation status list (status.json)")
@@ -69,14 +71,19 @@ class Command(BaseCommand):
         try:
             handler(options)
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())) from exc
+            raise CommandError(
+                "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
+            ) from exc
         except keyring.KeyringError as exc:
             raise CommandError(str(exc)) from exc
 
     def handle_verify(self, options):
         text = payload_from_argument(options["source"])
-        result = verify.verify_text(text, keys=_read_json(options.get("keys"), "keys"),
-                                    status_list=_read_json(options.get("status_list"), "status-list"))
+        result = verify.verify_text(
+            text,
+            keys=_read_json(options.get("keys"), "keys"),
+            status_list=_read_json(options.get("status_list"), "status-list"),
+        )
         if not result.ok:
             raise CommandError(f"NOT VALID: {result.reason}", returncode=1)
         self.stdout.write(f"VALID: {result.reason}")
@@ -86,7 +93,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label}: {value}")
 
     def handle_rotate(self, options):
-        authority = rules.authority_for_department(options["department"]) if options.get("department") else CITY_AUTHORITY
+        authority = (
+            rules.authority_for_department(options["department"])
+            if options.get("department")
+            else CITY_AUTHORITY
+        )
         if options.get("department"):
             from cityloop.org.models import Department
 

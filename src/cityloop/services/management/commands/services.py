@@ -36,14 +36,19 @@ def payload_from(argument: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "The government-services catalogue: lint it, compare snapshots, run the approval clock, verify results."
+    help = (
+        "The government-services catalogue: lint it, compare snapshots, run the approval clock, "
+        "verify results."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         lint = sub.add_parser("lint", help="run the checklist linter over the published catalogue and drafts")
         lint.add_argument("--snapshot", help="lint the snapshot on or before this date instead")
         lint.add_argument("--published-only", action="store_true", help="skip drafts")
-        red = sub.add_parser("reductions", help="items, materials, certificates and visits removed between snapshots")
+        red = sub.add_parser(
+            "reductions", help="items, materials, certificates and visits removed between snapshots"
+        )
         red.add_argument("--from", dest="date_from", required=True)
         red.add_argument("--to", dest="date_to", default=None, help="default: today")
         red.add_argument("--json", action="store_true")
@@ -53,7 +58,9 @@ class Command(BaseCommand):
         sub.add_parser("snapshots", help="list stored snapshots")
         sub.add_parser("tick", help="escalate overdue approval tasks (the worker runs this)")
         sub.add_parser("stats", help="per-department timeliness, visits and resubmissions")
-        verify = sub.add_parser("verify", help="verify an e-certificate: a file (PDF/HTML/text) or the payload")
+        verify = sub.add_parser(
+            "verify", help="verify an e-certificate: a file (PDF/HTML/text) or the payload"
+        )
         verify.add_argument("target")
 
     def handle(self, *args, **options):
@@ -77,12 +84,16 @@ class Command(BaseCommand):
         findings = rules.lint_catalogue(items, lexicon)
         for finding in findings:
             self.stdout.write(str(finding))
-        summary = f"{len(items)} items checked in {where} (lexicon {catalogue.lexicon_path().name}): " \
-                  f"{len(findings)} findings"
+        summary = (
+            f"{len(items)} items checked in {where} (lexicon {catalogue.lexicon_path().name}): "
+            f"{len(findings)} findings"
+        )
         if findings:
             codes = sorted({f.code for f in findings})
-            raise CommandError(summary + " (" + ", ".join(f"{c}×{sum(f.code == c for f in findings)}"
-                                                         for c in codes) + ")", returncode=1)
+            raise CommandError(
+                summary + " (" + ", ".join(f"{c}×{sum(f.code == c for f in findings)}" for c in codes) + ")",
+                returncode=1,
+            )
         self.stdout.write(summary)
 
     def do_reductions(self, options):
@@ -90,16 +101,28 @@ class Command(BaseCommand):
         end = _date(options["date_to"]) if options["date_to"] else dt.date.today()
         old, new = catalogue.snapshot_on(start), catalogue.snapshot_on(end)
         if old is None:
-            raise CommandError(f"no snapshot on or before {start}; take one with `cityloop services snapshot`")
+            raise CommandError(
+                f"no snapshot on or before {start}; take one with `cityloop services snapshot`"
+            )
         if new is None:
             raise CommandError(f"no snapshot on or before {end}")
         rows = reductions.compare(old.data, new.data)
         if options["json"]:
-            self.stdout.write(json.dumps([{"department": r.department, "name": r.name, "before": r.before,
-                                           "after": r.after} for r in rows], ensure_ascii=False, indent=1))
+            self.stdout.write(
+                json.dumps(
+                    [
+                        {"department": r.department, "name": r.name, "before": r.before, "after": r.after}
+                        for r in rows
+                    ],
+                    ensure_ascii=False,
+                    indent=1,
+                )
+            )
             return
-        self.stdout.write(f"from snapshot {old.taken_on} ({old.label}) to snapshot {new.taken_on} ({new.label}); "
-                          "each cell: before → after, % removed")
+        self.stdout.write(
+            f"from snapshot {old.taken_on} ({old.label}) to snapshot {new.taken_on} ({new.label}); "
+            "each cell: before → after, % removed"
+        )
         self.stdout.write(reductions.format_table(rows))
 
     def do_snapshot(self, options):
@@ -108,7 +131,9 @@ class Command(BaseCommand):
             snapshot = catalogue.take_snapshot(on=on, label=options["label"], actor=None)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
-        self.stdout.write(f"snapshot {snapshot.taken_on} ({snapshot.label}): {len(snapshot.data['items'])} items")
+        self.stdout.write(
+            f"snapshot {snapshot.taken_on} ({snapshot.label}): {len(snapshot.data['items'])} items"
+        )
 
     def do_snapshots(self, options):
         from cityloop.services.models import CatalogueSnapshot
@@ -123,10 +148,14 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(made)} escalations")
 
     def do_stats(self, options):
-        self.stdout.write("department\tdecided\topen\tmean working h\ton time %\tescalated\tvisits\tresubmissions")
+        self.stdout.write(
+            "department\tdecided\topen\tmean working h\ton time %\tescalated\tvisits\tresubmissions"
+        )
         for r in queries.department_stats():
-            self.stdout.write(f"{r['name']}\t{r['decided']}\t{r['open']}\t{r['mean_working_hours']}\t"
-                              f"{r['on_time_percent']}\t{r['escalated']}\t{r['visits']}\t{r['resubmissions']}")
+            self.stdout.write(
+                f"{r['name']}\t{r['decided']}\t{r['open']}\t{r['mean_working_hours']}\t"
+                f"{r['on_time_percent']}\t{r['escalated']}\t{r['visits']}\t{r['resubmissions']}"
+            )
 
     def do_verify(self, options):
         if not actions.seal_installed():
