@@ -925,6 +925,24 @@ def _py(text: str, to_pinyin) -> str:
     return s[:1].upper() + s[1:]
 
 
+# The demo street's communities (社区). Their names and shapes are SYNTHETIC, like the street shapes:
+# the demo needs a street whose requests locate to communities, and no public community boundaries exist.
+DEMO_COMMUNITIES = {
+    "110105016": [
+        ("双井东社区", "Shuangjing East Community"),
+        ("双井西社区", "Shuangjing West Community"),
+        ("双井南社区", "Shuangjing South Community"),
+        ("双井北社区", "Shuangjing North Community"),
+    ],
+}
+
+
+def demo_communities(street, n: int, code: str):
+    """(the street on the shared grid, its ``n`` community pieces): Voronoi cells like the streets'."""
+    cells = voronoi_streets(street, n, zlib.crc32(f"communities-{code}".encode()))
+    return partition(street, cells)
+
+
 def voronoi_streets(district, n: int, seed: int, iterations: int = 20):
     """Split ``district`` into ``n`` synthetic cells (clipped, Lloyd-relaxed Voronoi).
 
@@ -1032,7 +1050,22 @@ def build_beijing(data: Path, out: Path, tolerance: float, use_pinyin: bool):
                 dgeom[c],
             )
         )
-    features += street_feats
+    for props, geom in street_feats:
+        features.append((props, geom))
+        names = DEMO_COMMUNITIES.get(props["code"])
+        if names:
+            street, pieces = demo_communities(geom, len(names), props["code"])
+            features[-1] = (props, street)
+            for i, ((name, name_en), piece) in enumerate(zip(names, pieces, strict=True), start=1):
+                code = f"{props['code']}{i:03d}"
+                level = {
+                    "code": code,
+                    "name": name,
+                    "name_en": name_en,
+                    "level": "community",
+                    "parent": props["code"],
+                }
+                features.append((level, piece))
     write_geojson(out / "jurisdictions.geojson", features)
 
     # ---- departments
@@ -1121,7 +1154,9 @@ def build_beijing(data: Path, out: Path, tolerance: float, use_pinyin: bool):
                 "clipped to the district) and one cell was given to each street in code order. "
                 "These cells are NOT real boundaries: a point located with them gets a plausible "
                 "but usually wrong street. Replace them with the city's own boundaries before any "
-                "real use. Street English names are pypinyin transliterations (machine-made). The "
+                "real use. The four communities (社区) of 双井街道 are SYNTHETIC too, names and shapes, "
+                "so the demo street has communities. Street English names are pypinyin "
+                "transliterations (machine-made). The "
                 "category tree is the 3-level taxonomy of a Chinese city government's message "
                 "board (TipDM Cup 2020); departments and responsibilities are a hand-made "
                 "Beijing-style mapping, not an official list of duties."

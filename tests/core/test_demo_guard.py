@@ -43,5 +43,6 @@ def test_the_demo_city_looks_lived_in(db, settings, tmp_path):
     assert Summons.objects.filter(whistle=whistle, late=True).count() == 1
     assert Summons.objects.filter(whistle=whistle, status="summoned").count() == 1
     assert Request.objects.values("status").distinct().count() >= 5
+    assert Request.objects.filter(community__level="community").exists()  # 双井's communities
     key, path = demo.open311_key()
     assert key.startswith("clk_") and path.stat().st_mode & 0o077 == 0 and demo.open311_key()[0] == key

@@ -9,6 +9,7 @@ proxy. Anyone can write the header, so believing it elsewhere would let one clie
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from django.conf import settings
@@ -47,7 +48,10 @@ def client_address(request) -> str:
 def keys_for(scope: str, request, *extra: str) -> list[str]:
     """One counter for the client's address, and one per ``extra`` value (e.g. a tracking number)."""
     keys = [f"{PREFIX}{scope}:addr:{client_address(request)}"]
-    keys += [f"{PREFIX}{scope}:of:{value}" for value in extra if value]
+    # A guessed value can hold any character: hashed, it is a safe key for every cache backend.
+    keys += [
+        f"{PREFIX}{scope}:of:{hashlib.sha256(value.encode()).hexdigest()[:32]}" for value in extra if value
+    ]
     return keys
 
 
