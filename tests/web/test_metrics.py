@@ -155,3 +155,30 @@ def test_a_scrape_adds_up_every_gunicorn_worker(tmp_path):
     )
     assert found.get(key) == 40
     assert (tmp_path / "data" / "metrics").is_dir()
+
+
+def test_the_first_requests_of_a_new_worker_never_fail_on_making_the_histogram():
+    """Sixteen threads answering a worker's first requests at once made the histogram sixteen times; all but
+    one raised "Duplicated timeseries" after the request was stored, so stored submits came back as 500s."""
+    import threading
+
+    from prometheus_client import REGISTRY
+
+    if metrics._http_seconds is not None:
+        REGISTRY.unregister(metrics._http_seconds)
+    metrics._http_seconds = None
+    start, made, failed = threading.Barrier(16), [], []
+
+    def first_request():
+        start.wait()
+        try:
+            made.append(metrics.http_seconds())
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=first_request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == [] and len({id(h) for h in made}) == 1

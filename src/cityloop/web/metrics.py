@@ -43,13 +43,20 @@ SCRAPE_CACHE_SECONDS = 15.0
 LOOPBACK = {"127.0.0.1", "::1"}
 
 _http_seconds = None
+_made = threading.Lock()
 
 
 def http_seconds():
     """The latency histogram, made on first use: prometheus_client picks single- or multi-process values
-    when it is imported, and ``cityloop serve`` names the folder only after Django's checks imported this."""
+    when it is imported, and ``cityloop serve`` names the folder only after Django's checks imported this.
+    Made under a lock: two threads making it at once registered it twice, and the loser's request, already
+    answered and stored, came back as a 500."""
     global _http_seconds
-    if _http_seconds is None:
+    if _http_seconds is not None:
+        return _http_seconds
+    with _made:
+        if _http_seconds is not None:
+            return _http_seconds
         from prometheus_client import Histogram
 
         _http_seconds = Histogram(
@@ -72,11 +79,14 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = match.view_name if match is not None and match.view_name else "unmatched"
-        http_seconds().labels(
-            route,
-            request.method if request.method in _METHODS else "other",
-            f"{response.status_code // 100}xx",
-        ).observe(time.perf_counter() - started)
+        try:
+            http_seconds().labels(
+                route,
+                request.method if request.method in _METHODS else "other",
+                f"{response.status_code // 100}xx",
+            ).observe(time.perf_counter() - started)
+        except Exception:  # noqa: BLE001 - a metric must never turn an answered request into an error
+            log.exception("metrics: could not record %s", route)
         return response
 
 
