@@ -79,7 +79,8 @@ def test_the_api_matches_its_openapi_document_under_schemathesis(
         cwd=Path(__file__).parent,
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
     )
-    summary = done.stdout[-6000:]
+    start = done.stdout.find("FAILURES")
+    summary = done.stdout[start : start + 8000] if start >= 0 else done.stdout[-6000:]
     Path(os.environ.get("CITYLOOP_FUZZ_LOG", "/dev/null")).write_text(
         done.stdout + done.stderr, encoding="utf-8"
     )

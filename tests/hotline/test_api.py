@@ -784,3 +784,11 @@ def test_every_operation_declares_its_error_answers(client, db):
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert {"400", "401", "403", "404", "429"} <= set(operation["responses"]), (method, path)
+
+
+def test_a_nul_or_a_lone_surrogate_in_a_json_body_is_a_400_not_a_500(city, dispatcher_li):
+    """JSON escapes can carry characters PostgreSQL refuses even in a lookup (schemathesis found it)."""
+    api = Api(dispatcher_li)
+    body = '{"tracking_nos": ["\\ud98bR\\uda41", "R261126-\\u000000042"]}'
+    answer = api.client.post("/api/v1/dispatch/bulk", body, content_type="application/json", **api.headers)
+    assert answer.status_code == 400 and answer.json()["detail"][0]["field"] == "tracking_nos"

@@ -39,6 +39,11 @@ def clean_text(value: object, *, multiline: bool = True) -> str:
     return text.strip()
 
 
+def without_unstorable(text: str) -> str:
+    """``text`` without the characters no column can hold (controls, lone surrogates); nothing else."""
+    return _UNSTORABLE.sub("", text)
+
+
 def clean_line(value: object) -> str:
     return clean_text(value, multiline=False)
 

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, model_validator
 
+from cityloop.core.text import without_unstorable
+
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -25,7 +27,20 @@ class Input(Schema):
     def _an_object(cls, value: Any, handler):
         if not isinstance(value, dict) and not isinstance(value, cls):
             raise ValueError("the body must be a JSON object")
-        return handler(value)
+        return handler(_storable(value) if isinstance(value, dict) else value)
+
+
+def _storable(value: Any) -> Any:
+    """Every string of a JSON body without the characters no database column can hold: JSON escapes can
+    carry a NUL or a lone surrogate ("\\ud98b"), which PostgreSQL refuses with an error (a 500) even in a
+    lookup. They mean nothing to a person, so they are dropped, as the stored-text rule drops them."""
+    if isinstance(value, str):
+        return without_unstorable(value)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 def _iso_text(value: Any) -> Any:
