@@ -61,7 +61,7 @@ test-fast: $(TEST_STAMP) ## the suite without the browser tests
 
 fuzz: $(TEST_STAMP) ## schemathesis over /api/v1 (every check) and the Open311 fuzz tests, for longer than CI
 	CITYLOOP_TESTING=1 CITYLOOP_FUZZ_EXAMPLES=$${CITYLOOP_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -p no:randomly \
-	  tests/fuzz tests/open311/test_publication.py -k "schemathesis or malformed or control"
+	  tests/fuzz tests/open311/test_fuzz_open311.py tests/open311/test_publication.py -k "schemathesis or fuzz or malformed or control"
 
 lint: $(TEST_STAMP) ## ruff (security rules, line length, format) and mypy over the code; no missing migration
 	$(BIN)/ruff check src tests bench tools

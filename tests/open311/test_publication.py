@@ -13,7 +13,7 @@ from django.db import connection
 
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
-from cityloop.hotline.models import Request
+from cityloop.hotline.models import Event, Request
 from tests.open311.conftest import parse
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +204,111 @@ def test_a_control_character_posted_through_open311_is_cleaned_at_the_door(post,
     number = parse(post(description="三号楼\x01停水\x00一天了"))[0]["service_request_id"]
     assert Request.objects.get(tracking_no=number).description == "三号楼停水一天了"
     ET.fromstring(client.get(f"/open311/v2/requests/{number}.xml").content)
+
+
+UPDATE = {
+    "update_id": "fms-1",
+    "status": "open",
+    "updated_datetime": "2026-11-26T10:00:00+08:00",
+    "description": "还是没水",
+}
+
+
+@pytest.mark.parametrize(
+    "field", ["description", "update_id", "first_name", "last_name", "email", "account_id", "media_url"]
+)
+def test_a_control_character_in_an_app_update_is_cleaned_at_the_door_never_a_500(
+    client, post, api_key, field
+):
+    from urllib.parse import urlencode
+
+    number = parse(post())[0]["service_request_id"]
+    body = {**UPDATE, "api_key": api_key, "service_request_id": number, "first_name": "小明"}
+    body[field] = body.get(field, "acct-9") + "\x00\x01"
+    answer = client.post(
+        "/open311/v2/servicerequestupdates.json",
+        urlencode(body),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_code in (200, 400), answer.content[:300]
+    if field != "email" and field != "media_url":
+        assert answer.status_code == 200
+    for line in Event.objects.filter(kind="open311_update"):
+        assert "\x00" not in line.text + json.dumps(line.data) and "\x01" not in line.text
+    ET.fromstring(client.get("/open311/v2/servicerequestupdates.xml").content)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "description",
+        "address_string",
+        "address_id",
+        "device_id",
+        "account_id",
+        "first_name",
+        "attribute[NOTE]",
+        "attribute[METER]",
+        "attribute[SIGNS][]",
+        "attribute[KIND]",
+        "service_code",
+        "jurisdiction_id",
+    ],
+)
+def test_a_control_character_in_any_field_of_an_open311_post_is_cleaned_never_a_500(client, post, field):
+    clean = {"address_id": "D1S1C1", "attribute[SIGNS][]": "weak", "attribute[KIND]": "home"}
+    clean.update({"service_code": "02.01.01", "jurisdiction_id": "TC"})
+    value = clean.get(field, "三号楼")
+    answer = post(**{field: value[:2] + "\x00\x01\x1b" + value[2:]})
+    assert answer.status_code == 200, answer.content[:300]
+    number = parse(answer)[0]["service_request_id"]
+    stored = Request.objects.get(tracking_no=number)
+    assert "\x00" not in json.dumps([stored.description, stored.address, stored.attributes, stored.evidence])
+    ET.fromstring(client.get(f"/open311/v2/requests/{number}.xml").content)
+
+
+def test_a_control_character_from_the_api_or_the_web_form_cannot_break_open311_xml(
+    client, city, dispatcher_li, tiny_places
+):
+    from django.test import Client
+
+    from cityloop.core.actions import create_token
+
+    lon, lat = tiny_places["D1S1C1"]
+    _, secret = create_token(user=dispatcher_li, name="app", scopes=["hotline"], actor=None)
+    api = Client().post(
+        "/api/v1/requests",
+        json.dumps(
+            {
+                "description": "楼里\x01停水\x1b了",
+                "caller_phone": "13812345678",
+                "category": "02.01.01",
+                "lon": lon,
+                "lat": lat,
+            }
+        ),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert api.status_code in (200, 201), api.content[:300]
+    web = Client().post(
+        "/hotline/submit/",
+        {"description": "路灯\x01不亮\x0b了", "address": "丰盛胡同\x01", "caller_phone": "13812345678"},
+    )
+    assert web.status_code in (200, 302), web.content[:300]
+    stored = list(Request.objects.order_by("id"))
+    assert [r.description for r in stored] == ["楼里停水了", "路灯不亮了"]
+    for request in stored:  # the web form's request is unclassified: classify it so it is listed
+        if request.category_id is None:
+            from cityloop.org.models import Category
+
+            actions.classify_request(
+                request, Category.objects.get(city=city, code="01.01.01"), actor=dispatcher_li
+            )
+    listing = ET.fromstring(client.get("/open311/v2/requests.xml").content)
+    assert {r.findtext("service_request_id") for r in listing.findall("request")} == {
+        r.tracking_no for r in stored
+    }
+    for request in stored:
+        ET.fromstring(client.get(f"/open311/v2/requests/{request.tracking_no}.xml").content)
+    ET.fromstring(client.get("/open311/v2/servicerequestupdates.xml").content)

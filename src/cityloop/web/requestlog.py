@@ -16,6 +16,8 @@ import re
 import time
 import uuid
 
+from django.core.exceptions import SuspiciousOperation
+
 access_log = logging.getLogger("cityloop.access")
 error_log = logging.getLogger("cityloop.error")
 
@@ -40,6 +42,13 @@ def loggable_path(request) -> str:
     return path
 
 
+def _query_keys(request) -> str:
+    try:
+        return ",".join(sorted(request.GET.keys()))
+    except SuspiciousOperation:  # e.g. too many fields: the view has answered it; the log line must not
+        return "(unreadable)"
+
+
 class RequestLogMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -53,7 +62,7 @@ class RequestLogMiddleware:
         fields = {
             "method": request.method,
             "path": loggable_path(request),
-            "query_keys": ",".join(sorted(request.GET.keys())),
+            "query_keys": _query_keys(request),
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             "request_id": request.request_id,

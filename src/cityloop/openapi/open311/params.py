@@ -157,4 +157,8 @@ def flag(params, name: str) -> bool:
 def comma_list(params, name: str) -> list[str]:
     """A comma list; the parameter may also be repeated (``status=open&status=closed``)."""
     raw = params.getlist(name) if hasattr(params, "getlist") else [params.get(name) or ""]
-    return [part.strip() for text in raw for part in (text or "").split(",") if part.strip()]
+    found = [part.strip() for text in raw for part in (text or "").split(",") if part.strip()]
+    limit = config.get("max_page_size")
+    if len(found) > limit:  # one SQL parameter each: PostgreSQL takes at most 65,535
+        raise Open311Error(400, (name, f"at most {limit} values (got {len(found)})"))
+    return found

@@ -5,10 +5,14 @@ from __future__ import annotations
 import functools
 import re
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from cityloop.core import tokens
+from cityloop.core.text import clean_line, clean_text
 from cityloop.openapi.open311 import (
     actions,
     config,
@@ -33,6 +37,7 @@ def endpoint(*methods: str):
         @functools.wraps(view)
         def run(request, *args, fmt: str, **kwargs):
             try:
+                _read_parameters(request)
                 if fmt not in FORMATS:
                     raise Open311Error(404, ("format", f"{fmt!r} is not served; use .xml or .json"))
                 method = "GET" if request.method == "HEAD" else request.method
@@ -42,9 +47,10 @@ def endpoint(*methods: str):
                         ("method", f"{request.method} is not allowed here; use {' or '.join(methods)}"),
                         headers={"Allow": ", ".join(methods)},
                     )
-                for name, given in request.GET.lists():
+                for name, given in [*request.GET.lists(), *[(k, [v]) for k, v in kwargs.items()]]:
                     if any(CONTROL.search(text) for text in given) or CONTROL.search(name):
-                        # No query parameter means a control character (a NUL even breaks PostgreSQL).
+                        # No query parameter or path part means a control character (a NUL even
+                        # breaks PostgreSQL).
                         raise Open311Error(400, (name[:40], "contains a control character"))
                 if method == "POST" and request.content_type not in FORM_TYPES:
                     raise Open311Error(
@@ -55,6 +61,8 @@ def endpoint(*methods: str):
                             "(Content-Type: application/x-www-form-urlencoded)",
                         ),
                     )
+                if method == "POST":
+                    request.POST = _stored_text_rule(request.POST)
                 return view(request, *args, fmt=fmt, **kwargs)
             except Open311Error as error:
                 return error_response(fmt, error)
@@ -62,6 +70,35 @@ def endpoint(*methods: str):
         return run
 
     return wrap
+
+
+def _read_parameters(request) -> None:
+    """Parse the query and the body now, so a body or a query beyond Django's limits is an Open311 400."""
+    try:
+        request.GET  # noqa: B018 - parsing is what is checked
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            request.POST  # noqa: B018
+    except RequestDataTooBig:
+        raise Open311Error(400, ("body", "too large")) from None
+    except (TooManyFieldsSent, TooManyFilesSent):
+        raise Open311Error(400, ("", "too many parameters")) from None
+    except MultiPartParserError:
+        raise Open311Error(400, ("body", "not a readable multipart form")) from None
+
+
+def _stored_text_rule(form) -> QueryDict:
+    """The form with the stored-text rule (core/text.py) applied to every name and value: this door
+    cleans what it stores, as every other one does (a NUL is a PostgreSQL error, a \\x01 breaks XML).
+    The description and attribute values keep their line breaks (a string attribute with one is refused);
+    every other field is a single line."""
+    cleaned = QueryDict(mutable=True)
+    for name, given in form.lists():
+        key = clean_line(name)
+        multiline = key == "description" or key.startswith("attribute[")
+        if key:
+            cleaned.setlist(key, [clean_text(v, multiline=multiline) for v in given])
+    cleaned._mutable = False
+    return cleaned
 
 
 def _authorise(request, form):
