@@ -63,10 +63,11 @@ fuzz: $(TEST_STAMP) ## schemathesis over /api/v1 (every check) and the Open311 f
 	CITYLOOP_TESTING=1 CITYLOOP_FUZZ_EXAMPLES=$${CITYLOOP_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -p no:randomly \
 	  tests/fuzz tests/open311/test_fuzz_open311.py tests/open311/test_publication.py -k "schemathesis or fuzz or malformed or control"
 
-lint: $(TEST_STAMP) ## ruff (security rules, line length, format) and mypy over the code; no missing migration
+lint: $(TEST_STAMP) ## ruff (security rules, line length, format), mypy, import-linter layers; no missing migration
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/ruff format --check src tests bench tools
 	CITYLOOP_TESTING=1 CITYLOOP_DATA_DIR=$$(mktemp -d) $(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	CITYLOOP_TESTING=1 CITYLOOP_DATA_DIR=$$(mktemp -d) $(BIN)/cityloop makemigrations --check --dry-run
 
 messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed)

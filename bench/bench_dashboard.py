@@ -91,9 +91,9 @@ def run(args) -> None:
     from django.db import connection
     from django.test import Client
 
-    from cityloop.core import demo
     from cityloop.hotline import stats, synthetic
     from cityloop.hotline.models import Request
+    from cityloop.org import demo
     from cityloop.org.models import Category, Jurisdiction
     from cityloop.org.queries import default_city
 

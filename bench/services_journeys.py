@@ -40,9 +40,9 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from cityloop.core import demo
     from cityloop.core import rules as time_rules
     from cityloop.core.models import User
+    from cityloop.org import demo
     from cityloop.services import actions, clock, queries
     from cityloop.services import demo as services_demo
     from cityloop.services.models import Bundle, TaskStatus

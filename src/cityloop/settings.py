@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from cityloop.core import config
+from cityloop.hotline import rates
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = config.data_dir()
@@ -134,10 +135,10 @@ if TESTING and not config.env("CITYLOOP_REDIS_URL"):
     # shared cache itself is tested with real multi-worker servers (tests/core/test_shared_limits.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 MEDIA_ROOT = DATA_DIR / "media"
-# No uploaded file may pass this while it streams in (web/uploads.py); each form has its own lower limit.
+# No uploaded file may pass this while it streams in (core/doors/uploads.py); each form has a lower one.
 MAX_UPLOAD_FILE_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the CSV import's 20 MB
 FILE_UPLOAD_HANDLERS = [
-    "cityloop.web.uploads.SizeCapUploadHandler",
+    "cityloop.core.doors.uploads.SizeCapUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -203,8 +204,8 @@ HOTLINE = {
     ),
     "whistle_report_minutes": {"urgent": 30, "normal": 24 * 60},
     "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
-    "score_weights": config.score_weights(),
-    "assessment_weight": config.assessment_weight(),
+    "score_weights": config.score_weights(rates.DEFAULT_WEIGHTS, rates.check_weights),
+    "assessment_weight": config.assessment_weight(rates.check_assessment_weight),
     # Group commit for API intake (hotline/intake_queue.py); tests write in their own transaction.
     "group_commit": config.env_bool("CITYLOOP_GROUP_COMMIT", not TESTING),
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),

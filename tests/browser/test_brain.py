@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cityloop.core import demo
+from cityloop.org import demo
 from tests.browser.conftest import login, switch_language
 
 

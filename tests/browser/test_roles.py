@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cityloop.core import demo
+from cityloop.org import demo
 from tests.browser.conftest import login, switch_language
 
 HOMES = {

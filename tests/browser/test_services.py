@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from cityloop.core import demo
+from cityloop.org import demo
 from cityloop.services import demo as services_demo
 from tests.browser.conftest import login
 

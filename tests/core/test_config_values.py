@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cityloop.core import config
+from cityloop.hotline import rates
 
 
 def test_a_number_out_of_range_or_not_a_number_is_refused_naming_the_variable(monkeypatch):
@@ -33,10 +34,14 @@ def test_reopen_rules_accept_only_known_answers(monkeypatch):
 
 def test_score_weights_and_the_streets_share_are_checked(monkeypatch):
     monkeypatch.setenv("CITYLOOP_SCORE_WEIGHTS", "response=0.2,resolution=0.4,satisfaction=0.4")
-    assert config.score_weights() == {"response": 0.2, "resolution": 0.4, "satisfaction": 0.4}
+    assert config.score_weights(rates.DEFAULT_WEIGHTS, rates.check_weights) == {
+        "response": 0.2,
+        "resolution": 0.4,
+        "satisfaction": 0.4,
+    }
     monkeypatch.setenv("CITYLOOP_SCORE_WEIGHTS", "response=0.2,speed=0.8")
     with pytest.raises(config.ConfigError, match="unknown rate"):
-        config.score_weights()
+        config.score_weights(rates.DEFAULT_WEIGHTS, rates.check_weights)
     monkeypatch.setenv("CITYLOOP_ASSESSMENT_WEIGHT", "0.25")
     with pytest.raises(config.ConfigError, match="1/3"):
-        config.assessment_weight()
+        config.assessment_weight(rates.check_assessment_weight)

@@ -762,8 +762,8 @@ def test_the_pages_speak_chinese_by_default_and_english_on_request(client, city)
 
 @pytest.mark.parametrize("pack", ["nyc", "beijing"])
 def test_the_demo_city_gets_requests_in_every_state_once(pack):
-    from cityloop.core import demo
     from cityloop.hotline.models import IdempotencyKey
+    from cityloop.org import demo
 
     def ours():
         return Request.objects.filter(
@@ -786,7 +786,7 @@ def test_the_demo_city_gets_requests_in_every_state_once(pack):
 def test_the_demo_prints_a_tracking_number_access_code_and_rating_link_that_work(client):
     import io
 
-    from cityloop.core import demo
+    from cityloop.org import demo
 
     out = io.StringIO()
     demo.load("beijing", stdout=out)

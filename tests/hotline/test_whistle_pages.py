@@ -243,21 +243,15 @@ def test_a_street_assesses_the_departments_it_summoned_this_month(whistle, stree
 
 
 def test_the_whistle_pages_join_the_menu_for_their_roles(street_chen, dept_water_zhao, dispatcher_li):
-    from cityloop.hotline import views_whistles
-    from cityloop.web.context import NAVIGATION, navigation_for
+    from cityloop.core import permissions
+    from cityloop.web.context import navigation_for
 
-    before = list(NAVIGATION)
-    try:
-        views_whistles.register_navigation()
-        views_whistles.register_navigation()  # idempotent
-        names = [n for n, _label, _roles in NAVIGATION]
-        assert len(names) == len(set(names))
-        assert "whistles:street" in {i["name"] for i in navigation_for(street_chen)}
-        assert "whistles:summonses" in {i["name"] for i in navigation_for(dept_water_zhao)}
-        assert "whistles:disputes" in {i["name"] for i in navigation_for(dispatcher_li)}
-        assert "whistles:disputes" not in {i["name"] for i in navigation_for(street_chen)}
-    finally:
-        NAVIGATION[:] = before
+    permissions.declare("whistles:street", permissions.DISPATCH)  # declared again: no change
+    assert permissions.PAGES["whistles:street"].who == permissions.STREET
+    assert "whistles:street" in {i["name"] for i in navigation_for(street_chen)}
+    assert "whistles:summonses" in {i["name"] for i in navigation_for(dept_water_zhao)}
+    assert "whistles:disputes" in {i["name"] for i in navigation_for(dispatcher_li)}
+    assert "whistles:disputes" not in {i["name"] for i in navigation_for(street_chen)}
 
 
 def test_whistle_pages_never_write_a_missed_report_in_the_scheduled_job_does_it_once(

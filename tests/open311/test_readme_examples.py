@@ -31,8 +31,7 @@ def _commands() -> list[list[str]]:
 
 @pytest.fixture
 def beijing(db, settings, tmp_path):
-    from cityloop.core import demo
-    from cityloop.org import actions, packs
+    from cityloop.org import actions, demo, packs
 
     settings.OPEN311 = {}  # the built-in pack's own open311.yaml, as in the demo
     settings.DATA_DIR = tmp_path  # where the demo keeps its Open311 key

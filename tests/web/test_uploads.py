@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
+from cityloop.core.doors import uploads
 from cityloop.hotline.models import Request
-from cityloop.web import uploads
 
 
 def test_a_huge_upload_stops_streaming_at_the_cap(client, city):

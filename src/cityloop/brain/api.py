@@ -12,7 +12,7 @@ from cityloop.brain import access, actions, queries
 from cityloop.brain.codec import CodecError
 from cityloop.brain.models import Device
 from cityloop.core import audit
-from cityloop.openapi.auth import token_auth
+from cityloop.core.doors.auth import token_auth
 
 router = Router(tags=["brain"])
 

@@ -9,13 +9,9 @@ class BrainConfig(AppConfig):
 
     def ready(self) -> None:
         from cityloop.brain.demo import demo_extension
-        from cityloop.core import demo
-        from cityloop.web.context import NAVIGATION
+        from cityloop.core import permissions as p
+        from cityloop.org import demo
 
-        if demo_extension not in demo.DEMO_EXTENSIONS:
-            demo.DEMO_EXTENSIONS.append(demo_extension)
-        staff = {"dispatcher", "street", "department", "leader", "admin", "auditor"}
-        if not any(name == "brain:pulse" for name, *_ in NAVIGATION):
-            NAVIGATION.insert(
-                len(NAVIGATION) - 2 if len(NAVIGATION) >= 2 else 0, ("brain:pulse", _("City pulse"), staff)
-            )
+        demo.extend(demo_extension)
+        # in the menu after the services' pages, before the certificates
+        p.declare("brain:pulse", p.STAFF, menu=_("City pulse"), after="services:report")

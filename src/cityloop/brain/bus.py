@@ -33,12 +33,15 @@ def stream_replicas() -> int:
 
 
 def nats_url() -> str:
-    return os.environ.get("CITYLOOP_NATS_URL", "nats://127.0.0.1:4222")
+    from cityloop.core import config
+
+    return config.nats_url()
 
 
 def mqtt_address() -> tuple[str, int]:
-    host, _, port = (os.environ.get("CITYLOOP_MQTT", "127.0.0.1:1883")).partition(":")
-    return host or "127.0.0.1", int(port or 1883)
+    from cityloop.core import config
+
+    return config.mqtt_address()
 
 
 def nats_options() -> dict:

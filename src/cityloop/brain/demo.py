@@ -1,5 +1,5 @@
 """Demo data: devices across the city's streets with their owning departments, and a few hours of
-history so the pulse has something to show.  Registered in ``core.demo.DEMO_EXTENSIONS``."""
+history so the pulse has something to show.  Registered in ``org.demo.DEMO_EXTENSIONS``."""
 
 from __future__ import annotations
 

@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from cityloop.brain import rules
 from cityloop.brain.models import Device
-from cityloop.core import audit
+from cityloop.core import audit, permissions
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Department, Jurisdiction
 
-REGISTRY_ROLES = {"admin"}
+REGISTRY_ROLES = permissions.ADMIN
 
 
 @dataclass
@@ -40,8 +40,7 @@ def _require_registrar(actor) -> None:
     # None is the system itself (demo loader, management commands run by the operator).
     if actor is None:
         return
-    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", None) in REGISTRY_ROLES):
-        raise PermissionDenied("only an administrator may change the device registry")
+    permissions.require(actor, REGISTRY_ROLES, "only an administrator may change the device registry")
 
 
 def _check_rows(city: Jurisdiction, rows: list[dict], first_line: int) -> tuple[list, list[str], list]:

@@ -37,15 +37,13 @@ from cityloop.brain.detectors import DetectorBank
 from cityloop.brain.detectors import Kind as DetectorKind
 from cityloop.brain.loop import AlarmEvent, record_alarms
 from cityloop.brain.models import Checkpoint, Device, Hourly, RejectTally
+from cityloop.core import config
 
 CHECKPOINT_NAME = "main"
 
 
 def brain_root() -> Path:
-    configured = getattr(settings, "CITYLOOP_BRAIN_DIR", None) or os.environ.get("CITYLOOP_BRAIN_DIR")
-    root = Path(configured) if configured else Path(settings.DATA_DIR)
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return config.brain_dir()
 
 
 @dataclass

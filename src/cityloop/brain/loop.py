@@ -11,7 +11,6 @@ stayed normal (no alarm of the type) for ``CITYLOOP_BRAIN_VERIFY_HOURS`` of read
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,19 +28,20 @@ SYSTEM = "brain"  # the audit actor label of the brain's own writes
 
 
 def verify_hours() -> float:
+    """How long readings must stay normal before a fixed case closes (a setting wins over the env)."""
+    from cityloop.core import config
+
+    configured = getattr(settings, "CITYLOOP_BRAIN_VERIFY_HOURS", None)
     return float(
-        getattr(settings, "CITYLOOP_BRAIN_VERIFY_HOURS", None)
-        or os.environ.get("CITYLOOP_BRAIN_VERIFY_HOURS")
-        or 24
+        configured or config.env_number("CITYLOOP_BRAIN_VERIFY_HOURS", 24, low=1 / 60, high=24 * 365)
     )
 
 
 def reopen_days() -> float:
-    return float(
-        getattr(settings, "CITYLOOP_BRAIN_REOPEN_DAYS", None)
-        or os.environ.get("CITYLOOP_BRAIN_REOPEN_DAYS")
-        or 30
-    )
+    from cityloop.core import config
+
+    configured = getattr(settings, "CITYLOOP_BRAIN_REOPEN_DAYS", None)
+    return float(configured or config.env_number("CITYLOOP_BRAIN_REOPEN_DAYS", 30, low=0, high=3650))
 
 
 @dataclass(frozen=True)
@@ -193,9 +193,9 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
 def _request(alarm: Alarm):
     if alarm.request_id is None:
         return None
-    from cityloop.hotline.models import Request
+    from cityloop.hotline import queries as hotline_queries
 
-    return Request.objects.filter(pk=alarm.request_id).first()
+    return hotline_queries.case(alarm.request_id)
 
 
 def verify(latest_ts, active) -> dict:

@@ -10,19 +10,15 @@ from django.db.models import Count, Q, QuerySet, Sum
 from cityloop.brain import archive
 from cityloop.brain.engine import brain_root
 from cityloop.brain.models import Alarm, AlarmStatus, Device, Hourly, RejectTally
+from cityloop.core import permissions
 from cityloop.core import queries as core_queries
-from cityloop.core.models import STAFF_ROLES
 from cityloop.org.models import Jurisdiction
 
 NGSI_CONTEXT = ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"]
 
 
 def can_see_brain(actor) -> bool:
-    return bool(
-        actor is not None
-        and getattr(actor, "is_authenticated", False)
-        and (actor.is_superuser or actor.role in STAFF_ROLES)
-    )
+    return permissions.has_role(actor, permissions.STAFF)
 
 
 def devices_for(actor) -> QuerySet[Device]:

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.utils import timezone
 
+from cityloop.core import config
+
 KEY_FILE = "audit-anchor.pem"
 CHECKPOINT_FILE = "audit-checkpoints.jsonl"
 
@@ -41,10 +43,7 @@ class AnchorError(RuntimeError):
 
 def key_dir() -> Path:
     """``$CITYLOOP_KEY_DIR`` or ``<data dir>/keys`` (the seal's private keys live there too)."""
-    configured = os.environ.get("CITYLOOP_KEY_DIR")
-    folder = Path(configured).expanduser() if configured else Path(settings.DATA_DIR) / "keys"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
+    return config.key_dir()
 
 
 def checkpoint_path() -> Path:

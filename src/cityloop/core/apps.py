@@ -20,11 +20,17 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(_create_cache_table, sender=self, dispatch_uid="cityloop-cache-table")
         from cityloop.core import (
+            checks,  # noqa: F401 - registers the configuration's system checks
             logins,  # noqa: F401 - connects the login audit and lockout signals
             schedule,
         )
 
         schedule.register("audit.checkpoint", _checkpoint)
+        from cityloop.core import permissions as p
+
+        p.declare("home", p.SIGNED_IN, menu=_("Home"))
+        p.declare("audit-trail", p.AUDIT, menu=_("Audit trail"))
+        p.declare("admin:index", p.ADMIN, menu=_("Administration"))
 
 
 def _checkpoint() -> str:

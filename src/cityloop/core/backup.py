@@ -37,6 +37,8 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from cityloop.core import config
+
 FORMAT = "cityloop-backup"
 FORMAT_VERSION = 1
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
@@ -61,15 +63,11 @@ class Summary:
 
 
 def _key_dir() -> Path:
-    from cityloop.seal import keyring
-
-    return keyring.key_dir()
+    return config.key_dir()
 
 
 def _brain_root() -> Path:
-    from cityloop.brain.engine import brain_root
-
-    return brain_root()
+    return config.brain_dir()
 
 
 def _db():

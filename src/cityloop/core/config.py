@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -186,31 +187,33 @@ def trusted_proxies() -> list:
     return networks
 
 
-def score_weights() -> dict[str, float]:
-    """``CITYLOOP_SCORE_WEIGHTS=response=0.1,resolution=0.45,satisfaction=0.45`` (must add up to 1)."""
-    from cityloop.hotline import rates
+def score_weights(
+    default: dict[str, float], check: Callable[[dict[str, float]], dict[str, float]]
+) -> dict[str, float]:
+    """``CITYLOOP_SCORE_WEIGHTS=response=0.1,resolution=0.45,satisfaction=0.45`` (must add up to 1).
 
+    The hotline's rule (``hotline.rates.check_weights``) is passed in by the settings: configuration sits
+    below every app and imports none of them.
+    """
     raw = env("CITYLOOP_SCORE_WEIGHTS")
     if not raw:
-        return dict(rates.DEFAULT_WEIGHTS)
+        return dict(default)
     try:
         weights = {
             k.strip(): float(v) for k, v in (part.split("=", 1) for part in raw.split(",") if part.strip())
         }
-        return rates.check_weights(weights)
+        return check(weights)
     except ValueError as exc:
         raise ConfigError(
             f"CITYLOOP_SCORE_WEIGHTS={raw!r}: {exc} (e.g. response=0.1,resolution=0.45,satisfaction=0.45)"
         ) from exc
 
 
-def assessment_weight() -> float:
+def assessment_weight(check: Callable[[float], float]) -> float:
     """How much the streets' assessment weighs in a department's performance (at least 1/3)."""
-    from cityloop.hotline import rates
-
     raw = env("CITYLOOP_ASSESSMENT_WEIGHT", "0.4") or "0.4"
     try:
-        return rates.check_assessment_weight(float(raw))
+        return check(float(raw))
     except ValueError as exc:
         raise ConfigError(f"CITYLOOP_ASSESSMENT_WEIGHT={raw!r}: {exc}") from exc
 
@@ -226,3 +229,98 @@ def reopen_rules() -> list[str]:
             "use unresolved and/or unsatisfied"
         )
     return rules
+
+
+# ------------------------------------------------------------------------------------------ folders
+# Read at each call (tests point them elsewhere), never imported from the apps that own the files, so a
+# backup, the audit anchor and the seal agree on one place without importing each other.
+
+
+def key_dir() -> Path:
+    """``$CITYLOOP_KEY_DIR`` or ``<data dir>/keys``: the seal's private keys and the audit anchor's key."""
+    from django.conf import settings
+
+    configured = os.environ.get("CITYLOOP_KEY_DIR")
+    folder = Path(configured).expanduser() if configured else Path(settings.DATA_DIR) / "keys"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def brain_dir() -> Path:
+    """``CITYLOOP_BRAIN_DIR`` (setting or environment) or the data dir: the brain's archive and state."""
+    from django.conf import settings
+
+    configured = getattr(settings, "CITYLOOP_BRAIN_DIR", None) or os.environ.get("CITYLOOP_BRAIN_DIR")
+    root = Path(configured) if configured else Path(settings.DATA_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+# ---------------------------------------------------------------------------- values read later
+# A few values are read when they are used (tests and the worker change them at run time), not when the
+# settings load. ``check_later_values`` reads each once at the start, as a Django system check
+# (core/checks.py), so a bad one stops ``cityloop serve``, ``demo``, ``worker`` and ``migrate`` with one
+# line naming it, the same as a bad value the settings read.
+LATER_VALUES = (
+    "CITYLOOP_MQTT",
+    "CITYLOOP_NATS_URL",
+    "CITYLOOP_BRAIN_VERIFY_HOURS",
+    "CITYLOOP_BRAIN_REOPEN_DAYS",
+    "CITYLOOP_HOLIDAY_DIR",
+    "CITYLOOP_SERVICES_LEXICON",
+)
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def mqtt_address() -> tuple[str, int]:
+    """``CITYLOOP_MQTT=host:port`` of the device broker (default 127.0.0.1:1883)."""
+    raw = env("CITYLOOP_MQTT", "127.0.0.1:1883") or "127.0.0.1:1883"
+    host, _, port = raw.rpartition(":") if ":" in raw else (raw, "", "1883")
+    try:
+        number = int(port or 1883)
+    except ValueError:
+        number = -1
+    if not 1 <= number <= 65535:
+        raise ConfigError(f"CITYLOOP_MQTT={raw!r} must be host:port with a port from 1 to 65535")
+    return host or "127.0.0.1", number
+
+
+def nats_url() -> str:
+    """``CITYLOOP_NATS_URL`` (default nats://127.0.0.1:4222); a comma-separated list is a cluster."""
+    raw = env("CITYLOOP_NATS_URL", "nats://127.0.0.1:4222") or "nats://127.0.0.1:4222"
+    for part in raw.split(","):
+        if urlparse(part.strip()).scheme not in NATS_SCHEMES:
+            raise ConfigError(
+                f"CITYLOOP_NATS_URL={raw!r}: each server must start with nats://, tls://, ws:// or wss://"
+            )
+    return raw
+
+
+def _existing_paths(name: str, *, folders: bool) -> None:
+    raw = env(name, "") or ""
+    for part in raw.split(os.pathsep) if folders else [raw]:
+        if not part:
+            continue
+        path = Path(part).expanduser()
+        if not (path.is_dir() if folders else path.is_file()):
+            kind = "a folder" if folders else "a file"
+            raise ConfigError(f"{name}: {part!r} is not {kind} that exists")
+
+
+def check_later_values() -> list[str]:
+    """One message per bad value among ``LATER_VALUES`` (empty when all are good or unset)."""
+    checks: list[Callable[[], object]] = [
+        mqtt_address,
+        nats_url,
+        lambda: env_number("CITYLOOP_BRAIN_VERIFY_HOURS", 24, low=1 / 60, high=24 * 365),
+        lambda: env_number("CITYLOOP_BRAIN_REOPEN_DAYS", 30, low=0, high=3650),
+        lambda: _existing_paths("CITYLOOP_HOLIDAY_DIR", folders=True),
+        lambda: _existing_paths("CITYLOOP_SERVICES_LEXICON", folders=False),
+    ]
+    messages = []
+    for check in checks:
+        try:
+            check()
+        except ConfigError as exc:
+            messages.append(str(exc))
+    return messages

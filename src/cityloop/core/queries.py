@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
+from cityloop.core import permissions
 from cityloop.core.models import Role
 
-CITYWIDE_ROLES = {Role.DISPATCHER, Role.LEADER, Role.ADMIN, Role.AUDITOR}
+CITYWIDE_ROLES = permissions.CITYWIDE
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Scope:
 def scope_of(actor) -> Scope:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return Scope()
-    if actor.is_superuser or actor.role in CITYWIDE_ROLES:
+    if permissions.has_role(actor, CITYWIDE_ROLES):
         return Scope(citywide=True, user_id=actor.pk)
     if actor.role == Role.STREET:
         return Scope(street_id=actor.street_id, user_id=actor.pk)

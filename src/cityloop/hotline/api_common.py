@@ -11,11 +11,11 @@ from django.utils import timezone
 from ninja import Schema
 
 from cityloop.core import tokens
+from cityloop.core.doors.auth import BearerToken, HeaderToken
+from cityloop.core.doors.inputs import When
 from cityloop.hotline import queries, rules
 from cityloop.hotline.actions.handling import nearly_overdue_window
 from cityloop.hotline.models import Channel, Order, OrderStatus, Request, Status
-from cityloop.openapi.auth import BearerToken, HeaderToken
-from cityloop.openapi.inputs import When
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, Jurisdiction
 

@@ -1,6 +1,11 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+DISPATCH_ONLY = "only a hotline dispatcher may open this page"
+UNITS_ONLY = "only a street or a department has an inbox"
+OVERVIEW_ONLY = "the dashboard and the monthly report are for leaders and the dispatch centre"
+STAFF_ONLY = "rankings are for the city's staff"
+
 
 class HotlineConfig(AppConfig):
     name = "cityloop.hotline"
@@ -8,38 +13,31 @@ class HotlineConfig(AppConfig):
     verbose_name = _("Hotline")
 
     def ready(self) -> None:
-        from cityloop.core import demo as core_demo
+        from cityloop.core import permissions as p
         from cityloop.hotline import demo
-        from cityloop.web.context import NAVIGATION
+        from cityloop.org import demo as org_demo
 
-        if demo.load not in core_demo.DEMO_EXTENSIONS:
-            core_demo.DEMO_EXTENSIONS.append(demo.load)
-        if demo.load_history not in core_demo.DEMO_EXTENSIONS:
-            core_demo.DEMO_EXTENSIONS.append(demo.load_history)
-        entries = [
-            ("hotline:submit", _("Report a problem"), {"citizen"}),
-            ("hotline:track", _("Track a request"), {"citizen"}),
-            ("hotline:mine", _("My requests"), {"citizen"}),
-            ("hotline:intake", _("Phone intake"), {"dispatcher", "admin"}),
-            ("hotline:queue", _("Dispatch queue"), {"dispatcher", "admin"}),
-            ("hotline:follow-ups", _("Follow-ups"), {"dispatcher", "admin"}),
-            ("hotline:arbitrations", _("Arbitration"), {"dispatcher", "admin"}),
-            ("hotline:inbox", _("Inbox"), {"street", "department"}),
-            (
-                "hotline:search",
-                _("Search requests"),
-                {"dispatcher", "admin", "street", "department", "leader"},
-            ),
-            ("hotline:import", _("Import calls"), {"dispatcher", "admin"}),
-        ]
-        known = {name for name, _label, _roles in NAVIGATION}
-        for entry in entries:
-            if entry[0] not in known:
-                NAVIGATION.append(entry)
-        from cityloop.hotline import views_leaders, views_whistles
-
-        views_leaders.register_navigation()
-        views_whistles.register_navigation()
+        org_demo.extend(demo.load)
+        org_demo.extend(demo.load_history)
+        p.declare("hotline:submit", p.CITIZEN, menu=_("Report a problem"))
+        p.declare("hotline:track", p.CITIZEN, menu=_("Track a request"))
+        p.declare("hotline:mine", p.CITIZEN, menu=_("My requests"))
+        p.declare("hotline:intake", p.DISPATCH, menu=_("Phone intake"), denied=DISPATCH_ONLY)
+        p.declare("hotline:queue", p.DISPATCH, menu=_("Dispatch queue"), denied=DISPATCH_ONLY)
+        p.declare("hotline:follow-ups", p.DISPATCH, menu=_("Follow-ups"), denied=DISPATCH_ONLY)
+        p.declare("hotline:arbitrations", p.DISPATCH, menu=_("Arbitration"), denied=DISPATCH_ONLY)
+        p.declare("hotline:inbox", p.UNITS, menu=_("Inbox"), denied=UNITS_ONLY)
+        p.declare("hotline:search", p.SEARCH, menu=_("Search requests"))
+        p.declare("hotline:import", p.DISPATCH, menu=_("Import calls"), denied=DISPATCH_ONLY)
+        # the leaders' pages
+        p.declare("leaders:dashboard", p.OVERVIEW, menu=_("Dashboard"), denied=OVERVIEW_ONLY)
+        p.declare("leaders:rankings", p.STAFF, menu=_("Rankings"), denied=STAFF_ONLY)
+        p.declare("leaders:report", p.OVERVIEW, menu=_("Monthly report"), denied=OVERVIEW_ONLY)
+        # 吹哨报到
+        p.declare("whistles:street", p.STREET, menu=_("Whistles"))
+        p.declare("whistles:assess", p.STREET, menu=_("Assess departments"))
+        p.declare("whistles:summonses", p.DEPARTMENT, menu=_("Summonses"))
+        p.declare("whistles:disputes", p.DISPATCH, menu=_("Report-in disputes"))
         from cityloop.core import schedule
 
         schedule.register("whistles.missed_report_ins", _missed_report_ins)

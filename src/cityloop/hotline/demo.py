@@ -1,6 +1,6 @@
 """Demo requests for the demo city: ~60 in every state, made through the actions by the demo personas.
 
-Registered in ``cityloop.core.demo.DEMO_EXTENSIONS``; running it twice adds nothing the second time.
+Registered in ``cityloop.org.demo.DEMO_EXTENSIONS``; running it twice adds nothing the second time.
 """
 
 from __future__ import annotations

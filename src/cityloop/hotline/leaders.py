@@ -11,11 +11,11 @@ from django.conf import settings
 from django.db.models import Avg, F
 from django.utils import timezone, translation
 
+from cityloop.core.doors import charts
 from cityloop.hotline import rates, stats
 from cityloop.hotline.models import Assessment, Order, OrderStatus, Summons, WhistleStatus
 from cityloop.hotline.rates import Counts
 from cityloop.org.models import Category, Department, Jurisdiction
-from cityloop.web import svg
 
 LEVELS = ("district", "street", "community", "department")
 _paths_cache: dict[tuple, list] = {}
@@ -95,8 +95,8 @@ def street_paths(city, district_id: int | None) -> list[tuple[str, str, str]]:
     qs = Jurisdiction.objects.filter(city=city, level="street").exclude(geometry="")
     if district_id:
         qs = qs.filter(parent_id=district_id)
-    shapes = [svg.Shape(str(j.pk), j.label, shapely.from_geojson(j.geometry)) for j in qs]
-    paths = svg.project_shapes(shapes)
+    shapes = [charts.Shape(str(j.pk), j.label, shapely.from_geojson(j.geometry)) for j in qs]
+    paths = charts.project_shapes(shapes)
     with _paths_lock:
         _paths_cache[key] = paths
     return paths
@@ -143,7 +143,7 @@ def dashboard(
     )
     function = rates.RATE_FUNCTIONS[rate]
     values = {str(pk): function(c) for pk, c in street_counts.items()}
-    map_svg = svg.choropleth(paths, values, title=rate_label or rate, no_data=no_data)
+    map_svg = charts.choropleth(paths, values, title=rate_label or rate, no_data=no_data)
     names = {c.pk: c for c in Category.objects.filter(city=city, depth=1)}
     hot = sorted(
         ((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),

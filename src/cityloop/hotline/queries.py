@@ -10,19 +10,17 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from cityloop.core import calendars
-from cityloop.core.models import Role
+from cityloop.core import calendars, permissions
+from cityloop.core.permissions import Role
 from cityloop.core.queries import scope_of
 from cityloop.hotline import access, rules
 from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit
 
-DISPATCH_ROLES = {Role.DISPATCHER, Role.ADMIN}
+DISPATCH_ROLES = permissions.DISPATCH
 
 
 def is_dispatcher(actor) -> bool:
-    return (
-        actor is not None and actor.is_authenticated and (actor.is_superuser or actor.role in DISPATCH_ROLES)
-    )
+    return permissions.has_role(actor, permissions.DISPATCH)
 
 
 def require_dispatcher(actor) -> None:
@@ -82,6 +80,11 @@ def can_see_contact(actor, request: Request) -> bool:
     if request.citizen_id is not None and request.citizen_id == actor.pk:
         return True
     return actor.has_perm("hotline.contact_citizen") and requests_for(actor).filter(pk=request.pk).exists()
+
+
+def case(request_id: int) -> Request | None:
+    """A case another app opened (a brain alarm's request), or None when it is gone."""
+    return Request.objects.filter(pk=request_id).first()
 
 
 def case_status(request_id: int) -> str:

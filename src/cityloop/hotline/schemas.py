@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from cityloop.openapi.inputs import Input
+from cityloop.core.doors.inputs import Input
 
 NO = "R261126-00042"
 

@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cityloop.core.models import Role
+from cityloop.core.doors import uploads
+from cityloop.core.permissions import Role
 from cityloop.hotline import access, actions, queries, throttle
 from cityloop.hotline.forms import FollowUpForm, RateByCodeForm, SubmitForm, TrackForm
 from cityloop.hotline.models import Channel, Request
 from cityloop.hotline.views_common import apply_errors, current_city
-from cityloop.web import uploads
 
 TRACKED = "hotline_tracked"  # session: pks of requests this browser proved it may see
 SUBMITTED = "hotline_submitted"  # session: the last submit's number, and its access code until shown once

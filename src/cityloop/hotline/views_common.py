@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import wraps
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, ngettext
 
-from cityloop.core.models import Role
-from cityloop.hotline import queries, rules
+from cityloop.core import permissions
+from cityloop.hotline import rules
 from cityloop.hotline.actions.handling import nearly_overdue_window
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, Department, Jurisdiction
 
-UNIT_ROLES = {Role.STREET, Role.DEPARTMENT}
+UNIT_ROLES = permissions.UNITS
 
 # The actions explain refusals in English; these fixed ones are translated for the page.
 DOMAIN_MESSAGES = (
@@ -62,26 +60,11 @@ def apply_errors(form, exc: ValidationError) -> None:
                 form.add_error(None, f"{field}: {gettext(message)}")
 
 
-def dispatcher_required(view):
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not queries.is_dispatcher(request.user):
-            raise PermissionDenied("only a hotline dispatcher may open this page")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def unit_required(view):
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if request.user.role not in UNIT_ROLES:
-            raise PermissionDenied("only a street or a department has an inbox")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# The hotline's two guards, as declared in core.permissions (HotlineConfig declares the menu pages).
+dispatcher_required = permissions.page(
+    permissions.DISPATCH, denied="only a hotline dispatcher may open this page"
+)
+unit_required = permissions.page(permissions.UNITS, denied="only a street or a department has an inbox")
 
 
 def current_city():

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 
-from cityloop.core.models import Role
+from cityloop.core.permissions import Role
 from cityloop.hotline import queries, rules
 from cityloop.hotline.actions.dispatch import resolve_targets, suggest_targets
 from cityloop.hotline.forms import ORDER_FORMS, ClassifyForm, DispatchForm, ExtensionDecisionForm

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,11 +15,12 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cityloop.core.models import STAFF_ROLES, Role
+from cityloop.core import permissions
+from cityloop.core.doors import charts
+from cityloop.core.permissions import Role
 from cityloop.hotline import leaders, rates, stats
 from cityloop.hotline.templatetags.rate_format import pct, pp
 from cityloop.org.queries import default_city
-from cityloop.web import svg
 
 RATE_LABELS = {
     "response": gettext_lazy("response rate"),
@@ -39,31 +39,16 @@ LEVEL_LABELS = {
 
 # The dashboard and the report are the leaders' (and the dispatch centre's) view of the whole city;
 # streets and departments see the rankings they are judged by, and the trends behind them.
-OVERVIEW_ROLES = {Role.LEADER, Role.DISPATCHER, Role.ADMIN, Role.AUDITOR}
-
-
 def _require_staff(user) -> None:
-    if not (user.is_superuser or user.role in STAFF_ROLES):
-        raise PermissionDenied("rankings are for the city's staff")
+    permissions.require(user, permissions.STAFF, "rankings are for the city's staff")
 
 
 def _require_overview(user) -> None:
-    if not (user.is_superuser or user.role in OVERVIEW_ROLES):
-        raise PermissionDenied("the dashboard and the monthly report are for leaders and the dispatch centre")
-
-
-def register_navigation() -> None:
-    """Add the leaders' pages to the menu (called once from HotlineConfig.ready())."""
-    from cityloop.web.context import NAVIGATION
-
-    overview = {"leader", "dispatcher", "admin", "auditor"}
-    entries = [
-        ("leaders:dashboard", gettext_lazy("Dashboard"), overview),
-        ("leaders:rankings", gettext_lazy("Rankings"), overview | {"street", "department"}),
-        ("leaders:report", gettext_lazy("Monthly report"), overview),
-    ]
-    known = {name for name, _label, _roles in NAVIGATION}
-    NAVIGATION.extend(entry for entry in entries if entry[0] not in known)
+    permissions.require(
+        user,
+        permissions.OVERVIEW,
+        "the dashboard and the monthly report are for leaders and the dispatch centre",
+    )
 
 
 def _month(value: str | None, default: date) -> date:
@@ -209,7 +194,7 @@ def unit_trend(request, kind: str, pk: int):
     assessed = leaders.assessment_trend(pk, months) if kind == "department" else {}
     if assessed:
         series[str(_("streets' assessment"))] = [assessed.get(m) for m in months]
-    chart = svg.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit.label))
+    chart = charts.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit.label))
     table = [
         (m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}, assessed.get(m))
         for m in months

@@ -10,12 +10,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cityloop.core.doors import uploads
 from cityloop.hotline import export, queries
 from cityloop.hotline.actions.imports import import_requests
 from cityloop.hotline.forms import ImportForm, SearchForm
 from cityloop.hotline.views_common import apply_errors, categories_of, current_city, dispatcher_required
 from cityloop.org.models import Jurisdiction
-from cityloop.web import uploads
 
 PAGE = 200
 MAX_IMPORT_BYTES = 20 * 1024 * 1024

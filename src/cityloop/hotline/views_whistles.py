@@ -7,11 +7,9 @@ that passed since it last ran already shows as missed, because the state is read
 from __future__ import annotations
 
 from datetime import date
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,8 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_POST
 
-from cityloop.core.models import Role
-from cityloop.hotline import actions, queries, stats
+from cityloop.core import permissions
+from cityloop.core.permissions import Role
+from cityloop.hotline import actions, stats
 from cityloop.hotline import queries_whistles as reads
 from cityloop.hotline.actions.whistles import report_in_due
 from cityloop.hotline.models import Request, Summons, Whistle
@@ -160,37 +159,9 @@ class AssessmentForm(forms.Form):
         self.fields["department"].choices = [(d.pk, d.label) for d in departments]
 
 
-def register_navigation() -> None:
-    """Add the whistle pages to the menu (called once from HotlineConfig.ready())."""
-    from cityloop.web.context import NAVIGATION
-
-    entries = [
-        ("whistles:street", gettext_lazy("Whistles"), {"street"}),
-        ("whistles:assess", gettext_lazy("Assess departments"), {"street"}),
-        ("whistles:summonses", gettext_lazy("Summonses"), {"department"}),
-        ("whistles:disputes", gettext_lazy("Report-in disputes"), {"dispatcher", "admin"}),
-    ]
-    known = {name for name, _label, _roles in NAVIGATION}
-    NAVIGATION.extend(entry for entry in entries if entry[0] not in known)
-
-
-def _role_page(check):
-    def decorator(view):
-        @login_required
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not check(request.user):
-                raise PermissionDenied("this page is for another role")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-street_page = _role_page(lambda u: u.role == Role.STREET and u.street_id is not None)
-department_page = _role_page(lambda u: u.role == Role.DEPARTMENT and u.department_id is not None)
-dispatcher_page = _role_page(queries.is_dispatcher)
+street_page = permissions.page(lambda u: u.role == Role.STREET and u.street_id is not None)
+department_page = permissions.page(lambda u: u.role == Role.DEPARTMENT and u.department_id is not None)
+dispatcher_page = permissions.page(permissions.DISPATCH)
 
 
 def _summons_rows(summonses, now, bound=None):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as InputError
+
+from cityloop.brain import api as brain_api
+from cityloop.hotline import api as hotline_api
+from cityloop.services import api as services_api
 
 # Every operation can answer with these; the document says so even where the operation forgot to.
 ERROR_ANSWERS = {
@@ -65,7 +67,7 @@ api = CityLoopAPI(
 
 # Each pillar's api.py exposes ``router``; the prefix is the pillar's name, except the hotline's,
 # which sits at the root because its resources are the API's main ones (/api/v1/requests, /orders).
-PILLARS = {"": "cityloop.hotline.api", "services": "cityloop.services.api", "brain": "cityloop.brain.api"}
+PILLARS = {"": hotline_api.router, "services": services_api.router, "brain": brain_api.router}
 
 
 @api.exception_handler(ValidationError)
@@ -112,11 +114,5 @@ def permission_denied(request, exc: PermissionDenied):
     return api.create_response(request, {"detail": str(exc) or "permission denied"}, status=403)
 
 
-for prefix, module_name in PILLARS.items():
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        continue
-    api.add_router(f"/{prefix}/" if prefix else "/", module.router)
+for prefix, router in PILLARS.items():
+    api.add_router(f"/{prefix}/" if prefix else "/", router)

@@ -8,12 +8,7 @@ class SealConfig(AppConfig):
     verbose_name = _("E-certificates and seals")
 
     def ready(self) -> None:
-        from cityloop.web.context import NAVIGATION
+        from cityloop.core import permissions as p
 
-        present = {name for name, _label, _roles in NAVIGATION}
-        for entry in [
-            ("seal:certificates", _("E-certificates"), None),
-            ("seal:verify", _("Verify a certificate"), None),
-        ]:
-            if entry[0] not in present:
-                NAVIGATION.append(entry)
+        p.declare("seal:certificates", p.SIGNED_IN, menu=_("E-certificates"))
+        p.declare("seal:verify", p.SIGNED_IN, menu=_("Verify a certificate"))

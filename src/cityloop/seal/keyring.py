@@ -14,18 +14,15 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from cityloop.core import config
+
 
 class KeyringError(RuntimeError):
     """A key file is missing, unreadable or too open; the message names the file and the fix."""
 
 
 def key_dir() -> Path:
-    from django.conf import settings
-
-    configured = os.environ.get("CITYLOOP_KEY_DIR")
-    folder = Path(configured).expanduser() if configured else Path(settings.DATA_DIR) / "keys"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
+    return config.key_dir()
 
 
 def raw_public(public_key: Ed25519PublicKey) -> bytes:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
-from cityloop.core.models import Role
+from cityloop.core import permissions
+from cityloop.core.permissions import Role
 from cityloop.seal import rules
 from cityloop.seal.models import CITY_AUTHORITY, Certificate, SigningKey
 
 # Citywide staff who may open any certificate page (leaders and auditors read, admins also revoke).
-READ_ROLES = {Role.ADMIN, Role.LEADER, Role.AUDITOR}
+READ_ROLES = permissions.REFORM_READERS  # leaders, administrators and auditors read every certificate
 
 
 def current_key(authority: str) -> SigningKey | None:
@@ -30,9 +31,7 @@ def authority_of(department) -> str:
 
 
 def _role(actor) -> str | None:
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return None
-    return Role.ADMIN if actor.is_superuser else actor.role
+    return permissions.role_of(actor)
 
 
 def may_act_for(actor, department) -> bool:

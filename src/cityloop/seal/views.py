@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cityloop.core import throttle
+from cityloop.core.doors import uploads
 from cityloop.seal import actions, published, queries, rules, verify
 from cityloop.seal import render as rendering
 from cityloop.seal.forms import RevokeForm, VerifyForm
 from cityloop.seal.models import CITY_AUTHORITY
-from cityloop.web import uploads
 
 # Checks of pasted or uploaded data per client address and minute (each one parses and may inflate).
 VERIFY_POSTS_PER_MINUTE = 20

@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from cityloop.openapi.auth import token_auth
-from cityloop.openapi.inputs import Input
+from cityloop.core import permissions
+from cityloop.core.doors.auth import token_auth
+from cityloop.core.doors.inputs import Input
 from cityloop.services import actions, catalogue, queries, uploads
 from cityloop.services.models import Application, ApprovalTask, Bundle, ServiceItem
 
@@ -431,11 +432,9 @@ def reductions_report(
 ):
     import datetime as dt
 
-    from cityloop.core.models import STAFF_ROLES
     from cityloop.services import reductions
 
-    if not (request.user.is_superuser or request.user.role in STAFF_ROLES):
-        raise PermissionDenied("the reduction report is for staff")
+    permissions.require(request.user, permissions.STAFF, "the reduction report is for staff")
     try:
         first = dt.date.fromisoformat(start)
         last = dt.date.fromisoformat(end) if end else dt.date.today()

@@ -8,26 +8,19 @@ class ServicesConfig(AppConfig):
     verbose_name = _("Government services")
 
     def ready(self) -> None:
-        from cityloop.core import demo as core_demo
-        from cityloop.services import demo
-        from cityloop.web.context import NAVIGATION
-
-        if demo.load not in core_demo.DEMO_EXTENSIONS:
-            core_demo.DEMO_EXTENSIONS.append(demo.load)
+        from cityloop.core import permissions as p
         from cityloop.core import schedule
+        from cityloop.org import demo as org_demo
+        from cityloop.services import demo
 
+        org_demo.extend(demo.load)
         schedule.register("services.escalations", _escalations)
-        entries = [
-            ("services:catalogue", _("Services"), None),
-            ("services:my-applications", _("My applications"), {"citizen"}),
-            ("services:window", _("Window"), _may_open_window),
-            ("services:tasks", _("Approvals"), {"department", "leader", "admin"}),
-            ("services:editor", _("Catalogue editor"), {"admin"}),
-            ("services:report", _("Reform report"), {"leader", "admin", "auditor"}),
-        ]
-        for entry in entries:
-            if entry[0] not in {n for n, _l, _r in NAVIGATION}:
-                NAVIGATION.append(entry)
+        p.declare("services:catalogue", p.SIGNED_IN, menu=_("Services"))
+        p.declare("services:my-applications", p.CITIZEN, menu=_("My applications"))
+        p.declare("services:window", _may_open_window, menu=_("Window"))
+        p.declare("services:tasks", p.APPROVERS, menu=_("Approvals"))
+        p.declare("services:editor", p.ADMIN, menu=_("Catalogue editor"))
+        p.declare("services:report", p.REFORM_READERS, menu=_("Reform report"))
 
 
 def _may_open_window(user) -> bool:

@@ -31,7 +31,7 @@ def item_definition(item: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def load(*, city, stdout=None, password: str | None = None) -> bool:
     """Add the demo catalogue to ``city`` (idempotent); False when the city lacks its departments."""
-    from cityloop.core.demo import DEMO_PASSWORD
+    from cityloop.org.demo import DEMO_PASSWORD
 
     data = read()
     departments = {d.code: d for d in city.departments.all()}

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
+from cityloop.core import permissions
 from cityloop.core import rules as time_rules
 from cityloop.services import clock, rules
 from cityloop.services.models import (
@@ -29,9 +30,7 @@ CITYWIDE = {"admin", "leader", "auditor"}
 
 
 def role_of(user) -> str:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return ""
-    return "admin" if user.is_superuser else user.role
+    return permissions.role_of(user) or ""
 
 
 def is_clerk(user) -> bool:

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cityloop.core.doors import uploads as weblimits
 from cityloop.core.models import User
 from cityloop.services import actions, catalogue, queries, reductions
 from cityloop.services.models import (
@@ -27,7 +28,6 @@ from cityloop.services.models import (
     TaskStatus,
     Upload,
 )
-from cityloop.web import uploads as weblimits
 
 
 def _errors(exc: ValidationError) -> list[str]:

@@ -1,38 +1,13 @@
-"""What every page's shell needs: the navigation for the person's role and the current city."""
+"""What every page's shell needs: the menu for the person's role and the current city."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext_lazy as _
-
-# (url name, label, who may open it) — a set of roles, a predicate on the user (the same check the view
-# makes, e.g. only window departments' staff at the window), or None for everyone signed in. Pillars
-# append their pages here; the menu shows only links the person may open.
-NAVIGATION: list[tuple[str, object, set[str] | Callable[..., bool] | None]] = [
-    ("home", _("Home"), None),
-    ("audit-trail", _("Audit trail"), {"auditor", "admin"}),
-    ("admin:index", _("Administration"), {"admin"}),
-]
+from cityloop.core import permissions
 
 
 def navigation_for(user) -> list[dict]:
-    if not user.is_authenticated:
-        return []
-    role = "admin" if user.is_superuser else user.role
-    items = []
-    for name, label, roles in NAVIGATION:
-        if callable(roles):
-            if not roles(user):
-                continue
-        elif roles is not None and role not in roles:
-            continue
-        try:
-            items.append({"url": reverse(name), "label": label, "name": name})
-        except NoReverseMatch:
-            continue
-    return items
+    """The menu: every page declared with a label in ``core.permissions`` that the person may open."""
+    return permissions.menu_for(user)
 
 
 def shell(request) -> dict:

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -11,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 import cityloop
+from cityloop.core import permissions
 from cityloop.web import home
 
 logger = logging.getLogger("cityloop.web")
@@ -35,12 +34,10 @@ def healthz(request):
 def home_page(request):
     if not request.user.is_authenticated:
         return render(request, "web/home_public.html", home.public_context())
-    role = "admin" if request.user.is_superuser else request.user.role
+    role = permissions.role_of(request.user)
     return render(request, f"web/home_{role}.html", home.context_for(request.user, role))
 
 
-@login_required
+@permissions.page("audit-trail")
 def audit_trail(request):
-    if not (request.user.is_superuser or request.user.role in {"auditor", "admin"}):
-        raise PermissionDenied
     return render(request, "web/audit_trail.html", home.audit_context())

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
-from cityloop.core.models import Role
+from cityloop.core.permissions import Role
 from cityloop.hotline import queries
 from cityloop.hotline.actions.common import event
 from cityloop.hotline.models import Assessment, Summons, SummonStatus, Whistle, WhistleStatus

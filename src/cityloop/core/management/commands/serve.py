@@ -56,7 +56,11 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         # Only now: WhiteNoise indexes STATIC_ROOT once, when the application is built, so building it
         # before collectstatic on a new data directory served every /static/ file as 404 until a restart.
-        from cityloop.wsgi import application
+        # The project's WSGI_APPLICATION (cityloop.wsgi), found the way runserver finds it: the project
+        # wiring sits above every app, so an app's command does not import it by name.
+        from django.core.servers.basehttp import get_internal_wsgi_application
+
+        application = get_internal_wsgi_application()
 
         bind = f"{options['host']}:{options['port']}"
 

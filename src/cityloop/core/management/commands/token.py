@@ -5,8 +5,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from cityloop.core import actions, tokens
-from cityloop.core.management.commands.user import format_errors
 from cityloop.core.models import ApiToken, User
+
+
+def format_errors(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+    return "; ".join(exc.messages)
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from cityloop.core import demo
+from cityloop.org import demo
 
 
 class Command(BaseCommand):

@@ -4,14 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from cityloop.core import actions
-from cityloop.core.models import Role
+from cityloop.core.management.commands.token import format_errors
+from cityloop.core.permissions import Role
 from cityloop.org.models import Department, Jurisdiction
-
-
-def format_errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-    return "; ".join(exc.messages)
 
 
 class Command(BaseCommand):

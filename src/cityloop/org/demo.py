@@ -103,6 +103,12 @@ def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User
 DEMO_EXTENSIONS: list = []
 
 
+def extend(loader) -> None:
+    """Add a pillar's demo loader (from its ``AppConfig.ready()``; twice adds it once)."""
+    if loader not in DEMO_EXTENSIONS:
+        DEMO_EXTENSIONS.append(loader)
+
+
 def open311_key() -> tuple[str, Path]:
     """The demo's Open311 app key (a token of the account open311_app), made once and kept in the data dir
     so every start prints the same one; a token's secret is never stored in the database."""

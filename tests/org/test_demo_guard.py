@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from cityloop.core import audit, demo
+from cityloop.core import audit
 from cityloop.core.models import User
+from cityloop.org import demo
 from cityloop.org.models import CityPack
 
 
