@@ -6,7 +6,7 @@
 It creates a fresh data dir in /tmp (SQLite, or the PostgreSQL database named in --database-url,
 dropped and created again), migrates it, loads the Beijing pack with its demo personas, writes
 ``--requests`` synthetic histories over ``--months`` months (orders, returns and follow-ups
-included; ``cityloop.hotline.synthetic``), recounts the monthly stats, and then times, in process
+included; ``cityloop.hotline.loaders.synthetic``), recounts the monthly stats, and then times, in process
 with Django's test Client against the production settings and a signed-in leader:
 
 * the dashboard (``/leaders/``) for the latest month, a quarter, one district, one category, and
@@ -91,8 +91,9 @@ def run(args) -> None:
     from django.db import connection
     from django.test import Client
 
-    from cityloop.hotline import stats, synthetic
+    from cityloop.hotline.loaders import synthetic
     from cityloop.hotline.models import Request
+    from cityloop.hotline.performance import stats
     from cityloop.org import demo
     from cityloop.org.models import Category, Jurisdiction
     from cityloop.org.queries import default_city

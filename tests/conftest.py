@@ -94,7 +94,7 @@ def _quick_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _forget_cached_cities():
     """Locators are cached per city pk, and rolled-back tests may reuse a pk for a different city."""
-    from cityloop.hotline import leaders
+    from cityloop.hotline.performance import leaders
     from cityloop.org import queries
 
     queries.forget_cached_cities()

@@ -5,7 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from cityloop.core import config
-from cityloop.hotline import rates
+from cityloop.hotline.performance import rates
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = config.data_dir()
@@ -206,7 +206,7 @@ HOTLINE = {
     "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
     "score_weights": config.score_weights(rates.DEFAULT_WEIGHTS, rates.check_weights),
     "assessment_weight": config.assessment_weight(rates.check_assessment_weight),
-    # Group commit for API intake (hotline/intake_queue.py); tests write in their own transaction.
+    # Group commit for API intake (hotline/intake/queue.py); tests write in their own transaction.
     "group_commit": config.env_bool("CITYLOOP_GROUP_COMMIT", not TESTING),
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),
     # How long the one-time rating code sent to the citizen after a reply stays valid.

@@ -91,7 +91,7 @@ def test_a_leak_opens_a_case_that_closes_only_after_normal_readings_and_reopens_
 def test_a_silent_water_meter_opens_a_case_under_the_packs_water_category_without_the_classifier(
     devices, monkeypatch
 ):
-    from cityloop.hotline import suggest
+    from cityloop.hotline.intake import suggest
 
     def never(*args, **kwargs):
         raise AssertionError("the classifier must never guess a sensor case's category")

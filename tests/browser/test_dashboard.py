@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from cityloop.hotline import stats, synthetic
+from cityloop.hotline.loaders import synthetic
+from cityloop.hotline.performance import stats
 from cityloop.org.models import Jurisdiction
 from tests.browser.conftest import login, switch_language
 from tests.conftest import PERSONA_PASSWORD

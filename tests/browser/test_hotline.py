@@ -14,7 +14,7 @@ from tests.hotline.texts import texted_code
 @pytest.fixture
 def water_classifier(settings, tmp_path):
     """A small classifier trained on the tiny city's own categories, so intake suggests one."""
-    from cityloop.hotline import classifier, suggest
+    from cityloop.hotline.intake import classifier, suggest
 
     texts = [
         "停水了",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cityloop.core import config
-from cityloop.hotline import rates
+from cityloop.hotline.performance import rates
 
 
 def test_a_number_out_of_range_or_not_a_number_is_refused_naming_the_variable(monkeypatch):

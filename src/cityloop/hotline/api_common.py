@@ -14,7 +14,7 @@ from cityloop.core import tokens
 from cityloop.core.doors.auth import BearerToken, HeaderToken
 from cityloop.core.doors.inputs import When
 from cityloop.hotline import queries, rules
-from cityloop.hotline.actions.handling import nearly_overdue_window
+from cityloop.hotline.handling.actions import nearly_overdue_window
 from cityloop.hotline.models import Channel, Order, OrderStatus, Request, Status
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, Jurisdiction

@@ -14,7 +14,7 @@ class HotlineConfig(AppConfig):
 
     def ready(self) -> None:
         from cityloop.core import permissions as p
-        from cityloop.hotline import demo
+        from cityloop.hotline.loaders import demo
         from cityloop.org import demo as org_demo
 
         org_demo.extend(demo.load)

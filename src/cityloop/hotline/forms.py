@@ -7,7 +7,7 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cityloop.hotline import access
+from cityloop.hotline.intake import access
 from cityloop.hotline.models import Channel, Status, Urgency
 
 MAX_PHOTOS = 5

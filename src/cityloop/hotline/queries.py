@@ -13,7 +13,8 @@ from django.utils import timezone
 from cityloop.core import calendars, permissions
 from cityloop.core.permissions import Role
 from cityloop.core.queries import scope_of
-from cityloop.hotline import access, rules
+from cityloop.hotline import rules
+from cityloop.hotline.intake import access
 from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit
 
 DISPATCH_ROLES = permissions.DISPATCH
@@ -176,7 +177,7 @@ def overdue_orders(now=None) -> QuerySet[Order]:
 
 
 def find_tracked(tracking_no: str, code: str) -> Request | None:
-    """The request behind a tracking number, only with its access code (hotline/access.py).
+    """The request behind a tracking number, only with its access code (hotline/intake/access.py).
 
     A wrong number and a wrong code give the same ``None``, so the status page cannot be used to
     learn which numbers exist; the sequential number alone opens nothing.

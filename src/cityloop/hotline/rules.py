@@ -117,9 +117,16 @@ SATISFACTION = ("satisfied", "basic", "unsatisfied")
 OUTCOMES = ("resolved", "partial", "explained", "unresolvable", "fixed")
 
 
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius
+# A degree of latitude on that sphere. The box below used 111,320 m (a degree at the equator of the
+# ellipsoid), which is 0.1 % longer than the haversine's degree: the box was too small and a duplicate
+# 199.8-200 m away was never compared (the plain table test of the box found it).
+METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
+
+
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle distance in metres (haversine)."""
-    r = 6_371_008.8
+    r = EARTH_RADIUS_M
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
@@ -128,8 +135,8 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 def degree_box(lon: float, lat: float, metres: float) -> tuple[float, float, float, float]:
     """A lon/lat box that contains every point within ``metres`` (for an index-friendly prefilter)."""
-    dlat = metres / 111_320.0
-    dlon = metres / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
+    dlat = metres / METRES_PER_DEGREE * 1.000001  # never smaller than the circle, whatever the rounding
+    dlon = metres / (METRES_PER_DEGREE * max(0.01, math.cos(math.radians(lat)))) * 1.000001
     return lon - dlon, lat - dlat, lon + dlon, lat + dlat
 
 

@@ -1,13 +1,8 @@
 from django.urls import path
 
-from cityloop.hotline import (
-    views_citizen,
-    views_detail,
-    views_dispatch,
-    views_photos,
-    views_search,
-    views_unit,
-)
+from cityloop.hotline.handling import views_detail, views_dispatch, views_search, views_unit
+from cityloop.hotline.intake import views as views_citizen
+from cityloop.hotline.intake import views_photos
 
 app_name = "hotline"
 urlpatterns = [

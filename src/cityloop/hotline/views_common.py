@@ -12,7 +12,7 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 
 from cityloop.core import permissions
 from cityloop.hotline import rules
-from cityloop.hotline.actions.handling import nearly_overdue_window
+from cityloop.hotline.handling.actions import nearly_overdue_window
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, Department, Jurisdiction
 

@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as InputError
 
 from cityloop.brain import api as brain_api
-from cityloop.hotline import api as hotline_api
+from cityloop.hotline.intake import api as hotline_api
 from cityloop.services import api as services_api
 
 # Every operation can answer with these; the document says so even where the operation forgot to.

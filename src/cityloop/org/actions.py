@@ -25,6 +25,55 @@ def _require_admin(actor) -> None:
 
 
 @transaction.atomic
+def add_shapeless_city(
+    *, code: str, name: str, timezone: str, country: str, language: str, notes: str, actor
+) -> Jurisdiction:
+    """A city without a pack (replayed 311 history of a city not imported): no shapes, weekday calendar.
+
+    Found again by its code, so a second replay adds nothing; audited like a pack import.
+    """
+    _require_admin(actor)
+    found = Jurisdiction.objects.filter(level="city", code=code).first()
+    if found is not None:
+        return found
+    city = Jurisdiction.objects.create(code=code, name=name, name_en=name, level="city")
+    city.city = city
+    city.save(update_fields=["city"])
+    CityPack.objects.create(
+        city=city,
+        code=code.lower(),
+        country=country,
+        timezone=timezone,
+        calendar="weekday",
+        default_language=language,
+        notes=notes,
+    )
+    audit.record(actor, "city.add_shapeless", city, code=code, notes=notes)
+    return city
+
+
+def add_replayed_department(city: Jurisdiction, *, code: str, name: str, actor) -> Department:
+    """An agency met in replayed history (311 records name agencies the pack may not have)."""
+    _require_admin(actor)
+    return Department.objects.create(city=city, code=code[:40], name=name, name_en=name, level="city")
+
+
+def add_replayed_category(city: Jurisdiction, *, code: str, name: str, actor) -> Category:
+    """A first-level category for a complaint type met in replayed history."""
+    _require_admin(actor)
+    return Category.objects.create(city=city, code=code, name=name, name_en=name, depth=1)
+
+
+def set_default_responsibility(category: Category, department: Department, *, actor) -> Responsibility:
+    """The department that answers for a category, unless the category already has one (直派)."""
+    _require_admin(actor)
+    found, _created = Responsibility.objects.get_or_create(
+        category=category, defaults={"department": department, "route": "direct"}
+    )
+    return found
+
+
+@transaction.atomic
 def import_pack(pack: packs.Pack, *, actor) -> Jurisdiction:
     """Create or update a city from a checked pack, all or nothing.
 

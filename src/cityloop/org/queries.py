@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import shapely
 
 from cityloop.org.locator import Area, Locator
-from cityloop.org.models import Category, Jurisdiction, PlaceName, Responsibility
+from cityloop.org.models import Category, Department, Jurisdiction, PlaceName, Responsibility
 
 _cache: dict[int, Locator] = {}
 _places: dict[int, dict[str, Jurisdiction]] = {}
@@ -138,6 +138,39 @@ def locate_text(city: Jurisdiction, text: str) -> Placement | None:
         chain[node.level] = node
         node = node.parent
     return Placement(chain.get("district"), chain.get("street"), chain.get("community"))
+
+
+@dataclass
+class ResponsibilityIndex:
+    """The responsibility list of some cities in memory: answers ``responsibility_for`` without queries."""
+
+    by_category: dict[int, Responsibility]
+    parent_of: dict[int, int | None]
+
+    def responsibility(self, category_id: int | None) -> Responsibility | None:
+        seen = 0
+        while category_id is not None and seen < 64:  # a category tree is a few levels deep
+            found = self.by_category.get(category_id)
+            if found is not None:
+                return found
+            category_id = self.parent_of.get(category_id)
+            seen += 1
+        return None
+
+
+def responsibility_index(city_ids) -> ResponsibilityIndex:
+    """Two queries for every page that routes many requests at once (the dispatch queue)."""
+    ids = list(city_ids)
+    parent_of = dict(Category.objects.filter(city_id__in=ids).values_list("pk", "parent_id"))
+    rows = Responsibility.objects.filter(category__city_id__in=ids).select_related("department")
+    return ResponsibilityIndex({r.category_id: r for r in rows}, parent_of)
+
+
+def units_by_pk(street_ids, department_ids) -> tuple[dict[int, Jurisdiction], dict[int, Department]]:
+    """Streets and departments by primary key, one query each (a request's suggested units)."""
+    streets = {j.pk: j for j in Jurisdiction.objects.filter(pk__in=list(street_ids), level="street")}
+    departments = {d.pk: d for d in Department.objects.filter(pk__in=list(department_ids))}
+    return streets, departments
 
 
 def responsibility_for(category: Category) -> Responsibility | None:

@@ -17,7 +17,8 @@ def args_replay(parser) -> None:
 def do_replay(cmd, options) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cityloop.hotline import replay, stats
+    from cityloop.hotline.loaders import replay
+    from cityloop.hotline.performance import stats
 
     path: Path = options["path"]
     if not path.is_file():
@@ -59,7 +60,7 @@ def args_stats(parser) -> None:
 def do_stats(cmd, options) -> None:
     from datetime import date
 
-    from cityloop.hotline import stats
+    from cityloop.hotline.performance import stats
 
     if options.get("month"):
         try:

@@ -36,7 +36,7 @@ def _csv_arguments(parser, *, label: bool) -> None:
 
 
 def _read(options: dict[str, Any], *, label: bool):
-    from cityloop.hotline import classifier
+    from cityloop.hotline.intake import classifier
 
     try:
         return classifier.read_csv(
@@ -63,14 +63,14 @@ def _args_train(parser) -> None:
 
 
 def _do_train(cmd: BaseCommand, options: dict[str, Any]) -> None:
-    from cityloop.hotline import classifier
+    from cityloop.hotline.intake import classifier
 
     data = _read(options, label=True)
     try:
         model = classifier.train(
             data.texts, data.labels, seed=options["seed"], estimator=options["estimator"]
         )
-        from cityloop.hotline.suggest import model_key
+        from cityloop.hotline.intake.suggest import model_key
 
         path = model.save(options["model"], key=model_key())
     except classifier.ClassifierError as exc:
@@ -95,8 +95,8 @@ def _args_predict(parser) -> None:
 
 
 def _do_predict(cmd: BaseCommand, options: dict[str, Any]) -> None:
-    from cityloop.hotline import classifier
-    from cityloop.hotline.suggest import model_key
+    from cityloop.hotline.intake import classifier
+    from cityloop.hotline.intake.suggest import model_key
 
     try:
         model = classifier.load(options["model"], key=model_key())
@@ -130,7 +130,7 @@ def _args_evaluate(parser) -> None:
 
 
 def _do_evaluate(cmd: BaseCommand, options: dict[str, Any]) -> None:
-    from cityloop.hotline import classifier
+    from cityloop.hotline.intake import classifier
 
     data = _read(options, label=True)
     try:
@@ -205,7 +205,7 @@ def _args_import(parser) -> None:
 def _do_import(cmd: BaseCommand, options: dict[str, Any]) -> None:
     from django.core.exceptions import ValidationError
 
-    from cityloop.hotline.actions.imports import import_requests
+    from cityloop.hotline.intake.imports import import_requests
     from cityloop.org import queries as org_queries
 
     city = org_queries.default_city()

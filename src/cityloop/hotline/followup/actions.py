@@ -1,0 +1,137 @@
+"""Follow-up (回访): the citizen's answer closes the case or, by the configured rules, reopens it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cityloop.core import audit
+from cityloop.hotline import queries, rules
+from cityloop.hotline.events import event, set_status
+from cityloop.hotline.models import FollowUp, Order, OrderStatus, Request, Status
+
+
+def _in_follow_up_queue(request: Request) -> bool:
+    return request.status == Status.REPLIED or (
+        request.status == Status.MERGED and request.replied_at is not None and request.closed_at is None
+    )
+
+
+@transaction.atomic
+def record_follow_up(
+    request: Request,
+    *,
+    resolved: bool,
+    satisfaction: str,
+    comment: str = "",
+    channel: str,
+    actor=None,
+    rating_link=None,
+) -> FollowUp:
+    """Record the citizen's answer: on the web by the citizen, or to an operator on the phone.
+
+    On the web only two people may answer: the citizen's own account, or whoever holds the one-time
+    rating code that was sent to the citizen (``rating_link``, checked and spent by ``rate_with_code``).
+    Knowing the tracking number, or the access code that opens the status page, is not enough.
+    """
+    if channel == "phone":
+        queries.require_dispatcher(actor)
+        if actor is None:
+            raise PermissionDenied("a phone follow-up is recorded by an operator")
+    elif channel == "web":
+        owner = (
+            actor is not None
+            and getattr(actor, "is_authenticated", False)
+            and getattr(actor, "role", "") == "citizen"
+            and actor.pk == request.citizen_id
+        )
+        by_link = rating_link is not None and rating_link.request_id == request.pk
+        if not (by_link or owner):
+            raise PermissionDenied("only the citizen who filed the request can rate it")
+    else:
+        raise ValidationError({"channel": "web or phone"})
+    if satisfaction not in rules.SATISFACTION:
+        raise ValidationError({"satisfaction": f"one of {', '.join(rules.SATISFACTION)}"})
+    if not isinstance(resolved, bool):
+        raise ValidationError({"resolved": "answer yes or no"})
+    if not _in_follow_up_queue(request):
+        raise ValidationError(
+            {"request": _("%(no)s is not waiting for a follow-up") % {"no": request.tracking_no}}
+        )
+    now = timezone.now()
+    cfg = settings.HOTLINE
+    primary = request.merged_into if request.status == Status.MERGED else request
+    reopen = rules.reopen_allowed(
+        resolved=resolved,
+        satisfaction=satisfaction,
+        reopen_count=primary.reopen_count,
+        reopen_on=set(cfg["reopen_on"]),
+        limit=cfg["reopen_limit"],
+    )
+    follow_up = FollowUp.objects.create(
+        request=request,
+        at=now,
+        channel=channel,
+        resolved=resolved,
+        satisfaction=satisfaction,
+        comment=(comment or "").strip(),
+        reopened=reopen,
+        operator=actor if channel == "phone" and getattr(actor, "is_authenticated", False) else None,
+    )
+    request.resolved, request.satisfaction = resolved, satisfaction
+    audit.record(
+        actor,
+        "request.follow_up",
+        request,
+        resolved=resolved,
+        satisfaction=satisfaction,
+        reopen=reopen,
+        channel=channel,
+        rating_link=rating_link.pk if rating_link is not None else None,
+    )
+    event(
+        request,
+        "followed_up",
+        actor=actor,
+        public=True,
+        text=follow_up.comment,
+        resolved=resolved,
+        satisfaction=satisfaction,
+    )
+    if request.status == Status.MERGED:
+        request.closed_at = now
+        request.save()
+    else:
+        request.closed_at = now
+        set_status(request, Status.CLOSED, actor=actor, action="request.close")
+    if reopen and primary.status in (Status.CLOSED, Status.REPLIED):
+        reopen_to_same_units(
+            primary,
+            actor=actor,
+            reason=f"follow-up of {request.tracking_no}: resolved={resolved}, {satisfaction}",
+        )
+    return follow_up
+
+
+def reopen_to_same_units(request: Request, *, actor, reason: str) -> list[Order]:
+    """Send the case back to the units that replied last, with fresh limits."""
+    from cityloop.hotline.handling.dispatch import dispatch_request
+
+    last = list(request.orders.filter(status=OrderStatus.REPLIED).order_by("-lead", "id"))
+    units = [
+        ("street", o.street, "reopened") if o.street_id else ("department", o.department, "reopened")
+        for o in last
+    ]
+    request.reopen_count += 1
+    request.closed_at = None
+    request.replied_at = None
+    request.save()
+    event(request, "reopened", actor=actor, public=True, text=reason)
+    if not units:
+        set_status(request, Status.DISPATCHED, actor=actor, action="request.reopen", reason=reason)
+        return []
+    # Reopening is the city's rule, not a dispatcher's choice: dispatch as the system.
+    return dispatch_request(request, units=units, actor=None, note=reason)

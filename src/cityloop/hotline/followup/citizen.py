@@ -1,0 +1,150 @@
+"""What the city sends the citizen: the access code and the one-time rating code; and the rating by code."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cityloop.core import audit
+from cityloop.hotline.intake import access
+from cityloop.hotline.models import CitizenMessage, FollowUp, RatingLink, Request
+
+# The audit trail's name for a citizen who proved a one-time rating code (no account behind it).
+RATING_CODE_ACTOR = "citizen:rating-code"
+
+
+def _recipient(request: Request) -> tuple[str, str] | None:
+    if request.caller_phone:
+        return "sms", request.caller_phone
+    if request.caller_email:
+        return "email", request.caller_email
+    return None
+
+
+def access_code_message(request: Request, code: str) -> CitizenMessage | None:
+    """The text that gives the citizen the access code (unsaved: intake writes it with its batch)."""
+    recipient = _recipient(request)
+    if recipient is None:
+        return None
+    with translation.override(settings.LANGUAGE_CODE):
+        body = _(
+            "Your request %(no)s was received. Your access code is %(code)s: with the tracking number it "
+            "opens the status page at /hotline/track/. Do not share it."
+        ) % {"no": request.tracking_no, "code": access.display(code)}
+    return CitizenMessage(
+        request=request,
+        kind=CitizenMessage.Kind.ACCESS_CODE,
+        channel=recipient[0],
+        to=recipient[1],
+        body=body,
+        created_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def reissue_access_code(request: Request, *, actor) -> str:
+    """A new access code for a caller who lost theirs (or filed before codes): the old one stops working.
+
+    Only a dispatcher may do it, on the phone with the caller; the new code is texted to the caller
+    too, and returned once so that the dispatcher can read it out.
+    """
+    from cityloop.hotline import queries
+
+    if not queries.is_dispatcher(actor):
+        raise PermissionDenied("only a hotline dispatcher may give a caller a new access code")
+    code = access.new_code()
+    request.access_code_hash = access.code_hash(code, purpose="track")
+    request.save(update_fields=["access_code_hash", "updated_at"])
+    message = access_code_message(request, code)
+    if message is not None:
+        message.save()
+    audit.record(actor, "request.access_code_reissue", request, texted=message is not None)
+    return code
+
+
+def issue_rating_link(request: Request, *, actor) -> str | None:
+    """A fresh one-time rating code for the reply the citizen may now rate; earlier unused codes end.
+
+    Sent to the caller's phone or e-mail; a request with neither gets none (the phone follow-up
+    remains). Returns the code so that the caller of this action can hand it on, never stores it.
+    """
+    recipient = _recipient(request)
+    if recipient is None:
+        return None
+    now = timezone.now()
+    RatingLink.objects.filter(request=request, used_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now
+    )
+    code = access.new_code()
+    days = settings.HOTLINE["rating_link_days"]
+    link = RatingLink.objects.create(
+        request=request,
+        code_hash=access.code_hash(code, purpose="rate"),
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        body = _(
+            "Request %(no)s has been answered. Tell us if it was resolved: open /hotline/rate/%(code)s/ "
+            "(valid %(days)d days, once)."
+        ) % {"no": request.tracking_no, "code": code, "days": days}
+    CitizenMessage.objects.create(
+        request=request,
+        kind=CitizenMessage.Kind.RATING_LINK,
+        channel=recipient[0],
+        to=recipient[1],
+        body=body,
+        created_at=now,
+    )
+    audit.record(actor, "request.rating_link", request, link=link.pk, expires_at=link.expires_at)
+    return code
+
+
+def find_rating_link(code: str) -> RatingLink | None:
+    """The unused, unexpired link behind a rating code, or None (one answer for every kind of wrong)."""
+    if not access.is_well_formed(code):
+        return None
+    link = (
+        RatingLink.objects.filter(
+            code_hash=access.code_hash(code, purpose="rate"),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("request")
+        .first()
+    )
+    return link
+
+
+@transaction.atomic
+def rate_with_code(
+    code: str, *, resolved: bool, satisfaction: str, comment: str = "", actor=None
+) -> FollowUp:
+    """The citizen's web rating, allowed once by the code sent to them; staff sessions may not rate."""
+    from cityloop.hotline.followup.actions import record_follow_up
+
+    if actor is not None and getattr(actor, "is_authenticated", False) and actor.role != "citizen":
+        raise PermissionDenied("staff cannot rate a reply; the citizen rates it with the code sent to them")
+    found = find_rating_link(code)
+    if found is None:
+        raise ValidationError({"code": "this rating code is unknown, used or expired"})
+    link = RatingLink.objects.select_for_update().get(pk=found.pk)
+    if link.used_at is not None:  # a second tab submitted while this one waited for the lock
+        raise ValidationError({"code": "this rating code is unknown, used or expired"})
+    follow_up = record_follow_up(
+        link.request,
+        resolved=resolved,
+        satisfaction=satisfaction,
+        comment=comment,
+        channel="web",
+        actor=RATING_CODE_ACTOR,
+        rating_link=link,
+    )
+    link.used_at = timezone.now()
+    link.save(update_fields=["used_at"])
+    return follow_up

@@ -1,0 +1,120 @@
+"""The request detail page (``hotline:request-detail``): timeline, orders, and the forms each role may use."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, render
+
+from cityloop.core.permissions import Role
+from cityloop.hotline import queries, rules
+from cityloop.hotline.forms import ORDER_FORMS, ClassifyForm, DispatchForm, ExtensionDecisionForm
+from cityloop.hotline.handling.dispatch import resolve_targets, suggest_targets
+from cityloop.hotline.models import Extension, OrderStatus, Request
+from cityloop.hotline.views_common import categories_of, timer, unit_choices
+
+
+def visible_request(request, pk) -> Request:
+    """The request if this person may see it; 404 otherwise (existence is not confirmed to strangers)."""
+    return get_object_or_404(
+        queries.requests_for(request.user).select_related(
+            "category",
+            "suggested_category",
+            "street",
+            "district",
+            "community",
+            "lead_street",
+            "lead_department",
+            "merged_into",
+        ),
+        pk=pk,
+    )
+
+
+def suggested_units(req: Request) -> list[tuple[str, object, str]]:
+    """Where the responsibility list would send the request: (kind, unit, route), or [] with no answer."""
+    try:
+        return resolve_targets(suggest_targets(req), req.city)
+    except ValidationError:
+        return []
+
+
+def _order_row(order, user, bound: dict):
+    active = order.status in (OrderStatus.PENDING, OrderStatus.SIGNED)
+    due = order.response_due if order.status == OrderStatus.PENDING else order.finish_due
+    mine = queries.is_unit_member(user, order)
+    forms = {}
+    if mine and active:
+        for verb, form_class in ORDER_FORMS.items():
+            given = bound.get((order.pk, verb))
+            forms[verb] = given or form_class(prefix=f"o{order.pk}-{verb}")
+    return {
+        "order": order,
+        "timer": timer(due) if active else None,
+        "mine": mine,
+        "active": active,
+        "forms": forms,
+        "extensions": list(order.extensions.order_by("requested_at")),
+    }
+
+
+def render_detail(
+    request, req: Request, *, bound: dict | None = None, revealed: dict | None = None, status=200
+):
+    """Render the detail page; ``bound`` holds forms that came back with errors, keyed by (order pk, verb)."""
+    bound = bound or {}
+    user = request.user
+    staff = user.role != Role.CITIZEN or user.is_superuser
+    dispatcher = queries.is_dispatcher(user)
+    city = req.city
+    masked = rules.masked_contact(
+        req.caller_name, req.caller_phone, confidential=req.confidential and not dispatcher
+    )
+    orders = [
+        _order_row(o, user, bound) for o in req.orders.select_related("street", "department").order_by("id")
+    ]
+    context = {
+        "req": req,
+        "staff": staff,
+        "dispatcher": dispatcher,
+        "orders": orders,
+        "timeline": req.events.select_related("actor").order_by("at", "id")
+        if staff
+        else queries.public_timeline(req),
+        "masked_name": masked[0],
+        "masked_phone": masked[1],
+        "can_reveal": queries.can_see_contact(user, req),
+        "revealed": revealed,
+        "response_timer": timer(req.response_due) if req.first_response_at is None and req.is_open else None,
+        "finish_timer": timer(req.finish_due) if req.is_open and req.replied_at is None else None,
+        "attachments": req.attachments.all(),
+        "follow_ups": req.follow_ups.order_by("at"),
+    }
+    if dispatcher:
+        categories = categories_of(city)
+        units = unit_choices(city)
+        pending = Extension.objects.filter(order__request=req, approved__isnull=True).select_related(
+            "order__street", "order__department", "requested_by"
+        )
+        context.update(
+            {
+                "classify_form": bound.get("classify")
+                or ClassifyForm(
+                    categories=categories, initial={"category": req.category.code if req.category_id else ""}
+                ),
+                "dispatch_form": bound.get("dispatch") or DispatchForm(units=units),
+                "targets": suggested_units(req) if req.status == "new" else [],
+                "duplicates": queries.duplicate_candidates(req, user) if req.status == "new" else [],
+                "pending_extensions": [
+                    (e, bound.get(("extension", e.pk)) or ExtensionDecisionForm(prefix=f"x{e.pk}"))
+                    for e in pending
+                ],
+                "arbitrations": req.arbitrations.filter(decided_at__isnull=True),
+            }
+        )
+    return render(request, "hotline/detail.html", context, status=status)
+
+
+@login_required
+def request_detail(request, pk):
+    return render_detail(request, visible_request(request, pk))

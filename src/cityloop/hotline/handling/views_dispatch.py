@@ -1,0 +1,309 @@
+"""The dispatcher's pages: phone intake, the queue, detail actions, arbitration and follow-ups."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cityloop.hotline import actions, queries
+from cityloop.hotline.forms import (
+    ArbitrationForm,
+    ClassifyForm,
+    DispatchForm,
+    ExtensionDecisionForm,
+    FollowUpForm,
+    IntakeForm,
+)
+from cityloop.hotline.handling.dispatch import suggestions_for
+from cityloop.hotline.handling.views_detail import render_detail, visible_request
+from cityloop.hotline.intake import access, suggest
+from cityloop.hotline.models import Arbitration, Channel, Extension, Request
+from cityloop.hotline.views_common import (
+    apply_errors,
+    categories_of,
+    current_city,
+    dispatcher_required,
+    resolve_unit,
+    timer,
+    unit_choices,
+)
+
+QUEUE_PAGE = 100
+
+
+@dispatcher_required
+def intake(request):
+    city = current_city()
+    categories = categories_of(city)
+    suggestion = None
+    if request.method == "POST" and "suggest" in request.POST:
+        # Ask the classifier without saving: the operator sees its pick and confidence, and still chooses.
+        values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+        form = IntakeForm(categories=categories, initial=values)
+        text = request.POST.get("description", "")
+        category, confidence = suggest.suggest(city, text)
+        suggestion = {"category": category, "confidence": confidence, "asked": True}
+    elif request.method == "POST":
+        form = IntakeForm(request.POST, categories=categories)
+        if form.is_valid():
+            data = form.cleaned_data
+            sub = actions.Submission(
+                description=data["description"],
+                caller_name=data["caller_name"],
+                caller_phone=data["caller_phone"],
+                address=data["address"],
+                lon=data["lon"],
+                lat=data["lat"],
+                category_code=data["category"],
+                urgency=data["urgency"],
+                complex=data["complex"],
+                confidential=data["confidential"],
+            )
+            key = data["idempotency_key"]
+            try:
+                req, created = actions.submit_request(
+                    sub,
+                    city=city,
+                    channel=Channel.PHONE,
+                    actor=request.user,
+                    idempotency=(f"intake:user:{request.user.pk}", key) if key else None,
+                )
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, _("Request %(no)s taken in.") % {"no": req.tracking_no})
+                if created:
+                    # Read out once to the caller (it is also texted to them); it is not stored in the clear.
+                    messages.info(
+                        request,
+                        _(
+                            "Tell the caller the access code %(code)s: with the tracking number it "
+                            "opens the status page."
+                        )
+                        % {"code": access.display(req.access_code)},
+                    )
+                return redirect("hotline:request-detail", pk=req.pk)
+    else:
+        form = IntakeForm(categories=categories)
+    return render(
+        request,
+        "hotline/intake.html",
+        {"form": form, "suggestion": suggestion},
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@dispatcher_required
+def queue(request):
+    city = current_city()
+    if request.method == "POST":
+        return _queue_post(request, city)
+    pending = list(queries.dispatch_queue(city)[:QUEUE_PAGE])
+    suggested = suggestions_for(pending)
+    rows = [{"req": r, "timer": timer(r.response_due), "targets": suggested[r.pk]} for r in pending]
+    return render(
+        request,
+        "hotline/queue.html",
+        {
+            "rows": rows,
+            "total": queries.dispatch_queue(city).count(),
+            "extensions": queries.pending_extensions(city)[:50],
+        },
+    )
+
+
+def _queue_post(request, city):
+    if "accept" in request.POST:
+        req = get_object_or_404(queries.dispatch_queue(city), pk=request.POST["accept"])
+        try:
+            orders = actions.accept_suggestion(req, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, f"{req.tracking_no}: {'; '.join(_(m) for m in exc.messages)}")
+        else:
+            units = ", ".join(str(o.unit) for o in orders)
+            messages.success(
+                request, _("%(no)s dispatched to %(units)s.") % {"no": req.tracking_no, "units": units}
+            )
+        return redirect("hotline:queue")
+    chosen = [pk for pk in request.POST.getlist("selected") if pk.isdigit()]
+    if not chosen:
+        messages.error(request, _("Tick at least one request to dispatch."))
+        return redirect("hotline:queue")
+    result = actions.bulk_dispatch(
+        list(queries.dispatch_queue(city).filter(pk__in=chosen)), actor=request.user
+    )
+    messages.success(request, _("%(n)d request(s) dispatched.") % {"n": len(result.dispatched)})
+    for req, reason in result.skipped:
+        messages.error(request, f"{req.tracking_no}: {_(reason)}")
+    return redirect("hotline:queue")
+
+
+@dispatcher_required
+@require_POST
+def classify(request, pk):
+    req = visible_request(request, pk)
+    form = ClassifyForm(request.POST, categories=categories_of(req.city))
+    if form.is_valid():
+        category = categories_of(req.city).get(code=form.cleaned_data["category"])
+        try:
+            actions.classify_request(req, category, actor=request.user)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            return redirect("hotline:request-detail", pk=req.pk)
+    return render_detail(request, req, bound={"classify": form}, status=400)
+
+
+@dispatcher_required
+@require_POST
+def dispatch(request, pk):
+    req = visible_request(request, pk)
+    form = DispatchForm(request.POST, units=unit_choices(req.city))
+    if form.is_valid():
+        chosen = [form.cleaned_data["lead"]] + [
+            u for u in form.cleaned_data["others"] if u != form.cleaned_data["lead"]
+        ]
+        units = [resolve_unit(value, req.city) for value in chosen]
+        try:
+            actions.dispatch_request(
+                req,
+                units=[(kind, unit, "manual") for kind, unit in units if unit],
+                actor=request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            return redirect("hotline:request-detail", pk=req.pk)
+    return render_detail(request, req, bound={"dispatch": form}, status=400)
+
+
+@dispatcher_required
+@require_POST
+def merge(request, pk):
+    req = visible_request(request, pk)
+    into = get_object_or_404(
+        Request, pk=request.POST.get("into", "0") if request.POST.get("into", "").isdigit() else 0
+    )
+    try:
+        actions.merge_requests(req, into=into, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, "; ".join(_(m) for m in exc.messages))
+    else:
+        messages.success(
+            request, _("%(dup)s merged into %(into)s.") % {"dup": req.tracking_no, "into": into.tracking_no}
+        )
+    return redirect("hotline:request-detail", pk=req.pk)
+
+
+@require_POST
+def reveal(request, pk):
+    req = visible_request(request, pk)
+    contact = actions.reveal_contact(req, actor=request.user, reason=request.POST.get("reason", "")[:200])
+    return render_detail(request, req, revealed=contact)
+
+
+@dispatcher_required
+@require_POST
+def new_access_code(request, pk):
+    req = visible_request(request, pk)
+    code = actions.reissue_access_code(req, actor=request.user)
+    messages.info(
+        request,
+        _("Tell the caller the access code %(code)s: with the tracking number it opens the status page.")
+        % {"code": access.display(code)},
+    )
+    return redirect("hotline:request-detail", pk=req.pk)
+
+
+@dispatcher_required
+@require_POST
+def decide_extension(request, pk):
+    extension = get_object_or_404(Extension.objects.select_related("order__request"), pk=pk)
+    form = ExtensionDecisionForm(request.POST, prefix=f"x{pk}")
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                actions.decide_extension(
+                    extension,
+                    approve=form.cleaned_data["approve"] == "yes",
+                    note=form.cleaned_data["note"],
+                    actor=request.user,
+                )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            return redirect("hotline:request-detail", pk=extension.order.request_id)
+    return render_detail(request, extension.order.request, bound={("extension", pk): form}, status=400)
+
+
+@dispatcher_required
+def arbitrations(request, bound=None, status=200):
+    city = current_city()
+    units = unit_choices(city)
+    rows = [
+        (a, (bound or {}).get(a.pk) or ArbitrationForm(units=units, prefix=f"a{a.pk}"))
+        for a in queries.open_arbitrations(city)
+    ]
+    return render(request, "hotline/arbitrations.html", {"rows": rows}, status=status)
+
+
+@dispatcher_required
+@require_POST
+def decide_arbitration(request, pk):
+    arbitration = get_object_or_404(Arbitration.objects.select_related("request"), pk=pk)
+    city = arbitration.request.city
+    form = ArbitrationForm(request.POST, units=unit_choices(city), prefix=f"a{pk}")
+    if form.is_valid():
+        kind, unit = resolve_unit(form.cleaned_data["unit"], city) or (None, None)
+        try:
+            actions.decide_arbitration(
+                arbitration, kind=kind, unit=unit, decision=form.cleaned_data["decision"], actor=request.user
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(
+                request, _("%(no)s sent to %(unit)s.") % {"no": arbitration.request.tracking_no, "unit": unit}
+            )
+            return redirect("hotline:arbitrations")
+    request.method = "GET"
+    return arbitrations(request, bound={pk: form}, status=400)
+
+
+@dispatcher_required
+def follow_ups(request, bound=None, status=200):
+    city = current_city()
+    rows = [
+        (r, (bound or {}).get(r.pk) or FollowUpForm(prefix=f"f{r.pk}"))
+        for r in queries.follow_up_queue(city).select_related("street")[:QUEUE_PAGE]
+    ]
+    return render(request, "hotline/follow_ups.html", {"rows": rows}, status=status)
+
+
+@dispatcher_required
+@require_POST
+def record_phone_follow_up(request, pk):
+    req = get_object_or_404(queries.follow_up_queue(current_city()), pk=pk)
+    form = FollowUpForm(request.POST, prefix=f"f{pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.record_follow_up(
+                req,
+                resolved=data["resolved"] == "yes",
+                satisfaction=data["satisfaction"],
+                comment=data["comment"],
+                channel="phone",
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Follow-up of %(no)s recorded.") % {"no": req.tracking_no})
+            return redirect("hotline:follow-ups")
+    return follow_ups(request, bound={pk: form}, status=400)

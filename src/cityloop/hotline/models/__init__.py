@@ -1,0 +1,53 @@
+"""The hotline's tables, one module per sub-domain; other code imports them from here."""
+
+from cityloop.hotline.models.performance import MonthlyStat
+from cityloop.hotline.models.requests import (
+    Arbitration,
+    Attachment,
+    Channel,
+    CitizenMessage,
+    DailyCounter,
+    Event,
+    Extension,
+    FollowUp,
+    IdempotencyKey,
+    Order,
+    OrderStatus,
+    RatingLink,
+    Request,
+    Status,
+    TimeLimit,
+    Urgency,
+)
+from cityloop.hotline.models.whistles import (
+    Assessment,
+    Summons,
+    SummonStatus,
+    Whistle,
+    WhistleStatus,
+)
+
+__all__ = [
+    "Arbitration",
+    "Assessment",
+    "Attachment",
+    "Channel",
+    "CitizenMessage",
+    "DailyCounter",
+    "Event",
+    "Extension",
+    "FollowUp",
+    "IdempotencyKey",
+    "MonthlyStat",
+    "Order",
+    "OrderStatus",
+    "RatingLink",
+    "Request",
+    "Status",
+    "SummonStatus",
+    "Summons",
+    "TimeLimit",
+    "Urgency",
+    "Whistle",
+    "WhistleStatus",
+]

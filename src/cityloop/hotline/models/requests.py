@@ -1,0 +1,329 @@
+"""The life of a citizen request (诉求): the request, the orders units receive, and its timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone (12345)")
+    WEB = "web", _("Web form")
+    API = "api", _("API")
+    CSV = "csv", _("Call-centre import")
+    BRAIN = "brain", _("City brain sensor")
+    OPEN311 = "open311", _("Open311")
+    PATROL = "patrol", _("Street patrol")
+    REPLAY = "replay", _("Replayed history")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("Awaiting dispatch")
+    DISPATCHED = "dispatched", _("Dispatched")
+    IN_PROGRESS = "in_progress", _("In progress")
+    REPLIED = "replied", _("Replied, awaiting follow-up")
+    AWAITING_VERIFICATION = "awaiting_verification", _("Awaiting verification by data")
+    CLOSED = "closed", _("Closed")
+    MERGED = "merged", _("Merged into another request")
+
+
+class Urgency(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    URGENT = "urgent", _("Urgent")
+
+
+class Request(models.Model):
+    city = models.ForeignKey("org.Jurisdiction", on_delete=models.PROTECT, related_name="+")
+    tracking_no = models.CharField(_("tracking number"), max_length=20, unique=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=24, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="hotline_requests",
+    )
+    caller_name = models.CharField(_("caller's name"), max_length=100, blank=True)
+    caller_phone = models.CharField(_("caller's phone"), max_length=32, blank=True)
+    caller_email = models.CharField(_("caller's e-mail"), max_length=200, blank=True)
+    confidential = models.BooleanField(_("confidential caller"), default=False)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("what happened"))
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    district = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    street = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    community = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.ForeignKey(
+        "org.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    suggested_category = models.ForeignKey(
+        "org.Category", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suggestion_confidence = models.FloatField(null=True, blank=True)
+    urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    complex = models.BooleanField(_("complex case"), default=False)
+    # The unit that received the case first leads it when it spans several units (首接负责).
+    lead_street = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lead_department = models.ForeignKey(
+        "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged"
+    )
+    source_ref = models.CharField(max_length=120, blank=True, db_index=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    response_due = models.DateTimeField(null=True, blank=True)
+    finish_due = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    return_count = models.PositiveSmallIntegerField(default=0)
+    outcome = models.CharField(max_length=16, blank=True)
+    resolved = models.BooleanField(null=True)
+    satisfaction = models.CharField(max_length=12, blank=True)
+    # Keyed hash of the access code (hotline/intake/access.py); empty for requests filed before codes.
+    access_code_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        db_table = "hotline_request"
+        indexes = [
+            models.Index(fields=["city", "status", "created_at"]),
+            models.Index(fields=["street", "created_at"]),
+            models.Index(fields=["category", "created_at"]),
+        ]
+        permissions = [("contact_citizen", "May see the caller's name and phone to contact the citizen")]
+
+    def __str__(self) -> str:
+        return self.tracking_no
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (Status.CLOSED, Status.MERGED)
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting signature")
+    SIGNED = "signed", _("Signed, in progress")
+    RETURNED = "returned", _("Returned to the dispatcher")
+    REPLIED = "replied", _("Replied")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Order(models.Model):
+    """What one unit (a street or a department) receives to handle a request (工单)."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="orders")
+    street = models.ForeignKey(
+        "org.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    department = models.ForeignKey(
+        "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    route = models.CharField(max_length=16)
+    lead = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=10, choices=OrderStatus.choices, default=OrderStatus.PENDING, db_index=True
+    )
+    dispatched_at = models.DateTimeField()
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    response_due = models.DateTimeField()
+    finish_due = models.DateTimeField()
+    signed_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    returned_reason = models.TextField(blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    reply = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        db_table = "hotline_order"
+        indexes = [
+            models.Index(fields=["street", "status"]),
+            models.Index(fields=["department", "status"]),
+            models.Index(fields=["status", "finish_due"]),
+        ]
+
+    @property
+    def unit(self):
+        return self.street or self.department
+
+    @property
+    def unit_key(self) -> str:
+        return f"street:{self.street_id}" if self.street_id else f"department:{self.department_id}"
+
+
+class Event(models.Model):
+    """One line of a request's timeline; ``public`` lines are shown to the citizen and via Open311."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=24)
+    public = models.BooleanField(default=False)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "hotline_event"
+        ordering = ["at", "id"]
+
+
+class Extension(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="extensions")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    days = models.PositiveSmallIntegerField()
+    reason = models.TextField()
+    approved = models.BooleanField(null=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "hotline_extension"
+
+
+class FollowUp(models.Model):
+    """The citizen's answer (回访): resolved? satisfied?"""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="follow_ups")
+    at = models.DateTimeField()
+    channel = models.CharField(max_length=8)  # web | phone
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved = models.BooleanField()
+    satisfaction = models.CharField(max_length=12)
+    comment = models.TextField(blank=True)
+    reopened = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "hotline_follow_up"
+
+
+class RatingLink(models.Model):
+    """A one-time code, sent to the citizen, that lets the web follow-up form rate one reply."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="rating_links")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hotline_rating_link"
+
+
+class CitizenMessage(models.Model):
+    """The outbox of what the city tells a citizen (access code, rating link), by text message or e-mail.
+
+    A gateway sends and marks rows; no page shows them to staff.
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS_CODE = "access_code", _("Access code")
+        RATING_LINK = "rating_link", _("Rating link")
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    channel = models.CharField(max_length=8)  # sms | email
+    to = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hotline_citizen_message"
+
+
+class Arbitration(models.Model):
+    """Repeated returns between the same units go to the city-level dispatcher to decide."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="arbitrations")
+    opened_at = models.DateTimeField()
+    units = models.JSONField(default=list)
+    reason = models.TextField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "hotline_arbitration"
+
+
+class Attachment(models.Model):
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to="hotline/%Y/%m/")
+    content_type = models.CharField(max_length=20)
+    size = models.PositiveIntegerField()
+    location_kept = models.BooleanField(default=False)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hotline_attachment"
+
+
+class IdempotencyKey(models.Model):
+    """A retried submit with the same key returns the first request."""
+
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=128)
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hotline_idempotency_key"
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="hotline_idempotency_scope_key")]
+
+
+class DailyCounter(models.Model):
+    """Per-day sequence behind readable tracking numbers."""
+
+    day = models.CharField(max_length=8, primary_key=True)
+    value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "hotline_daily_counter"
+
+
+class TimeLimit(models.Model):
+    """Per-category override of the response and finish limits (the defaults live in settings)."""
+
+    category = models.ForeignKey("org.Category", on_delete=models.CASCADE, related_name="+")
+    urgency = models.CharField(max_length=8, choices=Urgency.choices)
+    respond_hours = models.FloatField()
+    finish_days = models.PositiveSmallIntegerField()
+    complex_finish_days = models.PositiveSmallIntegerField()
+
+    class Meta:
+        db_table = "hotline_time_limit"
+        constraints = [
+            models.UniqueConstraint(fields=["category", "urgency"], name="hotline_time_limit_unique")
+        ]

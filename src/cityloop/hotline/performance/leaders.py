@@ -1,0 +1,312 @@
+"""Reads behind the leaders' dashboard, rankings, trends and monthly report (from MonthlyStat)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+
+import shapely
+from django.conf import settings
+from django.db.models import Avg, F
+from django.utils import timezone, translation
+
+from cityloop.core.doors import charts
+from cityloop.hotline.models import Assessment, Order, OrderStatus, Summons, WhistleStatus
+from cityloop.hotline.performance import rates, stats
+from cityloop.hotline.performance.rates import Counts
+from cityloop.org.models import Category, Department, Jurisdiction
+
+LEVELS = ("district", "street", "community", "department")
+_paths_cache: dict[tuple, list] = {}
+_paths_lock = threading.Lock()
+
+
+def forget_cached_paths() -> None:
+    with _paths_lock:
+        _paths_cache.clear()
+
+
+def month_list(first: date, last: date) -> list[date]:
+    months, month = [], first.replace(day=1)
+    while month <= last.replace(day=1):
+        months.append(month)
+        month = stats.next_month(month)
+    return months
+
+
+def last_months(last: date, n: int) -> list[date]:
+    """The ``n`` months ending with ``last``, oldest first."""
+    months = [last.replace(day=1)]
+    while len(months) < n:
+        months.insert(0, stats.previous_month(months[0]))
+    return months
+
+
+def districts(city) -> list[Jurisdiction]:
+    return list(
+        Jurisdiction.objects.filter(city=city, level="district")
+        .order_by("code")
+        .only("id", "code", "name", "name_en", "level", "parent_id")
+    )
+
+
+def top_categories(city) -> list[Category]:
+    return list(Category.objects.filter(city=city, depth=1).order_by("code"))
+
+
+def latest_month() -> date:
+    months = stats.months_with_data()
+    return months[-1] if months else timezone.localdate().replace(day=1)
+
+
+def units(kind: str, city, district_id: int | None = None) -> dict[int, object]:
+    if kind == "department":
+        qs = Department.objects.filter(city=city)
+        if district_id:
+            qs = qs.filter(district_id=district_id)
+        return {d.pk: d for d in qs}
+    # never the outlines: a street's GeoJSON is kilobytes, and a ranking lists hundreds of units
+    qs = Jurisdiction.objects.filter(city=city, level=kind)
+    if district_id and kind == "street":
+        qs = qs.filter(parent_id=district_id)
+    elif district_id and kind == "community":
+        qs = qs.filter(parent__parent_id=district_id)
+    elif district_id and kind == "district":
+        qs = qs.filter(pk=district_id)
+    return {j.pk: j for j in qs.only("id", "code", "name", "name_en", "level", "parent_id")}
+
+
+def street_paths(city, district_id: int | None) -> list[tuple[str, str, str]]:
+    """Projected street outlines, computed once per process and city (the pack rarely changes)."""
+    pack = getattr(city, "pack", None)
+    # the labels inside the paths are in the page's language
+    key = (
+        city.pk,
+        district_id,
+        pack.pk if pack else None,
+        pack.imported_at if pack else None,
+        translation.get_language(),
+    )
+    with _paths_lock:
+        found = _paths_cache.get(key)
+    if found is not None:
+        return found
+    qs = Jurisdiction.objects.filter(city=city, level="street").exclude(geometry="")
+    if district_id:
+        qs = qs.filter(parent_id=district_id)
+    shapes = [charts.Shape(str(j.pk), j.label, shapely.from_geojson(j.geometry)) for j in qs]
+    paths = charts.project_shapes(shapes)
+    with _paths_lock:
+        _paths_cache[key] = paths
+    return paths
+
+
+@dataclass
+class Dashboard:
+    months: list[date]
+    totals: Counts
+    rates: dict
+    composite: float | None
+    map_svg: str
+    rate: str
+    hot_categories: list[tuple[object, Counts, dict]]
+    overdue: list
+    overdue_count: int
+    districts: list = field(default_factory=list)
+    categories: list = field(default_factory=list)
+
+
+def dashboard(
+    city,
+    *,
+    months: list[date],
+    district_id: int | None = None,
+    category_id: int | None = None,
+    rate: str = "satisfaction",
+    rate_label: str = "",
+    no_data: str = "no data",
+) -> Dashboard:
+    if district_id:
+        totals = stats.counts_by_unit(
+            "district", months, category_id=category_id, unit_ids=[district_id]
+        ).get(district_id, Counts())
+        by_category = stats.counts_by_category("district", months, unit_ids=[district_id])
+    else:
+        totals = stats.counts_by_unit("city", months, category_id=category_id, unit_ids=[city.pk]).get(
+            city.pk, Counts()
+        )
+        by_category = stats.counts_by_category("city", months, unit_ids=[city.pk])
+    paths = street_paths(city, district_id)
+    street_counts = stats.counts_by_unit(
+        "street", months, category_id=category_id, unit_ids=[int(key) for key, _, _ in paths]
+    )
+    function = rates.RATE_FUNCTIONS[rate]
+    values = {str(pk): function(c) for pk, c in street_counts.items()}
+    map_svg = charts.choropleth(paths, values, title=rate_label or rate, no_data=no_data)
+    names = {c.pk: c for c in Category.objects.filter(city=city, depth=1)}
+    hot = sorted(
+        ((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),
+        key=lambda item: -item[1].received,
+    )[:10]
+    overdue, overdue_count = overdue_orders(city, district_id=district_id, category_id=category_id)
+    return Dashboard(
+        months=months,
+        totals=totals,
+        rates=rates.rates(totals),
+        composite=rates.composite(totals, settings.HOTLINE["score_weights"]),
+        map_svg=map_svg,
+        rate=rate,
+        hot_categories=hot,
+        overdue=overdue,
+        overdue_count=overdue_count,
+        districts=districts(city),
+        categories=sorted(names.values(), key=lambda c: c.code),
+    )
+
+
+def overdue_orders(
+    city, *, district_id: int | None = None, category_id: int | None = None, limit: int = 20, now=None
+) -> tuple[list[Order], int]:
+    """The most overdue active orders and how many there are (the rule of ``queries.overdue_orders``).
+
+    Asked as three index ranges on (status, finish_due) — signed or pending past the finish limit,
+    and pending past the response limit only — so a million orders cost a few milliseconds, not a
+    scan; the request is joined only when a filter needs it (or the database holds several cities).
+    """
+    now = now or timezone.now()
+    # "+ 0" keeps the planner off the request's own indexes (a district holds ~60,000 requests; the
+    # overdue orders are far fewer): the orders drive, each joined to its request by primary key.
+    annotations, narrow = {}, {}
+    if Jurisdiction.objects.filter(level="city").count() > 1:
+        annotations["in_city"], narrow["in_city"] = F("request__city_id") + 0, city.pk
+    if district_id:
+        annotations["in_district"], narrow["in_district"] = F("request__district_id") + 0, district_id
+    if category_id:
+        roots = stats.category_roots()
+        annotations["in_category"] = F("request__category_id") + 0
+        narrow["in_category__in"] = [c for c, r in roots.items() if r == category_id]
+    orders = Order.objects.annotate(**annotations)
+    parts = [
+        orders.filter(status=OrderStatus.SIGNED, finish_due__lt=now, **narrow),
+        orders.filter(status=OrderStatus.PENDING, finish_due__lt=now, **narrow),
+        orders.filter(status=OrderStatus.PENDING, response_due__lt=now, finish_due__gte=now, **narrow),
+    ]
+    count = sum(part.count() for part in parts)
+    ids = sorted(
+        (due, pk)
+        for part in parts
+        for pk, due in part.order_by("finish_due", "id").values_list("id", "finish_due")[:limit]
+    )[:limit]
+    found = Order.objects.select_related("request", "street", "department").in_bulk([pk for _due, pk in ids])
+    return [found[pk] for _due, pk in ids], count
+
+
+@dataclass
+class RankRow:
+    unit: object
+    counts: Counts
+    rates: dict
+    score: float | None
+    rank: int | None = None
+    previous_score: float | None = None
+    previous_rank: int | None = None
+    assessment: float | None = None
+
+    @property
+    def change(self) -> float | None:
+        if self.score is None or self.previous_score is None:
+            return None
+        return self.score - self.previous_score
+
+
+def assessments(month: date, department_ids) -> dict[int, float | None]:
+    """Streets' assessment (0-1) per department for a month: forms and whistle ratings."""
+    forms = dict(
+        Assessment.objects.filter(month=month, department_id__in=department_ids)
+        .values("department_id")
+        .annotate(avg=Avg("score"))
+        .values_list("department_id", "avg")
+    )
+    start, end = stats.month_bounds(month)
+    ratings: dict[int, list[int]] = {}
+    for dept, rating in Summons.objects.filter(
+        department_id__in=department_ids,
+        rating__isnull=False,
+        whistle__status=WhistleStatus.CLOSED,
+        whistle__closed_at__gte=start,
+        whistle__closed_at__lt=end,
+    ).values_list("department_id", "rating"):
+        ratings.setdefault(dept, []).append(rating)
+    return {
+        d: rates.assessment_score([forms[d]] if d in forms else [], ratings.get(d, []))
+        for d in department_ids
+    }
+
+
+def assessment_trend(department_id: int, months: list[date]) -> dict[date, float]:
+    """The streets' assessment (0-1) of one department, month by month (months without any left out)."""
+    found = {}
+    for month in months:
+        score = assessments(month, [department_id]).get(department_id)
+        if score is not None:
+            found[month] = score
+    return found
+
+
+def _score_rows(kind: str, month: date, unit_map: dict, category_id: int | None) -> dict[int, RankRow]:
+    counts = stats.counts_by_unit(kind, [month], category_id=category_id, unit_ids=list(unit_map))
+    weights = settings.HOTLINE["score_weights"]
+    rows = {
+        pk: RankRow(unit_map[pk], c, rates.rates(c), rates.composite(c, weights))
+        for pk, c in counts.items()
+        if pk in unit_map and c.received
+    }
+    if kind == "department":
+        scores = assessments(month, list(unit_map))
+        weight = settings.HOTLINE["assessment_weight"]
+        for pk, row in rows.items():
+            row.assessment = scores.get(pk)
+            row.score = rates.performance(row.score, row.assessment, weight)
+    ranked = sorted((r for r in rows.values() if r.score is not None), key=lambda r: -r.score)
+    for position, row in enumerate(ranked, start=1):
+        row.rank = position
+    return rows
+
+
+def ranking(
+    kind: str, month: date, city, *, district_id: int | None = None, category_id: int | None = None
+) -> list[RankRow]:
+    """Units of one level ranked by score for a month, with last month's score and rank beside."""
+    unit_map = units(kind, city, district_id)
+    current = _score_rows(kind, month, unit_map, category_id)
+    previous = _score_rows(kind, stats.previous_month(month), unit_map, category_id)
+    for pk, row in current.items():
+        if pk in previous:
+            row.previous_score, row.previous_rank = previous[pk].score, previous[pk].rank
+    return sorted(current.values(), key=lambda r: (r.rank is None, r.rank or 0, -r.counts.received))
+
+
+def movers(rows: list[RankRow], n: int = 3) -> tuple[list[RankRow], list[RankRow]]:
+    changed = [r for r in rows if r.change is not None]
+    best = sorted((r for r in changed if r.change > 0), key=lambda r: -r.change)[:n]
+    worst = sorted((r for r in changed if r.change < 0), key=lambda r: r.change)[:n]
+    return best, worst
+
+
+def trend(kind: str, unit_id: int, months: list[date]) -> dict[date, Counts]:
+    return stats.counts_by_month(kind, months, unit_ids=[unit_id])
+
+
+def report_sentences(city, month: date, labels: dict[str, str]) -> list[str]:
+    """What changed city-wide, in the seed's words ("resolution rate rose from A% to B%")."""
+    now = stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, Counts())
+    before = stats.counts_by_unit("city", [stats.previous_month(month)], unit_ids=[city.pk]).get(
+        city.pk, Counts()
+    )
+    return [
+        rates.describe_change(
+            labels[name], rates.RATE_FUNCTIONS[name](before), rates.RATE_FUNCTIONS[name](now)
+        )
+        for name in ("response", "resolution", "satisfaction")
+    ]

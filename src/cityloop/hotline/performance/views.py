@@ -1,0 +1,332 @@
+"""Leaders' pages: the dashboard, rankings, a unit's trend and the monthly report."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cityloop.core import permissions
+from cityloop.core.doors import charts
+from cityloop.core.permissions import Role
+from cityloop.hotline.performance import leaders, rates, stats
+from cityloop.hotline.templatetags.rate_format import pct, pp
+from cityloop.org.queries import default_city
+
+RATE_LABELS = {
+    "response": gettext_lazy("response rate"),
+    "resolution": gettext_lazy("resolution rate"),
+    "satisfaction": gettext_lazy("satisfaction rate"),
+    "overdue": gettext_lazy("overdue rate"),
+    "returned": gettext_lazy("returned-order rate"),
+}
+LEVEL_LABELS = {
+    "district": gettext_lazy("Districts"),
+    "street": gettext_lazy("Streets"),
+    "community": gettext_lazy("Communities"),
+    "department": gettext_lazy("Departments"),
+}
+
+
+# The dashboard and the report are the leaders' (and the dispatch centre's) view of the whole city;
+# streets and departments see the rankings they are judged by, and the trends behind them.
+def _require_staff(user) -> None:
+    permissions.require(user, permissions.STAFF, "rankings are for the city's staff")
+
+
+def _require_overview(user) -> None:
+    permissions.require(
+        user,
+        permissions.OVERVIEW,
+        "the dashboard and the monthly report are for leaders and the dispatch centre",
+    )
+
+
+def _month(value: str | None, default: date) -> date:
+    if not value:
+        return default
+    try:
+        year, month = (int(p) for p in value.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return default
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def describe_change(label: str, before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return _("%(label)s: not enough data to compare") % {"label": label}
+    values = {"label": label, "before": f"{before:.2%}", "after": f"{after:.2%}"}
+    if after > before:
+        return _("%(label)s rose from %(before)s to %(after)s") % values
+    if after < before:
+        return _("%(label)s fell from %(before)s to %(after)s") % values
+    return _("%(label)s held at %(after)s") % values
+
+
+def _city_or_404():
+    city = default_city()
+    if city is None:
+        raise Http404("no city has been imported")
+    return city
+
+
+@login_required
+def dashboard(request):
+    _require_overview(request.user)
+    city = _city_or_404()
+    latest = leaders.latest_month()
+    last = _month(request.GET.get("to"), latest)
+    first = _month(request.GET.get("from"), last)
+    if first > last:
+        first, last = last, first
+    rate = request.GET.get("rate") if request.GET.get("rate") in rates.RATE_FUNCTIONS else "satisfaction"
+    data = leaders.dashboard(
+        city,
+        months=leaders.month_list(first, last),
+        district_id=_int(request.GET.get("district")),
+        category_id=_int(request.GET.get("category")),
+        rate=rate,
+        rate_label=str(RATE_LABELS[rate]),
+        no_data=_("no data"),
+    )
+    return render(
+        request,
+        "hotline/leaders/dashboard.html",
+        {
+            "data": data,
+            "first": first,
+            "last": last,
+            "rate_labels": RATE_LABELS,
+            "city": city,
+            "selected_district": _int(request.GET.get("district")),
+            "selected_category": _int(request.GET.get("category")),
+            "months": stats.months_with_data(),
+        },
+    )
+
+
+@login_required
+def rankings(request):
+    """The menu's entry: a street official starts at the streets, department staff at the departments."""
+    _require_staff(request.user)
+    kind = "department" if request.user.role == Role.DEPARTMENT else "street"
+    return redirect("leaders:ranking", kind)
+
+
+@login_required
+def ranking(request, kind: str):
+    _require_staff(request.user)
+    if kind not in leaders.LEVELS:
+        raise Http404
+    city = _city_or_404()
+    month = _month(request.GET.get("month"), leaders.latest_month())
+    district_id, category_id = _int(request.GET.get("district")), _int(request.GET.get("category"))
+    rows = leaders.ranking(kind, month, city, district_id=district_id, category_id=category_id)
+    best, worst = leaders.movers(rows)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx({str(LEVEL_LABELS[kind]): rows}, f"ranking-{kind}-{month:%Y-%m}.xlsx")
+    query = {
+        k: v
+        for k, v in (
+            ("month", f"{month:%Y-%m}"),
+            ("district", district_id or ""),
+            ("category", category_id or ""),
+        )
+        if v
+    }
+    return render(
+        request,
+        "hotline/leaders/ranking.html",
+        {
+            "rows": rows,
+            "body": rank_rows_html(rows, kind),
+            "kind": kind,
+            "month": month,
+            "best": best,
+            "worst": worst,
+            "levels": LEVEL_LABELS,
+            "months": stats.months_with_data(),
+            "previous": stats.previous_month(month),
+            "districts": leaders.districts(city),
+            "categories": leaders.top_categories(city),
+            "selected_district": district_id,
+            "selected_category": category_id,
+            "query": urlencode(query),
+            "weights": settings.HOTLINE["score_weights"],
+            "assessment_weight": settings.HOTLINE["assessment_weight"],
+        },
+    )
+
+
+@login_required
+def unit_trend(request, kind: str, pk: int):
+    _require_staff(request.user)
+    if kind not in leaders.LEVELS:
+        raise Http404
+    city = _city_or_404()
+    unit = leaders.units(kind, city).get(pk)
+    if unit is None:
+        raise Http404
+    months = leaders.last_months(leaders.latest_month(), 12)
+    by_month = leaders.trend(kind, pk, months)
+    series = {
+        str(RATE_LABELS[name]): [
+            rates.RATE_FUNCTIONS[name](by_month[m]) if m in by_month else None for m in months
+        ]
+        for name in ("response", "resolution", "satisfaction")
+    }
+    assessed = leaders.assessment_trend(pk, months) if kind == "department" else {}
+    if assessed:
+        series[str(_("streets' assessment"))] = [assessed.get(m) for m in months]
+    chart = charts.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit.label))
+    table = [
+        (m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}, assessed.get(m))
+        for m in months
+    ]
+    return render(
+        request,
+        "hotline/leaders/trend.html",
+        {"unit": unit, "kind": kind, "chart": chart, "table": table, "levels": LEVEL_LABELS},
+    )
+
+
+@login_required
+def monthly_report(request):
+    _require_overview(request.user)
+    city = _city_or_404()
+    month = _month(request.GET.get("month"), leaders.latest_month())
+    previous = stats.previous_month(month)
+    now = stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, rates.Counts())
+    before = stats.counts_by_unit("city", [previous], unit_ids=[city.pk]).get(city.pk, rates.Counts())
+    sentences = [
+        describe_change(
+            str(RATE_LABELS[name]), rates.RATE_FUNCTIONS[name](before), rates.RATE_FUNCTIONS[name](now)
+        )
+        for name in ("response", "resolution", "satisfaction")
+    ]
+    tables = {kind: leaders.ranking(kind, month, city) for kind in ("district", "street", "department")}
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(
+            {str(LEVEL_LABELS[k]): v for k, v in tables.items()},
+            f"cityloop-report-{month:%Y-%m}.xlsx",
+            summary=sentences,
+        )
+    movers = {kind: leaders.movers(rows) for kind, rows in tables.items()}
+    tables = [(kind, rows, rank_rows_html(rows[:20], kind)) for kind, rows in tables.items()]
+    return render(
+        request,
+        "hotline/leaders/report.html",
+        {
+            "month": month,
+            "previous": previous,
+            "sentences": sentences,
+            "now": now,
+            "before": before,
+            "tables": tables,
+            "movers": movers,
+            "levels": LEVEL_LABELS,
+            "city": city,
+            "months": stats.months_with_data(),
+        },
+    )
+
+
+def rank_rows_html(rows, kind: str):
+    """The ranking table's rows, built in Python: hundreds of rows through the template engine cost ~100
+    ms."""
+    trend = reverse("leaders:trend", args=[kind, 0])[:-2]  # ".../units/<kind>/" — the pk goes after
+    cells = ("response", "resolution", "satisfaction", "overdue", "returned")
+    return format_html_join(
+        "\n",
+        '<tr><td>{}</td><td><a href="{}{}/">{}</a></td><td>{}</td>{}<td><strong>{}</strong>'
+        "</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                row.rank or "—",
+                trend,
+                row.unit.pk,
+                row.unit.label,
+                row.counts.received,
+                format_html_join(
+                    "",
+                    "<td>{}</td>",
+                    [(pct(row.rates[name]),) for name in cells]
+                    + ([(pct(row.assessment),)] if kind == "department" else []),
+                ),
+                pct(row.score),
+                row.previous_rank or "—",
+                pp(row.change),
+            )
+            for row in rows
+        ),
+    )
+
+
+def _pct(value):
+    return None if value is None else round(value * 100, 2)
+
+
+def _xlsx(sheets: dict[str, list], filename: str, *, summary: list[str] | None = None) -> HttpResponse:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    if summary:
+        sheet = book.create_sheet(_("Summary"))
+        for line in summary:
+            sheet.append([line])
+    header = [
+        _("Rank"),
+        _("Unit"),
+        _("Received"),
+        _("Response rate %"),
+        _("Resolution rate %"),
+        _("Satisfaction rate %"),
+        _("Overdue rate %"),
+        _("Returned-order rate %"),
+        _("Score"),
+        _("Last month's rank"),
+        _("Change"),
+    ]
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title[:31])
+        sheet.append(header)
+        for row in rows:
+            sheet.append(
+                [
+                    row.rank,
+                    str(row.unit),
+                    row.counts.received,
+                    _pct(row.rates["response"]),
+                    _pct(row.rates["resolution"]),
+                    _pct(row.rates["satisfaction"]),
+                    _pct(row.rates["overdue"]),
+                    _pct(row.rates["returned"]),
+                    _pct(row.score),
+                    row.previous_rank,
+                    _pct(row.change),
+                ]
+            )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
