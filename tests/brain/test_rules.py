@@ -31,10 +31,17 @@ def test_a_good_row_becomes_a_typed_device_with_defaults():
     [
         ({"code": ""}, "code: required"),
         ({"department": " "}, "department: required"),
-        ({"code": "WM 1"}, "code: at most 64 characters"),
-        ({"code": "WM/1"}, "code: at most 64 characters"),
-        ({"code": "W+#"}, "code: at most 64 characters"),
-        ({"code": "W" * 65}, "code: at most 64 characters"),
+        ({"code": "WM 1"}, "code: at most 64 printable characters"),
+        ({"code": "WM/1"}, "code: at most 64 printable characters"),
+        ({"code": "W+#"}, "code: at most 64 printable characters"),
+        ({"code": "W" * 65}, "code: at most 64 printable characters"),
+        (
+            {"code": "WM\x001"},
+            "code: at most 64 printable characters",
+        ),  # a NUL: MQTT and PostgreSQL refuse it
+        ({"code": "WM\n1"}, "code: at most 64 printable characters"),
+        ({"code": "WM\x1b1"}, "code: at most 64 printable characters"),
+        ({"code": "WM\x851"}, "code: at most 64 printable characters"),  # NEL
         ({"type": "camera"}, "type: must be one of meter, sensor"),
         ({"kind": "heat"}, "kind: must be one of"),
         ({"lon": "east"}, "lon: must be a number"),

@@ -56,9 +56,10 @@ def parse_device_row(row: dict[str, str]) -> tuple[DeviceRow | None, list[str]]:
         if not get[name]:
             errors.append(f"{name}: required")
     code = get["code"]
-    if code and (len(code) > 64 or any(c in code for c in " /#+\t")):
+    # a NUL is refused by MQTT topics and PostgreSQL alike; no control character belongs in a code
+    if code and (len(code) > 64 or any(c in " /#+" or not c.isprintable() for c in code)):
         errors.append(
-            "code: at most 64 characters, without spaces, '/', '#' or '+' (it is an MQTT topic level)"
+            "code: at most 64 printable characters, without spaces, '/', '#' or '+' (an MQTT topic level)"
         )
     if get["type"] and get["type"] not in DeviceType.values:
         errors.append(f"type: must be one of {', '.join(DeviceType.values)}")

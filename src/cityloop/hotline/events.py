@@ -50,3 +50,27 @@ def deadlines(city, category, urgency: str, complex_case: bool, start):
         start, limits.complex_finish_days if complex_case else limits.finish_days, cal
     )
     return respond, finish
+
+
+def lock(*rows) -> None:
+    """Re-read ``rows`` in place under a row lock (``SELECT … FOR UPDATE``), inside the action's transaction.
+
+    A page loads a row, the person thinks, then posts; another action may have changed it meanwhile.
+    Locking and re-reading first means the rules judge the row as it is now (a second sign is refused,
+    not stored twice), and ``save(update_fields=…)`` writes back only what this action changed. Pass a
+    request before its orders: every action locks in that order, so two never wait on each other. On
+    SQLite the transaction itself takes the write lock (``transaction_mode`` IMMEDIATE); the re-read is
+    what matters there.
+    """
+    for row in rows:
+        # refresh_from_db forgets the related rows it holds; keep those whose key did not change, so an
+        # order keeps the caller's request object (locked and re-read just before it) and both stay in step
+        kept = [
+            (field, field.get_cached_value(row))
+            for field in row._meta.concrete_fields
+            if field.is_relation and field.is_cached(row)
+        ]
+        row.refresh_from_db(from_queryset=type(row).objects.select_for_update())
+        for field, related in kept:
+            if related is not None and getattr(row, field.attname) == related.pk:
+                field.set_cached_value(row, related)

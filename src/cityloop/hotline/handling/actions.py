@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from cityloop.core import audit
 from cityloop.core import rules as clock
 from cityloop.hotline import queries, rules
-from cityloop.hotline.events import event, set_status
+from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.followup.citizen import issue_rating_link
 from cityloop.hotline.models import Channel, Extension, Order, OrderStatus, Request, Status
 
@@ -27,9 +27,10 @@ def _order_status(order: Order, target: str) -> str:
 def sign_order(order: Order, *, actor) -> Order:
     """签收: the unit takes the order; signing after the response limit is recorded as late."""
     queries.require_unit_member(actor, order)
+    lock(order.request, order)
     before = _order_status(order, OrderStatus.SIGNED)
     order.signed_at = timezone.now()
-    order.save()
+    order.save(update_fields=["status", "signed_at"])
     late = order.signed_at > order.response_due
     audit.record(actor, "order.sign", order, before=before, after=order.status, late=late)
     event(order.request, "signed", actor=actor, order=order, public=True, late=late)
@@ -45,9 +46,10 @@ def return_order(order: Order, *, reason: str, actor) -> Order:
     queries.require_unit_member(actor, order)
     if not (reason or "").strip():
         raise ValidationError({"reason": "a return needs a reason the dispatcher can act on"})
+    lock(order.request, order)
     before = _order_status(order, OrderStatus.RETURNED)
     order.returned_at, order.returned_reason = timezone.now(), reason.strip()
-    order.save()
+    order.save(update_fields=["status", "returned_at", "returned_reason"])
     audit.record(
         actor, "order.return", order, before=before, after=order.status, reason=order.returned_reason
     )
@@ -80,6 +82,7 @@ def _require_active(order: Order) -> None:
 @transaction.atomic
 def add_note(order: Order, *, text: str, public: bool = False, actor) -> None:
     queries.require_unit_member(actor, order)
+    lock(order.request, order)
     _require_active(order)
     if not (text or "").strip():
         raise ValidationError({"text": "a progress note cannot be empty"})
@@ -91,6 +94,7 @@ def add_note(order: Order, *, text: str, public: bool = False, actor) -> None:
 def record_contact(order: Order, *, channel: str, summary: str, actor) -> None:
     """Each contact with the citizen is recorded; the first one answers the response limit."""
     queries.require_unit_member(actor, order)
+    lock(order.request, order)
     _require_active(order)
     if channel not in {"phone", "visit", "sms", "email"}:
         raise ValidationError({"channel": "one of phone, visit, sms, email"})
@@ -116,6 +120,7 @@ def record_contact(order: Order, *, channel: str, summary: str, actor) -> None:
 @transaction.atomic
 def request_extension(order: Order, *, days: int, reason: str, actor) -> Extension:
     queries.require_unit_member(actor, order)
+    lock(order.request, order)
     _require_active(order)
     if not isinstance(days, int) or not 1 <= days <= 30:
         raise ValidationError({"days": "between 1 and 30 working days"})
@@ -134,13 +139,14 @@ def request_extension(order: Order, *, days: int, reason: str, actor) -> Extensi
 @transaction.atomic
 def decide_extension(extension: Extension, *, approve: bool, note: str = "", actor) -> Extension:
     queries.require_dispatcher(actor)
+    lock(extension.order.request, extension.order, extension)
     if extension.approved is not None:
         raise ValidationError({"extension": "already decided"})
     if not approve and not (note or "").strip():
         raise ValidationError({"note": "say why the extension is refused"})
     extension.approved, extension.decided_at, extension.decision_note = approve, timezone.now(), note.strip()
     extension.decided_by = actor if getattr(actor, "is_authenticated", False) else None
-    extension.save()
+    extension.save(update_fields=["approved", "decided_at", "decision_note", "decided_by"])
     order = extension.order
     if approve:
         cal = queries.calendar_of(order.request.city)
@@ -165,12 +171,13 @@ def reply_order(order: Order, *, outcome: str, text: str, actor) -> Order:
         raise ValidationError({"outcome": f"one of {', '.join(rules.OUTCOMES)}"})
     if not (text or "").strip():
         raise ValidationError({"text": "the reply to the citizen cannot be empty"})
+    lock(order.request, order)
     if order.status == OrderStatus.PENDING:
         raise ValidationError({"order": "sign the order before replying"})
     before = _order_status(order, OrderStatus.REPLIED)
     now = timezone.now()
     order.replied_at, order.reply, order.outcome = now, text.strip(), outcome
-    order.save()
+    order.save(update_fields=["status", "replied_at", "reply", "outcome"])
     audit.record(actor, "order.reply", order, before=before, after=order.status, outcome=outcome)
     request = order.request
     event(request, "replied", actor=actor, order=order, text=order.reply, public=True, outcome=outcome)
