@@ -53,7 +53,9 @@ import pyarrow as pa  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from cityloop.brain.codec import (  # noqa: E402
+from cityloop.brain.archive.rollup import HourlyRollup  # noqa: E402
+from cityloop.brain.detect.detectors import N_KINDS, DetectorBank, Kind  # noqa: E402
+from cityloop.brain.ingest.codec import (  # noqa: E402
     Batch,
     DeviceIndex,
     decode_arrow,
@@ -61,8 +63,6 @@ from cityloop.brain.codec import (  # noqa: E402
     encode_arrow,
     iter_decode_arrow,
 )
-from cityloop.brain.detectors import N_KINDS, DetectorBank, Kind  # noqa: E402
-from cityloop.brain.rollup import HourlyRollup  # noqa: E402
 
 T0 = 1_767_225_600 + 14 * 3600  # 2026-01-01 14:00 UTC = 22:00 in Shanghai
 BATCH = 100_000

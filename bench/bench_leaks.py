@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from cityloop.brain.detectors import AlarmType, DetectorBank, Kind  # noqa: E402
+from cityloop.brain.detect.detectors import AlarmType, DetectorBank, Kind  # noqa: E402
 
 UTC_OFFSET = 8 * 3600  # the BattLeDIM clock is read as local time of a UTC+8 city
 PROFILE = np.array(

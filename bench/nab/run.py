@@ -15,7 +15,7 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT / "src") not in sys.path:
     sys.path.insert(0, str(_ROOT / "src"))
 
-from cityloop.brain.nab import write_nab_results  # noqa: E402
+from cityloop.brain.detect.nab import write_nab_results  # noqa: E402
 
 from .scorer import PROFILE_SHORT, PROFILES, load_results, score_corpus  # noqa: E402
 from .windowed_gaussian import windowed_gaussian_scores  # noqa: E402

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cityloop.brain import actions
+from cityloop.brain.ingest.simulator import Simulator
 from cityloop.brain.models import Alarm, AlarmStatus
-from cityloop.brain.simulator import Simulator
 
 pytestmark = pytest.mark.django_db
 DAY = 86400

@@ -112,7 +112,7 @@ def test_the_pulse_and_device_pages_show_svg_charts_to_staff_and_refuse_citizens
     client, devices, leader_sun, citizen_wang, persona_password
 ):
     from cityloop.brain import actions
-    from cityloop.brain.codec import decode_json
+    from cityloop.brain.ingest.codec import decode_json
 
     actions.upload_readings(
         decode_json(orjson.dumps({"d": ["W1", "W1"], "t": [HOUR, HOUR + 900], "v": [1.0, 2.0]})),
@@ -186,7 +186,7 @@ def test_fake_readings_cannot_verify_a_leak_as_fixed(client, devices, admin_zhan
 
 
 def test_a_nats_gateway_subject_carries_only_that_gateways_devices(devices):
-    from cityloop.brain.codec import decode_json
+    from cityloop.brain.ingest.codec import decode_json
     from cityloop.brain.worker import bound_to_subject
 
     batch = decode_json(

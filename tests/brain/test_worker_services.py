@@ -14,7 +14,8 @@ import numpy as np
 import orjson
 import pytest
 
-from cityloop.brain import archive, bus
+from cityloop.brain.archive import archive
+from cityloop.brain.ingest import bus
 from tests.brain.conftest import device_rows
 from tests.clock import pinned_command, pinned_env
 

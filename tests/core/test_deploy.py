@@ -12,7 +12,7 @@ import pytest
 import yaml
 from django.core.management import get_commands, load_command_class
 
-from cityloop.brain import bus
+from cityloop.brain.ingest import bus
 from cityloop.core.config import ConfigError
 from cityloop.web import metrics
 

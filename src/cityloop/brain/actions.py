@@ -11,9 +11,9 @@ import time
 
 from cityloop.brain import engine as engines
 from cityloop.brain import loop
-from cityloop.brain.codec import Batch, CodecError, decode_arrow, decode_csv, decode_json
-from cityloop.brain.detectors import AlarmType
-from cityloop.brain.ingest import IngestReport, check_silent, ingest_batch
+from cityloop.brain.detect.detectors import AlarmType
+from cityloop.brain.ingest.codec import Batch, CodecError, decode_arrow, decode_csv, decode_json
+from cityloop.brain.ingest.pipeline import IngestReport, check_silent, ingest_batch
 
 CONTENT_TYPES = {
     "application/json": decode_json,

@@ -8,8 +8,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Router
 from ninja.security import django_auth
 
-from cityloop.brain import access, actions, queries
-from cityloop.brain.codec import CodecError
+from cityloop.brain import actions, queries
+from cityloop.brain.ingest import access
+from cityloop.brain.ingest.codec import CodecError
 from cityloop.brain.models import Device
 from cityloop.core import audit
 from cityloop.core.doors.auth import token_auth

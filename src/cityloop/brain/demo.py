@@ -100,7 +100,7 @@ def register_demo_devices(city: Jurisdiction, n: int = DEMO_DEVICES, *, seed: in
 
 def simulator_for_demo(*, start: float, seed: int = 5, limit: int | None = None):
     from cityloop.brain.engine import city_utc_offset
-    from cityloop.brain.simulator import Simulator
+    from cityloop.brain.ingest.simulator import Simulator
 
     rows = list(
         Device.objects.filter(code__startswith=DEMO_PREFIX, active=True)
@@ -143,7 +143,7 @@ def load_history(hours: float = DEMO_HISTORY_HOURS, *, outages: int = 3) -> int:
     """Feed ``hours`` of simulated readings ending now through the ingest core; returns readings."""
     from cityloop.brain import actions
     from cityloop.brain.engine import session
-    from cityloop.brain.ingest import check_silent, ingest_batch
+    from cityloop.brain.ingest.pipeline import check_silent, ingest_batch
 
     now = time.time()
     sim = simulator_for_demo(start=now - hours * 3600)

@@ -32,9 +32,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from cityloop.brain import archive
-from cityloop.brain.detectors import DetectorBank
-from cityloop.brain.detectors import Kind as DetectorKind
+from cityloop.brain.archive import archive
+from cityloop.brain.detect.detectors import DetectorBank
+from cityloop.brain.detect.detectors import Kind as DetectorKind
 from cityloop.brain.loop import AlarmEvent, record_alarms
 from cityloop.brain.models import Checkpoint, Device, Hourly, RejectTally
 from cityloop.core import config

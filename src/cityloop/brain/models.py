@@ -1,7 +1,7 @@
 """The brain's tables: devices, alarms (one per ongoing problem), hourly pulse, reject tallies, checkpoint.
 
 Raw readings and rejected readings are not rows here: they are Parquet files under the archive
-(see :mod:`cityloop.brain.archive`), written at each checkpoint.
+(see :mod:`cityloop.brain.archive.archive`), written at each checkpoint.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ class DeviceType(models.TextChoices):
 
 
 class Kind(models.TextChoices):
-    """What a device measures; the names match :class:`cityloop.brain.detectors.Kind`."""
+    """What a device measures; the names match :class:`cityloop.brain.detect.detectors.Kind`."""
 
     WATER = "water", _("Water")
     POWER = "power", _("Power")
@@ -68,7 +68,7 @@ class Device(models.Model):
         verbose_name=_("owning department"),
     )
     interval_s = models.PositiveIntegerField(_("expected interval (s)"))
-    # The gateway whose token (and MQTT/NATS identity) may write this device's readings; see brain/access.py.
+    # The gateway whose token (MQTT/NATS identity) may write its readings; see brain/ingest/access.py.
     gateway = models.CharField(_("gateway"), max_length=64, blank=True, default="", db_index=True)
     installed_at = models.DateTimeField(_("installed at"))
     active = models.BooleanField(_("active"), default=True)
@@ -85,7 +85,7 @@ class Device(models.Model):
 
 
 class AlarmType(models.TextChoices):
-    """Names match :class:`cityloop.brain.detectors.AlarmType`."""
+    """Names match :class:`cityloop.brain.detect.detectors.AlarmType`."""
 
     LEAK = "leak", _("Continuous night flow (leak)")
     STUCK = "stuck", _("Stuck counter")

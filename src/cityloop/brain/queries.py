@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from cityloop.brain import archive
+from cityloop.brain.archive import archive
 from cityloop.brain.engine import brain_root
 from cityloop.brain.models import Alarm, AlarmStatus, Device, Hourly, RejectTally
 from cityloop.core import permissions

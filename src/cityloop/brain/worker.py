@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from cityloop.brain import access, actions, bus
+from cityloop.brain import actions
 from cityloop.brain import engine as engines
-from cityloop.brain.codec import Batch, CodecError, decode_json
-from cityloop.brain.ingest import ingest_batch
+from cityloop.brain.ingest import access, bus
+from cityloop.brain.ingest.codec import Batch, CodecError, decode_json
+from cityloop.brain.ingest.pipeline import ingest_batch
 
 log = logging.getLogger("cityloop.brain.worker")
 

@@ -161,7 +161,9 @@ class ResponsibilityIndex:
 def responsibility_index(city_ids) -> ResponsibilityIndex:
     """Two queries for every page that routes many requests at once (the dispatch queue)."""
     ids = list(city_ids)
-    parent_of = dict(Category.objects.filter(city_id__in=ids).values_list("pk", "parent_id"))
+    parent_of: dict[int, int | None] = dict(
+        Category.objects.filter(city_id__in=ids).values_list("pk", "parent_id")
+    )
     rows = Responsibility.objects.filter(category__city_id__in=ids).select_related("department")
     return ResponsibilityIndex({r.category_id: r for r in rows}, parent_of)
 

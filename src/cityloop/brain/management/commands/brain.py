@@ -52,13 +52,13 @@ class Command(BaseCommand):
         elif action == "worker":
             run_worker(self, opts)
         elif action == "simulate":
-            from cityloop.brain import simulate
+            from cityloop.brain.ingest import simulate
 
             simulate.run(self, opts)
         elif action == "query":
             self._query(opts)
         elif action == "nab":
-            from cityloop.brain.nab import write_nab_results
+            from cityloop.brain.detect.nab import write_nab_results
 
             started = time.perf_counter()
             written = write_nab_results(opts["data"], opts["out"], detector_name=opts["detector"])
@@ -86,7 +86,7 @@ class Command(BaseCommand):
         from rich.console import Console
         from rich.table import Table
 
-        from cityloop.brain import archive
+        from cityloop.brain.archive import archive
         from cityloop.brain.engine import brain_root
 
         con = archive.connect(brain_root())

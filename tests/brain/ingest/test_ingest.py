@@ -7,8 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from cityloop.brain import actions, archive, engine
-from cityloop.brain.codec import decode_json
+from cityloop.brain import actions, engine
+from cityloop.brain.archive import archive
+from cityloop.brain.ingest.codec import decode_json
 from cityloop.brain.models import Checkpoint, Hourly, RejectTally
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +76,7 @@ def test_a_device_reporting_twice_in_an_hour_counts_once_across_batches(devices)
 def test_a_crash_before_the_commit_leaves_no_trace_and_the_replay_counts_once(devices, brain_dir):
     batch = decode_json(_json(["W1", "W1"], [HOUR, HOUR + 900], [1.0, 3.0]))
     with engine.session() as e:
-        from cityloop.brain.ingest import ingest_batch
+        from cityloop.brain.ingest.pipeline import ingest_batch
 
         ingest_batch(batch, engine=e, source="test")
         # what a checkpoint writes before the database commit, then the process dies

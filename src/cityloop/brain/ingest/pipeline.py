@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cityloop.brain.codec import Batch
-from cityloop.brain.detectors import Alarms, AlarmType, RejectReason
+from cityloop.brain.archive.rollup import hourly_rollup
+from cityloop.brain.detect.detectors import Alarms, AlarmType, RejectReason
 from cityloop.brain.engine import Engine
+from cityloop.brain.ingest.codec import Batch
 from cityloop.brain.loop import AlarmEvent
-from cityloop.brain.rollup import hourly_rollup
 
 UNREADABLE = "unreadable"  # a row the codec could not read at all (no device, no timestamp)
 NOT_BOUND = "not_bound"  # a device of another gateway than the one that sent it
@@ -78,7 +78,7 @@ def ingest_batch(
     if batch.errors:
         n = len(batch.errors)
         messages = [f"row {r}: {f}: {why}" for r, f, why in batch.errors]
-        # A reading a gateway may not write (brain/access.py) is readable but refused: its own reason.
+        # A reading a gateway may not write (brain/ingest/access.py) is readable but refused: its own reason.
         reasons = [NOT_BOUND if f == NOT_BOUND else UNREADABLE for _r, f, _why in batch.errors]
         engine.buffer.add_rejects([None] * n, np.full(n, np.nan), messages, reasons, source, received_at)
         for reason, count in Counter(reasons).items():
@@ -145,7 +145,7 @@ def _fold_pulse(engine: Engine, ix: np.ndarray, ts: np.ndarray, consumption: np.
 
 
 def _kind_names(engine: Engine) -> dict[int, str]:
-    from cityloop.brain.detectors import Kind
+    from cityloop.brain.detect.detectors import Kind
 
     return {int(k): k.name.lower() for k in Kind}
 

@@ -5,8 +5,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from cityloop.brain import rollup
-from cityloop.brain.rollup import hourly_rollup
+from cityloop.brain.archive import rollup
+from cityloop.brain.archive.rollup import hourly_rollup
 
 
 def naive(hour, group, kind, cons, device, alarms):

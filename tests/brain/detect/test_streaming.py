@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cityloop.brain.streaming import StreamingDetector, score_many
+from cityloop.brain.detect.streaming import StreamingDetector, score_many
 
 
 def noise(n=2000, seed=0):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cityloop.brain.codec import Batch
+from cityloop.brain.ingest.codec import Batch
 
 METER_KINDS = ("water", "power", "gas")
 # units per hour at the daily mean (m³, kWh, m³)

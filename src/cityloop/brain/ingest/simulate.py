@@ -11,8 +11,9 @@ import urllib.request
 
 import orjson
 
-from cityloop.brain import bus, demo
-from cityloop.brain.codec import encode_json
+from cityloop.brain import demo
+from cityloop.brain.ingest import bus
+from cityloop.brain.ingest.codec import encode_json
 
 
 def _send_http(batch, url: str, token: str) -> dict:
@@ -94,6 +95,6 @@ def run(command, opts) -> None:
 
 
 def _slice(batch, a: int, b: int):
-    from cityloop.brain.codec import Batch
+    from cityloop.brain.ingest.codec import Batch
 
     return Batch(batch.device[a:b], batch.ts[a:b], batch.value[a:b])

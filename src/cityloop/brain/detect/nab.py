@@ -64,7 +64,7 @@ def write_nab_results(
 ) -> list[Path]:
     """Score every NAB series with a detector and write the results files.
 
-    ``detector_name`` "cityloop" runs :mod:`cityloop.brain.streaming` on all
+    ``detector_name`` "cityloop" runs :mod:`cityloop.brain.detect.streaming` on all
     series at once (one vectorised state array), "null" writes 0.5 everywhere;
     any other name needs ``score_fn(values) -> scores``.
     """

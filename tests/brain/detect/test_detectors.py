@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cityloop.brain.detectors import AlarmType, DetectorBank, Kind, Params, RejectReason
+from cityloop.brain.detect.detectors import AlarmType, DetectorBank, Kind, Params, RejectReason
 
 DAY = 86_400
 T0 = 1_767_196_800  # 2026-01-01 00:00 in Shanghai (UTC+8)

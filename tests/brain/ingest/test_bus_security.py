@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cityloop.brain import bus
+from cityloop.brain.ingest import bus
 from cityloop.core.config import ConfigError
 
 
@@ -58,7 +58,7 @@ def test_nats_uses_a_creds_file_tls_and_every_cluster_url(monkeypatch, tmp_path)
 def test_the_mosquitto_acl_lets_each_gateway_publish_only_under_its_own_name():
     from pathlib import Path
 
-    acl = (Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "cityloop.acl").read_text(
+    acl = (Path(__file__).resolve().parents[3] / "deploy" / "mosquitto" / "cityloop.acl").read_text(
         encoding="utf-8"
     )
     assert "pattern write cityloop/gateways/%u/batch" in acl

@@ -5,7 +5,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from cityloop.brain.codec import (
+from cityloop.brain.ingest.codec import (
     Batch,
     CodecError,
     DeviceIndex,

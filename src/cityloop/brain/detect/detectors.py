@@ -5,7 +5,7 @@ All state lives in ONE structured array of 64-byte records indexed by device
 (``take``), every detector works on those columns, and the records are written
 back once (``put``).  One cache line per device per reading is what the random
 access costs; separate arrays per field would cost one miss per field.
-Sensors additionally carry the general :class:`~cityloop.brain.streaming.StreamingDetector`
+Sensors additionally carry the general :class:`~cityloop.brain.detect.streaming.StreamingDetector`
 (80 bytes per sensor, kept in its own arrays; sensors are ~1 % of devices).
 
 Detectors (each raises an alarm once per onset; a flag bit suppresses repeats

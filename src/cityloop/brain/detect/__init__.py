@@ -1,0 +1,1 @@
+"""Detect: the per-device detectors, the streaming anomaly detector and the NAB scorer (numpy only)."""
