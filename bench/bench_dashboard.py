@@ -93,6 +93,7 @@ def run(args) -> None:
 
     from cityloop.hotline.loaders import synthetic
     from cityloop.hotline.models import Request
+    from cityloop.hotline.performance import actions as performance_actions
     from cityloop.hotline.performance import stats
     from cityloop.org import demo
     from cityloop.org.models import Category, Jurisdiction
@@ -122,7 +123,7 @@ def run(args) -> None:
             f"in {fill:.1f} s ({requests / fill:,.0f} requests/s; CPU {fill_cpu:.1f} s in this process)"
         )
         began, cpu = time.perf_counter(), time.process_time()
-        months = stats.rebuild_all()
+        months = performance_actions.recount_all()
         print(
             f"recount: {len(months)} months in {time.perf_counter() - began:.1f} s "
             f"(CPU {time.process_time() - cpu:.1f} s in this process)"

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from cityloop.hotline.loaders import synthetic
+from cityloop.hotline.performance import actions as performance_actions
 from cityloop.hotline.performance import stats
 from cityloop.org.models import Jurisdiction
 from tests.browser.conftest import login, switch_language
@@ -16,7 +17,7 @@ from tests.conftest import PERSONA_PASSWORD
 @pytest.fixture
 def history(city):
     synthetic.generate(city, n=400, months=3, seed=5)
-    stats.rebuild_all()
+    performance_actions.recount_all()
     return stats.months_with_data()
 
 

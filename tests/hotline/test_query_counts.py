@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from cityloop.hotline import actions
 from cityloop.hotline.models import Order
-from cityloop.hotline.performance import stats
+from cityloop.hotline.performance import actions as performance_actions
 
 pytestmark = pytest.mark.django_db
 
@@ -196,7 +196,7 @@ def _dashboard_rows(submit, dispatcher, street_user, water_user, n: int) -> str:
         [order] = actions.accept_suggestion(request, actor=dispatcher)
         actions.sign_order(order, actor=street_user if street_row else water_user)
         Order.objects.filter(pk=order.pk).update(finish_due=timezone.now() - timedelta(hours=2 + i))
-    stats.rebuild_all()
+    performance_actions.recount_all()
     return request.tracking_no
 
 

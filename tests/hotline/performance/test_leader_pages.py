@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cityloop.hotline.loaders import synthetic
 from cityloop.hotline.models import Assessment, FollowUp, MonthlyStat, Order, OrderStatus, Request, Status
+from cityloop.hotline.performance import actions as performance_actions
 from cityloop.hotline.performance import stats
 from cityloop.org.models import Category, Department, Jurisdiction
 
@@ -32,7 +33,7 @@ def client_for(user, language: str | None = None) -> Client:
 def history(city):
     """Four months of synthetic history in the tiny city, recounted."""
     generated = synthetic.generate(city, n=600, months=4, seed=11)
-    stats.rebuild_all()
+    performance_actions.recount_all()
     return generated
 
 

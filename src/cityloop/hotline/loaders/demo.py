@@ -224,12 +224,12 @@ HISTORY_REQUESTS = 4000
 def load_history(*, city, stdout=None) -> None:
     """Six months of synthetic history, so the leaders' dashboard and rankings have something to rank."""
     from cityloop.hotline.loaders import synthetic
-    from cityloop.hotline.performance import stats
+    from cityloop.hotline.performance import actions as performance_actions
 
     if Request.objects.filter(city=city, channel=Channel.REPLAY).exists():
         return
     synthetic.generate(city, n=HISTORY_REQUESTS, months=6, seed=11)
-    months = stats.rebuild_all()
+    months = performance_actions.recount_all()
     if stdout is not None:
         stdout.write(
             f"hotline: {HISTORY_REQUESTS} requests of synthetic history, rates for {len(months)} months"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time
 
-from django.db import transaction
 from django.db.models import (
     Case,
     Count,
@@ -125,9 +124,8 @@ def _add(totals, key, row: dict) -> None:
     totals[key] += counts
 
 
-@transaction.atomic
-def rebuild_month(month: date, *, now: datetime | None = None) -> int:
-    """Recount one month from the requests, in the database; returns the number of stat rows written."""
+def count_month(month: date, *, now: datetime | None = None) -> dict[tuple[str, int, int | None], Counts]:
+    """Count one month from the requests (a read): (unit kind, unit, first-level category) → counts."""
     start, end = month_bounds(month)
     as_of = min(end, now or timezone.now())
     totals: dict[tuple[str, int, int | None], Counts] = defaultdict(Counts)
@@ -179,21 +177,11 @@ def rebuild_month(month: date, *, now: datetime | None = None) -> int:
     ):
         unit, root = row.pop("department_id"), row.pop("root")
         _add(totals, ("department", unit, root), row)
-    MonthlyStat.objects.filter(month=start.date()).delete()
-    MonthlyStat.objects.bulk_create(
-        [
-            MonthlyStat(
-                month=start.date(), unit_kind=kind, unit_id=unit, category_id=root, **counts.as_dict()
-            )
-            for (kind, unit, root), counts in totals.items()
-        ],
-        batch_size=2000,
-    )
-    return len(totals)
+    return totals
 
 
-def rebuild_all(*, now: datetime | None = None) -> list[date]:
-    """Recount every month that has requests."""
+def months_to_count() -> list[date]:
+    """Every month from the first request to the last."""
     first = Request.objects.order_by("created_at").values_list("created_at", flat=True).first()
     last = Request.objects.order_by("-created_at").values_list("created_at", flat=True).first()
     if first is None:
@@ -202,12 +190,11 @@ def rebuild_all(*, now: datetime | None = None) -> list[date]:
         timezone.localtime(first).date().replace(day=1),
         timezone.localtime(last).date().replace(day=1),
     )
-    done = []
+    months = []
     while month <= stop:
-        rebuild_month(month, now=now)
-        done.append(month)
+        months.append(month)
         month = next_month(month)
-    return done
+    return months
 
 
 def _summed(qs, key: str) -> dict:

@@ -18,7 +18,7 @@ def do_replay(cmd, options) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cityloop.hotline.loaders import replay
-    from cityloop.hotline.performance import stats
+    from cityloop.hotline.performance import actions as performance_actions
 
     path: Path = options["path"]
     if not path.is_file():
@@ -49,7 +49,7 @@ def do_replay(cmd, options) -> None:
         f"{report.types_created} request types"
     )
     if not options.get("no_stats"):
-        months = stats.rebuild_all()
+        months = performance_actions.recount_all()
         cmd.stdout.write(f"recounted the rates for {len(months)} month(s)")
 
 
@@ -60,7 +60,7 @@ def args_stats(parser) -> None:
 def do_stats(cmd, options) -> None:
     from datetime import date
 
-    from cityloop.hotline.performance import stats
+    from cityloop.hotline.performance import actions as performance_actions
 
     if options.get("month"):
         try:
@@ -69,9 +69,9 @@ def do_stats(cmd, options) -> None:
         except ValueError as exc:
             raise CommandError("--month must look like 2026-11") from exc
         for month in months:
-            stats.rebuild_month(month)
+            performance_actions.recount_month(month)
     else:
-        months = stats.rebuild_all()
+        months = performance_actions.recount_all()
     cmd.stdout.write(f"recounted {len(months)} month(s)")
 
 
