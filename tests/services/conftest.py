@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cityloop.services import catalogue, clock
+from cityloop.services import actions as services_actions
+from cityloop.services import clock
 from cityloop.services.models import GovRecord, WindowDepartment
 from tests.conftest import _add
 
@@ -156,8 +157,8 @@ def housing_he(departments):
 
 
 def publish(code, department, data):
-    item = catalogue.create_item(code=code, department=department, data=data, actor=None)
-    catalogue.publish_version(item.draft(), actor=None)
+    item = services_actions.create_item(code=code, department=department, data=data, actor=None)
+    services_actions.publish_version(item.draft(), actor=None)
     return item
 
 
@@ -173,7 +174,7 @@ def items(departments):
 
 @pytest.fixture
 def bundle(items):
-    return catalogue.create_bundle(
+    return services_actions.create_bundle(
         code="OPEN-SHOP",
         name="开店一件事",
         actor=None,

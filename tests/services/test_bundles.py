@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from cityloop.services import actions, catalogue, clock, queries
+from cityloop.services import actions, clock, queries
+from cityloop.services import actions as services_actions
 from cityloop.services.models import AppStatus, Escalation, Rectification, TaskStatus
 from tests.services.conftest import HOLDER, MONDAY, PDF
 
@@ -166,7 +167,7 @@ def test_a_good_rating_opens_nothing(accepted, citizen_wang, dept_water_zhao, ho
 
 def test_a_bundle_with_a_dependency_cycle_is_refused(items):
     with pytest.raises(ValidationError, match="cycle"):
-        catalogue.create_bundle(
+        services_actions.create_bundle(
             code="LOOP",
             name="loop",
             actor=None,

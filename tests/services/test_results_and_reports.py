@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cityloop.services import actions, catalogue, reductions
+from cityloop.services import actions as services_actions
 from tests.services.test_bundles import accepted  # noqa: F401 - the fixture
 
 needs_seal = pytest.mark.skipif(
@@ -110,7 +111,7 @@ def test_the_reduction_report_counts_what_was_removed_per_department():
 
 
 def test_the_reductions_command_compares_the_snapshots_on_two_dates(items, capsys):
-    catalogue.take_snapshot(
+    services_actions.take_snapshot(
         on=dt.date(2018, 6, 1),
         label="history",
         actor=None,

@@ -15,6 +15,7 @@ from cityloop.core import permissions
 from cityloop.core.doors.auth import token_auth
 from cityloop.core.doors.inputs import Input
 from cityloop.services import actions, catalogue, queries, uploads
+from cityloop.services import actions as services_actions
 from cityloop.services.models import Application, ApprovalTask, Bundle, ServiceItem
 
 router = Router(tags=["services"])
@@ -381,7 +382,7 @@ def _item(code: str) -> ServiceItem:
     "findings come with it. Catalogue administrators only.",
 )
 def start_draft(request, code: str):
-    return _draft_out(catalogue.start_draft(_item(code), actor=request.user))
+    return _draft_out(services_actions.start_draft(_item(code), actor=request.user))
 
 
 class DraftIn(Input):
@@ -401,7 +402,7 @@ def update_draft(request, code: str, payload: DraftIn):
     draft = _item(code).draft()
     if draft is None:
         raise ValidationError({"version": f"{code} has no draft; POST /catalogue/{code}/draft first"})
-    return _draft_out(catalogue.update_draft(draft, data, actor=request.user))
+    return _draft_out(services_actions.update_draft(draft, data, actor=request.user))
 
 
 @router.post(
@@ -416,7 +417,7 @@ def publish(request, code: str):
     draft = _item(code).draft()
     if draft is None:
         raise ValidationError({"version": f"{code} has no draft to publish"})
-    return _draft_out(catalogue.publish_version(draft, actor=request.user))
+    return _draft_out(services_actions.publish_version(draft, actor=request.user))
 
 
 @router.get(

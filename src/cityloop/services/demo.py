@@ -11,7 +11,8 @@ from django.db import transaction
 
 from cityloop.core import actions as core_actions
 from cityloop.core.models import User
-from cityloop.services import actions, catalogue, clock, queries
+from cityloop.services import actions, clock, queries
+from cityloop.services import actions as services_actions
 from cityloop.services.models import Bundle, GovRecord, ServiceItem, WindowDepartment
 
 FIXTURES = Path(__file__).resolve().with_name("fixtures")
@@ -75,13 +76,13 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
     for item in data["items"]:
         if ServiceItem.objects.filter(code=item["code"]).exists():
             continue
-        created = catalogue.create_item(
+        created = services_actions.create_item(
             code=item["code"],
             department=departments[item["department"]],
             data=item_definition(item),
             actor=None,
         )
-        catalogue.publish_version(created.draft(), actor=None)
+        services_actions.publish_version(created.draft(), actor=None)
         published += 1
     for bundle in data["bundles"]:
         if Bundle.objects.filter(code=bundle["code"]).exists():
@@ -89,7 +90,7 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
         members = [
             (ServiceItem.objects.get(code=m["item"]), m.get("depends_on", [])) for m in bundle["members"]
         ]
-        catalogue.create_bundle(
+        services_actions.create_bundle(
             code=bundle["code"],
             name=bundle["name"],
             name_en=bundle.get("name_en", ""),
@@ -103,7 +104,7 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
         if isinstance(history["taken_on"], dt.date)
         else dt.date.fromisoformat(history["taken_on"])
     )
-    catalogue.take_snapshot(on=taken_on, label="history", data={"items": history["items"]}, actor=None)
+    services_actions.take_snapshot(on=taken_on, label="history", data={"items": history["items"]}, actor=None)
     made = _demo_applications(data)
     if stdout:
         stdout.write(

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from cityloop.core.doors import uploads as weblimits
 from cityloop.core.models import User
 from cityloop.services import actions, catalogue, queries, reductions
+from cityloop.services import actions as services_actions
 from cityloop.services.models import (
     ApprovalTask,
     AppStatus,
@@ -379,7 +380,9 @@ def editor_item(request, code):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "draft":
-            _attempt(request, lambda: catalogue.start_draft(item, actor=request.user), _("Draft started."))
+            _attempt(
+                request, lambda: services_actions.start_draft(item, actor=request.user), _("Draft started.")
+            )
             return redirect("services:editor-item", code=code)
         draft = item.draft()
         if draft is None:
@@ -394,13 +397,13 @@ def editor_item(request, code):
             else:
                 if _attempt(
                     request,
-                    lambda: catalogue.update_draft(draft, data, actor=request.user),
+                    lambda: services_actions.update_draft(draft, data, actor=request.user),
                     _("Draft saved."),
                 ):
                     return redirect("services:editor-item", code=code)
         elif action == "publish":
             if _attempt(
-                request, lambda: catalogue.publish_version(draft, actor=request.user), _("Published.")
+                request, lambda: services_actions.publish_version(draft, actor=request.user), _("Published.")
             ):
                 return redirect("services:editor-item", code=code)
     draft = item.draft()

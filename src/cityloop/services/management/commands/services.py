@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from cityloop.services import actions, catalogue, queries, reductions, rules
+from cityloop.services import actions as services_actions
 
 
 def _date(text: str) -> dt.date:
@@ -128,7 +129,7 @@ class Command(BaseCommand):
     def do_snapshot(self, options):
         on = _date(options["date"]) if options["date"] else dt.date.today()
         try:
-            snapshot = catalogue.take_snapshot(on=on, label=options["label"], actor=None)
+            snapshot = services_actions.take_snapshot(on=on, label=options["label"], actor=None)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         self.stdout.write(
