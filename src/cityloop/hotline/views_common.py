@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, ngettext
@@ -44,20 +43,6 @@ DOMAIN_MESSAGES = (
     gettext_noop("already decided"),
     gettext_noop("between 1 and 30 working days"),
 )
-
-
-def apply_errors(form, exc: ValidationError) -> None:
-    """Put an action's refusal next to the field it names (or above the form)."""
-    if not hasattr(exc, "error_dict"):
-        for message in exc.messages:
-            form.add_error(None, gettext(message))
-        return
-    for field, messages in exc.message_dict.items():
-        for message in messages:
-            if field in form.fields:
-                form.add_error(field, gettext(message))
-            else:
-                form.add_error(None, f"{field}: {gettext(message)}")
 
 
 # The hotline's two guards, as declared in core.permissions (HotlineConfig declares the menu pages).

@@ -8,13 +8,13 @@ import yaml
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cityloop.core.doors import uploads as weblimits
+from cityloop.core.doors.forms import run_action
 from cityloop.core.models import User
 from cityloop.services import actions, catalogue, queries, reductions
 from cityloop.services import actions as services_actions
@@ -31,20 +31,9 @@ from cityloop.services.models import (
 )
 
 
-def _errors(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "message_dict"):
-        return [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
-    return list(exc.messages)
-
-
 def _attempt(request, fn, success: str) -> bool:
-    """Run one action in a transaction; a refusal becomes a message naming the field."""
-    try:
-        with transaction.atomic():
-            fn()
-    except ValidationError as exc:
-        for text in _errors(exc):
-            messages.error(request, text)
+    """Run one action (core.doors.forms.run_action); a refusal becomes a message naming the field."""
+    if not run_action(fn, request=request):
         return False
     messages.success(request, success)
     return True

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cityloop.core.doors.forms import apply_errors, run_action
 from cityloop.hotline import actions, queries
 from cityloop.hotline.forms import (
     ArbitrationForm,
@@ -23,7 +24,6 @@ from cityloop.hotline.handling.views_detail import render_detail, visible_reques
 from cityloop.hotline.intake import access, suggest
 from cityloop.hotline.models import Arbitration, Channel, Extension, Request
 from cityloop.hotline.views_common import (
-    apply_errors,
     categories_of,
     current_city,
     dispatcher_required,
@@ -64,17 +64,18 @@ def intake(request):
                 confidential=data["confidential"],
             )
             key = data["idempotency_key"]
-            try:
-                req, created = actions.submit_request(
+            done = run_action(
+                lambda: actions.submit_request(
                     sub,
                     city=city,
                     channel=Channel.PHONE,
                     actor=request.user,
                     idempotency=(f"intake:user:{request.user.pk}", key) if key else None,
-                )
-            except ValidationError as exc:
-                apply_errors(form, exc)
-            else:
+                ),
+                form=form,
+            )
+            if done:
+                req, created = done.result
                 messages.success(request, _("Request %(no)s taken in.") % {"no": req.tracking_no})
                 if created:
                     # Read out once to the caller (it is also texted to them); it is not stored in the clear.
@@ -119,11 +120,13 @@ def queue(request):
 def _queue_post(request, city):
     if "accept" in request.POST:
         req = get_object_or_404(queries.dispatch_queue(city), pk=request.POST["accept"])
-        try:
-            orders = actions.accept_suggestion(req, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, f"{req.tracking_no}: {'; '.join(_(m) for m in exc.messages)}")
-        else:
+        done = run_action(
+            lambda: actions.accept_suggestion(req, actor=request.user),
+            request=request,
+            prefix=f"{req.tracking_no}: ",
+        )
+        if done:
+            orders = done.result
             units = ", ".join(str(o.unit) for o in orders)
             messages.success(
                 request, _("%(no)s dispatched to %(units)s.") % {"no": req.tracking_no, "units": units}
@@ -149,11 +152,8 @@ def classify(request, pk):
     form = ClassifyForm(request.POST, categories=categories_of(req.city))
     if form.is_valid():
         category = categories_of(req.city).get(code=form.cleaned_data["category"])
-        try:
-            actions.classify_request(req, category, actor=request.user)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+        done = run_action(lambda: actions.classify_request(req, category, actor=request.user), form=form)
+        if done:
             return redirect("hotline:request-detail", pk=req.pk)
     return render_detail(request, req, bound={"classify": form}, status=400)
 
@@ -168,16 +168,16 @@ def dispatch(request, pk):
             u for u in form.cleaned_data["others"] if u != form.cleaned_data["lead"]
         ]
         units = [resolve_unit(value, req.city) for value in chosen]
-        try:
-            actions.dispatch_request(
+        done = run_action(
+            lambda: actions.dispatch_request(
                 req,
                 units=[(kind, unit, "manual") for kind, unit in units if unit],
                 actor=request.user,
                 note=form.cleaned_data["note"],
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+            ),
+            form=form,
+        )
+        if done:
             return redirect("hotline:request-detail", pk=req.pk)
     return render_detail(request, req, bound={"dispatch": form}, status=400)
 
@@ -189,11 +189,8 @@ def merge(request, pk):
     into = get_object_or_404(
         Request, pk=request.POST.get("into", "0") if request.POST.get("into", "").isdigit() else 0
     )
-    try:
-        actions.merge_requests(req, into=into, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, "; ".join(_(m) for m in exc.messages))
-    else:
+    done = run_action(lambda: actions.merge_requests(req, into=into, actor=request.user), request=request)
+    if done:
         messages.success(
             request, _("%(dup)s merged into %(into)s.") % {"dup": req.tracking_no, "into": into.tracking_no}
         )
@@ -260,13 +257,13 @@ def decide_arbitration(request, pk):
     form = ArbitrationForm(request.POST, units=unit_choices(city), prefix=f"a{pk}")
     if form.is_valid():
         kind, unit = resolve_unit(form.cleaned_data["unit"], city) or (None, None)
-        try:
-            actions.decide_arbitration(
+        done = run_action(
+            lambda: actions.decide_arbitration(
                 arbitration, kind=kind, unit=unit, decision=form.cleaned_data["decision"], actor=request.user
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+            ),
+            form=form,
+        )
+        if done:
             messages.success(
                 request, _("%(no)s sent to %(unit)s.") % {"no": arbitration.request.tracking_no, "unit": unit}
             )
@@ -292,18 +289,18 @@ def record_phone_follow_up(request, pk):
     form = FollowUpForm(request.POST, prefix=f"f{pk}")
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            actions.record_follow_up(
+        done = run_action(
+            lambda: actions.record_follow_up(
                 req,
                 resolved=data["resolved"] == "yes",
                 satisfaction=data["satisfaction"],
                 comment=data["comment"],
                 channel="phone",
                 actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+            ),
+            form=form,
+        )
+        if done:
             messages.success(request, _("Follow-up of %(no)s recorded.") % {"no": req.tracking_no})
             return redirect("hotline:follow-ups")
     return follow_ups(request, bound={pk: form}, status=400)

@@ -11,10 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cityloop.core.doors import uploads
+from cityloop.core.doors.forms import apply_errors
 from cityloop.hotline import export, queries
 from cityloop.hotline.forms import ImportForm, SearchForm
 from cityloop.hotline.intake.imports import import_requests
-from cityloop.hotline.views_common import apply_errors, categories_of, current_city, dispatcher_required
+from cityloop.hotline.views_common import categories_of, current_city, dispatcher_required
 from cityloop.org.models import Jurisdiction
 
 PAGE = 200

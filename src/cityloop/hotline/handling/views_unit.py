@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from cityloop.core.doors.forms import run_action
 from cityloop.hotline import actions, queries
 from cityloop.hotline.forms import ORDER_FORMS
 from cityloop.hotline.handling.views_detail import render_detail
 from cityloop.hotline.models import Order, OrderStatus
-from cityloop.hotline.views_common import apply_errors, timer, unit_required
+from cityloop.hotline.views_common import timer, unit_required
 
 TAB_LABELS = {
     "new": gettext_lazy("New"),
@@ -78,11 +78,8 @@ def _visible_order(request, pk) -> Order:
 @require_POST
 def sign(request, pk):
     order = _visible_order(request, pk)
-    try:
-        actions.sign_order(order, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, "; ".join(_(m) for m in exc.messages))
-    else:
+    done = run_action(lambda: actions.sign_order(order, actor=request.user), request=request)
+    if done:
         messages.success(request, _("Order for %(no)s signed.") % {"no": order.request.tracking_no})
     if request.POST.get("next") == "inbox":
         return redirect("hotline:inbox")
@@ -118,11 +115,8 @@ def order_action(request, pk, verb):
     order = _visible_order(request, pk)
     form = ORDER_FORMS[verb](request.POST, prefix=f"o{order.pk}-{verb}")
     if form.is_valid():
-        try:
-            _run(verb, order, form.cleaned_data, request.user)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+        done = run_action(lambda: _run(verb, order, form.cleaned_data, request.user), form=form)
+        if done:
             messages.success(request, DONE[verb])
             if verb == "return":
                 return redirect("hotline:inbox")

@@ -13,12 +13,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cityloop.core.doors import uploads
+from cityloop.core.doors.forms import apply_errors, run_action
 from cityloop.core.permissions import Role
 from cityloop.hotline import actions, queries
 from cityloop.hotline.forms import FollowUpForm, RateByCodeForm, SubmitForm, TrackForm
 from cityloop.hotline.intake import access, throttle
 from cityloop.hotline.models import Channel, Request
-from cityloop.hotline.views_common import apply_errors, current_city
+from cityloop.hotline.views_common import current_city
 
 TRACKED = "hotline_tracked"  # session: pks of requests this browser proved it may see
 SUBMITTED = "hotline_submitted"  # session: the last submit's number, and its access code until shown once
@@ -87,18 +88,19 @@ def submit(request):
             # A form key counts only for the account that sent it: replaying someone else's key files a new
             # request instead of finding theirs. Without a login, the page below never shows a stranger's.
             scope = f"web-form:user:{request.user.pk}" if request.user.is_authenticated else "web-form"
-            try:
-                req, created = actions.submit_request(
+            done = run_action(
+                lambda: actions.submit_request(
                     sub,
                     city=city,
                     channel=Channel.WEB,
                     citizen=citizen,
                     actor=citizen,
                     idempotency=(scope, key) if key else None,
-                )
-            except ValidationError as exc:
-                apply_errors(form, exc)
-            else:
+                ),
+                form=form,
+            )
+            if done:
+                req, created = done.result
                 if created:
                     _remember(request, req)
                     request.session[SUBMITTED] = {
@@ -246,11 +248,10 @@ def rate_by_link(request, code):
     req = link.request
     form = FollowUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            actions.rate_with_code(code, actor=request.user, **_answer(form.cleaned_data))
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+        done = run_action(
+            lambda: actions.rate_with_code(code, actor=request.user, **_answer(form.cleaned_data)), form=form
+        )
+        if done:
             _thank(request)
             return render(request, "hotline/rate.html", {"link": link, "req": req, "done": True})
     return render(

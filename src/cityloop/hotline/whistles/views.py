@@ -18,11 +18,12 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_POST
 
 from cityloop.core import permissions
+from cityloop.core.doors.forms import apply_errors, run_action
 from cityloop.core.permissions import Role
 from cityloop.hotline import actions
 from cityloop.hotline.models import Request, Summons, Whistle
 from cityloop.hotline.performance import stats
-from cityloop.hotline.views_common import apply_errors, current_city, timer
+from cityloop.hotline.views_common import current_city, timer
 from cityloop.hotline.whistles import queries as reads
 from cityloop.hotline.whistles.actions import report_in_due
 from cityloop.org.models import Department
@@ -218,8 +219,8 @@ def blow(request):
         data = form.cleaned_data
         case = Request.objects.filter(pk=data["request"]).first() if data["request"] else None
         departments = list(Department.objects.filter(pk__in=data["departments"]))
-        try:
-            whistle = actions.blow_whistle(
+        done = run_action(
+            lambda: actions.blow_whistle(
                 street=street,
                 departments=departments,
                 title=data["title"],
@@ -229,10 +230,11 @@ def blow(request):
                 report_due=data["report_due"],
                 request=case,
                 actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+            ),
+            form=form,
+        )
+        if done:
+            whistle = done.result
             messages.success(
                 request,
                 _("Whistle blown: %(n)d department(s) must report in by %(due)s.")
@@ -314,18 +316,18 @@ def assess(request):
     form = AssessmentForm(request.POST or None, departments=departments, initial={"month": f"{month:%Y-%m}"})
     if request.method == "POST" and form.is_valid():
         department = next(d for d in departments if d.pk == form.cleaned_data["department"])
-        try:
-            actions.assess_department(
+        done = run_action(
+            lambda: actions.assess_department(
                 street=street,
                 department=department,
                 month=month,
                 score=form.cleaned_data["score"],
                 comment=form.cleaned_data["comment"],
                 actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+            ),
+            form=form,
+        )
+        if done:
             messages.success(
                 request,
                 _("Assessment of %(dept)s for %(month)s saved.")
@@ -393,11 +395,8 @@ def summons_step(request, pk: int, step: str):
     form_class, prefix, act, done = DEPARTMENT_STEPS[step]
     form = form_class(request.POST, prefix=f"{prefix}{pk}")
     if form.is_valid():
-        try:
-            act(summons, form.cleaned_data, request.user)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+        done = run_action(lambda: act(summons, form.cleaned_data, request.user), form=form)
+        if done:
             messages.success(request, done)
             return redirect("whistles:summonses")
     return summonses(request, bound=(pk, step, form), status=400)
@@ -421,16 +420,16 @@ def arbitrate(request, pk: int):
     summons = get_object_or_404(Summons.objects.select_related("whistle", "department"), pk=pk)
     form = ArbitrateForm(request.POST, prefix=f"a{pk}")
     if form.is_valid():
-        try:
-            actions.arbitrate_dispute(
+        done = run_action(
+            lambda: actions.arbitrate_dispute(
                 summons,
                 uphold=form.cleaned_data["decision"] == "uphold",
                 note=form.cleaned_data["note"],
                 actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
+            ),
+            form=form,
+        )
+        if done:
             messages.success(
                 request, _("Decision recorded for %(dept)s.") % {"dept": summons.department.label}
             )
