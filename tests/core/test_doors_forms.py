@@ -8,6 +8,7 @@ from django.contrib.messages import get_messages
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
+from django.utils import translation
 
 from cityloop.core.doors.forms import run_action
 
@@ -25,6 +26,7 @@ def _refuse(errors):
     return action
 
 
+@translation.override("en")
 def test_a_refusal_lands_next_to_the_field_it_names_and_above_the_form_otherwise():
     form = NoteForm({"text": ""})
     assert form.is_valid()
@@ -36,6 +38,7 @@ def test_a_refusal_lands_next_to_the_field_it_names_and_above_the_form_otherwise
     assert form.non_field_errors() == ["order: the order is closed"]
 
 
+@translation.override("en")
 def test_without_a_form_the_refusal_is_a_message_naming_the_field():
     request = RequestFactory().post("/x")
     request.session = {}
@@ -43,6 +46,14 @@ def test_without_a_form_the_refusal_is_a_message_naming_the_field():
     assert not run_action(_refuse({"units": "a unit is listed twice"}), request=request, prefix="R1: ")
     assert not run_action(_refuse("already decided"), request=request)
     assert [str(m) for m in get_messages(request)] == ["R1: units: a unit is listed twice", "already decided"]
+
+
+def test_the_refusal_is_shown_in_the_pages_language():
+    form = NoteForm({"text": ""})
+    assert form.is_valid()
+    with translation.override("zh-hans"):
+        run_action(_refuse({"text": "a progress note cannot be empty"}), form=form)
+    assert form.errors["text"] == ["办理进展不能为空"]
 
 
 def test_an_action_that_goes_through_gives_back_its_result():
