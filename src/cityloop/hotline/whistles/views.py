@@ -395,8 +395,8 @@ def summons_step(request, pk: int, step: str):
     form_class, prefix, act, done = DEPARTMENT_STEPS[step]
     form = form_class(request.POST, prefix=f"{prefix}{pk}")
     if form.is_valid():
-        done = run_action(lambda: act(summons, form.cleaned_data, request.user), form=form)
-        if done:
+        outcome = run_action(lambda: act(summons, form.cleaned_data, request.user), form=form)
+        if outcome:
             messages.success(request, done)
             return redirect("whistles:summonses")
     return summonses(request, bound=(pk, step, form), status=400)
