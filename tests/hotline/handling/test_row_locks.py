@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions
-from cityloop.hotline.models import Extension, Order, OrderStatus
+from cityloop.hotline.models import Extension, FollowUp, Order, OrderStatus, Request
 
 
 def _copies(order: Order) -> tuple[Order, Order]:
@@ -71,3 +71,18 @@ def test_two_extension_requests_from_stale_pages_leave_one_waiting(submit, dispa
     with pytest.raises(ValidationError):
         actions.request_extension(second, days=2, reason="等配件", actor=dept_water_zhao)
     assert Extension.objects.filter(order=order, approved__isnull=True).count() == 1
+
+
+def test_a_follow_up_answered_on_the_phone_and_from_a_stale_page_is_recorded_once(
+    submit, dispatcher_li, dept_water_zhao
+):
+    request = submit()
+    [order] = actions.accept_suggestion(request, actor=dispatcher_li)
+    actions.sign_order(order, actor=dept_water_zhao)
+    actions.reply_order(order, outcome="resolved", text="已恢复供水", actor=dept_water_zhao)
+    first, second = Request.objects.get(pk=request.pk), Request.objects.get(pk=request.pk)
+    answer = {"resolved": False, "satisfaction": "unsatisfied", "channel": "phone", "actor": dispatcher_li}
+    actions.record_follow_up(first, **answer)
+    with pytest.raises(ValidationError):
+        actions.record_follow_up(second, **answer)  # its copy still says "replied"
+    assert FollowUp.objects.filter(request=request).count() == 1

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.hotline import queries, rules
-from cityloop.hotline.events import event, set_status
+from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.models import FollowUp, Order, OrderStatus, Request, Status
 
 
@@ -57,6 +57,7 @@ def record_follow_up(
         raise ValidationError({"satisfaction": f"one of {', '.join(rules.SATISFACTION)}"})
     if not isinstance(resolved, bool):
         raise ValidationError({"resolved": "answer yes or no"})
+    lock(request)  # a second tab, or the phone and the web at once: the second answer is refused
     if not _in_follow_up_queue(request):
         raise ValidationError(
             {"request": _("%(no)s is not waiting for a follow-up") % {"no": request.tracking_no}}
