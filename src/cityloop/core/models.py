@@ -18,9 +18,6 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", _("Auditor")
 
 
-STAFF_ROLES = {Role.DISPATCHER, Role.STREET, Role.DEPARTMENT, Role.LEADER, Role.ADMIN, Role.AUDITOR}
-
-
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.CITIZEN)
     full_name = models.CharField(_("full name"), max_length=100, blank=True)

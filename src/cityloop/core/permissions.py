@@ -45,6 +45,7 @@ REFORM_READERS = frozenset({Role.LEADER, Role.ADMIN, Role.AUDITOR})  # services'
 SIGNED_IN = None  # anyone signed in
 
 Who = frozenset | set | Callable[..., bool] | None
+ANOTHER_ROLE = "this page is for another role"  # the refusal when a declaration names none
 
 
 def role_of(user) -> str | None:
@@ -76,7 +77,7 @@ class Page:
     name: str  # the URL name, e.g. "hotline:queue"
     who: Who
     menu: object = None  # the menu label (lazy translation), or None for a page not in the menu
-    denied: str = "this page is for another role"
+    denied: str = ANOTHER_ROLE
 
 
 PAGES: dict[str, Page] = {}
@@ -89,7 +90,7 @@ def declare(name: str, who: Who, *, menu: object = None, denied: str = "", after
     """
     if name in PAGES:
         return PAGES[name]
-    page = Page(name, who, menu, denied or "this page is for another role")
+    page = Page(name, who, menu, denied or ANOTHER_ROLE)
     if after is not None and after in PAGES:
         items = list(PAGES.items())
         at = [key for key, _ in items].index(after) + 1
@@ -122,7 +123,7 @@ def page(name_or_who: str | Who, *, denied: str = ""):
             if isinstance(name_or_who, str):
                 declaration = declared(name_or_who)
             else:
-                declaration = Page("", name_or_who, None, denied or "this page is for another role")
+                declaration = Page("", name_or_who, None, denied or ANOTHER_ROLE)
             if not admits(declaration.who, request.user):
                 raise PermissionDenied(declaration.denied)
             return view(request, *args, **kwargs)

@@ -1,11 +1,6 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-DISPATCH_ONLY = "only a hotline dispatcher may open this page"
-UNITS_ONLY = "only a street or a department has an inbox"
-OVERVIEW_ONLY = "the dashboard and the monthly report are for leaders and the dispatch centre"
-STAFF_ONLY = "rankings are for the city's staff"
-
 
 class HotlineConfig(AppConfig):
     name = "cityloop.hotline"
@@ -22,17 +17,17 @@ class HotlineConfig(AppConfig):
         p.declare("hotline:submit", p.CITIZEN, menu=_("Report a problem"))
         p.declare("hotline:track", p.CITIZEN, menu=_("Track a request"))
         p.declare("hotline:mine", p.CITIZEN, menu=_("My requests"))
-        p.declare("hotline:intake", p.DISPATCH, menu=_("Phone intake"), denied=DISPATCH_ONLY)
-        p.declare("hotline:queue", p.DISPATCH, menu=_("Dispatch queue"), denied=DISPATCH_ONLY)
-        p.declare("hotline:follow-ups", p.DISPATCH, menu=_("Follow-ups"), denied=DISPATCH_ONLY)
-        p.declare("hotline:arbitrations", p.DISPATCH, menu=_("Arbitration"), denied=DISPATCH_ONLY)
-        p.declare("hotline:inbox", p.UNITS, menu=_("Inbox"), denied=UNITS_ONLY)
+        p.declare("hotline:intake", p.DISPATCH, menu=_("Phone intake"))
+        p.declare("hotline:queue", p.DISPATCH, menu=_("Dispatch queue"))
+        p.declare("hotline:follow-ups", p.DISPATCH, menu=_("Follow-ups"))
+        p.declare("hotline:arbitrations", p.DISPATCH, menu=_("Arbitration"))
+        p.declare("hotline:inbox", p.UNITS, menu=_("Inbox"))
         p.declare("hotline:search", p.SEARCH, menu=_("Search requests"))
-        p.declare("hotline:import", p.DISPATCH, menu=_("Import calls"), denied=DISPATCH_ONLY)
+        p.declare("hotline:import", p.DISPATCH, menu=_("Import calls"))
         # the leaders' pages
-        p.declare("leaders:dashboard", p.OVERVIEW, menu=_("Dashboard"), denied=OVERVIEW_ONLY)
-        p.declare("leaders:rankings", p.STAFF, menu=_("Rankings"), denied=STAFF_ONLY)
-        p.declare("leaders:report", p.OVERVIEW, menu=_("Monthly report"), denied=OVERVIEW_ONLY)
+        p.declare("leaders:dashboard", p.OVERVIEW, menu=_("Dashboard"))
+        p.declare("leaders:rankings", p.STAFF, menu=_("Rankings"))
+        p.declare("leaders:report", p.OVERVIEW, menu=_("Monthly report"))
         # 吹哨报到
         p.declare("whistles:street", p.STREET, menu=_("Whistles"))
         p.declare("whistles:assess", p.STREET, menu=_("Assess departments"))

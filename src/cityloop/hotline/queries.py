@@ -17,8 +17,6 @@ from cityloop.hotline import rules
 from cityloop.hotline.intake import access
 from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit
 
-DISPATCH_ROLES = permissions.DISPATCH
-
 
 def is_dispatcher(actor) -> bool:
     return permissions.has_role(actor, permissions.DISPATCH)

@@ -15,8 +15,6 @@ from cityloop.hotline.handling.actions import nearly_overdue_window
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, Department, Jurisdiction
 
-UNIT_ROLES = permissions.UNITS
-
 # The actions explain refusals in English; these fixed ones are translated for the page.
 DOMAIN_MESSAGES = (
     gettext_noop("say what happened"),
