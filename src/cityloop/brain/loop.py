@@ -32,16 +32,14 @@ def verify_hours() -> float:
     from cityloop.core import config
 
     configured = getattr(settings, "CITYLOOP_BRAIN_VERIFY_HOURS", None)
-    return float(
-        configured or config.env_number("CITYLOOP_BRAIN_VERIFY_HOURS", 24, low=1 / 60, high=24 * 365)
-    )
+    return float(configured or config.brain_verify_hours())
 
 
 def reopen_days() -> float:
     from cityloop.core import config
 
     configured = getattr(settings, "CITYLOOP_BRAIN_REOPEN_DAYS", None)
-    return float(configured or config.env_number("CITYLOOP_BRAIN_REOPEN_DAYS", 30, low=0, high=3650))
+    return float(configured or config.brain_reopen_days())
 
 
 @dataclass(frozen=True)

@@ -307,13 +307,23 @@ def _existing_paths(name: str, *, folders: bool) -> None:
             raise ConfigError(f"{name}: {part!r} is not {kind} that exists")
 
 
+def brain_verify_hours() -> float:
+    """``CITYLOOP_BRAIN_VERIFY_HOURS``: how long readings must stay normal before a fixed case closes."""
+    return env_number("CITYLOOP_BRAIN_VERIFY_HOURS", 24, low=1 / 60, high=24 * 365)
+
+
+def brain_reopen_days() -> float:
+    """``CITYLOOP_BRAIN_REOPEN_DAYS``: how long a closed sensor case may be reopened by its alarm."""
+    return env_number("CITYLOOP_BRAIN_REOPEN_DAYS", 30, low=0, high=3650)
+
+
 def check_later_values() -> list[str]:
     """One message per bad value among ``LATER_VALUES`` (empty when all are good or unset)."""
     checks: list[Callable[[], object]] = [
         mqtt_address,
         nats_url,
-        lambda: env_number("CITYLOOP_BRAIN_VERIFY_HOURS", 24, low=1 / 60, high=24 * 365),
-        lambda: env_number("CITYLOOP_BRAIN_REOPEN_DAYS", 30, low=0, high=3650),
+        brain_verify_hours,
+        brain_reopen_days,
         lambda: _existing_paths("CITYLOOP_HOLIDAY_DIR", folders=True),
         lambda: _existing_paths("CITYLOOP_SERVICES_LEXICON", folders=False),
     ]
