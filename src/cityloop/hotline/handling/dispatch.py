@@ -45,11 +45,8 @@ def _request_deadlines(request: Request):
     )
 
 
-def suggest_targets(request: Request) -> list[rules.Target]:
-    category = request.category or request.suggested_category
-    if category is None:
-        return []
-    responsibility = org_queries.responsibility_for(category)
+def _route(request: Request, responsibility) -> list[rules.Target]:
+    """Where the responsibility row (or none) sends this request."""
     if responsibility is None:
         return []
     return rules.route(
@@ -57,6 +54,11 @@ def suggest_targets(request: Request) -> list[rules.Target]:
         route_kind=responsibility.route,
         street_id=request.street_id,
     )
+
+
+def suggest_targets(request: Request) -> list[rules.Target]:
+    category = request.category or request.suggested_category
+    return _route(request, org_queries.responsibility_for(category) if category is not None else None)
 
 
 def suggestions_for(requests: list[Request]) -> dict[int, list[tuple[str, object, str]]]:
@@ -68,18 +70,9 @@ def suggestions_for(requests: list[Request]) -> dict[int, list[tuple[str, object
     if not requests:
         return {}
     index = org_queries.responsibility_index({r.city_id for r in requests})
-    targets: dict[int, list[rules.Target]] = {}
-    for r in requests:
-        responsibility = index.responsibility(r.category_id or r.suggested_category_id)
-        targets[r.pk] = (
-            []
-            if responsibility is None
-            else rules.route(
-                responsible_department_id=responsibility.department_id,
-                route_kind=responsibility.route,
-                street_id=r.street_id,
-            )
-        )
+    targets = {
+        r.pk: _route(r, index.responsibility(r.category_id or r.suggested_category_id)) for r in requests
+    }
     wanted = [t for found in targets.values() for t in found]
     streets, departments = org_queries.units_by_pk(
         {t.pk for t in wanted if t.kind == "street"}, {t.pk for t in wanted if t.kind != "street"}
