@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from cityloop.org import demo
 from tests.browser.conftest import login, switch_language
 
 
 @pytest.fixture
-def demo_city(transactional_db, settings, tmp_path, monkeypatch):
-    from cityloop.brain import engine
+def demo_city(demo_database):
     from cityloop.brain.demo import demo_extension
 
-    settings.CITYLOOP_BRAIN_DIR = str(tmp_path / "brain")
     # only the brain's demo data: these pages must not depend on other pillars' demo loaders
-    monkeypatch.setattr(demo, "DEMO_EXTENSIONS", [demo_extension])
-    engine.forget_engines()
-    started = time.perf_counter()
-    demo.load("nyc")
-    yield time.perf_counter() - started
-    engine.forget_engines()
+    demo_database("nyc", extensions=[demo_extension])
 
 
 def test_the_city_pulse_shows_the_heat_map_trends_and_alarms_in_chinese_and_english(page, demo_city):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from cityloop.org import demo
 from tests.browser.conftest import _new_page, login
 
 WIDTH = 390
@@ -17,8 +16,8 @@ PAGES = {
 
 
 @pytest.fixture
-def demo_city(transactional_db):
-    demo.load("nyc")
+def demo_city(demo_database):
+    demo_database("nyc")
 
 
 @pytest.fixture(params=["zh-CN", "en"])

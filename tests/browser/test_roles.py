@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from cityloop.org import demo
 from tests.browser.conftest import login, switch_language
 
 HOMES = {
@@ -19,8 +18,8 @@ HOMES = {
 
 
 @pytest.fixture
-def demo_city(transactional_db):
-    demo.load("nyc")
+def demo_city(demo_database):
+    demo_database("nyc")
 
 
 @pytest.mark.parametrize("username", sorted(HOMES))

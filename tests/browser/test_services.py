@@ -6,7 +6,6 @@ import importlib.util
 
 import pytest
 
-from cityloop.org import demo
 from cityloop.services import demo as services_demo
 from tests.browser.conftest import login
 
@@ -15,10 +14,9 @@ APPROVERS = ["approver_market", "approver_police", "approver_tax", "approver_soc
 
 
 @pytest.fixture
-def beijing(transactional_db, monkeypatch):
+def beijing(demo_database):
     # only this pillar's demo data is needed: the Beijing city, the personas and the catalogue
-    monkeypatch.setattr(demo, "DEMO_EXTENSIONS", [services_demo.load])
-    demo.load("beijing")
+    demo_database("beijing", extensions=[services_demo.load])
 
 
 def logout(page):
