@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from _postgres import fresh_postgres  # noqa: E402 - a sibling module of this script
+from cityloop.core.actors import SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,7 +124,7 @@ def run(args) -> None:
             f"in {fill:.1f} s ({requests / fill:,.0f} requests/s; CPU {fill_cpu:.1f} s in this process)"
         )
         began, cpu = time.perf_counter(), time.process_time()
-        months = performance_actions.recount_all()
+        months = performance_actions.recount_all(actor=SYSTEM)
         print(
             f"recount: {len(months)} months in {time.perf_counter() - began:.1f} s "
             f"(CPU {time.process_time() - cpu:.1f} s in this process)"

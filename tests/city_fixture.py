@@ -14,6 +14,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from cityloop.core.actors import SYSTEM
+
 ROLES = (
     "anonymous",
     "citizen",
@@ -56,7 +58,7 @@ def build_city(tiny_pack, places) -> CityFixture:
     from cityloop.org.packs import load_pack
     from tests.conftest import PERSONA_PASSWORD
 
-    city = import_pack(load_pack(tiny_pack), actor=None)
+    city = import_pack(load_pack(tiny_pack), actor=SYSTEM)
     streets = {code: Jurisdiction.objects.get(city=city, code=code) for code in ("D1S1", "D2S1")}
     depts = {code: Department.objects.get(city=city, code=code) for code in ("WATER", "CITYMGMT")}
 
@@ -66,7 +68,7 @@ def build_city(tiny_pack, places) -> CityFixture:
             password=PERSONA_PASSWORD,
             role=role,
             full_name=name,
-            actor=None,
+            actor=SYSTEM,
             check_password=False,
             **scope,
         )
@@ -92,7 +94,7 @@ def build_city(tiny_pack, places) -> CityFixture:
 
     # Every role's API token holds every scope: the views, not the scopes, must keep each role in its place.
     tokens = {
-        role: create_token(user=u, name=f"{role} app", scopes=sorted(SCOPES), actor=None)[1]
+        role: create_token(user=u, name=f"{role} app", scopes=sorted(SCOPES), actor=SYSTEM)[1]
         for role, u in users.items()
     }
 
@@ -110,6 +112,7 @@ def build_city(tiny_pack, places) -> CityFixture:
             city=city,
             channel=Channel.WEB,
             citizen=citizen,
+            actor=SYSTEM,
         )
         orders = actions.dispatch_request(
             request,

@@ -30,6 +30,8 @@ import pytest
 import time_machine
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
+from cityloop.core.actors import SYSTEM
+
 TINY_PACK = Path(__file__).resolve().parent / "fixtures" / "tiny_pack"
 PERSONA_PASSWORD = "cityloop-test-persona"
 
@@ -131,7 +133,7 @@ def city(db, tiny_pack):
     from cityloop.org.actions import import_pack
     from cityloop.org.packs import load_pack
 
-    return import_pack(load_pack(tiny_pack), actor=None)
+    return import_pack(load_pack(tiny_pack), actor=SYSTEM)
 
 
 @pytest.fixture
@@ -174,7 +176,7 @@ def _add(username: str, role: str, full_name: str, **scope):
         password=PERSONA_PASSWORD,
         role=role,
         full_name=full_name,
-        actor=None,
+        actor=SYSTEM,
         check_password=False,
         **scope,
     )

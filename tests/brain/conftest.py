@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
+
 
 @pytest.fixture(autouse=True)
 def brain_dir(settings, tmp_path):
@@ -44,7 +46,7 @@ def devices(city, tiny_places):
 
     report = register_devices(
         city=city,
-        actor=None,
+        actor=SYSTEM,
         rows=device_rows(
             tiny_places,
             [

@@ -10,6 +10,7 @@ import pytest
 
 from cityloop.brain.devices import import_devices_csv
 from cityloop.brain.models import Device
+from cityloop.core.actors import SYSTEM
 
 pytestmark = pytest.mark.django_db
 HOUR = 1_780_000_000 // 3600 * 3600
@@ -18,7 +19,7 @@ HOUR = 1_780_000_000 // 3600 * 3600
 def test_a_csv_import_locates_each_device_to_its_street_and_community(city, tiny_places):
     lon, lat = tiny_places["D1S1C2"]
     text = f"code,type,kind,lon,lat,department,interval_s\nA1,meter,water,{lon},{lat},WATER,900\n"
-    report = import_devices_csv(city=city, text=text, actor=None)
+    report = import_devices_csv(city=city, text=text, actor=SYSTEM)
     assert report.ok
     device = Device.objects.select_related("street", "community", "district").get(code="A1")
     assert (device.district.code, device.street.code, device.community.code, device.idx) == (
@@ -39,7 +40,7 @@ def test_a_csv_with_bad_lines_imports_nothing_and_names_every_bad_line(city, tin
         f"B3,sensor,noise,{out_lon},{out_lat},CITYMGMT,60\n"
         f"B1,meter,water,{lon},{lat},NOPE,5\n"
     )
-    report = import_devices_csv(city=city, text=text, actor=None)
+    report = import_devices_csv(city=city, text=text, actor=SYSTEM)
     assert not report.ok and not Device.objects.exists()
     assert "line 3: kind: must be one of" in report.errors[0]
     joined = "\n".join(report.errors)
@@ -130,9 +131,9 @@ def test_the_pulse_and_device_pages_show_svg_charts_to_staff_and_refuse_citizens
 def _token_for(user, gateway):
     from cityloop.core.actions import create_token
 
-    return create_token(user=user, name=f"gateway {gateway}", scopes=["brain"], actor=None, gateway=gateway)[
-        1
-    ]
+    return create_token(
+        user=user, name=f"gateway {gateway}", scopes=["brain"], actor=SYSTEM, gateway=gateway
+    )[1]
 
 
 def test_a_brain_token_cannot_write_readings_for_another_device(client, devices, admin_zhang):
@@ -165,7 +166,7 @@ def test_a_brain_token_cannot_write_readings_for_another_device(client, devices,
 def test_a_brain_token_bound_to_no_gateway_writes_nothing(client, devices, admin_zhang):
     from cityloop.core.actions import create_token
 
-    _, secret = create_token(user=admin_zhang, name="unbound", scopes=["brain"], actor=None)
+    _, secret = create_token(user=admin_zhang, name="unbound", scopes=["brain"], actor=SYSTEM)
     got = client.post(
         "/api/v1/brain/readings",
         f"device,ts,value\nW1,{HOUR},10.0\n".encode(),
@@ -204,6 +205,6 @@ def test_a_gateway_token_needs_a_brain_scope_and_a_clean_name(admin_zhang):
     from cityloop.core.actions import create_token
 
     with pytest.raises(ValidationError, match="only a token with the scope brain"):
-        create_token(user=admin_zhang, name="x", scopes=["hotline"], actor=None, gateway="G1")
+        create_token(user=admin_zhang, name="x", scopes=["hotline"], actor=SYSTEM, gateway="G1")
     with pytest.raises(ValidationError, match="letters, digits"):
-        create_token(user=admin_zhang, name="x", scopes=["brain"], actor=None, gateway="a/b#")
+        create_token(user=admin_zhang, name="x", scopes=["brain"], actor=SYSTEM, gateway="a/b#")

@@ -16,6 +16,7 @@ import pytest
 
 from cityloop.brain.archive import archive
 from cityloop.brain.ingest import bus
+from cityloop.core.actors import SYSTEM
 from tests.brain.conftest import device_rows
 from tests.clock import pinned_command, pinned_env
 
@@ -48,7 +49,7 @@ def _register(city, tiny_places, codes, gateway=""):
     rows = device_rows(tiny_places, spec)
     for row in rows:
         row["gateway"] = gateway or row["gateway"]
-    report = register_devices(city=city, rows=rows, actor=None)
+    report = register_devices(city=city, rows=rows, actor=SYSTEM)
     assert report.ok, report.errors
 
 

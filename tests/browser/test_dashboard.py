@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline.loaders import synthetic
 from cityloop.hotline.performance import actions as performance_actions
 from cityloop.hotline.performance import stats
@@ -17,7 +18,7 @@ from tests.conftest import PERSONA_PASSWORD
 @pytest.fixture
 def history(city):
     synthetic.generate(city, n=400, months=3, seed=5)
-    performance_actions.recount_all()
+    performance_actions.recount_all(actor=SYSTEM)
     return stats.months_with_data()
 
 

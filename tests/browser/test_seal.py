@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cityloop.core.actors import SYSTEM
 from cityloop.seal import actions
 from tests.browser.conftest import login
 from tests.conftest import PERSONA_PASSWORD
@@ -18,7 +19,7 @@ def test_a_certificate_verifies_on_the_public_page_until_it_is_revoked(
         title="营业执照",
         fields={"名称": "小明餐饮有限公司"},
         source_ref="services.application:1",
-        actor=None,
+        actor=SYSTEM,
     )
     login(page, "admin_zhang", PERSONA_PASSWORD)
     page.goto(cert.get_absolute_url())

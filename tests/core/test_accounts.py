@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cityloop.core import actions, queries, tokens
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import ApiToken, AuditRecord, Role, User
 from cityloop.org.models import Department, Jurisdiction
 
@@ -30,7 +31,7 @@ def water(city):
 
 def _add(username, role, **extra):
     return actions.add_user(
-        username=username, password="a long enough Passphrase 7", role=role, actor=None, **extra
+        username=username, password="a long enough Passphrase 7", role=role, actor=SYSTEM, **extra
     )
 
 
@@ -126,7 +127,7 @@ def test_a_taken_username_is_refused_naming_username(citizen_wang):
 @pytest.mark.parametrize("weak", ["short", "password123", "12345678"])
 def test_a_weak_password_is_refused_naming_password(weak):
     with pytest.raises(ValidationError) as refused:
-        actions.add_user(username="weak_one", password=weak, role=Role.CITIZEN, actor=None)
+        actions.add_user(username="weak_one", password=weak, role=Role.CITIZEN, actor=SYSTEM)
 
     assert list(_field_errors(refused)) == ["password"]
     assert not User.objects.filter(username="weak_one").exists()
@@ -167,7 +168,7 @@ def test_only_an_administrator_may_add_users(dispatcher_li, admin_zhang):
 
 def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(dispatcher_li):
     token, secret = actions.create_token(
-        user=dispatcher_li, name="FixMyStreet bridge", scopes=["hotline"], actor=None
+        user=dispatcher_li, name="FixMyStreet bridge", scopes=["hotline"], actor=SYSTEM
     )
 
     stored = ApiToken.objects.get(pk=token.pk)
@@ -179,7 +180,7 @@ def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(dispatche
 
 def test_a_token_is_found_by_its_secret_for_its_scope(dispatcher_li):
     token, secret = actions.create_token(
-        user=dispatcher_li, name="bridge", scopes=["hotline", "open311"], actor=None
+        user=dispatcher_li, name="bridge", scopes=["hotline", "open311"], actor=SYSTEM
     )
 
     found = tokens.lookup(secret, scope="hotline")
@@ -190,14 +191,14 @@ def test_a_token_is_found_by_its_secret_for_its_scope(dispatcher_li):
 
 
 def test_a_token_is_refused_for_a_scope_it_lacks_even_for_reading(dispatcher_li):
-    _, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    _, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=SYSTEM)
 
     assert tokens.lookup(secret, scope="brain") is None
     assert tokens.lookup(secret, scope="brain", read_only=True) is None
 
 
 def test_a_read_token_serves_only_read_only_lookups(dispatcher_li):
-    token, secret = actions.create_token(user=dispatcher_li, name="dashboard", scopes=["read"], actor=None)
+    token, secret = actions.create_token(user=dispatcher_li, name="dashboard", scopes=["read"], actor=SYSTEM)
 
     assert tokens.lookup(secret, scope="hotline", read_only=True) == token
     assert tokens.lookup(secret, scope="hotline") is None
@@ -213,25 +214,25 @@ def test_a_read_token_serves_only_read_only_lookups(dispatcher_li):
     ],
 )
 def test_a_malformed_or_unknown_secret_finds_no_token(dispatcher_li, forged):
-    actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=SYSTEM)
 
     assert tokens.lookup(forged, scope="hotline") is None
 
 
 def test_a_secret_with_the_right_prefix_but_wrong_body_is_refused(dispatcher_li):
-    _, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    _, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=SYSTEM)
 
     assert tokens.lookup(secret[:-1] + ("A" if secret[-1] != "A" else "B"), scope="hotline") is None
 
 
 def test_a_revoked_token_is_refused_and_cannot_be_revoked_twice(dispatcher_li):
-    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=SYSTEM)
 
-    actions.revoke_token(token, actor=None)
+    actions.revoke_token(token, actor=SYSTEM)
 
     assert tokens.lookup(secret, scope="hotline") is None
     with pytest.raises(ValidationError) as refused:
-        actions.revoke_token(token, actor=None)
+        actions.revoke_token(token, actor=SYSTEM)
     assert "token" in _field_errors(refused)
 
 
@@ -240,7 +241,7 @@ def test_an_expired_token_is_refused(dispatcher_li):
         user=dispatcher_li,
         name="bridge",
         scopes=["hotline"],
-        actor=None,
+        actor=SYSTEM,
         expires_at=timezone.now() + timedelta(days=1),
     )
     assert tokens.lookup(secret, scope="hotline") == token
@@ -252,7 +253,7 @@ def test_an_expired_token_is_refused(dispatcher_li):
 
 
 def test_a_token_of_a_deactivated_account_is_refused(dispatcher_li):
-    _, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    _, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=SYSTEM)
 
     User.objects.filter(pk=dispatcher_li.pk).update(is_active=False)
 
@@ -265,7 +266,7 @@ def test_an_expiry_in_the_past_is_refused_naming_expires_at(dispatcher_li):
             user=dispatcher_li,
             name="bridge",
             scopes=["hotline"],
-            actor=None,
+            actor=SYSTEM,
             expires_at=timezone.now() - timedelta(days=1),
         )
 
@@ -275,7 +276,7 @@ def test_an_expiry_in_the_past_is_refused_naming_expires_at(dispatcher_li):
 @pytest.mark.parametrize("scopes", [["hotline", "superpowers"], []])
 def test_an_unknown_or_missing_scope_is_refused_naming_scopes(dispatcher_li, scopes):
     with pytest.raises(ValidationError) as refused:
-        actions.create_token(user=dispatcher_li, name="bridge", scopes=scopes, actor=None)
+        actions.create_token(user=dispatcher_li, name="bridge", scopes=scopes, actor=SYSTEM)
 
     assert list(_field_errors(refused)) == ["scopes"]
     assert not ApiToken.objects.exists()
@@ -283,7 +284,7 @@ def test_an_unknown_or_missing_scope_is_refused_naming_scopes(dispatcher_li, sco
 
 def test_a_token_without_a_name_is_refused_naming_name(dispatcher_li):
     with pytest.raises(ValidationError) as refused:
-        actions.create_token(user=dispatcher_li, name="  ", scopes=["hotline"], actor=None)
+        actions.create_token(user=dispatcher_li, name="  ", scopes=["hotline"], actor=SYSTEM)
 
     assert "name" in _field_errors(refused)
 
@@ -351,7 +352,10 @@ def test_a_citizen_sees_only_their_own_rows(everyone):
 
 def test_nobody_signed_in_sees_nothing(everyone):
     assert _visible_to(AnonymousUser()) == set()
-    assert _visible_to(None) == set()
+    # the system acts through the actions' own checks; a read scoped to "the person asking" shows it nothing
+    assert _visible_to(SYSTEM) == set()
+    with pytest.raises(TypeError, match="actor is required"):
+        _visible_to(None)
 
 
 def test_a_role_whose_tie_the_model_lacks_sees_nothing(everyone):
@@ -364,17 +368,17 @@ def test_a_role_whose_tie_the_model_lacks_sees_nothing(everyone):
 def test_a_revoked_token_is_refused_at_once_although_lookups_are_cached(
     dispatcher_li, django_capture_on_commit_callbacks
 ):
-    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=SYSTEM)
     assert tokens.lookup(secret, scope="hotline") == token  # now cached
     with django_capture_on_commit_callbacks(execute=True):
-        actions.revoke_token(token, actor=None)
+        actions.revoke_token(token, actor=SYSTEM)
     assert tokens.lookup(secret, scope="hotline") is None
 
 
 def test_a_token_revoked_by_another_process_stops_working_here_within_a_second(dispatcher_li):
     from django.core.cache import cache
 
-    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=None)
+    token, secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["hotline"], actor=SYSTEM)
     assert tokens.lookup(secret, scope="hotline") == token  # remembered by this process
     # Another worker revokes it: the row changes and the shared epoch moves, this process's memory does not.
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from cityloop.core import actions
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import ApiToken, AuditRecord, User
 from cityloop.org.models import Responsibility
 
@@ -37,8 +38,8 @@ def test_a_superuser_cannot_raise_a_users_role_through_the_admin(root, street_ch
 
 
 def test_a_superuser_cannot_unrevoke_a_token_or_widen_its_scopes_through_the_admin(root, dispatcher_li):
-    token, _secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["read"], actor=None)
-    actions.revoke_token(token, actor=None)
+    token, _secret = actions.create_token(user=dispatcher_li, name="bridge", scopes=["read"], actor=SYSTEM)
+    actions.revoke_token(token, actor=SYSTEM)
     answer = root.post(
         f"/admin/core/apitoken/{token.pk}/change/",
         {"name": "bridge", "user": dispatcher_li.pk, "scopes": "hotline,brain", "revoked_at": ""},

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from cityloop.core import anchor, audit, schedule
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditHead, AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def _trail(n: int) -> None:
     for i in range(n):
-        audit.record(None, "test.event", None, after={"n": i})
+        audit.record(SYSTEM, "test.event", None, after={"n": i})
 
 
 def _quote(name: str) -> str:

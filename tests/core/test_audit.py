@@ -13,13 +13,14 @@ from django.db import connection
 
 from cityloop.cli.main import main as cityloop_main
 from cityloop.core import actions, audit
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditHead, AuditRecord
 
 pytestmark = pytest.mark.django_db
 
 
 def _write(count: int) -> list[AuditRecord]:
-    return [audit.record(None, "test.write", ("thing", str(n)), n=n) for n in range(1, count + 1)]
+    return [audit.record(SYSTEM, "test.write", ("thing", str(n)), n=n) for n in range(1, count + 1)]
 
 
 def _raw(sql: str, params=()) -> None:
@@ -28,7 +29,7 @@ def _raw(sql: str, params=()) -> None:
 
 
 def test_a_recorded_change_verifies_as_intact():
-    entry = audit.record(None, "test.write", ("thing", "7"), before={"a": 1}, after={"a": 2}, why="because")
+    entry = audit.record(SYSTEM, "test.write", ("thing", "7"), before={"a": 1}, after={"a": 2}, why="because")
 
     verdict = audit.verify()
 
@@ -196,19 +197,19 @@ def test_a_failed_change_leaves_no_audit_record(admin_zhang):
     before = AuditRecord.objects.count()
     with pytest.raises(ValidationError):
         actions.add_user(
-            username="admin_zhang", password="x", role="citizen", actor=None, check_password=False
+            username="admin_zhang", password="x", role="citizen", actor=SYSTEM, check_password=False
         )
 
     assert AuditRecord.objects.count() == before
 
 
 def test_a_batch_of_records_continues_the_chain_and_moves_the_head(admin_zhang):
-    first = audit.record(None, "test.write", ("thing", "1"))
+    first = audit.record(SYSTEM, "test.write", ("thing", "1"))
     base = first.seq
 
     last_seq = audit.record_many(
         [(admin_zhang, "test.batch", ("thing", str(n)), {"n": n}) for n in range(2, 6)]
-        + [(None, "test.batch", None, {})]
+        + [(SYSTEM, "test.batch", None, {})]
     )
 
     stored = list(AuditRecord.objects.filter(seq__gt=base).order_by("seq"))
@@ -223,11 +224,31 @@ def test_a_batch_of_records_continues_the_chain_and_moves_the_head(admin_zhang):
     head = AuditHead.objects.get(pk=1)
     assert (head.seq, head.digest) == (base + 5, stored[4].digest)
     assert audit.verify().intact and audit.verify().checked == base + 5
-    assert audit.record(None, "test.after", None).prev_digest == stored[4].digest
+    assert audit.record(SYSTEM, "test.after", None).prev_digest == stored[4].digest
 
 
 def test_a_batch_on_an_empty_trail_starts_from_the_genesis_link():
-    assert audit.record_many([(None, "test.batch", ("thing", "1"), {})]) == 1
+    assert audit.record_many([(SYSTEM, "test.batch", ("thing", "1"), {})]) == 1
 
     assert AuditRecord.objects.get().prev_digest == audit.GENESIS and audit.verify().intact
     assert audit.record_many([]) == 0
+
+
+def test_a_record_without_an_actor_is_refused_and_nothing_is_written():
+    with pytest.raises(TypeError, match="actor is required"):
+        audit.record(None, "test.write", ("thing", "1"))
+    with pytest.raises(TypeError, match="actor is required"):
+        audit.record_many([(None, "test.batch", None, {})])
+    assert not AuditRecord.objects.exists()
+
+
+def test_the_trail_names_the_part_of_the_system_that_acted_and_an_anonymous_visitor(admin_zhang):
+    from django.contrib.auth.models import AnonymousUser
+
+    from cityloop.core import actors
+
+    labels = [
+        audit.record(actor, "test.write", None).actor_label
+        for actor in (actors.SYSTEM, actors.BRAIN, actors.COMMAND, AnonymousUser(), admin_zhang)
+    ]
+    assert labels == ["system", "brain", "command", "anonymous", "admin_zhang"]

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from cityloop.core import audit, backup
+from cityloop.core.actors import SYSTEM
 from tests.clock import pinned_command, pinned_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +47,7 @@ def installation(tmp_path, settings, monkeypatch):
         title="营业执照",
         fields={"名称": "小明餐饮有限公司"},
         source_ref="services.application:1",
-        actor=None,
+        actor=SYSTEM,
     )
     return cert
 

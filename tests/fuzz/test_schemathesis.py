@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
+
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = int(os.environ.get("CITYLOOP_FUZZ_EXAMPLES", "12"))
@@ -34,7 +36,7 @@ def test_the_api_matches_its_openapi_document_under_schemathesis(
     from cityloop.hotline.actions import Submission, submit_request
 
     _, token = create_token(
-        user=dispatcher_li, name="fuzz", scopes=["hotline", "services", "read"], actor=None
+        user=dispatcher_li, name="fuzz", scopes=["hotline", "services", "read"], actor=SYSTEM
     )
     lon, lat = tiny_places["D1S1C1"]
     submit_request(
@@ -43,6 +45,7 @@ def test_the_api_matches_its_openapi_document_under_schemathesis(
         ),
         city=city,
         channel="phone",
+        actor=SYSTEM,
     )
     command = [
         _schemathesis(),

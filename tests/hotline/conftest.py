@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.models import Channel
@@ -22,7 +23,7 @@ def submit(city, tiny_places):
             "category_code": category,
         }
         fields.update(overrides)
-        request, _ = actions.submit_request(Submission(**fields), city=city, channel=channel)
+        request, _ = actions.submit_request(Submission(**fields), city=city, channel=channel, actor=SYSTEM)
         return request
 
     return make

@@ -8,6 +8,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
+
 DEFINITIONS = """
 publish:
   default: full
@@ -59,7 +61,7 @@ def app_user(db):
     from cityloop.core.actions import add_user
 
     return add_user(
-        username="fixmystreet_app", password="x", role="citizen", actor=None, check_password=False
+        username="fixmystreet_app", password="x", role="citizen", actor=SYSTEM, check_password=False
     )
 
 
@@ -67,7 +69,7 @@ def app_user(db):
 def api_key(app_user):
     from cityloop.core.actions import create_token
 
-    _, secret = create_token(user=app_user, name="FixMyStreet", scopes=["open311"], actor=None)
+    _, secret = create_token(user=app_user, name="FixMyStreet", scopes=["open311"], actor=SYSTEM)
     return secret
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions, queries
 from cityloop.hotline.models import Event, Request, Status
@@ -43,10 +44,11 @@ def test_an_open311_request_is_handled_and_its_status_and_notes_come_back(
 
     request.refresh_from_db()
     actions.rate_with_code(
-        actions.issue_rating_link(request, actor=None),
+        actions.issue_rating_link(request, actor=SYSTEM),
         resolved=True,
         satisfaction="satisfied",
         comment="谢谢",
+        actor=SYSTEM,
     )
     record, xml = _both(client, number)
     assert record["status"] == "closed" and record["status_notes"] == "已抢修管道，恢复供水"
@@ -157,7 +159,10 @@ def test_get_updates_lists_the_citys_public_timeline_never_the_citizens_words(
     actions.reply_order(order, outcome="resolved", text="已恢复供水", actor=dept_water_zhao)
     request.refresh_from_db()
     actions.rate_with_code(
-        actions.issue_rating_link(request, actor=None), resolved=True, satisfaction="satisfied"
+        actions.issue_rating_link(request, actor=SYSTEM),
+        resolved=True,
+        satisfaction="satisfied",
+        actor=SYSTEM,
     )
     _post_update(client, api_key, number, update_id="late", description="补充：昨天也停过")
     updates = parse(client.get("/open311/v2/servicerequestupdates.json"))

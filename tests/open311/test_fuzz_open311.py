@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline.actions import Submission, submit_request
 
 pytestmark = pytest.mark.django_db
@@ -191,6 +192,7 @@ def filed(city, tiny_places, dispatcher_li, dept_water_zhao):
             ),
             city=city,
             channel="phone",
+            actor=SYSTEM,
         )
         [order] = actions.accept_suggestion(request, actor=dispatcher_li)
         actions.sign_order(order, actor=dept_water_zhao)

@@ -10,6 +10,7 @@ import pytest
 from georeport import GeoReport
 from requests import HTTPError
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 
@@ -26,6 +27,7 @@ def filed(transactional_db, city, dispatcher_li, dept_water_zhao):
         ),
         city=city,
         channel="phone",
+        actor=SYSTEM,
     )
     [order] = actions.accept_suggestion(request, actor=dispatcher_li)
     actions.sign_order(order, actor=dept_water_zhao)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 from tests.open311.conftest import parse, xml_items
@@ -46,7 +47,7 @@ def _phone_request(city, place=(116.02, 39.95), **fields):
         "category_code": "02.01.01",
     }
     values.update(fields)
-    request, _ = actions.submit_request(Submission(**values), city=city, channel="phone")
+    request, _ = actions.submit_request(Submission(**values), city=city, channel="phone", actor=SYSTEM)
     return request
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import queries as hotline_queries
 from cityloop.hotline.models import Request
@@ -71,11 +72,11 @@ def test_a_missing_or_invalid_api_key_is_a_403(post, fmt, key):
 def test_a_token_without_the_open311_scope_or_revoked_is_refused(post, app_user):
     from cityloop.core.actions import create_token, revoke_token
 
-    other, secret = create_token(user=app_user, name="hotline app", scopes=["hotline", "read"], actor=None)
+    other, secret = create_token(user=app_user, name="hotline app", scopes=["hotline", "read"], actor=SYSTEM)
     assert post(api_key=secret).status_code == 403
-    token, open311_secret = create_token(user=app_user, name="old app", scopes=["open311"], actor=None)
+    token, open311_secret = create_token(user=app_user, name="old app", scopes=["open311"], actor=SYSTEM)
     assert post(api_key=open311_secret).status_code == 200
-    revoke_token(token, actor=None)
+    revoke_token(token, actor=SYSTEM)
     assert post(api_key=open311_secret).status_code == 403
 
 

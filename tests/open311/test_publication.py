@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from django.db import connection
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.models import Event, Request
@@ -31,7 +32,7 @@ def _filed(city, category="02.01.01", **fields):
         "address": "丰盛胡同 3 号楼",
     }
     values.update(fields)
-    request, _ = actions.submit_request(Submission(**values), city=city, channel="phone")
+    request, _ = actions.submit_request(Submission(**values), city=city, channel="phone", actor=SYSTEM)
     return request
 
 
@@ -122,10 +123,11 @@ def test_open311_never_publishes_a_citizens_follow_up_comment_or_reopening_reaso
     actions.reply_order(order, outcome="resolved", text="已恢复供水", actor=dept_water_zhao)
     request.refresh_from_db()
     actions.rate_with_code(
-        actions.issue_rating_link(request, actor=None),
+        actions.issue_rating_link(request, actor=SYSTEM),
         resolved=False,
         satisfaction="unsatisfied",
         comment="我家邻居王大妈说根本没修",
+        actor=SYSTEM,
     )
     updates = client.get("/open311/v2/servicerequestupdates.json").content.decode()
     detail = client.get(f"/open311/v2/requests/{request.tracking_no}.json?extensions=true").content.decode()
@@ -275,7 +277,7 @@ def test_a_control_character_from_the_api_or_the_web_form_cannot_break_open311_x
     from cityloop.core.actions import create_token
 
     lon, lat = tiny_places["D1S1C1"]
-    _, secret = create_token(user=dispatcher_li, name="app", scopes=["hotline"], actor=None)
+    _, secret = create_token(user=dispatcher_li, name="app", scopes=["hotline"], actor=SYSTEM)
     api = Client().post(
         "/api/v1/requests",
         json.dumps(

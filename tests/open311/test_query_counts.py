@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.models import Request
@@ -69,6 +70,7 @@ def _requests(city, tiny_places, dispatcher, water_user, street_user, n: int, st
             ),
             city=city,
             channel="phone",
+            actor=SYSTEM,
         )
         stage = i % 4
         if stage == 0:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
+from cityloop.core.actors import SYSTEM
 from tests.open311.conftest import parse
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -35,7 +36,7 @@ def beijing(db, settings, tmp_path):
 
     settings.OPEN311 = {}  # the built-in pack's own open311.yaml, as in the demo
     settings.DATA_DIR = tmp_path  # where the demo keeps its Open311 key
-    actions.import_pack(packs.load_pack("beijing"), actor=None)
+    actions.import_pack(packs.load_pack("beijing"), actor=SYSTEM)
     key, _path = demo.open311_key()
     return key
 

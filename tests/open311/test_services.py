@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
 from cityloop.openapi.open311 import definitions
 from cityloop.org.packs import load_pack
 from tests.open311.conftest import parse, xml_items
@@ -139,7 +140,7 @@ def _second_city(tmp_path, tiny_pack):
     geo.write_text(geo.read_text(encoding="utf-8").replace('"TC"', '"TX"'), encoding="utf-8")
     meta = folder / "pack.yaml"
     meta.write_text(meta.read_text(encoding="utf-8").replace("code: tc", "code: tx"), encoding="utf-8")
-    return import_pack(load_pack(folder), actor=None)
+    return import_pack(load_pack(folder), actor=SYSTEM)
 
 
 def test_with_several_cities_the_jurisdiction_id_is_required_and_checked(client, city, tmp_path, tiny_pack):

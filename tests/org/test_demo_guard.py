@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cityloop.core import audit
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import User
 from cityloop.org import demo
 from cityloop.org.models import CityPack
@@ -22,7 +23,7 @@ def test_an_empty_database_or_one_the_demo_made_is_welcome(db):
     assert demo.is_demo_or_empty()
     User.objects.create(username="someone")
     assert not demo.is_demo_or_empty()
-    audit.record(None, demo.DEMO_MARK, None, after={"pack": "beijing"})
+    audit.record(SYSTEM, demo.DEMO_MARK, None, after={"pack": "beijing"})
     assert demo.is_demo_or_empty()
 
 

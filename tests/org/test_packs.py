@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.org import queries
 from cityloop.org.actions import import_pack
@@ -130,7 +131,7 @@ def test_reimporting_the_same_pack_changes_nothing_but_the_audit_trail(city, tin
     }
     before = _snapshot()
 
-    again = import_pack(load_pack(tiny_pack), actor=None)
+    again = import_pack(load_pack(tiny_pack), actor=SYSTEM)
 
     assert again.pk == city.pk
     after = _snapshot()
@@ -149,7 +150,7 @@ def test_reimporting_a_corrected_pack_updates_rows_in_place(city, broken_pack, s
         "jurisdictions.geojson", edit=lambda text: text.replace("金融街街道", "金融街街道办事处")
     )
 
-    import_pack(load_pack(corrected), actor=None)
+    import_pack(load_pack(corrected), actor=SYSTEM)
 
     street = Jurisdiction.objects.get(code="D1S1")
     assert (street.pk, street.name) == (street_pk, "金融街街道办事处")

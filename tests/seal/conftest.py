@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
+
 
 @pytest.fixture(autouse=True)
 def key_dir(tmp_path, monkeypatch):
@@ -32,7 +34,7 @@ def issue(db):
             "title": "营业执照",
             "fields": {"名称": "小明餐饮有限公司", "经营范围": "餐饮服务"},
             "source_ref": "services.application:1",
-            "actor": None,
+            "actor": SYSTEM,
         }
         values.update(overrides)
         return actions.issue_certificate(**values)

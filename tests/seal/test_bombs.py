@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from cityloop.core.actors import SYSTEM
 from cityloop.seal import actions, cose, published, verify
 
 BOMB_BYTES = 64 * 1024 * 1024  # inflates to 64 MB from about 64 KB
@@ -84,7 +85,7 @@ def test_a_flood_of_checks_from_one_address_is_slowed_down(client, db):
 
 def test_a_status_list_bomb_is_refused(issue):
     cert = issue()
-    key = actions.signing_key("city", actor=None)
+    key = actions.signing_key("city", actor=SYSTEM)
     status = published.status_list_document(key)
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
     bomb = compressor.compress(b"\0" * (8 * 1024 * 1024)) + compressor.flush()
@@ -95,9 +96,9 @@ def test_a_status_list_bomb_is_refused(issue):
 
 def test_an_old_status_list_kept_to_hide_a_revocation_stops_counting(issue):
     cert = issue()
-    key = actions.signing_key("city", actor=None)
+    key = actions.signing_key("city", actor=SYSTEM)
     old = json.loads(json.dumps(published.status_list_document(key)))  # taken before the revocation
-    actions.revoke_certificate(cert, reason="issued in error", actor=None)
+    actions.revoke_certificate(cert, reason="issued in error", actor=SYSTEM)
     keys = {entry["kid"]: entry for entry in published.keys_document()["keys"]}
     valid_until = timezone.datetime.fromisoformat(old["validUntil"])
     assert published.check_status_list(old, keys, now=valid_until - timedelta(minutes=1)) is None
@@ -107,7 +108,7 @@ def test_an_old_status_list_kept_to_hide_a_revocation_stops_counting(issue):
 
 def test_a_status_list_without_valid_until_is_refused(issue):
     cert = issue()
-    key = actions.signing_key("city", actor=None)
+    key = actions.signing_key("city", actor=SYSTEM)
     status = published.status_list_document(key)
     del status["validUntil"]
     result = verify.verify_text(cert.payload, keys=published.keys_document(), status_list=status)

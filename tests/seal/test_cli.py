@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from cityloop.core.actors import SYSTEM
 from cityloop.seal import actions
 from cityloop.seal.models import SigningKey
 from cityloop.seal.render import pdf_bytes
@@ -31,7 +32,7 @@ def test_verify_accepts_a_payload_and_a_pdf_file(issue, tmp_path, capsys):
 
 def test_verify_fails_with_exit_code_1_and_the_reason(issue):
     cert = issue()
-    actions.revoke_certificate(cert, reason="issued in error", actor=None)
+    actions.revoke_certificate(cert, reason="issued in error", actor=SYSTEM)
     with pytest.raises(CommandError) as caught:
         call_command("seal", "verify", cert.payload)
     assert caught.value.returncode == 1
@@ -59,7 +60,7 @@ def test_rotate_and_revoke_from_the_command_line(issue, capsys):
 
 def test_the_cityloop_command_verifies_offline_with_exported_documents(issue, tmp_path):
     good, bad = issue(), issue(holder_name="李四")
-    actions.revoke_certificate(bad, reason="issued in error", actor=None)
+    actions.revoke_certificate(bad, reason="issued in error", actor=SYSTEM)
     keys, status = tmp_path / "keys.json", tmp_path / "status.json"
     call_command("seal", "export-keys", "-o", str(keys))
     call_command("seal", "status-list", "-o", str(status))

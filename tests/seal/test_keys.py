@@ -9,6 +9,7 @@ import pytest
 from django.core import serializers
 from django.core.exceptions import PermissionDenied
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.seal import actions, cose, keyring, published, rules, verify
 from cityloop.seal.models import Certificate, Counter, SigningKey
@@ -25,7 +26,7 @@ def test_the_city_seal_is_created_on_first_issue_as_a_0600_file(issue, key_dir):
 
 def test_no_private_key_material_is_stored_in_the_database(issue, key_dir):
     cert = issue()
-    actions.rotate_key("city", actor=None)
+    actions.rotate_key("city", actor=SYSTEM)
     private_pem = (key_dir / f"{cert.kid}.pem").read_text()
     secret_line = private_pem.splitlines()[1]
     dump = serializers.serialize(
@@ -63,7 +64,7 @@ def test_after_rotation_old_certificates_verify_and_new_ones_use_the_new_kid(
 ):
     old_cert = issue()
     with django_capture_on_commit_callbacks(execute=True):
-        new_key = actions.rotate_key("city", actor=None)
+        new_key = actions.rotate_key("city", actor=SYSTEM)
     new_cert = issue()
     assert new_key.kid != old_cert.kid
     assert new_cert.kid == new_key.kid
@@ -82,7 +83,7 @@ def test_after_rotation_old_certificates_verify_and_new_ones_use_the_new_kid(
 def test_a_certificate_dated_after_its_key_was_retired_fails(issue, key_dir):
     old_cert = issue()
     old_private = keyring.load(old_cert.kid)
-    actions.rotate_key("city", actor=None)
+    actions.rotate_key("city", actor=SYSTEM)
     late = rules.from_claims_map(cose.parse(cose.cose_bytes_of(old_cert.payload)).claims)
     late["issued_at"] += 3600
     text = cose.encode_text(
@@ -96,7 +97,7 @@ def test_a_certificate_dated_after_its_key_was_retired_fails(issue, key_dir):
 def test_a_department_with_its_own_seal_signs_with_it_and_cannot_sign_for_another(issue, water, city):
     from cityloop.org.models import Department
 
-    own = actions.rotate_key(rules.authority_for_department("WATER"), actor=None)
+    own = actions.rotate_key(rules.authority_for_department("WATER"), actor=SYSTEM)
     cert = issue(issuer_department=water)
     assert cert.kid == own.kid
     assert verify.verify_text(cert.payload).ok

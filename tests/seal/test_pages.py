@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+from cityloop.core.actors import SYSTEM
 from cityloop.seal import actions, published, verify
 
 
@@ -68,7 +69,7 @@ def test_the_verify_page_shows_a_tampered_payload_as_invalid_with_the_reason(iss
 
 def test_the_verify_page_names_the_revocation(issue, client):
     cert = issue()
-    actions.revoke_certificate(cert, reason="执照已注销", actor=None)
+    actions.revoke_certificate(cert, reason="执照已注销", actor=SYSTEM)
     page = client.post("/seal/verify/", {"payload": cert.payload}).content.decode()
     assert 'data-code="revoked"' in page and "执照已注销" in page and "撤销" in page
 
@@ -97,7 +98,7 @@ def test_an_empty_verify_form_asks_for_a_payload_or_a_file(client, db):
 
 def test_keys_and_status_documents_are_public_json(issue, client):
     cert = issue()
-    actions.revoke_certificate(cert, reason="x", actor=None)
+    actions.revoke_certificate(cert, reason="x", actor=SYSTEM)
     keys = client.get("/seal/keys.json").json()
     status = client.get("/seal/status.json").json()
     assert [entry["kid"] for entry in keys["keys"]] == [cert.kid]

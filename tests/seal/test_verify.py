@@ -9,6 +9,7 @@ import zlib
 import base45
 import pytest
 
+from cityloop.core.actors import SYSTEM
 from cityloop.seal import actions, cose, keyring, published, rules, verify
 
 BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -101,7 +102,7 @@ def test_invalid_base45_is_reported_as_damaged_text():
 
 def test_a_revoked_certificate_fails_naming_the_revocation_date_and_reason(issue):
     cert = issue()
-    actions.revoke_certificate(cert, reason="营业执照已注销", actor=None)
+    actions.revoke_certificate(cert, reason="营业执照已注销", actor=SYSTEM)
     result = verify.verify_text(cert.payload)
     assert not result.ok and result.code == "revoked"
     assert result.reason.startswith(f"certificate {cert.serial} was revoked on ")
@@ -136,8 +137,8 @@ def test_a_payload_signed_by_a_key_nobody_published_fails_as_unknown_key(issue, 
 
 def test_offline_documents_verify_and_report_revocation_without_the_database(issue):
     cert, other = issue(), issue(holder_name="李四")
-    actions.revoke_certificate(cert, reason="issued in error", actor=None)
-    key = actions.signing_key("city", actor=None)
+    actions.revoke_certificate(cert, reason="issued in error", actor=SYSTEM)
+    key = actions.signing_key("city", actor=SYSTEM)
     keys = json.loads(json.dumps(published.keys_document()))
     status = json.loads(json.dumps(published.status_list_document(key)))
     assert verify.verify_text(other.payload, keys=keys, status_list=status).ok
@@ -147,7 +148,7 @@ def test_offline_documents_verify_and_report_revocation_without_the_database(iss
 
 def test_a_changed_status_list_is_refused(issue):
     cert = issue()
-    key = actions.signing_key("city", actor=None)
+    key = actions.signing_key("city", actor=SYSTEM)
     status = published.status_list_document(key)
     status["encodedList"] = published.encode_bits([], status["length"])
     status["revocations"] = {"5": {"serial": "x", "revoked_at": None, "reason": "x"}}
@@ -158,7 +159,7 @@ def test_a_changed_status_list_is_refused(issue):
 
 def test_a_status_list_with_the_bit_flipped_by_someone_else_is_refused(issue):
     cert = issue()
-    key = actions.signing_key("city", actor=None)
+    key = actions.signing_key("city", actor=SYSTEM)
     status = published.status_list_document(key)
     status["encodedList"] = published.encode_bits([cert.status_index], status["length"])
     result = verify.verify_text(cert.payload, keys=published.keys_document(), status_list=status)

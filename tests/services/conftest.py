@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cityloop.core.actors import SYSTEM
 from cityloop.services import actions as services_actions
 from cityloop.services import clock
 from cityloop.services.models import GovRecord, WindowDepartment
@@ -157,8 +158,8 @@ def housing_he(departments):
 
 
 def publish(code, department, data):
-    item = services_actions.create_item(code=code, department=department, data=data, actor=None)
-    services_actions.publish_version(item.draft(), actor=None)
+    item = services_actions.create_item(code=code, department=department, data=data, actor=SYSTEM)
+    services_actions.publish_version(item.draft(), actor=SYSTEM)
     return item
 
 
@@ -177,7 +178,7 @@ def bundle(items):
     return services_actions.create_bundle(
         code="OPEN-SHOP",
         name="开店一件事",
-        actor=None,
+        actor=SYSTEM,
         members=[(items["WATER-1"], []), (items["WATER-2"], ["WATER-1"]), (items["SIGN-1"], [])],
     )
 

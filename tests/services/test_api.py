@@ -7,13 +7,14 @@ import base64
 import pytest
 
 from cityloop.core.actions import create_token
+from cityloop.core.actors import SYSTEM
 from tests.services.conftest import HOLDER, PDF
 
 
 @pytest.fixture
 def bearer():
     def make(user):
-        _token, secret = create_token(user=user, name="test", scopes=["services"], actor=None)
+        _token, secret = create_token(user=user, name="test", scopes=["services"], actor=SYSTEM)
         return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
     return make

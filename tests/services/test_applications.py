@@ -8,6 +8,7 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.services import actions, catalogue, queries
 from cityloop.services import actions as services_actions
@@ -161,11 +162,11 @@ def test_one_correction_notice_only_and_only_from_the_closed_list(
 
 def test_an_application_keeps_the_version_it_started_under(citizen_wang, items, monday):
     app = start(citizen_wang, items["WATER-1"])
-    draft = services_actions.start_draft(items["WATER-1"], actor=None)
+    draft = services_actions.start_draft(items["WATER-1"], actor=SYSTEM)
     data = catalogue.editable_dict(draft)
     data["materials"] = [m for m in data["materials"] if m["key"] != "demand"]
-    services_actions.update_draft(draft, data, actor=None)
-    services_actions.publish_version(draft, actor=None)
+    services_actions.update_draft(draft, data, actor=SYSTEM)
+    services_actions.publish_version(draft, actor=SYSTEM)
     assert items["WATER-1"].current_version().number == 2
     assert queries.versions_of(app)[0].number == 1
     actions.answer_situations(app, {"premises": "leased"}, actor=citizen_wang)
@@ -175,10 +176,10 @@ def test_an_application_keeps_the_version_it_started_under(citizen_wang, items, 
 def test_a_published_version_is_frozen(items):
     published = items["WATER-1"].current_version()
     with pytest.raises(ValidationError) as exc:
-        services_actions.update_draft(published, catalogue.editable_dict(published), actor=None)
+        services_actions.update_draft(published, catalogue.editable_dict(published), actor=SYSTEM)
     assert "frozen" in " ".join(exc.value.message_dict["version"])
     with pytest.raises(ValidationError):
-        services_actions.publish_version(published, actor=None)
+        services_actions.publish_version(published, actor=SYSTEM)
 
 
 def test_another_citizen_cannot_touch_the_application(citizen_wang, outsider_zhou, items, monday):

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from cityloop.core.actors import SYSTEM
 from cityloop.services import actions, clock, queries
 from cityloop.services import actions as services_actions
 from cityloop.services.models import AppStatus, Escalation, Rectification, TaskStatus
@@ -116,10 +117,10 @@ def test_an_unknown_suspension_kind_is_refused(accepted, dept_water_zhao):
 def test_overdue_tasks_escalate_once_per_level(accepted):
     sign = accepted.tasks.get(version__item__code="SIGN-1")  # 0.5 day: due Monday 14:45
     with clock.frozen(dt.datetime(2025, 3, 3, 15, 0, tzinfo=MONDAY.tzinfo)):
-        assert [e.level for e in actions.escalate_overdue()] == [1]
-        assert actions.escalate_overdue() == []
+        assert [e.level for e in actions.escalate_overdue(actor=SYSTEM)] == [1]
+        assert actions.escalate_overdue(actor=SYSTEM) == []
     with clock.frozen(dt.datetime(2025, 3, 5, 15, 0, tzinfo=MONDAY.tzinfo)):
-        made = actions.escalate_overdue()
+        made = actions.escalate_overdue(actor=SYSTEM)
     levels = {e.task.version.item.code: e.level for e in made}
     assert levels["SIGN-1"] == 2
     sign.refresh_from_db()
@@ -170,6 +171,6 @@ def test_a_bundle_with_a_dependency_cycle_is_refused(items):
         services_actions.create_bundle(
             code="LOOP",
             name="loop",
-            actor=None,
+            actor=SYSTEM,
             members=[(items["WATER-1"], ["WATER-2"]), (items["WATER-2"], ["WATER-1"])],
         )

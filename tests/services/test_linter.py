@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from cityloop.core.actors import SYSTEM
 from cityloop.services import actions as services_actions
 from cityloop.services import catalogue, rules
 from tests.services.conftest import WATER_DEF
@@ -127,9 +128,9 @@ def test_the_lexicon_can_be_overridden_by_a_setting(settings, tmp_path):
 def test_publishing_a_draft_with_findings_is_refused_and_names_the_field(departments):
     data = item_with_material("其他材料")
     data.pop("code")
-    item = services_actions.create_item(code="T-1", department=departments["WATER"], data=data, actor=None)
+    item = services_actions.create_item(code="T-1", department=departments["WATER"], data=data, actor=SYSTEM)
     with pytest.raises(ValidationError) as exc:
-        services_actions.publish_version(item.draft(), actor=None)
+        services_actions.publish_version(item.draft(), actor=SYSTEM)
     assert "CL101" in " ".join(exc.value.message_dict["materials.extra.name"])
     assert item.current_version() is None
 
@@ -137,10 +138,10 @@ def test_publishing_a_draft_with_findings_is_refused_and_names_the_field(departm
 def test_lint_command_exits_non_zero_on_findings_and_zero_when_clean(departments, items, capsys):
     call_command("services", "lint")
     assert "0 findings" in capsys.readouterr().out
-    draft = services_actions.start_draft(items["WATER-1"], actor=None)
+    draft = services_actions.start_draft(items["WATER-1"], actor=SYSTEM)
     data = catalogue.editable_dict(draft)
     data["conditions"].append("有关部门要求的其他条件")
-    services_actions.update_draft(draft, data, actor=None)
+    services_actions.update_draft(draft, data, actor=SYSTEM)
     with pytest.raises(CommandError) as exc:
         call_command("services", "lint")
     assert exc.value.returncode == 1

@@ -8,6 +8,7 @@ import importlib.util
 import pytest
 from django.core.management import CommandError, call_command
 
+from cityloop.core.actors import SYSTEM
 from cityloop.services import actions, catalogue, reductions
 from cityloop.services import actions as services_actions
 from tests.services.test_bundles import accepted  # noqa: F401 - the fixture
@@ -114,7 +115,7 @@ def test_the_reductions_command_compares_the_snapshots_on_two_dates(items, capsy
     services_actions.take_snapshot(
         on=dt.date(2018, 6, 1),
         label="history",
-        actor=None,
+        actor=SYSTEM,
         data={
             "items": [
                 {

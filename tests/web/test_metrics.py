@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.models import Channel
@@ -52,6 +53,7 @@ def test_metrics_count_requests_by_channel_and_status_and_time_every_route(clien
             ),
             city=city,
             channel=channel,
+            actor=SYSTEM,
         )
     assert client.get("/healthz").status_code == 200
     answer = client.get("/metrics")

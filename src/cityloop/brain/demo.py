@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from cityloop.brain import rules
 from cityloop.brain.models import Device
+from cityloop.core import actors
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Department, Jurisdiction
 
@@ -92,7 +93,7 @@ def register_demo_devices(city: Jurisdiction, n: int = DEMO_DEVICES, *, seed: in
                 "gateway": f"DEMO-GW{(have + i) % 8}",
             }
         )
-    report = register_devices(city=city, rows=rows, actor=None)
+    report = register_devices(city=city, rows=rows, actor=actors.DEMO)
     if not report.ok:
         raise ValueError("; ".join(report.errors[:5]))
     return len(report.created)

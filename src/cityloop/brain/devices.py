@@ -20,6 +20,7 @@ from django.utils import timezone
 from cityloop.brain import rules
 from cityloop.brain.models import Device
 from cityloop.core import audit, permissions
+from cityloop.core.actors import Actor, is_system
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Department, Jurisdiction
 
@@ -36,9 +37,9 @@ class ImportReport:
         return not self.errors
 
 
-def _require_registrar(actor) -> None:
-    # None is the system itself (demo loader, management commands run by the operator).
-    if actor is None:
+def _require_registrar(actor: Actor) -> None:
+    # the system itself (demo loader, management commands run by the operator)
+    if is_system(actor):
         return
     permissions.require(actor, REGISTRY_ROLES, "only an administrator may change the device registry")
 
@@ -83,7 +84,9 @@ def _check_rows(city: Jurisdiction, rows: list[dict], first_line: int) -> tuple[
 
 
 @transaction.atomic
-def register_devices(*, city: Jurisdiction, rows: list[dict], actor, first_line: int = 1) -> ImportReport:
+def register_devices(
+    *, city: Jurisdiction, rows: list[dict], actor: Actor, first_line: int = 1
+) -> ImportReport:
     """Register every row or none; each row's problems are reported with its line number."""
     _require_registrar(actor)
     checked, errors, (departments,) = _check_rows(city, rows, first_line)
@@ -130,7 +133,7 @@ def register_devices(*, city: Jurisdiction, rows: list[dict], actor, first_line:
     return ImportReport(created=devices)
 
 
-def import_devices_csv(*, city: Jurisdiction, text: str, actor) -> ImportReport:
+def import_devices_csv(*, city: Jurisdiction, text: str, actor: Actor) -> ImportReport:
     """Import a CSV with a header line naming the columns of :data:`rules.DEVICE_COLUMNS`."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in rules.REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
@@ -140,7 +143,7 @@ def import_devices_csv(*, city: Jurisdiction, text: str, actor) -> ImportReport:
 
 
 @transaction.atomic
-def set_device_active(device: Device, active: bool, *, actor) -> Device:
+def set_device_active(device: Device, active: bool, *, actor: Actor) -> Device:
     _require_registrar(actor)
     before = device.active
     device.active = active
@@ -161,7 +164,7 @@ def register_device(
     lat: float,
     department: Department,
     interval_s: int,
-    actor,
+    actor: Actor,
     installed_at: datetime | None = None,
 ) -> Device:
     """One device; raises ValidationError naming the field and the rule."""

@@ -21,10 +21,9 @@ from django.utils import timezone, translation
 
 from cityloop.brain import rules
 from cityloop.brain.models import Alarm, AlarmStatus, Device
-from cityloop.core import audit
+from cityloop.core import actors, audit
 
 EVIDENCE_CAP = 50
-SYSTEM = "brain"  # the audit actor label of the brain's own writes
 
 
 def verify_hours() -> float:
@@ -105,6 +104,7 @@ def _open_case(alarm: Alarm, device: Device) -> None:
     # the owning department's own first duty (hotline.actions.open_case).
     department = (rule.department if rule is not None and rule.department_id else None) or device.department
     request = hotline.open_case(
+        actor=actors.BRAIN,
         source="brain",
         source_ref=f"brain:{device.code}:{alarm.type}:{alarm.pk}",
         title=title,
@@ -164,7 +164,9 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
             _open_case(alarm, device)
             alarm.latency_s = max(0.0, time.time() - e.received_at)
             alarm.save()
-            audit.record(SYSTEM, "alarm.open", alarm, device=device.code, type=e.type, case=alarm.tracking_no)
+            audit.record(
+                actors.BRAIN, "alarm.open", alarm, device=device.code, type=e.type, case=alarm.tracking_no
+            )
         else:
             alarm.occurrences += 1
             alarm.last_ts = max(alarm.last_ts, ts)
@@ -178,11 +180,12 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
                         request,
                         reason="the readings show the problem again",
                         evidence={"device": device.code, "alarm": alarm.pk, "reading": occurrence},
+                        actor=actors.BRAIN,
                     )
                 alarm.status = rules.next_status(alarm.status, "alarm")
                 alarm.normal_since, alarm.closed_at = None, None
                 alarm.reopened += 1
-                audit.record(SYSTEM, "alarm.reopen", alarm, before=before, after=alarm.status)
+                audit.record(actors.BRAIN, "alarm.reopen", alarm, before=before, after=alarm.status)
             alarm.save()
         touched[alarm.pk] = alarm
     return list(touched.values())
@@ -223,7 +226,7 @@ def verify(latest_ts, active) -> dict:
                 # Watching starts with the readings at the reply, if the condition has already ended.
                 alarm.normal_since = _dt(newest) if newest is not None and not still else None
                 alarm.save(update_fields=["status", "normal_since", "updated_at"])
-                audit.record(SYSTEM, "alarm.await", alarm, case=alarm.tracking_no)
+                audit.record(actors.BRAIN, "alarm.await", alarm, case=alarm.tracking_no)
                 changed["awaiting"] += 1
                 continue
             if status == "closed":
@@ -251,9 +254,9 @@ def verify(latest_ts, active) -> dict:
                 "verify_hours": hours,
             }
             if request is not None and request.status == "awaiting_verification":
-                hotline.confirm_fixed(request, evidence=evidence)
+                hotline.confirm_fixed(request, evidence=evidence, actor=actors.BRAIN)
             alarm.status, alarm.closed_at = rules.next_status(alarm.status, "verified"), timezone.now()
             alarm.save(update_fields=["status", "closed_at", "updated_at"])
-            audit.record(SYSTEM, "alarm.verify", alarm, case=alarm.tracking_no, **evidence)
+            audit.record(actors.BRAIN, "alarm.verify", alarm, case=alarm.tracking_no, **evidence)
             changed["closed"] += 1
     return changed

@@ -12,21 +12,22 @@ from cityloop.brain.engine import brain_root
 from cityloop.brain.models import Alarm, AlarmStatus, Device, Hourly, RejectTally
 from cityloop.core import permissions
 from cityloop.core import queries as core_queries
+from cityloop.core.actors import Actor
 from cityloop.org.models import Jurisdiction
 
 NGSI_CONTEXT = ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"]
 
 
-def can_see_brain(actor) -> bool:
+def can_see_brain(actor: Actor) -> bool:
     return permissions.has_role(actor, permissions.STAFF)
 
 
-def devices_for(actor) -> QuerySet[Device]:
+def devices_for(actor: Actor) -> QuerySet[Device]:
     qs = Device.objects.select_related("street", "district", "department")
     return core_queries.for_actor(qs, actor, street="street_id", department="department_id")
 
 
-def alarms_for(actor) -> QuerySet[Alarm]:
+def alarms_for(actor: Actor) -> QuerySet[Alarm]:
     qs = Alarm.objects.select_related("device", "device__street", "device__department")
     return core_queries.for_actor(qs, actor, street="device__street_id", department="device__department_id")
 
@@ -123,7 +124,7 @@ def pulse_totals(hours: list[datetime]) -> dict:
     }
 
 
-def live_alarms(actor, limit: int = 50) -> QuerySet[Alarm]:
+def live_alarms(actor: Actor, limit: int = 50) -> QuerySet[Alarm]:
     return alarms_for(actor).filter(~Q(status=AlarmStatus.CLOSED)).order_by("-last_ts")[:limit]
 
 

@@ -11,11 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cityloop.core import audit, tokens
+from cityloop.core.actors import Actor
 from cityloop.core.models import ApiToken, Role, User
 from cityloop.core.queries import require_admin
 
 
-def _require_admin(actor) -> None:
+def _require_admin(actor: Actor) -> None:
     require_admin(actor, to="manage accounts and tokens")
 
 
@@ -25,7 +26,7 @@ def add_user(
     username: str,
     password: str,
     role: str,
-    actor,
+    actor: Actor,
     full_name: str = "",
     phone: str = "",
     email: str = "",
@@ -75,7 +76,13 @@ GATEWAY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 @transaction.atomic
 def create_token(
-    *, user: User, name: str, scopes: list[str], actor, expires_at: datetime | None = None, gateway: str = ""
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    actor: Actor,
+    expires_at: datetime | None = None,
+    gateway: str = "",
 ) -> tuple[ApiToken, str]:
     """A new token for ``user``; the returned secret is never stored and cannot be shown again."""
     _require_admin(actor)
@@ -111,7 +118,7 @@ def create_token(
 
 
 @transaction.atomic
-def revoke_token(token: ApiToken, *, actor) -> ApiToken:
+def revoke_token(token: ApiToken, *, actor: Actor) -> ApiToken:
     _require_admin(actor)
     if token.revoked_at is not None:
         raise ValidationError(

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from cityloop.core.actors import SystemActor, checked
 from cityloop.core.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
@@ -206,9 +207,15 @@ def _locked_head() -> tuple[int, str]:
 
 
 def _actor(actor: Any) -> tuple[int | None, str]:
-    if actor is not None and getattr(actor, "is_authenticated", False):
+    """The person's id and name, or no id and the system part's name (``system``, ``system:brain``)."""
+    if isinstance(actor, SystemActor):
+        return None, actor.label
+    if isinstance(actor, str):
+        return None, actor
+    checked(actor)
+    if getattr(actor, "is_authenticated", False):
         return actor.pk, actor.get_username()
-    return None, str(actor) if isinstance(actor, str) else "system"
+    return None, "anonymous"
 
 
 @dataclass(frozen=True)

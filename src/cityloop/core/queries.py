@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from cityloop.core import permissions
+from cityloop.core.actors import Actor, is_system, person
 from cityloop.core.models import Role
 
 CITYWIDE_ROLES = permissions.CITYWIDE
@@ -22,30 +23,36 @@ class Scope:
     user_id: int | None = None
 
 
-def scope_of(actor) -> Scope:
-    if actor is None or not getattr(actor, "is_authenticated", False):
+def scope_of(actor: Actor) -> Scope:
+    user = person(actor)
+    if user is None:
         return Scope()
-    if permissions.has_role(actor, CITYWIDE_ROLES):
-        return Scope(citywide=True, user_id=actor.pk)
-    if actor.role == Role.STREET:
-        return Scope(street_id=actor.street_id, user_id=actor.pk)
-    if actor.role == Role.DEPARTMENT:
-        return Scope(department_id=actor.department_id, user_id=actor.pk)
-    return Scope(user_id=actor.pk)
+    if permissions.has_role(user, CITYWIDE_ROLES):
+        return Scope(citywide=True, user_id=user.pk)
+    if user.role == Role.STREET:
+        return Scope(street_id=user.street_id, user_id=user.pk)
+    if user.role == Role.DEPARTMENT:
+        return Scope(department_id=user.department_id, user_id=user.pk)
+    return Scope(user_id=user.pk)
 
 
-def require_admin(actor, *, to: str) -> None:
+def require_admin(actor: Actor, *, to: str) -> None:
     """Only an administrator may ``to`` do something; ``None`` is the command line (the machine's owner)."""
     from django.core.exceptions import PermissionDenied
 
-    if actor is None:
+    if is_system(actor):
         return
     if not (actor.is_superuser or getattr(actor, "role", None) == Role.ADMIN):
         raise PermissionDenied(f"only an administrator may {to}")
 
 
 def for_actor(
-    qs: QuerySet, actor, *, street: str | None = None, department: str | None = None, owner: str | None = None
+    qs: QuerySet,
+    actor: Actor,
+    *,
+    street: str | None = None,
+    department: str | None = None,
+    owner: str | None = None,
 ) -> QuerySet:
     """Filter ``qs`` to the rows ``actor`` may see.
 

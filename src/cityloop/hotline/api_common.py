@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Schema
 
 from cityloop.core import tokens
+from cityloop.core.actors import Actor
 from cityloop.core.doors.auth import BearerToken, HeaderToken
 from cityloop.core.doors.inputs import When
 from cityloop.hotline import queries, rules
@@ -51,7 +52,7 @@ def actor_of(request):
     return request.auth.user
 
 
-def visible_request(actor, tracking_no: str) -> Request:
+def visible_request(actor: Actor, tracking_no: str) -> Request:
     """The request if ``actor`` may see it; 404 otherwise (not 403, so numbers cannot be probed)."""
     found = (
         queries.requests_for(actor)
@@ -66,7 +67,7 @@ def visible_request(actor, tracking_no: str) -> Request:
     return found
 
 
-def visible_order(actor, order_id: int) -> Order:
+def visible_order(actor: Actor, order_id: int) -> Order:
     """An order of a request ``actor`` may see (the action then checks it is the actor's unit)."""
     found = (
         Order.objects.filter(pk=order_id, request__in=queries.requests_for(actor).values("pk"))
@@ -88,14 +89,14 @@ def place(unit) -> dict | None:
     return None if unit is None else {"code": unit.code, "name": unit.label}
 
 
-def contact_visible(actor, request: Request) -> bool:
+def contact_visible(actor: Actor, request: Request) -> bool:
     """Shown in full to dispatchers and the citizen who filed it; others use the audited reveal."""
-    if actor is None or not actor.is_authenticated:
+    if not actor.is_authenticated:
         return False
     return queries.is_dispatcher(actor) or (request.citizen_id is not None and request.citizen_id == actor.pk)
 
 
-def contact(actor, request: Request, *, full: bool | None = None) -> dict:
+def contact(actor: Actor, request: Request, *, full: bool | None = None) -> dict:
     if full is None:
         full = contact_visible(actor, request)
     if full:
@@ -116,7 +117,7 @@ def contact(actor, request: Request, *, full: bool | None = None) -> dict:
     }
 
 
-def request_out(actor, request: Request, *, full_contact: bool | None = None) -> dict:
+def request_out(actor: Actor, request: Request, *, full_contact: bool | None = None) -> dict:
     return {
         "tracking_no": request.tracking_no,
         "status": request.status,
@@ -199,7 +200,7 @@ class RequestFilters(Schema):
     q: str | None = None
 
 
-def filtered(actor, f: RequestFilters) -> QuerySet[Request]:
+def filtered(actor: Actor, f: RequestFilters) -> QuerySet[Request]:
     """``queries.search_requests`` with the filters' codes resolved; an unknown code is a 400 naming it."""
     from django.core.exceptions import ValidationError
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
+from cityloop.core.actors import Actor, person
 from cityloop.hotline import queries, rules
 from cityloop.hotline.models import Event, Request
 
@@ -14,7 +15,7 @@ def event(
     request: Request,
     kind: str,
     *,
-    actor=None,
+    actor: Actor,
     order=None,
     text: str = "",
     public: bool = False,
@@ -25,7 +26,7 @@ def event(
         request=request,
         order=order,
         at=at or timezone.now(),
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=person(actor),
         kind=kind,
         text=text,
         public=public,
@@ -33,7 +34,7 @@ def event(
     )
 
 
-def set_status(request: Request, target: str, *, actor, action: str, **details) -> None:
+def set_status(request: Request, target: str, *, actor: Actor, action: str, **details) -> None:
     rules.check_transition(request.status, target)
     before = request.status
     request.status = target

@@ -12,6 +12,7 @@ import csv
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from cityloop.core.actors import Actor
 from cityloop.hotline.api_common import contact
 
 COLUMNS = [
@@ -54,7 +55,7 @@ def _when(moment) -> str:
     return timezone.localtime(moment).isoformat(timespec="minutes") if moment else ""
 
 
-def row(actor, r) -> list[str]:
+def row(actor: Actor, r) -> list[str]:
     caller = contact(actor, r)
     return [
         cell(v)
@@ -93,7 +94,7 @@ class _Echo:
         return value
 
 
-def response(actor, requests, *, filename: str) -> StreamingHttpResponse:
+def response(actor: Actor, requests, *, filename: str) -> StreamingHttpResponse:
     """Stream ``requests`` (already scoped to ``actor``) as CSV, UTF-8 with a BOM for spreadsheets."""
     writer = csv.writer(_Echo())
     requests = requests.select_related("category", "district", "street", "community")

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cityloop.core import calendars, permissions
+from cityloop.core.actors import Actor, is_system
 from cityloop.core.permissions import Role
 from cityloop.core.queries import scope_of
 from cityloop.hotline import rules
@@ -18,33 +19,33 @@ from cityloop.hotline.intake import access
 from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit
 
 
-def is_dispatcher(actor) -> bool:
+def is_dispatcher(actor: Actor) -> bool:
     return permissions.has_role(actor, permissions.DISPATCH)
 
 
-def require_dispatcher(actor) -> None:
-    if actor is None:  # system actions (imports, the city brain) act on the city's behalf
+def require_dispatcher(actor: Actor) -> None:
+    if is_system(actor):  # imports, the city brain and commands act on the city's behalf
         return
     if not is_dispatcher(actor):
         raise PermissionDenied("only a hotline dispatcher may do this")
 
 
-def is_unit_member(actor, order: Order) -> bool:
-    if actor is None or not actor.is_authenticated:
+def is_unit_member(actor: Actor, order: Order) -> bool:
+    if not actor.is_authenticated:
         return False
     if order.street_id is not None:
         return actor.role == Role.STREET and actor.street_id == order.street_id
     return actor.role == Role.DEPARTMENT and actor.department_id == order.department_id
 
 
-def require_unit_member(actor, order: Order) -> None:
-    if actor is None:
+def require_unit_member(actor: Actor, order: Order) -> None:
+    if is_system(actor):
         return
     if not is_unit_member(actor, order):
         raise PermissionDenied("only the receiving unit may act on this order")
 
 
-def requests_for(actor) -> QuerySet[Request]:
+def requests_for(actor: Actor) -> QuerySet[Request]:
     """Requests a person may see: the city for dispatchers and leaders, a unit's own, a citizen's own."""
     qs = Request.objects.all()
     scope = scope_of(actor)
@@ -59,7 +60,7 @@ def requests_for(actor) -> QuerySet[Request]:
     return qs.none()
 
 
-def orders_for_unit(actor) -> QuerySet[Order]:
+def orders_for_unit(actor: Actor) -> QuerySet[Order]:
     scope = scope_of(actor)
     if scope.street_id is not None:
         return Order.objects.filter(street_id=scope.street_id)
@@ -68,9 +69,9 @@ def orders_for_unit(actor) -> QuerySet[Order]:
     return Order.objects.none()
 
 
-def can_see_contact(actor, request: Request) -> bool:
+def can_see_contact(actor: Actor, request: Request) -> bool:
     """Dispatchers see callers; confidential callers only them; units need the contact permission."""
-    if actor is None or not actor.is_authenticated:
+    if not actor.is_authenticated:
         return False
     if is_dispatcher(actor):
         return True
@@ -134,7 +135,7 @@ def follow_up_queue(city=None) -> QuerySet[Request]:
     return qs.order_by("replied_at", "id")
 
 
-def duplicate_candidates(request: Request, actor) -> list[Request]:
+def duplicate_candidates(request: Request, actor: Actor) -> list[Request]:
     """Open requests in the same category within the radius and window (both configurable), among the
     requests ``actor`` may see: the list never shows anyone a request outside their scope."""
     cfg = settings.HOTLINE
@@ -214,7 +215,7 @@ def open_arbitrations(city=None) -> QuerySet:
 INBOX_TABS = ("new", "in_progress", "overdue", "returned")
 
 
-def inbox_orders(actor, tab: str, now=None) -> QuerySet[Order]:
+def inbox_orders(actor: Actor, tab: str, now=None) -> QuerySet[Order]:
     """A unit's orders on one tab of its inbox: new, in progress, overdue or returned."""
     if tab not in INBOX_TABS:
         raise ValueError(f"unknown inbox tab {tab!r}")
@@ -233,7 +234,7 @@ def inbox_orders(actor, tab: str, now=None) -> QuerySet[Order]:
 
 
 def search_requests(
-    actor,
+    actor: Actor,
     *,
     status: str = "",
     category=None,

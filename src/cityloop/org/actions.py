@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from cityloop.core import audit
+from cityloop.core.actors import Actor
 from cityloop.core.queries import require_admin
 from cityloop.org import packs
 from cityloop.org.models import (
@@ -20,13 +21,13 @@ from cityloop.org.models import (
 _LEVEL_RANK = {level: rank for rank, level in enumerate(packs.LEVELS)}
 
 
-def _require_admin(actor) -> None:
+def _require_admin(actor: Actor) -> None:
     require_admin(actor, to="import a city pack")
 
 
 @transaction.atomic
 def add_shapeless_city(
-    *, code: str, name: str, timezone: str, country: str, language: str, notes: str, actor
+    *, code: str, name: str, timezone: str, country: str, language: str, notes: str, actor: Actor
 ) -> Jurisdiction:
     """A city without a pack (replayed 311 history of a city not imported): no shapes, weekday calendar.
 
@@ -52,19 +53,19 @@ def add_shapeless_city(
     return city
 
 
-def add_replayed_department(city: Jurisdiction, *, code: str, name: str, actor) -> Department:
+def add_replayed_department(city: Jurisdiction, *, code: str, name: str, actor: Actor) -> Department:
     """An agency met in replayed history (311 records name agencies the pack may not have)."""
     _require_admin(actor)
     return Department.objects.create(city=city, code=code[:40], name=name, name_en=name, level="city")
 
 
-def add_replayed_category(city: Jurisdiction, *, code: str, name: str, actor) -> Category:
+def add_replayed_category(city: Jurisdiction, *, code: str, name: str, actor: Actor) -> Category:
     """A first-level category for a complaint type met in replayed history."""
     _require_admin(actor)
     return Category.objects.create(city=city, code=code, name=name, name_en=name, depth=1)
 
 
-def set_default_responsibility(category: Category, department: Department, *, actor) -> Responsibility:
+def set_default_responsibility(category: Category, department: Department, *, actor: Actor) -> Responsibility:
     """The department that answers for a category, unless the category already has one (直派)."""
     _require_admin(actor)
     found, _created = Responsibility.objects.get_or_create(
@@ -74,7 +75,7 @@ def set_default_responsibility(category: Category, department: Department, *, ac
 
 
 @transaction.atomic
-def import_pack(pack: packs.Pack, *, actor) -> Jurisdiction:
+def import_pack(pack: packs.Pack, *, actor: Actor) -> Jurisdiction:
     """Create or update a city from a checked pack, all or nothing.
 
     Rows are matched by code, so re-importing a corrected pack updates names and shapes in place

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from cityloop.core import actions, audit
+from cityloop.core import actions, actors, audit
 from cityloop.core.models import Role, User
 from cityloop.org import actions as org_actions
 from cityloop.org import packs, queries
@@ -69,11 +69,11 @@ def is_demo_or_empty() -> bool:
 @transaction.atomic
 def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User]]:
     """Import the pack (if this database does not have it yet) and create the demo accounts."""
-    audit.record(None, DEMO_MARK, None, after={"pack": pack_name})
+    audit.record(actors.DEMO, DEMO_MARK, None, after={"pack": pack_name})
     pack_code = packs.load_pack(packs.resolve(pack_name)).code
     existing = CityPack.objects.filter(code=pack_code).select_related("city").first()
     if existing is None:
-        city = org_actions.import_pack(packs.load_pack(pack_name), actor=None)
+        city = org_actions.import_pack(packs.load_pack(pack_name), actor=actors.DEMO)
     else:
         city = existing.city
     queries.forget_cached_cities()
@@ -90,7 +90,7 @@ def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User
                 phone="13800000000",
                 street=street if persona.scope == "street" else None,
                 department=department if persona.scope == "department" else None,
-                actor=None,
+                actor=actors.DEMO,
                 check_password=False,
             )
         accounts.append((persona, user))
@@ -122,10 +122,12 @@ def open311_key() -> tuple[str, Path]:
         password=DEMO_PASSWORD,
         role=Role.CITIZEN,
         full_name="Open311 demo app",
-        actor=None,
+        actor=actors.DEMO,
         check_password=False,
     )
-    _token, secret = actions.create_token(user=app, name="README examples", scopes=["open311"], actor=None)
+    _token, secret = actions.create_token(
+        user=app, name="README examples", scopes=["open311"], actor=actors.DEMO
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(secret + "\n")

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cityloop.core import audit
+from cityloop.core import actors, audit
+from cityloop.core.actors import Actor
 from cityloop.org.queries import default_city
 from cityloop.seal import cose, keyring, queries, rules
 from cityloop.seal.models import CITY_AUTHORITY, Certificate, Counter, SigningKey
@@ -25,14 +26,14 @@ def _authority_name(authority: str) -> str:
     return department.name if department is not None else code
 
 
-def _require_key_admin(actor) -> None:
-    if actor is not None and not queries.may_act_for(actor, None):
+def _require_key_admin(actor: Actor) -> None:
+    if not queries.may_act_for(actor, None):
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied("only an administrator may create or rotate seal keys")
 
 
-def create_signing_key(authority: str, *, actor) -> SigningKey:
+def create_signing_key(authority: str, *, actor: Actor) -> SigningKey:
     """A first key for ``authority`` (``city`` or ``dept:<code>``); the private half goes to a file."""
     _require_key_admin(actor)
     if authority != CITY_AUTHORITY and not authority.startswith("dept:"):
@@ -50,7 +51,7 @@ def create_signing_key(authority: str, *, actor) -> SigningKey:
     return row
 
 
-def rotate_key(authority: str, *, actor) -> SigningKey:
+def rotate_key(authority: str, *, actor: Actor) -> SigningKey:
     """Retire the authority's current key and start a new one; the old public key stays published."""
     _require_key_admin(actor)
     with transaction.atomic():
@@ -70,13 +71,13 @@ def rotate_key(authority: str, *, actor) -> SigningKey:
     return new
 
 
-def signing_key(authority: str, *, actor) -> SigningKey:
+def signing_key(authority: str, *, actor: Actor) -> SigningKey:
     key = queries.current_key(authority)
     if key is None:
         if authority != CITY_AUTHORITY:
             raise ValidationError({"authority": f"{authority} has no seal key"})
         # the city seal is made on first use; creating it is audited like any other key
-        key = create_signing_key(CITY_AUTHORITY, actor=None)
+        key = create_signing_key(CITY_AUTHORITY, actor=actors.SYSTEM)
     return key
 
 
@@ -120,7 +121,7 @@ def issue_certificate(
     title: str,
     fields: dict[str, str],
     source_ref: str,
-    actor,
+    actor: Actor,
     holder_user=None,
 ) -> Certificate:
     """Sign and store a certificate with the issuing authority's current key (one seal by default)."""
@@ -172,7 +173,7 @@ def issue_certificate(
     return cert
 
 
-def revoke_certificate(cert: Certificate, *, reason: str, actor) -> Certificate:
+def revoke_certificate(cert: Certificate, *, reason: str, actor: Actor) -> Certificate:
     """Mark it revoked; the published status list carries the bit from now on."""
     queries.require_may_act_for(actor, cert.issuer_department)
     reason = (reason or "").strip()

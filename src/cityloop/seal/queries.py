@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 
 from cityloop.core import permissions
+from cityloop.core.actors import Actor, is_system
 from cityloop.core.permissions import Role
 from cityloop.seal import rules
 from cityloop.seal.models import CITY_AUTHORITY, Certificate, SigningKey
@@ -30,26 +31,30 @@ def authority_of(department) -> str:
     return CITY_AUTHORITY
 
 
-def _role(actor) -> str | None:
+def _role(actor: Actor) -> str | None:
     return permissions.role_of(actor)
 
 
-def may_act_for(actor, department) -> bool:
-    """System (``actor=None``), admins, or staff of the issuing department issue and revoke."""
-    if actor is None:
+def may_act_for(actor: Actor, department) -> bool:
+    """The system, admins, or staff of the issuing department issue and revoke."""
+    if is_system(actor):
         return True
     role = _role(actor)
     if role == Role.ADMIN:
         return True
-    return role == Role.DEPARTMENT and department is not None and actor.department_id == department.pk
+    return (
+        role == Role.DEPARTMENT
+        and department is not None
+        and getattr(actor, "department_id", None) == department.pk
+    )
 
 
-def require_may_act_for(actor, department) -> None:
+def require_may_act_for(actor: Actor, department) -> None:
     if not may_act_for(actor, department):
         raise PermissionDenied("only the issuing department's staff or an administrator may do this")
 
 
-def may_view(actor, cert: Certificate) -> bool:
+def may_view(actor: Actor, cert: Certificate) -> bool:
     role = _role(actor)
     if role is None:
         return False
@@ -58,7 +63,7 @@ def may_view(actor, cert: Certificate) -> bool:
     return cert.holder_user_id is not None and cert.holder_user_id == actor.pk
 
 
-def certificate_for(actor, serial: str) -> Certificate:
+def certificate_for(actor: Actor, serial: str) -> Certificate:
     """The certificate if ``actor`` may see it; PermissionDenied otherwise (also for unknown serials)."""
     cert = Certificate.objects.select_related("issuer_department").filter(serial=serial).first()
     if cert is None or not may_view(actor, cert):
@@ -66,7 +71,7 @@ def certificate_for(actor, serial: str) -> Certificate:
     return cert
 
 
-def for_actor(actor):
+def for_actor(actor: Actor):
     role = _role(actor)
     qs = Certificate.objects.select_related("issuer_department")
     if role is None:
@@ -74,5 +79,5 @@ def for_actor(actor):
     if role in READ_ROLES:
         return qs
     if role == Role.DEPARTMENT:
-        return qs.filter(issuer_department_id=actor.department_id)
+        return qs.filter(issuer_department_id=getattr(actor, "department_id", None))
     return qs.filter(holder_user_id=actor.pk)

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cityloop.core import throttle
+from cityloop.core import actors, throttle
 from cityloop.core.doors import uploads
 from cityloop.seal import actions, published, queries, rules, verify
 from cityloop.seal import render as rendering
@@ -55,7 +55,7 @@ def keys_json(request):
 def status_json(request):
     # The city seal signs the list; on a fresh installation the first request creates it.
     with transaction.atomic():
-        key = actions.signing_key(CITY_AUTHORITY, actor=None)
+        key = actions.signing_key(CITY_AUTHORITY, actor=actors.SYSTEM)
     return JsonResponse(published.status_list_document(key), json_dumps_params={"ensure_ascii": False})
 
 

@@ -31,6 +31,7 @@ def _may_open_window(user) -> bool:
 
 
 def _escalations() -> str:
+    from cityloop.core import actors
     from cityloop.services import actions
 
-    return f"{len(actions.escalate_overdue(actor=None))} overdue approval task(s) escalated"
+    return f"{len(actions.escalate_overdue(actor=actors.SCHEDULE))} overdue approval task(s) escalated"

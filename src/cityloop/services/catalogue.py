@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from django.conf import settings
 
+from cityloop.core.actors import Actor
 from cityloop.core.queries import require_admin
 from cityloop.services import rules
 from cityloop.services.models import (
@@ -68,7 +69,7 @@ def lexicon() -> rules.Lexicon:
     return _lexicon_at(str(path), path.stat().st_mtime)
 
 
-def require_catalogue_admin(actor) -> None:
+def require_catalogue_admin(actor: Actor) -> None:
     require_admin(actor, to="edit the service catalogue")
 
 

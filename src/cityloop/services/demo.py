@@ -10,6 +10,7 @@ import yaml
 from django.db import transaction
 
 from cityloop.core import actions as core_actions
+from cityloop.core import actors
 from cityloop.core.models import User
 from cityloop.services import actions, clock, queries
 from cityloop.services import actions as services_actions
@@ -54,7 +55,7 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
                 role="department",
                 full_name=user["full_name"],
                 department=departments[user["department"]],
-                actor=None,
+                actor=actors.DEMO,
                 check_password=False,
             )
     for who in data.get("verified_identities", []):
@@ -80,9 +81,9 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
             code=item["code"],
             department=departments[item["department"]],
             data=item_definition(item),
-            actor=None,
+            actor=actors.DEMO,
         )
-        services_actions.publish_version(created.draft(), actor=None)
+        services_actions.publish_version(created.draft(), actor=actors.DEMO)
         published += 1
     for bundle in data["bundles"]:
         if Bundle.objects.filter(code=bundle["code"]).exists():
@@ -96,7 +97,7 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
             name_en=bundle.get("name_en", ""),
             description=bundle.get("description", ""),
             members=members,
-            actor=None,
+            actor=actors.DEMO,
         )
     history = read(HISTORY)
     taken_on = (
@@ -104,7 +105,9 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
         if isinstance(history["taken_on"], dt.date)
         else dt.date.fromisoformat(history["taken_on"])
     )
-    services_actions.take_snapshot(on=taken_on, label="history", data={"items": history["items"]}, actor=None)
+    services_actions.take_snapshot(
+        on=taken_on, label="history", data={"items": history["items"]}, actor=actors.DEMO
+    )
     made = _demo_applications(data)
     if stdout:
         stdout.write(

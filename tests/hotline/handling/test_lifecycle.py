@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions, queries
 from cityloop.hotline.actions import Submission
@@ -34,6 +35,7 @@ def test_bad_input_names_each_field_and_stores_nothing(city):
             Submission(description="", caller_phone="abc", lon=200, lat=39.9, category_code="99"),
             city=city,
             channel=Channel.PHONE,
+            actor=SYSTEM,
         )
     errors = caught.value.message_dict
     assert {"description", "caller_phone", "lon", "category"} <= set(errors)
@@ -47,6 +49,7 @@ def test_a_point_outside_the_city_is_refused_with_the_reason(city, tiny_places):
             Submission(description="x", caller_phone="13812345678", lon=lon, lat=lat),
             city=city,
             channel=Channel.PHONE,
+            actor=SYSTEM,
         )
     assert "outside" in caught.value.message_dict["lon"][0]
 
@@ -56,6 +59,7 @@ def test_address_text_is_located_through_names_and_the_gazetteer(city):
         Submission(description="门口占道", caller_phone="13812345678", address="白塔寺东边的胡同"),
         city=city,
         channel=Channel.WEB,
+        actor=SYSTEM,
     )
     assert request.street.code == "D1S2"
 
@@ -64,10 +68,10 @@ def test_a_retried_submit_with_the_same_idempotency_key_returns_the_first_reques
     lon, lat = tiny_places["D2S1"]
     sub = Submission(description="路灯坏了", caller_phone="13812345678", lon=lon, lat=lat)
     first, created = actions.submit_request(
-        sub, city=city, channel=Channel.API, idempotency=("token:1", "abc")
+        sub, city=city, channel=Channel.API, idempotency=("token:1", "abc"), actor=SYSTEM
     )
     again, created_again = actions.submit_request(
-        sub, city=city, channel=Channel.API, idempotency=("token:1", "abc")
+        sub, city=city, channel=Channel.API, idempotency=("token:1", "abc"), actor=SYSTEM
     )
     assert created and not created_again and first.pk == again.pk
     assert Request.objects.count() == 1
@@ -243,13 +247,13 @@ def test_only_the_citizen_rates_on_the_web(submit, dispatcher_li, dept_water_zha
         )
     with pytest.raises(PermissionDenied):  # staff cannot rate, even holding the citizen's code
         actions.rate_with_code(
-            actions.issue_rating_link(request, actor=None),
+            actions.issue_rating_link(request, actor=SYSTEM),
             resolved=True,
             satisfaction="satisfied",
             actor=dept_water_zhao,
         )
     actions.rate_with_code(
-        actions.issue_rating_link(request, actor=None), resolved=True, satisfaction="basic"
+        actions.issue_rating_link(request, actor=SYSTEM), resolved=True, satisfaction="basic", actor=SYSTEM
     )
     request.refresh_from_db()
     assert request.status == Status.CLOSED and request.satisfaction == "basic"
@@ -337,6 +341,7 @@ def test_a_sensor_case_waits_for_the_data_and_closes_or_reopens(city, dept_water
         lon=116.02,
         lat=39.95,
         evidence={"night_min": 0.12},
+        actor=SYSTEM,
     )
     again = actions.open_case(
         source="brain",
@@ -347,6 +352,7 @@ def test_a_sensor_case_waits_for_the_data_and_closes_or_reopens(city, dept_water
         street=street,
         lon=116.02,
         lat=39.95,
+        actor=SYSTEM,
     )
     assert again.pk == case.pk  # one case per ongoing problem
     [order] = case.orders.all()
@@ -354,11 +360,11 @@ def test_a_sensor_case_waits_for_the_data_and_closes_or_reopens(city, dept_water
     actions.reply_order(order, outcome="fixed", text="已修复漏点", actor=dept_water_zhao)
     assert queries.case_status(case.pk) == Status.AWAITING_VERIFICATION
     case.refresh_from_db()
-    actions.reopen_case(case, reason="leak came back", evidence={"night_min": 0.2})
+    actions.reopen_case(case, reason="leak came back", evidence={"night_min": 0.2}, actor=SYSTEM)
     assert queries.case_status(case.pk) == Status.DISPATCHED
     case.refresh_from_db()
     order = case.orders.get(status=OrderStatus.PENDING)
     actions.sign_order(order, actor=dept_water_zhao)
     actions.reply_order(order, outcome="fixed", text="更换阀门", actor=dept_water_zhao)
-    actions.confirm_fixed(Request.objects.get(pk=case.pk), evidence={"normal_hours": 24})
+    actions.confirm_fixed(Request.objects.get(pk=case.pk), evidence={"normal_hours": 24}, actor=SYSTEM)
     assert queries.case_status(case.pk) == Status.CLOSED

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone, translation
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions
 from cityloop.hotline.intake.views import TRACK_FAILURES
@@ -222,7 +223,7 @@ def test_a_citizen_replaying_another_citizens_form_key_files_their_own_request(a
         password=PERSONA_PASSWORD,
         role="citizen",
         full_name="赵二",
-        actor=None,
+        actor=SYSTEM,
         check_password=False,
     )
     as_user(citizen_wang).post("/hotline/submit/", {**GOOD, "idempotency_key": "k" * 32})
@@ -243,7 +244,7 @@ def test_a_dispatcher_replaying_another_dispatchers_intake_key_files_a_new_reque
         password=PERSONA_PASSWORD,
         role="dispatcher",
         full_name="周二",
-        actor=None,
+        actor=SYSTEM,
         check_password=False,
     )
     data = {**GOOD, "urgency": "normal", "idempotency_key": "k" * 32}
@@ -668,7 +669,7 @@ def test_another_street_cannot_see_or_sign_the_order(as_user, submit, dispatcher
         password=PERSONA_PASSWORD,
         role="street",
         full_name="何街道",
-        actor=None,
+        actor=SYSTEM,
         check_password=False,
         street=Jurisdiction.objects.get(city=city, code="D2S1"),
     )

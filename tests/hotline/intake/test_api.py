@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from cityloop.core.actions import create_token
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.hotline.models import Arbitration, Attachment, Extension, Order, Request, Status
 from tests.hotline.texts import texted_code
@@ -29,7 +30,7 @@ class Api:
     """A Django test client holding one user's API token."""
 
     def __init__(self, user, scopes=("hotline",), header="bearer"):
-        _, secret = create_token(user=user, name=f"{user.username} app", scopes=list(scopes), actor=None)
+        _, secret = create_token(user=user, name=f"{user.username} app", scopes=list(scopes), actor=SYSTEM)
         self.user = user
         self.headers = (
             {"HTTP_AUTHORIZATION": f"Bearer {secret}"} if header == "bearer" else {"HTTP_X_API_KEY": secret}

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from cityloop.core import audit
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.intake import actions as intake
@@ -32,7 +33,7 @@ def test_concurrent_submits_are_each_stored_once_with_unique_numbers_and_an_inta
                     description=f"路灯不亮 {worker}-{i}", caller_phone="13812345678", lon=lon, lat=lat
                 )
                 results[worker * 100 + i] = intake_queue.submit(
-                    sub, city=city, channel="api", idempotency=("test", key)
+                    sub, city=city, channel="api", idempotency=("test", key), actor=SYSTEM
                 )
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
@@ -60,7 +61,9 @@ def test_a_bad_submission_is_refused_in_the_callers_thread_and_nothing_is_queued
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as refused:
-        intake_queue.submit(Submission(description="", caller_phone="1"), city=city, channel="api")
+        intake_queue.submit(
+            Submission(description="", caller_phone="1"), city=city, channel="api", actor=SYSTEM
+        )
     assert "description" in refused.value.message_dict
     assert Request.objects.count() == 0
 
@@ -68,7 +71,9 @@ def test_a_bad_submission_is_refused_in_the_callers_thread_and_nothing_is_queued
 def _prepared(city, place, key, description="路灯不亮", **extra):
     lon, lat = place
     sub = Submission(description=description, caller_phone="13812345678", lon=lon, lat=lat, **extra)
-    return intake.prepare(sub, city=city, channel="api", idempotency=("test", key) if key else None)
+    return intake.prepare(
+        sub, city=city, channel="api", idempotency=("test", key) if key else None, actor=SYSTEM
+    )
 
 
 def test_a_batch_stores_new_submits_once_and_answers_repeated_keys_with_the_first_request(city, tiny_places):
@@ -137,7 +142,7 @@ def test_writers_take_turns_on_the_database_so_a_second_one_waits_for_the_first(
 
 def _keyed(city, lon, lat, n):
     sub = Submission(description=f"路灯不亮 {n}", caller_phone="13812345678", lon=lon, lat=lat)
-    return intake.prepare(sub, city=city, channel="api", idempotency=("culprit", str(n)))
+    return intake.prepare(sub, city=city, channel="api", idempotency=("culprit", str(n)), actor=SYSTEM)
 
 
 def test_a_nul_byte_is_cleaned_before_it_can_reach_a_batch(city, tiny_places):
@@ -150,7 +155,12 @@ def test_a_nul_byte_is_cleaned_before_it_can_reach_a_batch(city, tiny_places):
         lat=lat,
         attributes={"note\x00": "a\x00b"},
     )
-    request, created = intake_queue.submit(sub, city=city, channel="api")
+    request, created = intake_queue.submit(
+        sub,
+        city=city,
+        channel="api",
+        actor=SYSTEM,
+    )
     request.refresh_from_db()
     assert created and request.description == "路灯不亮" and request.caller_name == "王"
     assert request.attributes == {"note": "ab"}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline.loaders import replay
 from cityloop.hotline.models import Order, Request, Status
 from cityloop.hotline.performance import stats
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_la_history_loads_on_a_fresh_database_creating_agencies_and_types():
-    report = replay.replay(SAMPLES / "la311_sample.csv")
+    report = replay.replay(SAMPLES / "la311_sample.csv", actor=SYSTEM)
     city = Jurisdiction.objects.get(level="city", code="LA")
     assert report.loaded == 40 and not report.errors
     assert Request.objects.filter(city=city).count() == 40
@@ -31,8 +32,8 @@ def test_la_history_loads_on_a_fresh_database_creating_agencies_and_types():
 
 
 def test_replaying_the_same_file_again_adds_nothing():
-    replay.replay(SAMPLES / "la311_sample.csv")
-    again = replay.replay(SAMPLES / "la311_sample.csv")
+    replay.replay(SAMPLES / "la311_sample.csv", actor=SYSTEM)
+    again = replay.replay(SAMPLES / "la311_sample.csv", actor=SYSTEM)
     assert again.loaded == 0 and again.skipped_existing == 40
 
 
@@ -41,7 +42,7 @@ def test_a_malformed_row_is_rejected_with_its_line_number_and_the_good_rows_are_
     lines = (SAMPLES / "la311_sample.csv").read_text(encoding="utf-8").splitlines()
     lines[3] = lines[3].replace("01/01/2018", "2018-13-45", 1)
     broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report = replay.replay(broken)
+    report = replay.replay(broken, actor=SYSTEM)
     assert report.loaded == 39
     assert report.errors == [(4, "date '2018-13-45 12:08:27 AM' is not in the expected format")]
 
@@ -50,8 +51,8 @@ def test_nyc_history_is_located_with_the_nyc_pack_when_it_is_loaded():
     from cityloop.org.actions import import_pack
     from cityloop.org.packs import load_pack
 
-    import_pack(load_pack("nyc"), actor=None)
-    report = replay.replay(SAMPLES / "nyc311_sample.csv", city_code="NYC")
+    import_pack(load_pack("nyc"), actor=SYSTEM)
+    report = replay.replay(SAMPLES / "nyc311_sample.csv", city_code="NYC", actor=SYSTEM)
     assert report.loaded + len(report.errors) == 40
     assert report.located > 0
     located = Request.objects.filter(street__isnull=False).first()
@@ -62,7 +63,7 @@ def test_an_unknown_file_format_is_refused(tmp_path):
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not a known 311 export"):
-        replay.replay(other)
+        replay.replay(other, actor=SYSTEM)
 
 
 def test_the_replay_command_recounts_the_rates_and_ranks_close_times(tmp_path, capsys):

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline.loaders import synthetic
 from cityloop.hotline.models import Assessment, FollowUp, MonthlyStat, Order, OrderStatus, Request, Status
 from cityloop.hotline.performance import actions as performance_actions
@@ -33,7 +34,7 @@ def client_for(user, language: str | None = None) -> Client:
 def history(city):
     """Four months of synthetic history in the tiny city, recounted."""
     generated = synthetic.generate(city, n=600, months=4, seed=11)
-    performance_actions.recount_all()
+    performance_actions.recount_all(actor=SYSTEM)
     return generated
 
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.models import MonthlyStat, Request, Status
 from cityloop.hotline.performance import actions as performance_actions
@@ -94,7 +95,7 @@ def counts_of(city):
             city=city, tracking_no="R000000-00001", channel="phone", title="t", description="d", **row
         )
         month = timezone.localtime(row["created_at"]).date().replace(day=1)
-        performance_actions.recount_month(month, now=now)
+        performance_actions.recount_month(month, now=now, actor=SYSTEM)
         return stats.counts_by_unit("city", [month], unit_ids=[city.pk]).get(city.pk, Counts())
 
     return make
@@ -193,7 +194,7 @@ def test_monthly_stats_attribute_requests_to_their_areas_and_departments(
     [order2] = actions.accept_suggestion(second, actor=dispatcher_li)
     actions.return_order(order2, reason="不归我们管", actor=dept_water_zhao)
     month = timezone.localdate().replace(day=1)
-    performance_actions.recount_month(month)
+    performance_actions.recount_month(month, actor=SYSTEM)
     street = Jurisdiction.objects.get(city=city, code="D1S1")
     water = Department.objects.get(city=city, code="WATER")
     [street_counts] = stats.counts_by_unit("street", [month], unit_ids=[street.pk]).values()
@@ -202,7 +203,7 @@ def test_monthly_stats_attribute_requests_to_their_areas_and_departments(
     dept = stats.counts_by_unit("department", [month])[water.pk]
     assert (dept.received, dept.orders, dept.returned, dept.resolved) == (2, 2, 1, 1)
     assert rates.returned_rate(dept) == 0.5
-    performance_actions.recount_month(month)  # rebuilding replaces, never doubles
+    performance_actions.recount_month(month, actor=SYSTEM)  # rebuilding replaces, never doubles
     assert stats.counts_by_unit("department", [month])[water.pk].received == 2
     assert MonthlyStat.objects.filter(month=month, unit_kind="district").count() == 1
 

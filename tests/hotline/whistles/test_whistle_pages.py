@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cityloop.core.actions import add_user
+from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.models import Assessment, Summons, SummonStatus, Whistle, WhistleStatus
 from cityloop.org.models import Department
@@ -31,7 +32,7 @@ def mgmt_staff(city):
         role="department",
         full_name="刘城管",
         department=Department.objects.get(city=city, code="CITYMGMT"),
-        actor=None,
+        actor=SYSTEM,
         check_password=False,
     )
 

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions
 from cityloop.hotline.models import Summons, SummonStatus, Whistle, WhistleStatus
@@ -143,7 +144,7 @@ def _staff(city, code):
         password="x",
         role="department",
         department=Department.objects.get(city=city, code=code),
-        actor=None,
+        actor=SYSTEM,
         check_password=False,
     )
 

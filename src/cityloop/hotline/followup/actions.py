@@ -8,7 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cityloop.core import audit
+from cityloop.core import actors, audit
+from cityloop.core.actors import Actor, is_system, person
 from cityloop.hotline import queries, rules
 from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.models import FollowUp, Order, OrderStatus, Request, Status
@@ -28,7 +29,7 @@ def record_follow_up(
     satisfaction: str,
     comment: str = "",
     channel: str,
-    actor=None,
+    actor: Actor,
     rating_link=None,
 ) -> FollowUp:
     """Record the citizen's answer: on the web by the citizen, or to an operator on the phone.
@@ -39,12 +40,11 @@ def record_follow_up(
     """
     if channel == "phone":
         queries.require_dispatcher(actor)
-        if actor is None:
+        if is_system(actor):
             raise PermissionDenied("a phone follow-up is recorded by an operator")
     elif channel == "web":
         owner = (
-            actor is not None
-            and getattr(actor, "is_authenticated", False)
+            getattr(actor, "is_authenticated", False)
             and getattr(actor, "role", "") == "citizen"
             and actor.pk == request.citizen_id
         )
@@ -80,7 +80,7 @@ def record_follow_up(
         satisfaction=satisfaction,
         comment=(comment or "").strip(),
         reopened=reopen,
-        operator=actor if channel == "phone" and getattr(actor, "is_authenticated", False) else None,
+        operator=person(actor) if channel == "phone" else None,
     )
     request.resolved, request.satisfaction = resolved, satisfaction
     audit.record(
@@ -104,7 +104,7 @@ def record_follow_up(
     )
     if request.status == Status.MERGED:
         request.closed_at = now
-        request.save()
+        request.save(update_fields=["closed_at", "updated_at"])
     else:
         request.closed_at = now
         set_status(request, Status.CLOSED, actor=actor, action="request.close")
@@ -117,10 +117,11 @@ def record_follow_up(
     return follow_up
 
 
-def reopen_to_same_units(request: Request, *, actor, reason: str) -> list[Order]:
+def reopen_to_same_units(request: Request, *, actor: Actor, reason: str) -> list[Order]:
     """Send the case back to the units that replied last, with fresh limits."""
     from cityloop.hotline.handling.dispatch import dispatch_request
 
+    lock(request)  # the primary of a merged request is not locked yet; a locked one is re-read, unchanged
     last = list(request.orders.filter(status=OrderStatus.REPLIED).order_by("-lead", "id"))
     units = [
         ("street", o.street, "reopened") if o.street_id else ("department", o.department, "reopened")
@@ -129,10 +130,10 @@ def reopen_to_same_units(request: Request, *, actor, reason: str) -> list[Order]
     request.reopen_count += 1
     request.closed_at = None
     request.replied_at = None
-    request.save()
+    request.save(update_fields=["reopen_count", "closed_at", "replied_at", "updated_at"])
     event(request, "reopened", actor=actor, public=True, text=reason)
     if not units:
         set_status(request, Status.DISPATCHED, actor=actor, action="request.reopen", reason=reason)
         return []
     # Reopening is the city's rule, not a dispatcher's choice: dispatch as the system.
-    return dispatch_request(request, units=units, actor=None, note=reason)
+    return dispatch_request(request, units=units, actor=actors.SYSTEM, note=reason)

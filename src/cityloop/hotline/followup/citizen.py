@@ -10,12 +10,13 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cityloop.core import audit
+from cityloop.core import audit, permissions
+from cityloop.core.actors import Actor, SystemActor, person
 from cityloop.hotline.intake import access
 from cityloop.hotline.models import CitizenMessage, FollowUp, RatingLink, Request
 
 # The audit trail's name for a citizen who proved a one-time rating code (no account behind it).
-RATING_CODE_ACTOR = "citizen:rating-code"
+RATING_CODE_ACTOR = SystemActor("citizen:rating-code")
 
 
 def _recipient(request: Request) -> tuple[str, str] | None:
@@ -47,7 +48,7 @@ def access_code_message(request: Request, code: str) -> CitizenMessage | None:
 
 
 @transaction.atomic
-def reissue_access_code(request: Request, *, actor) -> str:
+def reissue_access_code(request: Request, *, actor: Actor) -> str:
     """A new access code for a caller who lost theirs (or filed before codes): the old one stops working.
 
     Only a dispatcher may do it, on the phone with the caller; the new code is texted to the caller
@@ -67,7 +68,7 @@ def reissue_access_code(request: Request, *, actor) -> str:
     return code
 
 
-def issue_rating_link(request: Request, *, actor) -> str | None:
+def issue_rating_link(request: Request, *, actor: Actor) -> str | None:
     """A fresh one-time rating code for the reply the citizen may now rate; earlier unused codes end.
 
     Sent to the caller's phone or e-mail; a request with neither gets none (the phone follow-up
@@ -123,12 +124,12 @@ def find_rating_link(code: str) -> RatingLink | None:
 
 @transaction.atomic
 def rate_with_code(
-    code: str, *, resolved: bool, satisfaction: str, comment: str = "", actor=None
+    code: str, *, resolved: bool, satisfaction: str, comment: str = "", actor: Actor
 ) -> FollowUp:
     """The citizen's web rating, allowed once by the code sent to them; staff sessions may not rate."""
     from cityloop.hotline.followup.actions import record_follow_up
 
-    if actor is not None and getattr(actor, "is_authenticated", False) and actor.role != "citizen":
+    if person(actor) is not None and permissions.role_of(actor) != "citizen":
         raise PermissionDenied("staff cannot rate a reply; the citizen rates it with the code sent to them")
     found = find_rating_link(code)
     if found is None:

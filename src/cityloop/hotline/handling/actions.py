@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
+from cityloop.core.actors import Actor, person, signed_in
 from cityloop.hotline import queries, rules
 from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.followup.citizen import issue_rating_link
@@ -24,7 +25,7 @@ def _order_status(order: Order, target: str) -> str:
 
 
 @transaction.atomic
-def sign_order(order: Order, *, actor) -> Order:
+def sign_order(order: Order, *, actor: Actor) -> Order:
     """签收: the unit takes the order; signing after the response limit is recorded as late."""
     queries.require_unit_member(actor, order)
     lock(order.request, order)
@@ -41,7 +42,7 @@ def sign_order(order: Order, *, actor) -> Order:
 
 
 @transaction.atomic
-def return_order(order: Order, *, reason: str, actor) -> Order:
+def return_order(order: Order, *, reason: str, actor: Actor) -> Order:
     """退单: the unit sends the order back to the dispatcher with a reason."""
     queries.require_unit_member(actor, order)
     if not (reason or "").strip():
@@ -80,7 +81,7 @@ def _require_active(order: Order) -> None:
 
 
 @transaction.atomic
-def add_note(order: Order, *, text: str, public: bool = False, actor) -> None:
+def add_note(order: Order, *, text: str, public: bool = False, actor: Actor) -> None:
     queries.require_unit_member(actor, order)
     lock(order.request, order)
     _require_active(order)
@@ -91,7 +92,7 @@ def add_note(order: Order, *, text: str, public: bool = False, actor) -> None:
 
 
 @transaction.atomic
-def record_contact(order: Order, *, channel: str, summary: str, actor) -> None:
+def record_contact(order: Order, *, channel: str, summary: str, actor: Actor) -> None:
     """Each contact with the citizen is recorded; the first one answers the response limit."""
     queries.require_unit_member(actor, order)
     lock(order.request, order)
@@ -118,7 +119,7 @@ def record_contact(order: Order, *, channel: str, summary: str, actor) -> None:
 
 
 @transaction.atomic
-def request_extension(order: Order, *, days: int, reason: str, actor) -> Extension:
+def request_extension(order: Order, *, days: int, reason: str, actor: Actor) -> Extension:
     queries.require_unit_member(actor, order)
     lock(order.request, order)
     _require_active(order)
@@ -129,7 +130,11 @@ def request_extension(order: Order, *, days: int, reason: str, actor) -> Extensi
     if order.extensions.filter(approved__isnull=True).exists():
         raise ValidationError({"order": "an extension request is already waiting for the dispatcher"})
     extension = Extension.objects.create(
-        order=order, requested_by=actor, requested_at=timezone.now(), days=days, reason=reason.strip()
+        order=order,
+        requested_by=signed_in(actor),
+        requested_at=timezone.now(),
+        days=days,
+        reason=reason.strip(),
     )
     audit.record(actor, "extension.request", extension, days=days)
     event(order.request, "extension_requested", actor=actor, order=order, text=reason.strip(), days=days)
@@ -137,7 +142,7 @@ def request_extension(order: Order, *, days: int, reason: str, actor) -> Extensi
 
 
 @transaction.atomic
-def decide_extension(extension: Extension, *, approve: bool, note: str = "", actor) -> Extension:
+def decide_extension(extension: Extension, *, approve: bool, note: str = "", actor: Actor) -> Extension:
     queries.require_dispatcher(actor)
     lock(extension.order.request, extension.order, extension)
     if extension.approved is not None:
@@ -145,7 +150,7 @@ def decide_extension(extension: Extension, *, approve: bool, note: str = "", act
     if not approve and not (note or "").strip():
         raise ValidationError({"note": "say why the extension is refused"})
     extension.approved, extension.decided_at, extension.decision_note = approve, timezone.now(), note.strip()
-    extension.decided_by = actor if getattr(actor, "is_authenticated", False) else None
+    extension.decided_by = person(actor)
     extension.save(update_fields=["approved", "decided_at", "decision_note", "decided_by"])
     order = extension.order
     if approve:
@@ -161,7 +166,7 @@ def decide_extension(extension: Extension, *, approve: bool, note: str = "", act
 
 
 @transaction.atomic
-def reply_order(order: Order, *, outcome: str, text: str, actor) -> Order:
+def reply_order(order: Order, *, outcome: str, text: str, actor: Actor) -> Order:
     """办结: the unit's answer; when every active order has answered, the request awaits follow-up.
 
     A sensor case (channel brain) waits for the data instead: it closes only after verification.
@@ -207,7 +212,7 @@ def reply_order(order: Order, *, outcome: str, text: str, actor) -> Order:
     return order
 
 
-def reveal_contact(request: Request, *, actor, reason: str = "") -> dict:
+def reveal_contact(request: Request, *, actor: Actor, reason: str = "") -> dict:
     """The caller's name and phone, for someone allowed to see them; every reveal is audited."""
     if not queries.can_see_contact(actor, request):
         raise PermissionDenied("you may not see this caller's contact details")

@@ -7,7 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cityloop.core import audit
-from cityloop.hotline.events import event, set_status
+from cityloop.core.actors import Actor
+from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.followup.actions import reopen_to_same_units
 from cityloop.hotline.handling.dispatch import dispatch_request
 from cityloop.hotline.intake.actions import Submission, submit_request
@@ -28,7 +29,7 @@ def open_case(
     lat=None,
     evidence: dict | None = None,
     urgency: str = Urgency.NORMAL,
-    actor=None,
+    actor: Actor,
 ) -> Request:
     """Open (or return the already open) case for one ongoing problem, sent straight to its owner."""
     if not source_ref:
@@ -64,9 +65,8 @@ def open_case(
     if request.street_id is None and street is not None:
         request.street, request.district = street, street.parent
         request.save(update_fields=["street", "district", "updated_at"])
-    request.save()
     dispatch_request(
-        request, units=[("department", department, "direct")], actor=None, note=f"opened by {source}"
+        request, units=[("department", department, "direct")], actor=actor, note=f"opened by {source}"
     )
     return request
 
@@ -85,8 +85,9 @@ def _fallback_category(department):
 
 
 @transaction.atomic
-def confirm_fixed(request: Request, *, evidence: dict, actor=None) -> Request:
+def confirm_fixed(request: Request, *, evidence: dict, actor: Actor) -> Request:
     """The readings stayed normal long enough: close the case that waited for verification."""
+    lock(request)
     if request.status != Status.AWAITING_VERIFICATION:
         raise ValidationError(
             {"status": f"{request.tracking_no} is {request.status}, not awaiting verification"}
@@ -99,10 +100,11 @@ def confirm_fixed(request: Request, *, evidence: dict, actor=None) -> Request:
 
 
 @transaction.atomic
-def reopen_case(request: Request, *, reason: str, evidence: dict, actor=None) -> Request:
+def reopen_case(request: Request, *, reason: str, evidence: dict, actor: Actor) -> Request:
     """The problem came back while waiting for verification or after closing: reopen the case."""
     if not reason.strip():
         raise ValidationError({"reason": "say why the case is reopened"})
+    lock(request)
     if request.status not in (Status.AWAITING_VERIFICATION, Status.CLOSED):
         raise ValidationError(
             {

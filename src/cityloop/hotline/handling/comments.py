@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from cityloop.core import audit
+from cityloop.core.actors import Actor
 from cityloop.hotline.events import event
 from cityloop.hotline.models import Event, Request
 
@@ -14,7 +15,7 @@ MAX_COMMENT = 4000
 
 
 @transaction.atomic
-def add_citizen_comment(request: Request, *, text: str, actor, source: str, **data) -> Event:
+def add_citizen_comment(request: Request, *, text: str, actor: Actor, source: str, **data) -> Event:
     """Record a comment without changing the request's state: only units and follow-ups do that."""
     text = (text or "").strip()
     if not text:

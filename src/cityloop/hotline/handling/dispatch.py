@@ -11,17 +11,19 @@ from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
+from cityloop.core.actors import Actor, person
 from cityloop.hotline import queries, rules
-from cityloop.hotline.events import event, set_status
+from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.models import Arbitration, Order, OrderStatus, Request, Status
 from cityloop.org import queries as org_queries
 from cityloop.org.models import Category, Department, Jurisdiction
 
 
 @transaction.atomic
-def classify_request(request: Request, category: Category, *, actor) -> Request:
+def classify_request(request: Request, category: Category, *, actor: Actor) -> Request:
     """The dispatcher's choice of category; the classifier's suggestion stays beside it."""
     queries.require_dispatcher(actor)
+    lock(request)
     if category.city_id != request.city_id:
         raise ValidationError({"category": "the category belongs to another city"})
     before = request.category.code if request.category_id else None
@@ -110,10 +112,11 @@ def resolve_targets(targets: list[rules.Target], city) -> list[tuple[str, object
 
 @transaction.atomic
 def dispatch_request(
-    request: Request, *, units: list[tuple[str, object, str]], actor, note: str = ""
+    request: Request, *, units: list[tuple[str, object, str]], actor: Actor, note: str = ""
 ) -> list[Order]:
     """Send orders to one or more units; the first receiver leads a cross-unit case (首接负责)."""
     queries.require_dispatcher(actor)
+    lock(request)  # a second dispatcher's click on a stale queue page is judged against the row as it is
     if not units:
         raise ValidationError({"units": "choose at least one street or department"})
     keys = [(kind, unit.pk) for kind, unit, _ in units]
@@ -142,7 +145,7 @@ def dispatch_request(
             route="first_receiver" if len(units) > 1 and position == 0 else route,
             lead=position == 0,
             dispatched_at=now,
-            dispatched_by=actor if getattr(actor, "is_authenticated", False) else None,
+            dispatched_by=person(actor),
             response_due=respond,
             finish_due=finish,
         )
@@ -173,7 +176,7 @@ def dispatch_request(
     return orders
 
 
-def accept_suggestion(request: Request, *, actor) -> list[Order]:
+def accept_suggestion(request: Request, *, actor: Actor) -> list[Order]:
     """One click: dispatch where the responsibility list points."""
     targets = suggest_targets(request)
     if not targets:
@@ -187,7 +190,7 @@ class BulkResult:
     skipped: list[tuple[Request, str]]
 
 
-def bulk_dispatch(requests: list[Request], *, actor) -> BulkResult:
+def bulk_dispatch(requests: list[Request], *, actor: Actor) -> BulkResult:
     """Accept the suggestion for each request; a request without one is skipped with the reason."""
     queries.require_dispatcher(actor)
     result = BulkResult([], [])
@@ -201,11 +204,12 @@ def bulk_dispatch(requests: list[Request], *, actor) -> BulkResult:
 
 
 @transaction.atomic
-def merge_requests(duplicate: Request, *, into: Request, actor) -> Request:
+def merge_requests(duplicate: Request, *, into: Request, actor: Actor) -> Request:
     """Handle a duplicate once: it follows the primary, and its citizen is still followed up."""
     queries.require_dispatcher(actor)
     if duplicate.pk == into.pk:
         raise ValidationError({"into": "a request cannot be merged into itself"})
+    lock(*sorted((duplicate, into), key=lambda r: r.pk))  # in key order: two merges never wait on each other
     if into.status == Status.MERGED:
         raise ValidationError(
             {"into": _("%(no)s is itself merged; merge into its primary") % {"no": into.tracking_no}}
@@ -223,24 +227,27 @@ def merge_requests(duplicate: Request, *, into: Request, actor) -> Request:
 
 
 @transaction.atomic
-def decide_arbitration(arbitration: Arbitration, *, kind: str, unit, decision: str, actor) -> list[Order]:
+def decide_arbitration(
+    arbitration: Arbitration, *, kind: str, unit, decision: str, actor: Actor
+) -> list[Order]:
     """The city-level dispatcher names the unit that must handle a bounced request."""
     queries.require_dispatcher(actor)
+    lock(arbitration.request, arbitration)
     if arbitration.decided_at is not None:
         raise ValidationError({"arbitration": "this arbitration was already decided"})
     if not decision.strip():
         raise ValidationError({"decision": "give the reason for the decision"})
     arbitration.decided_at = timezone.now()
-    arbitration.decided_by = actor if getattr(actor, "is_authenticated", False) else None
+    arbitration.decided_by = person(actor)
     arbitration.decision = decision
-    arbitration.save()
+    arbitration.save(update_fields=["decided_at", "decided_by", "decision"])
     audit.record(actor, "arbitration.decide", arbitration, after=f"{kind}:{unit.pk}", decision=decision)
     return dispatch_request(
         arbitration.request, units=[(kind, unit, "arbitrated")], actor=actor, note=decision
     )
 
 
-def open_arbitration_if_needed(request: Request, *, actor) -> Arbitration | None:
+def open_arbitration_if_needed(request: Request, *, actor: Actor) -> Arbitration | None:
     from django.conf import settings
 
     returns = list(request.orders.filter(status=OrderStatus.RETURNED).order_by("returned_at"))

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from cityloop.core.actors import Actor
 from cityloop.core.doors.forms import run_action
 from cityloop.hotline import actions, queries
 from cityloop.hotline.forms import ORDER_FORMS
@@ -86,7 +87,7 @@ def sign(request, pk):
     return redirect("hotline:request-detail", pk=order.request_id)
 
 
-def _run(verb: str, order: Order, data: dict, actor):
+def _run(verb: str, order: Order, data: dict, actor: Actor):
     if verb == "return":
         return actions.return_order(order, reason=data["reason"], actor=actor)
     if verb == "note":

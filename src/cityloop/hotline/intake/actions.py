@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cityloop.core import audit
+from cityloop.core.actors import Actor
 from cityloop.core.text import clean_line, clean_text
 from cityloop.hotline import rules
 from cityloop.hotline.events import deadlines
@@ -178,7 +179,7 @@ def prepare(
     *,
     city,
     channel: str,
-    actor=None,
+    actor: Actor,
     citizen=None,
     idempotency: tuple[str, str] | None = None,
 ) -> Prepared:
@@ -429,7 +430,7 @@ def submit_request(
     *,
     city,
     channel: str,
-    actor=None,
+    actor: Actor,
     citizen=None,
     idempotency: tuple[str, str] | None = None,
 ) -> tuple[Request, bool]:

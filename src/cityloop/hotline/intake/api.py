@@ -22,6 +22,7 @@ from ninja import File, Form, Header, Query, Router, Status, UploadedFile
 from ninja.renderers import JSONRenderer
 
 from cityloop.core import permissions
+from cityloop.core.actors import Actor
 from cityloop.core.throttle import ClientAnonRateThrottle
 from cityloop.hotline import actions, export, queries
 from cityloop.hotline.api_common import (
@@ -260,7 +261,7 @@ def export_csv(request, filters: Query[RequestFilters]):
     )
 
 
-def _is_staff(actor) -> bool:
+def _is_staff(actor: Actor) -> bool:
     return permissions.has_role(actor, permissions.STAFF)
 
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from cityloop.core import audit
+from cityloop.core.actors import Actor
 from cityloop.hotline import queries
 from cityloop.hotline.events import event
 from cityloop.hotline.intake import photos
@@ -15,7 +16,9 @@ from cityloop.hotline.models import Attachment, Request
 MAX_PHOTOS = 10
 
 
-def attach_photo(request: Request, *, name: str, data: bytes, keep_location: bool, actor) -> Attachment:
+def attach_photo(
+    request: Request, *, name: str, data: bytes, keep_location: bool, actor: Actor
+) -> Attachment:
     """Check the photo by content, strip its EXIF location unless kept, and attach it to an open request."""
     if not queries.requests_for(actor).filter(pk=request.pk).exists():
         raise PermissionDenied("only someone who may see the request can add photos to it")

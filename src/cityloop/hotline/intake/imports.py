@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cityloop.core import audit
+from cityloop.core.actors import Actor
 from cityloop.hotline import queries
 from cityloop.hotline.intake.actions import Submission, submit_request, validate
 from cityloop.hotline.models import Channel, Request, Urgency
@@ -141,7 +142,7 @@ def _text(source) -> str:
         ) from exc
 
 
-def import_requests(source, *, city, actor) -> ImportResult:
+def import_requests(source, *, city, actor: Actor) -> ImportResult:
     """Import every good row of a call-centre CSV; a file without the needed columns imports nothing."""
     queries.require_dispatcher(actor)
     if csv.field_size_limit() < FIELD_LIMIT:

@@ -15,6 +15,8 @@ import threading
 from concurrent.futures import Future
 from contextlib import contextmanager
 
+from cityloop.core.actors import Actor
+
 try:
     import fcntl
 except ImportError:  # Windows: SQLite's busy handler alone orders the writers
@@ -125,7 +127,7 @@ def submit(
     *,
     city,
     channel: str,
-    actor=None,
+    actor: Actor,
     citizen=None,
     idempotency: tuple[str, str] | None = None,
     timeout: float = 60.0,

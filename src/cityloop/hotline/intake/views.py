@@ -94,7 +94,7 @@ def submit(request):
                     city=city,
                     channel=Channel.WEB,
                     citizen=citizen,
-                    actor=citizen,
+                    actor=request.user,
                     idempotency=(scope, key) if key else None,
                 ),
                 form=form,

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from cityloop.core import actors
 from cityloop.core.models import User
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
@@ -123,7 +124,7 @@ def load(*, city, stdout=None) -> None:
             city=city,
             channel=[Channel.PHONE, Channel.WEB, Channel.API][i % 3],
             citizen=citizen if i % 10 == 1 else None,
-            actor=dispatcher if i % 3 == 0 else None,
+            actor=dispatcher if i % 3 == 0 else actors.DEMO,
             idempotency=(scope, str(i)),
         )
         _advance(
@@ -149,7 +150,7 @@ def load(*, city, stdout=None) -> None:
         if "replied" in codes:
             number, code = codes["replied"]
             # A fresh rating code for the printout (the one issued at the reply was only texted).
-            rating = actions.issue_rating_link(Request.objects.get(tracking_no=number), actor=None)
+            rating = actions.issue_rating_link(Request.objects.get(tracking_no=number), actor=actors.DEMO)
             stdout.write(
                 f"hotline: track {number} with access code {code} at /hotline/track/, "
                 f"rate it at /hotline/rate/{rating}/\n"
@@ -229,7 +230,7 @@ def load_history(*, city, stdout=None) -> None:
     if Request.objects.filter(city=city, channel=Channel.REPLAY).exists():
         return
     synthetic.generate(city, n=HISTORY_REQUESTS, months=6, seed=11)
-    months = performance_actions.recount_all()
+    months = performance_actions.recount_all(actor=actors.DEMO)
     if stdout is not None:
         stdout.write(
             f"hotline: {HISTORY_REQUESTS} requests of synthetic history, rates for {len(months)} months"

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from cityloop.core import audit, calendars
 from cityloop.core import rules as clock
+from cityloop.core.actors import Actor
 from cityloop.hotline.models import Channel, Order, OrderStatus, Request, Status
 from cityloop.org import actions as org_actions
 from cityloop.org import queries as org_queries
@@ -123,7 +124,7 @@ def _coordinate(value: str, low: float, high: float, name: str) -> float | None:
     return number
 
 
-def _city_for(fmt: Format, city_code: str | None, actor) -> Jurisdiction:
+def _city_for(fmt: Format, city_code: str | None, actor: Actor) -> Jurisdiction:
     if city_code:
         found = (
             Jurisdiction.objects.filter(level="city").filter(code=city_code).first()
@@ -152,7 +153,7 @@ def replay(
     path: Path,
     *,
     city_code: str | None = None,
-    actor=None,
+    actor: Actor,
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:

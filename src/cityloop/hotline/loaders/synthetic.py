@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from cityloop.core import audit
+from cityloop.core import actors, audit
 from cityloop.hotline.models import Channel, FollowUp, Order, OrderStatus, Request, Status
 from cityloop.org.models import Category, Jurisdiction, Responsibility
 
@@ -325,7 +325,7 @@ def generate(
         with connection.cursor() as django_cursor:
             for statement in connection.ops.sequence_reset_sql(no_style(), [Request, Order, FollowUp]):
                 django_cursor.execute(statement)
-        audit.record(None, "request.synthesize", city, count=n, months=months, seed=seed)
+        audit.record(actors.DEMO, "request.synthesize", city, count=n, months=months, seed=seed)
     return Generated(n, months, n_orders, n_follow_ups)
 
 

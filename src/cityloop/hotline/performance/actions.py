@@ -7,12 +7,13 @@ from datetime import date, datetime
 from django.db import transaction
 
 from cityloop.core import audit
+from cityloop.core.actors import Actor
 from cityloop.hotline.models import MonthlyStat
 from cityloop.hotline.performance import stats
 
 
 @transaction.atomic
-def recount_month(month: date, *, actor=None, now: datetime | None = None) -> int:
+def recount_month(month: date, *, actor: Actor, now: datetime | None = None) -> int:
     """Replace one month's counts with a fresh count of its requests; returns the rows written.
 
     The counts are derived (a recount never loses anything), so the command line, the loaders and the
@@ -34,7 +35,7 @@ def recount_month(month: date, *, actor=None, now: datetime | None = None) -> in
     return len(totals)
 
 
-def recount_all(*, actor=None, now: datetime | None = None) -> list[date]:
+def recount_all(*, actor: Actor, now: datetime | None = None) -> list[date]:
     """Recount every month that has requests."""
     months = stats.months_to_count()
     for month in months:

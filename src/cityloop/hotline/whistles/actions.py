@@ -10,28 +10,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cityloop.core import audit
+from cityloop.core import actors, audit
 from cityloop.core import rules as clock
+from cityloop.core.actors import Actor
 from cityloop.core.permissions import Role
 from cityloop.hotline import queries
-from cityloop.hotline.events import event
+from cityloop.hotline.events import event, lock
 from cityloop.hotline.models import Assessment, Summons, SummonStatus, Whistle, WhistleStatus
 
 
-def _require_street_official(actor, street) -> None:
-    if (
-        actor is None
-        or not actor.is_authenticated
-        or actor.role != Role.STREET
-        or actor.street_id != street.pk
-    ):
+def _require_street_official(actor: Actor, street) -> None:
+    if not actor.is_authenticated or actor.role != Role.STREET or actor.street_id != street.pk:
         raise PermissionDenied("only an official of this street may do this")
 
 
-def _require_department(actor, summons: Summons) -> None:
+def _require_department(actor: Actor, summons: Summons) -> None:
     if (
-        actor is None
-        or not actor.is_authenticated
+        not actor.is_authenticated
         or actor.role != Role.DEPARTMENT
         or actor.department_id != summons.department_id
     ):
@@ -60,7 +55,7 @@ def blow_whistle(
     finish_due: datetime | None = None,
     report_due: datetime | None = None,
     request=None,
-    actor,
+    actor: Actor,
 ) -> Whistle:
     """Summon departments to a case of this street, or to a problem found on patrol."""
     _require_street_official(actor, street)
@@ -113,8 +108,9 @@ def _require_summoned(summons: Summons) -> None:
 
 
 @transaction.atomic
-def report_in(summons: Summons, *, responsible_person: str, actor) -> Summons:
+def report_in(summons: Summons, *, responsible_person: str, actor: Actor) -> Summons:
     """报到: the department accepts and names who is responsible; lateness is recorded."""
+    lock(summons.whistle, summons)  # the whistle first, as close_whistle does: the two never cross
     _require_department(actor, summons)
     _require_summoned(summons)
     if not (responsible_person or "").strip():
@@ -126,7 +122,7 @@ def report_in(summons: Summons, *, responsible_person: str, actor) -> Summons:
         now,
     )
     summons.late = now > summons.whistle.report_due
-    summons.save()
+    summons.save(update_fields=["status", "responsible_person", "reported_at", "late"])
     audit.record(
         actor,
         "whistle.report_in",
@@ -139,7 +135,8 @@ def report_in(summons: Summons, *, responsible_person: str, actor) -> Summons:
 
 
 @transaction.atomic
-def dispute_summons(summons: Summons, *, reason: str, actor) -> Summons:
+def dispute_summons(summons: Summons, *, reason: str, actor: Actor) -> Summons:
+    lock(summons.whistle, summons)
     _require_department(actor, summons)
     _require_summoned(summons)
     if not (reason or "").strip():
@@ -149,15 +146,16 @@ def dispute_summons(summons: Summons, *, reason: str, actor) -> Summons:
         reason.strip(),
         timezone.now(),
     )
-    summons.save()
+    summons.save(update_fields=["status", "dispute_reason", "reported_at"])
     audit.record(actor, "whistle.dispute", summons, before=SummonStatus.SUMMONED, after=summons.status)
     return summons
 
 
 @transaction.atomic
-def arbitrate_dispute(summons: Summons, *, uphold: bool, note: str, actor) -> Summons:
+def arbitrate_dispute(summons: Summons, *, uphold: bool, note: str, actor: Actor) -> Summons:
     """The city-level dispatcher releases the department (uphold) or sends it back to report in."""
     queries.require_dispatcher(actor)
+    lock(summons.whistle, summons)
     if summons.status != SummonStatus.DISPUTED:
         raise ValidationError({"summons": "only a disputed summons is arbitrated"})
     if not (note or "").strip():
@@ -165,7 +163,7 @@ def arbitrate_dispute(summons: Summons, *, uphold: bool, note: str, actor) -> Su
     before = summons.status
     summons.status = SummonStatus.RELEASED if uphold else SummonStatus.SUMMONED
     summons.arbitration_note = note.strip()
-    summons.save()
+    summons.save(update_fields=["status", "arbitration_note"])
     audit.record(actor, "whistle.arbitrate", summons, before=before, after=summons.status)
     return summons
 
@@ -189,14 +187,17 @@ def record_missed_report_ins(now: datetime | None = None) -> int:
         with transaction.atomic():
             if Summons.objects.filter(pk=summons.pk, missed=False).update(missed=True) != 1:
                 continue  # another run got there first
-            audit.record(None, "whistle.missed_report_in", summons, department=summons.department.code)
+            audit.record(
+                actors.SCHEDULE, "whistle.missed_report_in", summons, department=summons.department.code
+            )
             recorded += 1
     return recorded
 
 
 @transaction.atomic
-def complete_task(summons: Summons, *, note: str, actor) -> Summons:
+def complete_task(summons: Summons, *, note: str, actor: Actor) -> Summons:
     """The department's own task in joint handling is done."""
+    lock(summons.whistle, summons)
     _require_department(actor, summons)
     if summons.status != SummonStatus.ACCEPTED:
         raise ValidationError({"summons": "report in before completing the task"})
@@ -205,14 +206,15 @@ def complete_task(summons: Summons, *, note: str, actor) -> Summons:
     if not (note or "").strip():
         raise ValidationError({"note": "say what was done"})
     summons.task_done_at, summons.task_note = timezone.now(), note.strip()
-    summons.save()
+    summons.save(update_fields=["task_done_at", "task_note"])
     audit.record(actor, "whistle.task_done", summons)
     return summons
 
 
 @transaction.atomic
-def close_whistle(whistle: Whistle, *, actor) -> Whistle:
+def close_whistle(whistle: Whistle, *, actor: Actor) -> Whistle:
     """The street closes the whistle once every department that reported in has done its task."""
+    lock(whistle)  # report-ins and task completions lock it too, so none lands after the check below
     _require_street_official(actor, whistle.street)
     if whistle.status != WhistleStatus.OPEN:
         raise ValidationError({"whistle": "already closed"})
@@ -227,14 +229,15 @@ def close_whistle(whistle: Whistle, *, actor) -> Whistle:
             {"whistle": _("still waiting for: %(units)s") % {"units": _(", ").join(pending)}}
         )
     whistle.status, whistle.closed_at = WhistleStatus.CLOSED, timezone.now()
-    whistle.save()
+    whistle.save(update_fields=["status", "closed_at"])
     audit.record(actor, "whistle.close", whistle, before=WhistleStatus.OPEN, after=WhistleStatus.CLOSED)
     return whistle
 
 
 @transaction.atomic
-def rate_department(summons: Summons, *, score: int, comment: str = "", actor) -> Summons:
+def rate_department(summons: Summons, *, score: int, comment: str = "", actor: Actor) -> Summons:
     """After closing, the street rates each department 1-5 (feeds the bottom-up assessment)."""
+    lock(summons.whistle, summons)
     _require_street_official(actor, summons.whistle.street)
     if summons.whistle.status != WhistleStatus.CLOSED:
         raise ValidationError({"whistle": "close the whistle before rating the departments"})
@@ -245,13 +248,15 @@ def rate_department(summons: Summons, *, score: int, comment: str = "", actor) -
     if not isinstance(score, int) or not 1 <= score <= 5:
         raise ValidationError({"rating": "a whole number from 1 to 5"})
     summons.rating, summons.rating_comment = score, (comment or "").strip()
-    summons.save()
+    summons.save(update_fields=["rating", "rating_comment"])
     audit.record(actor, "whistle.rate", summons, after=score)
     return summons
 
 
 @transaction.atomic
-def assess_department(*, street, department, month, score: int, comment: str = "", actor) -> Assessment:
+def assess_department(
+    *, street, department, month, score: int, comment: str = "", actor: Actor
+) -> Assessment:
     """The street's monthly assessment form for a department that serves it (下对上考核)."""
     _require_street_official(actor, street)
     if not isinstance(score, int) or not 0 <= score <= 100:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 
+from cityloop.core.actors import Actor
 from cityloop.hotline.actions import Submission, add_citizen_comment, submit_request
 from cityloop.hotline.models import Channel, Event, Request
 from cityloop.openapi.open311 import definitions, params, queries
@@ -93,7 +94,7 @@ def attribute_input(form) -> dict[str, list[str]]:
     return given
 
 
-def file_request(city, service: definitions.Service, form, *, api_token, actor) -> Filed:
+def file_request(city, service: definitions.Service, form, *, api_token, actor: Actor) -> Filed:
     """POST requests: check everything the client sent, then take the request in like any other channel."""
     problems: list[tuple[str, str]] = []
     lat = _coordinate(form, "lat", -90, 90, problems)
@@ -179,7 +180,7 @@ def file_request(city, service: definitions.Service, form, *, api_token, actor) 
 
 
 @transaction.atomic
-def post_update(request: Request, form, *, api_token, actor) -> tuple[Event, bool]:
+def post_update(request: Request, form, *, api_token, actor: Actor) -> tuple[Event, bool]:
     """servicerequestupdates: a client's comment becomes a public line on the timeline.
 
     The client's status is recorded with the comment, never applied: only the handling unit's reply

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from cityloop.core import audit
 from cityloop.core import rules as time_rules
+from cityloop.core.actors import Actor, signed_in
 from cityloop.services import clock, queries, rules, uploads
 from cityloop.services.models import (
     Application,
@@ -68,7 +69,7 @@ def _clean_id_number(value: str) -> str:
 
 
 @transaction.atomic
-def verify_identity(user, *, id_number: str, full_name: str, actor):
+def verify_identity(user, *, id_number: str, full_name: str, actor: Actor):
     """A window clerk records that they checked ``user``'s identity document in person (audited).
 
     From then on the citizen applies online only as that holder: the ID number typed into a form is
@@ -100,14 +101,14 @@ def start_application(
     applicant,
     holder_name: str,
     holder_id: str,
-    actor,
+    actor: Actor,
     items: list[ServiceItem] | None = None,
     bundle: Bundle | None = None,
     identity_checked: bool = False,
 ) -> Application:
     """A citizen online, as their verified identity; or a clerk at the window for a citizen whose identity
     document the clerk has checked (``identity_checked``, audited). Pins each item's current version."""
-    if actor is None or not (actor.pk == applicant.pk or queries.is_clerk(actor)):
+    if not (actor.pk == applicant.pk or queries.is_clerk(actor)):
         raise PermissionDenied("a citizen applies for themselves; a window clerk may apply for a citizen")
     window = actor.pk != applicant.pk
     errors = {}
@@ -144,7 +145,7 @@ def start_application(
         # A placeholder that fits the column until the primary key gives the real number.
         number=f"tmp-{secrets.token_hex(8)}",
         applicant=applicant,
-        started_by=actor,
+        started_by=signed_in(actor),
         holder_name=holder_name.strip(),
         holder_id=holder_id.strip().upper(),
         bundle=bundle,
@@ -180,7 +181,7 @@ def _require_editable(application: Application) -> None:
 
 
 @transaction.atomic
-def answer_situations(application: Application, answers: dict[str, str], *, actor) -> Application:
+def answer_situations(application: Application, answers: dict[str, str], *, actor: Actor) -> Application:
     application = _lock(application)
     queries.require_applicant_or_clerk(application, actor)
     if application.status != AppStatus.DRAFT:
@@ -202,10 +203,10 @@ def answer_situations(application: Application, answers: dict[str, str], *, acto
 
 
 @transaction.atomic
-def fetch_records(application: Application, *, consent: bool, actor) -> Application:
+def fetch_records(application: Application, *, consent: bool, actor: Actor) -> Application:
     """Fetch the records the government holds for this applicant, only after explicit consent."""
     application = _lock(application)
-    if actor is None or actor.pk != application.applicant_id and not queries.is_clerk(actor):
+    if actor.pk != application.applicant_id and not queries.is_clerk(actor):
         raise PermissionDenied("only the applicant (or a clerk with the applicant present) may consent")
     _require_editable(application)
     if consent is not True:
@@ -236,7 +237,7 @@ def _need(application: Application, need_key: str, field: str) -> rules.Need:
 
 @transaction.atomic
 def upload_material(
-    application: Application, need_key: str, *, filename: str, content: bytes, actor
+    application: Application, need_key: str, *, filename: str, content: bytes, actor: Actor
 ) -> Upload:
     application = _lock(application)
     queries.require_applicant_or_clerk(application, actor)
@@ -274,10 +275,10 @@ def upload_material(
 
 
 @transaction.atomic
-def sign_commitment(application: Application, need_key: str, *, actor) -> Application:
+def sign_commitment(application: Application, need_key: str, *, actor: Actor) -> Application:
     """告知承诺: the applicant promises in writing instead of bringing the certificate."""
     application = _lock(application)
-    if actor is None or actor.pk != application.applicant_id and not queries.is_clerk(actor):
+    if actor.pk != application.applicant_id and not queries.is_clerk(actor):
         raise PermissionDenied("only the applicant signs a commitment")
     _require_editable(application)
     need = _need(application, need_key, f"materials.{need_key}")
@@ -291,7 +292,7 @@ def sign_commitment(application: Application, need_key: str, *, actor) -> Applic
 
 
 @transaction.atomic
-def submit_application(application: Application, *, actor) -> Application:
+def submit_application(application: Application, *, actor: Actor) -> Application:
     application = _lock(application)
     queries.require_applicant_or_clerk(application, actor)
     if application.status == AppStatus.DRAFT:
@@ -321,7 +322,7 @@ def submit_application(application: Application, *, actor) -> Application:
 
 @transaction.atomic
 def send_correction_notice(
-    application: Application, items: list[dict[str, str]], *, actor
+    application: Application, items: list[dict[str, str]], *, actor: Actor
 ) -> CorrectionNotice:
     """The one correction notice (一次告知): only materials on this application's own checklist."""
     queries.require_clerk(actor)
@@ -350,7 +351,7 @@ def send_correction_notice(
     before = _set_status(application, AppStatus.CORRECTION)
     application.save(update_fields=["status"])
     notice = CorrectionNotice.objects.create(
-        application=application, items=clean, sent_by=actor, sent_at=clock.now()
+        application=application, items=clean, sent_by=signed_in(actor), sent_at=clock.now()
     )
     audit.record(
         actor,
@@ -372,7 +373,7 @@ def _start_task(task: ApprovalTask, now) -> None:
 
 
 @transaction.atomic
-def accept_application(application: Application, *, actor) -> Application:
+def accept_application(application: Application, *, actor: Actor) -> Application:
     """The window accepts: one approval task per item, in parallel except where a bundle says otherwise."""
     queries.require_clerk(actor)
     application = _lock(application)
@@ -410,12 +411,17 @@ def accept_application(application: Application, *, actor) -> Application:
 
 
 @transaction.atomic
-def approve_task(task: ApprovalTask, *, actor, note: str = "") -> ApprovalTask:
+def approve_task(task: ApprovalTask, *, actor: Actor, note: str = "") -> ApprovalTask:
     task = _lock(task)
     queries.require_department_member(task.department, actor)
     rules.check_transition(task.status, TaskStatus.APPROVED, rules.TASK_TRANSITIONS)
     now = clock.now()
-    task.status, task.decided_at, task.decided_by, task.decision_note = TaskStatus.APPROVED, now, actor, note
+    task.status, task.decided_at, task.decided_by, task.decision_note = (
+        TaskStatus.APPROVED,
+        now,
+        signed_in(actor),
+        note,
+    )
     task.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
     audit.record(actor, "task.approve", task, before="pending", after="approved")
     for dependent in task.dependents.filter(status=TaskStatus.WAITING):
@@ -434,14 +440,19 @@ def approve_task(task: ApprovalTask, *, actor, note: str = "") -> ApprovalTask:
 
 
 @transaction.atomic
-def refuse_task(task: ApprovalTask, *, reason: str, actor) -> ApprovalTask:
+def refuse_task(task: ApprovalTask, *, reason: str, actor: Actor) -> ApprovalTask:
     task = _lock(task)
     queries.require_department_member(task.department, actor)
     if not reason.strip():
         raise ValidationError({"reason": "a refusal must give its legal reason"})
     rules.check_transition(task.status, TaskStatus.REFUSED, rules.TASK_TRANSITIONS)
     now = clock.now()
-    task.status, task.decided_at, task.decided_by, task.decision_note = TaskStatus.REFUSED, now, actor, reason
+    task.status, task.decided_at, task.decided_by, task.decision_note = (
+        TaskStatus.REFUSED,
+        now,
+        signed_in(actor),
+        reason,
+    )
     task.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
     audit.record(actor, "task.refuse", task, before="pending", after="refused", reason=reason)
     application = _lock(task.application)
@@ -453,7 +464,7 @@ def refuse_task(task: ApprovalTask, *, reason: str, actor) -> ApprovalTask:
 
 
 @transaction.atomic
-def suspend_task(task: ApprovalTask, *, kind: str, reason: str, actor) -> Suspension:
+def suspend_task(task: ApprovalTask, *, kind: str, reason: str, actor: Actor) -> Suspension:
     """Stop the clock for a correction or a special procedure; the working time left is kept."""
     task = _lock(task)
     queries.require_department_member(task.department, actor)
@@ -474,7 +485,7 @@ def suspend_task(task: ApprovalTask, *, kind: str, reason: str, actor) -> Suspen
 
 
 @transaction.atomic
-def resume_task(task: ApprovalTask, *, actor) -> ApprovalTask:
+def resume_task(task: ApprovalTask, *, actor: Actor) -> ApprovalTask:
     """Restart the clock with exactly the working time that was left when it stopped."""
     task = _lock(task)
     queries.require_department_member(task.department, actor)
@@ -493,7 +504,7 @@ def resume_task(task: ApprovalTask, *, actor) -> ApprovalTask:
     return task
 
 
-def escalate_overdue(*, actor=None) -> list[Escalation]:
+def escalate_overdue(*, actor: Actor) -> list[Escalation]:
     """Raise the escalation level of every overdue open task (run by `cityloop services tick`)."""
     now = clock.now()
     made = []
@@ -531,7 +542,7 @@ def seal_installed() -> bool:
     return django_apps.is_installed("cityloop.seal")
 
 
-def _issue_certificate(application: Application, task: ApprovalTask, title: str, actor) -> Any:
+def _issue_certificate(application: Application, task: ApprovalTask, title: str, actor: Actor) -> Any:
     from cityloop.seal.actions import issue_certificate  # the one-seal app, when installed
 
     fields = {
@@ -554,7 +565,7 @@ def _issue_certificate(application: Application, task: ApprovalTask, title: str,
 
 
 @transaction.atomic
-def deliver_results(application: Application, *, actor) -> Application:
+def deliver_results(application: Application, *, actor: Actor) -> Application:
     """One result package: a result per approved task, each issued as an e-certificate under seal."""
     application = _lock(application)
     before = _set_status(application, AppStatus.DELIVERED)
@@ -590,10 +601,10 @@ def deliver_results(application: Application, *, actor) -> Application:
 
 
 @transaction.atomic
-def rate_application(application: Application, *, score: int, comment: str = "", actor) -> Rating:
+def rate_application(application: Application, *, score: int, comment: str = "", actor: Actor) -> Rating:
     """After the result, the applicant rates it; a bad rating opens a rectification per department."""
     application = _lock(application)
-    if actor is None or actor.pk != application.applicant_id:
+    if actor.pk != application.applicant_id:
         raise PermissionDenied("only the applicant rates the service")
     if application.status not in (AppStatus.DELIVERED, AppStatus.REFUSED):
         raise ValidationError({"score": "a service is rated after its result"})
@@ -621,7 +632,7 @@ def rate_application(application: Application, *, score: int, comment: str = "",
 
 
 @transaction.atomic
-def close_rectification(rectification: Rectification, *, response: str, actor) -> Rectification:
+def close_rectification(rectification: Rectification, *, response: str, actor: Actor) -> Rectification:
     rect = Rectification.objects.select_for_update().get(pk=rectification.pk)
     queries.require_department_member(rect.department, actor)
     if rect.closed_at is not None:

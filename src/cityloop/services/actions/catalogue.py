@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cityloop.core import audit
+from cityloop.core.actors import Actor
 from cityloop.services import clock, rules
 from cityloop.services.catalogue import (
     MATERIAL_FIELDS,
@@ -145,7 +146,7 @@ def _write_children(version: ItemVersion, data: dict[str, Any]) -> None:
 
 
 @transaction.atomic
-def create_item(*, code: str, department, data: dict[str, Any], actor) -> ServiceItem:
+def create_item(*, code: str, department, data: dict[str, Any], actor: Actor) -> ServiceItem:
     require_catalogue_admin(actor)
     if not code or not code.strip():
         raise ValidationError({"code": "an item needs a code"})
@@ -160,7 +161,7 @@ def create_item(*, code: str, department, data: dict[str, Any], actor) -> Servic
 
 
 @transaction.atomic
-def start_draft(item: ServiceItem, *, actor) -> ItemVersion:
+def start_draft(item: ServiceItem, *, actor: Actor) -> ItemVersion:
     """The item's draft; editing a published item copies its current version into a new draft."""
     require_catalogue_admin(actor)
     existing = item.draft()
@@ -176,7 +177,7 @@ def start_draft(item: ServiceItem, *, actor) -> ItemVersion:
 
 
 @transaction.atomic
-def update_draft(version: ItemVersion, data: dict[str, Any], *, actor) -> ItemVersion:
+def update_draft(version: ItemVersion, data: dict[str, Any], *, actor: Actor) -> ItemVersion:
     require_catalogue_admin(actor)
     version = ItemVersion.objects.select_for_update().get(pk=version.pk)
     if version.frozen:
@@ -197,7 +198,7 @@ def update_draft(version: ItemVersion, data: dict[str, Any], *, actor) -> ItemVe
 
 
 @transaction.atomic
-def publish_version(version: ItemVersion, *, actor) -> ItemVersion:
+def publish_version(version: ItemVersion, *, actor: Actor) -> ItemVersion:
     """Freeze a draft after the linter passes; the previous published version retires."""
     require_catalogue_admin(actor)
     version = ItemVersion.objects.select_for_update().get(pk=version.pk)
@@ -229,7 +230,7 @@ def publish_version(version: ItemVersion, *, actor) -> ItemVersion:
 
 @transaction.atomic
 def take_snapshot(
-    *, on: dt.date, label: str = "manual", actor, data: dict | None = None
+    *, on: dt.date, label: str = "manual", actor: Actor, data: dict | None = None
 ) -> CatalogueSnapshot:
     """Store the published catalogue (or ``data``, for history) as it stood on ``on``; replaces same
     date+label."""
@@ -254,7 +255,7 @@ def create_bundle(
     code: str,
     name: str,
     members: list[tuple[ServiceItem, list[str]]],
-    actor,
+    actor: Actor,
     name_en: str = "",
     description: str = "",
 ) -> Bundle:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cityloop.core import actors
+
 
 class Command(BaseCommand):
     help = "The city brain: devices import, demo-devices, worker, simulate, query, nab"
@@ -74,7 +76,7 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"csv: {path} does not exist")
         report = import_devices_csv(
-            city=_city(opts["city"]), text=path.read_text(encoding="utf-8"), actor=None
+            city=_city(opts["city"]), text=path.read_text(encoding="utf-8"), actor=actors.COMMAND
         )
         if not report.ok:
             for line in report.errors:

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from cityloop.core import actions, tokens
+from cityloop.core import actions, actors, tokens
 from cityloop.core.models import ApiToken, User
 
 
@@ -52,7 +52,7 @@ class Command(BaseCommand):
                     name=options["name"],
                     scopes=options["scope"],
                     expires_at=expires,
-                    actor=None,
+                    actor=actors.COMMAND,
                     gateway=options["gateway"],
                 )
             except ValidationError as exc:
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             if token is None:
                 raise CommandError(f"no token with prefix {options['prefix']!r}")
             try:
-                actions.revoke_token(token, actor=None)
+                actions.revoke_token(token, actor=actors.COMMAND)
             except ValidationError as exc:
                 raise CommandError(format_errors(exc)) from exc
             self.stdout.write(f"revoked {token.prefix}")

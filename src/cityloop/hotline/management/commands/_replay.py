@@ -7,6 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
+from cityloop.core import actors
+
 
 def args_replay(parser) -> None:
     parser.add_argument("path", type=Path, help="a MyLA311 or NYC 311 CSV export")
@@ -35,7 +37,10 @@ def do_replay(cmd, options) -> None:
         task = bar.add_task(path.name, total=total)
         try:
             report = replay.replay(
-                path, city_code=options.get("city"), progress=lambda n: bar.advance(task, n)
+                path,
+                city_code=options.get("city"),
+                progress=lambda n: bar.advance(task, n),
+                actor=actors.IMPORT,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -49,7 +54,7 @@ def do_replay(cmd, options) -> None:
         f"{report.types_created} request types"
     )
     if not options.get("no_stats"):
-        months = performance_actions.recount_all()
+        months = performance_actions.recount_all(actor=actors.IMPORT)
         cmd.stdout.write(f"recounted the rates for {len(months)} month(s)")
 
 
@@ -69,9 +74,9 @@ def do_stats(cmd, options) -> None:
         except ValueError as exc:
             raise CommandError("--month must look like 2026-11") from exc
         for month in months:
-            performance_actions.recount_month(month)
+            performance_actions.recount_month(month, actor=actors.COMMAND)
     else:
-        months = performance_actions.recount_all()
+        months = performance_actions.recount_all(actor=actors.COMMAND)
     cmd.stdout.write(f"recounted {len(months)} month(s)")
 
 

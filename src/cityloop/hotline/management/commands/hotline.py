@@ -14,6 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cityloop.core import actors
+
 PREDICT_BATCH = 2000
 
 
@@ -218,7 +220,7 @@ def _do_import(cmd: BaseCommand, options: dict[str, Any]) -> None:
         raise CommandError(f"no city {options['city']!r} in this database; import a city pack first")
     try:
         with open(options["csv"], "rb") as source:
-            result = import_requests(source, city=city, actor=None)
+            result = import_requests(source, city=city, actor=actors.IMPORT)
     except FileNotFoundError as exc:
         raise CommandError(f"--csv: {exc}") from exc
     except ValidationError as exc:

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from cityloop.core import actors
 from cityloop.org import actions, packs, queries
 
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
                 f"departments, {len(pack.categories)} categories"
             )
             return
-        city = actions.import_pack(pack, actor=None)
+        city = actions.import_pack(pack, actor=actors.COMMAND)
         self.stdout.write(
             f"imported {pack.code} ({city.name}): {len(pack.areas)} areas, "
             f"{len(pack.departments)} departments, {len(pack.categories)} categories, "

@@ -3,7 +3,7 @@ import getpass
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from cityloop.core import actions
+from cityloop.core import actions, actors
 from cityloop.core.management.commands.token import format_errors
 from cityloop.core.permissions import Role
 from cityloop.org.models import Department, Jurisdiction
@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 email=options["email"],
                 street=street,
                 department=department,
-                actor=None,
+                actor=actors.COMMAND,
             )
         except ValidationError as exc:
             raise CommandError(format_errors(exc)) from exc

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from cityloop.core import actors
 from cityloop.seal import actions, keyring, published, rules, verify
 from cityloop.seal.models import CITY_AUTHORITY, Certificate
 
@@ -103,7 +104,7 @@ class Command(BaseCommand):
 
             if not Department.objects.filter(code=options["department"]).exists():
                 raise CommandError(f"--department {options['department']}: no department with this code")
-        key = actions.rotate_key(authority, actor=None)
+        key = actions.rotate_key(authority, actor=actors.COMMAND)
         self.stdout.write(f"{authority}: new key {key.kid} (private key in {keyring.path_of(key.kid)})")
 
     def handle_export_keys(self, options):
@@ -111,12 +112,12 @@ class Command(BaseCommand):
 
     def handle_status_list(self, options):
         with transaction.atomic():
-            key = actions.signing_key(CITY_AUTHORITY, actor=None)
+            key = actions.signing_key(CITY_AUTHORITY, actor=actors.COMMAND)
         _write(published.status_list_document(key), options.get("output"), self.stdout)
 
     def handle_revoke(self, options):
         cert = Certificate.objects.filter(serial=options["serial"]).first()
         if cert is None:
             raise CommandError(f"no certificate {options['serial']}")
-        actions.revoke_certificate(cert, reason=options["reason"], actor=None)
+        actions.revoke_certificate(cert, reason=options["reason"], actor=actors.COMMAND)
         self.stdout.write(f"revoked {cert.serial}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from cityloop.core import actors
 from cityloop.services import actions, catalogue, queries, reductions, rules
 from cityloop.services import actions as services_actions
 
@@ -129,7 +130,7 @@ class Command(BaseCommand):
     def do_snapshot(self, options):
         on = _date(options["date"]) if options["date"] else dt.date.today()
         try:
-            snapshot = services_actions.take_snapshot(on=on, label=options["label"], actor=None)
+            snapshot = services_actions.take_snapshot(on=on, label=options["label"], actor=actors.COMMAND)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         self.stdout.write(
@@ -143,7 +144,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{s.taken_on}\t{s.label}\t{len(s.data.get('items', []))} items")
 
     def do_tick(self, options):
-        made = actions.escalate_overdue(actor=None)
+        made = actions.escalate_overdue(actor=actors.COMMAND)
         for e in made:
             self.stdout.write(f"escalated task {e.task_id} ({e.task.application.number}) to level {e.level}")
         self.stdout.write(f"{len(made)} escalations")
