@@ -121,3 +121,11 @@ def test_a_staff_member_of_the_issuing_department_revokes_from_the_page(
     cert.refresh_from_db()
     assert cert.revocation_reason == "水表信息有误"
     assert "水表信息有误" in client.get(cert.get_absolute_url()).content.decode()
+
+
+def test_the_status_list_before_any_certificate_is_a_404_and_opening_it_makes_no_key(client, db):
+    from cityloop.seal.models import SigningKey
+
+    answer = client.get("/seal/status.json")
+    assert answer.status_code == 404 and "no certificate has been issued yet" in answer.json()["detail"]
+    assert not SigningKey.objects.exists()  # a GET writes nothing, not even the city seal

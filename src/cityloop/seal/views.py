@@ -5,18 +5,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cityloop.core import actors, throttle
+from cityloop.core import throttle
 from cityloop.core.doors import uploads
 from cityloop.seal import actions, published, queries, rules, verify
 from cityloop.seal import render as rendering
 from cityloop.seal.forms import RevokeForm, VerifyForm
 from cityloop.seal.models import CITY_AUTHORITY
+
+NO_SEAL_YET = "no certificate has been issued yet: the city seal that signs this list comes with the first"
 
 # Checks of pasted or uploaded data per client address and minute (each one parses and may inflate).
 VERIFY_POSTS_PER_MINUTE = 20
@@ -53,9 +54,11 @@ def keys_json(request):
 
 
 def status_json(request):
-    # The city seal signs the list; on a fresh installation the first request creates it.
-    with transaction.atomic():
-        key = actions.signing_key(CITY_AUTHORITY, actor=actors.SYSTEM)
+    # The city seal signs the list. It is made with the first certificate (or `cityloop seal rotate`),
+    # never by opening this page: a GET writes nothing. Before it exists nothing can be revoked.
+    key = queries.current_key(CITY_AUTHORITY)
+    if key is None:
+        return JsonResponse({"detail": NO_SEAL_YET}, status=404)
     return JsonResponse(published.status_list_document(key), json_dumps_params={"ensure_ascii": False})
 
 
