@@ -67,7 +67,7 @@ lint: $(TEST_STAMP) ## ruff (security rules, line length, format), mypy, import-
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/ruff format --check src tests bench tools
 	CITYLOOP_TESTING=1 CITYLOOP_DATA_DIR=$$(mktemp -d) $(BIN)/mypy
-	$(BIN)/lint-imports --no-cache
+	PYTHONPATH=tools $(BIN)/lint-imports --no-cache
 	CITYLOOP_TESTING=1 CITYLOOP_DATA_DIR=$$(mktemp -d) $(BIN)/cityloop makemigrations --check --dry-run
 
 messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed)

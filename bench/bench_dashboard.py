@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 from _postgres import fresh_postgres  # noqa: E402 - a sibling module of this script
-from cityloop.core.actors import SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,6 +91,7 @@ def run(args) -> None:
     from django.db import connection
     from django.test import Client
 
+    from cityloop.core.actors import SYSTEM
     from cityloop.hotline.loaders import synthetic
     from cityloop.hotline.models import Request
     from cityloop.hotline.performance import actions as performance_actions

@@ -32,7 +32,7 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from cityloop.hotline import classifier  # noqa: E402
+from cityloop.hotline.intake import classifier  # noqa: E402
 
 TASKS = [
     ("gov_cn", "gov_messages_cn/messages_labelled.csv", ["留言主题", "留言详情"], "一级分类"),

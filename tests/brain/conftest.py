@@ -42,7 +42,7 @@ def device_rows(places: dict, spec: list[tuple[str, str, str, str, str, int]]) -
 @pytest.fixture
 def devices(city, tiny_places):
     """Water meters W1..W3 (15 min) in D1S1C1, D1S2 and D2S1; a noise sensor N1 (1 min) in D2S2."""
-    from cityloop.brain.devices import register_devices
+    from cityloop.brain.actions.devices import register_devices
 
     report = register_devices(
         city=city,

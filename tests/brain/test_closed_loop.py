@@ -121,7 +121,7 @@ def test_a_silent_water_meter_opens_a_case_under_the_packs_water_category_withou
 
 
 def test_the_pack_rule_order_is_exact_then_kind_then_alarm_then_any(devices, city):
-    from cityloop.brain.loop import case_rule
+    from cityloop.brain.actions.alarms import case_rule
     from cityloop.brain.models import Device
     from cityloop.org.models import Category, DeviceCaseRule
 

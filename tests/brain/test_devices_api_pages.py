@@ -8,7 +8,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from cityloop.brain.devices import import_devices_csv
+from cityloop.brain.actions.devices import import_devices_csv
 from cityloop.brain.models import Device
 from cityloop.core.actors import SYSTEM
 

@@ -42,7 +42,7 @@ def _database_url() -> str:
 
 
 def _register(city, tiny_places, codes, gateway=""):
-    from cityloop.brain.devices import register_devices
+    from cityloop.brain.actions.devices import register_devices
 
     places = ["D1S1C1", "D1S2", "D2S1", "D2S2"]
     spec = [(c, "meter", "water", places[i % 4], "WATER", 900) for i, c in enumerate(codes)]

@@ -4,6 +4,7 @@ history so the pulse has something to show.  Registered in ``org.demo.DEMO_EXTEN
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db.models import Q
@@ -12,7 +13,9 @@ from cityloop.brain import rules
 from cityloop.brain.models import Device
 from cityloop.core import actors
 from cityloop.org import queries as org_queries
-from cityloop.org.models import Department, Jurisdiction
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Department, Jurisdiction
 
 DEMO_PREFIX = "DEMO-"
 DEMO_DEVICES = 2000
@@ -29,7 +32,7 @@ MIX = [
 
 
 def owner_for(city: Jurisdiction, kind: str) -> Department | None:
-    departments = Department.objects.filter(city=city, level="city")
+    departments = org_queries.departments(city, level="city")
     for needle in rules.OWNER_HINTS.get(kind, ()):
         found = (
             departments.filter(Q(name__contains=needle) | Q(name_en__contains=needle))
@@ -44,7 +47,7 @@ def owner_for(city: Jurisdiction, kind: str) -> Department | None:
 def _points(city: Jurisdiction, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """``n`` random points that fall inside some street of the city."""
     streets = list(
-        Jurisdiction.objects.filter(city=city, level="street")
+        org_queries.places(city, level="street")
         .exclude(min_lon=None)
         .values_list("min_lon", "min_lat", "max_lon", "max_lat")
     )
@@ -68,7 +71,7 @@ def _points(city: Jurisdiction, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
 
 def register_demo_devices(city: Jurisdiction, n: int = DEMO_DEVICES, *, seed: int = 11) -> int:
     """Register demo devices until there are ``n``; returns how many were added."""
-    from cityloop.brain.devices import register_devices
+    from cityloop.brain.actions.devices import register_devices
 
     have = Device.objects.filter(code__startswith=DEMO_PREFIX).count()
     if have >= n:
@@ -163,7 +166,7 @@ def load_history(hours: float = DEMO_HISTORY_HOURS, *, outages: int = 3) -> int:
             t = min(t + step, now)
             total += ingest_batch(sim.until(t), engine=engine, source="simulator", now=now).accepted
         check_silent(engine, now)
-        engine.checkpoint()
+        actions.commit(engine)
         actions.verify_cases(engine)
     return total
 

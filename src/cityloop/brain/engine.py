@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,8 @@ from django.db.models import F
 from cityloop.brain.archive import archive
 from cityloop.brain.detect.detectors import DetectorBank
 from cityloop.brain.detect.detectors import Kind as DetectorKind
-from cityloop.brain.loop import AlarmEvent, record_alarms
 from cityloop.brain.models import Checkpoint, Device, Hourly, RejectTally
+from cityloop.brain.rules import AlarmEvent
 from cityloop.core import config
 
 CHECKPOINT_NAME = "main"
@@ -177,8 +178,14 @@ class Engine:
         self.buffer.clear()
         self.pending = Pending()
 
-    def checkpoint(self, *, stream_seq: int | None = None) -> int:
-        """Commit everything processed so far (see the module docstring); returns the generation."""
+    def checkpoint(
+        self, *, record_alarms: Callable[[list[AlarmEvent]], object], stream_seq: int | None = None
+    ) -> int:
+        """Commit everything processed so far (see the module docstring); returns the generation.
+
+        Called only by :func:`cityloop.brain.actions.commit`, which passes the closed loop's
+        ``record_alarms``: the alarms (and the cases they open) commit in the checkpoint's transaction.
+        """
         generation = self.generation + 1
         seq = stream_seq if stream_seq is not None else (self.pending.stream_seq or self.stream_seq)
         archive.write_generation(self.root, self.state_dir, self.buffer, generation)
@@ -194,6 +201,7 @@ class Engine:
         os.replace(tmp, path)
         with transaction.atomic():
             self._store_pending()
+            record_alarms(self.pending.alarms)
             updated = Checkpoint.objects.filter(name=CHECKPOINT_NAME, generation=self.generation).update(
                 generation=generation,
                 stream_seq=seq,
@@ -253,7 +261,6 @@ class Engine:
         for (day, source, reason), count in self.pending.tallies.items():
             tally, _ = RejectTally.objects.get_or_create(day=day, source=source, reason=reason)
             RejectTally.objects.filter(pk=tally.pk).update(count=F("count") + count)
-        record_alarms(self.pending.alarms)
 
     def _claim_directory(self, cp: Checkpoint) -> None:
         """The brain directory belongs to one database; refuse (or, in tests, wipe) another's files."""

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from cityloop.brain.archive import archive
 from cityloop.brain.engine import brain_root
-from cityloop.brain.models import Alarm, AlarmStatus, Device, Hourly, RejectTally
+from cityloop.brain.models import Alarm, AlarmStatus, Checkpoint, Device, Hourly, RejectTally
 from cityloop.core import permissions
 from cityloop.core import queries as core_queries
 from cityloop.core.actors import Actor
-from cityloop.org.models import Jurisdiction
+from cityloop.org import queries as org_queries
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Jurisdiction
 
 NGSI_CONTEXT = ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"]
 
@@ -85,7 +89,7 @@ def pulse_hours(hours: int = 24, *, end: datetime | None = None) -> list[datetim
 
 def district_heat(city: Jurisdiction, hours: list[datetime], *, kind: str | None = None) -> dict:
     """Consumption per district and hour: {"districts": [...], "values": {(district id, hour): sum}}."""
-    districts = list(Jurisdiction.objects.filter(city=city, level="district").order_by("code"))
+    districts = list(org_queries.places(city, level="district").order_by("code"))
     qs = Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1], district__in=districts)
     if kind:
         qs = qs.filter(kind=kind)
@@ -134,3 +138,14 @@ def reject_counts() -> list[dict]:
 
 def device_alarm_counts() -> dict[int, int]:
     return dict(Alarm.objects.values_list("device_id").annotate(n=Count("id")))
+
+
+def open_alarm_counts() -> dict[str, int]:
+    """Open alarms by type (the metrics endpoint)."""
+    rows = Alarm.objects.filter(status=AlarmStatus.OPEN).order_by().values("type").annotate(n=Count("id"))
+    return {row["type"]: row["n"] for row in rows}
+
+
+def checkpoints() -> list[Checkpoint]:
+    """Every shard's checkpoint: readings, rejects, stream sequence and when it was written."""
+    return list(Checkpoint.objects.all())

@@ -141,3 +141,16 @@ def verified(normal_since: datetime | None, latest_normal: datetime | None, hour
 
 def case_title(kind_label: str, alarm_label: str, code: str) -> str:
     return f"{alarm_label}: {kind_label} {code}"
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """One alarm from the detectors, ready for the closed loop (``actions.alarms.record_alarms``)."""
+
+    device_idx: int
+    type: str
+    ts: float  # reading time, epoch seconds
+    value: float
+    score: float
+    evidence: dict
+    received_at: float  # wall clock when the triggering batch arrived

@@ -132,7 +132,7 @@ def run_nats(
                     if time.monotonic() >= deadline:
                         break
                     msgs = nats.fetch(fetch_batch, timeout=0.05)
-                engine.checkpoint(stream_seq=last)
+                actions.commit(engine, stream_seq=last)
                 stats.checkpoints += 1
             nats.ack(held)
             pace.worked()
@@ -225,7 +225,7 @@ def run_mqtt(
             with engines.session() as engine:
                 for batch in _mqtt_batch(msgs):
                     _ingest(engine, batch, "mqtt", stats)
-                engine.checkpoint()
+                actions.commit(engine)
                 stats.checkpoints += 1
             stats.messages += len(msgs)
             # QoS 1: acknowledged only now, so a crash before the commit has the broker send them again.
@@ -256,7 +256,7 @@ def run_inproc(
         batch = simulator.until(min(simulator.clock + checkpoint_every * rate, time.time()))
         with engines.session() as engine:
             _ingest(engine, batch, "simulator", stats)
-            engine.checkpoint()
+            actions.commit(engine)
             stats.checkpoints += 1
         stats.messages += 1
         pace.maintain()

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from cityloop.core import permissions
 from cityloop.core.actors import Actor, is_system, person
-from cityloop.core.models import Role
+from cityloop.core.models import ApiToken, AuditRecord, Role, User
 
 CITYWIDE_ROLES = permissions.CITYWIDE
 
@@ -34,6 +34,31 @@ def scope_of(actor: Actor) -> Scope:
     if user.role == Role.DEPARTMENT:
         return Scope(department_id=user.department_id, user_id=user.pk)
     return Scope(user_id=user.pk)
+
+
+def user_named(username: str) -> User | None:
+    return User.objects.filter(username=username).first()
+
+
+def users(**filters) -> QuerySet[User]:
+    return User.objects.filter(**filters)
+
+
+def live_token_count() -> int:
+    return ApiToken.objects.filter(revoked_at__isnull=True).count()
+
+
+def audit_record_count() -> int:
+    return AuditRecord.objects.count()
+
+
+def ever_audited(action: str) -> bool:
+    """Whether the trail holds any record of ``action`` (a loader's own mark, say)."""
+    return AuditRecord.objects.filter(action=action).exists()
+
+
+def latest_audit_records(limit: int) -> QuerySet[AuditRecord]:
+    return AuditRecord.objects.order_by("-seq")[:limit]
 
 
 def require_admin(actor: Actor, *, to: str) -> None:

@@ -28,6 +28,7 @@ from cityloop.hotline.handling.dispatch import (
     merge_requests,
 )
 from cityloop.hotline.intake.actions import Submission, submit_request
+from cityloop.hotline.models import Channel
 from cityloop.hotline.whistles.actions import (
     arbitrate_dispute,
     assess_department,
@@ -41,6 +42,7 @@ from cityloop.hotline.whistles.actions import (
 )
 
 __all__ = [
+    "Channel",
     "Submission",
     "submit_request",
     "classify_request",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -18,7 +19,9 @@ from cityloop.hotline import queries, rules
 from cityloop.hotline.handling.actions import nearly_overdue_window
 from cityloop.hotline.models import Channel, Order, OrderStatus, Request, Status
 from cityloop.org import queries as org_queries
-from cityloop.org.models import Category, Jurisdiction
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Category
 
 SCOPE = "hotline"
 
@@ -210,9 +213,9 @@ def filtered(actor: Actor, f: RequestFilters) -> QuerySet[Request]:
     if f.channel and f.channel not in Channel.values:
         errors["channel"] = f"one of {', '.join(Channel.values)}"
     lookups = {
-        "category": Category.objects.all(),
-        "street": Jurisdiction.objects.filter(level="street"),
-        "district": Jurisdiction.objects.filter(level="district"),
+        "category": org_queries.categories(),
+        "street": org_queries.places(level="street"),
+        "district": org_queries.places(level="district"),
     }
     for name, qs in lookups.items():
         code = getattr(f, name)
@@ -239,7 +242,7 @@ def filtered(actor: Actor, f: RequestFilters) -> QuerySet[Request]:
 def category_of(city, code: str, field: str = "category") -> Category:
     from django.core.exceptions import ValidationError
 
-    found = Category.objects.filter(city=city, code=code).first()
+    found = org_queries.category(city, code)
     if found is None:
         raise ValidationError({field: f"unknown category code {code!r}"})
     return found

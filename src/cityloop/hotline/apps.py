@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+RANKINGS_DENIED = "rankings are for the city's staff"
+
 
 class HotlineConfig(AppConfig):
     name = "cityloop.hotline"
@@ -25,9 +27,12 @@ class HotlineConfig(AppConfig):
         p.declare("hotline:search", p.SEARCH, menu=_("Search requests"))
         p.declare("hotline:import", p.DISPATCH, menu=_("Import calls"))
         # the leaders' pages
-        p.declare("leaders:dashboard", p.OVERVIEW, menu=_("Dashboard"))
-        p.declare("leaders:rankings", p.STAFF, menu=_("Rankings"))
-        p.declare("leaders:report", p.OVERVIEW, menu=_("Monthly report"))
+        # the dashboard and the report are the leaders' (and the dispatch centre's) view of the whole city;
+        # streets and departments see the rankings they are judged by, and the trends behind them
+        overview_only = "the dashboard and the monthly report are for leaders and the dispatch centre"
+        p.declare("leaders:dashboard", p.OVERVIEW, menu=_("Dashboard"), denied=overview_only)
+        p.declare("leaders:rankings", p.STAFF, menu=_("Rankings"), denied=RANKINGS_DENIED)
+        p.declare("leaders:report", p.OVERVIEW, menu=_("Monthly report"), denied=overview_only)
         # 吹哨报到
         p.declare("whistles:street", p.STREET, menu=_("Whistles"))
         p.declare("whistles:assess", p.STREET, menu=_("Assess departments"))

@@ -1,4 +1,5 @@
-"""Reads for Open311: requests with what their records need, tokens, and updates."""
+"""What the hotline publishes through an open door (Open311): the requests it may show with what
+their records need, the requests a batch token filed, and the public updates."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections import defaultdict
 
 from django.db.models import Prefetch, QuerySet
 
-from cityloop.hotline.models import Event, Order, OrderStatus, Request, Status
-from cityloop.org.models import PlaceName
+from cityloop.hotline.models import Event, Order, OrderStatus, Request
+from cityloop.hotline.models import Status as Status  # re-exported: the status vocabulary a door renders
+from cityloop.org import queries as org_queries
 
 CLOSED = (Status.CLOSED, Status.MERGED)
 POSTCODE = re.compile(r"^\d{5,6}$")
@@ -142,7 +144,7 @@ def client_update(request: Request, *, token_id: int, update_id: str) -> Event |
 def postcodes(city) -> dict[int, list[str]]:
     """Gazetteer postcodes per jurisdiction (ZIP codes in New York, 邮编 in Beijing)."""
     found: dict[int, list[str]] = defaultdict(list)
-    for name, jurisdiction_id in PlaceName.objects.filter(city=city).values_list("name", "jurisdiction_id"):
+    for name, jurisdiction_id in org_queries.place_names(city).values_list("name", "jurisdiction_id"):
         if POSTCODE.match(name):
             found[jurisdiction_id].append(name)
     return found

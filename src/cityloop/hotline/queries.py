@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from cityloop.core import calendars, permissions
@@ -280,3 +280,17 @@ def awaits_follow_up(request: Request) -> bool:
     return request.status == Status.REPLIED or (
         request.status == Status.MERGED and request.replied_at is not None and request.closed_at is None
     )
+
+
+def request_counts() -> dict[tuple[str, str], int]:
+    """Requests stored, by (channel, status) (the metrics endpoint)."""
+    rows = Request.objects.order_by().values("channel", "status").annotate(n=Count("id"))
+    return {(row["channel"], row["status"]): row["n"] for row in rows}
+
+
+def overdue_order_counts(now) -> dict[str, int]:
+    """Orders past their response deadline (not signed) and their finish deadline (signed, not replied)."""
+    return {
+        "response": Order.objects.filter(status=OrderStatus.PENDING, response_due__lt=now).count(),
+        "finish": Order.objects.filter(status=OrderStatus.SIGNED, finish_due__lt=now).count(),
+    }

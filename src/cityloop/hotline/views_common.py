@@ -7,41 +7,12 @@ from datetime import datetime
 
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import gettext, ngettext
 
 from cityloop.core import permissions
 from cityloop.hotline import rules
 from cityloop.hotline.handling.actions import nearly_overdue_window
 from cityloop.org import queries as org_queries
-from cityloop.org.models import Category, Department, Jurisdiction
-
-# The actions explain refusals in English; these fixed ones are translated for the page.
-DOMAIN_MESSAGES = (
-    gettext_noop("say what happened"),
-    gettext_noop("a phone number is needed so the citizen can be reached and track the request"),
-    gettext_noop("digits only (with an optional +, spaces or dashes), 5 to 20 characters"),
-    gettext_noop("not a valid e-mail address"),
-    gettext_noop("give both longitude and latitude, or neither"),
-    gettext_noop("say where it happened: an address, or longitude and latitude"),
-    gettext_noop("a return needs a reason the dispatcher can act on"),
-    gettext_noop("a progress note cannot be empty"),
-    gettext_noop("say what was agreed with the citizen"),
-    gettext_noop("an extension needs a reason"),
-    gettext_noop("an extension request is already waiting for the dispatcher"),
-    gettext_noop("say why the extension is refused"),
-    gettext_noop("the reply to the citizen cannot be empty"),
-    gettext_noop("sign the order before replying"),
-    gettext_noop("choose at least one street or department"),
-    gettext_noop("a unit is listed twice"),
-    gettext_noop("classify the request before dispatching it"),
-    gettext_noop("no suggestion: the category has no responsible unit; choose one"),
-    gettext_noop("give the reason for the decision"),
-    gettext_noop("this arbitration was already decided"),
-    gettext_noop("a request cannot be merged into itself"),
-    gettext_noop("already decided"),
-    gettext_noop("between 1 and 30 working days"),
-)
-
 
 # The hotline's two guards, as declared in core.permissions (HotlineConfig declares the menu pages).
 dispatcher_required = permissions.page(
@@ -89,12 +60,12 @@ def timer(due, now=None) -> Timer:
 
 
 def categories_of(city):
-    return Category.objects.filter(city=city).order_by("code")
+    return org_queries.categories(city).order_by("code")
 
 
 def unit_choices(city) -> list[tuple[str, str]]:
-    streets = Jurisdiction.objects.filter(city=city, level="street").order_by("code")
-    departments = Department.objects.filter(city=city).order_by("code")
+    streets = org_queries.places(city, level="street").order_by("code")
+    departments = org_queries.departments(city).order_by("code")
     return [(f"street:{s.pk}", f"{gettext('Street')}: {s.label}") for s in streets] + [
         (f"department:{d.pk}", f"{gettext('Department')}: {d.label}") for d in departments
     ]
@@ -105,10 +76,5 @@ def resolve_unit(value: str, city):
     kind, _sep, pk = (value or "").partition(":")
     if not pk.isdigit():
         return None
-    if kind == "street":
-        unit = Jurisdiction.objects.filter(city=city, level="street", pk=int(pk)).first()
-    elif kind == "department":
-        unit = Department.objects.filter(city=city, pk=int(pk)).first()
-    else:
-        return None
+    unit = org_queries.unit(city, kind, pk=int(pk))
     return (kind, unit) if unit is not None else None

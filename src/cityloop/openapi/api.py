@@ -8,7 +8,8 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as InputError
 
 from cityloop.brain import api as brain_api
-from cityloop.hotline.intake import api as hotline_api
+from cityloop.core.doors.forms import errors_in_english
+from cityloop.hotline import api as hotline_api
 from cityloop.services import api as services_api
 
 # Every operation can answer with these; the document says so even where the operation forgot to.
@@ -72,7 +73,7 @@ PILLARS = {"": hotline_api.router, "services": services_api.router, "brain": bra
 
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
-    errors = exc.message_dict if hasattr(exc, "message_dict") else {"__all__": exc.messages}
+    errors = errors_in_english(exc)
     return api.create_response(
         request, {"detail": [{"field": f, "message": " ".join(m)} for f, m in errors.items()]}, status=400
     )

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from cityloop.core import actions, actors, audit
-from cityloop.core.models import Role, User
+from cityloop.core import queries as core_queries
+from cityloop.core.permissions import Role
+
+if TYPE_CHECKING:
+    from cityloop.core.models import User
 from cityloop.org import actions as org_actions
 from cityloop.org import packs, queries
 from cityloop.org.models import CityPack, Department, Jurisdiction
@@ -61,9 +66,8 @@ DEMO_MARK = "demo.load"
 
 def is_demo_or_empty() -> bool:
     """True for a database without accounts, or one the demo loaded before (it leaves a mark in the trail)."""
-    from cityloop.core.models import AuditRecord
 
-    return not User.objects.exists() or AuditRecord.objects.filter(action=DEMO_MARK).exists()
+    return not core_queries.users().exists() or core_queries.ever_audited(DEMO_MARK)
 
 
 @transaction.atomic
@@ -80,7 +84,7 @@ def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User
     street, department = _demo_street(city, pack_code), _demo_department(city)
     accounts = []
     for persona in PERSONAS:
-        user = User.objects.filter(username=persona.username).first()
+        user = core_queries.user_named(persona.username)
         if user is None:
             user = actions.add_user(
                 username=persona.username,
@@ -117,7 +121,7 @@ def open311_key() -> tuple[str, Path]:
     path = Path(settings.DATA_DIR) / "demo-open311-key"
     if path.exists():
         return path.read_text(encoding="ascii").strip(), path
-    app = User.objects.filter(username="open311_app").first() or actions.add_user(
+    app = core_queries.user_named("open311_app") or actions.add_user(
         username="open311_app",
         password=DEMO_PASSWORD,
         role=Role.CITIZEN,

@@ -6,9 +6,18 @@ import threading
 from dataclasses import dataclass
 
 import shapely
+from django.db.models import QuerySet
 
 from cityloop.org.locator import Area, Locator
-from cityloop.org.models import Category, Department, Jurisdiction, PlaceName, Responsibility
+from cityloop.org.models import (
+    Category,
+    CityPack,
+    Department,
+    DeviceCaseRule,
+    Jurisdiction,
+    PlaceName,
+    Responsibility,
+)
 
 _cache: dict[int, Locator] = {}
 _places: dict[int, dict[str, Jurisdiction]] = {}
@@ -31,12 +40,11 @@ def default_city() -> Jurisdiction | None:
     from django.conf import settings
 
     wanted = settings.CITYLOOP_CITY
-    qs = cities()
     if wanted:
-        found = qs.filter(code=wanted).first() or qs.filter(pack__code=wanted).first()
+        found = city_by_code(wanted)
         if found is not None:
             return found
-    return qs.first()
+    return cities().first()
 
 
 def locator_for(city: Jurisdiction) -> Locator:
@@ -176,11 +184,100 @@ def units_by_pk(street_ids, department_ids) -> tuple[dict[int, Jurisdiction], di
 
 
 def responsibility_for(category: Category) -> Responsibility | None:
-    """The nearest responsibility row on the category or its ancestors."""
-    node: Category | None = category
-    while node is not None:
-        found = Responsibility.objects.filter(category=node).select_related("department").first()
-        if found is not None:
-            return found
-        node = node.parent
+    """The nearest responsibility row on the category or its ancestors (the index's one rule)."""
+    return responsibility_index([category.city_id]).responsibility(category.pk)
+
+
+# ------------------------------------------------------------------------------------------------
+# The places, departments and categories other apps read. They never query org's tables themselves
+# (import-linter's models-org contract): these return querysets they may narrow, order and count.
+
+
+def places(city=None, *, level: str | None = None, levels=None) -> QuerySet[Jurisdiction]:
+    """The city's jurisdictions (streets, districts, …), or every city's when ``city`` is None."""
+    qs = Jurisdiction.objects.all()
+    if city is not None:
+        qs = qs.filter(city=city)
+    if level is not None:
+        qs = qs.filter(level=level)
+    if levels is not None:
+        qs = qs.filter(level__in=list(levels))
+    return qs
+
+
+def place(city, *, level: str | None = None, code: str | None = None, pk: int | None = None):
+    """One jurisdiction of ``city`` by code or primary key, or None."""
+    qs = places(city, level=level)
+    if code is not None:
+        qs = qs.filter(code=code)
+    if pk is not None:
+        qs = qs.filter(pk=pk)
+    return qs.first()
+
+
+def city_by_code(code: str) -> Jurisdiction | None:
+    """A city by its own code or its pack's code (``beijing``, ``NYC``)."""
+    qs = cities()
+    return qs.filter(code=code).first() or qs.filter(pack__code=code).first()
+
+
+def departments(city=None, **filters) -> QuerySet[Department]:
+    qs = Department.objects.filter(**filters)
+    return qs.filter(city=city) if city is not None else qs
+
+
+def department(city=None, *, code: str | None = None, pk: int | None = None) -> Department | None:
+    qs = departments(city)
+    if code is not None:
+        qs = qs.filter(code=code)
+    if pk is not None:
+        qs = qs.filter(pk=pk)
+    return qs.first()
+
+
+def unit(city, kind: str, *, code: str | None = None, pk: int | None = None):
+    """A unit that receives orders: a street (``kind="street"``) or a department of ``city``, or None."""
+    if kind == "street":
+        return place(city, level="street", code=code, pk=pk)
+    if kind == "department":
+        return department(city, code=code, pk=pk)
     return None
+
+
+def categories(city=None, **filters) -> QuerySet[Category]:
+    qs = Category.objects.filter(**filters)
+    return qs.filter(city=city) if city is not None else qs
+
+
+def category(city, code: str) -> Category | None:
+    return categories(city, code=code).first()
+
+
+def category_parents(city=None) -> dict[int, int | None]:
+    """Every category's parent (None for a top-level one), to roll counts up the tree."""
+    return dict(categories(city).values_list("id", "parent_id"))
+
+
+def responsibilities(**filters) -> QuerySet[Responsibility]:
+    return Responsibility.objects.filter(**filters)
+
+
+def pack_of(city) -> CityPack | None:
+    return CityPack.objects.filter(city=city).first()
+
+
+def place_names(city) -> QuerySet[PlaceName]:
+    return PlaceName.objects.filter(city=city)
+
+
+def device_case_rules(city_id: int) -> QuerySet[DeviceCaseRule]:
+    return DeviceCaseRule.objects.filter(city_id=city_id)
+
+
+def on_city_change(receiver, uid: str) -> None:
+    """Call ``receiver(**kwargs)`` whenever a city, a place or a pack is saved or deleted (caches)."""
+    from django.db.models.signals import post_delete, post_save
+
+    for model in (Jurisdiction, CityPack):
+        post_save.connect(receiver, sender=model, dispatch_uid=f"{uid}-save-{model.__name__}")
+        post_delete.connect(receiver, sender=model, dispatch_uid=f"{uid}-delete-{model.__name__}")

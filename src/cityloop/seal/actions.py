@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from cityloop.core import actors, audit
 from cityloop.core.actors import Actor
+from cityloop.org import queries as org_queries
 from cityloop.org.queries import default_city
 from cityloop.seal import cose, keyring, queries, rules
 from cityloop.seal.models import CITY_AUTHORITY, Certificate, Counter, SigningKey
@@ -19,10 +20,8 @@ def _authority_name(authority: str) -> str:
     if authority == CITY_AUTHORITY:
         city = default_city()
         return city.name if city is not None else "CityLoop"
-    from cityloop.org.models import Department
-
     code = authority.split(":", 1)[1]
-    department = Department.objects.filter(code=code).first()
+    department = org_queries.department(code=code)
     return department.name if department is not None else code
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from cityloop.core import actions as core_actions
 from cityloop.core import actors
-from cityloop.core.models import User
+from cityloop.core import queries as core_queries
 from cityloop.services import actions, clock, queries
 from cityloop.services import actions as services_actions
 from cityloop.services.models import Bundle, GovRecord, ServiceItem, WindowDepartment
@@ -48,7 +48,7 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
     for code in data["window_departments"]:
         WindowDepartment.objects.get_or_create(department=departments[code])
     for user in data["users"]:
-        if not User.objects.filter(username=user["username"]).exists():
+        if not core_queries.users(username=user["username"]).exists():
             core_actions.add_user(
                 username=user["username"],
                 password=password or DEMO_PASSWORD,
@@ -59,13 +59,13 @@ def load(*, city, stdout=None, password: str | None = None) -> bool:
                 check_password=False,
             )
     for who in data.get("verified_identities", []):
-        citizen = User.objects.filter(username=who["username"]).first()
+        citizen = core_queries.user_named(who["username"])
         if citizen is not None and not citizen.id_number:
             actions.verify_identity(
                 citizen,
                 id_number=who["id_number"],
                 full_name=who["full_name"],
-                actor=User.objects.get(username=who["clerk"]),
+                actor=core_queries.users().get(username=who["clerk"]),
             )
     for record in data["records"]:
         GovRecord.objects.update_or_create(
@@ -127,8 +127,8 @@ def _demo_applications(data) -> int:
     """Run the demo citizen's applications through the real actions (idempotent: once per database)."""
     from cityloop.services.models import Application
 
-    citizen = User.objects.filter(username="citizen_wang").first()
-    clerk = User.objects.filter(username="window_liu").first()
+    citizen = core_queries.user_named("citizen_wang")
+    clerk = core_queries.user_named("window_liu")
     if (
         citizen is None
         or clerk is None
@@ -136,7 +136,7 @@ def _demo_applications(data) -> int:
         or Application.objects.filter(applicant=citizen).exists()
     ):
         return 0
-    approvers = {u["department"]: User.objects.get(username=u["username"]) for u in data["users"]}
+    approvers = {u["department"]: core_queries.users().get(username=u["username"]) for u in data["users"]}
     made = 0
     for code, stage in DEMO_APPLICATIONS:
         item = ServiceItem.objects.filter(code=code).first()

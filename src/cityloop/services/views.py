@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cityloop.core import queries as core_queries
 from cityloop.core.doors import uploads as weblimits
 from cityloop.core.doors.forms import run_action
-from cityloop.core.models import User
 from cityloop.services import actions, catalogue, queries, reductions
 from cityloop.services import actions as services_actions
 from cityloop.services.models import (
@@ -81,7 +81,7 @@ def bundle_page(request, code):
 def start(request):
     applicant = request.user
     if request.POST.get("applicant") and queries.is_clerk(request.user):
-        applicant = User.objects.filter(username=request.POST["applicant"]).first()
+        applicant = core_queries.user_named(request.POST["applicant"])
         if applicant is None:
             messages.error(request, _("applicant: no account %(name)s") % {"name": request.POST["applicant"]})
             return redirect("services:window")
@@ -255,7 +255,7 @@ def window(request):
 @require_POST
 def verify_identity(request):
     queries.require_clerk(request.user)
-    citizen = User.objects.filter(username=request.POST.get("applicant", "")).first()
+    citizen = core_queries.user_named(request.POST.get("applicant", ""))
     if citizen is None:
         messages.error(
             request, _("applicant: no account %(name)s") % {"name": request.POST.get("applicant", "")}

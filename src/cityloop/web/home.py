@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import Count
 
 from cityloop.core import audit
-from cityloop.core.models import ApiToken, AuditRecord, User
-from cityloop.org.models import Category, Department, Jurisdiction, Responsibility
+from cityloop.core import queries as core_queries
+from cityloop.org import queries as org_queries
 from cityloop.org.queries import default_city
+
+if TYPE_CHECKING:
+    from cityloop.core.models import User
 
 
 def public_context() -> dict:
@@ -17,13 +22,13 @@ def public_context() -> dict:
 def _city_counts(city) -> dict:
     if city is None:
         return {}
-    levels = dict(Jurisdiction.objects.filter(city=city).values_list("level").annotate(n=Count("id")))
+    levels = dict(org_queries.places(city).values_list("level").annotate(n=Count("id")))
     return {
         "districts": levels.get("district", 0),
         "streets": levels.get("street", 0),
         "communities": levels.get("community", 0),
-        "departments": Department.objects.filter(city=city).count(),
-        "categories": Category.objects.filter(city=city).count(),
+        "departments": org_queries.departments(city).count(),
+        "categories": org_queries.categories(city).count(),
     }
 
 
@@ -36,25 +41,25 @@ def context_for(user: User, role: str) -> dict:
     if role == "department" and user.department_id:
         context["department"] = user.department
         context["duties"] = (
-            Responsibility.objects.filter(department=user.department)
+            org_queries.responsibilities(department=user.department)
             .select_related("category")
             .order_by("category__code")
         )
     if role == "dispatcher" and city is not None:
         context["routes"] = (
-            Responsibility.objects.filter(category__city=city, category__depth=1)
+            org_queries.responsibilities(category__city=city, category__depth=1)
             .select_related("category", "department")
             .order_by("category__code")
         )
     if role == "leader" and city is not None:
         context["districts"] = (
-            Jurisdiction.objects.filter(city=city, level="district")
-            .annotate(streets=Count("children"))
-            .order_by("code")
+            org_queries.places(city, level="district").annotate(streets=Count("children")).order_by("code")
         )
     if role == "admin":
-        context["users_by_role"] = User.objects.values("role").annotate(n=Count("id")).order_by("role")
-        context["tokens"] = ApiToken.objects.filter(revoked_at__isnull=True).count()
+        context["users_by_role"] = (
+            core_queries.users().values("role").annotate(n=Count("id")).order_by("role")
+        )
+        context["tokens"] = core_queries.live_token_count()
         context["pack"] = getattr(city, "pack", None) if city else None
     if role == "auditor":
         context.update(audit_context(limit=10))
@@ -63,4 +68,4 @@ def context_for(user: User, role: str) -> dict:
 
 def audit_context(limit: int = 100) -> dict:
     verdict = audit.verify()
-    return {"verdict": verdict, "records": AuditRecord.objects.order_by("-seq")[:limit]}
+    return {"verdict": verdict, "records": core_queries.latest_audit_records(limit)}

@@ -29,7 +29,6 @@ from urllib.parse import urlparse
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -99,32 +98,26 @@ _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 def _state_families() -> list:
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    from cityloop.brain.models import Alarm, AlarmStatus, Checkpoint
-    from cityloop.core.models import AuditRecord
-    from cityloop.hotline.models import Order, OrderStatus, Request
+    from cityloop.brain import queries as brain_queries
+    from cityloop.core import queries as core_queries
+    from cityloop.hotline import queries as hotline_queries
 
     now = timezone.now()
     requests = GaugeMetricFamily(
         "cityloop_requests", "Requests stored, by channel and status.", labels=["channel", "status"]
     )
-    for row in Request.objects.order_by().values("channel", "status").annotate(n=Count("id")):
-        requests.add_metric([row["channel"], row["status"]], row["n"])
+    for (channel, status), n in hotline_queries.request_counts().items():
+        requests.add_metric([channel, status], n)
     overdue = GaugeMetricFamily(
         "cityloop_orders_overdue", "Orders past their response or finish deadline.", labels=["deadline"]
     )
-    overdue.add_metric(
-        ["response"], Order.objects.filter(status=OrderStatus.PENDING, response_due__lt=now).count()
-    )
-    overdue.add_metric(
-        ["finish"], Order.objects.filter(status=OrderStatus.SIGNED, finish_due__lt=now).count()
-    )
+    for deadline, n in hotline_queries.overdue_order_counts(now).items():
+        overdue.add_metric([deadline], n)
     alarms = GaugeMetricFamily(
         "cityloop_brain_alarms_open", "Open alarms of the city brain, by type.", labels=["type"]
     )
-    for row in (
-        Alarm.objects.filter(status=AlarmStatus.OPEN).order_by().values("type").annotate(n=Count("id"))
-    ):
-        alarms.add_metric([row["type"]], row["n"])
+    for alarm_type, n in brain_queries.open_alarm_counts().items():
+        alarms.add_metric([alarm_type], n)
     readings = CounterMetricFamily(
         "cityloop_brain_readings", "Readings the brain accepted, per shard.", labels=["shard"]
     )
@@ -142,13 +135,13 @@ def _state_families() -> list:
         "Seconds since a shard's last checkpoint: a stuck or dead worker grows it.",
         labels=["shard"],
     )
-    for point in Checkpoint.objects.all():
+    for point in brain_queries.checkpoints():
         readings.add_metric([point.name], point.readings)
         rejects.add_metric([point.name], point.rejects)
         stream.add_metric([point.name], point.stream_seq)
         age.add_metric([point.name], max(0.0, (now - point.updated_at).total_seconds()))
     trail = GaugeMetricFamily("cityloop_audit_records", "Records in the audit trail.")
-    trail.add_metric([], AuditRecord.objects.count())
+    trail.add_metric([], core_queries.audit_record_count())
     return [requests, overdue, alarms, readings, rejects, stream, age, trail]
 
 

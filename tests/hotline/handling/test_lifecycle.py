@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cityloop.core.actors import SYSTEM
 from cityloop.core.models import AuditRecord
@@ -116,7 +116,14 @@ def test_bulk_dispatch_skips_requests_without_a_suggestion_and_says_why(submit, 
     good, unclassified = submit(), submit(category="")
     result = actions.bulk_dispatch([good, unclassified], actor=dispatcher_li)
     assert result.dispatched == [good]
-    assert result.skipped[0][0] == unclassified and "category" in result.skipped[0][1]
+    # the reason is written for the dispatcher's page: in the page's language (Chinese by default)
+    assert (
+        result.skipped[0][0] == unclassified
+        and result.skipped[0][1] == "没有建议：该分类没有责任单位，请手动选择"
+    )
+    with translation.override("en"):
+        result = actions.bulk_dispatch([unclassified], actor=dispatcher_li)
+    assert "the category has no responsible unit" in result.skipped[0][1]
 
 
 def test_the_receiving_unit_signs_and_the_request_is_in_progress(submit, dispatcher_li, dept_water_zhao):

@@ -123,7 +123,7 @@ def test_the_street_closes_only_when_every_task_is_done_then_rates_each_departme
     actions.complete_task(
         Summons.objects.get(pk=water_summons.pk), note="已修复渗漏点", actor=dept_water_zhao
     )
-    with pytest.raises(ValidationError, match="close the whistle"):
+    with pytest.raises(ValidationError, match="请先结束吹哨"):  # Chinese, the default language
         actions.rate_department(Summons.objects.get(pk=water_summons.pk), score=5, actor=street_chen)
     actions.close_whistle(Whistle.objects.get(pk=whistle.pk), actor=street_chen)
     assert Whistle.objects.get(pk=whistle.pk).status == WhistleStatus.CLOSED

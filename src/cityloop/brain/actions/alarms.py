@@ -12,7 +12,6 @@ stayed normal (no alarm of the type) for ``CITYLOOP_BRAIN_VERIFY_HOURS`` of read
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -21,7 +20,9 @@ from django.utils import timezone, translation
 
 from cityloop.brain import rules
 from cityloop.brain.models import Alarm, AlarmStatus, Device
+from cityloop.brain.rules import AlarmEvent
 from cityloop.core import actors, audit
+from cityloop.org import queries as org_queries
 
 EVIDENCE_CAP = 50
 
@@ -39,19 +40,6 @@ def reopen_days() -> float:
 
     configured = getattr(settings, "CITYLOOP_BRAIN_REOPEN_DAYS", None)
     return float(configured or config.brain_reopen_days())
-
-
-@dataclass(frozen=True)
-class AlarmEvent:
-    """One alarm from the detectors, ready for the loop."""
-
-    device_idx: int
-    type: str
-    ts: float  # reading time, epoch seconds
-    value: float
-    score: float
-    evidence: dict
-    received_at: float  # wall clock when the triggering batch arrived
 
 
 def _dt(ts: float) -> datetime:
@@ -81,13 +69,9 @@ def _case_text(device: Device, alarm: Alarm) -> tuple[str, str]:
 
 def case_rule(device: Device, alarm_type: str):
     """The pack's rule for this device kind and alarm (exact, then kind × *, * × alarm, * × *), or None."""
-    from cityloop.org.models import DeviceCaseRule
-
     rules_here = {
         (r.kind, r.alarm): r
-        for r in DeviceCaseRule.objects.filter(city_id=device.city_id).select_related(
-            "category", "department"
-        )
+        for r in org_queries.device_case_rules(device.city_id).select_related("category", "department")
     }
     for key in ((device.kind, alarm_type), (device.kind, "*"), ("*", alarm_type), ("*", "*")):
         if key in rules_here:

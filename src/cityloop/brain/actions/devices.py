@@ -10,6 +10,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -22,7 +23,9 @@ from cityloop.brain.models import Device
 from cityloop.core import audit, permissions
 from cityloop.core.actors import Actor, is_system
 from cityloop.org import queries as org_queries
-from cityloop.org.models import Department, Jurisdiction
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Department, Jurisdiction
 
 REGISTRY_ROLES = permissions.ADMIN
 
@@ -63,7 +66,7 @@ def _check_rows(city: Jurisdiction, rows: list[dict], first_line: int) -> tuple[
             errors.append(f"line {n}: code: {code} is repeated (first on line {seen[code]})")
         seen.setdefault(code, n)
     existing = set(Device.objects.filter(code__in=list(seen)).values_list("code", flat=True))
-    departments = {d.code: d for d in Department.objects.filter(city=city)}
+    departments = {d.code: d for d in org_queries.departments(city)}
     for n, code, department in raw:
         if code in existing:
             errors.append(f"line {n}: code: {code} is already registered")
@@ -94,9 +97,7 @@ def register_devices(
         return ImportReport(errors=errors)
     areas = {
         j.code: j
-        for j in Jurisdiction.objects.filter(
-            city=city, code__in={c for _, placed in checked for c in placed if c}
-        )
+        for j in org_queries.places(city).filter(code__in={c for _, placed in checked for c in placed if c})
     }
     # idx stays dense; two concurrent importers collide on its unique constraint instead of sharing one.
     start = Device.objects.aggregate(m=Max("idx"))["m"]

@@ -1,7 +1,8 @@
-"""Writes of the brain outside the device registry (see :mod:`cityloop.brain.devices`).
+"""Readings: decode an upload, ingest it, commit the engine's checkpoint, verify waiting cases.
 
-Readings change state only through :func:`ingest.ingest_batch` inside an engine session; these
-functions are the entry points the adapters (HTTP, MQTT, NATS, simulator, worker) call.
+Readings change state only through :func:`ingest.ingest_batch` inside an engine session, and reach
+the database only when :func:`commit` checkpoints the engine; these functions are the entry points
+the adapters (HTTP, MQTT, NATS, simulator, worker) call.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 import time
 
 from cityloop.brain import engine as engines
-from cityloop.brain import loop
+from cityloop.brain.actions import alarms
 from cityloop.brain.detect.detectors import AlarmType
 from cityloop.brain.ingest.codec import Batch, CodecError, decode_arrow, decode_csv, decode_json
 from cityloop.brain.ingest.pipeline import IngestReport, check_silent, ingest_batch
@@ -52,14 +53,20 @@ def verify_cases(engine: engines.Engine) -> dict:
     def active(idx: int, alarm_type: str) -> bool:
         return bool(engine.bank.active([idx], AlarmType[alarm_type.upper()])[0])
 
-    return loop.verify(latest, active)
+    return alarms.verify(latest, active)
+
+
+def commit(engine: engines.Engine, *, stream_seq: int | None = None) -> int:
+    """Checkpoint what the engine processed: archive, detector state, pulse, tallies and the alarms
+    (with the cases they open or reopen) in one database transaction. Returns the generation."""
+    return engine.checkpoint(record_alarms=alarms.record_alarms, stream_seq=stream_seq)
 
 
 def upload_readings(batch: Batch, *, source: str, now: float | None = None) -> IngestReport:
     """Process a batch at once and commit it (the HTTP path; safe beside a running worker)."""
     with engines.session() as engine:
         report = ingest_batch(batch, engine=engine, source=source, now=now)
-        engine.checkpoint()
+        commit(engine)
         verify_cases(engine)
     return report
 
@@ -70,6 +77,6 @@ def run_maintenance(*, now: float | None = None) -> dict:
     with engines.session() as engine:
         silent = check_silent(engine, now)
         if silent or len(engine.buffer):
-            engine.checkpoint()
+            commit(engine)
         changed = verify_cases(engine)
     return {"silent": silent, **changed}

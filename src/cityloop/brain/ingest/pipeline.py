@@ -18,7 +18,7 @@ from cityloop.brain.archive.rollup import hourly_rollup
 from cityloop.brain.detect.detectors import Alarms, AlarmType, RejectReason
 from cityloop.brain.engine import Engine
 from cityloop.brain.ingest.codec import Batch
-from cityloop.brain.loop import AlarmEvent
+from cityloop.brain.rules import AlarmEvent
 
 UNREADABLE = "unreadable"  # a row the codec could not read at all (no device, no timestamp)
 NOT_BOUND = "not_bound"  # a device of another gateway than the one that sent it

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext
 
 
@@ -37,6 +38,23 @@ def field_errors(exc: ValidationError) -> list[tuple[str | None, str]]:
         for field, found in exc.message_dict.items()
         for m in found
     ]
+
+
+def errors_in_english(exc: ValidationError) -> dict[str, list[str]]:
+    """A refusal's messages as the API and the command line give them: in English, whatever the
+    request's language (the actions write messages once, translatable; pages show them translated)."""
+    with translation.override("en"):
+        if hasattr(exc, "error_dict"):
+            return {field: [str(m) for m in found] for field, found in exc.message_dict.items()}
+        return {"__all__": [str(m) for m in exc.messages]}
+
+
+def format_errors(exc: ValidationError) -> str:
+    """One line for a command's error: ``field: message; field: message`` (English)."""
+    errors = errors_in_english(exc)
+    if list(errors) == ["__all__"]:
+        return "; ".join(errors["__all__"])
+    return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
 
 
 def apply_errors(form, exc: ValidationError) -> None:

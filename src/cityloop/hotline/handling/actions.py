@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
@@ -46,7 +47,7 @@ def return_order(order: Order, *, reason: str, actor: Actor) -> Order:
     """退单: the unit sends the order back to the dispatcher with a reason."""
     queries.require_unit_member(actor, order)
     if not (reason or "").strip():
-        raise ValidationError({"reason": "a return needs a reason the dispatcher can act on"})
+        raise ValidationError({"reason": gettext_lazy("a return needs a reason the dispatcher can act on")})
     lock(order.request, order)
     before = _order_status(order, OrderStatus.RETURNED)
     order.returned_at, order.returned_reason = timezone.now(), reason.strip()
@@ -86,7 +87,7 @@ def add_note(order: Order, *, text: str, public: bool = False, actor: Actor) -> 
     lock(order.request, order)
     _require_active(order)
     if not (text or "").strip():
-        raise ValidationError({"text": "a progress note cannot be empty"})
+        raise ValidationError({"text": gettext_lazy("a progress note cannot be empty")})
     event(order.request, "note", actor=actor, order=order, text=text.strip(), public=public)
     audit.record(actor, "order.note", order, public=public)
 
@@ -100,7 +101,7 @@ def record_contact(order: Order, *, channel: str, summary: str, actor: Actor) ->
     if channel not in {"phone", "visit", "sms", "email"}:
         raise ValidationError({"channel": "one of phone, visit, sms, email"})
     if not (summary or "").strip():
-        raise ValidationError({"summary": "say what was agreed with the citizen"})
+        raise ValidationError({"summary": gettext_lazy("say what was agreed with the citizen")})
     now = timezone.now()
     request = order.request
     if request.first_response_at is None:
@@ -124,11 +125,13 @@ def request_extension(order: Order, *, days: int, reason: str, actor: Actor) -> 
     lock(order.request, order)
     _require_active(order)
     if not isinstance(days, int) or not 1 <= days <= 30:
-        raise ValidationError({"days": "between 1 and 30 working days"})
+        raise ValidationError({"days": gettext_lazy("between 1 and 30 working days")})
     if not (reason or "").strip():
-        raise ValidationError({"reason": "an extension needs a reason"})
+        raise ValidationError({"reason": gettext_lazy("an extension needs a reason")})
     if order.extensions.filter(approved__isnull=True).exists():
-        raise ValidationError({"order": "an extension request is already waiting for the dispatcher"})
+        raise ValidationError(
+            {"order": gettext_lazy("an extension request is already waiting for the dispatcher")}
+        )
     extension = Extension.objects.create(
         order=order,
         requested_by=signed_in(actor),
@@ -146,9 +149,9 @@ def decide_extension(extension: Extension, *, approve: bool, note: str = "", act
     queries.require_dispatcher(actor)
     lock(extension.order.request, extension.order, extension)
     if extension.approved is not None:
-        raise ValidationError({"extension": "already decided"})
+        raise ValidationError({"extension": gettext_lazy("already decided")})
     if not approve and not (note or "").strip():
-        raise ValidationError({"note": "say why the extension is refused"})
+        raise ValidationError({"note": gettext_lazy("say why the extension is refused")})
     extension.approved, extension.decided_at, extension.decision_note = approve, timezone.now(), note.strip()
     extension.decided_by = person(actor)
     extension.save(update_fields=["approved", "decided_at", "decision_note", "decided_by"])
@@ -175,10 +178,10 @@ def reply_order(order: Order, *, outcome: str, text: str, actor: Actor) -> Order
     if outcome not in rules.OUTCOMES:
         raise ValidationError({"outcome": f"one of {', '.join(rules.OUTCOMES)}"})
     if not (text or "").strip():
-        raise ValidationError({"text": "the reply to the citizen cannot be empty"})
+        raise ValidationError({"text": gettext_lazy("the reply to the citizen cannot be empty")})
     lock(order.request, order)
     if order.status == OrderStatus.PENDING:
-        raise ValidationError({"order": "sign the order before replying"})
+        raise ValidationError({"order": gettext_lazy("sign the order before replying")})
     before = _order_status(order, OrderStatus.REPLIED)
     now = timezone.now()
     order.replied_at, order.reply, order.outcome = now, text.strip(), outcome

@@ -29,7 +29,7 @@ from cityloop.hotline.schemas import (
     RequestOut,
     UnitRef,
 )
-from cityloop.org.models import Department, Jurisdiction
+from cityloop.org import queries as org_queries
 
 router = Router(auth=AUTH, tags=["dispatch"])
 
@@ -41,10 +41,7 @@ def _dispatcher(request):
 
 
 def _unit(city, ref: UnitRef, field: str = "units"):
-    if ref.kind == "street":
-        unit = Jurisdiction.objects.filter(city=city, level="street", code=ref.code).first()
-    else:
-        unit = Department.objects.filter(city=city, code=ref.code).first()
+    unit = org_queries.unit(city, "street" if ref.kind == "street" else "department", code=ref.code)
     if unit is None:
         raise ValidationError({field: f"no {ref.kind} with code {ref.code!r} in this city"})
     return unit

@@ -13,6 +13,7 @@ from cityloop.hotline.followup.actions import reopen_to_same_units
 from cityloop.hotline.handling.dispatch import dispatch_request
 from cityloop.hotline.intake.actions import Submission, submit_request
 from cityloop.hotline.models import Channel, Request, Status, Urgency
+from cityloop.org import queries as org_queries
 
 
 @transaction.atomic
@@ -72,8 +73,6 @@ def open_case(
 
 
 def _fallback_category(department):
-    from cityloop.org.models import Category
-
     duty = (
         department.responsibilities.select_related("category")
         .order_by("category__depth", "category__code")
@@ -81,7 +80,7 @@ def _fallback_category(department):
     )
     if duty is not None:
         return duty.category
-    return Category.objects.filter(city=department.city).order_by("depth", "code").first()
+    return org_queries.categories(department.city).order_by("depth", "code").first()
 
 
 @transaction.atomic

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
 from cityloop.core import rules as clock
@@ -16,7 +18,9 @@ from cityloop.hotline import queries, rules
 from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.models import Arbitration, Order, OrderStatus, Request, Status
 from cityloop.org import queries as org_queries
-from cityloop.org.models import Category, Department, Jurisdiction
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Category
 
 
 @transaction.atomic
@@ -95,10 +99,7 @@ def suggestions_for(requests: list[Request]) -> dict[int, list[tuple[str, object
 def resolve_targets(targets: list[rules.Target], city) -> list[tuple[str, object, str]]:
     units = []
     for target in targets:
-        if target.kind == "street":
-            unit = Jurisdiction.objects.filter(pk=target.pk, city=city, level="street").first()
-        else:
-            unit = Department.objects.filter(pk=target.pk, city=city).first()
+        unit = org_queries.unit(city, "street" if target.kind == "street" else "department", pk=target.pk)
         if unit is None:
             raise ValidationError(
                 {
@@ -118,14 +119,14 @@ def dispatch_request(
     queries.require_dispatcher(actor)
     lock(request)  # a second dispatcher's click on a stale queue page is judged against the row as it is
     if not units:
-        raise ValidationError({"units": "choose at least one street or department"})
+        raise ValidationError({"units": gettext_lazy("choose at least one street or department")})
     keys = [(kind, unit.pk) for kind, unit, _ in units]
     if len(set(keys)) != len(keys):
-        raise ValidationError({"units": "a unit is listed twice"})
+        raise ValidationError({"units": gettext_lazy("a unit is listed twice")})
     if request.category_id is None and request.suggested_category_id is not None:
         request.category = request.suggested_category  # dispatching on the suggestion accepts it
     if request.category_id is None:
-        raise ValidationError({"category": "classify the request before dispatching it"})
+        raise ValidationError({"category": gettext_lazy("classify the request before dispatching it")})
     now = timezone.now()
     limits = queries.limits_for(request.category, request.urgency)
     cal = queries.calendar_of(request.city)
@@ -180,7 +181,9 @@ def accept_suggestion(request: Request, *, actor: Actor) -> list[Order]:
     """One click: dispatch where the responsibility list points."""
     targets = suggest_targets(request)
     if not targets:
-        raise ValidationError({"units": "no suggestion: the category has no responsible unit; choose one"})
+        raise ValidationError(
+            {"units": gettext_lazy("no suggestion: the category has no responsible unit; choose one")}
+        )
     return dispatch_request(request, units=resolve_targets(targets, request.city), actor=actor)
 
 
@@ -208,7 +211,7 @@ def merge_requests(duplicate: Request, *, into: Request, actor: Actor) -> Reques
     """Handle a duplicate once: it follows the primary, and its citizen is still followed up."""
     queries.require_dispatcher(actor)
     if duplicate.pk == into.pk:
-        raise ValidationError({"into": "a request cannot be merged into itself"})
+        raise ValidationError({"into": gettext_lazy("a request cannot be merged into itself")})
     lock(*sorted((duplicate, into), key=lambda r: r.pk))  # in key order: two merges never wait on each other
     if into.status == Status.MERGED:
         raise ValidationError(
@@ -234,9 +237,9 @@ def decide_arbitration(
     queries.require_dispatcher(actor)
     lock(arbitration.request, arbitration)
     if arbitration.decided_at is not None:
-        raise ValidationError({"arbitration": "this arbitration was already decided"})
+        raise ValidationError({"arbitration": gettext_lazy("this arbitration was already decided")})
     if not decision.strip():
-        raise ValidationError({"decision": "give the reason for the decision"})
+        raise ValidationError({"decision": gettext_lazy("give the reason for the decision")})
     arbitration.decided_at = timezone.now()
     arbitration.decided_by = person(actor)
     arbitration.decision = decision

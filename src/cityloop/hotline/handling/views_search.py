@@ -16,7 +16,7 @@ from cityloop.hotline import export, queries
 from cityloop.hotline.forms import ImportForm, SearchForm
 from cityloop.hotline.intake.imports import import_requests
 from cityloop.hotline.views_common import categories_of, current_city, dispatcher_required
-from cityloop.org.models import Jurisdiction
+from cityloop.org import queries as org_queries
 
 PAGE = 200
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -28,7 +28,7 @@ def _day_start(day) -> datetime:
 
 def _filters(form: SearchForm, city) -> dict:
     data = form.cleaned_data
-    places = Jurisdiction.objects.filter(city=city)
+    places = org_queries.places(city)
     return {
         "status": data["status"],
         "channel": data["channel"],
@@ -46,7 +46,7 @@ def _filters(form: SearchForm, city) -> dict:
 @login_required
 def search(request):
     city = current_city()
-    places = Jurisdiction.objects.filter(city=city)
+    places = org_queries.places(city)
     form = SearchForm(
         request.GET or None,
         categories=categories_of(city),

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
 from cityloop.core.actors import Actor
@@ -30,7 +31,6 @@ from cityloop.hotline.models import (
     Urgency,
 )
 from cityloop.org import queries as org_queries
-from cityloop.org.models import Category
 
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,19}$")
 MAX_DESCRIPTION = 4000
@@ -106,17 +106,19 @@ def clean_submission(sub: Submission) -> None:
 def validate(sub: Submission, *, city, channel: str) -> dict:
     """Check a submission; return the cleaned facts or raise naming every bad field."""
     clean_submission(sub)
-    errors: dict[str, str] = {}
+    errors: dict[str, object] = {}  # English, or a lazy translation the page renders in its language
     description = (sub.description or "").strip()
     if not description:
-        errors["description"] = "say what happened"
+        errors["description"] = gettext_lazy("say what happened")
     elif len(description) > MAX_DESCRIPTION:
         errors["description"] = f"at most {MAX_DESCRIPTION} characters (got {len(description)})"
     phone = (sub.caller_phone or "").strip()
     if phone and not PHONE.match(phone):
-        errors["caller_phone"] = "digits only (with an optional +, spaces or dashes), 5 to 20 characters"
+        errors["caller_phone"] = gettext_lazy(
+            "digits only (with an optional +, spaces or dashes), 5 to 20 characters"
+        )
     elif not phone and channel in NEEDS_PHONE:
-        errors["caller_phone"] = (
+        errors["caller_phone"] = gettext_lazy(
             "a phone number is needed so the citizen can be reached and track the request"
         )
     email = (sub.caller_email or "").strip()
@@ -124,13 +126,13 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
         try:
             validate_email(email)
         except ValidationError:
-            errors["caller_email"] = "not a valid e-mail address"
+            errors["caller_email"] = gettext_lazy("not a valid e-mail address")
     if sub.urgency not in Urgency.values:
         errors["urgency"] = f"must be one of {', '.join(Urgency.values)}"
     lon = _number(sub.lon, "lon", -180, 180, errors)
     lat = _number(sub.lat, "lat", -90, 90, errors)
     if (lon is None) != (lat is None) and "lon" not in errors and "lat" not in errors:
-        errors["lat" if lat is None else "lon"] = "give both longitude and latitude, or neither"
+        errors["lat" if lat is None else "lon"] = gettext_lazy("give both longitude and latitude, or neither")
     address = (sub.address or "").strip()
     placement = None
     if lon is not None and lat is not None:
@@ -138,12 +140,12 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
         if placement is None:
             errors["lon"] = org_queries.locator_for(city).describe_outside(lon, lat)
     elif not address and "lon" not in errors and "lat" not in errors:
-        errors["address"] = "say where it happened: an address, or longitude and latitude"
+        errors["address"] = gettext_lazy("say where it happened: an address, or longitude and latitude")
     elif address:
         placement = org_queries.locate_text(city, address)
     category = None
     if sub.category_code:
-        category = Category.objects.filter(city=city, code=sub.category_code).first()
+        category = org_queries.category(city, sub.category_code)
         if category is None:
             errors["category"] = f"unknown category code {sub.category_code!r}"
     if len(sub.title or "") > 200:

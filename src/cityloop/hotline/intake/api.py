@@ -15,7 +15,6 @@ from typing import Literal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 from django.utils import timezone
 from ninja import File, Form, Header, Query, Router, Status, UploadedFile
@@ -56,7 +55,6 @@ from cityloop.hotline.schemas import (
     TrackOut,
 )
 from cityloop.org import queries as org_queries
-from cityloop.org.models import CityPack, Jurisdiction
 
 router = Router(auth=AUTH, tags=["requests"])
 _RENDERER = JSONRenderer()  # what the mounting API renders with (openapi/api.py sets no other)
@@ -73,9 +71,7 @@ def _forget_city(**_kwargs) -> None:
     _city_cache.clear()
 
 
-for _model in (Jurisdiction, CityPack):
-    post_save.connect(_forget_city, sender=_model, dispatch_uid=f"hotline-api-city-{_model.__name__}")
-    post_delete.connect(_forget_city, sender=_model, dispatch_uid=f"hotline-api-city-del-{_model.__name__}")
+org_queries.on_city_change(_forget_city, uid="hotline-api-city")
 
 
 _sqlite_writer = threading.Lock()

@@ -7,10 +7,14 @@ import logging
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from cityloop.org.models import Category
+from cityloop.org import queries as org_queries
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Category
 
 log = logging.getLogger("cityloop.hotline")
 _lock = threading.Lock()
@@ -65,8 +69,8 @@ def suggest(city, text: str) -> tuple[Category | None, float | None]:
     suggestion = model.predict([text])[0]
     label = suggestion.label
     category = (
-        Category.objects.filter(city=city, code=label).first()
-        or Category.objects.filter(city=city, name=label).order_by("depth").first()
-        or Category.objects.filter(city=city, name_en=label).order_by("depth").first()
+        org_queries.category(city, label)
+        or org_queries.categories(city, name=label).order_by("depth").first()
+        or org_queries.categories(city, name_en=label).order_by("depth").first()
     )
     return category, float(suggestion.confidence)

@@ -10,12 +10,12 @@ from datetime import timedelta
 from django.utils import timezone
 
 from cityloop.core import actors
-from cityloop.core.models import User
+from cityloop.core import queries as core_queries
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.intake import access
 from cityloop.hotline.models import Channel, IdempotencyKey, Order, Request
-from cityloop.org.models import Category, CityPack, Department, Jurisdiction
+from cityloop.org import queries as org_queries
 
 COUNT = 60
 # (text, category code) per language; the codes exist in the built-in packs.
@@ -66,7 +66,7 @@ def _points(city, street):
     from shapely.geometry import shape
 
     others = list(
-        Jurisdiction.objects.filter(city=city, level="street")
+        org_queries.places(city, level="street")
         .exclude(pk=street.pk)
         .exclude(geometry="")
         .order_by("code")[:12]
@@ -80,14 +80,14 @@ def _points(city, street):
 
 
 def _persona(username):
-    return User.objects.filter(username=username).first()
+    return core_queries.user_named(username)
 
 
 def load(*, city, stdout=None) -> None:
     scope = f"demo:{city.code}"
     if IdempotencyKey.objects.filter(scope=scope).exists():
         return
-    pack = CityPack.objects.filter(city=city).first()
+    pack = org_queries.pack_of(city)
     language = "zh" if pack is not None and pack.default_language.startswith("zh") else "en"
     dispatcher, street_user, dept_user = (
         _persona("dispatcher_li"),
@@ -98,9 +98,9 @@ def load(*, city, stdout=None) -> None:
     if street_user is None or street_user.street is None or dispatcher is None:
         return
     street = street_user.street
-    department = dept_user.department if dept_user else Department.objects.filter(city=city).first()
+    department = dept_user.department if dept_user else org_queries.departments(city).first()
     places = _points(city, street)
-    samples = [(t, c) for t, c in SAMPLES[language] if Category.objects.filter(city=city, code=c).exists()]
+    samples = [(t, c) for t, c in SAMPLES[language] if org_queries.categories(city, code=c).exists()]
     if not places or not samples:
         return
     now = timezone.now()
@@ -162,7 +162,7 @@ def _advance(request, stage, i, *, unit, street, department, dispatcher, street_
         return
     if request.category_id is None and request.suggested_category_id is None:
         actions.classify_request(
-            request, Category.objects.get(city=request.city, code=_code(request)), actor=dispatcher
+            request, org_queries.categories(request.city).get(code=_code(request)), actor=dispatcher
         )
     to_street = unit.pk == street.pk and i % 2 == 0
     target = ("street", street, "street") if to_street else ("department", department, "direct")
@@ -210,9 +210,7 @@ def _advance(request, stage, i, *, unit, street, department, dispatcher, street_
 
 
 def _code(request):
-    return (
-        Category.objects.filter(city=request.city, depth=3).order_by("code").values_list("code", flat=True)[0]
-    )
+    return org_queries.categories(request.city, depth=3).order_by("code").values_list("code", flat=True)[0]
 
 
 def _say(request, zh: str, en: str) -> str:
@@ -252,11 +250,7 @@ def _demo_whistle(city, street_user, dept_user, language: str) -> bool:
     )
     if case is None or dept_user is None or dept_user.department is None:
         return False
-    other = (
-        Department.objects.filter(city=city, level="city")
-        .exclude(pk=dept_user.department_id)
-        .order_by("code")
-    )
+    other = org_queries.departments(city, level="city").exclude(pk=dept_user.department_id).order_by("code")
     departments = [dept_user.department, *other[:1]]
     title, need = (
         ("路面塌陷，地下管线待查", "水务查漏，城管协调占道施工")

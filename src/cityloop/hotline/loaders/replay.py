@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -24,7 +25,9 @@ from cityloop.core.actors import Actor
 from cityloop.hotline.models import Channel, Order, OrderStatus, Request, Status
 from cityloop.org import actions as org_actions
 from cityloop.org import queries as org_queries
-from cityloop.org.models import Category, Department, Jurisdiction
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Jurisdiction
 
 
 @dataclass(frozen=True)
@@ -126,10 +129,7 @@ def _coordinate(value: str, low: float, high: float, name: str) -> float | None:
 
 def _city_for(fmt: Format, city_code: str | None, actor: Actor) -> Jurisdiction:
     if city_code:
-        found = (
-            Jurisdiction.objects.filter(level="city").filter(code=city_code).first()
-            or Jurisdiction.objects.filter(level="city", pack__code=city_code).first()
-        )
+        found = org_queries.city_by_code(city_code)
         if found is None:
             raise ValueError(f"--city {city_code!r}: no such city in the database")
         return found
@@ -165,9 +165,9 @@ def replay(
         city = _city_for(fmt, city_code, actor)
         tz = ZoneInfo(getattr(getattr(city, "pack", None), "timezone", None) or fmt.timezone)
         cal = calendars.for_city(getattr(getattr(city, "pack", None), "calendar", None) or "weekday", tz=tz)
-        departments = {d.code: d for d in Department.objects.filter(city=city)}
-        categories = {c.name: c for c in Category.objects.filter(city=city, depth=1)}
-        has_shapes = Jurisdiction.objects.filter(city=city, level="street").exclude(geometry="").exists()
+        departments = {d.code: d for d in org_queries.departments(city)}
+        categories = {c.name: c for c in org_queries.categories(city, depth=1)}
+        has_shapes = org_queries.places(city, level="street").exclude(geometry="").exists()
         existing = set(
             Request.objects.filter(city=city, channel=Channel.REPLAY).values_list("tracking_no", flat=True)
         )
@@ -297,10 +297,7 @@ def _locate(city, requests: list[Request], report: ReplayReport) -> None:
     batch = org_queries.locator_for(city).locate_many(
         np.array([r.lon for r in located]), np.array([r.lat for r in located])
     )
-    codes = {
-        j.code: j
-        for j in Jurisdiction.objects.filter(city=city, level__in=["district", "street", "community"])
-    }
+    codes = {j.code: j for j in org_queries.places(city, levels=["district", "street", "community"])}
     for i, request in enumerate(located):
         location = batch.location(i)
         if location is None:

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from cityloop.core import actors, audit
 from cityloop.hotline.models import Channel, FollowUp, Order, OrderStatus, Request, Status
-from cityloop.org.models import Category, Jurisdiction, Responsibility
+from cityloop.org import queries as org_queries
 
 HOUR_US = 3_600_000_000
 RETURN_REASON = "不属于本单位职责"
@@ -109,14 +109,12 @@ def generate(
     end = end or timezone.now()
     start = end - timedelta(days=30.4 * months)
     streets = list(
-        Jurisdiction.objects.filter(city=city, level="street")
-        .order_by("id")
-        .values_list("id", "parent_id", "geometry")
+        org_queries.places(city, level="street").order_by("id").values_list("id", "parent_id", "geometry")
     )
     if not streets:
         raise ValueError("the city has no streets; import a city pack first")
     leaves = list(
-        Category.objects.filter(city=city, children__isnull=True).order_by("id").values_list("id", "name")
+        org_queries.categories(city, children__isnull=True).order_by("id").values_list("id", "name")
     )
     if not leaves:
         raise ValueError("the city has no request categories; import a city pack first")
@@ -394,18 +392,13 @@ def _indexes_rebuilt_after(models, *, enabled: bool):
 
 
 def _duties(city) -> dict[int, tuple[int, str]]:
-    """Leaf category → (responsible department, route), walking up the tree."""
-    rows = {
-        r.category_id: (r.department_id, r.route) for r in Responsibility.objects.filter(category__city=city)
-    }
-    parents = dict(Category.objects.filter(city=city).values_list("id", "parent_id"))
+    """Category → (responsible department, route): the responsibility list's own rule (up the tree)."""
+    index = org_queries.responsibility_index([city.pk])
     result = {}
-    for cat in parents:
-        node = cat
-        while node and node not in rows:
-            node = parents.get(node)
-        if node:
-            result[cat] = rows[node]
+    for category_id in index.parent_of:
+        found = index.responsibility(category_id)
+        if found is not None:
+            result[category_id] = (found.department_id, found.route)
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import shapely
 from django.conf import settings
@@ -15,7 +16,10 @@ from cityloop.core.doors import charts
 from cityloop.hotline.models import Assessment, Order, OrderStatus, Summons, WhistleStatus
 from cityloop.hotline.performance import rates, stats
 from cityloop.hotline.performance.rates import Counts
-from cityloop.org.models import Category, Department, Jurisdiction
+from cityloop.org import queries as org_queries
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Category, Jurisdiction
 
 LEVELS = ("district", "street", "community", "department")
 _paths_cache: dict[tuple, list] = {}
@@ -45,14 +49,14 @@ def last_months(last: date, n: int) -> list[date]:
 
 def districts(city) -> list[Jurisdiction]:
     return list(
-        Jurisdiction.objects.filter(city=city, level="district")
+        org_queries.places(city, level="district")
         .order_by("code")
         .only("id", "code", "name", "name_en", "level", "parent_id")
     )
 
 
 def top_categories(city) -> list[Category]:
-    return list(Category.objects.filter(city=city, depth=1).order_by("code"))
+    return list(org_queries.categories(city, depth=1).order_by("code"))
 
 
 def latest_month() -> date:
@@ -62,12 +66,12 @@ def latest_month() -> date:
 
 def units(kind: str, city, district_id: int | None = None) -> dict[int, object]:
     if kind == "department":
-        qs = Department.objects.filter(city=city)
+        qs = org_queries.departments(city)
         if district_id:
             qs = qs.filter(district_id=district_id)
         return {d.pk: d for d in qs}
     # never the outlines: a street's GeoJSON is kilobytes, and a ranking lists hundreds of units
-    qs = Jurisdiction.objects.filter(city=city, level=kind)
+    qs = org_queries.places(city, level=kind)
     if district_id and kind == "street":
         qs = qs.filter(parent_id=district_id)
     elif district_id and kind == "community":
@@ -92,7 +96,7 @@ def street_paths(city, district_id: int | None) -> list[tuple[str, str, str]]:
         found = _paths_cache.get(key)
     if found is not None:
         return found
-    qs = Jurisdiction.objects.filter(city=city, level="street").exclude(geometry="")
+    qs = org_queries.places(city, level="street").exclude(geometry="")
     if district_id:
         qs = qs.filter(parent_id=district_id)
     shapes = [charts.Shape(str(j.pk), j.label, shapely.from_geojson(j.geometry)) for j in qs]
@@ -144,7 +148,7 @@ def dashboard(
     function = rates.RATE_FUNCTIONS[rate]
     values = {str(pk): function(c) for pk, c in street_counts.items()}
     map_svg = charts.choropleth(paths, values, title=rate_label or rate, no_data=no_data)
-    names = {c.pk: c for c in Category.objects.filter(city=city, depth=1)}
+    names = {c.pk: c for c in org_queries.categories(city, depth=1)}
     hot = sorted(
         ((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),
         key=lambda item: -item[1].received,
@@ -178,7 +182,7 @@ def overdue_orders(
     # "+ 0" keeps the planner off the request's own indexes (a district holds ~60,000 requests; the
     # overdue orders are far fewer): the orders drive, each joined to its request by primary key.
     annotations, narrow = {}, {}
-    if Jurisdiction.objects.filter(level="city").count() > 1:
+    if org_queries.cities().count() > 1:
         annotations["in_city"], narrow["in_city"] = F("request__city_id") + 0, city.pk
     if district_id:
         annotations["in_district"], narrow["in_district"] = F("request__district_id") + 0, district_id

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from cityloop.hotline.models import MonthlyStat, Order, OrderStatus, Request, Status
 from cityloop.hotline.performance.rates import Counts
-from cityloop.org.models import Category
+from cityloop.org import queries as org_queries
 
 AREA_LEVELS = ("district", "street", "community")
 COUNT_FIELDS = [f for f in Counts.__dataclass_fields__]
@@ -51,12 +51,13 @@ def previous_month(month: date) -> date:
 
 
 def category_roots() -> dict[int, int]:
-    parents = dict(Category.objects.values_list("id", "parent_id"))
+    parents = org_queries.category_parents()
     roots: dict[int, int] = {}
     for cat_id in parents:
         node = cat_id
-        while parents.get(node):
-            node = parents[node]
+        parent = parents.get(node)
+        while parent:
+            node, parent = parent, parents.get(parent)
         roots[cat_id] = node
     return roots
 

@@ -7,7 +7,6 @@ from datetime import date
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from cityloop.core import permissions
 from cityloop.core.doors import charts
 from cityloop.core.permissions import Role
+from cityloop.hotline.apps import RANKINGS_DENIED
 from cityloop.hotline.performance import leaders, rates, stats
 from cityloop.hotline.templatetags.rate_format import pct, pp
 from cityloop.org.queries import default_city
@@ -37,18 +37,9 @@ LEVEL_LABELS = {
 }
 
 
-# The dashboard and the report are the leaders' (and the dispatch centre's) view of the whole city;
-# streets and departments see the rankings they are judged by, and the trends behind them.
-def _require_staff(user) -> None:
-    permissions.require(user, permissions.STAFF, "rankings are for the city's staff")
-
-
-def _require_overview(user) -> None:
-    permissions.require(
-        user,
-        permissions.OVERVIEW,
-        "the dashboard and the monthly report are for leaders and the dispatch centre",
-    )
+# Who may open each page is declared in HotlineConfig.ready() (leaders:dashboard, :rankings, :report);
+# a unit's ranking and trend pages, not in the menu, take the rankings' rule.
+staff_page = permissions.page(permissions.STAFF, denied=RANKINGS_DENIED)
 
 
 def _month(value: str | None, default: date) -> date:
@@ -86,9 +77,8 @@ def _city_or_404():
     return city
 
 
-@login_required
+@permissions.page("leaders:dashboard")
 def dashboard(request):
-    _require_overview(request.user)
     city = _city_or_404()
     latest = leaders.latest_month()
     last = _month(request.GET.get("to"), latest)
@@ -121,17 +111,15 @@ def dashboard(request):
     )
 
 
-@login_required
+@permissions.page("leaders:rankings")
 def rankings(request):
     """The menu's entry: a street official starts at the streets, department staff at the departments."""
-    _require_staff(request.user)
     kind = "department" if request.user.role == Role.DEPARTMENT else "street"
     return redirect("leaders:ranking", kind)
 
 
-@login_required
+@staff_page
 def ranking(request, kind: str):
-    _require_staff(request.user)
     if kind not in leaders.LEVELS:
         raise Http404
     city = _city_or_404()
@@ -174,9 +162,8 @@ def ranking(request, kind: str):
     )
 
 
-@login_required
+@staff_page
 def unit_trend(request, kind: str, pk: int):
-    _require_staff(request.user)
     if kind not in leaders.LEVELS:
         raise Http404
     city = _city_or_404()
@@ -206,9 +193,8 @@ def unit_trend(request, kind: str, pk: int):
     )
 
 
-@login_required
+@permissions.page("leaders:report")
 def monthly_report(request):
-    _require_overview(request.user)
     city = _city_or_404()
     month = _month(request.GET.get("month"), leaders.latest_month())
     previous = stats.previous_month(month)

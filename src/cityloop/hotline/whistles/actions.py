@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import actors, audit
 from cityloop.core import rules as clock
@@ -61,25 +62,25 @@ def blow_whistle(
     _require_street_official(actor, street)
     errors = {}
     if not departments:
-        errors["departments"] = "summon at least one department"
+        errors["departments"] = gettext_lazy("summon at least one department")
     elif len({d.pk for d in departments}) != len(departments):
-        errors["departments"] = "a department is listed twice"
+        errors["departments"] = gettext_lazy("a department is listed twice")
     elif any(d.city_id != street.city_id for d in departments):
-        errors["departments"] = "every department must belong to this city"
+        errors["departments"] = gettext_lazy("every department must belong to this city")
     if not (title or "").strip():
-        errors["title"] = "name the problem"
+        errors["title"] = gettext_lazy("name the problem")
     if not (need or "").strip():
-        errors["need"] = "say what is needed from the departments"
+        errors["need"] = gettext_lazy("say what is needed from the departments")
     now = timezone.now()
     report_due = report_due or report_in_due(now, urgent=urgent, city=street.city)
     if report_due <= now:
-        errors["report_due"] = "the report-in deadline must be in the future"
+        errors["report_due"] = gettext_lazy("the report-in deadline must be in the future")
     if finish_due is None:
-        errors["finish_due"] = "set a finish deadline"
+        errors["finish_due"] = gettext_lazy("set a finish deadline")
     elif finish_due <= report_due:
-        errors["finish_due"] = "the finish deadline must come after the report-in deadline"
+        errors["finish_due"] = gettext_lazy("the finish deadline must come after the report-in deadline")
     if request is not None and request.street_id != street.pk:
-        errors["request"] = "a street blows the whistle on its own cases"
+        errors["request"] = gettext_lazy("a street blows the whistle on its own cases")
     if errors:
         raise ValidationError(errors)
     whistle = Whistle.objects.create(
@@ -104,7 +105,7 @@ def _require_summoned(summons: Summons) -> None:
     if summons.status != SummonStatus.SUMMONED:
         raise ValidationError({"summons": _("already %(status)s") % {"status": summons.get_status_display()}})
     if summons.whistle.status != WhistleStatus.OPEN:
-        raise ValidationError({"whistle": "the whistle is closed"})
+        raise ValidationError({"whistle": gettext_lazy("the whistle is closed")})
 
 
 @transaction.atomic
@@ -114,7 +115,7 @@ def report_in(summons: Summons, *, responsible_person: str, actor: Actor) -> Sum
     _require_department(actor, summons)
     _require_summoned(summons)
     if not (responsible_person or "").strip():
-        raise ValidationError({"responsible_person": "name the person responsible"})
+        raise ValidationError({"responsible_person": gettext_lazy("name the person responsible")})
     now = timezone.now()
     summons.status, summons.responsible_person, summons.reported_at = (
         SummonStatus.ACCEPTED,
@@ -140,7 +141,9 @@ def dispute_summons(summons: Summons, *, reason: str, actor: Actor) -> Summons:
     _require_department(actor, summons)
     _require_summoned(summons)
     if not (reason or "").strip():
-        raise ValidationError({"reason": "a dispute needs a reason the city dispatcher can judge"})
+        raise ValidationError(
+            {"reason": gettext_lazy("a dispute needs a reason the city dispatcher can judge")}
+        )
     summons.status, summons.dispute_reason, summons.reported_at = (
         SummonStatus.DISPUTED,
         reason.strip(),
@@ -157,9 +160,9 @@ def arbitrate_dispute(summons: Summons, *, uphold: bool, note: str, actor: Actor
     queries.require_dispatcher(actor)
     lock(summons.whistle, summons)
     if summons.status != SummonStatus.DISPUTED:
-        raise ValidationError({"summons": "only a disputed summons is arbitrated"})
+        raise ValidationError({"summons": gettext_lazy("only a disputed summons is arbitrated")})
     if not (note or "").strip():
-        raise ValidationError({"note": "give the reason for the decision"})
+        raise ValidationError({"note": gettext_lazy("give the reason for the decision")})
     before = summons.status
     summons.status = SummonStatus.RELEASED if uphold else SummonStatus.SUMMONED
     summons.arbitration_note = note.strip()
@@ -200,11 +203,11 @@ def complete_task(summons: Summons, *, note: str, actor: Actor) -> Summons:
     lock(summons.whistle, summons)
     _require_department(actor, summons)
     if summons.status != SummonStatus.ACCEPTED:
-        raise ValidationError({"summons": "report in before completing the task"})
+        raise ValidationError({"summons": gettext_lazy("report in before completing the task")})
     if summons.task_done_at is not None:
-        raise ValidationError({"summons": "the task is already done"})
+        raise ValidationError({"summons": gettext_lazy("the task is already done")})
     if not (note or "").strip():
-        raise ValidationError({"note": "say what was done"})
+        raise ValidationError({"note": gettext_lazy("say what was done")})
     summons.task_done_at, summons.task_note = timezone.now(), note.strip()
     summons.save(update_fields=["task_done_at", "task_note"])
     audit.record(actor, "whistle.task_done", summons)
@@ -217,7 +220,7 @@ def close_whistle(whistle: Whistle, *, actor: Actor) -> Whistle:
     lock(whistle)  # report-ins and task completions lock it too, so none lands after the check below
     _require_street_official(actor, whistle.street)
     if whistle.status != WhistleStatus.OPEN:
-        raise ValidationError({"whistle": "already closed"})
+        raise ValidationError({"whistle": gettext_lazy("already closed")})
     pending = [
         s.department.label
         for s in whistle.summonses.select_related("department")
@@ -240,13 +243,13 @@ def rate_department(summons: Summons, *, score: int, comment: str = "", actor: A
     lock(summons.whistle, summons)
     _require_street_official(actor, summons.whistle.street)
     if summons.whistle.status != WhistleStatus.CLOSED:
-        raise ValidationError({"whistle": "close the whistle before rating the departments"})
+        raise ValidationError({"whistle": gettext_lazy("close the whistle before rating the departments")})
     if summons.status != SummonStatus.ACCEPTED:
-        raise ValidationError({"summons": "only departments that reported in are rated"})
+        raise ValidationError({"summons": gettext_lazy("only departments that reported in are rated")})
     if summons.rating is not None:
-        raise ValidationError({"rating": "already rated"})
+        raise ValidationError({"rating": gettext_lazy("already rated")})
     if not isinstance(score, int) or not 1 <= score <= 5:
-        raise ValidationError({"rating": "a whole number from 1 to 5"})
+        raise ValidationError({"rating": gettext_lazy("a whole number from 1 to 5")})
     summons.rating, summons.rating_comment = score, (comment or "").strip()
     summons.save(update_fields=["rating", "rating_comment"])
     audit.record(actor, "whistle.rate", summons, after=score)
@@ -260,12 +263,12 @@ def assess_department(
     """The street's monthly assessment form for a department that serves it (下对上考核)."""
     _require_street_official(actor, street)
     if not isinstance(score, int) or not 0 <= score <= 100:
-        raise ValidationError({"score": "a whole number from 0 to 100"})
+        raise ValidationError({"score": gettext_lazy("a whole number from 0 to 100")})
     if department.city_id != street.city_id:
-        raise ValidationError({"department": "the department belongs to another city"})
+        raise ValidationError({"department": gettext_lazy("the department belongs to another city")})
     month = month.replace(day=1)
     if month > timezone.localdate().replace(day=1):
-        raise ValidationError({"month": "a month that has not started cannot be assessed"})
+        raise ValidationError({"month": gettext_lazy("a month that has not started cannot be assessed")})
     found = Assessment.objects.filter(street=street, department=department, month=month).first()
     before = found.score if found else None
     assessment, _ = Assessment.objects.update_or_create(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -18,7 +19,10 @@ from cityloop.hotline.models import (
     WhistleStatus,
 )
 from cityloop.hotline.performance import stats
-from cityloop.org.models import Department
+from cityloop.org import queries as org_queries
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Department
 
 
 def report_in_state(summons: Summons, now=None) -> str:
@@ -94,7 +98,9 @@ def departments_serving(street, month: date) -> list[Department]:
     by_whistles = Summons.objects.filter(
         whistle__street=street, whistle__blown_at__gte=start, whistle__blown_at__lt=end
     ).values("department_id")
-    return list(Department.objects.filter(Q(pk__in=by_orders) | Q(pk__in=by_whistles)).order_by("code"))
+    return list(
+        org_queries.departments().filter(Q(pk__in=by_orders) | Q(pk__in=by_whistles)).order_by("code")
+    )
 
 
 def assessments_of(street, month: date) -> dict[int, Assessment]:

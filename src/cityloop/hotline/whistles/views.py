@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cityloop.core import permissions
@@ -26,36 +26,8 @@ from cityloop.hotline.performance import stats
 from cityloop.hotline.views_common import current_city, timer
 from cityloop.hotline.whistles import queries as reads
 from cityloop.hotline.whistles.actions import report_in_due
-from cityloop.org.models import Department
+from cityloop.org import queries as org_queries
 
-# The whistle actions explain refusals in English; these fixed ones are translated for the page.
-DOMAIN_MESSAGES = (
-    gettext_noop("summon at least one department"),
-    gettext_noop("a department is listed twice"),
-    gettext_noop("every department must belong to this city"),
-    gettext_noop("name the problem"),
-    gettext_noop("say what is needed from the departments"),
-    gettext_noop("the report-in deadline must be in the future"),
-    gettext_noop("set a finish deadline"),
-    gettext_noop("the finish deadline must come after the report-in deadline"),
-    gettext_noop("a street blows the whistle on its own cases"),
-    gettext_noop("name the person responsible"),
-    gettext_noop("a dispute needs a reason the city dispatcher can judge"),
-    gettext_noop("only a disputed summons is arbitrated"),
-    gettext_noop("give the reason for the decision"),
-    gettext_noop("report in before completing the task"),
-    gettext_noop("the task is already done"),
-    gettext_noop("say what was done"),
-    gettext_noop("already closed"),
-    gettext_noop("the whistle is closed"),
-    gettext_noop("close the whistle before rating the departments"),
-    gettext_noop("only departments that reported in are rated"),
-    gettext_noop("already rated"),
-    gettext_noop("a whole number from 1 to 5"),
-    gettext_noop("a whole number from 0 to 100"),
-    gettext_noop("the department belongs to another city"),
-    gettext_noop("a month that has not started cannot be assessed"),
-)
 REPORT_STATES = {
     "on_time": gettext_lazy("Reported in on time"),
     "late": gettext_lazy("Reported in late"),
@@ -99,7 +71,7 @@ class BlowForm(forms.Form):
             (r.pk, f"{r.tracking_no} · {r.title[:40]}") for r in reads.open_requests_of(street)
         ]
         self.fields["departments"].choices = [
-            (d.pk, d.label) for d in Department.objects.filter(city=street.city).order_by("code")
+            (d.pk, d.label) for d in org_queries.departments(street.city).order_by("code")
         ]
         now = timezone.now()
         urgent, normal = (
@@ -218,7 +190,7 @@ def blow(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         case = Request.objects.filter(pk=data["request"]).first() if data["request"] else None
-        departments = list(Department.objects.filter(pk__in=data["departments"]))
+        departments = list(org_queries.departments(pk__in=data["departments"]))
         done = run_action(
             lambda: actions.blow_whistle(
                 street=street,

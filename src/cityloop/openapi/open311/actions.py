@@ -6,17 +6,22 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 
 from cityloop.core.actors import Actor
-from cityloop.hotline.actions import Submission, add_citizen_comment, submit_request
-from cityloop.hotline.models import Channel, Event, Request
-from cityloop.openapi.open311 import definitions, params, queries
+from cityloop.core.doors.forms import errors_in_english
+from cityloop.hotline import published as queries
+from cityloop.hotline.actions import Channel, Submission, add_citizen_comment, submit_request
+from cityloop.openapi.open311 import definitions, params
+
+if TYPE_CHECKING:
+    from cityloop.hotline.models import Event, Request
 from cityloop.openapi.open311.render import Open311Error
-from cityloop.org.models import Jurisdiction
+from cityloop.org import queries as org_queries
 
 MAX_DESCRIPTION = 4000
 MAX_SHORT = 200
@@ -105,9 +110,11 @@ def file_request(city, service: definitions.Service, form, *, api_token, actor: 
     address_id = params.value(form, "address_id")
     place = None
     if address_id:
-        place = Jurisdiction.objects.filter(
-            city=city, code=address_id, level__in=["district", "street", "community"]
-        ).first()
+        place = (
+            org_queries.places(city, levels=["district", "street", "community"])
+            .filter(code=address_id)
+            .first()
+        )
         if place is None:
             problems.append(
                 ("address_id", f"{address_id!r} is not a district, street or community code of {city.code}")
@@ -173,7 +180,7 @@ def file_request(city, service: definitions.Service, form, *, api_token, actor: 
                     "lat/long" if field in ("lon", "lat") and both else FIELD_NAMES.get(field, field),
                     " ".join(messages),
                 )
-                for field, messages in exc.message_dict.items()
+                for field, messages in errors_in_english(exc).items()
             ],
         ) from exc
     return Filed(request, batch_token, service.definition.service_notice)

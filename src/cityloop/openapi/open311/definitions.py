@@ -23,13 +23,17 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from django.core.exceptions import ImproperlyConfigured
 
 from cityloop.openapi.open311 import config
 from cityloop.org import packs
-from cityloop.org.models import Category
+from cityloop.org import queries as org_queries
+
+if TYPE_CHECKING:
+    from cityloop.org.models import Category
 
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 TYPES = ("realtime", "batch")
@@ -184,7 +188,7 @@ def definitions_for(city) -> dict[str, Definition]:
 
 def services_for(city) -> list[Service]:
     """Every leaf category is a service; its level-1 ancestor is the group."""
-    categories = {c.pk: c for c in Category.objects.filter(city=city)}
+    categories = {c.pk: c for c in org_queries.categories(city)}
     parents = {c.parent_id for c in categories.values() if c.parent_id}
     definitions = definitions_for(city)
     services = []

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cityloop.hotline.models import Event, Request, Status
-from cityloop.openapi.open311 import publication, queries
+from cityloop.hotline import published as queries
+from cityloop.hotline.published import Status
+from cityloop.openapi.open311 import publication
+
+if TYPE_CHECKING:
+    from cityloop.hotline.models import Event, Request
 
 # The latest public line of these kinds, with text, is the request's status_notes: what the city said.
 # (Not "reopened" or "followed_up": their text is the citizen's own words, which are never published.)

@@ -13,13 +13,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cityloop.core import tokens
 from cityloop.core.text import clean_line, clean_text
+from cityloop.hotline import published as queries
 from cityloop.openapi.open311 import (
     actions,
     config,
     definitions,
     params,
     publication,
-    queries,
     ratelimit,
     records,
 )

@@ -70,7 +70,7 @@ class Command(BaseCommand):
             )
 
     def _import(self, opts):
-        from cityloop.brain.devices import import_devices_csv
+        from cityloop.brain.actions.devices import import_devices_csv
 
         path = Path(opts["csv"])
         if not path.exists():
@@ -105,14 +105,10 @@ class Command(BaseCommand):
 
 
 def _city(code: str):
-    from cityloop.org.models import Jurisdiction
-    from cityloop.org.queries import default_city
+    from cityloop.org.queries import city_by_code, default_city
 
     if code:
-        city = (
-            Jurisdiction.objects.filter(level="city", code=code).first()
-            or Jurisdiction.objects.filter(level="city", pack__code=code).first()
-        )
+        city = city_by_code(code)
     else:
         city = default_city()
     if city is None:

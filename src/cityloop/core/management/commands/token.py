@@ -5,13 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from cityloop.core import actions, actors, tokens
+from cityloop.core.doors.forms import format_errors
 from cityloop.core.models import ApiToken, User
-
-
-def format_errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-    return "; ".join(exc.messages)
 
 
 class Command(BaseCommand):

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from cityloop.core import actors
+from cityloop.core.doors.forms import format_errors
 
 PREDICT_BATCH = 2000
 
@@ -224,7 +225,7 @@ def _do_import(cmd: BaseCommand, options: dict[str, Any]) -> None:
     except FileNotFoundError as exc:
         raise CommandError(f"--csv: {exc}") from exc
     except ValidationError as exc:
-        raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        raise CommandError(format_errors(exc)) from exc
     for line, reason in result.bad:
         cmd.stderr.write(f"line {line}: {reason}")
     cmd.stdout.write(

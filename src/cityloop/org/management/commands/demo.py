@@ -49,9 +49,11 @@ class Command(BaseCommand):
         for persona, user in accounts:
             scope = user.street or user.department or ""
             self.stdout.write(f"  {persona.username:<16} {user.get_role_display():<20} {scope}")
-        from cityloop.core.models import User
+        from cityloop.core import queries as core_queries
 
-        others = User.objects.exclude(username__in=[p.username for p, _ in accounts]).order_by("username")
+        others = (
+            core_queries.users().exclude(username__in=[p.username for p, _ in accounts]).order_by("username")
+        )
         if others.exists():
             self.stdout.write(
                 "  also: "

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from cityloop.core import actions, actors
-from cityloop.core.management.commands.token import format_errors
+from cityloop.core.doors.forms import format_errors
 from cityloop.core.permissions import Role
 from cityloop.org.models import Department, Jurisdiction
 

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cityloop.core import actors
+from cityloop.core.doors.forms import format_errors
 from cityloop.seal import actions, keyring, published, rules, verify
 from cityloop.seal.models import CITY_AUTHORITY, Certificate
 
@@ -72,9 +73,7 @@ class Command(BaseCommand):
         try:
             handler(options)
         except ValidationError as exc:
-            raise CommandError(
-                "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
-            ) from exc
+            raise CommandError(format_errors(exc)) from exc
         except keyring.KeyringError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -100,9 +99,9 @@ class Command(BaseCommand):
             else CITY_AUTHORITY
         )
         if options.get("department"):
-            from cityloop.org.models import Department
+            from cityloop.org import queries as org_queries
 
-            if not Department.objects.filter(code=options["department"]).exists():
+            if org_queries.department(code=options["department"]) is None:
                 raise CommandError(f"--department {options['department']}: no department with this code")
         key = actions.rotate_key(authority, actor=actors.COMMAND)
         self.stdout.write(f"{authority}: new key {key.kid} (private key in {keyring.path_of(key.kid)})")

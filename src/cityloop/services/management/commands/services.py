@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from cityloop.core import actors
+from cityloop.core.doors.forms import format_errors
 from cityloop.services import actions, catalogue, queries, reductions, rules
 from cityloop.services import actions as services_actions
 
@@ -132,7 +133,7 @@ class Command(BaseCommand):
         try:
             snapshot = services_actions.take_snapshot(on=on, label=options["label"], actor=actors.COMMAND)
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+            raise CommandError(format_errors(exc)) from exc
         self.stdout.write(
             f"snapshot {snapshot.taken_on} ({snapshot.label}): {len(snapshot.data['items'])} items"
         )

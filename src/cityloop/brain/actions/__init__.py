@@ -1,0 +1,44 @@
+"""Every write of the city brain; other apps and the brain's own doors import from here.
+
+- :mod:`.readings` — decode, ingest and commit readings; the maintenance pass (silent devices,
+  verification of waiting cases).
+- :mod:`.alarms` — the closed loop: alarms open hotline cases (through ``hotline.actions``), readings
+  confirm or reopen them.
+- :mod:`.devices` — the device registry (register, import a CSV, switch a device on or off).
+
+The engine (:mod:`cityloop.brain.engine`) writes its own tables (hourly pulse, reject tallies, the
+checkpoint row) only inside :func:`commit`, which hands it the closed loop's ``record_alarms``.
+"""
+
+from cityloop.brain.actions.alarms import record_alarms, verify
+from cityloop.brain.actions.devices import (
+    ImportReport,
+    import_devices_csv,
+    register_device,
+    register_devices,
+    set_device_active,
+)
+from cityloop.brain.actions.readings import (
+    CONTENT_TYPES,
+    commit,
+    decode_payload,
+    run_maintenance,
+    upload_readings,
+    verify_cases,
+)
+
+__all__ = [
+    "CONTENT_TYPES",
+    "ImportReport",
+    "commit",
+    "decode_payload",
+    "import_devices_csv",
+    "record_alarms",
+    "register_device",
+    "register_devices",
+    "run_maintenance",
+    "set_device_active",
+    "upload_readings",
+    "verify",
+    "verify_cases",
+]
