@@ -118,8 +118,15 @@ def submit(request):
                     None, _("This form was already sent. Please reload the page and send it again.")
                 )
     else:
-        form = SubmitForm()
+        form = SubmitForm(initial=_known_caller(request.user))
     return render(request, "hotline/submit.html", {"form": form, "city": city})
+
+
+def _known_caller(user) -> dict:
+    """A signed-in citizen's own name and phone, filled in (they may change them for this report)."""
+    if not user.is_authenticated or getattr(user, "role", "") != Role.CITIZEN:
+        return {}
+    return {"caller_name": user.full_name or "", "caller_phone": user.phone or ""}
 
 
 def submitted(request):

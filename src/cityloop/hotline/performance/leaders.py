@@ -60,8 +60,15 @@ def top_categories(city) -> list[Category]:
 
 
 def latest_month() -> date:
+    """The month the leaders' pages open on: the last *complete* month with data (a month that began
+    three days ago says little and would rank units on a handful of cases); the running month only
+    when no earlier month has data. Any month can still be chosen on the page."""
     months = stats.months_with_data()
-    return months[-1] if months else timezone.localdate().replace(day=1)
+    running = timezone.localdate().replace(day=1)
+    complete = [m for m in months if m < running]
+    if complete:
+        return complete[-1]
+    return months[-1] if months else running
 
 
 def units(kind: str, city, district_id: int | None = None) -> dict[int, object]:
