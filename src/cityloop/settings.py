@@ -202,6 +202,10 @@ HOTLINE = {
     "arbitration_after_returns": config.env_number(
         "CITYLOOP_ARBITRATION_AFTER_RETURNS", 2, low=1, high=100, integer=True
     ),
+    # A unit with fewer requests in a month is listed with its rates but not ranked (docs/metrics.md).
+    "rank_min_received": config.env_number(
+        "CITYLOOP_RANK_MIN_RECEIVED", 5, low=1, high=100_000, integer=True
+    ),
     "whistle_report_minutes": {"urgent": 30, "normal": 24 * 60},
     "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
     "score_weights": config.score_weights(rates.DEFAULT_WEIGHTS, rates.check_weights),

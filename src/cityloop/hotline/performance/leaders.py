@@ -279,7 +279,12 @@ def _score_rows(kind: str, month: date, unit_map: dict, category_id: int | None)
         for pk, row in rows.items():
             row.assessment = scores.get(pk)
             row.score = rates.performance(row.score, row.assessment, weight)
-    ranked = sorted((r for r in rows.values() if r.score is not None), key=lambda r: -r.score)
+    # A unit with a handful of requests would top the table on one lucky case: it is listed, not ranked.
+    enough = settings.HOTLINE["rank_min_received"]
+    ranked = sorted(
+        (r for r in rows.values() if r.score is not None and r.counts.received >= enough),
+        key=lambda r: -r.score,
+    )
     for position, row in enumerate(ranked, start=1):
         row.rank = position
     return rows
@@ -293,7 +298,8 @@ def ranking(
     current = _score_rows(kind, month, unit_map, category_id)
     previous = _score_rows(kind, stats.previous_month(month), unit_map, category_id)
     for pk, row in current.items():
-        if pk in previous:
+        if pk in previous and previous[pk].rank is not None and row.rank is not None:
+            # a change is shown only between two ranked months: "+100 points" from one case is not news
             row.previous_score, row.previous_rank = previous[pk].score, previous[pk].rank
     return sorted(current.values(), key=lambda r: (r.rank is None, r.rank or 0, -r.counts.received))
 

@@ -144,6 +144,7 @@ def ranking(request, kind: str):
         {
             "rows": rows,
             "body": rank_rows_html(rows, kind),
+            "rank_min_received": settings.HOTLINE["rank_min_received"],
             "kind": kind,
             "month": month,
             "best": best,
@@ -226,6 +227,7 @@ def monthly_report(request):
             "before": before,
             "tables": tables,
             "movers": movers,
+            "rank_min_received": settings.HOTLINE["rank_min_received"],
             "levels": LEVEL_LABELS,
             "city": city,
             "months": stats.months_with_data(),
