@@ -13,7 +13,17 @@ from django.utils.safestring import SafeString, mark_safe
 FONT = "'Noto Sans CJK SC','Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
 # Sequential palette (light → dark), readable in print and for most colour-blind readers.
 PALETTE = ["#f7fbff", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"]
+# A map of how well areas do: the worst is dark red, the best pale — the eye goes to the problems.
+WORST_FIRST = ["#a50f15", "#de2d26", "#fb6a4a", "#fc9272", "#fcbba1", "#fee5d9"]
 NO_DATA = "#e8e8e8"
+# No data is hatched grey, never a pale colour that could be read as a value.
+HATCH_ID = "cl-no-data"
+HATCH = (
+    f'<defs><pattern id="{HATCH_ID}" width="6" height="6" patternUnits="userSpaceOnUse" '
+    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2f2f2"/>'
+    '<line x1="0" y1="0" x2="0" y2="6" stroke="#9a9a9a" stroke-width="1.5"/></pattern></defs>'
+)
+NO_DATA_FILL = f"url(#{HATCH_ID})"
 
 
 @dataclass(frozen=True)
@@ -56,11 +66,22 @@ def bucket_edges(values: Sequence[float], buckets: int = len(PALETTE)) -> list[f
     return [low + (high - low) * i / buckets for i in range(1, buckets)]
 
 
-def colour(value: float | None, edges: list[float]) -> str:
+def colour(value: float | None, edges: list[float], palette: Sequence[str] = PALETTE) -> str:
+    """The bucket's fill, ``palette`` ordered from the lowest values to the highest."""
     if value is None:
         return NO_DATA
     index = sum(value > edge for edge in edges)
-    return PALETTE[min(index, len(PALETTE) - 1)]
+    return palette[min(index, len(palette) - 1)]
+
+
+def palette_for(worse: str | None) -> list[str]:
+    """Lowest-to-highest fills: red for the bad end (``worse="low"``: a low rate is bad; ``"high"``:
+    a high one is), or the neutral blue scale for a quantity that is neither good nor bad."""
+    if worse == "low":
+        return list(WORST_FIRST)
+    if worse == "high":
+        return list(reversed(WORST_FIRST))
+    return list(PALETTE)
 
 
 def project_shapes(shapes: list[Shape], *, width: int = 640, height: int = 480) -> list[tuple[str, str, str]]:
@@ -83,49 +104,62 @@ def choropleth(
     title: str,
     fmt=lambda v: f"{v:.1%}",
     no_data: str = "no data",
+    worse: str | None = None,
     width: int = 640,
     height: int = 480,
 ) -> SafeString:
-    """A filled map from ``project_shapes``: a hover title per area with its value, and a legend."""
+    """A filled map from ``project_shapes``: a hover title per area with its value, and a legend below
+    the map (its own rows, never cut off). ``worse`` says which end is bad (``"low"``/``"high"``): that
+    end is dark red. Areas without data are hatched."""
     if not paths:
         return mark_safe("")
     present = [v for v in values.values() if v is not None]
     edges = bucket_edges(present) if present else []
+    palette = palette_for(worse)
+    legend = _legend(edges, present, fmt, no_data, palette, y=height + 8, width=width)
+    rows = -(-legend.count('class="key"') // LEGEND_PER_ROW)  # ceiling: the legend's own rows
+    total = height + 12 + rows * LEGEND_ROW
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {total}" role="img" '
         f'aria-label="{escape(title)}" class="choropleth" font-family="{FONT}">',
         f"<title>{escape(title)}</title>",
+        HATCH,
     ]
     for key, label, d in paths:
         value = values.get(key)
         text = f"{label}: {fmt(value) if value is not None else no_data}"
+        fill = colour(value, edges, palette) if value is not None else NO_DATA_FILL
         out.append(
-            f'<path d="{d}" fill="{colour(value, edges)}" stroke="#555" stroke-width="0.4" '
+            f'<path d="{d}" fill="{fill}" stroke="#555" stroke-width="0.4" '
             f'data-key="{escape(key)}"><title>{escape(text)}</title></path>'
         )
-    out.append(_legend(edges, present, fmt, no_data, y=height - 30))
+    out.append(legend)
     out.append("</svg>")
     return mark_safe("".join(out))  # noqa: S308 (every interpolated text is escaped above)
 
 
-def _legend(edges, present, fmt, no_data: str, *, y: float) -> str:
-    items = []
-    x = 8
+LEGEND_PER_ROW = 4
+LEGEND_ROW = 20
+
+
+def _legend(edges, present, fmt, no_data: str, palette: Sequence[str], *, y: float, width: int) -> str:
+    keys: list[tuple[str, str]] = []
     if present:
         low, high = min(present), max(present)
         bounds = [low, *edges, high]
-        for i, fill in enumerate(PALETTE):
+        for i, fill in enumerate(palette):
             label = f"{fmt(bounds[i])}–{fmt(bounds[i + 1])}" if i + 1 < len(bounds) else fmt(bounds[-1])
-            items.append(
-                f'<rect x="{x}" y="{y}" width="14" height="14" fill="{fill}" stroke="#555" '
-                'stroke-width="0.4"/>'
-                f'<text x="{x + 18}" y="{y + 11}" font-size="10">{escape(label)}</text>'
-            )
-            x += 100
-    items.append(
-        f'<rect x="{x}" y="{y}" width="14" height="14" fill="{NO_DATA}" stroke="#555" stroke-width="0.4"/>'
-        f'<text x="{x + 18}" y="{y + 11}" font-size="10">{escape(no_data)}</text>'
-    )
+            keys.append((fill, label))
+    keys.append((NO_DATA_FILL, no_data))
+    step = (width - 16) / LEGEND_PER_ROW
+    items = []
+    for n, (fill, label) in enumerate(keys):
+        x, row_y = 8 + step * (n % LEGEND_PER_ROW), y + LEGEND_ROW * (n // LEGEND_PER_ROW)
+        items.append(
+            f'<g class="key"><rect x="{x:.0f}" y="{row_y:.0f}" width="14" height="14" fill="{fill}" '
+            'stroke="#555" stroke-width="0.4"/>'
+            f'<text x="{x + 18:.0f}" y="{row_y + 11:.0f}" font-size="11">{escape(label)}</text></g>'
+        )
     return '<g class="legend">' + "".join(items) + "</g>"
 
 

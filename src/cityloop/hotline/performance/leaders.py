@@ -154,7 +154,8 @@ def dashboard(
     )
     function = rates.RATE_FUNCTIONS[rate]
     values = {str(pk): function(c) for pk, c in street_counts.items()}
-    map_svg = charts.choropleth(paths, values, title=rate_label or rate, no_data=no_data)
+    worse = "high" if rate in ("overdue", "returned") else "low"  # which end of the rate is bad
+    map_svg = charts.choropleth(paths, values, title=rate_label or rate, no_data=no_data, worse=worse)
     names = {c.pk: c for c in org_queries.categories(city, depth=1)}
     hot = sorted(
         ((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),
