@@ -154,3 +154,7 @@ class AlarmEvent:
     score: float
     evidence: dict
     received_at: float  # wall clock when the triggering batch arrived
+
+
+# What one unit of consumption is for each kind of meter (the pulse's heat map and its legend).
+KIND_UNITS = {"water": "m³", "power": "kWh", "gas": "m³", "water_level": "m", "noise": "dB"}

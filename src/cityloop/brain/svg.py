@@ -88,9 +88,15 @@ def lines(
     lo, hi = (0.0, 1.0) if normalise or not finite else (min(finite), max(finite))
     if hi == lo:
         hi = lo + 1.0
-    if not normalise and finite:
-        parts.append(f'<text x="{left - 4}" y="{top + 10}" text-anchor="end">{hi:.4g}</text>')
-        parts.append(f'<text x="{left - 4}" y="{top + ph}" text-anchor="end">{lo:.4g}</text>')
+    # The y axis: three ticks with grid lines; scaled lines read as a share of their own peak.
+    for frac in (0.0, 0.5, 1.0):
+        y = top + ph * (1 - frac)
+        text = f"{frac:.0%}" if normalise else f"{lo + (hi - lo) * frac:.4g}"
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(text)}</text>'
+        )
+    parts.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#999"/>')
     step = max(1, n // 8)
     for j in range(0, n, step):
         if j < len(labels):
@@ -101,12 +107,13 @@ def lines(
     for k, (name, values) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         vals = [v if v is not None and math.isfinite(v) else None for v in values]
-        peak = max((v for v in vals if v is not None), default=1.0) or 1.0
+        peak = max((abs(v) for v in vals if v is not None), default=1.0) or 1.0
         points = []
         for j, v in enumerate(vals):
             if v is None:
                 continue
             y01 = (v / peak) if normalise else (v - lo) / (hi - lo)
+            y01 = min(max(y01, 0.0), 1.0)  # a line never leaves its plot (a negative hour sits on the floor)
             points.append(f"{left + pw * j / max(n - 1, 1):.1f},{top + ph * (1 - y01):.1f}")
         if points:
             parts.append(

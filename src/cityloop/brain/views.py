@@ -10,10 +10,22 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from cityloop.brain import queries, svg
+from cityloop.brain import queries, rules, svg
 from cityloop.brain.models import Kind
 from cityloop.org.queries import default_city
+
+# Why a reading was refused, in words (the stored code is shown beside it for the operators).
+REJECT_LABELS = {
+    "unknown_device": gettext_lazy("device not registered"),
+    "not_numeric": gettext_lazy("value is not a number"),
+    "future_timestamp": gettext_lazy("time stamp in the future"),
+    "counter_backwards": gettext_lazy("meter counter went backwards"),
+    "duplicate_or_old": gettext_lazy("repeated, or older than the device's last reading"),
+    "unreadable": gettext_lazy("row could not be read"),
+    "not_bound": gettext_lazy("device belongs to another gateway"),
+}
 
 
 def _require(user) -> None:
@@ -34,12 +46,23 @@ def pulse(request):
     labels = [h.astimezone(zone).strftime("%H") for h in hours]
     kind_labels = dict(Kind.choices)
     heat_svg = trend_svg = ""
+    trends = queries.kind_trends(hours)
+    # One kind at a time: cubic metres of water and kilowatt-hours do not add up. The default is the
+    # first kind with readings in these hours.
+    kind = request.GET.get("kind", "")
+    if kind not in Kind.values:
+        kind = next((k for k in Kind.values if k in trends), Kind.WATER)
     if city is not None:
-        heat = queries.district_heat(city, hours, kind=request.GET.get("kind") or None)
+        heat = queries.district_heat(city, hours, kind=kind)
         rows = [d.label for d in heat["districts"]]
         values = [[heat["values"].get((d.pk, h), 0.0) for h in hours] for d in heat["districts"]]
-        heat_svg = svg.heatmap(rows, labels, values, title=_("Consumption by district and hour"))
-    trends = queries.kind_trends(hours)
+        heat_svg = svg.heatmap(
+            rows,
+            labels,
+            values,
+            title=_("%(kind)s consumption by district and hour") % {"kind": kind_labels[kind]},
+            unit=rules.KIND_UNITS.get(kind, ""),
+        )
     if trends:
         trend_svg = svg.lines(
             {str(kind_labels.get(k, k)): v for k, v in trends.items()},
@@ -58,8 +81,10 @@ def pulse(request):
             "first_hour": hours[0],
             "last_hour": hours[-1],
             "kinds": Kind.choices,
-            "selected_kind": request.GET.get("kind", ""),
-            "rejects": queries.reject_counts(),
+            "selected_kind": kind,
+            "rejects": [
+                {**r, "label": REJECT_LABELS.get(r["reason"], r["reason"])} for r in queries.reject_counts()
+            ],
         },
     )
 
