@@ -97,3 +97,14 @@ def test_the_compiled_translations_match_their_po_files():
         text=True,
     )
     assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.django_db
+def test_an_audit_summary_reads_as_key_value_lines_not_raw_json(city, auditor_qian):
+    from cityloop.core import audit
+    from cityloop.core.actors import SYSTEM
+
+    audit.record(SYSTEM, "order.sign", ("order", "7"), before="pending", after="signed", note="x" * 500)
+    page = _client(auditor_qian).get("/audit/").content.decode()
+    assert "<dt>before</dt><dd>pending</dd>" in page and "<dt>after</dt><dd>signed</dd>" in page
+    assert '{"after":' not in page and "x" * 200 not in page  # long values are cut, the page stays narrow
