@@ -17,7 +17,7 @@ from cityloop.hotline.handling.actions import (
     reveal_contact,
     sign_order,
 )
-from cityloop.hotline.handling.cases import confirm_fixed, open_case, reopen_case
+from cityloop.hotline.handling.cases import add_case_evidence, confirm_fixed, open_case, reopen_case
 from cityloop.hotline.handling.comments import add_citizen_comment
 from cityloop.hotline.handling.dispatch import (
     accept_suggestion,
@@ -65,6 +65,7 @@ __all__ = [
     "find_rating_link",
     "rate_with_code",
     "open_case",
+    "add_case_evidence",
     "confirm_fixed",
     "reopen_case",
     "add_citizen_comment",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
 from cityloop.core.actors import Actor
@@ -12,7 +13,7 @@ from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.followup.actions import reopen_to_same_units
 from cityloop.hotline.handling.dispatch import dispatch_request
 from cityloop.hotline.intake.actions import Submission, submit_request
-from cityloop.hotline.models import Channel, Request, Status, Urgency
+from cityloop.hotline.models import Channel, Event, Request, Status, Urgency
 from cityloop.org import queries as org_queries
 
 
@@ -81,6 +82,22 @@ def _fallback_category(department):
     if duty is not None:
         return duty.category
     return org_queries.categories(department.city).order_by("depth", "code").first()
+
+
+@transaction.atomic
+def add_case_evidence(request: Request, *, text: str, evidence: dict, actor: Actor) -> Event:
+    """More of the same ongoing problem (another alarm of the case's device): a line on the case's
+    timeline for the units handling it, instead of a second case."""
+    lock(request)
+    if request.status in (Status.CLOSED, Status.MERGED):
+        raise ValidationError(
+            {"status": gettext_lazy("evidence can only be added to a case that is still open")}
+        )
+    if not (text or "").strip():
+        raise ValidationError({"text": gettext_lazy("say what the new evidence shows")})
+    line = event(request, "evidence", actor=actor, public=False, text=text.strip(), **evidence)
+    audit.record(actor, "request.add_evidence", request, evidence=evidence)
+    return line
 
 
 @transaction.atomic
