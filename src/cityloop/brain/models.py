@@ -102,7 +102,8 @@ class AlarmStatus(models.TextChoices):
 
 
 class Alarm(models.Model):
-    """One ongoing problem of one device (device + type); repeated alarms add evidence to it."""
+    """One alarm type of an ongoing problem of one device (device + type); repeated alarms add
+    evidence to it.  The alarms of one device's ongoing problem share its one case (``request_id``)."""
 
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="alarms")
     type = models.CharField(_("type"), max_length=16, choices=AlarmType.choices)
