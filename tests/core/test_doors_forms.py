@@ -39,13 +39,14 @@ def test_a_refusal_lands_next_to_the_field_it_names_and_above_the_form_otherwise
 
 
 @translation.override("en")
-def test_without_a_form_the_refusal_is_a_message_naming_the_field():
+def test_without_a_form_the_refusal_is_a_message_in_words_without_the_codes_field_key():
     request = RequestFactory().post("/x")
     request.session = {}
     request._messages = FallbackStorage(request)
     assert not run_action(_refuse({"units": "a unit is listed twice"}), request=request, prefix="R1: ")
     assert not run_action(_refuse("already decided"), request=request)
-    assert [str(m) for m in get_messages(request)] == ["R1: units: a unit is listed twice", "already decided"]
+    # "units" / "materials.bundle_form" are the code's names; a person reads the message itself
+    assert [str(m) for m in get_messages(request)] == ["R1: a unit is listed twice", "already decided"]
 
 
 def test_the_refusal_is_shown_in_the_pages_language():

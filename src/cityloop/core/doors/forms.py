@@ -67,10 +67,11 @@ def apply_errors(form, exc: ValidationError) -> None:
 
 
 def message_errors(request, exc: ValidationError, *, prefix: str = "") -> None:
-    """Put an action's refusal into the next page's messages, one per broken rule."""
-    for field, message in field_errors(exc):
-        text = f"{field}: {message}" if field else message
-        messages.error(request, f"{prefix}{text}" if prefix else text)
+    """Put an action's refusal into the next page's messages, one per broken rule. The message says
+    what is wrong in the page's language; the field's key (``units``, ``materials.bundle_form``) is the
+    code's name for it and is not shown."""
+    for _field, message in field_errors(exc):
+        messages.error(request, f"{prefix}{message}" if prefix else message)
 
 
 def run_action(action: Callable[[], Any], *, form=None, request=None, prefix: str = "") -> Outcome:

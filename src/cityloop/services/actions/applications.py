@@ -11,6 +11,8 @@ from typing import Any
 from django.apps import apps as django_apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
 from cityloop.core import rules as time_rules
@@ -299,7 +301,13 @@ def submit_application(application: Application, *, actor: Actor) -> Application
         rules.check_answers(queries.situations_of(application), application.answers)
     missing = queries.outstanding_of(application)
     if missing:
-        raise ValidationError({f"materials.{n.key}": f"{n.name}: still missing" for n in missing})
+        # written once, translatable: the page shows "申请表：尚未提供", the API "…: still missing"
+        raise ValidationError(
+            {
+                f"materials.{n.key}": format_lazy(gettext_lazy("{name}: still missing"), name=n.name)
+                for n in missing
+            }
+        )
     before = _set_status(application, AppStatus.SUBMITTED)
     now = clock.now()
     fields = ["status"]
