@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, When
 from django.utils import timezone
 
 from cityloop.core import calendars, permissions
@@ -16,7 +16,7 @@ from cityloop.core.permissions import Role
 from cityloop.core.queries import scope_of
 from cityloop.hotline import rules
 from cityloop.hotline.intake import access
-from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit
+from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit, Urgency
 
 
 def is_dispatcher(actor: Actor) -> bool:
@@ -116,13 +116,23 @@ def limits_for(category, urgency: str) -> rules.Limits:
     return rules.Limits(cfg["respond_hours"][urgency], cfg["finish_days"], cfg["complex_finish_days"])
 
 
-def dispatch_queue(city=None) -> QuerySet[Request]:
-    """Undispatched requests, oldest first."""
+# The dispatch queue's three orders: oldest first (fair), urgent first, and the soonest response
+# deadline first (so the overdue ones lead).
+QUEUE_ORDERS = ("oldest", "urgent", "due")
+
+
+def dispatch_queue(city=None, *, order: str = "oldest") -> QuerySet[Request]:
+    """Undispatched requests, oldest first, or urgent first, or by the nearest response deadline."""
     qs = Request.objects.filter(status=Status.NEW).select_related(
         "category", "suggested_category", "street", "district"
     )
     if city is not None:
         qs = qs.filter(city=city)
+    if order == "urgent":
+        urgent_first = Case(When(urgency=Urgency.URGENT, then=0), default=1, output_field=IntegerField())
+        return qs.order_by(urgent_first, F("response_due").asc(nulls_last=True), "created_at", "id")
+    if order == "due":
+        return qs.order_by(F("response_due").asc(nulls_last=True), "created_at", "id")
     return qs.order_by("created_at", "id")
 
 

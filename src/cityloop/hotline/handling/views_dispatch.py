@@ -103,7 +103,10 @@ def queue(request):
     city = current_city()
     if request.method == "POST":
         return _queue_post(request, city)
-    pending = list(queries.dispatch_queue(city)[:QUEUE_PAGE])
+    order = request.GET.get("order", "oldest")
+    if order not in queries.QUEUE_ORDERS:
+        order = "oldest"
+    pending = list(queries.dispatch_queue(city, order=order)[:QUEUE_PAGE])
     suggested = suggestions_for(pending)
     rows = [{"req": r, "timer": timer(r.response_due), "targets": suggested[r.pk]} for r in pending]
     return render(
@@ -111,6 +114,12 @@ def queue(request):
         "hotline/queue.html",
         {
             "rows": rows,
+            "order": order,
+            "orders": [
+                ("oldest", _("Oldest first")),
+                ("urgent", _("Urgent first")),
+                ("due", _("Overdue first")),
+            ],
             "total": queries.dispatch_queue(city).count(),
             "extensions": queries.pending_extensions(city)[:50],
         },

@@ -1,0 +1,46 @@
+"""The dispatcher orders the queue three ways: oldest first, urgent first, overdue (soonest due) first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cityloop.hotline import queries
+from cityloop.hotline.models import Request
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def three(submit):
+    old, urgent, late = submit(), submit(urgency="urgent"), submit()
+    now = timezone.now()
+    Request.objects.filter(pk=old.pk).update(
+        created_at=now - timedelta(hours=5), response_due=now + timedelta(hours=9)
+    )
+    Request.objects.filter(pk=urgent.pk).update(
+        created_at=now - timedelta(hours=1), response_due=now + timedelta(hours=1)
+    )
+    Request.objects.filter(pk=late.pk).update(
+        created_at=now - timedelta(hours=3), response_due=now - timedelta(hours=2)
+    )
+    return old, urgent, late
+
+
+def test_each_order_puts_the_right_request_first(city, three):
+    old, urgent, late = three
+    numbers = {o: [r.pk for r in queries.dispatch_queue(city, order=o)] for o in queries.QUEUE_ORDERS}
+    assert numbers["oldest"] == [old.pk, late.pk, urgent.pk]
+    assert numbers["urgent"] == [urgent.pk, late.pk, old.pk]
+    assert numbers["due"] == [late.pk, urgent.pk, old.pk]
+
+
+def test_the_queue_page_offers_the_orders_and_ignores_an_unknown_one(client, city, three, dispatcher_li):
+    old, urgent, late = three
+    client.force_login(dispatcher_li)
+    page = client.get("/hotline/dispatch/?order=due", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "超时优先" in page and page.index(late.tracking_no) < page.index(old.tracking_no)
+    page = client.get("/hotline/dispatch/?order=nonsense").content.decode()
+    assert page.index(old.tracking_no) < page.index(urgent.tracking_no)
