@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, When
+from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
 from cityloop.core import calendars, permissions
@@ -16,7 +16,7 @@ from cityloop.core.permissions import Role
 from cityloop.core.queries import scope_of
 from cityloop.hotline import rules
 from cityloop.hotline.intake import access
-from cityloop.hotline.models import Order, OrderStatus, Request, Status, TimeLimit, Urgency
+from cityloop.hotline.models import Event, FollowUp, Order, OrderStatus, Request, Status, TimeLimit, Urgency
 
 
 def is_dispatcher(actor: Actor) -> bool:
@@ -136,10 +136,16 @@ def dispatch_queue(city=None, *, order: str = "oldest") -> QuerySet[Request]:
     return qs.order_by("created_at", "id")
 
 
+def _answered_reply():
+    """Whether the request's current reply already has its answer (online or by phone)."""
+    return Exists(FollowUp.objects.filter(request=OuterRef("pk"), replied_at=OuterRef("replied_at")))
+
+
 def follow_up_queue(city=None) -> QuerySet[Request]:
+    """Replied requests whose reply nobody has answered yet: a citizen who rated online is not called."""
     qs = Request.objects.filter(
         Q(status=Status.REPLIED) | Q(status=Status.MERGED, replied_at__isnull=False, closed_at__isnull=True)
-    )
+    ).exclude(_answered_reply())
     if city is not None:
         qs = qs.filter(city=city)
     return qs.order_by("replied_at", "id")
@@ -287,9 +293,49 @@ def search_requests(
 
 def awaits_follow_up(request: Request) -> bool:
     """Whether the citizen can answer the follow-up now (the request is in the follow-up queue)."""
-    return request.status == Status.REPLIED or (
+    waiting = request.status == Status.REPLIED or (
         request.status == Status.MERGED and request.replied_at is not None and request.closed_at is None
     )
+    return waiting and answer_to_reply(request) is None
+
+
+def answer_to_reply(request: Request) -> FollowUp | None:
+    """The answer already given to the request's current reply (online or by phone), if any."""
+    if request.replied_at is None:
+        return None
+    return (
+        FollowUp.objects.filter(request=request, replied_at=request.replied_at)
+        .select_related("operator")
+        .first()
+    )
+
+
+def answers(request: Request) -> QuerySet[FollowUp]:
+    """The request's follow-up answers, oldest first, each with the operator who took it by phone."""
+    return request.follow_ups.select_related("operator").order_by("at", "id")
+
+
+def follow_up_replies(requests: list[Request]) -> dict[int, list[Order]]:
+    """The units' replies each request of the follow-up list answers (a merged duplicate: its primary's)."""
+    case_of = {r.pk: r.merged_into_id or r.pk for r in requests}
+    cases = set(case_of.values())
+    # A reopened case keeps the earlier round's replies: only the orders sent since the last reopening count.
+    reopened = dict(
+        Event.objects.filter(request_id__in=cases, kind="reopened")
+        .order_by()
+        .values_list("request_id")
+        .annotate(last=Max("at"))
+    )
+    found: dict[int, list[Order]] = {}
+    for order in (
+        Order.objects.filter(request_id__in=cases, status=OrderStatus.REPLIED)
+        .select_related("street", "department")
+        .order_by("-lead", "replied_at", "id")
+    ):
+        since = reopened.get(order.request_id)
+        if since is None or order.dispatched_at >= since:
+            found.setdefault(order.request_id, []).append(order)
+    return {pk: found.get(case, []) for pk, case in case_of.items()}
 
 
 def request_counts() -> dict[tuple[str, str], int]:

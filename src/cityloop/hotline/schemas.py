@@ -291,7 +291,7 @@ class FollowUpOut(Schema):
 
 
 class RevealIn(Input):
-    reason: str = Field("", description="Why the contact is needed (kept in the audit trail).")
+    reason: str = Field("", description="Why the contact is needed (required; kept in the audit trail).")
 
 
 class ContactOut(Schema):

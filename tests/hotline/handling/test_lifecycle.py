@@ -306,12 +306,12 @@ def test_departments_see_callers_only_with_the_contact_permission_and_every_reve
     actions.accept_suggestion(request, actor=dispatcher_li)
     assert not queries.can_see_contact(dept_water_zhao, request)
     with pytest.raises(PermissionDenied):
-        actions.reveal_contact(request, actor=dept_water_zhao)
+        actions.reveal_contact(request, actor=dept_water_zhao, reason="约上门")
     dept_water_zhao.user_permissions.add(Permission.objects.get(codename="contact_citizen"))
     from cityloop.core.models import User
 
     zhao = User.objects.get(pk=dept_water_zhao.pk)
-    assert actions.reveal_contact(request, actor=zhao)["phone"] == "13812345678"
+    assert actions.reveal_contact(request, actor=zhao, reason="约上门")["phone"] == "13812345678"
     assert AuditRecord.objects.filter(action="request.reveal_contact", actor_id=zhao.pk).count() == 1
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import actors, audit
 from cityloop.core.actors import Actor, is_system, person
@@ -18,6 +18,27 @@ from cityloop.hotline.models import FollowUp, Order, OrderStatus, Request, Statu
 def _in_follow_up_queue(request: Request) -> bool:
     return request.status == Status.REPLIED or (
         request.status == Status.MERGED and request.replied_at is not None and request.closed_at is None
+    )
+
+
+def already_answered(answer: FollowUp) -> ValidationError:
+    """Why a second answer to one reply is refused, saying who gave the first (one answer per reply)."""
+    at = timezone.localtime(answer.at).strftime("%Y-%m-%d %H:%M")
+    if answer.channel == "phone":
+        name = answer.operator.display_name if answer.operator is not None else "?"
+        return ValidationError(
+            gettext_lazy(
+                "This reply was already answered by phone on %(at)s (recorded by %(operator)s); "
+                "a reply gets one answer."
+            ),
+            params={"at": at, "operator": name},
+        )
+    return ValidationError(
+        gettext_lazy(
+            "The citizen already rated this reply online on %(at)s; do not call them: "
+            "a reply gets one answer."
+        ),
+        params={"at": at},
     )
 
 
@@ -58,9 +79,16 @@ def record_follow_up(
     if not isinstance(resolved, bool):
         raise ValidationError({"resolved": "answer yes or no"})
     lock(request)  # a second tab, or the phone and the web at once: the second answer is refused
+    answered = queries.answer_to_reply(request)
+    if answered is not None:
+        raise ValidationError({"request": already_answered(answered)})
     if not _in_follow_up_queue(request):
         raise ValidationError(
-            {"request": _("%(no)s is not waiting for a follow-up") % {"no": request.tracking_no}}
+            {
+                "request": ValidationError(
+                    gettext_lazy("%(no)s is not waiting for a follow-up"), params={"no": request.tracking_no}
+                )
+            }
         )
     now = timezone.now()
     cfg = settings.HOTLINE
@@ -81,6 +109,7 @@ def record_follow_up(
         comment=(comment or "").strip(),
         reopened=reopen,
         operator=person(actor) if channel == "phone" else None,
+        replied_at=request.replied_at,
     )
     request.resolved, request.satisfaction = resolved, satisfaction
     audit.record(
@@ -99,6 +128,7 @@ def record_follow_up(
         actor=actor,
         public=True,
         text=follow_up.comment,
+        channel=channel,
         resolved=resolved,
         satisfaction=satisfaction,
     )

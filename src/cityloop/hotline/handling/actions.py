@@ -215,10 +215,15 @@ def reply_order(order: Order, *, outcome: str, text: str, actor: Actor) -> Order
     return order
 
 
-def reveal_contact(request: Request, *, actor: Actor, reason: str = "") -> dict:
-    """The caller's name and phone, for someone allowed to see them; every reveal is audited."""
+def reveal_contact(request: Request, *, actor: Actor, reason: str) -> dict:
+    """The caller's name and phone, for someone allowed to see them; every reveal is audited, with why."""
     if not queries.can_see_contact(actor, request):
         raise PermissionDenied("you may not see this caller's contact details")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"reason": gettext_lazy("say why you need the caller's contact (the reason is recorded)")}
+        )
     with transaction.atomic():
         audit.record(actor, "request.reveal_contact", request, reason=reason)
     return {"name": request.caller_name, "phone": request.caller_phone, "email": request.caller_email}

@@ -209,7 +209,13 @@ class Extension(models.Model):
 
 
 class FollowUp(models.Model):
-    """The citizen's answer (回访): resolved? satisfied?"""
+    """The citizen's answer (回访): resolved? satisfied?
+
+    Given online by the citizen (``channel`` web) or to an operator on the phone (``channel`` phone,
+    ``operator`` set): a page says which, so an operator's notes never pass for the citizen's own words.
+    One answer per reply: ``replied_at`` is the reply it answers (the request's ``replied_at`` then), and
+    the database refuses a second answer to the same reply. Answers stored before it was kept have none.
+    """
 
     request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="follow_ups")
     at = models.DateTimeField()
@@ -221,9 +227,17 @@ class FollowUp(models.Model):
     satisfaction = models.CharField(max_length=12)
     comment = models.TextField(blank=True)
     reopened = models.BooleanField(default=False)
+    replied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "hotline_follow_up"
+        constraints = [
+            models.UniqueConstraint(fields=["request", "replied_at"], name="hotline_follow_up_one_per_reply")
+        ]
+
+    @property
+    def by_phone(self) -> bool:
+        return self.channel == "phone"
 
 
 class RatingLink(models.Model):
