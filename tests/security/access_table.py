@@ -235,6 +235,7 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "hotline:new-access-code": {},
     "hotline:order-action": {},
     "hotline:overdue": {"street": OWN, "department": OWN},
+    "hotline:follow-up-reveal": {},
     "hotline:phone-follow-up": {},
     "hotline:photo": {},
     "hotline:photo-thumbnail": {},

@@ -171,6 +171,17 @@ class FollowUpForm(forms.Form):
     )
 
 
+class RevealForm(forms.Form):
+    """Why the caller's contact is needed: the action refuses an empty reason and the audit keeps it."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": _("reason (recorded)")}),
+    )
+
+
 class RateByCodeForm(FollowUpForm):
     """The follow-up form for a citizen without an account: the one-time rating code sent after the reply."""
 

@@ -31,6 +31,7 @@ urlpatterns = [
     path("arbitrations/<int:pk>/decide/", views_dispatch.decide_arbitration, name="decide-arbitration"),
     path("follow-ups/", views_dispatch.follow_ups, name="follow-ups"),
     path("follow-ups/<int:pk>/", views_dispatch.record_phone_follow_up, name="phone-follow-up"),
+    path("follow-ups/<int:pk>/reveal/", views_dispatch.reveal_for_follow_up, name="follow-up-reveal"),
     # streets and departments
     path("inbox/", views_unit.inbox, name="inbox"),
     path("inbox/overdue/", views_unit.overdue, name="overdue"),

@@ -317,6 +317,9 @@ def test_revealing_the_caller_needs_the_permission_and_is_audited(
     zhao = Api(dept_water_zhao)
     assert zhao.post(f"/requests/{number}/reveal-contact", {"reason": "约上门"}).status_code == 403
     dept_water_zhao.user_permissions.add(Permission.objects.get(codename="contact_citizen"))
+    no_reason = zhao.post(f"/requests/{number}/reveal-contact", {"reason": " "})
+    assert no_reason.status_code == 400 and "reason" in no_reason.content.decode()
+    assert not AuditRecord.objects.filter(action="request.reveal_contact").exists()
     revealed = zhao.post(f"/requests/{number}/reveal-contact", {"reason": "约上门"})
     assert revealed.status_code == 200 and revealed.json()["phone"] == "13812345678"
     assert (

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 
 from cityloop.core.permissions import Role
 from cityloop.hotline import queries, rules
-from cityloop.hotline.forms import ORDER_FORMS, ClassifyForm, DispatchForm, ExtensionDecisionForm
+from cityloop.hotline.forms import ORDER_FORMS, ClassifyForm, DispatchForm, ExtensionDecisionForm, RevealForm
 from cityloop.hotline.handling.dispatch import resolve_targets, suggest_targets
 from cityloop.hotline.models import Extension, OrderStatus, Request
 from cityloop.hotline.views_common import categories_of, timer, unit_choices
@@ -59,7 +59,13 @@ def _order_row(order, user, bound: dict):
 
 
 def render_detail(
-    request, req: Request, *, bound: dict | None = None, revealed: dict | None = None, status=200
+    request,
+    req: Request,
+    *,
+    bound: dict | None = None,
+    revealed: dict | None = None,
+    reveal_form=None,
+    status=200,
 ):
     """Render the detail page; ``bound`` holds forms that came back with errors, keyed by (order pk, verb)."""
     bound = bound or {}
@@ -85,10 +91,11 @@ def render_detail(
         "masked_phone": masked[1],
         "can_reveal": queries.can_see_contact(user, req),
         "revealed": revealed,
+        "reveal_form": reveal_form or RevealForm(auto_id="reveal-%s"),
         "response_timer": timer(req.response_due) if req.first_response_at is None and req.is_open else None,
         "finish_timer": timer(req.finish_due) if req.is_open and req.replied_at is None else None,
         "attachments": req.attachments.all(),
-        "follow_ups": req.follow_ups.order_by("at"),
+        "follow_ups": queries.answers(req),
     }
     if dispatcher:
         categories = categories_of(city)

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cityloop.core.doors.forms import apply_errors, run_action
-from cityloop.hotline import actions, queries
+from cityloop.core.doors.forms import apply_errors, field_errors, run_action
+from cityloop.hotline import actions, queries, rules
 from cityloop.hotline.forms import (
     ArbitrationForm,
     ClassifyForm,
@@ -18,6 +18,7 @@ from cityloop.hotline.forms import (
     ExtensionDecisionForm,
     FollowUpForm,
     IntakeForm,
+    RevealForm,
 )
 from cityloop.hotline.handling.dispatch import suggestions_for
 from cityloop.hotline.handling.views_detail import render_detail, visible_request
@@ -209,8 +210,15 @@ def merge(request, pk):
 @require_POST
 def reveal(request, pk):
     req = visible_request(request, pk)
-    contact = actions.reveal_contact(req, actor=request.user, reason=request.POST.get("reason", "")[:200])
-    return render_detail(request, req, revealed=contact)
+    form = RevealForm(request.POST, auto_id="reveal-%s")
+    if form.is_valid():
+        done = run_action(
+            lambda: actions.reveal_contact(req, actor=request.user, reason=form.cleaned_data["reason"]),
+            form=form,
+        )
+        if done:
+            return render_detail(request, req, revealed=done.result)
+    return render_detail(request, req, reveal_form=form, status=400)
 
 
 @dispatcher_required
@@ -282,34 +290,65 @@ def decide_arbitration(request, pk):
 
 
 @dispatcher_required
-def follow_ups(request, bound=None, status=200):
-    city = current_city()
+def follow_ups(request, bound=None, status=200, revealed=None):
+    """Replies nobody has answered yet: what the unit said, the caller (masked until a reveal with a
+    reason), and the form for the answer the citizen gives on the phone."""
+    bound, revealed = bound or {}, revealed or {}
+    waiting = list(queries.follow_up_queue(current_city()).select_related("street")[:QUEUE_PAGE])
+    replies = queries.follow_up_replies(waiting)
     rows = [
-        (r, (bound or {}).get(r.pk) or FollowUpForm(prefix=f"f{r.pk}"))
-        for r in queries.follow_up_queue(city).select_related("street")[:QUEUE_PAGE]
+        {
+            "req": r,
+            "form": bound.get(r.pk) or FollowUpForm(prefix=f"f{r.pk}"),
+            "reveal_form": bound.get(("reveal", r.pk)) or RevealForm(prefix=f"r{r.pk}"),
+            "replies": replies[r.pk],
+            "masked": rules.masked_contact(r.caller_name, r.caller_phone, confidential=False),
+            "revealed": revealed.get(r.pk),
+        }
+        for r in waiting
     ]
     return render(request, "hotline/follow_ups.html", {"rows": rows}, status=status)
 
 
 @dispatcher_required
 @require_POST
-def record_phone_follow_up(request, pk):
+def reveal_for_follow_up(request, pk):
+    """The caller's number for the follow-up call, revealed with a reason (audited) on the list itself."""
     req = get_object_or_404(queries.follow_up_queue(current_city()), pk=pk)
-    form = FollowUpForm(request.POST, prefix=f"f{pk}")
+    form = RevealForm(request.POST, prefix=f"r{pk}")
     if form.is_valid():
-        data = form.cleaned_data
         done = run_action(
-            lambda: actions.record_follow_up(
+            lambda: actions.reveal_contact(req, actor=request.user, reason=form.cleaned_data["reason"]),
+            form=form,
+        )
+        if done:
+            return follow_ups(request, revealed={pk: done.result})
+    return follow_ups(request, bound={("reveal", pk): form}, status=400)
+
+
+@dispatcher_required
+@require_POST
+def record_phone_follow_up(request, pk):
+    # Not only the list's rows: a stale page's answer to a reply the citizen rated online meanwhile
+    # gets the action's refusal, which says so, instead of a bare 404.
+    req = get_object_or_404(Request.objects.filter(city=current_city()), pk=pk)
+    form = FollowUpForm(request.POST, prefix=f"f{pk}")
+    if not form.is_valid():
+        return follow_ups(request, bound={pk: form}, status=400)
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            actions.record_follow_up(
                 req,
                 resolved=data["resolved"] == "yes",
                 satisfaction=data["satisfaction"],
                 comment=data["comment"],
                 channel="phone",
                 actor=request.user,
-            ),
-            form=form,
-        )
-        if done:
-            messages.success(request, _("Follow-up of %(no)s recorded.") % {"no": req.tracking_no})
-            return redirect("hotline:follow-ups")
-    return follow_ups(request, bound={pk: form}, status=400)
+            )
+    except ValidationError as exc:  # the request's answer, not a field of the form: above the list
+        for _field, message in field_errors(exc):
+            messages.error(request, f"{req.tracking_no}: {message}")
+        return follow_ups(request, status=409)
+    messages.success(request, _("Follow-up of %(no)s recorded.") % {"no": req.tracking_no})
+    return redirect("hotline:follow-ups")

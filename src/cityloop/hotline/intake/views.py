@@ -186,7 +186,7 @@ def status_page(request, tracking_no, rate_form=None):
             "timeline": queries.public_timeline(req),
             "can_rate": can_rate,
             "rate_form": rate_form or (_rate_form_for(request, req) if can_rate else None),
-            "follow_ups": req.follow_ups.order_by("at"),
+            "follow_ups": queries.answers(req),
             "attachments": req.attachments.order_by("id"),
         },
         status=400 if rate_form is not None else 200,
@@ -253,6 +253,13 @@ def rate_by_link(request, code):
         throttle.count(keys, TRACK_WINDOW_S)
         return render(request, "hotline/rate.html", {"link": None}, status=404)
     req = link.request
+    if not queries.awaits_follow_up(req):  # answered by phone meanwhile (one answer per reply), or reopened
+        return render(
+            request,
+            "hotline/rate.html",
+            {"link": link, "req": req, "closed": True, "answered": queries.answer_to_reply(req)},
+            status=409 if request.method == "POST" else 200,
+        )
     form = FollowUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         done = run_action(
