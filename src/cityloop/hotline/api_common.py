@@ -137,6 +137,7 @@ def request_out(actor: Actor, request: Request, *, full_contact: bool | None = N
         "suggested_category": request.suggested_category.code if request.suggested_category_id else None,
         "suggestion_confidence": request.suggestion_confidence,
         "urgency": request.urgency,
+        "kind": request.kind,
         "complex": request.complex,
         "confidential": request.confidential,
         "caller": contact(actor, request, full=full_contact),

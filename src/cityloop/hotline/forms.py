@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cityloop.hotline.intake import access
-from cityloop.hotline.models import Channel, Status, Urgency
+from cityloop.hotline.models import Channel, RequestKind, Status, Urgency
 
 MAX_PHOTOS = 5
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -57,6 +57,13 @@ class PhotosField(forms.FileField):
 class WhatWhereForm(forms.Form):
     """What happened and where: shared by the citizen's form and the operator's."""
 
+    kind = forms.ChoiceField(
+        label=_("Type of request"),
+        choices=RequestKind.choices,
+        initial=RequestKind.HELP,
+        required=False,  # the page always sends the ticked one; a script that leaves it out files it untyped
+        widget=forms.RadioSelect,
+    )
     description = forms.CharField(
         label=_("What happened"), widget=forms.Textarea(attrs={"rows": 5}), max_length=4000
     )

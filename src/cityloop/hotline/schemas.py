@@ -72,6 +72,11 @@ class SubmitIn(Input):
     urgency: Literal["normal", "urgent"] = Field(
         "normal", description="Urgent requests must be answered within 2 working hours, others 24."
     )
+    kind: Literal["", "consult", "help", "complaint", "report", "suggestion"] = Field(
+        "",
+        description="诉求类型: consult (咨询), help (求助), complaint (投诉), report (举报), "
+        "suggestion (建议); empty when not asked.",
+    )
     complex: bool = Field(False, description="A complex case gets 15 working days instead of 7.")
     confidential: bool = Field(False, description="Hide the caller from everyone but the dispatchers.")
     attributes: dict[str, Any] = Field(
@@ -134,6 +139,7 @@ class RequestOut(Schema):
     )
     suggestion_confidence: float | None
     urgency: str
+    kind: str = Field(description="诉求类型 (consult, help, complaint, report, suggestion), or empty.")
     complex: bool
     confidential: bool
     caller: Contact

@@ -28,6 +28,7 @@ from cityloop.hotline.models import (
     Event,
     IdempotencyKey,
     Request,
+    RequestKind,
     Urgency,
 )
 from cityloop.org import queries as org_queries
@@ -49,6 +50,7 @@ class Submission:
     lat: float | None = None
     category_code: str = ""
     urgency: str = Urgency.NORMAL
+    kind: str = ""  # 诉求类型 (RequestKind); blank when the door does not ask
     complex: bool = False
     confidential: bool = False
     attributes: dict = field(default_factory=dict)
@@ -129,6 +131,8 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
             errors["caller_email"] = gettext_lazy("not a valid e-mail address")
     if sub.urgency not in Urgency.values:
         errors["urgency"] = f"must be one of {', '.join(Urgency.values)}"
+    if sub.kind and sub.kind not in RequestKind.values:
+        errors["kind"] = f"must be one of {', '.join(RequestKind.values)}, or left out"
     lon = _number(sub.lon, "lon", -180, 180, errors)
     lat = _number(sub.lat, "lat", -90, 90, errors)
     if (lon is None) != (lat is None) and "lon" not in errors and "lat" not in errors:
@@ -216,6 +220,7 @@ def prepare(
         suggested_category=suggested,
         suggestion_confidence=confidence,
         urgency=sub.urgency,
+        kind=sub.kind,
         complex=sub.complex,
         source_ref=sub.source_ref,
         attributes=sub.attributes,

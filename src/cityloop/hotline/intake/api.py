@@ -152,6 +152,7 @@ def submit(
         lat=payload.lat,
         category_code=payload.category,
         urgency=payload.urgency,
+        kind=payload.kind,
         complex=payload.complex,
         confidential=payload.confidential,
         attributes=payload.attributes,

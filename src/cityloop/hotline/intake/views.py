@@ -73,6 +73,7 @@ def submit(request):
             data = form.cleaned_data
             sub = actions.Submission(
                 description=data["description"],
+                kind=data["kind"],
                 caller_name=data["caller_name"],
                 caller_phone=data["caller_phone"],
                 address=data["address"],

@@ -33,6 +33,16 @@ class Urgency(models.TextChoices):
     URGENT = "urgent", _("Urgent")
 
 
+class RequestKind(models.TextChoices):
+    """诉求类型, as a 12345 centre files them: asking, asking for help, complaining, reporting, suggesting."""
+
+    CONSULT = "consult", _("Enquiry (咨询)")
+    HELP = "help", _("Request for help (求助)")
+    COMPLAINT = "complaint", _("Complaint (投诉)")
+    REPORT = "report", _("Report of wrongdoing (举报)")
+    SUGGESTION = "suggestion", _("Suggestion (建议)")
+
+
 class Request(models.Model):
     city = models.ForeignKey("org.Jurisdiction", on_delete=models.PROTECT, related_name="+")
     tracking_no = models.CharField(_("tracking number"), max_length=20, unique=True)
@@ -73,6 +83,10 @@ class Request(models.Model):
     )
     suggestion_confidence = models.FloatField(null=True, blank=True)
     urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    # blank for requests filed before the type was asked, and for doors that do not ask (Open311, sensors)
+    kind = models.CharField(
+        _("type of request"), max_length=12, choices=RequestKind.choices, blank=True, default=""
+    )
     complex = models.BooleanField(_("complex case"), default=False)
     # The unit that received the case first leads it when it spans several units (首接负责).
     lead_street = models.ForeignKey(
