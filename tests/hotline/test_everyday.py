@@ -61,3 +61,14 @@ def test_with_only_the_running_month_the_pages_open_on_it(pinned_now):
     running = pinned_now.date().replace(day=1)
     _month_with_data(running)
     assert leaders.latest_month() == running
+
+
+def test_the_category_and_unit_pickers_are_grouped_for_a_page_without_javascript(
+    client, city, dispatcher_li, submit
+):
+    client.force_login(dispatcher_li)
+    intake = client.get("/hotline/intake/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert intake.count("<optgroup") >= 2 and '<optgroup label="02 ' in intake
+    request = submit()
+    detail = client.get(f"/hotline/requests/{request.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert '<optgroup label="街乡">' in detail and '<optgroup label="部门">' in detail

@@ -54,6 +54,18 @@ class PhotosField(forms.FileField):
         return cleaned
 
 
+def category_choices(categories) -> list:
+    """A city's hundreds of categories grouped under their first level (<optgroup>), so a dispatcher
+    without JavaScript finds 供水 › 停水 by its group instead of scrolling 650 options."""
+    categories = list(categories)
+    tops = {c.code: c for c in categories if "." not in c.code}
+    groups: dict[str, list] = {}
+    for c in categories:
+        top = c.code.split(".", 1)[0]
+        groups.setdefault(top, []).append((c.code, f"{c.code} {c.label}"))
+    return [(f"{top} {tops[top].label}" if top in tops else top, options) for top, options in groups.items()]
+
+
 class WhatWhereForm(forms.Form):
     """What happened and where: shared by the citizen's form and the operator's."""
 
@@ -129,9 +141,9 @@ class IntakeForm(WhatWhereForm):
         self.fields["caller_name"].label = _("Caller's name")
         self.fields["caller_phone"].label = _("Caller's phone")
         self.fields["caller_phone"].help_text = ""
-        self.fields["category"].choices = [("", _("— not chosen (use the suggestion) —"))] + [
-            (c.code, f"{c.code} {c.label}") for c in categories
-        ]
+        self.fields["category"].choices = [("", _("— not chosen (use the suggestion) —"))] + category_choices(
+            categories
+        )
         if not self.is_bound:
             self.initial["idempotency_key"] = uuid.uuid4().hex
 
@@ -219,7 +231,7 @@ class ClassifyForm(forms.Form):
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [(c.code, f"{c.code} {c.label}") for c in categories]
+        self.fields["category"].choices = category_choices(categories)
 
 
 class DispatchForm(forms.Form):
@@ -323,9 +335,7 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args, categories=(), districts=(), streets=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", _("Any"))] + [
-            (c.code, f"{c.code} {c.label}") for c in categories
-        ]
+        self.fields["category"].choices = [("", _("Any"))] + category_choices(categories)
         self.fields["district"].choices = [("", _("Any"))] + [(d.code, d.label) for d in districts]
         self.fields["street"].choices = [("", _("Any"))] + [(s.code, s.label) for s in streets]
 

@@ -66,8 +66,10 @@ def categories_of(city):
 def unit_choices(city) -> list[tuple[str, str]]:
     streets = org_queries.places(city, level="street").order_by("code")
     departments = org_queries.departments(city).order_by("code")
-    return [(f"street:{s.pk}", f"{gettext('Street')}: {s.label}") for s in streets] + [
-        (f"department:{d.pk}", f"{gettext('Department')}: {d.label}") for d in departments
+    # grouped (<optgroup>): the streets, then the departments, each in code order
+    return [
+        (gettext("Streets"), [(f"street:{s.pk}", s.label) for s in streets]),
+        (gettext("Departments"), [(f"department:{d.pk}", d.label) for d in departments]),
     ]
 
 
