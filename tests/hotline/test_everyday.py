@@ -72,3 +72,13 @@ def test_the_category_and_unit_pickers_are_grouped_for_a_page_without_javascript
     request = submit()
     detail = client.get(f"/hotline/requests/{request.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert '<optgroup label="街乡">' in detail and '<optgroup label="部门">' in detail
+
+
+def test_a_bad_photo_is_explained_in_the_pages_language(client, city, tiny_places):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    lon, lat = tiny_places["D1S1C1"]
+    form = {"kind": "help", "description": "井盖丢了", "caller_phone": "13812345678", "lon": lon, "lat": lat}
+    fake = SimpleUploadedFile("x.jpg", b"MZ not an image at all", content_type="image/jpeg")
+    page = client.post("/hotline/submit/", {**form, "photos": fake}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "x.jpg：不是 JPEG、PNG 或 WebP 图片" in page.content.decode()

@@ -8,6 +8,8 @@ import warnings
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _l
 from PIL import Image, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -36,11 +38,18 @@ def clean_photo(
 ) -> tuple[ContentFile, str]:
     """A checked copy of the photo (re-encoded without GPS unless ``keep_location``) and its type."""
     if len(data) > MAX_BYTES:
-        raise ValidationError({field: f"{name}: {len(data) / 1048576:.1f} MB is over the 10 MB limit"})
+        size = f"{len(data) / 1048576:.1f}"
+        raise ValidationError(
+            {field: format_lazy(_l("{name}: {size} MB is over the 10 MB limit"), name=name, size=size)}
+        )
     kind = sniff(data[:16])
     if kind is None:
         raise ValidationError(
-            {field: f"{name}: not a JPEG, PNG or WebP image (checked by content, not by name)"}
+            {
+                field: format_lazy(
+                    _l("{name}: not a JPEG, PNG or WebP image (checked by content, not by name)"), name=name
+                )
+            }
         )
     try:
         image = Image.open(io.BytesIO(data))
@@ -49,8 +58,13 @@ def clean_photo(
         if width * height > MAX_PIXELS:
             raise ValidationError(
                 {
-                    field: f"{name}: {width} x {height} pixels is over the limit of "
-                    f"{MAX_PIXELS // 1_000_000} million pixels"
+                    field: format_lazy(
+                        _l("{name}: {width} x {height} pixels is over the limit of {limit} million pixels"),
+                        name=name,
+                        width=width,
+                        height=height,
+                        limit=MAX_PIXELS // 1_000_000,
+                    )
                 }
             )
         image.load()
@@ -61,7 +75,11 @@ def clean_photo(
         Image.DecompressionBombWarning,
     ) as exc:
         raise ValidationError(
-            {field: f"{name}: the image cannot be read ({exc.__class__.__name__})"}
+            {
+                field: format_lazy(
+                    _l("{name}: the image cannot be read ({why})"), name=name, why=exc.__class__.__name__
+                )
+            }
         ) from exc
     if keep_location:
         return ContentFile(data, name=name), kind
