@@ -129,3 +129,14 @@ def test_the_status_list_before_any_certificate_is_a_404_and_opening_it_makes_no
     answer = client.get("/seal/status.json")
     assert answer.status_code == 404 and "no certificate has been issued yet" in answer.json()["detail"]
     assert not SigningKey.objects.exists()  # a GET writes nothing, not even the city seal
+
+
+def test_a_damaged_payload_is_explained_in_chinese_without_the_decoders_english(issue, client):
+    from cityloop.seal import verify
+
+    cert = issue()
+    damaged = cert.payload[:-3] + "!!!"  # not Base45 any more
+    result = verify.verify_text(damaged)
+    assert result.code in ("damaged", "malformed") and "Base45" in result.reason  # the CLI keeps the detail
+    page = client.post("/seal/verify/", {"payload": damaged}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "签名数据已被改动或损坏：" in page and "Base45" not in page and "CBOR" not in page

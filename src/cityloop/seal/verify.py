@@ -29,6 +29,9 @@ class VerifyResult:
     template: str
     params: dict = field(default_factory=dict)
     claims: dict = field(default_factory=dict)
+    # What a page says when ``template`` carries a technical detail in English (Base45, CBOR): the
+    # person reading it learns what happened in their language; the CLI and logs keep the detail.
+    page_template: str = ""
 
     @property
     def reason(self) -> str:
@@ -37,7 +40,7 @@ class VerifyResult:
 
     @property
     def localized_reason(self) -> str:
-        return gettext(self.template) % self.params
+        return gettext(self.page_template or self.template) % self.params
 
     @property
     def issued_at(self) -> datetime | None:
@@ -45,8 +48,16 @@ class VerifyResult:
         return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int) else None
 
 
-def _fail(code: str, template: str, claims: dict | None = None, **params) -> VerifyResult:
-    return VerifyResult(False, code, template, params, claims or {})
+def _fail(
+    code: str, template: str, claims: dict | None = None, *, page_template: str = "", **params
+) -> VerifyResult:
+    return VerifyResult(False, code, template, params, claims or {}, page_template)
+
+
+DAMAGED_ON_THE_PAGE = {
+    "damaged": gettext_noop("the payload was changed or damaged: a character was changed, added or lost"),
+    "malformed": gettext_noop("the payload was changed or damaged: it is not a well-formed certificate"),
+}
 
 
 # Bounds on the work one uploaded file can cause (a PDF's Flate streams are inflated to be searched).
@@ -165,7 +176,10 @@ def verify_text(text: str, *, keys: dict | None = None, status_list: dict | None
         if exc.code == "not_cityloop":
             return _fail(exc.code, gettext_noop("not a CityLoop certificate payload"))
         return _fail(
-            exc.code, gettext_noop("the payload was changed or damaged: %(detail)s"), detail=str(exc)
+            exc.code,
+            gettext_noop("the payload was changed or damaged: %(detail)s"),
+            detail=str(exc),
+            page_template=DAMAGED_ON_THE_PAGE.get(exc.code, ""),
         )
     known = {entry["kid"]: entry for entry in keys.get("keys", [])} if keys is not None else _online_keys()
     entry = known.get(signed.kid_hex)
