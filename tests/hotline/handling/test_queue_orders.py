@@ -44,3 +44,15 @@ def test_the_queue_page_offers_the_orders_and_ignores_an_unknown_one(client, cit
     assert "超时优先" in page and page.index(late.tracking_no) < page.index(old.tracking_no)
     page = client.get("/hotline/dispatch/?order=nonsense").content.decode()
     assert page.index(old.tracking_no) < page.index(urgent.tracking_no)
+
+
+def test_the_first_suggestion_answers_the_keyboard_and_accepting_keeps_the_order(
+    client, city, three, dispatcher_li
+):
+    old, urgent, late = three
+    client.force_login(dispatcher_li)
+    page = client.get("/hotline/dispatch/?order=urgent").content.decode()
+    assert page.count('accesskey="a"') == 1
+    assert page.index('accesskey="a"') > page.index(urgent.tracking_no)  # on the first row, the urgent one
+    answer = client.post("/hotline/dispatch/", {"accept": urgent.pk, "order": "urgent"})
+    assert answer.status_code == 302 and answer["Location"] == "/hotline/dispatch/?order=urgent"

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -111,6 +112,11 @@ def queue(request):
     pending = list(queries.dispatch_queue(city, order=order)[:QUEUE_PAGE])
     suggested = suggestions_for(pending)
     rows = [{"req": r, "timer": timer(r.response_due), "targets": suggested[r.pk]} for r in pending]
+    # The first suggestion in view answers a keyboard shortcut (accesskey, no JavaScript): accept, the
+    # page comes back in the same order, the next one is first.
+    first = next((row for row in rows if row["targets"]), None)
+    if first is not None:
+        first["shortcut"] = True
     return render(
         request,
         "hotline/queue.html",
@@ -128,6 +134,12 @@ def queue(request):
     )
 
 
+def _back_to_queue(request):
+    order = request.POST.get("order", "")
+    target = reverse("hotline:queue")
+    return redirect(f"{target}?order={order}" if order in queries.QUEUE_ORDERS else target)
+
+
 def _queue_post(request, city):
     if "accept" in request.POST:
         req = get_object_or_404(queries.dispatch_queue(city), pk=request.POST["accept"])
@@ -142,18 +154,18 @@ def _queue_post(request, city):
             messages.success(
                 request, _("%(no)s dispatched to %(units)s.") % {"no": req.tracking_no, "units": units}
             )
-        return redirect("hotline:queue")
+        return _back_to_queue(request)
     chosen = [pk for pk in request.POST.getlist("selected") if pk.isdigit()]
     if not chosen:
         messages.error(request, _("Tick at least one request to dispatch."))
-        return redirect("hotline:queue")
+        return _back_to_queue(request)
     result = actions.bulk_dispatch(
         list(queries.dispatch_queue(city).filter(pk__in=chosen)), actor=request.user
     )
     messages.success(request, _("%(n)d request(s) dispatched.") % {"n": len(result.dispatched)})
     for req, reason in result.skipped:
         messages.error(request, f"{req.tracking_no}: {_(reason)}")
-    return redirect("hotline:queue")
+    return _back_to_queue(request)
 
 
 @dispatcher_required
