@@ -13,7 +13,7 @@ TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
-	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys chromium wrk clean
+	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch chromium wrk clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -76,7 +76,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab bench-brain bench-leaks bench-intake bench-dashboard bench-journeys ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch ## every benchmark (slow)
 
 bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -108,6 +108,9 @@ bench-dashboard: $(BENCH_STAMP) ## 1,000,000 request histories, then the dashboa
 
 bench-journeys: $(BENCH_STAMP) ## the three one-thing bundles' demo journeys, from application to result
 	$(BIN)/python bench/services_journeys.py
+
+bench-dispatch: $(BENCH_STAMP) $(TEST_STAMP) chromium ## a dispatcher clears 20 typical requests from the queue in Chromium: clicks and seconds each
+	$(BIN)/python bench/bench_dispatch.py
 
 clean: ## remove the virtual environment and the data directory
 	rm -rf $(VENV) var
