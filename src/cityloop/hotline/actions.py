@@ -28,6 +28,7 @@ from cityloop.hotline.handling.dispatch import (
     merge_requests,
 )
 from cityloop.hotline.intake.actions import Submission, submit_request
+from cityloop.hotline.intake.attachments import attach_photo
 from cityloop.hotline.models import Channel
 from cityloop.hotline.whistles.actions import (
     arbitrate_dispute,
@@ -45,6 +46,7 @@ __all__ = [
     "Channel",
     "Submission",
     "submit_request",
+    "attach_photo",
     "classify_request",
     "dispatch_request",
     "accept_suggestion",

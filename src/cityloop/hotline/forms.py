@@ -306,6 +306,11 @@ class ReplyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("The citizen sees this reply on the public status page."),
     )
+    photos = PhotosField(
+        label=_("Photos of the finished work"),
+        required=False,
+        help_text=_("JPEG, PNG or WebP, at most 10 MB each; the location inside them is removed."),
+    )
 
 
 ORDER_FORMS = {

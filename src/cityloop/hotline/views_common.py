@@ -63,7 +63,7 @@ def categories_of(city):
     return org_queries.categories(city).order_by("code")
 
 
-def unit_choices(city) -> list[tuple[str, str]]:
+def unit_choices(city) -> list[tuple[str, list[tuple[str, str]]]]:
     streets = org_queries.places(city, level="street").order_by("code")
     departments = org_queries.departments(city).order_by("code")
     # grouped (<optgroup>): the streets, then the departments, each in code order

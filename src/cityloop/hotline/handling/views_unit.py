@@ -96,6 +96,16 @@ def _run(verb: str, order: Order, data: dict, actor: Actor):
         return actions.record_contact(order, channel=data["channel"], summary=data["summary"], actor=actor)
     if verb == "extension":
         return actions.request_extension(order, days=data["days"], reason=data["reason"], actor=actor)
+    # the finished work's photos and the reply are one step: a refused reply attaches nothing
+    for photo in data.get("photos") or []:
+        actions.attach_photo(
+            order.request,
+            name=photo.name,
+            data=photo.read(),
+            keep_location=False,
+            stage="result",
+            actor=actor,
+        )
     return actions.reply_order(order, outcome=data["outcome"], text=data["text"], actor=actor)
 
 
@@ -114,7 +124,7 @@ def order_action(request, pk, verb):
     if verb not in ORDER_FORMS:
         raise Http404("no such action")
     order = _visible_order(request, pk)
-    form = ORDER_FORMS[verb](request.POST, prefix=f"o{order.pk}-{verb}")
+    form = ORDER_FORMS[verb](request.POST, request.FILES, prefix=f"o{order.pk}-{verb}")
     if form.is_valid():
         done = run_action(lambda: _run(verb, order, form.cleaned_data, request.user), form=form)
         if done:

@@ -17,7 +17,7 @@ MAX_PHOTOS = 10
 
 
 def attach_photo(
-    request: Request, *, name: str, data: bytes, keep_location: bool, actor: Actor
+    request: Request, *, name: str, data: bytes, keep_location: bool, actor: Actor, stage: str = "report"
 ) -> Attachment:
     """Check the photo by content, strip its EXIF location unless kept, and attach it to an open request."""
     if not queries.requests_for(actor).filter(pk=request.pk).exists():
@@ -29,13 +29,20 @@ def attach_photo(
                 % {"no": request.tracking_no, "status": request.get_status_display()}
             }
         )
+    if stage not in ("report", "result"):
+        raise ValidationError({"stage": "report (the problem) or result (the finished work)"})
     # Checked and re-encoded outside the transaction: a 10 MB image must not hold the write lock.
     content, kind = photos.clean_photo(name or "photo", data, keep_location=keep_location, field="photo")
     with transaction.atomic():
         if request.attachments.count() >= MAX_PHOTOS:
             raise ValidationError({"photo": _("a request holds at most %(n)d photos") % {"n": MAX_PHOTOS}})
         attachment = Attachment.objects.create(
-            request=request, file=content, content_type=kind, size=content.size, location_kept=keep_location
+            request=request,
+            file=content,
+            content_type=kind,
+            size=content.size,
+            location_kept=keep_location,
+            stage=stage,
         )
         event(request, "photo", actor=actor, public=True, content_type=kind, size=content.size)
         audit.record(
@@ -46,5 +53,6 @@ def attach_photo(
             kind=kind,
             size=content.size,
             location_kept=keep_location,
+            stage=stage,
         )
     return attachment

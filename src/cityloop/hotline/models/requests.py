@@ -312,6 +312,10 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=20)
     size = models.PositiveIntegerField()
     location_kept = models.BooleanField(default=False)
+    # what the photo shows: the problem as reported, or the finished work the unit replied with
+    stage = models.CharField(
+        max_length=8, choices=[("report", _("reported")), ("result", _("finished work"))], default="report"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
