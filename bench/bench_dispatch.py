@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from _serve import free_port, wait_until_up  # noqa: E402 - a sibling module of this script
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -60,32 +59,11 @@ print(json.dumps(filed))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(env: dict, *args: str) -> str:
     done = subprocess.run(list(args), env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         sys.exit(f"{' '.join(args[:3])} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"the server exited with {server.returncode} before answering")
-        try:
-            with urllib.request.urlopen(f"{url}/login/", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    sys.exit(f"the server did not answer within {timeout:.0f} s")
 
 
 def dispatch_all(url: str, n: int, *, keyboard: bool) -> list[tuple[float, int]]:

@@ -25,27 +25,18 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from _postgres import fresh_postgres  # noqa: E402 - a sibling module of this script
+from _serve import free_port, wait_until_up  # noqa: E402 - a sibling module
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LUA = ROOT / "bench" / "intake.lua"
 PACK = ROOT / "src" / "cityloop" / "org" / "packs" / "beijing" / "jurisdictions.geojson"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cityloop(env: dict, *args: str) -> str:
@@ -74,21 +65,6 @@ def points_inside_city(path: Path, n: int = 5000, seed: int = 7) -> list[tuple[f
     if len(inside) < 100:
         sys.exit(f"only {len(inside)} random points fell inside the streets of {path}")
     return inside[:n]
-
-
-def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"the server exited with {server.returncode} before answering")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    sys.exit(f"the server did not answer within {timeout:.0f} s")
 
 
 def run_wrk(
