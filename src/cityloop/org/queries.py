@@ -184,8 +184,15 @@ def units_by_pk(street_ids, department_ids) -> tuple[dict[int, Jurisdiction], di
 
 
 def responsibility_for(category: Category) -> Responsibility | None:
-    """The nearest responsibility row on the category or its ancestors (the index's one rule)."""
-    return responsibility_index([category.city_id]).responsibility(category.pk)
+    """The nearest responsibility row on the category or its ancestors (the index's one rule), read
+    for this category's own chain only: dispatching one request must not load the city's whole list."""
+    parent_of: dict[int, int | None] = {}
+    node: Category | None = category
+    while node is not None and node.pk not in parent_of:
+        parent_of[node.pk] = node.parent_id
+        node = node.parent
+    rows = Responsibility.objects.filter(category_id__in=list(parent_of)).select_related("department")
+    return ResponsibilityIndex({r.category_id: r for r in rows}, parent_of).responsibility(category.pk)
 
 
 # ------------------------------------------------------------------------------------------------
