@@ -30,6 +30,7 @@ from cityloop.services.models import (
     TaskStatus,
     Upload,
 )
+from cityloop.services.uploads import EXTENSIONS
 
 
 def _attempt(request, fn, success: str) -> bool:
@@ -226,7 +227,8 @@ def _upload(request, application):
     )
 
 
-MATERIAL_EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+# the shortest name of each accepted type (.jpg, not .jpeg), from the upload check's own table
+MATERIAL_EXTENSIONS = {kind: min(names, key=len).lstrip(".") for kind, names in EXTENSIONS.items()}
 
 
 @login_required

@@ -117,7 +117,8 @@ def choropleth(
     edges = bucket_edges(present) if present else []
     palette = palette_for(worse)
     legend = _legend(edges, present, fmt, no_data, palette, y=height + 8, width=width)
-    rows = -(-legend.count('class="key"') // LEGEND_PER_ROW)  # ceiling: the legend's own rows
+    keys = (len(palette) if present else 0) + 1  # a key per colour, and one for "no data"
+    rows = -(-keys // LEGEND_PER_ROW)  # ceiling: the legend's own rows
     total = height + 12 + rows * LEGEND_ROW
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {total}" role="img" '

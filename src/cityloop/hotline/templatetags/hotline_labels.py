@@ -5,15 +5,12 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from cityloop.hotline.forms import OUTCOME_CHOICES
+
 register = template.Library()
 
-OUTCOMES = {
-    "resolved": _("Resolved"),
-    "partial": _("Partly resolved"),
-    "explained": _("Explained to the citizen"),
-    "unresolvable": _("Cannot be resolved"),
-    "fixed": _("Fixed"),
-}
+# the reply form's own words for each outcome
+OUTCOMES = dict(OUTCOME_CHOICES)
 ROUTES = {
     "direct": _("direct to the department"),
     "street": _("to the street of the location"),
