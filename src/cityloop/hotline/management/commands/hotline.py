@@ -213,10 +213,7 @@ def _do_import(cmd: BaseCommand, options: dict[str, Any]) -> None:
 
     city = org_queries.default_city()
     if options["city"]:
-        city = (
-            org_queries.cities().filter(code=options["city"]).first()
-            or org_queries.cities().filter(pack__code=options["city"]).first()
-        )
+        city = org_queries.city_by_code(options["city"])
     if city is None:
         raise CommandError(f"no city {options['city']!r} in this database; import a city pack first")
     try:
