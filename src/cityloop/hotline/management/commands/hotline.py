@@ -1,4 +1,4 @@
-"""``cityloop hotline ACTION``: the request classifier (train, predict, evaluate).
+"""``cityloop hotline ACTION``: the request classifier (train, predict, evaluate), hot issues, replay.
 
 Needs no database. To add an action, write an ``_args_x(parser)`` and a ``_do_x(cmd, options)``
 function and add them to ``SUBCOMMANDS``.
@@ -160,6 +160,68 @@ def _do_evaluate(cmd: BaseCommand, options: dict[str, Any]) -> None:
     )
 
 
+# -- hot-issues (热点问题) -----------------------------------------------------------------------------
+
+
+def _args_hot_issues(parser) -> None:
+    _csv_arguments(parser, label=False)
+    parser.add_argument("--time-col", required=True, help="column holding when the message was written")
+    parser.add_argument("--id-col", help="column holding the message's id (default: its line number)")
+    parser.add_argument("--user-col", help="column holding who wrote it (distinct callers count in the heat)")
+    parser.add_argument("--likes-col", help="column holding its likes (点赞数)")
+    parser.add_argument("--dislikes-col", help="column holding its dislikes (反对数)")
+    parser.add_argument("--subject-col", help="column holding its subject (留言主题)")
+    parser.add_argument("--top", type=int, default=10, help="how many issues to write (default 10)")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="folder for hot_issues.csv and hot_issue_messages.csv"
+    )
+
+
+def _do_hot_issues(cmd: BaseCommand, options: dict[str, Any]) -> None:
+    import time
+
+    from cityloop.hotline.hotissues import engine, tables
+
+    if options["top"] < 1:
+        raise CommandError("--top must be at least 1")
+    started = time.perf_counter()
+    columns = tables.Columns(
+        text=_text_cols(options["text_cols"]),
+        time=options["time_col"],
+        id=options["id_col"],
+        user=options["user_col"],
+        likes=options["likes_col"],
+        dislikes=options["dislikes_col"],
+        subject=options["subject_col"],
+    )
+    try:
+        read = tables.read_messages(options["csv"], columns)
+    except tables.TableError as exc:
+        raise CommandError(str(exc)) from exc
+    for line, reason in read.bad:
+        cmd.stderr.write(f"line {line}: {reason}")
+    if not read.messages:
+        raise CommandError(
+            f"no usable rows in {options['csv']} ({len(read.bad)} bad, {read.empty} without text)"
+        )
+    run = engine.find_issues(read.messages, top=options["top"])
+    issues_path, messages_path = tables.write_tables(run.issues, options["out"])
+    cmd.stdout.write(
+        f"read {len(read.messages)} message(s); {len(read.bad)} bad row(s) left out (listed above), "
+        f"{read.empty} without text"
+    )
+    cmd.stdout.write(
+        f"{run.messages_in_issues} message(s) in {run.issue_count} issue(s); "
+        f"wrote the top {len(run.issues)} in {time.perf_counter() - started:.1f} s"
+    )
+    for rank, issue in enumerate(run.issues, 1):
+        cmd.stdout.write(
+            f"{rank:>3}  heat {issue.heat:6.2f}  {len(issue.messages):>3} msg  {issue.time_range}  "
+            f"{issue.label}  {issue.description}"
+        )
+    cmd.stdout.write(f"wrote {issues_path} and {messages_path}")
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 
@@ -178,6 +240,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "suggest categories for a CSV; writes CSV to standard output", _args_predict, _do_predict
     ),
     "evaluate": Subcommand("cross-validate the classifier on a labelled CSV", _args_evaluate, _do_evaluate),
+    "hot-issues": Subcommand(
+        "group messages into hot issues (热点问题) and write the two tables", _args_hot_issues, _do_hot_issues
+    ),
 }
 
 
