@@ -13,7 +13,7 @@ TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
-	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch chromium wrk clean
+	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues chromium wrk clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -76,7 +76,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues ## every benchmark (slow)
 
 bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -92,6 +92,9 @@ bench-brain: $(BENCH_STAMP) ## one reading from each of 3,120,000 devices throug
 
 bench-leaks: $(BENCH_STAMP) ## leak detection on BattLeDIM leak flows: precision, recall, hours to detect
 	$(BIN)/python bench/bench_leaks.py --data $(DATA)/battledim
+
+bench-hot-issues: $(BENCH_STAMP) ## hot issues on the 4,326 real TipDM messages: time, top 10, early-warning replay
+	$(BIN)/python bench/bench_hot_issues.py --data $(DATA)
 
 wrk:
 	@if ! command -v wrk >/dev/null 2>&1; then \

@@ -15,7 +15,7 @@ def at(days):
 
 def test_the_terms_are_counted_from_the_messages():
     rows = [(at(0), "a", 3, 1), (at(0), "a", 0, 0), (at(5), "b", 10, 0), (at(40), "c", 0, 2)]
-    assert heat_terms(rows) == HeatTerms(callers=3, messages=4, likes=13, dislikes=3, peak=2, days=3)
+    assert heat_terms(rows) == HeatTerms(callers=3, messages=4, likes=13, dislikes=3, peak=2, weeks=40 / 7)
 
 
 @pytest.mark.parametrize(
@@ -26,11 +26,15 @@ def test_the_terms_are_counted_from_the_messages():
         (dict(callers=3, messages=3, dislikes=100), dict(callers=3, messages=3)),
         (dict(callers=3, messages=3, likes=100), dict(callers=3, messages=3, dislikes=100)),
         (dict(callers=5, messages=5, peak=5), dict(callers=5, messages=5, peak=1)),  # a flare-up
-        (dict(callers=5, messages=5, days=5), dict(callers=5, messages=5, days=1)),  # it does not go away
+        (dict(callers=5, messages=5, weeks=20), dict(callers=5, messages=5, weeks=1)),  # it keeps coming back
+        (
+            dict(callers=5, messages=5, focus=1.0),
+            dict(callers=5, messages=5, focus=0.5),
+        ),  # one place, not many
     ],
 )
 def test_each_term_raises_the_heat(hotter, cooler):
-    base = dict(callers=0, messages=0, likes=0, dislikes=0, peak=0, days=0)
+    base = dict(callers=0, messages=0, likes=0, dislikes=0, peak=0, weeks=0)
     assert HeatTerms(**{**base, **hotter}).heat > HeatTerms(**{**base, **cooler}).heat
 
 

@@ -10,8 +10,8 @@ topic detection and tracking). It may join an issue when
 * the issue's main place or group (named by at least a third of its messages, places.py) is one
   the message names too, the issue had a message in the last ``window_days``, and the message says
   a similar thing: cosine to the issue's centroid, in character 1–2-gram TF-IDF with the place names
-  taken out, of at least ``place_similarity`` (``road_similarity`` when only a road is shared: a
-  road is long and many estates share it);
+  taken out, of at least ``place_similarity`` (``loose_similarity`` when only a road is shared, a
+  road being long and shared by many estates, or only a shorter writing of the name);
 * or, for a message that names no place, the issue had a message in the last ``recent_days`` and
   the texts are near copies (``text_similarity``).
 
@@ -60,7 +60,7 @@ class Settings:
     window_days: int = 365
     recent_days: int = 30
     place_similarity: float = 0.1
-    road_similarity: float = 0.2  # a road is long and shared by many estates: ask for more
+    loose_similarity: float = 0.2  # when only a road or a shorter writing is shared: ask for more
     text_similarity: float = 0.6
     merge_similarity: float = 0.2  # two issues about one place whose centroids are this close are one
     min_callers: int = 2  # an issue is raised by more than one person
@@ -99,10 +99,16 @@ _DISTRICT_TEXT = re.compile(r"[A-Z]\d{0,2}[市区县省]|西地省")
 
 
 def _prepare(message: Message) -> tuple[_Prepared, str]:
-    # The place is named in the subject or the opening lines; names found deeper in a long letter
-    # are mostly places in passing (where the writer once lived, a road on the way).
+    # The place a message is about is the one its subject names; only a subject that names none
+    # sends us to the opening lines. Places further on are mostly in passing (where the writer
+    # once lived, a road on the way) and would chain unrelated messages together.
     text = f"{message.subject}\n{message.body[:PLACE_CHARS]}"
-    places = extract_places(text)
+    places = extract_places(message.subject) if message.subject else []
+    if places:
+        named = {p.key for p in places}
+        places += [p for p in extract_places(text) if p.kind != "road" and p.key not in named]
+    else:
+        places = extract_places(text)
     groups = extract_groups(text, places)
     problem = f"{message.subject}\n{message.subject}\n{message.body[:BODY_CHARS]}"
     for place in sorted(places, key=lambda p: -len(p.name)):
@@ -205,8 +211,10 @@ class IssueEngine:
             c = self._clusters[cid]
             shared = item.keys & c.main_keys()
             if shared and now - c.last <= timedelta(days=s.window_days):
-                only_roads = shared <= item.roads
-                out.append((cid, s.road_similarity if only_roads else s.place_similarity))
+                # a place named in full, not a road: the usual bar; a road or only a shorter
+                # writing (经济学院 of 财政经济学院, another school): the higher one
+                exact = (shared & item.names.keys()) - item.roads
+                out.append((cid, s.place_similarity if exact else s.loose_similarity))
         if not item.keys:
             recent = timedelta(days=s.recent_days)
             out += [(cid, s.text_similarity) for cid, c in self._clusters.items() if now - c.last <= recent]
@@ -307,7 +315,9 @@ class IssueEngine:
             msgs = [self._items[i].message for i in cluster.members]
             if len({m.caller for m in msgs}) < self.settings.min_callers:
                 continue
-            terms = heat_rules.heat_terms([(m.time, m.caller, m.likes, m.dislikes) for m in msgs])
+            terms = heat_rules.heat_terms(
+                [(m.time, m.caller, m.likes, m.dislikes) for m in msgs], focus=self._focus(cluster.members)
+            )
             found.append((cid, cluster, terms))
         found.sort(key=lambda x: (-x[2].heat, x[0]))
         if top is not None:
@@ -323,6 +333,11 @@ class IssueEngine:
             )
             for cid, c, terms in found
         ]
+
+    def _focus(self, members: list[int]) -> float:
+        """The share of the messages that name the place or group most of them name."""
+        keys = Counter(k for i in members for k in self._items[i].keys)
+        return _most_common(keys)[1] / len(members) if keys else 0.0
 
     def _label(self, members: list[int]) -> str:
         """The place or group most of the issue's messages name, with its district if they agree."""

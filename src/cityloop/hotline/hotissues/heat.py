@@ -7,7 +7,12 @@ heat = Σ weight × log(1 + term), over:
 * ``likes``    the others' "me too" (点赞);
 * ``dislikes`` disagreement (反对) is attention too, worth less than agreement;
 * ``peak``     distinct callers in the busiest 14 days: growth, a problem flaring up;
-* ``days``     distinct days with a message: spread over time, a problem that does not go away.
+* ``weeks``    weeks from the first message to the last: spread over time, a problem that keeps
+               coming back is not solved.
+
+The sum is multiplied by the issue's ``focus``: the share of its messages that name its main place
+or group. An issue is one problem at one place; a cluster whose messages name many places (a
+theme across the city, the crossings of a long road) is less of a hot spot, and goes down.
 
 Logs, because attention has diminishing returns: the thousandth like says less than the tenth.
 """
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-WEIGHTS = {"callers": 1.0, "messages": 0.5, "likes": 0.4, "dislikes": 0.2, "peak": 0.6, "days": 0.3}
+WEIGHTS = {"callers": 1.0, "messages": 0.5, "likes": 0.4, "dislikes": 0.2, "peak": 0.6, "weeks": 0.3}
 PEAK_DAYS = 14
 
 # Early warning: a growing issue is flagged the first day it has this many distinct callers within
@@ -36,11 +41,12 @@ class HeatTerms:
     likes: int
     dislikes: int
     peak: int
-    days: int
+    weeks: float
+    focus: float = 1.0  # share of the messages that name the issue's place or group
 
     @property
     def heat(self) -> float:
-        return sum(w * math.log1p(getattr(self, name)) for name, w in WEIGHTS.items())
+        return self.focus * sum(w * math.log1p(getattr(self, name)) for name, w in WEIGHTS.items())
 
 
 def peak_callers(times_and_users: Sequence[tuple[datetime, str]], days: int = PEAK_DAYS) -> int:
@@ -54,15 +60,16 @@ def peak_callers(times_and_users: Sequence[tuple[datetime, str]], days: int = PE
     return best
 
 
-def heat_terms(rows: Sequence[tuple[datetime, str, int, int]]) -> HeatTerms:
+def heat_terms(rows: Sequence[tuple[datetime, str, int, int]], *, focus: float = 1.0) -> HeatTerms:
     """Terms of the heat index from an issue's messages as (time, caller, likes, dislikes)."""
     return HeatTerms(
+        focus=focus,
         callers=len({u for _, u, _, _ in rows}),
         messages=len(rows),
         likes=sum(likes for _, _, likes, _ in rows),
         dislikes=sum(d for _, _, _, d in rows),
         peak=peak_callers([(t, u) for t, u, _, _ in rows]),
-        days=len({t.date() for t, _, _, _ in rows}),
+        weeks=(max(t for t, _, _, _ in rows) - min(t for t, _, _, _ in rows)).days / 7 if rows else 0.0,
     )
 
 
