@@ -114,7 +114,9 @@ def main() -> None:
             for row in csv.DictReader(f):
                 sizes[row["issue_id"]] = sizes.get(row["issue_id"], 0) + 1
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"cityloop hotline hot-issues on {FILE}: {seconds:.1f} s (one process, Django start included)")
+    print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min, this run included)")
     print(f"{in_issues} messages in {issues} issues (an issue: at least 2 distinct callers)")
     print()
     print("| rank | heat | messages | time range | place or group | description |")
