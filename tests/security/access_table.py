@@ -266,6 +266,7 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "hotline:sign": {},
     "hotline:status": {"*": BOTH},
     "hotline:submit": {"*": OWN},
+    "hotline:submit-map": {"*": OWN},
     "hotline:submitted": {"*": OWN},
     "hotline:track": {"*": OWN},
     "leaders:dashboard": {"dispatcher": OWN, "leader": OWN, "admin": OWN, "auditor": OWN, "superuser": OWN},

@@ -98,6 +98,7 @@ class WhatWhereForm(forms.Form):
         data = super().clean()
         if (
             not (data.get("address") or "").strip()
+            and not data.get("street")
             and data.get("lon") is None
             and data.get("lat") is None
             and "lon" not in self.errors
@@ -107,7 +108,32 @@ class WhatWhereForm(forms.Form):
         return data
 
 
+def street_choices(streets) -> list:
+    """The city's streets grouped under their district (<optgroup>), for a citizen without a map."""
+    groups: dict[str, list] = {}
+    for street in streets:
+        district = street.parent.label if street.parent is not None else ""
+        groups.setdefault(district, []).append((street.code, street.label))
+    return [(district, options) for district, options in groups.items()]
+
+
+# The pickers a small script turns into type-to-find boxes (static/hotline/typeahead.js); without
+# JavaScript they stay the grouped selects they are.
+TYPEAHEAD = {"data-typeahead": ""}
+
+
 class SubmitForm(WhatWhereForm):
+    street = forms.ChoiceField(
+        label=_("Street (街道)"),
+        required=False,
+        help_text=_("If you know it; a point on the map or the address is enough."),
+    )
+    category = forms.ChoiceField(
+        label=_("Category"),
+        required=False,
+        help_text=_("If you know it; the dispatcher chooses one otherwise."),
+        widget=forms.Select(attrs=TYPEAHEAD),
+    )
     photos = PhotosField(
         label=_("Photos"), required=False, help_text=_("JPEG, PNG or WebP, at most 10 MB each.")
     )
@@ -117,16 +143,19 @@ class SubmitForm(WhatWhereForm):
         help_text=_("Unless ticked, the GPS position stored inside the photo is removed."),
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+    field_order = ["kind", "category", "description", "address", "street", "lon", "lat"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, categories=(), streets=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["street"].choices = [("", "—")] + street_choices(streets)
+        self.fields["category"].choices = [("", _("— not sure —"))] + category_choices(categories)
         if not self.is_bound:
             # One key per rendered form: a double-submit of this page returns the first request.
             self.initial["idempotency_key"] = uuid.uuid4().hex
 
 
 class IntakeForm(WhatWhereForm):
-    category = forms.ChoiceField(label=_("Category"), required=False)
+    category = forms.ChoiceField(label=_("Category"), required=False, widget=forms.Select(attrs=TYPEAHEAD))
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
     complex = forms.BooleanField(label=_("Complex case"), required=False)
     confidential = forms.BooleanField(
@@ -227,7 +256,7 @@ class UnitChoiceField(forms.ChoiceField):
 
 
 class ClassifyForm(forms.Form):
-    category = forms.ChoiceField(label=_("Category"))
+    category = forms.ChoiceField(label=_("Category"), widget=forms.Select(attrs=TYPEAHEAD))
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -235,9 +264,9 @@ class ClassifyForm(forms.Form):
 
 
 class DispatchForm(forms.Form):
-    lead = UnitChoiceField(label=_("Lead unit (receives first)"))
+    lead = UnitChoiceField(label=_("Lead unit (receives first)"), widget=forms.Select(attrs=TYPEAHEAD))
     others = forms.MultipleChoiceField(
-        label=_("Also send to"), required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+        label=_("Also send to"), required=False, widget=forms.SelectMultiple(attrs={"size": 6, **TYPEAHEAD})
     )
     note = forms.CharField(label=_("Note to the units"), required=False, max_length=500, help_text=STAFF_ONLY)
 
@@ -248,7 +277,7 @@ class DispatchForm(forms.Form):
 
 
 class ArbitrationForm(forms.Form):
-    unit = UnitChoiceField(label=_("Unit that must handle it"))
+    unit = UnitChoiceField(label=_("Unit that must handle it"), widget=forms.Select(attrs=TYPEAHEAD))
     decision = forms.CharField(
         label=_("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}), help_text=STAFF_ONLY
     )

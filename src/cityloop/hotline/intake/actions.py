@@ -49,6 +49,7 @@ class Submission:
     lon: float | None = None
     lat: float | None = None
     category_code: str = ""
+    street_code: str = ""  # the street a citizen chose without a point; a point, when given, decides
     urgency: str = Urgency.NORMAL
     kind: str = ""  # 诉求类型 (RequestKind); blank when the door does not ask
     complex: bool = False
@@ -98,6 +99,7 @@ def clean_submission(sub: Submission) -> None:
         "caller_email",
         "address",
         "category_code",
+        "street_code",
         "source_ref",
     ):
         setattr(sub, name, clean_line(getattr(sub, name) or ""))
@@ -143,10 +145,12 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
         placement = org_queries.locate(city, lon, lat)
         if placement is None:
             errors["lon"] = org_queries.locator_for(city).describe_outside(lon, lat)
-    elif not address and "lon" not in errors and "lat" not in errors:
+    elif not address and not sub.street_code and "lon" not in errors and "lat" not in errors:
         errors["address"] = gettext_lazy("say where it happened: an address, or longitude and latitude")
     elif address:
         placement = org_queries.locate_text(city, address)
+    if sub.street_code and lon is None and lat is None and "lon" not in errors and "lat" not in errors:
+        placement = _in_street(city, sub.street_code, placement, errors)
     category = None
     if sub.category_code:
         category = org_queries.category(city, sub.category_code)
@@ -166,6 +170,17 @@ def validate(sub: Submission, *, city, channel: str) -> dict:
         "placement": placement,
         "category": category,
     }
+
+
+def _in_street(city, code: str, by_address, errors: dict):
+    """The chosen street, with the community the address names when it lies in that street."""
+    street = org_queries.place(city, level="street", code=code)
+    if street is None:
+        errors["street"] = f"unknown street code {code!r}"
+        return by_address
+    if by_address is not None and by_address.street == street:
+        return by_address
+    return org_queries.Placement(street.parent, street, None)
 
 
 @dataclass

@@ -19,7 +19,8 @@ from cityloop.hotline import actions, queries
 from cityloop.hotline.forms import FollowUpForm, RateByCodeForm, SubmitForm, TrackForm
 from cityloop.hotline.intake import access, throttle
 from cityloop.hotline.models import Channel, Request
-from cityloop.hotline.views_common import current_city
+from cityloop.hotline.views_common import categories_of, current_city
+from cityloop.org import queries as org_queries
 
 TRACKED = "hotline_tracked"  # session: pks of requests this browser proved it may see
 SUBMITTED = "hotline_submitted"  # session: the last submit's number, and its access code until shown once
@@ -54,7 +55,7 @@ def submit(request):
         anonymous = not request.user.is_authenticated
         keys = throttle.keys_for("anonymous-submit", request)
         if anonymous and throttle.exceeded(keys, settings.HOTLINE["anonymous_submits_per_hour"]):
-            form = SubmitForm(request.POST)
+            form = _submit_form(city, request.POST)
             form.is_valid()
             form.add_error(
                 None,
@@ -66,7 +67,7 @@ def submit(request):
             return render(request, "hotline/submit.html", {"form": form, "city": city}, status=429)
         if anonymous:
             throttle.count(keys, SUBMIT_WINDOW_S)
-        form = SubmitForm(request.POST, request.FILES)
+        form = _submit_form(city, request.POST, request.FILES)
         if uploads.refused(request):  # a photo was cut off while streaming in: never file without it silently
             form.add_error("photos", uploads.message())
         if form.is_valid():
@@ -77,6 +78,8 @@ def submit(request):
                 caller_name=data["caller_name"],
                 caller_phone=data["caller_phone"],
                 address=data["address"],
+                street_code=data["street"],
+                category_code=data["category"],
                 lon=data["lon"],
                 lat=data["lat"],
                 photos=[(f.name, f.read()) for f in data["photos"]],
@@ -119,8 +122,18 @@ def submit(request):
                     None, _("This form was already sent. Please reload the page and send it again.")
                 )
     else:
-        form = SubmitForm(initial=_known_caller(request.user))
+        form = _submit_form(city, initial=_known_caller(request.user))
     return render(request, "hotline/submit.html", {"form": form, "city": city})
+
+
+def _submit_form(city, *args, **kwargs) -> SubmitForm:
+    streets = (
+        org_queries.places(city, level="street").select_related("parent").order_by("parent__code", "code")
+    )
+    categories = categories_of(city)
+    return SubmitForm(
+        *args, categories=categories, streets=streets.defer("geometry", "parent__geometry"), **kwargs
+    )
 
 
 def _known_caller(user) -> dict:
