@@ -29,6 +29,7 @@ from cityloop.hotline.handling.dispatch import (
 )
 from cityloop.hotline.intake.actions import Submission, submit_request
 from cityloop.hotline.intake.attachments import attach_photo
+from cityloop.hotline.intake.support import support_request
 from cityloop.hotline.models import Channel
 from cityloop.hotline.whistles.actions import (
     arbitrate_dispute,
@@ -47,6 +48,7 @@ __all__ = [
     "Submission",
     "submit_request",
     "attach_photo",
+    "support_request",
     "classify_request",
     "dispatch_request",
     "accept_suggestion",

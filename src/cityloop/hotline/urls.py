@@ -2,13 +2,15 @@ from django.urls import path
 
 from cityloop.hotline.handling import views_detail, views_dispatch, views_search, views_unit
 from cityloop.hotline.intake import views as views_citizen
-from cityloop.hotline.intake import views_map, views_photos
+from cityloop.hotline.intake import views_map, views_nearby, views_photos
 
 app_name = "hotline"
 urlpatterns = [
     # citizens (no login needed to submit, track and rate)
     path("submit/", views_citizen.submit, name="submit"),
     path("submit/map.json", views_map.map_data, name="submit-map"),
+    path("submit/nearby.json", views_nearby.nearby, name="submit-nearby"),
+    path("submit/support/", views_nearby.support, name="support"),
     path("submit/done/", views_citizen.submitted, name="submitted"),
     path("track/", views_citizen.track, name="track"),
     path("track/<str:tracking_no>/", views_citizen.status_page, name="status"),

@@ -96,6 +96,7 @@ def render_detail(
         "finish_timer": timer(req.finish_due) if req.is_open and req.replied_at is None else None,
         "attachments": req.attachments.all(),
         "follow_ups": queries.answers(req),
+        "supporters": queries.supporter_count(req),
     }
     if dispatcher:
         categories = categories_of(city)

@@ -18,6 +18,7 @@ from cityloop.core.permissions import Role
 from cityloop.hotline import actions, queries
 from cityloop.hotline.forms import FollowUpForm, RateByCodeForm, SubmitForm, TrackForm
 from cityloop.hotline.intake import access, throttle
+from cityloop.hotline.intake.views_nearby import nearby_context
 from cityloop.hotline.models import Channel, Request
 from cityloop.hotline.views_common import categories_of, current_city
 from cityloop.org import queries as org_queries
@@ -50,6 +51,9 @@ SUBMIT_WINDOW_S = 3600
 
 def submit(request):
     city = current_city()
+    if request.method == "POST" and "nearby" in request.POST:
+        # "Show nearby requests" without JavaScript: the same form, values kept, with the list; nothing filed.
+        return render_submit(request, city, values=request.POST)
     if request.method == "POST":
         # Anonymous submits are counted per address in the shared cache before any photo is decoded.
         anonymous = not request.user.is_authenticated
@@ -64,7 +68,7 @@ def submit(request):
                     "or call 12345."
                 ),
             )
-            return render(request, "hotline/submit.html", {"form": form, "city": city}, status=429)
+            return _render(request, city, form, status=429)
         if anonymous:
             throttle.count(keys, SUBMIT_WINDOW_S)
         form = _submit_form(city, request.POST, request.FILES)
@@ -123,7 +127,26 @@ def submit(request):
                 )
     else:
         form = _submit_form(city, initial=_known_caller(request.user))
-    return render(request, "hotline/submit.html", {"form": form, "city": city})
+    return _render(request, city, form, status=200)
+
+
+def _render(request, city, form, *, status: int, values=None):
+    context = {
+        "form": form,
+        "city": city,
+        **nearby_context(city, values if values is not None else form.data),
+    }
+    if values is None and not form.is_bound:
+        context["nearby"] = None  # the list is shown once a point is chosen (or asked for)
+    return render(request, "hotline/submit.html", context, status=status)
+
+
+def render_submit(request, city, *, values, status: int = 200):
+    """The submit page showing what was typed (``values``), unchecked, with the nearby list."""
+    initial = {key: values.get(key) for key in values if key not in ("csrfmiddlewaretoken", "photos")}
+    initial.pop("idempotency_key", None)
+    form = _submit_form(city, initial=initial)
+    return _render(request, city, form, status=status, values=values)
 
 
 def _submit_form(city, *args, **kwargs) -> SubmitForm:
@@ -202,6 +225,7 @@ def status_page(request, tracking_no, rate_form=None):
             "rate_form": rate_form or (_rate_form_for(request, req) if can_rate else None),
             "follow_ups": queries.answers(req),
             "attachments": req.attachments.order_by("id"),
+            "supporters": queries.supporter_count(req),
         },
         status=400 if rate_form is not None else 200,
     )

@@ -17,6 +17,7 @@ from cityloop.hotline.models.requests import (
     Request,
     RequestKind,
     Status,
+    Supporter,
     TimeLimit,
     Urgency,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "Request",
     "RequestKind",
     "Status",
+    "Supporter",
     "SummonStatus",
     "Summons",
     "TimeLimit",

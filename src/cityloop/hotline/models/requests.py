@@ -222,6 +222,37 @@ class Extension(models.Model):
         db_table = "hotline_extension"
 
 
+class Supporter(models.Model):
+    """A citizen who says an open request is their problem too (这也是我的问题) instead of filing it again.
+
+    One per citizen and request: a signed-in citizen by the account, anyone else by a keyed hash of the
+    phone they gave (never shown, and a copy of the database alone cannot test guesses). Only the count
+    is shown, to staff and to the request's own citizen.
+    """
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="supporters")
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
+    at = models.DateTimeField()
+
+    class Meta:
+        db_table = "hotline_supporter"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "citizen"],
+                condition=models.Q(citizen__isnull=False),
+                name="hotline_supporter_one_per_citizen",
+            ),
+            models.UniqueConstraint(
+                fields=["request", "phone_hash"],
+                condition=~models.Q(phone_hash=""),
+                name="hotline_supporter_one_per_phone",
+            ),
+        ]
+
+
 class FollowUp(models.Model):
     """The citizen's answer (回访): resolved? satisfied?
 
