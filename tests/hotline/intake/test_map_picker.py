@@ -93,3 +93,15 @@ def test_the_dispatchers_category_and_unit_pickers_are_marked_for_type_to_find(c
     assert "data-typeahead" in str(ArbitrationForm()["unit"])
     client.force_login(dispatcher_li)
     assert "/static/hotline/typeahead.js" in client.get("/hotline/intake/").content.decode()
+
+
+def test_the_map_data_is_built_again_when_a_place_changes(client, city):
+    from cityloop.org import queries as org_queries
+
+    first = client.get("/hotline/submit/map.json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert first["Content-Type"] == "application/json" and "白塔街道" in first.content.decode()
+    street = org_queries.place(city, level="street", code="D1S2")
+    street.name = "白塔寺街道"
+    street.save(update_fields=["name"])
+    again = client.get("/hotline/submit/map.json", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "白塔寺街道" in again
