@@ -65,6 +65,7 @@ def test_a_key_answers_to_its_shorter_writings():
 def test_groups_of_people_are_named_after_their_place():
     assert extract_groups("广铁集团职工购房必须买车位") == ["广铁集团职工"]
     assert extract_groups("我们58车贷受害人") == ["58车贷受害人"]
+    assert extract_groups("我是A市经济学院的一名学生") == ["经济学院学生"]
 
 
 def test_districts_are_read_but_not_the_city():

@@ -211,7 +211,7 @@ _GROUP_WORDS = (
     "退休教师",
     "农民工",
 )
-_GROUP_RE = re.compile(r"(的)?(" + "|".join(_GROUP_WORDS) + ")")
+_GROUP_RE = re.compile(r"(的(?:一名|一位|一个|全体|广大|众多|部分)?)?(" + "|".join(_GROUP_WORDS) + ")")
 
 
 @dataclass(frozen=True)
