@@ -119,6 +119,10 @@ class Engine:
                 latest[: len(self.latest_ts)] = self.latest_ts
             self.latest_ts = latest
 
+    def seen(self, idx: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Whether each (device index, epoch s) was accepted before (this checkpoint's buffer, the archive)."""
+        return archive.accepted_pairs(self.root, self.buffer, self.code[idx].tolist(), ts)
+
     def lookup(self, codes: np.ndarray) -> np.ndarray:
         """Device idx for each code; -1 for unknown or inactive devices (one vectorised search)."""
         codes = np.asarray(codes).astype(str)

@@ -86,3 +86,23 @@ def test_a_crash_before_the_commit_leaves_no_trace_and_the_replay_counts_once(de
     con = archive.connect(brain_dir)
     assert con.execute("select count(*), sum(consumption) from readings").fetchone() == (2, 2.0)
     assert np.isclose(Hourly.objects.get(street__code="D1S1").consumption, 2.0)
+
+
+def test_a_late_reading_is_archived_once_and_its_repeat_is_found_in_the_archive(devices, brain_dir):
+    t = [HOUR + 900 * i for i in range(8)]  # more than a device's ring remembers
+    actions.upload_readings(decode_json(_json(["W1"] * 8, t, [float(i) for i in range(8)])), source="test")
+    late = actions.upload_readings(decode_json(_json(["W1"], [HOUR + 60], [0.1])), source="test")
+    assert late.accepted == 1 and late.rejected_total == 0
+    # the first reading is older than the ring: the archive on disk answers that it was seen
+    again = actions.upload_readings(
+        decode_json(_json(["W1", "W1"], [HOUR, HOUR + 60], [0.0, 0.1])), source="test"
+    )
+    assert again.accepted == 0 and again.rejected == {"duplicate_or_old": 2}
+    con = archive.connect(brain_dir)
+    assert con.execute(
+        "select count(*), count(distinct ts) from readings where device = 'W1'"
+    ).fetchone() == (
+        9,
+        9,
+    )
+    assert Checkpoint.objects.get().readings == 9

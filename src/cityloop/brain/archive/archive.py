@@ -260,3 +260,45 @@ def latest_reading(root: Path, device: str) -> tuple | None:
             newest = pc.index(table.column("ts"), pc.max(table.column("ts"))).as_py()
             return table.column("ts")[newest].as_py(), table.column("value")[newest].as_py()
     return None
+
+
+def accepted_pairs(
+    root: Path, buffer: ArchiveBuffer, device: list[str], ts_seconds: np.ndarray
+) -> np.ndarray:
+    """For each (device, ts), whether a reading with exactly that device and time was accepted: in the
+    buffer of the open checkpoint or in the archive's hour folders of those times.  The slow path of
+    the late-reading check (a reading older than what its device's ring remembers); rare."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    us = _us(ts_seconds)
+    wanted = set(zip(device, us.tolist(), strict=True))
+    found: set[tuple[str, int]] = set()
+    codes = pa.array(sorted(set(device)), pa.string())
+
+    def scan(table) -> None:
+        found.update(
+            pair
+            for pair in zip(
+                table.column("device").to_pylist(),
+                table.column("ts").cast(pa.int64()).to_pylist(),
+                strict=True,
+            )
+            if pair in wanted
+        )
+
+    for batch in buffer.readings:
+        scan(batch.filter(pc.is_in(batch.column("device"), value_set=codes)))
+    hours = sorted({int(u) // 3_600_000_000 for u in us.tolist()})
+    files = []
+    for hour in hours:
+        h = np.datetime64(hour, "h")
+        folder = root / "archive" / f"date={h.astype('datetime64[D]')}" / f"hour={int(str(h)[11:13]):02d}"
+        files += [str(f) for f in folder.glob("*.parquet")]
+    if files:
+        scan(
+            ds.dataset(files, schema=READINGS_SCHEMA, format="parquet").to_table(
+                columns=["device", "ts"], filter=pc.field("device").isin(codes)
+            )
+        )
+    return np.array([pair in found for pair in zip(device, us.tolist(), strict=True)], dtype=bool)

@@ -8,6 +8,15 @@ access costs; separate arrays per field would cost one miss per field.
 Sensors additionally carry the general :class:`~cityloop.brain.detect.streaming.StreamingDetector`
 (80 bytes per sensor, kept in its own arrays; sensors are ~1 % of devices).
 
+Every device also remembers the timestamps of its last :data:`SEEN_K` accepted readings and the
+newest timestamp it has forgotten (:attr:`DetectorBank.seen_ts`, ``seen_floor``; 21 bytes, outside
+the hot record).  That is what tells a reading that arrives late — after a newer one, as happens when
+several workers share a device topic, or a killed worker's messages are delivered again — from one
+delivered twice: a late reading never seen is accepted (archived and counted, not fed to the
+detectors, whose state has moved on), the same (device, timestamp) again is ``DUPLICATE_OR_OLD``.
+When the answer is older than what the device remembers, the caller's ``seen`` function (the
+engine's archive) decides.
+
 Detectors (each raises an alarm once per onset; a flag bit suppresses repeats
 until the condition clears):
 
@@ -121,6 +130,7 @@ class Params:
     """Detector settings; tuples are per :class:`Kind` (index = kind value)."""
 
     future_s: int = 300  # readings further ahead of `now` are FUTURE_TIMESTAMP
+    late_s: int = 7 * 86400  # a reading this much older than the device's newest is DUPLICATE_OR_OLD
     night_start_s: int = 1 * 3600
     night_end_s: int = 5 * 3600
     leak_min_rate: tuple = _per_kind(np.inf, np.inf, WATER=0.0015)  # units/h; inf disables
@@ -250,6 +260,7 @@ _NAN5 = np.full(5, np.nan)
 _KEEP_SILENT = np.uint8(0xFF & ~_SILENT)
 _KEEP_STUCK_ZERO = np.uint8(0xFF & ~(_STUCK | _ZERO))
 _CHUNK = 65535  # rows per gather: the uint16 stamp must tell every position apart
+SEEN_K = 4  # accepted timestamps each device remembers (to tell a late reading from a repeated one)
 
 
 class DetectorBank:
@@ -263,6 +274,9 @@ class DetectorBank:
         self.state = np.zeros(0, STATE_DTYPE)
         self.sensors = StreamingDetector(0, **self.params.streaming)
         self.sensor_dev = np.zeros(0, np.int64)  # device of each sensor slot
+        self.seen_ts = np.zeros((0, SEEN_K), np.uint32)  # ring of the last accepted timestamps
+        self.seen_pos = np.zeros(0, np.uint8)  # next ring slot (wraps; 256 is a multiple of SEEN_K)
+        self.seen_floor = np.zeros(0, np.uint32)  # newest timestamp pushed out of the ring
         self._silent_due = -np.inf  # no device can be silent before this time (see check_silent)
         self._min_int = (-1, 1)  # (bank size, shortest expected interval)
         self._tables()
@@ -317,6 +331,9 @@ class DetectorBank:
         ns_old = self.sensors.n_series
         add["slot"][sensor] = ns_old + np.arange(int(sensor.sum()))
         self.state = np.concatenate([self.state, add])
+        self.seen_ts = np.concatenate([self.seen_ts, np.zeros((new, SEEN_K), np.uint32)])
+        self.seen_pos = np.concatenate([self.seen_pos, np.zeros(new, np.uint8)])
+        self.seen_floor = np.concatenate([self.seen_floor, np.zeros(new, np.uint32)])
         self.sensor_dev = np.concatenate([self.sensor_dev, old + np.flatnonzero(sensor)])
         self.sensors.state = np.concatenate(
             [self.sensors.state, np.zeros((STATE_FIELDS, int(sensor.sum())))], axis=1
@@ -332,6 +349,7 @@ class DetectorBank:
             fresh[f] = g[f]
         fresh["night_min"], fresh["night_hist"] = np.nan, np.nan
         self.state[idx] = fresh
+        self.seen_ts[idx], self.seen_pos[idx], self.seen_floor[idx] = 0, 0, 0
         s = g["slot"][g["slot"] >= 0]
         self.sensors.state[:, s] = 0.0
 
@@ -351,6 +369,9 @@ class DetectorBank:
         own = state["slot"] >= 0
         state["slot"][own] = remap[state["slot"][own]]
         part.state = state
+        part.seen_ts = self.seen_ts[start:stop].copy()
+        part.seen_pos = self.seen_pos[start:stop].copy()
+        part.seen_floor = self.seen_floor[start:stop].copy()
         part.sensors.state = self.sensors.state[:, slots].copy()
         part.sensor_dev = self.sensor_dev[slots] - start
         part.sensors.n_series = len(slots)
@@ -358,7 +379,10 @@ class DetectorBank:
         return part
 
     # ------------------------------------------------------------ ingest
-    def process(self, idx, ts, value, *, now: int) -> Result:
+    def process(self, idx, ts, value, *, now: int, seen=None) -> Result:
+        """Check and absorb one batch.  ``seen(idx, ts) -> bool array`` answers, for late readings older
+        than what their devices remember, whether that (device, timestamp) was accepted before (the
+        engine asks its archive); without it such a reading is taken for a repeat."""
         idx = np.asarray(idx, np.int64)
         ts = np.asarray(ts, np.int64)
         value = np.asarray(value, np.float64)
@@ -384,6 +408,7 @@ class DetectorBank:
         for a in range(0, n_rows, _CHUNK):
             part = slice(a, a + _CHUNK) if rows is None else rows[a : a + _CHUNK]
             self._chunk(part, ctx)
+        self._late(ctx, seen)
         return Result(reason == 0, reason, consumption, Alarms.concat(alarms), Alarms.concat(cleared))
 
     def _chunk(self, rows, ctx) -> None:
@@ -552,6 +577,7 @@ class DetectorBank:
         g["n"] = n
         g["flags"] = f
         self.state.put(ix, g)
+        self._remember(ix, t)
         alarms.extend(out)
         gone = f0 & ~f
         if gone.any():
@@ -559,6 +585,45 @@ class DetectorBank:
                 j = np.flatnonzero(gone & _bit(at))
                 if len(j):
                     cleared.append(_alarms(ix[j], at, t[j], v[j], 0.0, np.tile(_NAN5, (len(j), 1))))
+
+    def _remember(self, ix, t) -> None:
+        """Push accepted timestamps into their devices' rings (each device once per call)."""
+        pos = self.seen_pos[ix]
+        slot = pos % SEEN_K
+        self.seen_floor[ix] = np.maximum(self.seen_floor[ix], self.seen_ts[ix, slot])
+        self.seen_ts[ix, slot] = t
+        self.seen_pos[ix] = pos + 1
+
+    def _late(self, ctx, seen) -> None:
+        """Readings marked DUPLICATE_OR_OLD that are older than their device's newest: accept the ones
+        never accepted before (once each), keep the rest as repeats."""
+        idx, ts, _value, reason, _consumption, _alarms, _cleared = ctx
+        rows = np.flatnonzero(reason == RejectReason.DUPLICATE_OR_OLD)
+        if not len(rows):
+            return
+        ix, t = idx[rows], ts[rows]
+        newest = self.state["last_ts"][ix].astype(np.int64)
+        cand = (t < newest) & (t >= newest - self.params.late_s) & (t > 0)
+        rows, ix, t = rows[cand], ix[cand], t[cand]
+        if not len(rows):
+            return
+        _, first = np.unique(np.column_stack([ix, t]), axis=0, return_index=True)
+        first = np.sort(first)  # the same (device, ts) twice in the batch: only the first can be new
+        rows, ix, t = rows[first], ix[first], t[first]
+        known = (self.seen_ts[ix] == t[:, None]).any(axis=1)
+        ask = ~known & (t <= self.seen_floor[ix])
+        if ask.any():
+            known[ask] = np.asarray(seen(ix[ask], t[ask]), bool) if seen is not None else True
+        new = np.flatnonzero(~known)
+        if not len(new):
+            return
+        reason[rows[new]] = 0  # accepted late: archived and counted; no consumption, no detector step
+        order = np.lexsort((t[new], ix[new]))
+        left = new[order]
+        while len(left):  # one reading per device per push
+            _, once = np.unique(ix[left], return_index=True)
+            self._remember(ix[left[once]], t[left[once]])
+            left = np.delete(left, once)
 
     def _stuck(self, j, g, f, kind, meter, unch, since, lv, t, v, ix, out) -> None:
         kj, mj, uj = kind[j], meter[j], unch[j]
@@ -669,7 +734,14 @@ class DetectorBank:
 
     # ------------------------------------------------------------ inspection / checkpoints
     def state_nbytes(self) -> int:
-        return self.state.nbytes + self.sensors.state.nbytes + self.sensor_dev.nbytes
+        return (
+            self.state.nbytes
+            + self.sensors.state.nbytes
+            + self.sensor_dev.nbytes
+            + self.seen_ts.nbytes
+            + self.seen_pos.nbytes
+            + self.seen_floor.nbytes
+        )
 
     def flags(self, idx) -> np.ndarray:
         """Active-condition bit mask per device (bit ``1 << (AlarmType - 1)``)."""
@@ -685,6 +757,9 @@ class DetectorBank:
             "state": self.state.copy(),
             "sensors": self.sensors.state.copy(),
             "sensor_dev": self.sensor_dev.copy(),
+            "seen_ts": self.seen_ts.copy(),
+            "seen_pos": self.seen_pos.copy(),
+            "seen_floor": self.seen_floor.copy(),
             "utc_offset_s": np.array(self.utc_offset_s, np.int64),
             "params": np.array(json.dumps(d)),
         }
@@ -701,4 +776,12 @@ class DetectorBank:
         bank.sensors.state = np.asarray(snap["sensors"], np.float64).copy()
         bank.sensor_dev = np.asarray(snap["sensor_dev"], np.int64).copy()
         bank.sensors.n_series = len(bank.sensor_dev)
+        if "seen_ts" in snap:
+            bank.seen_ts = np.asarray(snap["seen_ts"], np.uint32).copy()
+            bank.seen_pos = np.asarray(snap["seen_pos"], np.uint8).copy()
+            bank.seen_floor = np.asarray(snap["seen_floor"], np.uint32).copy()
+        else:  # a snapshot from before the rings: everything up to the newest reading is asked of `seen`
+            bank.seen_ts = np.zeros((len(state), SEEN_K), np.uint32)
+            bank.seen_pos = np.zeros(len(state), np.uint8)
+            bank.seen_floor = state["last_ts"].copy()
         return bank

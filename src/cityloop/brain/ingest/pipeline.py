@@ -90,7 +90,7 @@ def ingest_batch(
         return report
     device = batch.device
     idx = engine.lookup(device)
-    result = engine.bank.process(idx, batch.ts, batch.value, now=int(now))
+    result = engine.bank.process(idx, batch.ts, batch.value, now=int(now), seen=engine.seen)
 
     bad = np.flatnonzero(~result.accepted)
     if len(bad):
