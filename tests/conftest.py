@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +53,9 @@ TINY_PLACES = {
 # there. A Wednesday in the middle of a month, a working day on the Chinese calendar. CI runs the
 # date-sensitive modules again at a month end, a year end, a leap day and a Monday just after midnight
 # by setting CITYLOOP_TEST_NOW (see .ci/run); the real system clock never matters.
+# Brokers are shared by every test run on the machine: each run (each xdist worker) has its own MQTT topic
+# prefix, and the workers it starts inherit it, so no run sees another's readings.
+os.environ.setdefault("CITYLOOP_MQTT_PREFIX", f"test-{uuid.uuid4().hex[:12]}/cityloop")
 PINNED_NOW = datetime.fromisoformat(os.environ.get("CITYLOOP_TEST_NOW") or "2026-11-18T10:00:00+08:00")
 if PINNED_NOW.tzinfo is None:
     raise SystemExit(f"CITYLOOP_TEST_NOW={PINNED_NOW.isoformat()} needs a UTC offset, e.g. +08:00")

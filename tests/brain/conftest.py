@@ -59,3 +59,21 @@ def devices(city, tiny_places):
     )
     assert report.ok, report.errors
     return {d.code: d for d in report.created}
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A Mosquitto of this test's own, run with deploy/mosquitto/cityloop.conf, and a prefix of its own.
+    Accounts: the worker, a test publisher that may write any device's readings, gateway GW1, device M1."""
+    import uuid
+
+    from cityloop.brain.ingest import broker as brokers
+
+    why = brokers.available()
+    if why:
+        pytest.skip(why)
+    prefix = f"t{uuid.uuid4().hex[:10]}/cityloop"
+    accounts = {brokers.WORKER_USER: "worker-pw", "bench-publisher": "pub-pw", "GW1": "gw1-pw", "M1": "m1-pw"}
+    extra = ["user bench-publisher", f"topic write {prefix}/devices/#", f"topic write {prefix}/gateways/#"]
+    with brokers.start(tmp_path / "mosquitto", prefix=prefix, accounts=accounts, acl_extra=extra) as b:
+        yield b

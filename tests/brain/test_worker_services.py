@@ -153,9 +153,8 @@ def test_a_worker_killed_with_sigkill_and_restarted_loses_nothing_and_counts_not
 
 
 def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosquitto(
-    city, tiny_places, brain_dir
+    city, tiny_places, brain_dir, broker, monkeypatch
 ):
-    _need("127.0.0.1", 1883, "Mosquitto")
     from cityloop.brain import worker
     from cityloop.brain.models import Checkpoint
 
@@ -163,6 +162,8 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
     codes = [f"M{run}-{i}" for i in range(5)]
     _register(city, tiny_places, codes, gateway=f"gw{run}")
     _register(city, tiny_places, [f"X{run}"], gateway=f"other{run}")
+    for name, value in broker.env().items():
+        monkeypatch.setenv(name, value)
     t0, values = _readings(codes, 40)
     stop = threading.Event()
     result = {}
@@ -180,13 +181,13 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
     thread = threading.Thread(target=consume)
     thread.start()
     time.sleep(0.5)  # the worker's subscription is in place
+    for name, value in broker.env("bench-publisher").items():  # the publisher's account
+        monkeypatch.setenv(name, value)
     client = bus.Mqtt(f"cityloop-test-pub-{run}", subscribe=False, clean=True)
     try:
         started = time.perf_counter()
         infos = [
-            client.publish(
-                f"cityloop/devices/{c}/reading", orjson.dumps({"t": t0 + 60 * s, "v": float(values[c][s])})
-            )
+            client.publish(bus.device_topic(c), orjson.dumps({"t": t0 + 60 * s, "v": float(values[c][s])}))
             for s in range(30)
             for c in codes
         ]
@@ -195,14 +196,14 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
             "t": [t0 + 60 * s for s in range(30, 40) for _ in codes],
             "v": [float(values[c][s]) for s in range(30, 40) for c in codes],
         }
-        infos.append(client.publish(f"cityloop/gateways/gw{run}/batch", orjson.dumps(gateway)))
+        infos.append(client.publish(bus.gateway_topic(f"gw{run}"), orjson.dumps(gateway)))
         # A gateway publishing another gateway's device: rejected as not_bound, never stored.
         infos.append(
             client.publish(
-                f"cityloop/gateways/gw{run}/batch", orjson.dumps({"d": [f"X{run}"], "t": [t0], "v": [1.0]})
+                bus.gateway_topic(f"gw{run}"), orjson.dumps({"d": [f"X{run}"], "t": [t0], "v": [1.0]})
             )
         )
-        infos.append(client.publish(f"cityloop/devices/{codes[0]}/reading", b"not json"))
+        infos.append(client.publish(bus.device_topic(codes[0]), b"not json"))
         for info in infos:
             info.wait_for_publish(10)
         expected = 40 * len(codes)

@@ -149,3 +149,16 @@ def open_alarm_counts() -> dict[str, int]:
 def checkpoints() -> list[Checkpoint]:
     """Every shard's checkpoint: readings, rejects, stream sequence and when it was written."""
     return list(Checkpoint.objects.all())
+
+
+def mqtt_broker_dropped() -> dict | None:
+    """``{"dropped": n, "seen_at": epoch s, "worker": client id}``: the MQTT broker's count of messages it
+    dropped since it started, as a brain worker last read it from $SYS; None when no worker has."""
+    import json
+
+    from cityloop.brain.engine import brain_root
+
+    try:
+        return json.loads((brain_root() / "state" / "mqtt.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None

@@ -160,26 +160,33 @@ def bound_to_subject(subject: str, batch: Batch) -> Batch:
 
 
 def _mqtt_batch(msgs: list) -> list[Batch]:
-    """All messages as one batch in arrival order (a gateway's batch in place), plus the unreadable ones."""
+    """The readable readings of all messages as one batch (single readings, then every gateway batch as
+    decoded, minus rows of another gateway's devices), plus one batch of the unreadable and refused."""
     d, t, v, errors, refused_rows = [], [], [], [], []
+    parts: list[Batch] = []
+    prefix = bus.mqtt_prefix()
     for m in msgs:
-        parts = m.topic.split("/")
-        if len(parts) == 4 and parts[1] == "gateways":
-            got = decode_message(m.payload, "application/json")
-            codes = got.device.tolist()
-            refused = set(access.foreign(parts[2], set(codes)))
-            for row, (code, ts, value) in enumerate(
-                zip(codes, got.ts.tolist(), got.value.tolist(), strict=True)
-            ):
-                if code in refused:  # a gateway publishing another gateway's device
-                    refused_rows.append(
-                        f"{m.topic}: row {row}: device {code} is not a device of gateway {parts[2]}"
-                    )
-                    continue
-                d.append(code), t.append(ts), v.append(value)
-            errors += [f"{m.topic}: row {r}: {f}: {why}" for r, f, why in got.errors]
+        where = bus.parse_topic(m.topic, prefix)
+        if where is None:
+            errors.append(f"{m.topic}: not a reading topic")
             continue
-        code = parts[2] if len(parts) == 4 else ""
+        if where[0] == "gateways":
+            gateway = where[1]
+            got = decode_message(m.payload, "application/json")
+            errors += [f"{m.topic}: row {r}: {f}: {why}" for r, f, why in got.errors]
+            if not len(got.device):
+                continue
+            refused = set(access.foreign(gateway, set(got.device.tolist())))
+            if refused:  # a gateway publishing another gateway's device
+                bad = np.isin(got.device, list(refused))
+                refused_rows += [
+                    f"{m.topic}: row {row}: device {got.device[row]} is not a device of gateway {gateway}"
+                    for row in np.flatnonzero(bad).tolist()
+                ]
+                got = Batch(got.device[~bad], got.ts[~bad], got.value[~bad])
+            parts.append(got)
+            continue
+        code = where[1]
         try:
             body = orjson.loads(m.payload)
         except orjson.JSONDecodeError:
@@ -191,7 +198,19 @@ def _mqtt_batch(msgs: list) -> list[Batch]:
             d.append(code), t.append(int(time.time())), v.append(body)
         else:
             errors.append(f'{m.topic}: payload must be {{"t": ts, "v": value}} or a number')
-    out = [decode_json(orjson.dumps({"d": d, "t": t, "v": v}))] if d else []
+    if d:
+        single = decode_json(orjson.dumps({"d": d, "t": t, "v": v}))  # the codec's checks of t and v
+        errors += [f"row {r}: {f}: {why}" for r, f, why in single.errors]
+        parts.insert(0, Batch(single.device, single.ts, single.value))
+    out = []
+    if parts:
+        out.append(
+            Batch(
+                np.concatenate([p.device for p in parts]),
+                np.concatenate([p.ts for p in parts]),
+                np.concatenate([p.value for p in parts]),
+            )
+        )
     if errors or refused_rows:
         out.append(
             Batch(
@@ -215,9 +234,21 @@ def run_mqtt(
 ) -> Stats:
     stats, pace = Stats(), Loop(stop=stop, idle_exit=idle_exit, maintenance_every=maintenance_every)
     mqtt = bus.Mqtt(client_id, subscribe=True, clean=False)
+    log.info("worker: MQTT subscribed to %s as %s", " and ".join(bus.subscriptions()), client_id)
+    dropped_seen: int | None = None
     try:
         while not pace.done():
             time.sleep(checkpoint_every)
+            if mqtt.broker_dropped is not None and mqtt.broker_dropped != dropped_seen:
+                if dropped_seen is not None and mqtt.broker_dropped > dropped_seen:
+                    log.warning(
+                        "worker: the MQTT broker dropped %d message(s) (%d since it started): "
+                        "raise max_queued_messages or add workers",
+                        mqtt.broker_dropped - dropped_seen,
+                        mqtt.broker_dropped,
+                    )
+                dropped_seen = mqtt.broker_dropped
+                actions.note_broker_dropped(dropped_seen, worker=client_id)
             msgs = mqtt.take()
             if not msgs:
                 pace.maintain()

@@ -8,6 +8,7 @@ line that names the variable and the rule, which the ``cityloop`` command prints
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import zoneinfo
 from collections.abc import Callable
@@ -263,6 +264,8 @@ def brain_dir() -> Path:
 # line naming it, the same as a bad value the settings read.
 LATER_VALUES = (
     "CITYLOOP_MQTT",
+    "CITYLOOP_MQTT_PREFIX",
+    "CITYLOOP_MQTT_GROUP",
     "CITYLOOP_NATS_URL",
     "CITYLOOP_BRAIN_VERIFY_HOURS",
     "CITYLOOP_BRAIN_REOPEN_DAYS",
@@ -283,6 +286,30 @@ def mqtt_address() -> tuple[str, int]:
     if not 1 <= number <= 65535:
         raise ConfigError(f"CITYLOOP_MQTT={raw!r} must be host:port with a port from 1 to 65535")
     return host or "127.0.0.1", number
+
+
+_MQTT_LEVEL = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def mqtt_prefix() -> str:
+    """``CITYLOOP_MQTT_PREFIX`` (default ``cityloop``): the first topic level(s) of every device topic, so
+    two installations — or two test runs — on one broker never see each other's readings."""
+    raw = env("CITYLOOP_MQTT_PREFIX", "cityloop") or "cityloop"
+    if not all(_MQTT_LEVEL.fullmatch(level) for level in raw.split("/")):
+        raise ConfigError(
+            f"CITYLOOP_MQTT_PREFIX={raw!r} must be topic levels of letters, digits, '_', '.' or '-' "
+            "separated by '/' (no wildcards, no empty level, no leading '$' or '/')"
+        )
+    return raw
+
+
+def mqtt_group() -> str:
+    """``CITYLOOP_MQTT_GROUP`` (default ``cityloop-brain``): the shared-subscription group the brain
+    workers join (``$share/<group>/...``), so each reading goes to one of them."""
+    raw = env("CITYLOOP_MQTT_GROUP", "cityloop-brain") or "cityloop-brain"
+    if not _MQTT_LEVEL.fullmatch(raw):
+        raise ConfigError(f"CITYLOOP_MQTT_GROUP={raw!r} must be letters, digits, '_', '.' or '-'")
+    return raw
 
 
 def nats_url() -> str:
@@ -321,6 +348,8 @@ def check_later_values() -> list[str]:
     """One message per bad value among ``LATER_VALUES`` (empty when all are good or unset)."""
     checks: list[Callable[[], object]] = [
         mqtt_address,
+        mqtt_prefix,
+        mqtt_group,
         nats_url,
         brain_verify_hours,
         brain_reopen_days,

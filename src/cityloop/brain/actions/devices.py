@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cityloop.brain import engine as engines
 from cityloop.brain import rules
 from cityloop.brain.models import Device
 from cityloop.core import audit, permissions
@@ -125,6 +126,7 @@ def register_devices(
             )
         )
     Device.objects.bulk_create(devices, batch_size=2000)
+    _registry_changed()
     audit.record(
         actor,
         "device.register",
@@ -143,12 +145,19 @@ def import_devices_csv(*, city: Jurisdiction, text: str, actor: Actor) -> Import
     return register_devices(city=city, rows=list(reader), actor=actor, first_line=2)
 
 
+def _registry_changed() -> None:
+    """This process's engines read the registry again: now, and once the change is committed."""
+    engines.devices_changed()
+    transaction.on_commit(engines.devices_changed)
+
+
 @transaction.atomic
 def set_device_active(device: Device, active: bool, *, actor: Actor) -> Device:
     _require_registrar(actor)
     before = device.active
     device.active = active
     device.save(update_fields=["active"])
+    _registry_changed()
     audit.record(
         actor, "device.activate" if active else "device.deactivate", device, before=before, after=active
     )

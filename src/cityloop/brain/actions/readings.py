@@ -80,3 +80,18 @@ def run_maintenance(*, now: float | None = None) -> dict:
             commit(engine)
         changed = verify_cases(engine)
     return {"silent": silent, **changed}
+
+
+def note_broker_dropped(count: int, *, worker: str) -> None:
+    """Keep the MQTT broker's own count of messages it dropped since it started ($SYS), as a worker last
+    read it, for the pulse page and /metrics (``brain.queries.mqtt_broker_dropped``)."""
+    import json
+    import os
+
+    path = engines.brain_root() / "state" / "mqtt.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"mqtt.json.{os.getpid()}.tmp")
+    tmp.write_text(
+        json.dumps({"dropped": int(count), "seen_at": time.time(), "worker": worker}), encoding="utf-8"
+    )
+    os.replace(tmp, path)

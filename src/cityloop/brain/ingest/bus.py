@@ -5,9 +5,14 @@ of the codec's forms, its ``Content-Type`` header says which (compact JSON by de
 reads through a durable pull consumer that it positions itself, at start-up, just after the stream
 sequence of the last checkpoint — the checkpoint, not the consumer's ack floor, is the truth.
 
-MQTT: ``cityloop/devices/<code>/reading`` carries ``{"t": ts, "v": value}`` (or a bare number, read at
-arrival); ``cityloop/gateways/<id>/batch`` carries a compact batch ``{"d": [...], "t": [...], "v": [...]}``.
-QoS 1 with a persistent session, acknowledged by the worker only after the checkpoint.
+MQTT: ``<prefix>/devices/<code>/reading`` carries ``{"t": ts, "v": value}`` (or a bare number, read at
+arrival); ``<prefix>/gateways/<id>/batch`` carries a compact batch ``{"d": [...], "t": [...], "v": [...]}``.
+The prefix is ``CITYLOOP_MQTT_PREFIX`` (default ``cityloop``).  Workers share the topics through one
+shared subscription (``$share/<CITYLOOP_MQTT_GROUP>/...``): each message goes to one of them, and a
+worker started or stopped changes the split.  QoS 1 with a persistent session per worker, acknowledged
+only after the checkpoint that holds it; a message delivered twice, or after a newer one of its device,
+is counted once by the engine (see :mod:`cityloop.brain.detect.detectors`).  The broker's own drop
+counter (``$SYS/broker/publish/messages/dropped``) is followed and shown, so shedding is never silent.
 """
 
 from __future__ import annotations
@@ -21,8 +26,44 @@ STREAM = "CITYLOOP_READINGS"
 SUBJECTS = "cityloop.readings.>"
 DEFAULT_SUBJECT = "cityloop.readings.all"
 DURABLE = "cityloop-worker"
-DEVICE_TOPIC = "cityloop/devices/+/reading"
-GATEWAY_TOPIC = "cityloop/gateways/+/batch"
+DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
+
+
+def mqtt_prefix() -> str:
+    from cityloop.core import config
+
+    return config.mqtt_prefix()
+
+
+def device_topic(code: str, prefix: str | None = None) -> str:
+    return f"{prefix or mqtt_prefix()}/devices/{code}/reading"
+
+
+def gateway_topic(gateway: str, prefix: str | None = None) -> str:
+    return f"{prefix or mqtt_prefix()}/gateways/{gateway}/batch"
+
+
+def subscriptions(prefix: str | None = None, group: str | None = None) -> list[str]:
+    """The shared-subscription filters every brain worker subscribes to."""
+    from cityloop.core import config
+
+    prefix, group = prefix or mqtt_prefix(), group or config.mqtt_group()
+    return [f"$share/{group}/{prefix}/devices/+/reading", f"$share/{group}/{prefix}/gateways/+/batch"]
+
+
+def parse_topic(topic: str, prefix: str | None = None) -> tuple[str, str] | None:
+    """``("devices", code)`` or ``("gateways", id)`` for a reading topic under the prefix, else None."""
+    head = (prefix or mqtt_prefix()) + "/"
+    if not topic.startswith(head):
+        return None
+    parts = topic[len(head) :].split("/")
+    if (
+        len(parts) != 3
+        or not parts[1]
+        or (parts[0], parts[2]) not in (("devices", "reading"), ("gateways", "batch"))
+    ):
+        return None
+    return parts[0], parts[1]
 
 
 def stream_replicas() -> int:
@@ -199,37 +240,72 @@ def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class Mqtt:
-    """A paho-mqtt client with a persistent session whose QoS 1 messages are acknowledged by hand."""
+    """A paho-mqtt client with a persistent session whose QoS 1 messages are acknowledged by hand.  A
+    subscriber joins the workers' shared subscription and follows the broker's drop counter.
+
+    MQTT 3.1.1: paho parses MQTT 5 properties of every incoming message in Python, which cost the worker
+    a fifth of its time; the unacknowledged window is then the broker's ``max_inflight_messages``
+    (deploy/mosquitto/cityloop.conf)."""
 
     def __init__(self, client_id: str, *, subscribe: bool = True, clean: bool = False):
         import paho.mqtt.client as mqtt
 
         self.messages: list = []
+        self.broker_dropped: int | None = None  # the broker's count of messages it dropped, since it started
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        self._refused: str | None = None
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, manual_ack=subscribe
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=clean,
+            manual_ack=subscribe,
         )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
+        filters = subscriptions() if subscribe else []
 
         def on_connect(client, userdata, flags, reason, properties):
-            if subscribe:
-                client.subscribe([(DEVICE_TOPIC, 1), (GATEWAY_TOPIC, 1)])
+            if reason.is_failure:
+                self._refused = str(reason)
+                self._ready.set()
+            elif subscribe:
+                client.subscribe([(f, 1) for f in filters] + [(DROPPED_TOPIC, 0)])
+            else:
+                self._ready.set()
+
+        def on_subscribe(client, userdata, mid, reasons, properties):
+            # Ready only once the broker holds the subscription: a reading published before any worker
+            # of the group ever subscribed has no session to wait in, and MQTT keeps it nowhere.
+            refused = [r for r in reasons if r.is_failure]
+            if refused:
+                self._refused = f"subscription refused: {refused[0]}"
             self._ready.set()
 
         def on_message(client, userdata, msg):
+            if msg.topic == DROPPED_TOPIC:
+                try:
+                    self.broker_dropped = int(msg.payload)
+                except ValueError:
+                    pass
+                return
             with self._lock:
                 self.messages.append(msg)
 
         self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
         self.client.on_message = on_message
         host, port = mqtt_address()
         mqtt_security(self.client)
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
-        if not self._ready.wait(5):
+        if not self._ready.wait(10):
+            self.client.loop_stop()
             raise ConnectionError(f"MQTT broker at {host}:{port} did not answer")
+        if self._refused:
+            self.client.loop_stop()
+            raise ConnectionError(f"MQTT broker at {host}:{port} refused the connection: {self._refused}")
 
     def take(self, limit: int = 100_000) -> list:
         with self._lock:

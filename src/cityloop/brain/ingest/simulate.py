@@ -70,12 +70,10 @@ def run(command, opts) -> None:
                     messages += len(chunks)
                 else:
                     infos = [
-                        mqtt.publish(
-                            f"cityloop/devices/{d}/reading", orjson.dumps({"t": int(t), "v": float(v)})
-                        )
+                        mqtt.publish(bus.device_topic(d), orjson.dumps({"t": int(t), "v": float(v)}))
                         for d, t, v in zip(batch.device, batch.ts, batch.value, strict=True)
                     ]
-                    for info in infos[-1:]:
+                    for info in infos:  # every PUBACK: a reading the broker did not take is not counted
                         info.wait_for_publish(30)
                     messages += len(infos)
                 sent += len(batch)

@@ -134,12 +134,20 @@ def add_worker_arguments(parser) -> None:
 
 
 def run_worker(command, opts) -> None:
+    import signal
+    import threading
+
     from cityloop.brain import worker
 
     started = time.perf_counter()
     via = opts["via"]
+    # SIGTERM (systemctl stop, a rolling restart) ends the loop after the checkpoint in hand, so the
+    # worker acknowledges what it committed and leaves; anything in flight is delivered again.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     if via == "nats":
         stats = worker.run_nats(
+            stop=stopping.is_set,
             subject=opts["subject"],
             durable=opts["durable"],
             fetch_batch=opts["fetch"],
@@ -149,6 +157,7 @@ def run_worker(command, opts) -> None:
         )
     elif via == "mqtt":
         stats = worker.run_mqtt(
+            stop=stopping.is_set,
             client_id=opts["durable"],
             checkpoint_every=min(opts["checkpoint_every"], 0.5),
             idle_exit=opts["idle_exit"],
