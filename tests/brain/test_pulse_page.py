@@ -31,3 +31,30 @@ def test_the_heat_map_shows_one_kind_with_its_unit_and_rejects_have_words(client
     assert "表计读数倒退" in page and "967" in page
     page = client.get("/brain/?kind=power", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'value="power" selected' in page
+
+
+def test_what_the_mqtt_broker_dropped_is_on_the_pulse_page_and_in_metrics(client, city, dispatcher_li):
+    from django.utils import translation
+
+    from cityloop.brain import actions
+    from cityloop.web import metrics
+
+    client.force_login(dispatcher_li)
+    page = client.get("/brain/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "data-mqtt-dropped" not in page  # no MQTT worker has run: nothing to claim
+    metrics.STATE.forget()
+    assert "cityloop_mqtt_broker_dropped_messages" not in client.get("/metrics").content.decode()
+
+    actions.note_broker_dropped(3, worker="w-a")
+    metrics.STATE.forget()  # a scrape within a few seconds is answered from the last one
+    with translation.override("zh-hans"):
+        page = client.get("/brain/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'data-mqtt-dropped="3"' in page
+    assert "消息代理自启动以来丢弃的消息：3 条" in page and "max_queued_messages" in page
+    page = client.get("/brain/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Messages the broker dropped since it started: 3" in page
+    assert "cityloop_mqtt_broker_dropped_messages 3.0" in client.get("/metrics").content.decode()
+
+    actions.note_broker_dropped(0, worker="w-a")
+    page = client.get("/brain/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-mqtt-dropped="0"' in page and "Readings were lost" not in page

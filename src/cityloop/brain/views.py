@@ -22,7 +22,7 @@ REJECT_LABELS = {
     "not_numeric": gettext_lazy("value is not a number"),
     "future_timestamp": gettext_lazy("time stamp in the future"),
     "counter_backwards": gettext_lazy("meter counter went backwards"),
-    "duplicate_or_old": gettext_lazy("repeated, or older than the device's last reading"),
+    "duplicate_or_old": gettext_lazy("the same device and time again, or a week older than its last reading"),
     "unreadable": gettext_lazy("row could not be read"),
     "not_bound": gettext_lazy("device belongs to another gateway"),
 }
@@ -85,8 +85,19 @@ def pulse(request):
             "rejects": [
                 {**r, "label": REJECT_LABELS.get(r["reason"], r["reason"])} for r in queries.reject_counts()
             ],
+            "mqtt": _mqtt_status(),
         },
     )
+
+
+def _mqtt_status() -> dict | None:
+    """What a worker last read of the MQTT broker's drop counter, with when (None: no MQTT worker ran)."""
+    from datetime import UTC, datetime
+
+    seen = queries.mqtt_broker_dropped()
+    if not seen:
+        return None
+    return {**seen, "seen_at": datetime.fromtimestamp(seen["seen_at"], tz=UTC)}
 
 
 @login_required

@@ -142,7 +142,17 @@ def _state_families() -> list:
         age.add_metric([point.name], max(0.0, (now - point.updated_at).total_seconds()))
     trail = GaugeMetricFamily("cityloop_audit_records", "Records in the audit trail.")
     trail.add_metric([], core_queries.audit_record_count())
-    return [requests, overdue, alarms, readings, rejects, stream, age, trail]
+    out = [requests, overdue, alarms, readings, rejects, stream, age, trail]
+    mqtt = brain_queries.mqtt_broker_dropped()
+    if mqtt is not None:
+        dropped = GaugeMetricFamily(
+            "cityloop_mqtt_broker_dropped_messages",
+            "Messages the MQTT broker dropped since it started ($SYS/broker/publish/messages/dropped, as a "
+            "brain worker last read it): above 0, readings were lost before the brain.",
+        )
+        dropped.add_metric([], mqtt["dropped"])
+        out.append(dropped)
+    return out
 
 
 class _StateCollector:
