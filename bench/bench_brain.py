@@ -24,13 +24,16 @@ the partial roll-ups are merged; it is timed from "go" to the merged roll-up, al
 summed.  ``brain_sweep_s`` in the RESULT line is this parallel ``lookup`` sweep's WALL time (the
 single-process ``lookup`` sweep with ``--shards 1``); both are printed with CPU per stage.
 
-``mqtt_msgs_per_s`` is QoS 1 messages of ONE reading each, from 2 paho publisher clients to one
-subscriber through Mosquitto on loopback; gateway batches (1,000 readings per message) are
-measured too and printed as messages/s and readings/s.
+The MQTT figures are bench/bench_mqtt.py's, end to end: QoS 1 messages of ONE reading each from 4
+publisher processes through a Mosquitto run with deploy/mosquitto/cityloop.conf into 2 real
+``cityloop brain worker --via mqtt`` processes, counted in the engine's archive (``mqtt_lost``:
+acknowledged by the broker but not in the engine; ``mqtt_duplicated``: archive rows beyond the
+distinct (device, time) pairs); then gateway batches of 1,000 readings (``mqtt_gateway_*``).
 
 The last line printed is exactly
 ``RESULT brain_sweep_s=<s> readings_per_s=<n> state_bytes_per_device=<n> baseline_ratio=<x>
-json_readings_per_s=<n> mqtt_msgs_per_s=<n>`` (one line).
+json_readings_per_s=<n> mqtt_msgs_per_s=<n> mqtt_lost=<n> mqtt_duplicated=<n>
+mqtt_gateway_readings_per_s=<n> mqtt_gateway_lost=<n>`` (one line).
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -300,96 +302,6 @@ def json_rate(city: City, bank: DetectorBank, index: DeviceIndex, n_readings: in
     return rows / (time.perf_counter() - t), rows / (time.process_time() - c)
 
 
-def mqtt_rate(
-    n_msgs: int, seconds: float, *, per_msg: int = 1, publishers: int = 2, host="127.0.0.1", port=1883
-) -> tuple[float, float, str]:
-    """QoS 1 messages through Mosquitto: ``publishers`` paho clients (one thread each) publish
-    ``per_msg`` readings per message (1 = one device per message, >1 = a gateway batch in the
-    compact columnar JSON form); one subscriber decodes every message with ``decode_json``.
-    Returns (messages/s, readings/s, note), counted at the subscriber."""
-    try:
-        import paho.mqtt.client as mqtt
-    except ImportError:
-        return 0.0, 0.0, "paho-mqtt not installed"
-    got, readings, last = [0], [0], [0.0]
-    done = threading.Event()
-    tag = f"{os.getpid()}-{per_msg}"
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{tag}")
-    pubs = [
-        mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{tag}-{k}")
-        for k in range(publishers)
-    ]
-
-    def on_message(c, u, msg):
-        readings[0] += len(decode_json(msg.payload))
-        got[0] += 1
-        last[0] = time.perf_counter()
-        if got[0] >= n_msgs:
-            done.set()
-
-    sub.on_message = on_message
-    try:
-        sub.connect(host, port)
-        for pub in pubs:
-            pub.max_inflight_messages_set(1000)
-            pub.max_queued_messages_set(0)
-            pub.connect(host, port)
-    except OSError as e:
-        return 0.0, 0.0, f"broker {host}:{port} not reachable ({e})"
-    topic = f"cityloop/bench/{tag}"
-    sub.subscribe(f"{topic}/#", qos=1)
-    sub.loop_start()
-    for pub in pubs:
-        pub.loop_start()
-    time.sleep(0.5)
-    if per_msg == 1:
-        payloads = [
-            orjson.dumps({"d": [f"PDW{k:09d}"], "t": [T0 + k], "v": [k * 0.001]}) for k in range(1000)
-        ]
-    else:
-        payloads = [
-            orjson.dumps(
-                {
-                    "d": [f"PDW{k * per_msg + j:09d}" for j in range(per_msg)],
-                    "t": [T0 + j for j in range(per_msg)],
-                    "v": [j * 0.001 for j in range(per_msg)],
-                }
-            )
-            for k in range(10)
-        ]
-    t = time.perf_counter()
-    deadline = t + seconds
-
-    def publish(k0: int, pub) -> None:
-        for k in range(k0, n_msgs, publishers):
-            pub.publish(f"{topic}/{k % 1000}", payloads[k % len(payloads)], qos=1)
-            if k % 256 == 0 and time.perf_counter() > deadline:
-                break
-
-    threads = [threading.Thread(target=publish, args=(k, pub)) for k, pub in enumerate(pubs)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(max(0.0, deadline - time.perf_counter()))
-    done.wait(max(0.0, deadline - time.perf_counter()))
-    # the broker drops QoS 1 messages a slow subscriber has no queue room for (max_queued_messages):
-    # the rate is what arrived up to the last arrival, and the shortfall is printed
-    elapsed = (last[0] or time.perf_counter()) - t
-    n, r = got[0], readings[0]
-    for c in (*pubs, sub):
-        c.loop_stop()
-        c.disconnect()
-    return (
-        n / elapsed,
-        r / elapsed,
-        (
-            f"{n:,} of {n_msgs:,} QoS 1 messages ({r:,} readings) arrived in {elapsed:.2f} s (until the last "
-            "arrival), "
-            f"{publishers} publisher client(s), {per_msg} reading(s) per message"
-        ),
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--devices", type=int, default=3_120_000)
@@ -420,7 +332,8 @@ def main() -> None:
         for s in range(0, n, BATCH):
             sl = np.arange(s, min(n, s + BATCH))
             bank.process(sl, ts[sl], value[sl], now=now)
-    state_bpd = bank.state_nbytes() / n
+    state_bytes = bank.state_nbytes()
+    state_bpd = state_bytes / n
 
     results, cpus = {}, {}
     for k, mode in enumerate(("premapped", "lookup")):
@@ -474,19 +387,29 @@ def main() -> None:
         f"json: compact columnar payloads of {BATCH:,}: decode_json + DeviceIndex.lookup + process = "
         f"{jrate:,.0f} readings/s wall, {jcpu:,.0f} per CPU second"
     )
+    mqtt: dict = {}
     if args.no_mqtt:
-        mrate = 0.0
         print("mqtt: skipped (--no-mqtt)")
     else:
-        secs = 5.0 if args.quick else 15.0
-        mrate, _, note = mqtt_rate(20_000 if args.quick else 200_000, secs, per_msg=1)
-        print(f"mqtt[one reading per message]: {mrate:,.0f} msg/s through Mosquitto on loopback: {note}")
-        grate, grd, note = mqtt_rate(200 if args.quick else 2_000, secs, per_msg=1000)
-        print(f"mqtt[gateway batches]: {grate:,.0f} msg/s = {grd:,.0f} readings/s: {note}")
-    print(f"state: {bank.state_nbytes():,} bytes = {state_bpd:.1f} bytes/device")
+        from bench_mqtt import run as mqtt_run  # noqa: E402 - a sibling module of this script
+
+        del bank  # the workers need the memory more than this process does now
+        mqtt = mqtt_run(
+            messages=20_000 if args.quick else 200_000,
+            devices=5_000 if args.quick else 20_000,
+            batches=200 if args.quick else 2_000,
+        )
+        if "skipped" in mqtt:
+            print(f"mqtt: skipped ({mqtt['skipped']})")
+            mqtt = {}
+    print(f"state: {state_bytes:,} bytes = {state_bpd:.1f} bytes/device")
     print(
         f"RESULT brain_sweep_s={sweep:.3f} readings_per_s={rps:.0f} state_bytes_per_device={state_bpd:.1f} "
-        f"baseline_ratio={rps / base:.1f} json_readings_per_s={jrate:.0f} mqtt_msgs_per_s={mrate:.0f}"
+        f"baseline_ratio={rps / base:.1f} json_readings_per_s={jrate:.0f} "
+        f"mqtt_msgs_per_s={mqtt.get('mqtt_msgs_per_s', 0):.0f} mqtt_lost={mqtt.get('mqtt_lost', 'na')} "
+        f"mqtt_duplicated={mqtt.get('mqtt_duplicated', 'na')} "
+        f"mqtt_gateway_readings_per_s={mqtt.get('mqtt_gateway_readings_per_s', 0):.0f} "
+        f"mqtt_gateway_lost={mqtt.get('mqtt_gateway_lost', 'na')}"
     )
 
 

@@ -236,3 +236,67 @@ def test_the_worker_topics_carry_the_prefix_and_join_the_shared_group(monkeypatc
     assert bus.parse_topic("city-a/cityloop/gateways/G/batch") == ("gateways", "G")
     assert bus.parse_topic("city-b/cityloop/devices/W1/reading") is None
     assert bus.parse_topic("city-a/cityloop/devices/W1/other") is None
+
+
+def test_cityloop_brain_broker_runs_mosquitto_with_the_repository_configuration(tmp_path):
+    from cityloop.brain.ingest import broker as brokers
+
+    why = brokers.available()
+    if why:
+        pytest.skip(why)
+    port = brokers.free_port()
+    env = {**os.environ, "CITYLOOP_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
+    cmd = pinned_command(
+        "cityloop.cli.main",
+        "brain",
+        "broker",
+        "--port",
+        str(port),
+        "--prefix",
+        "try/cityloop",
+        "--account",
+        "cityloop-worker:pw",
+        "--account",
+        "sim:pw2",
+        "--publisher",
+        "sim",
+    )
+    proc = subprocess.Popen(
+        cmd, env=pinned_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        line = proc.stdout.readline().decode()
+        assert f"Mosquitto on 127.0.0.1:{port}" in line and "cityloop.conf" in line, line
+        got: list[str] = []
+        sub = _client(None, brokers.WORKER_USER, "pw", "try-sub")
+        sub.on_message = lambda c, u, m: got.append(m.topic)
+        sub.connect("127.0.0.1", port)
+        sub.subscribe("try/cityloop/#", qos=1)
+        sub.loop_start()
+        time.sleep(0.3)
+        pub = _client(None, "sim", "pw2", "try-pub")
+        pub.connect("127.0.0.1", port)
+        pub.loop_start()
+        pub.publish("try/cityloop/devices/W1/reading", b"1", qos=1).wait_for_publish(5)
+        time.sleep(0.5)
+        for c in (pub, sub):
+            c.loop_stop()
+            c.disconnect()
+        assert got == ["try/cityloop/devices/W1/reading"]
+        assert "cityloop.acl" in (tmp_path / "mosquitto" / "mosquitto.conf").read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+
+
+def test_cityloop_brain_broker_names_a_bad_account():
+    from django.core.management import CommandError, call_command
+
+    from cityloop.brain.ingest import broker as brokers
+
+    if brokers.available():
+        pytest.skip(brokers.available())
+    with pytest.raises(CommandError, match="--account 'sim': write NAME:PASSWORD"):
+        call_command("brain", "broker", "--account", "sim")
+    with pytest.raises(CommandError, match="--publisher 'x'"):
+        call_command("brain", "broker", "--account", "a:b", "--publisher", "x")

@@ -26,6 +26,7 @@ COMMANDS = [
     ("seal verify|rotate|export-keys|status-list|revoke", "e-certificates under one seal"),
     ("brain devices import | brain demo-devices", "the device registry: import from CSV, or N demo devices"),
     ("brain worker|simulate|query|nab", "the worker, the simulator, DuckDB over the archive, NAB"),
+    ("brain broker --port N --account NAME:PASSWORD", "Mosquitto with the repository's configuration"),
     ("worker", "the background worker"),
 ]
 

@@ -37,6 +37,28 @@ class Command(BaseCommand):
         query = sub.add_parser("query", help="SQL over the Parquet archive (views: readings, rejects)")
         query.add_argument("sql")
         query.add_argument("--limit", type=int, default=50)
+        broker = sub.add_parser(
+            "broker",
+            help="run Mosquitto on this machine with deploy/mosquitto/cityloop.conf (loopback, no TLS), "
+            "to try MQTT devices and workers",
+        )
+        broker.add_argument("--port", type=int, default=1883)
+        broker.add_argument(
+            "--prefix", default="", help="topic prefix (default CITYLOOP_MQTT_PREFIX or cityloop)"
+        )
+        broker.add_argument(
+            "--account",
+            action="append",
+            default=[],
+            metavar="NAME:PASSWORD",
+            help="an MQTT account (a gateway id, a device code or cityloop-worker); repeat for more",
+        )
+        broker.add_argument(
+            "--publisher",
+            default="",
+            metavar="NAME",
+            help="an account (from --account) that may publish every device's readings, e.g. a simulator",
+        )
         nab = sub.add_parser("nab", help="run the streaming detector on NAB and write NAB's results layout")
         nab.add_argument("--data", required=True)
         nab.add_argument("--out", required=True)
@@ -59,6 +81,8 @@ class Command(BaseCommand):
             simulate.run(self, opts)
         elif action == "query":
             self._query(opts)
+        elif action == "broker":
+            self._broker(opts)
         elif action == "nab":
             from cityloop.brain.detect.nab import write_nab_results
 
@@ -68,6 +92,48 @@ class Command(BaseCommand):
                 f"wrote {len(written)} results files under "
                 f"{Path(opts['out']) / opts['detector']} in {time.perf_counter() - started:.1f} s"
             )
+
+    def _broker(self, opts):
+        from cityloop.brain.ingest import broker as brokers
+        from cityloop.core import config
+
+        why = brokers.available()
+        if why:
+            raise CommandError(why)
+        accounts = {}
+        for item in opts["account"]:
+            name, sep, password = item.partition(":")
+            if not sep or not name or not password:
+                raise CommandError(f"--account {item!r}: write NAME:PASSWORD")
+            accounts[name] = password
+        if opts["publisher"] and opts["publisher"] not in accounts:
+            raise CommandError(f"--publisher {opts['publisher']!r}: give it an --account NAME:PASSWORD first")
+        prefix = opts["prefix"] or config.mqtt_prefix()
+        extra = (
+            [
+                f"user {opts['publisher']}",
+                f"topic write {prefix}/devices/#",
+                f"topic write {prefix}/gateways/#",
+            ]
+            if opts["publisher"]
+            else []
+        )
+        workdir = config.data_dir() / "mosquitto"
+        running = brokers.start(workdir, prefix=prefix, accounts=accounts, acl_extra=extra, port=opts["port"])
+        self.stdout.write(
+            f"Mosquitto on 127.0.0.1:{running.port} with {brokers.deploy_dir() / 'cityloop.conf'}, prefix "
+            f"{prefix!r}, files in {workdir}; workers: CITYLOOP_MQTT=127.0.0.1:{running.port} "
+            f"CITYLOOP_MQTT_PREFIX={prefix} cityloop brain worker --via mqtt --durable brain-1. "
+            "Ctrl-C stops it."
+        )
+        sys.stdout.flush()
+        try:
+            if running.process is not None:
+                running.process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            running.stop()
 
     def _import(self, opts):
         from cityloop.brain.actions.devices import import_devices_csv
