@@ -1,12 +1,17 @@
 """Run NAB detectors, write NAB's results layout, score and print the table.
 
     python -m bench.nab.run --data /work/shared/data/nab --results RESULTS_DIR \
-        [--detector windowedGaussian|cityloop|both]
+        [--detector windowedGaussian|cityloop|both] [--no-heldout]
+
+The RESULT line carries ``nab_standard``, ``nab_low_fp`` and ``nab_low_fn`` (CityLoop's
+detector, whole corpus, in-sample: its defaults were tuned on it) and
+``nab_heldout_standard``, the mean of the two held-out halves (see heldout.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +22,7 @@ if str(_ROOT / "src") not in sys.path:
 
 from cityloop.brain.detect.nab import write_nab_results  # noqa: E402
 
+from .heldout import GRID, heldout  # noqa: E402
 from .scorer import PROFILE_SHORT, PROFILES, load_results, score_corpus  # noqa: E402
 from .windowed_gaussian import windowed_gaussian_scores  # noqa: E402
 
@@ -34,7 +40,11 @@ def main(argv=None) -> int:
     ap.add_argument("--data", required=True, help="NAB root (with data/ and labels/)")
     ap.add_argument("--results", required=True, help="results directory to write")
     ap.add_argument("--detector", default="both", choices=["windowedGaussian", "cityloop", "both"])
+    ap.add_argument(
+        "--no-heldout", action="store_true", help="skip the two-fold held-out score of CityLoop's detector"
+    )
     args = ap.parse_args(argv)
+    t_start = time.perf_counter()
 
     detectors = ["windowedGaussian", "cityloop"] if args.detector == "both" else [args.detector]
     rows = []
@@ -63,11 +73,45 @@ def main(argv=None) -> int:
         print(
             f"{name:<30}{n['standard']:>10.2f}{n['reward_low_FP_rate']:>10.2f}{n['reward_low_FN_rate']:>10.2f}"
         )
+    extra = ""
+    ours = dict(rows).get("cityloop")
+    if ours is not None:
+        extra += " " + " ".join(f"nab_{PROFILE_SHORT[p]}={ours.normalized[p]:.2f}" for p in PROFILES)
+        if not args.no_heldout:
+            extra += " " + _print_heldout(args.data)
     print()
-    for name, cs in rows:
+    for i, (name, cs) in enumerate(rows):
         parts = " ".join(f"nab_{name}_{PROFILE_SHORT[p]}={cs.normalized[p]:.2f}" for p in PROFILES)
-        print(f"RESULT {parts}")
+        print(f"RESULT {parts}{extra if i == len(rows) - 1 else ''}")
+    print(f"bench-nab: {time.perf_counter() - t_start:.1f} s wall; load average {os.getloadavg()[0]:.1f}")
     return 0
+
+
+def _print_heldout(data: str) -> str:
+    """Print the two-fold held-out scores (see heldout.py); return the RESULT fields."""
+    t0 = time.perf_counter()
+    folds, n_points = heldout(data)
+    grid = ", ".join(f"{k} {list(v)}" for k, v in sorted(GRID.items()))
+    print()
+    print(f"held-out (files sorted by path, alternating within each category; grid of {n_points}: {grid})")
+    for f in folds:
+        h, d = f.heldout.normalized, f.default_on_test.normalized
+        params = " ".join(f"{k}={v:g}" for k, v in sorted(f.params.items()))
+        print(f"  tune on {f.tune} ({params}; standard {f.tune_standard:.2f} on {f.tune}) -> score {f.test}:")
+        print(
+            f"    held-out {f.test}: standard {h['standard']:.2f} low FP {h['reward_low_FP_rate']:.2f}"
+            f" low FN {h['reward_low_FN_rate']:.2f}  (defaults on {f.test}: {d['standard']:.2f} /"
+            f" {d['reward_low_FP_rate']:.2f} / {d['reward_low_FN_rate']:.2f})"
+        )
+    mean = {p: sum(f.heldout.normalized[p] for f in folds) / len(folds) for p in PROFILES}
+    print(
+        f"  held-out mean: standard {mean['standard']:.2f} low FP {mean['reward_low_FP_rate']:.2f}"
+        f" low FN {mean['reward_low_FN_rate']:.2f}  ({time.perf_counter() - t0:.1f} s)"
+    )
+    return " ".join(
+        [f"nab_heldout_{f.test}_standard={f.heldout.normalized['standard']:.2f}" for f in folds]
+        + [f"nab_heldout_standard={mean['standard']:.2f}"]
+    )
 
 
 if __name__ == "__main__":
