@@ -13,7 +13,7 @@ TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
-	bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues chromium wrk clean
+	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues chromium wrk clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -76,7 +76,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues ## every benchmark (slow)
 
 bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -86,6 +86,9 @@ bench-classifier: $(BENCH_STAMP) ## classifier accuracy and macro-F1 (5-fold CV)
 
 bench-nab: $(BENCH_STAMP) ## NAB scores of the reference Windowed Gaussian and CityLoop's detector
 	$(BIN)/python -m bench.nab.run --data $(DATA)/nab --results bench/results/nab --detector both
+
+bench-alarms: $(BENCH_STAMP) ## false alarms per 1,000 device-days on a clean simulated city; recall of 8 injected fault kinds
+	$(BIN)/python bench/bench_alarms.py
 
 bench-brain: $(BENCH_STAMP) ## one reading from each of 3,120,000 devices through every detector (Arrow, JSON, MQTT)
 	$(BIN)/python bench/bench_brain.py
