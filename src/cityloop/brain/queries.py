@@ -132,6 +132,37 @@ def live_alarms(actor: Actor, limit: int = 50) -> QuerySet[Alarm]:
     return alarms_for(actor).filter(~Q(status=AlarmStatus.CLOSED)).order_by("-last_ts")[:limit]
 
 
+def explained_alarms(alarms, *, charts: int = 0) -> list[dict]:
+    """``{"alarm", "why", "chart"}`` per alarm: why it fired in the active language and, for the first
+    ``charts`` of them, a small SVG of the device's readings around it (safe: escaped in svg.py)."""
+    from django.utils.safestring import mark_safe
+
+    from cityloop.brain import explain
+
+    rows = []
+    for n, alarm in enumerate(alarms):
+        chart = ""
+        if n < charts:
+            moment = explain.alarm_moment(alarm)
+            readings = recent_readings(
+                alarm.device,
+                hours=explain.CHART_HOURS_BEFORE + explain.CHART_HOURS_AFTER,
+                now=moment + explain.CHART_HOURS_AFTER * 3600,
+            )
+            chart = mark_safe(explain.chart(alarm, readings))  # noqa: S308 - escaped in svg.py
+        rows.append({"alarm": alarm, "why": explain.why(alarm), "chart": chart})
+    return rows
+
+
+def case_alarms(request_id: int, actor: Actor) -> list[dict]:
+    """The alarms behind one hotline case (its request id) that ``actor`` may see, explained, with charts:
+    what the hotline's request page shows of a sensor or meter case."""
+    if not can_see_brain(actor):
+        return []
+    alarms = alarms_for(actor).filter(request_id=request_id).order_by("first_ts", "pk")
+    return explained_alarms(alarms, charts=6)
+
+
 def reject_counts() -> list[dict]:
     return list(RejectTally.objects.values("reason").annotate(n=Sum("count")).order_by("-n"))
 

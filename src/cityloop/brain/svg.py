@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.utils.html import escape
 
@@ -124,5 +124,69 @@ def lines(
             f'<rect x="{width - right + 8}" y="{top + 4 + k * 16}" width="10" height="10" fill="{color}"/>'
             f'<text x="{width - right + 22}" y="{top + 13 + k * 16}">{escape(name)}</text>'
         )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def marked(
+    ts: Sequence[float],
+    values: Sequence[float],
+    *,
+    start: float,
+    end: float,
+    mark: float,
+    label: Callable[[float], str],
+    title: str,
+    mark_label: str,
+    empty: str,
+    width: int = 360,
+    height: int = 140,
+) -> str:
+    """A small line of readings on a time axis from ``start`` to ``end`` (epoch s), with a red line at
+    ``mark`` (the alarm).  Readings are placed by their time, so a gap in the data shows as a gap."""
+    left, right, top, bottom = 44, 10, 18, 22
+    pw, ph = width - left - right, height - top - bottom
+    span = max(end - start, 1.0)
+
+    def x_of(t: float) -> float:
+        return left + pw * min(max((t - start) / span, 0.0), 1.0)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="brain-chart alarm-chart" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="{FONT}" '
+        'font-size="10">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#ddd"/>',
+    ]
+    points = [(t, v) for t, v in zip(ts, values, strict=False) if v is not None and math.isfinite(v)]
+    if points:
+        lo, hi = min(v for _t, v in points), max(v for _t, v in points)
+        if hi == lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        for frac in (0.0, 1.0):
+            y = top + ph * (1 - frac)
+            parts.append(
+                f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">'
+                f"{escape(f'{lo + (hi - lo) * frac:.4g}')}</text>"
+            )
+        coords = " ".join(f"{x_of(t):.1f},{top + ph * (1 - (v - lo) / (hi - lo)):.1f}" for t, v in points)
+        parts.append(f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="1.5" points="{coords}"/>')
+    else:
+        parts.append(
+            f'<text x="{left + pw / 2}" y="{top + ph / 2}" text-anchor="middle" fill="#868e96">'
+            f"{escape(empty)}</text>"
+        )
+    for t, anchor in ((start, "start"), (end, "end")):
+        parts.append(
+            f'<text x="{x_of(t):.1f}" y="{height - 6}" text-anchor="{anchor}">{escape(label(t))}</text>'
+        )
+    xm = x_of(mark)
+    parts.append(
+        f'<line class="alarm-mark" x1="{xm:.1f}" y1="{top}" x2="{xm:.1f}" y2="{top + ph}" '
+        f'stroke="#e03131" stroke-width="1.5" stroke-dasharray="4 2"><title>{escape(mark_label)} '
+        f"{escape(label(mark))}</title></line>"
+        f'<text x="{xm:.1f}" y="{top - 5}" text-anchor="middle" fill="#e03131">'
+        f"{escape(mark_label)} {escape(label(mark))}</text>"
+    )
     parts.append("</svg>")
     return "".join(parts)

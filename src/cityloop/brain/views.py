@@ -76,7 +76,7 @@ def pulse(request):
         {
             "heat_svg": mark_safe(heat_svg),  # noqa: S308 - escaped in svg.py
             "trend_svg": mark_safe(trend_svg),  # noqa: S308 - escaped in svg.py
-            "alarms": queries.live_alarms(request.user),
+            "alarms": queries.explained_alarms(queries.live_alarms(request.user)),
             "totals": queries.pulse_totals(hours),
             "first_hour": hours[0],
             "last_hour": hours[-1],
@@ -122,7 +122,9 @@ def device(request, code: str):
             "chart": mark_safe(chart),  # noqa: S308 - escaped in svg.py
             "readings": len(ts),
             "latest": (labels[-1], values[-1]) if ts else None,
-            "alarms": queries.alarms_for(request.user).filter(device=found).order_by("-last_ts")[:50],
+            "alarms": queries.explained_alarms(
+                queries.alarms_for(request.user).filter(device=found).order_by("-last_ts")[:50], charts=10
+            ),
             "ngsi_url": f"/api/v1/brain/devices/{found.code}",
         },
     )

@@ -6,11 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 
+from cityloop.brain import queries as brain_queries
 from cityloop.core.permissions import Role
 from cityloop.hotline import queries, rules
 from cityloop.hotline.forms import ORDER_FORMS, ClassifyForm, DispatchForm, ExtensionDecisionForm, RevealForm
 from cityloop.hotline.handling.dispatch import resolve_targets, suggest_targets
-from cityloop.hotline.models import Extension, OrderStatus, Request
+from cityloop.hotline.models import Channel, Extension, OrderStatus, Request
 from cityloop.hotline.views_common import categories_of, timer, unit_choices
 
 
@@ -97,6 +98,10 @@ def render_detail(
         "attachments": req.attachments.all(),
         "follow_ups": queries.answers(req),
         "supporters": queries.supporter_count(req),
+        # a sensor or meter case: why each of its alarms fired, with the readings around it
+        "brain_alarms": brain_queries.case_alarms(req.pk, user)
+        if staff and req.channel == Channel.BRAIN
+        else [],
     }
     if dispatcher:
         categories = categories_of(city)
