@@ -90,7 +90,7 @@ def _checkpointed() -> int:
 
     connection.close()  # a fresh read of what the workers committed
     cp = Checkpoint.objects.filter(name="main").first()
-    return cp.readings if cp else 0
+    return cp.readings + cp.rejects if cp else 0  # every reading the workers have dealt with
 
 
 def _client(port: int, user: str, password: str, client_id: str):
@@ -251,6 +251,7 @@ def run(
         )
 
         # 2. gateway batches (each gateway's own meters, later times)
+        index = {code: i for i, code in enumerate(codes)}  # the same counter offsets as above
         by_gateway: dict[int, list[str]] = {}
         for i, code in enumerate(codes):
             by_gateway.setdefault(i % n_gateways, []).append(code)
@@ -269,7 +270,7 @@ def run(
                 (
                     d.append(mine[j % len(mine)]),
                     ts.append(T0 + 900 * step),
-                    v.append(round(100 + 0.01 * step, 6)),
+                    v.append(round(100 + 0.01 * step + index[mine[j % len(mine)]] * 1e-6, 6)),
                 )
             jobs[b % publishers].append(
                 (bus.gateway_topic(f"GW{g:03d}", prefix), orjson.dumps({"d": d, "t": ts, "v": v}))

@@ -253,8 +253,9 @@ def run_mqtt(
             if not msgs:
                 pace.maintain()
                 continue
+            batches = _mqtt_batch(msgs)  # decoded outside the lock: another worker ingests meanwhile
             with engines.session() as engine:
-                for batch in _mqtt_batch(msgs):
+                for batch in batches:
                     _ingest(engine, batch, "mqtt", stats)
                 actions.commit(engine)
                 stats.checkpoints += 1
