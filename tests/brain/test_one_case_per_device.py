@@ -99,30 +99,32 @@ class Readings:
         return verify(self.latest, self.active)
 
 
-def test_one_sensor_spike_opens_one_case_and_the_second_alarm_joins_it(devices):
+def test_one_sensor_spike_opens_one_case_and_the_next_alarm_of_the_device_joins_it(devices):
     now = time.time()
     n = 400
     rng = np.random.default_rng(8)
     values = 55 + rng.normal(0, 1.0, n)
-    values[300] = 120  # one spike: the robust baseline (SPIKE) and the streaming score (ANOMALY) both see it
+    values[300] = 120  # one spike: one alarm (the city's sensors score no "new range", decision in Params)
     ts = (now - (n + 5) * 60 + 60 * np.arange(1, n + 1)).astype(np.int64)
     report = actions.upload_readings(
         Batch(np.array(["N1"] * n, dtype=object), ts, values), source="simulator"
     )
+    assert report.alarms == 1
+    # then the sensor falls silent: a second alarm of another type, for the same device
+    assert actions.run_maintenance(now=now + 3600)["silent"] == 1
 
-    assert report.alarms == 2
     alarms = {a.type: a for a in Alarm.objects.filter(device__code="N1")}
-    assert set(alarms) == {"spike", "anomaly"}
+    assert set(alarms) == {"spike", "silent"}
     cases = _cases()
-    assert len(cases) == 1, "one sensor spike, one request"
+    assert len(cases) == 1, "one device, one open request"
     (case,) = cases
     assert {a.request_id for a in alarms.values()} == {case.pk}
     assert {a.tracking_no for a in alarms.values()} == {case.tracking_no}
     assert case.orders.count() == 1
     joined = case.events.get(kind="evidence")
-    second = max(alarms.values(), key=lambda a: a.pk)
+    second = alarms["silent"]
     assert (joined.data["alarm"], joined.data["type"], joined.public) == (second.pk, second.type, False)
-    assert _actions("alarm.open") == [str(min(a.pk for a in alarms.values()))]
+    assert _actions("alarm.open") == [str(alarms["spike"].pk)]
     assert _actions("alarm.join") == [str(second.pk)]
     assert _actions("request.add_evidence") == [str(case.pk)]
 

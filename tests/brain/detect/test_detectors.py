@@ -185,16 +185,38 @@ def test_silent_devices_are_reported_once_per_outage():
     assert sorted(bank.check_silent(T0 + 4 * 3600).idx.tolist()) == [0, 1]
 
 
-def test_a_sensor_jump_raises_one_anomaly():
+def test_a_sensor_jump_raises_one_alarm_at_the_jump():
     bank = DetectorBank(1, Kind.NOISE, 60)
     rng = np.random.default_rng(8)
     x = 55 + rng.normal(0, 1.0, 600)
     x[500:] += 30
     ts = T0 + 60 * np.arange(1, 601)
     alarms, _ = feed(bank, 0, ts, x, step=1)
-    kinds = [a[1] for a in alarms]
-    assert kinds.count(AlarmType.ANOMALY) == 1
+    assert [(a[1], a[2]) for a in alarms] == [(AlarmType.SPIKE, ts[500])]
+
+
+def test_the_streaming_score_still_raises_an_anomaly_where_the_city_turns_its_range_term_on():
+    bank = DetectorBank(1, Kind.NOISE, 60, params=Params(streaming={"w_range": 1.0}))
+    rng = np.random.default_rng(8)
+    x = 55 + rng.normal(0, 1.0, 600)
+    x[500:] += 30
+    ts = T0 + 60 * np.arange(1, 601)
+    alarms, _ = feed(bank, 0, ts, x, step=1)
+    assert [a[1] for a in alarms].count(AlarmType.ANOMALY) == 1
     assert all(a[2] >= ts[500] for a in alarms)
+
+
+def test_plain_sensor_noise_raises_no_alarm():
+    """50 noise sensors, 3 days of Gaussian noise once a minute: the "new range" term would have raised
+    about ten alarms here (11 with w_range=1); the city's setting raises none."""
+    m, n = 50, 3 * 24 * 60
+    bank = DetectorBank(m, Kind.NOISE, 60)
+    x = 55 + np.random.default_rng(3).normal(0, 1.0, (n, m))
+    raised = 0
+    for k in range(n):
+        t = T0 + 60 * (k + 1)
+        raised += len(bank.process(np.arange(m), np.full(m, t), x[k], now=t).alarms)
+    assert raised == 0
 
 
 def test_every_reject_reason_is_given():
