@@ -40,3 +40,37 @@ def test_a_device_page_shows_its_readings_chart_and_links_its_alarm_to_the_case(
     assert link.inner_text() == alarm.tracking_no
     switch_language(page, "en")
     assert page.locator("h1").inner_text().startswith("Device")
+
+
+def test_an_operator_acknowledges_an_alarm_and_mutes_its_device_without_javascript(page, demo_city):
+    from cityloop.brain.models import Alarm, Device
+    from cityloop.core.models import AuditRecord
+
+    alarm = Alarm.objects.select_related("device").exclude(request_id=None).first()
+    assert alarm is not None
+    code = alarm.device.code
+    login(page, "leader_sun")
+    page.goto(f"/brain/devices/{code}/")
+    article = page.locator(f"article[data-alarm='{alarm.pk}']")
+    assert article.locator(".alarm-why").inner_text().strip()  # says why in words
+    article.locator(f"#id_ack{alarm.pk}-note").fill("已电话联系业主")
+    article.locator("button[data-action=acknowledge]").click()
+    assert page.locator(f"[data-acknowledged='{alarm.pk}']").inner_text().count("已电话联系业主") == 1
+
+    # a mute without a reason is refused, in the page's language, naming the rule
+    page.fill("#id_mute-hours", "12")
+    page.click("button[data-action=mute]")
+    assert "请说明静音原因" in page.locator("#mute").inner_text()
+    page.fill("#id_mute-reason", "水表更换施工")
+    page.click("button[data-action=mute]")
+    assert "水表更换施工" in page.locator("[data-muted-until]").inner_text()
+
+    device = Device.objects.get(code=code)
+    assert device.mute_reason == "水表更换施工" and device.muted_until is not None
+    assert Alarm.objects.get(pk=alarm.pk).ack_note == "已电话联系业主"
+    actions = set(
+        AuditRecord.objects.filter(object_id__in=[str(alarm.pk), str(device.pk)]).values_list(
+            "action", flat=True
+        )
+    )
+    assert {"alarm.acknowledge", "device.mute"} <= actions

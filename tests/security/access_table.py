@@ -200,7 +200,10 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "api-v1:upload": {},
     "api-v1:upload_readings": {},
     "audit-trail": {"admin": OWN, "auditor": OWN, "superuser": OWN},
+    "brain:alarm-acknowledge": {},
     "brain:device": {},
+    "brain:device-mute": {},
+    "brain:device-unmute": {},
     "brain:pulse": {
         "dispatcher": OWN,
         "street": OWN,

@@ -6,6 +6,7 @@ Raw readings and rejected readings are not rows here: they are Parquet files und
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +73,12 @@ class Device(models.Model):
     gateway = models.CharField(_("gateway"), max_length=64, blank=True, default="", db_index=True)
     installed_at = models.DateTimeField(_("installed at"))
     active = models.BooleanField(_("active"), default=True)
+    # Until then the device's new alarms are recorded but open no case (actions/operators.py).
+    muted_until = models.DateTimeField(_("muted until"), null=True, blank=True)
+    mute_reason = models.CharField(_("mute reason"), max_length=200, blank=True, default="")
+    muted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "brain_device"
@@ -125,6 +132,13 @@ class Alarm(models.Model):
     normal_since = models.DateTimeField(null=True, blank=True)
     reopened = models.PositiveIntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ack_note = models.CharField(_("acknowledgement note"), max_length=500, blank=True, default="")
+    # Set when the alarm began while its device was muted (the mute's end then): it opened no case.
+    muted_until = models.DateTimeField(_("muted until"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

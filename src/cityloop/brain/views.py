@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
-from cityloop.brain import queries, rules, svg
+from cityloop.brain import actions, queries, rules, svg
+from cityloop.brain.forms import AcknowledgeForm, MuteForm
 from cityloop.brain.models import Kind
+from cityloop.core.doors.forms import run_action
 from cityloop.org.queries import default_city
 
 # Why a reading was refused, in words (the stored code is shown beside it for the operators).
@@ -77,6 +82,7 @@ def pulse(request):
             "heat_svg": mark_safe(heat_svg),  # noqa: S308 - escaped in svg.py
             "trend_svg": mark_safe(trend_svg),  # noqa: S308 - escaped in svg.py
             "alarms": queries.explained_alarms(queries.live_alarms(request.user)),
+            "now": timezone.now(),
             "totals": queries.pulse_totals(hours),
             "first_hour": hours[0],
             "last_hour": hours[-1],
@@ -102,8 +108,19 @@ def _mqtt_status() -> dict | None:
 
 @login_required
 def device(request, code: str):
+    return _device_page(request, _visible_device(request, code))
+
+
+def _visible_device(request, code: str):
     _require(request.user)
-    found = get_object_or_404(queries.devices_for(request.user).select_related("community"), code=code)
+    return get_object_or_404(
+        queries.devices_for(request.user).select_related("community", "muted_by"), code=code
+    )
+
+
+def _device_page(request, found, *, ack_forms: dict | None = None, mute_form=None, status: int = 200):
+    """The device page; ``ack_forms``/``mute_form`` are forms that came back with a refusal."""
+    ack_forms = ack_forms or {}
     latest = queries.latest_reading(found)
     # the 48 hours up to the device's newest reading, so a silent device still shows its last data
     ts, values, _consumption = queries.recent_readings(
@@ -114,17 +131,70 @@ def device(request, code: str):
     chart = ""
     if ts:
         chart = svg.lines({_("Reading"): values}, labels, title=_("Readings of the last 48 hours"))
+    alarms = queries.explained_alarms(
+        queries.alarms_for(request.user)
+        .select_related("acknowledged_by")
+        .filter(device=found)
+        .order_by("-last_ts")[:50],
+        charts=10,
+    )
+    for row in alarms:
+        pk = row["alarm"].pk
+        row["ack_form"] = ack_forms.get(pk) or AcknowledgeForm(prefix=f"ack{pk}")
     return render(
         request,
         "brain/device.html",
         {
             "device": found,
+            "device_muted": actions.is_muted(found),
+            "now": timezone.now(),
+            "mute_form": mute_form or MuteForm(prefix="mute"),
             "chart": mark_safe(chart),  # noqa: S308 - escaped in svg.py
             "readings": len(ts),
             "latest": (labels[-1], values[-1]) if ts else None,
-            "alarms": queries.explained_alarms(
-                queries.alarms_for(request.user).filter(device=found).order_by("-last_ts")[:50], charts=10
-            ),
+            "alarms": alarms,
             "ngsi_url": f"/api/v1/brain/devices/{found.code}",
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def acknowledge(request, pk: int):
+    _require(request.user)
+    alarm = get_object_or_404(queries.alarms_for(request.user), pk=pk)
+    form = AcknowledgeForm(request.POST, prefix=f"ack{pk}")
+    if form.is_valid() and run_action(
+        lambda: actions.acknowledge_alarm(alarm, note=form.cleaned_data["note"], actor=request.user),
+        form=form,
+    ):
+        messages.success(request, _("Alarm acknowledged."))
+        return redirect("brain:device", code=alarm.device.code)
+    found = _visible_device(request, alarm.device.code)
+    return _device_page(request, found, ack_forms={alarm.pk: form}, status=400)
+
+
+@login_required
+@require_POST
+def mute(request, code: str):
+    found = _visible_device(request, code)
+    form = MuteForm(request.POST, prefix="mute")
+    if form.is_valid() and run_action(
+        lambda: actions.mute_device(
+            found, hours=form.cleaned_data["hours"], reason=form.cleaned_data["reason"], actor=request.user
+        ),
+        form=form,
+    ):
+        messages.success(request, _("Device muted."))
+        return redirect("brain:device", code=found.code)
+    return _device_page(request, found, mute_form=form, status=400)
+
+
+@login_required
+@require_POST
+def unmute(request, code: str):
+    found = _visible_device(request, code)
+    if run_action(lambda: actions.unmute_device(found, actor=request.user), request=request):
+        messages.success(request, _("The mute has ended."))
+    return redirect("brain:device", code=found.code)

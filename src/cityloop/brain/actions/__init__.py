@@ -5,6 +5,7 @@
 - :mod:`.alarms` — the closed loop: alarms open hotline cases (through ``hotline.actions``), readings
   confirm or reopen them.
 - :mod:`.devices` — the device registry (register, import a CSV, switch a device on or off).
+- :mod:`.operators` — what the people on duty do: acknowledge an alarm, mute and unmute a device.
 
 The engine (:mod:`cityloop.brain.engine`) writes its own tables (hourly pulse, reject tallies, the
 checkpoint row) only inside :func:`commit`, which hands it the closed loop's ``record_alarms``.
@@ -18,6 +19,7 @@ from cityloop.brain.actions.devices import (
     register_devices,
     set_device_active,
 )
+from cityloop.brain.actions.operators import acknowledge_alarm, is_muted, mute_device, unmute_device
 from cityloop.brain.actions.readings import (
     CONTENT_TYPES,
     commit,
@@ -29,6 +31,10 @@ from cityloop.brain.actions.readings import (
 )
 
 __all__ = [
+    "acknowledge_alarm",
+    "is_muted",
+    "mute_device",
+    "unmute_device",
     "CONTENT_TYPES",
     "ImportReport",
     "commit",

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 
 from cityloop.brain import rules
+from cityloop.brain.actions.operators import is_muted
 from cityloop.brain.models import Alarm, AlarmStatus, Device
 from cityloop.brain.rules import AlarmEvent
 from cityloop.core import actors, audit
@@ -144,6 +145,7 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
             continue
         ts = _dt(e.ts)
         occurrence = {"ts": ts.isoformat(), "value": e.value, "score": e.score, **e.evidence}
+        muted = is_muted(device)
         alarm = (
             Alarm.objects.select_for_update()
             .filter(device=device, type=e.type)
@@ -151,6 +153,10 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
             .order_by("-pk")
             .first()
         )
+        if alarm is None and muted:
+            alarm = _muted(device, e, ts, occurrence)
+            touched[alarm.pk] = alarm
+            continue
         if alarm is None:
             held = _device_case(device, cutoff)
             recent = (
@@ -175,6 +181,8 @@ def record_alarms(events: list[AlarmEvent]) -> list[Alarm]:
         alarm.evidence = [*alarm.evidence, occurrence][-EVIDENCE_CAP:]
         if alarm.status in (AlarmStatus.AWAITING, AlarmStatus.CLOSED):
             _back(alarm, device, occurrence)
+        elif alarm.request_id is None and not muted:
+            _after_mute(alarm, device, cutoff)
         alarm.save()
         touched[alarm.pk] = alarm
     return list(touched.values())
@@ -210,6 +218,48 @@ def _new_case(device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> 
     alarm.save()
     audit.record(actors.BRAIN, "alarm.open", alarm, device=device.code, type=e.type, case=alarm.tracking_no)
     return alarm
+
+
+def _muted(device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> Alarm:
+    """The device is muted (a person said why, see actions/operators.py): the alarm is recorded and
+    shown, but opens no case and joins none."""
+    alarm = Alarm.objects.create(
+        device=device,
+        type=e.type,
+        first_ts=ts,
+        last_ts=ts,
+        score=e.score,
+        evidence=[occurrence],
+        muted_until=device.muted_until,
+    )
+    audit.record(
+        actors.BRAIN,
+        "alarm.muted",
+        alarm,
+        device=device.code,
+        type=e.type,
+        muted_until=device.muted_until.isoformat() if device.muted_until else None,
+        reason=device.mute_reason,
+    )
+    return alarm
+
+
+def _after_mute(alarm: Alarm, device: Device, cutoff: datetime) -> None:
+    """An alarm that began while its device was muted goes on after the mute: now it gets its case
+    (the device's open one, or a new one)."""
+    held = _device_case(device, cutoff)
+    if held is not None:
+        alarm.request_id, alarm.tracking_no, alarm.case_opened_at = (
+            held.request_id,
+            held.tracking_no,
+            held.case_opened_at,
+        )
+        _add_evidence(alarm, device, reopen_reason="the readings show another problem of the device")
+    else:
+        _open_case(alarm, device)
+    audit.record(
+        actors.BRAIN, "alarm.open", alarm, device=device.code, type=alarm.type, case=alarm.tracking_no
+    )
 
 
 def _join_case(held: Alarm, device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> Alarm:
