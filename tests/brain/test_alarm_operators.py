@@ -136,3 +136,16 @@ def test_the_device_page_takes_the_forms_by_post_only_and_shows_refusals_in_its_
     page = client.get("/brain/devices/N1/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert f'data-acknowledged="{alarm.pk}"' in page and "seen" in page
     assert Alarm.objects.get(pk=alarm.pk).acknowledged_at <= timezone.now()
+
+
+def test_a_second_acknowledgement_and_a_muted_alarm_are_shown_on_the_pages(client, devices, dispatcher_li):
+    n1 = devices["N1"]
+    actions.mute_device(n1, hours=6, reason="施工", actor=dispatcher_li)
+    (alarm,) = record_alarms([_event(n1)])
+    client.force_login(dispatcher_li)
+    pulse = client.get("/brain/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f'data-muted="{alarm.pk}"' in pulse and "静音至" in pulse
+    url, data = f"/brain/alarms/{alarm.pk}/acknowledge/", {f"ack{alarm.pk}-note": ""}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, data, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert again.status_code == 400 and "该报警已被确认过" in again.content.decode()

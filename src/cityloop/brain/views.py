@@ -171,6 +171,9 @@ def acknowledge(request, pk: int):
     ):
         messages.success(request, _("Alarm acknowledged."))
         return redirect("brain:device", code=alarm.device.code)
+    # a refusal about the alarm itself (already acknowledged) has no form left to sit on
+    for error in form.non_field_errors():
+        messages.error(request, str(error))
     found = _visible_device(request, alarm.device.code)
     return _device_page(request, found, ack_forms={alarm.pk: form}, status=400)
 
