@@ -116,8 +116,7 @@ def test_a_snapshot_from_before_the_rings_asks_the_archive_about_everything_it_c
     bank = _bank(2)
     _feed(bank, [0, 0], [T0, T0 + 1800])
     snap = bank.snapshot()
-    for key in ("seen_ts", "seen_pos", "seen_floor"):
-        snap.pop(key)
+    snap.pop("seen")
     old = DetectorBank.restore(snap)
     asked = []
 

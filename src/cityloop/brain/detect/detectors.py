@@ -9,7 +9,7 @@ Sensors additionally carry the general :class:`~cityloop.brain.detect.streaming.
 (80 bytes per sensor, kept in its own arrays; sensors are ~1 % of devices).
 
 Every device also remembers the timestamps of its last :data:`SEEN_K` accepted readings and the
-newest timestamp it has forgotten (:attr:`DetectorBank.seen_ts`, ``seen_floor``; 21 bytes, outside
+newest timestamp it has forgotten (:attr:`DetectorBank.seen`, one 24-byte record, outside
 the hot record).  That is what tells a reading that arrives late — after a newer one, as happens when
 several workers share a device topic, or a killed worker's messages are delivered again — from one
 delivered twice: a late reading never seen is accepted (archived and counted, not fed to the
@@ -265,6 +265,14 @@ _KEEP_SILENT = np.uint8(0xFF & ~_SILENT)
 _KEEP_STUCK_ZERO = np.uint8(0xFF & ~(_STUCK | _ZERO))
 _CHUNK = 65535  # rows per gather: the uint16 stamp must tell every position apart
 SEEN_K = 4  # accepted timestamps each device remembers (to tell a late reading from a repeated one)
+SEEN_DTYPE = np.dtype(
+    [
+        ("ts", "u4", (SEEN_K,)),  # ring of the last accepted timestamps
+        ("floor", "u4"),  # the newest timestamp pushed out of the ring
+        ("pos", "u1"),  # next ring slot (wraps; 256 is a multiple of SEEN_K)
+    ],
+    align=True,
+)
 
 
 class DetectorBank:
@@ -278,9 +286,7 @@ class DetectorBank:
         self.state = np.zeros(0, STATE_DTYPE)
         self.sensors = StreamingDetector(0, **self.params.streaming)
         self.sensor_dev = np.zeros(0, np.int64)  # device of each sensor slot
-        self.seen_ts = np.zeros((0, SEEN_K), np.uint32)  # ring of the last accepted timestamps
-        self.seen_pos = np.zeros(0, np.uint8)  # next ring slot (wraps; 256 is a multiple of SEEN_K)
-        self.seen_floor = np.zeros(0, np.uint32)  # newest timestamp pushed out of the ring
+        self.seen = np.zeros(0, SEEN_DTYPE)  # per device: the ring of its last accepted timestamps
         self._silent_due = -np.inf  # no device can be silent before this time (see check_silent)
         self._min_int = (-1, 1)  # (bank size, shortest expected interval)
         self._tables()
@@ -335,9 +341,7 @@ class DetectorBank:
         ns_old = self.sensors.n_series
         add["slot"][sensor] = ns_old + np.arange(int(sensor.sum()))
         self.state = np.concatenate([self.state, add])
-        self.seen_ts = np.concatenate([self.seen_ts, np.zeros((new, SEEN_K), np.uint32)])
-        self.seen_pos = np.concatenate([self.seen_pos, np.zeros(new, np.uint8)])
-        self.seen_floor = np.concatenate([self.seen_floor, np.zeros(new, np.uint32)])
+        self.seen = np.concatenate([self.seen, np.zeros(new, SEEN_DTYPE)])
         self.sensor_dev = np.concatenate([self.sensor_dev, old + np.flatnonzero(sensor)])
         self.sensors.state = np.concatenate(
             [self.sensors.state, np.zeros((STATE_FIELDS, int(sensor.sum())))], axis=1
@@ -353,7 +357,7 @@ class DetectorBank:
             fresh[f] = g[f]
         fresh["night_min"], fresh["night_hist"] = np.nan, np.nan
         self.state[idx] = fresh
-        self.seen_ts[idx], self.seen_pos[idx], self.seen_floor[idx] = 0, 0, 0
+        self.seen[idx] = np.zeros(len(idx), SEEN_DTYPE)
         s = g["slot"][g["slot"] >= 0]
         self.sensors.state[:, s] = 0.0
 
@@ -373,9 +377,7 @@ class DetectorBank:
         own = state["slot"] >= 0
         state["slot"][own] = remap[state["slot"][own]]
         part.state = state
-        part.seen_ts = self.seen_ts[start:stop].copy()
-        part.seen_pos = self.seen_pos[start:stop].copy()
-        part.seen_floor = self.seen_floor[start:stop].copy()
+        part.seen = self.seen[start:stop].copy()
         part.sensors.state = self.sensors.state[:, slots].copy()
         part.sensor_dev = self.sensor_dev[slots] - start
         part.sensors.n_series = len(slots)
@@ -592,11 +594,14 @@ class DetectorBank:
 
     def _remember(self, ix, t) -> None:
         """Push accepted timestamps into their devices' rings (each device once per call)."""
-        pos = self.seen_pos[ix]
-        slot = pos % SEEN_K
-        self.seen_floor[ix] = np.maximum(self.seen_floor[ix], self.seen_ts[ix, slot])
-        self.seen_ts[ix, slot] = t
-        self.seen_pos[ix] = pos + 1
+        g = self.seen.take(ix)  # one gather and one scatter of 24-byte records: the sweep's cost
+        rows = np.arange(len(g))
+        slot = g["pos"] % SEEN_K
+        ring = g["ts"]
+        np.maximum(g["floor"], ring[rows, slot], out=g["floor"])
+        ring[rows, slot] = t
+        g["pos"] += 1
+        self.seen.put(ix, g)
 
     def _late(self, ctx, seen) -> None:
         """Readings marked DUPLICATE_OR_OLD that are older than their device's newest: accept the ones
@@ -614,8 +619,9 @@ class DetectorBank:
         _, first = np.unique(np.column_stack([ix, t]), axis=0, return_index=True)
         first = np.sort(first)  # the same (device, ts) twice in the batch: only the first can be new
         rows, ix, t = rows[first], ix[first], t[first]
-        known = (self.seen_ts[ix] == t[:, None]).any(axis=1)
-        ask = ~known & (t <= self.seen_floor[ix])
+        mine = self.seen[ix]
+        known = (mine["ts"] == t[:, None]).any(axis=1)
+        ask = ~known & (t <= mine["floor"])
         if ask.any():
             known[ask] = np.asarray(seen(ix[ask], t[ask]), bool) if seen is not None else True
         new = np.flatnonzero(~known)
@@ -738,14 +744,7 @@ class DetectorBank:
 
     # ------------------------------------------------------------ inspection / checkpoints
     def state_nbytes(self) -> int:
-        return (
-            self.state.nbytes
-            + self.sensors.state.nbytes
-            + self.sensor_dev.nbytes
-            + self.seen_ts.nbytes
-            + self.seen_pos.nbytes
-            + self.seen_floor.nbytes
-        )
+        return self.state.nbytes + self.sensors.state.nbytes + self.sensor_dev.nbytes + self.seen.nbytes
 
     def flags(self, idx) -> np.ndarray:
         """Active-condition bit mask per device (bit ``1 << (AlarmType - 1)``)."""
@@ -761,9 +760,7 @@ class DetectorBank:
             "state": self.state.copy(),
             "sensors": self.sensors.state.copy(),
             "sensor_dev": self.sensor_dev.copy(),
-            "seen_ts": self.seen_ts.copy(),
-            "seen_pos": self.seen_pos.copy(),
-            "seen_floor": self.seen_floor.copy(),
+            "seen": self.seen.copy(),
             "utc_offset_s": np.array(self.utc_offset_s, np.int64),
             "params": np.array(json.dumps(d)),
         }
@@ -780,12 +777,9 @@ class DetectorBank:
         bank.sensors.state = np.asarray(snap["sensors"], np.float64).copy()
         bank.sensor_dev = np.asarray(snap["sensor_dev"], np.int64).copy()
         bank.sensors.n_series = len(bank.sensor_dev)
-        if "seen_ts" in snap:
-            bank.seen_ts = np.asarray(snap["seen_ts"], np.uint32).copy()
-            bank.seen_pos = np.asarray(snap["seen_pos"], np.uint8).copy()
-            bank.seen_floor = np.asarray(snap["seen_floor"], np.uint32).copy()
+        if "seen" in snap and np.asarray(snap["seen"]).dtype == SEEN_DTYPE:
+            bank.seen = np.asarray(snap["seen"]).copy()
         else:  # a snapshot from before the rings: everything up to the newest reading is asked of `seen`
-            bank.seen_ts = np.zeros((len(state), SEEN_K), np.uint32)
-            bank.seen_pos = np.zeros(len(state), np.uint8)
-            bank.seen_floor = state["last_ts"].copy()
+            bank.seen = np.zeros(len(state), SEEN_DTYPE)
+            bank.seen["floor"] = state["last_ts"]
         return bank
