@@ -224,3 +224,40 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
     counts = dict(con.execute("select device, count(*) from readings group by device").fetchall())
     assert counts == {c: 40 for c in codes}
     assert sorted(con.execute("select reason from rejects").fetchall()) == [("not_bound",), ("unreadable",)]
+
+
+@pytest.mark.parametrize("via", ["inproc", "mqtt"])
+def test_a_worker_stops_on_sigterm_after_the_checkpoint_in_hand(city, tiny_places, brain_dir, via, request):
+    """systemctl stop and `make demo` on Ctrl-C send SIGTERM: the worker leaves within seconds."""
+    env = {
+        **os.environ,
+        "CITYLOOP_DATABASE_URL": _database_url(),
+        "CITYLOOP_BRAIN_DIR": str(brain_dir),
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
+    }
+    if via == "mqtt":
+        env.update(request.getfixturevalue("broker").env())
+    cmd = pinned_command(
+        "cityloop.cli.main",
+        "brain",
+        "worker",
+        "--via",
+        via,
+        "--devices",
+        "5",
+        "--durable",
+        f"stop-{uuid.uuid4().hex[:6]}",
+    )
+    proc = subprocess.Popen(
+        cmd, env=pinned_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        time.sleep(6)  # started and working
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert f"worker ({via}) stopped after" in out.decode()

@@ -49,7 +49,7 @@ def start_background(city=None, *, every_s: float = 5.0) -> Background:
     return thread
 
 
-def run_inproc_demo(*, devices: int = 200, duration: float | None = None):
+def run_inproc_demo(*, devices: int = 200, duration: float | None = None, stop=None):
     """``cityloop brain worker --via inproc``: the simulator over ``devices`` demo devices, in the
     foreground."""
     from cityloop.brain import demo, worker
@@ -59,4 +59,4 @@ def run_inproc_demo(*, devices: int = 200, duration: float | None = None):
     if city is not None:
         demo.register_demo_devices(city, devices)
     sim = demo.simulator_for_demo(start=time.time())
-    return worker.run_inproc(sim, duration=duration, checkpoint_every=2.0)
+    return worker.run_inproc(sim, duration=duration, checkpoint_every=2.0, stop=stop)

@@ -232,7 +232,9 @@ def run_worker(command, opts) -> None:
     else:
         from cityloop.brain import runner
 
-        stats = runner.run_inproc_demo(devices=opts["devices"], duration=opts["duration"])
+        stats = runner.run_inproc_demo(
+            devices=opts["devices"], duration=opts["duration"], stop=stopping.is_set
+        )
     command.stdout.write(
         f"worker ({via}) stopped after {time.perf_counter() - started:.1f} s: {stats.line()}"
     )
