@@ -173,6 +173,7 @@ def run(
     n_gateways = max(1, batches // 10)
     out: dict = {}
     procs: list[subprocess.Popen] = []
+    broker = None
     try:
         t = time.perf_counter()
         codes = _setup(data_dir, devices, n_gateways)
@@ -296,7 +297,6 @@ def run(
         dropped = (queries.mqtt_broker_dropped() or {}).get("dropped", 0)
         out["mqtt_broker_dropped"] = dropped
         print(f"mqtt: the broker counted {dropped} dropped message(s) ($SYS/broker/publish/messages/dropped)")
-        broker.stop()
     finally:
         for p in procs:
             if p.poll() is None:
@@ -306,6 +306,8 @@ def run(
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if broker is not None:
+            broker.stop()  # also when a stage failed: no Mosquitto is left running
         if keep:
             print(f"data kept in {data_dir}")
         else:
