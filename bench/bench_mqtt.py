@@ -180,12 +180,9 @@ def run(
         print(f"mqtt: setup (migrate, beijing pack, {devices:,} meters) in {time.perf_counter() - t:.1f} s")
         prefix = f"bench{uuid.uuid4().hex[:8]}/cityloop"
         accounts = {brokers.WORKER_USER: "worker", "bench-publisher": "pub"}
-        extra = [
-            "user bench-publisher",
-            f"topic write {prefix}/devices/#",
-            f"topic write {prefix}/gateways/#",
-        ]
-        broker = brokers.start(data_dir / "mosquitto", prefix=prefix, accounts=accounts, acl_extra=extra)
+        broker = brokers.start(
+            data_dir / "mosquitto", prefix=prefix, accounts=accounts, publisher="bench-publisher"
+        )
         env = {
             **os.environ,
             **broker.env(),

@@ -61,6 +61,17 @@ def devices(city, tiny_places):
     return {d.code: d for d in report.created}
 
 
+def database_url() -> str:
+    """The test database as a CITYLOOP_DATABASE_URL, for the worker processes a test starts."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
 @pytest.fixture
 def broker(tmp_path):
     """A Mosquitto of this test's own, run with deploy/mosquitto/cityloop.conf, and a prefix of its own.
@@ -74,6 +85,7 @@ def broker(tmp_path):
         pytest.skip(why)
     prefix = f"t{uuid.uuid4().hex[:10]}/cityloop"
     accounts = {brokers.WORKER_USER: "worker-pw", "bench-publisher": "pub-pw", "GW1": "gw1-pw", "M1": "m1-pw"}
-    extra = ["user bench-publisher", f"topic write {prefix}/devices/#", f"topic write {prefix}/gateways/#"]
-    with brokers.start(tmp_path / "mosquitto", prefix=prefix, accounts=accounts, acl_extra=extra) as b:
+    with brokers.start(
+        tmp_path / "mosquitto", prefix=prefix, accounts=accounts, publisher="bench-publisher"
+    ) as b:
         yield b

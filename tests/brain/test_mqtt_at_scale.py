@@ -19,23 +19,13 @@ from cityloop.brain.archive import archive
 from cityloop.brain.ingest import broker as brokers
 from cityloop.brain.ingest import bus
 from cityloop.core.actors import SYSTEM
-from tests.brain.conftest import device_rows
+from tests.brain.conftest import database_url, device_rows
 from tests.clock import pinned_command, pinned_env
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 N_DEVICES, STEPS, PUBLISHERS = 2_000, 50, 4  # 100,000 single-reading QoS 1 messages
-
-
-def _database_url() -> str:
-    from django.db import connection
-
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def _client(b, user: str, password: str, client_id: str, *, v5: bool = True):
@@ -113,7 +103,7 @@ def test_100000_readings_through_two_workers_one_killed_and_restarted_count_exac
     env = {
         **os.environ,
         **broker.env(),
-        "CITYLOOP_DATABASE_URL": _database_url(),
+        "CITYLOOP_DATABASE_URL": database_url(),
         "CITYLOOP_BRAIN_DIR": str(brain_dir),
         "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
     }

@@ -17,7 +17,7 @@ import pytest
 from cityloop.brain.archive import archive
 from cityloop.brain.ingest import bus
 from cityloop.core.actors import SYSTEM
-from tests.brain.conftest import device_rows
+from tests.brain.conftest import database_url, device_rows
 from tests.clock import pinned_command, pinned_env
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -29,16 +29,6 @@ N_DEVICES, STEPS_PER_MESSAGE, MESSAGES = 20, 3, 100
 def _need(host: str, port: int, what: str) -> None:
     if not bus.reachable(host, port):
         pytest.skip(f"{what} is not reachable at {host}:{port}; start it to run this test")
-
-
-def _database_url() -> str:
-    from django.db import connection
-
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def _register(city, tiny_places, codes, gateway=""):
@@ -114,7 +104,7 @@ def test_a_worker_killed_with_sigkill_and_restarted_loses_nothing_and_counts_not
 
     env = {
         **os.environ,
-        "CITYLOOP_DATABASE_URL": _database_url(),
+        "CITYLOOP_DATABASE_URL": database_url(),
         "CITYLOOP_BRAIN_DIR": str(brain_dir),
         "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
     }
@@ -231,7 +221,7 @@ def test_a_worker_stops_on_sigterm_after_the_checkpoint_in_hand(city, tiny_place
     """systemctl stop and `make demo` on Ctrl-C send SIGTERM: the worker leaves within seconds."""
     env = {
         **os.environ,
-        "CITYLOOP_DATABASE_URL": _database_url(),
+        "CITYLOOP_DATABASE_URL": database_url(),
         "CITYLOOP_BRAIN_DIR": str(brain_dir),
         "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
     }

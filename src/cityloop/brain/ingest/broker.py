@@ -36,9 +36,11 @@ def deploy_dir() -> Path:
 
 def available() -> str | None:
     """Why a broker cannot be started here, or None when it can."""
-    for binary in ("mosquitto", "mosquitto_passwd"):
-        if not shutil.which(binary, path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/local/sbin"):
-            return f"{binary} is not installed (Debian/Ubuntu: apt install mosquitto)"
+    try:
+        for binary in ("mosquitto", "mosquitto_passwd"):
+            _which(binary)
+    except BrokerError as exc:
+        return str(exc)
     if not (deploy_dir() / "cityloop.conf").is_file():
         return f"{deploy_dir() / 'cityloop.conf'} is missing"
     return None
@@ -49,6 +51,12 @@ def _which(binary: str) -> str:
     if not found:
         raise BrokerError(f"{binary} is not installed (Debian/Ubuntu: apt install mosquitto)")
     return found
+
+
+def publisher_acl(user: str, prefix: str) -> list[str]:
+    """ACL lines for an account that may publish every device's readings and every gateway's batches
+    (a simulator or a benchmark's publisher; a city gives each device and gateway its own)."""
+    return [f"user {user}", f"topic write {prefix}/devices/#", f"topic write {prefix}/gateways/#"]
 
 
 def free_port() -> int:
@@ -63,7 +71,7 @@ def render(
     port: int,
     prefix: str = "cityloop",
     accounts: dict[str, str] | None = None,
-    acl_extra: list[str] | None = None,
+    publisher: str | None = None,
 ) -> Path:
     """Write ``workdir/mosquitto.conf`` (+ ACL, password file) from the deploy files; returns its path."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -75,8 +83,8 @@ def render(
     ]
     acl = (source / "cityloop.acl").read_text(encoding="utf-8")
     acl = acl.replace(" cityloop/", f" {prefix}/")
-    if acl_extra:
-        acl += "\n" + "\n".join(acl_extra) + "\n"
+    if publisher:
+        acl += "\n" + "\n".join(publisher_acl(publisher, prefix)) + "\n"
     (workdir / "cityloop.acl").write_text(acl, encoding="utf-8")
     passwd = workdir / "cityloop.passwd"
     passwd.write_text("", encoding="utf-8")
@@ -156,13 +164,13 @@ def start(
     *,
     prefix: str = "cityloop",
     accounts: dict[str, str] | None = None,
-    acl_extra: list[str] | None = None,
+    publisher: str | None = None,
     port: int | None = None,
 ) -> Broker:
     """Render the configuration and start Mosquitto with it; returns once it accepts connections."""
     port = port or free_port()
     accounts = dict(accounts or {})
-    conf = render(workdir, port=port, prefix=prefix, accounts=accounts, acl_extra=acl_extra)
+    conf = render(workdir, port=port, prefix=prefix, accounts=accounts, publisher=publisher)
     log = open(workdir / "mosquitto.log", "ab")  # noqa: SIM115 (the broker writes it for its whole life)
     process = subprocess.Popen(  # noqa: S603 (our own arguments)
         [_which("mosquitto"), "-c", str(conf)], stdout=log, stderr=log, start_new_session=True

@@ -109,17 +109,10 @@ class Command(BaseCommand):
         if opts["publisher"] and opts["publisher"] not in accounts:
             raise CommandError(f"--publisher {opts['publisher']!r}: give it an --account NAME:PASSWORD first")
         prefix = opts["prefix"] or config.mqtt_prefix()
-        extra = (
-            [
-                f"user {opts['publisher']}",
-                f"topic write {prefix}/devices/#",
-                f"topic write {prefix}/gateways/#",
-            ]
-            if opts["publisher"]
-            else []
-        )
         workdir = config.data_dir() / "mosquitto"
-        running = brokers.start(workdir, prefix=prefix, accounts=accounts, acl_extra=extra, port=opts["port"])
+        running = brokers.start(
+            workdir, prefix=prefix, accounts=accounts, publisher=opts["publisher"] or None, port=opts["port"]
+        )
         self.stdout.write(
             f"Mosquitto on 127.0.0.1:{running.port} with {brokers.deploy_dir() / 'cityloop.conf'}, prefix "
             f"{prefix!r}, files in {workdir}; workers: CITYLOOP_MQTT=127.0.0.1:{running.port} "
