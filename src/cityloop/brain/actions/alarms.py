@@ -209,10 +209,24 @@ def _device_case(device: Device, cutoff: datetime) -> Alarm | None:
     return None
 
 
-def _new_case(device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> Alarm:
-    alarm = Alarm.objects.create(
-        device=device, type=e.type, first_ts=ts, last_ts=ts, score=e.score, evidence=[occurrence]
+def _create(device: Device, e: AlarmEvent, ts: datetime, occurrence: dict, **fields) -> Alarm:
+    """A new alarm row for the event's first occurrence (``fields``: its case, or its mute)."""
+    return Alarm.objects.create(
+        device=device, type=e.type, first_ts=ts, last_ts=ts, score=e.score, evidence=[occurrence], **fields
     )
+
+
+def _case_of(held: Alarm) -> dict:
+    """The case fields an alarm takes over when it joins the case ``held`` belongs to."""
+    return {
+        "request_id": held.request_id,
+        "tracking_no": held.tracking_no,
+        "case_opened_at": held.case_opened_at,
+    }
+
+
+def _new_case(device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> Alarm:
+    alarm = _create(device, e, ts, occurrence)
     _open_case(alarm, device)
     alarm.latency_s = max(0.0, time.time() - e.received_at)
     alarm.save()
@@ -223,15 +237,7 @@ def _new_case(device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> 
 def _muted(device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> Alarm:
     """The device is muted (a person said why, see actions/operators.py): the alarm is recorded and
     shown, but opens no case and joins none."""
-    alarm = Alarm.objects.create(
-        device=device,
-        type=e.type,
-        first_ts=ts,
-        last_ts=ts,
-        score=e.score,
-        evidence=[occurrence],
-        muted_until=device.muted_until,
-    )
+    alarm = _create(device, e, ts, occurrence, muted_until=device.muted_until)
     audit.record(
         actors.BRAIN,
         "alarm.muted",
@@ -249,11 +255,8 @@ def _after_mute(alarm: Alarm, device: Device, cutoff: datetime) -> None:
     (the device's open one, or a new one)."""
     held = _device_case(device, cutoff)
     if held is not None:
-        alarm.request_id, alarm.tracking_no, alarm.case_opened_at = (
-            held.request_id,
-            held.tracking_no,
-            held.case_opened_at,
-        )
+        for name, value in _case_of(held).items():
+            setattr(alarm, name, value)
         _add_evidence(alarm, device, reopen_reason="the readings show another problem of the device")
     else:
         _open_case(alarm, device)
@@ -265,17 +268,7 @@ def _after_mute(alarm: Alarm, device: Device, cutoff: datetime) -> None:
 def _join_case(held: Alarm, device: Device, e: AlarmEvent, ts: datetime, occurrence: dict) -> Alarm:
     """Another alarm type on a device whose case is open: the alarm joins that case (its evidence on
     the case's timeline); a case waiting for verification reopens, since the readings are not normal."""
-    alarm = Alarm.objects.create(
-        device=device,
-        type=e.type,
-        first_ts=ts,
-        last_ts=ts,
-        score=e.score,
-        evidence=[occurrence],
-        request_id=held.request_id,
-        tracking_no=held.tracking_no,
-        case_opened_at=held.case_opened_at,
-    )
+    alarm = _create(device, e, ts, occurrence, **_case_of(held))
     _add_evidence(alarm, device, reopen_reason="the readings show another problem of the device")
     alarm.latency_s = max(0.0, time.time() - e.received_at)
     alarm.save()
