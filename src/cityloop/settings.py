@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "cityloop.services",
     "cityloop.seal",
     "cityloop.brain",
+    "cityloop.notify",
     "cityloop.web",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -182,6 +183,33 @@ LOGGING = {
     # CITYLOOP_LOG_FORMAT=json: one JSON object per line (access lines, errors with tracebacks).
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "loggers": {"cityloop": {"handlers": ["console"], "level": config.env("CITYLOOP_LOG_LEVEL", "INFO")}},
+}
+
+# Notifications (notify/): e-mail over SMTP through Django's backend; the outbox's retry policy.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = config.env("CITYLOOP_SMTP_HOST", "127.0.0.1") or "127.0.0.1"
+EMAIL_PORT = int(config.env_number("CITYLOOP_SMTP_PORT", 25, low=1, high=65535, integer=True))
+EMAIL_HOST_USER = config.env("CITYLOOP_SMTP_USER", "") or ""
+EMAIL_HOST_PASSWORD = config.env("CITYLOOP_SMTP_PASSWORD", "") or ""
+EMAIL_USE_TLS = config.env_bool("CITYLOOP_SMTP_STARTTLS", False)
+EMAIL_USE_SSL = config.env_bool("CITYLOOP_SMTP_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise config.ConfigError("CITYLOOP_SMTP_STARTTLS and CITYLOOP_SMTP_SSL exclude each other: set one")
+EMAIL_TIMEOUT = config.env_number("CITYLOOP_SMTP_TIMEOUT_S", 10, low=0.1, high=300)
+DEFAULT_FROM_EMAIL = (
+    config.env("CITYLOOP_MAIL_FROM", "12345@cityloop.localhost") or "12345@cityloop.localhost"
+)
+NOTIFY = {
+    "email": config.env_bool("CITYLOOP_NOTIFY_EMAIL", True),
+    "max_attempts": config.env_number("CITYLOOP_NOTIFY_MAX_ATTEMPTS", 8, low=1, high=100, integer=True),
+    "backoff_s": config.env_number("CITYLOOP_NOTIFY_BACKOFF_S", 5, low=0.01, high=3600),
+    "backoff_max_s": config.env_number("CITYLOOP_NOTIFY_BACKOFF_MAX_S", 3600, low=0.01, high=7 * 86400),
+    "digest_hour": config.env_number("CITYLOOP_NOTIFY_DIGEST_HOUR", 8, low=0, high=23, integer=True),
+    # reminders before an order's limits: hours before the response limit, working days before the finish
+    "remind_respond_hours": config.env_number("CITYLOOP_REMIND_RESPOND_HOURS", 2, low=0, high=720),
+    "remind_finish_days": config.env_number("CITYLOOP_REMIND_FINISH_DAYS", 1, low=0, high=60, integer=True),
+    # an overdue order goes to the unit's leaders after this many hours, and to the district's after twice
+    "escalate_after_hours": config.env_number("CITYLOOP_ESCALATE_AFTER_HOURS", 4, low=0, high=720),
 }
 
 # The hotline's configurable rules (issue defaults); each can be overridden by an environment variable.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from cityloop.hotline.models import CitizenMessage
+from cityloop.notify.models import Message
 
+EVENTS = {"access_code": "request.received", "rating_link": "request.rating_link"}
 PATTERNS = {
     "access_code": re.compile(r"\b([2-9A-HJKMNP-Z]{5}-[2-9A-HJKMNP-Z]{5})\b"),
     "rating_link": re.compile(r"/hotline/rate/([2-9A-HJKMNP-Z]{10})/"),
@@ -15,7 +16,7 @@ PATTERNS = {
 def texted_code(tracking_no: str, kind: str = "access_code") -> str:
     """The code in the newest message of ``kind`` sent about the request."""
     message = (
-        CitizenMessage.objects.filter(request__tracking_no=tracking_no, kind=kind)
+        Message.objects.filter(about_kind="request", about_id=tracking_no, event=EVENTS[kind])
         .order_by("-created_at", "-id")
         .first()
     )

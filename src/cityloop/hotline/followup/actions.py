@@ -12,6 +12,7 @@ from cityloop.core import actors, audit
 from cityloop.core.actors import Actor, is_system, person
 from cityloop.hotline import queries, rules
 from cityloop.hotline.events import event, lock, set_status
+from cityloop.hotline.followup.citizen import tell_citizen
 from cityloop.hotline.models import FollowUp, Order, OrderStatus, Request, Status
 
 
@@ -162,6 +163,7 @@ def reopen_to_same_units(request: Request, *, actor: Actor, reason: str) -> list
     request.replied_at = None
     request.save(update_fields=["reopen_count", "closed_at", "replied_at", "updated_at"])
     event(request, "reopened", actor=actor, public=True, text=reason)
+    tell_citizen(request, "request.reopened", reason=reason)
     if not units:
         set_status(request, Status.DISPATCHED, actor=actor, action="request.reopen", reason=reason)
         return []

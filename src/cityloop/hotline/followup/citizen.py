@@ -7,44 +7,47 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from cityloop.core import audit, permissions
 from cityloop.core.actors import Actor, SystemActor, person
 from cityloop.hotline.intake import access
-from cityloop.hotline.models import CitizenMessage, FollowUp, RatingLink, Request
+from cityloop.hotline.models import FollowUp, RatingLink, Request
+from cityloop.notify import actions as notify
+from cityloop.notify import recipients
 
 # The audit trail's name for a citizen who proved a one-time rating code (no account behind it).
 RATING_CODE_ACTOR = SystemActor("citizen:rating-code")
 
 
-def _recipient(request: Request) -> tuple[str, str] | None:
-    if request.caller_phone:
-        return "sms", request.caller_phone
-    if request.caller_email:
-        return "email", request.caller_email
-    return None
+def citizen(request: Request) -> list[recipients.To]:
+    """The caller's own phone (or e-mail), in the language they filed in: used only for their own case."""
+    return recipients.citizen(request.caller_phone, request.caller_email, request.language)
 
 
-def access_code_message(request: Request, code: str) -> CitizenMessage | None:
-    """The text that gives the citizen the access code (unsaved: intake writes it with its batch)."""
-    recipient = _recipient(request)
-    if recipient is None:
+def tell_citizen(request: Request, event: str, **params) -> bool:
+    """Queue ``event`` for the caller of ``request`` (in the action's transaction); False when they gave
+    no phone and no e-mail."""
+    note = _note(request, event, **params)
+    return note is not None and bool(notify.queue_many([note]))
+
+
+def _note(request: Request, event: str, **params) -> notify.Note | None:
+    to = citizen(request)
+    if not to:
         return None
-    with translation.override(settings.LANGUAGE_CODE):
-        body = _(
-            "Your request %(no)s was received. Your access code is %(code)s: with the tracking number it "
-            "opens the status page at /hotline/track/. Do not share it."
-        ) % {"no": request.tracking_no, "code": access.display(code)}
-    return CitizenMessage(
-        request=request,
-        kind=CitizenMessage.Kind.ACCESS_CODE,
-        channel=recipient[0],
-        to=recipient[1],
-        body=body,
-        created_at=timezone.now(),
+    return notify.Note(
+        event,
+        tuple(to),
+        {"no": request.tracking_no, **params},
+        ("request", request.tracking_no),
+        "/hotline/track/",
     )
+
+
+def access_code_note(request: Request, code: str) -> notify.Note | None:
+    """The receipt with the tracking number and access code (intake queues it with its batch)."""
+    return _note(request, "request.received", code=access.display(code))
 
 
 @transaction.atomic
@@ -61,10 +64,8 @@ def reissue_access_code(request: Request, *, actor: Actor) -> str:
     code = access.new_code()
     request.access_code_hash = access.code_hash(code, purpose="track")
     request.save(update_fields=["access_code_hash", "updated_at"])
-    message = access_code_message(request, code)
-    if message is not None:
-        message.save()
-    audit.record(actor, "request.access_code_reissue", request, texted=message is not None)
+    texted = tell_citizen(request, "request.received", code=access.display(code))
+    audit.record(actor, "request.access_code_reissue", request, texted=texted)
     return code
 
 
@@ -74,8 +75,7 @@ def issue_rating_link(request: Request, *, actor: Actor) -> str | None:
     Sent to the caller's phone or e-mail; a request with neither gets none (the phone follow-up
     remains). Returns the code so that the caller of this action can hand it on, never stores it.
     """
-    recipient = _recipient(request)
-    if recipient is None:
+    if not citizen(request):
         return None
     now = timezone.now()
     RatingLink.objects.filter(request=request, used_at__isnull=True, expires_at__gt=now).update(
@@ -89,19 +89,7 @@ def issue_rating_link(request: Request, *, actor: Actor) -> str | None:
         created_at=now,
         expires_at=now + timedelta(days=days),
     )
-    with translation.override(settings.LANGUAGE_CODE):
-        body = _(
-            "Request %(no)s has been answered. Tell us if it was resolved: open /hotline/rate/%(code)s/ "
-            "(valid %(days)d days, once)."
-        ) % {"no": request.tracking_no, "code": code, "days": days}
-    CitizenMessage.objects.create(
-        request=request,
-        kind=CitizenMessage.Kind.RATING_LINK,
-        channel=recipient[0],
-        to=recipient[1],
-        body=body,
-        created_at=now,
-    )
+    tell_citizen(request, "request.rating_link", code=code, days=days)
     audit.record(actor, "request.rating_link", request, link=link.pk, expires_at=link.expires_at)
     return code
 

@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy
 from cityloop.core import audit
 from cityloop.core import rules as clock
 from cityloop.core.actors import Actor, person, signed_in
-from cityloop.hotline import queries, rules
+from cityloop.hotline import notices, queries, rules
 from cityloop.hotline.events import event, lock, set_status
-from cityloop.hotline.followup.citizen import issue_rating_link
+from cityloop.hotline.followup.citizen import issue_rating_link, tell_citizen
 from cityloop.hotline.models import Channel, Extension, Order, OrderStatus, Request, Status
 
 
@@ -165,6 +165,7 @@ def decide_extension(extension: Extension, *, approve: bool, note: str = "", act
     else:
         audit.record(actor, "extension.refuse", extension, note=note)
     event(order.request, "extension_decided", actor=actor, order=order, text=note, approved=approve)
+    notices.extension_decided(extension, approved=approve)
     return extension
 
 
@@ -197,6 +198,7 @@ def reply_order(order: Order, *, outcome: str, text: str, actor: Actor) -> Order
     target = Status.AWAITING_VERIFICATION if request.channel == Channel.BRAIN else Status.REPLIED
     set_status(request, target, actor=actor, action="request.reply", outcome=outcome)
     if target == Status.REPLIED:
+        tell_citizen(request, "request.replied", reply=order.reply)
         issue_rating_link(request, actor=actor)
     for duplicate in request.merged.all():
         duplicate.replied_at, duplicate.outcome = now, outcome

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from cityloop.core import audit
 from cityloop.core import rules as clock
 from cityloop.core.actors import Actor, person
-from cityloop.hotline import queries, rules
+from cityloop.hotline import notices, queries, rules
 from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.models import Arbitration, Order, OrderStatus, Request, Status
 from cityloop.org import queries as org_queries
@@ -174,6 +174,7 @@ def dispatch_request(
         action="request.dispatch",
         units=[f"{kind}:{unit.pk}" for kind, unit, _ in units],
     )
+    notices.new_orders(orders)
     return orders
 
 
@@ -245,6 +246,11 @@ def decide_arbitration(
     arbitration.decision = decision
     arbitration.save(update_fields=["decided_at", "decided_by", "decision"])
     audit.record(actor, "arbitration.decide", arbitration, after=f"{kind}:{unit.pk}", decision=decision)
+    bounced = {
+        o.unit_key: (("street", o.street) if o.street_id else ("department", o.department))
+        for o in arbitration.request.orders.select_related("street", "department")
+    }
+    notices.arbitration_decided(arbitration, list(bounced.values()))
     return dispatch_request(
         arbitration.request, units=[(kind, unit, "arbitrated")], actor=actor, note=decision
     )

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
@@ -18,12 +18,11 @@ from cityloop.core.actors import Actor
 from cityloop.core.text import clean_line, clean_text
 from cityloop.hotline import rules
 from cityloop.hotline.events import deadlines
-from cityloop.hotline.followup.citizen import access_code_message
+from cityloop.hotline.followup.citizen import access_code_note
 from cityloop.hotline.intake import access, photos, suggest
 from cityloop.hotline.models import (
     Attachment,
     Channel,
-    CitizenMessage,
     DailyCounter,
     Event,
     IdempotencyKey,
@@ -31,6 +30,7 @@ from cityloop.hotline.models import (
     RequestKind,
     Urgency,
 )
+from cityloop.notify import actions as notify
 from cityloop.org import queries as org_queries
 
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,19}$")
@@ -242,6 +242,7 @@ def prepare(
         evidence=sub.evidence,
         created_at=received,
         updated_at=received,
+        language=translation.get_language() or "",
     )
     request.response_due, request.finish_due = deadlines(
         city, category or suggested, sub.urgency, sub.complex, received
@@ -385,21 +386,12 @@ def _write_fresh(cursor, fresh: list[Prepared]) -> None:
             for item in fresh
         ],
     )
-    message_fields = [
-        _field(CitizenMessage, n) for n in ("request", "kind", "channel", "to", "body", "created_at")
-    ]
-    messages = [
-        access_code_message(item.request, item.request.access_code)
+    notes = [
+        access_code_note(item.request, item.request.access_code)
         for item in fresh
         if getattr(item.request, "access_code", "")
     ]
-    rows = [
-        _prep(message_fields, (m.request.pk, m.kind, m.channel, m.to, m.body, m.created_at))
-        for m in messages
-        if m is not None
-    ]
-    if rows:
-        cursor.executemany(_insert_sql(CitizenMessage, message_fields), rows)
+    notify.queue_many([n for n in notes if n is not None])
     audit.record_many(
         [
             (

@@ -60,6 +60,8 @@ class Request(models.Model):
     caller_name = models.CharField(_("caller's name"), max_length=100, blank=True)
     caller_phone = models.CharField(_("caller's phone"), max_length=32, blank=True)
     caller_email = models.CharField(_("caller's e-mail"), max_length=200, blank=True)
+    # the language the caller filed in: what the city tells them comes in it
+    language = models.CharField(_("language"), max_length=8, blank=True)
     confidential = models.BooleanField(_("confidential caller"), default=False)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("what happened"))
@@ -296,28 +298,6 @@ class RatingLink(models.Model):
 
     class Meta:
         db_table = "hotline_rating_link"
-
-
-class CitizenMessage(models.Model):
-    """The outbox of what the city tells a citizen (access code, rating link), by text message or e-mail.
-
-    A gateway sends and marks rows; no page shows them to staff.
-    """
-
-    class Kind(models.TextChoices):
-        ACCESS_CODE = "access_code", _("Access code")
-        RATING_LINK = "rating_link", _("Rating link")
-
-    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    channel = models.CharField(max_length=8)  # sms | email
-    to = models.CharField(max_length=200)
-    body = models.TextField()
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        db_table = "hotline_citizen_message"
 
 
 class Arbitration(models.Model):

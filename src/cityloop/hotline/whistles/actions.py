@@ -15,7 +15,7 @@ from cityloop.core import actors, audit
 from cityloop.core import rules as clock
 from cityloop.core.actors import Actor
 from cityloop.core.permissions import Role
-from cityloop.hotline import queries
+from cityloop.hotline import notices, queries
 from cityloop.hotline.events import event, lock
 from cityloop.hotline.models import Assessment, Summons, SummonStatus, Whistle, WhistleStatus
 
@@ -96,6 +96,7 @@ def blow_whistle(
     )
     Summons.objects.bulk_create([Summons(whistle=whistle, department=d) for d in departments])
     audit.record(actor, "whistle.blow", whistle, after=[d.code for d in departments], urgent=urgent)
+    notices.whistle_summons(whistle, departments)
     if request is not None:
         event(request, "whistle", actor=actor, text=need.strip(), departments=[d.code for d in departments])
     return whistle
