@@ -49,7 +49,7 @@ class Email:
         except smtplib.SMTPRecipientsRefused as exc:
             raise Refused(f"the SMTP server refused {message.address}: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
-            if 500 <= exc.smtp_code < 600:
+            if 500 <= exc.smtp_code < 600 and exc.smtp_code != 503:  # 503: our session's order, not the mail
                 raise Refused(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
             self.close()
             raise Retry(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc

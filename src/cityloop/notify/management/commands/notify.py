@@ -1,0 +1,70 @@
+"""``cityloop notify``: the delivery worker, the demo's mail catcher, and the outbox at a glance."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Notifications: deliver the outbox (once or --forever), run a local mail catcher, show the backlog"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="what", required=True)
+        deliver = sub.add_parser("deliver", help="send what is due (once, or --forever as a worker)")
+        deliver.add_argument("--forever", action="store_true", help="keep delivering until stopped")
+        deliver.add_argument("--batch", type=int, default=200, help="messages claimed at a time")
+        deliver.add_argument("--poll", type=float, default=0.25, help="seconds between polls when idle")
+        catcher = sub.add_parser("catcher", help="a local SMTP server that keeps every message in a Maildir")
+        catcher.add_argument("--port", type=int, default=8025)
+        catcher.add_argument("--dir", default="", help="the Maildir (default: DATA_DIR/mail)")
+        sub.add_parser("status", help="messages per status")
+
+    def handle(self, *args, **opts):
+        getattr(self, f"_{opts['what']}")(opts)
+
+    def _status(self, opts):
+        from cityloop.notify import queries
+
+        for status, n in queries.backlog().items():
+            self.stdout.write(f"{status}: {n}")
+
+    def _deliver(self, opts):
+        from django.db import close_old_connections
+
+        from cityloop.notify import deliver
+
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        while True:
+            counts = deliver.deliver_batch(opts["batch"])
+            if not opts["forever"]:
+                if not any(counts.values()):
+                    break
+                self.stdout.write(", ".join(f"{k} {v}" for k, v in counts.items()))
+                continue
+            if stop:
+                break
+            if not any(counts.values()):
+                close_old_connections()
+                time.sleep(opts["poll"])
+
+    def _catcher(self, opts):
+        from cityloop.notify import catcher
+
+        folder = Path(opts["dir"] or Path(settings.DATA_DIR) / "mail")
+        controller, keep = catcher.start(port=opts["port"], folder=folder)
+        self.stdout.write(f"mail catcher on 127.0.0.1:{controller.port}, keeping messages in {folder}")
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        try:
+            while not stop:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            controller.stop()
