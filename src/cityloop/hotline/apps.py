@@ -41,6 +41,13 @@ class HotlineConfig(AppConfig):
         from cityloop.core import schedule
 
         schedule.register("whistles.missed_report_ins", _missed_report_ins)
+        schedule.register("hotline.reminders", _reminders)
+
+
+def _reminders() -> str:
+    from cityloop.hotline.handling import reminders
+
+    return reminders.job()
 
 
 def _missed_report_ins() -> str:
