@@ -148,6 +148,11 @@ def test_one_correction_notice_only_and_only_from_the_closed_list(
     )
     app.refresh_from_db()
     assert app.status == AppStatus.CORRECTION
+    # the applicant is told, on their own account, what to correct and where
+    from cityloop.notify.models import Message
+
+    told = Message.objects.get(event="application.correction", channel="inbox", user=citizen_wang)
+    assert "租赁合同缺少出租人签字" in told.body and f"/services/applications/{app.number}/" in told.body
     with pytest.raises(ValidationError, match="only the materials named"):
         actions.upload_material(app, "WATER-1.demand", filename="d.pdf", content=PDF, actor=citizen_wang)
     actions.upload_material(app, "premises", filename="lease2.pdf", content=PDF, actor=citizen_wang)

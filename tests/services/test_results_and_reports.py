@@ -38,6 +38,11 @@ def test_each_result_is_a_sealed_certificate_that_verifies(
     approve_all(accepted, dept_water_zhao, housing_he)
     results = list(accepted.results.all())
     assert len(results) == 3 and all(r.serial and r.url and r.pdf_url for r in results)
+    from cityloop.notify.models import Message
+
+    told = Message.objects.filter(event="certificate.issued", channel="inbox", user=accepted.applicant)
+    assert sorted(m.link for m in told) == sorted(r.url for r in results)
+    assert all(m.link in m.body for m in told)
     cert = Certificate.objects.get(serial=results[0].serial)
     assert cert.source_ref.startswith(f"services:{accepted.number}:")
     assert verify_text(cert.payload).ok

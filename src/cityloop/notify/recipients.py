@@ -30,7 +30,8 @@ def citizen(phone: str = "", email: str = "", language: str = "") -> list[To]:
 
 
 def people(users) -> list[To]:
-    """Each user's inbox, plus e-mail and text as their preferences say (e-mail on by default)."""
+    """Each user's inbox, plus e-mail and text as their preferences say (e-mail on by default, and
+    text for a citizen's account with a phone)."""
     users = [u for u in users if u.is_active]
     prefs = {p.user_id: p for p in Preference.objects.filter(user__in=[u.pk for u in users])}
     out: list[To] = []
@@ -40,7 +41,8 @@ def people(users) -> list[To]:
         out.append(To("inbox", str(user.pk), user.pk, language))
         if user.email and (pref.email if pref else True):
             out.append(To("email", user.email, user.pk, language))
-        if user.phone and pref is not None and pref.sms:
+        # a citizen's own phone by default (they gave it for this); staff text only when they ask
+        if user.phone and (pref.sms if pref is not None else user.role == "citizen"):
             out.append(To("sms", user.phone, user.pk, language))
     return out
 

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy
 from cityloop.core import audit
 from cityloop.core import rules as time_rules
 from cityloop.core.actors import Actor, signed_in
+from cityloop.notify import actions as notify
+from cityloop.notify import recipients
 from cityloop.services import clock, queries, rules, uploads
 from cityloop.services.models import (
     Application,
@@ -369,7 +371,32 @@ def send_correction_notice(
         after=application.status,
         items=[c["key"] for c in clean],
     )
+    _tell_applicant(
+        application,
+        "application.correction",
+        reason="; ".join(f"{c['name']}: {c['reason']}" for c in clean),
+        link=f"/services/applications/{application.number}/",
+    )
     return notice
+
+
+def _service_name(application: Application) -> str:
+    if application.bundle_id:
+        return str(application.bundle)
+    return "、".join(
+        dict.fromkeys(t.version.name for t in application.tasks.select_related("version").order_by("id"))
+    )
+
+
+def _tell_applicant(application: Application, event: str, *, link: str, **params) -> None:
+    """The applicant hears on their own account's channels (in-app, text or e-mail as they chose)."""
+    notify.queue(
+        event,
+        recipients.people([application.applicant]),
+        {"no": application.number, "service": _service_name(application), "link": link, **params},
+        about=("application", application.number),
+        link=link,
+    )
 
 
 def _start_task(task: ApprovalTask, now) -> None:
@@ -591,6 +618,7 @@ def deliver_results(application: Application, *, actor: Actor) -> Application:
                 cert.get_absolute_url(),
                 cert.get_pdf_url(),
             )
+            _tell_applicant(application, "certificate.issued", link=result.url)
         result.save()
     application.delivered_at = now
     application.save(update_fields=["status", "delivered_at"])
