@@ -42,6 +42,24 @@ def new_orders(orders) -> None:
     notes = []
     for order in orders:
         request = order.request
+        if request.channel == "brain":
+            # a sensor case: the unit's duty group hears which device raised what
+            evidence = request.evidence or {}
+            notes.append(
+                notify.Note(
+                    "brain.case",
+                    unit_people(order.street, order.department),
+                    {
+                        "no": request.tracking_no,
+                        "unit": str(order.unit),
+                        "device": evidence.get("device", request.source_ref),
+                        "alarm": evidence.get("type") or request.title,
+                    },
+                    ("request", request.tracking_no),
+                    order_link(order),
+                )
+            )
+            continue
         notes.append(
             notify.Note(
                 "order.new",

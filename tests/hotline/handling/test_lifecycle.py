@@ -363,6 +363,10 @@ def test_a_sensor_case_waits_for_the_data_and_closes_or_reopens(city, dept_water
         actor=SYSTEM,
     )
     assert again.pk == case.pk  # one case per ongoing problem
+    from cityloop.notify.models import Message
+
+    told = Message.objects.get(event="brain.case", channel="inbox", user=dept_water_zhao)  # once, not twice
+    assert case.tracking_no in told.body and "夜间持续流量" in told.body
     [order] = case.orders.all()
     actions.sign_order(order, actor=dept_water_zhao)
     actions.reply_order(order, outcome="fixed", text="已修复漏点", actor=dept_water_zhao)
