@@ -72,7 +72,12 @@ def test_metrics_count_requests_by_channel_and_status_and_time_every_route(clien
         ]
         >= 1
     )
-    for name in ("cityloop_orders_overdue", "cityloop_audit_records"):
+    for name in (
+        "cityloop_orders_overdue",
+        "cityloop_audit_records",
+        "cityloop_notify_messages",
+        "cityloop_notify_oldest_due_seconds",
+    ):
         assert any(key[0] == name for key in found), name
 
 

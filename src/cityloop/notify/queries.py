@@ -45,3 +45,14 @@ def backlog() -> dict[str, int]:
 
     counts = dict(Message.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     return {s.value: counts.get(s.value, 0) for s in Status}
+
+
+def oldest_due_age(now) -> float:
+    """Seconds the oldest due, queued message has waited (0 when none): the delivery's lag."""
+    oldest = (
+        Message.objects.filter(status=Status.QUEUED, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0

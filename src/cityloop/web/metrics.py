@@ -101,6 +101,7 @@ def _state_families() -> list:
     from cityloop.brain import queries as brain_queries
     from cityloop.core import queries as core_queries
     from cityloop.hotline import queries as hotline_queries
+    from cityloop.notify import queries as notify_queries
 
     now = timezone.now()
     requests = GaugeMetricFamily(
@@ -142,7 +143,17 @@ def _state_families() -> list:
         age.add_metric([point.name], max(0.0, (now - point.updated_at).total_seconds()))
     trail = GaugeMetricFamily("cityloop_audit_records", "Records in the audit trail.")
     trail.add_metric([], core_queries.audit_record_count())
-    out = [requests, overdue, alarms, readings, rejects, stream, age, trail]
+    outbox = GaugeMetricFamily(
+        "cityloop_notify_messages", "Messages in the notification outbox, by status.", labels=["status"]
+    )
+    for status, n in notify_queries.backlog().items():
+        outbox.add_metric([status], n)
+    waiting = GaugeMetricFamily(
+        "cityloop_notify_oldest_due_seconds",
+        "How long the oldest message that is due has waited to be sent (0 when none waits).",
+    )
+    waiting.add_metric([], notify_queries.oldest_due_age(now))
+    out = [requests, overdue, alarms, readings, rejects, stream, age, trail, outbox, waiting]
     mqtt = brain_queries.mqtt_broker_dropped()
     if mqtt is not None:
         dropped = GaugeMetricFamily(
