@@ -92,6 +92,8 @@ def load(pack_name: str = "beijing", *, stdout=None) -> list[tuple[Persona, User
                 role=persona.role,
                 full_name=persona.full_name,
                 phone="13800000000",
+                # the demo's mail catcher (make demo) receives what the city e-mails each of them
+                email=f"{persona.username}@demo.cityloop.localhost",
                 street=street if persona.scope == "street" else None,
                 department=department if persona.scope == "department" else None,
                 actor=actors.DEMO,

@@ -21,8 +21,12 @@ class Command(BaseCommand):
         add.add_argument("--name", default="", help="full name shown in the interface")
         add.add_argument("--phone", default="")
         add.add_argument("--email", default="")
-        add.add_argument("--street", help="street code, for street officials")
-        add.add_argument("--department", help="department code, for department staff")
+        add.add_argument(
+            "--street", help="street code, for street officials; a street or district a leader leads"
+        )
+        add.add_argument(
+            "--department", help="department code, for department staff or the department a leader leads"
+        )
 
     def handle(self, *args, **options):
         street = department = None
