@@ -165,6 +165,14 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
+def masked_address(address: str) -> str:
+    """A phone number or e-mail address as the outbox shows it to staff: the identifying part hidden."""
+    if "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return mask_phone(address) if address else ""
+
+
 def masked_contact(name: str, phone: str, *, confidential: bool) -> tuple[str, str]:
     """The caller as shown to staff who may not see them: a confidential caller not at all.
 

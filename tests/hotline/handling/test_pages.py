@@ -992,3 +992,15 @@ def test_a_dispatcher_gives_a_caller_who_lost_the_code_a_new_one_and_the_old_one
         client.post("/hotline/track/", {"tracking_no": request.tracking_no, "code": old}).status_code == 404
     )
     assert _track(client, request, shown).redirect_chain[-1][0] == f"/hotline/track/{request.tracking_no}/"
+
+
+def test_the_dispatcher_sees_who_was_told_with_contacts_masked_and_a_unit_does_not(
+    as_user, submit, dispatcher_li, dept_water_zhao
+):
+    request = submit()
+    actions.accept_suggestion(request, actor=dispatcher_li)
+    page = as_user(dispatcher_li).get(f"/hotline/requests/{request.pk}/").content.decode()
+    told = page[page.index("已告知") :]
+    assert "诉求" in told and "sms 138****" in told and "13812345678" not in told
+    unit_page = as_user(dept_water_zhao).get(f"/hotline/requests/{request.pk}/").content.decode()
+    assert "已告知" not in unit_page

@@ -13,6 +13,7 @@ from cityloop.hotline.forms import ORDER_FORMS, ClassifyForm, DispatchForm, Exte
 from cityloop.hotline.handling.dispatch import resolve_targets, suggest_targets
 from cityloop.hotline.models import Channel, Extension, OrderStatus, Request
 from cityloop.hotline.views_common import categories_of, timer, unit_choices
+from cityloop.notify import queries as notify_queries
 
 
 def visible_request(request, pk) -> Request:
@@ -104,6 +105,12 @@ def render_detail(
         else [],
     }
     if dispatcher:
+        # who the city told what about this request (the citizen and the units), without the inboxes
+        context["told"] = [
+            {"m": m, "to": rules.masked_address(m.address) if m.channel in ("sms", "email") else m.address}
+            for m in notify_queries.sent_about("request", req.tracking_no)
+            if m.channel != "inbox"
+        ]
         categories = categories_of(city)
         units = unit_choices(city)
         pending = Extension.objects.filter(order__request=req, approved__isnull=True).select_related(
