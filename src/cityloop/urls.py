@@ -16,5 +16,6 @@ urlpatterns = [
     path("services/", include("cityloop.services.urls")),
     path("brain/", include("cityloop.brain.urls")),
     path("seal/", include("cityloop.seal.urls")),
+    path("notify/", include("cityloop.notify.urls")),
     path("", include("cityloop.web.urls")),
 ]

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit, schedule
 from cityloop.core.actors import Actor, signed_in
@@ -205,17 +206,18 @@ def save_preferences(
     """Store how ``user`` wants to hear; refused with field errors when it cannot work."""
     if signed_in(actor).pk != user.pk:
         raise PermissionDenied("people set their own notification preferences")
-    errors: dict[str, str] = {}
+    # written once in English; a page shows them in its language, the API and commands in English
+    errors: dict[str, Any] = {}
     if language and language not in dict(settings.LANGUAGES):
         errors["language"] = f"must be one of {', '.join(dict(settings.LANGUAGES))}"
     if (quiet_from is None) != (quiet_until is None):
-        errors["quiet_until" if quiet_from else "quiet_from"] = (
+        errors["quiet_until" if quiet_from else "quiet_from"] = gettext_lazy(
             "give both ends of the quiet hours, or neither"
         )
     if email and not user.email:
-        errors["email"] = "your account has no e-mail address"
+        errors["email"] = gettext_lazy("your account has no e-mail address")
     if sms and not user.phone:
-        errors["sms"] = "your account has no phone number"
+        errors["sms"] = gettext_lazy("your account has no phone number")
     if errors:
         raise ValidationError(errors)
     pref, _ = Preference.objects.select_for_update().get_or_create(user=user)

@@ -1,6 +1,8 @@
-"""What every page's shell needs: the menu for the person's role and the current city."""
+"""What every page's shell needs: the menu for the person's role, the current city, the unread badge."""
 
 from __future__ import annotations
+
+from functools import cached_property
 
 from cityloop.core import permissions
 
@@ -10,7 +12,24 @@ def navigation_for(user) -> list[dict]:
     return permissions.menu_for(user)
 
 
+class UnreadNotifications:
+    """The badge's number: one COUNT, made only when a page's header shows it (not for JSON or files)."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+
+    @cached_property
+    def count(self) -> int:
+        from cityloop.notify import queries
+
+        return queries.unread(self.user)
+
+
 def shell(request) -> dict:
     from cityloop.org.queries import default_city
 
-    return {"nav_items": navigation_for(request.user), "current_city": default_city()}
+    return {
+        "nav_items": navigation_for(request.user),
+        "current_city": default_city(),
+        "notifications": UnreadNotifications(request.user),
+    }
