@@ -236,9 +236,9 @@ def test_the_outbox_masks_phone_numbers_and_email_addresses_but_their_last_four_
     _send(To("sms", "13800001234"))
     _send(To("wecom", "duty-room-1"))
     html = _client(admin_zhang).get(OUTBOX).content.decode()
-    assert "wang.xiaoming" not in html and "13800001234" not in html and "138" not in html
-    assert "•" * 20 + "e.cn" in html
-    assert "•" * 7 + "1234" in html
+    assert "wang.xiaoming" not in html and "13800001234" not in html
+    assert "*" * 20 + "e.cn" in html
+    assert "*" * 7 + "1234" in html
     assert "duty-room-1" in html  # a robot's name is no one's contact
 
 

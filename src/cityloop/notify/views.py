@@ -30,8 +30,8 @@ def mask(channel: str, address: str) -> str:
     if channel not in PERSONAL_ADDRESSES and "@" not in address:
         return address
     if len(address) <= SHOWN:
-        return "•" * len(address)
-    return "•" * (len(address) - SHOWN) + address[-SHOWN:]
+        return "*" * len(address)
+    return "*" * (len(address) - SHOWN) + address[-SHOWN:]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def outbox_page(request):
             "form": form,
             "page": page,
             "rows": shown,
+            "resendable": any(row.resendable for row in shown),
             "query": query,
             "counts": counts,
             "dead": backlog.get(Status.DEAD, 0),
