@@ -267,3 +267,19 @@ def test_mark_read_touches_only_the_persons_own_inbox(street_chen, dept_water_zh
     assert actions.mark_read(street_chen) == 1
     assert (queries.unread(street_chen), queries.unread(dept_water_zhao)) == (0, 1)
     assert actions.mark_read(street_chen, [Message.objects.get(user=dept_water_zhao).pk]) == 0
+
+
+def test_a_sent_access_code_is_redacted_from_the_outbox_and_reached_the_citizen(smtp):
+    with transaction.atomic():
+        (m,) = actions.queue(
+            "request.received",
+            [To("email", "wang@example.cn")],
+            {"no": "R20261118-00001", "code": "ABCDE-FGHJK"},
+        )
+    assert "ABCDE-FGHJK" in m.body
+    assert deliver.deliver_due()["sent"] == 1
+    assert _wait_until(lambda: len(smtp.received) == 1)
+    assert "ABCDE-FGHJK" in smtp.received[0].get_payload(decode=True).decode()
+    m.refresh_from_db()
+    assert "ABCDE-FGHJK" not in m.body and "*****" in m.body and m.params["code"] == "*****"
+    assert m.params["no"] == "R20261118-00001"

@@ -83,11 +83,22 @@ def _outgoing(m: Message) -> base.Outgoing:
     )
 
 
-def _mark_sent(ids: list[int]) -> None:
-    if ids:
+def _mark_sent(ids: list[int], messages: dict[int, Message]) -> None:
+    if not ids:
+        return
+    with transaction.atomic():
         Message.objects.filter(pk__in=ids, status=Status.QUEUED).update(
             status=Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
         )
+        _redact([messages[i] for i in ids])
+
+
+def _redact(messages: list[Message]) -> None:
+    """Blank the secrets (access and rating codes) of messages that went out or never will."""
+    for m in messages:
+        clean = texts.redacted(m.event, m.language, m.params)
+        if clean is not None:
+            Message.objects.filter(pk=m.pk).update(params=clean[0], body=clean[1])
 
 
 def _fail(m: Message, error: str, *, permanent: bool) -> str:
@@ -115,6 +126,7 @@ def deliver_batch(limit: int = 200, *, lease_s: float = 60.0) -> dict[str, int]:
     counts = {"sent": 0, "retry": 0, "dead": 0, "skipped": 0}
     batch = _claim(limit, timezone.now(), lease_s)
     by_channel: dict[str, list[Message]] = defaultdict(list)
+    by_id = {m.pk: m for m in batch}
     for m in batch:
         by_channel[m.channel].append(m)
     for name, messages in by_channel.items():
@@ -123,6 +135,7 @@ def deliver_batch(limit: int = 200, *, lease_s: float = 60.0) -> dict[str, int]:
             Message.objects.filter(pk__in=[m.pk for m in messages]).update(
                 status=Status.SKIPPED, lease_until=None, last_error=f"channel {name} is off"
             )
+            _redact(messages)
             counts["skipped"] += len(messages)
             continue
         sent: list[int] = []
@@ -148,11 +161,11 @@ def deliver_batch(limit: int = 200, *, lease_s: float = 60.0) -> dict[str, int]:
                     continue
                 sent.append(m.pk)
                 if len(sent) >= MARK_EVERY:
-                    _mark_sent(sent)
+                    _mark_sent(sent, by_id)
                     counts["sent"] += len(sent)
                     sent = []
         finally:
-            _mark_sent(sent)
+            _mark_sent(sent, by_id)
             counts["sent"] += len(sent)
             ch.close()
     return counts

@@ -40,10 +40,15 @@ def sent_about(kind: str, about_id: str) -> list[Message]:
 
 
 def backlog() -> dict[str, int]:
-    """Messages waiting per status (for /metrics and the outbox page)."""
+    """Outgoing messages per status (for /metrics and the outbox page; the in-app inbox is not sent)."""
     from django.db.models import Count
 
-    counts = dict(Message.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    counts = dict(
+        Message.objects.exclude(channel="inbox")
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
     return {s.value: counts.get(s.value, 0) for s in Status}
 
 

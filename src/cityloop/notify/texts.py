@@ -89,6 +89,12 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     ),
 }
 
+# Parameters that are secrets (an access code, a one-time rating code): kept only until the message is
+# sent or given up, then the stored text and parameters are redacted (decision 0004: a copy of the
+# database must not hold working codes).
+SECRET_PARAMS = {"code"}
+REDACTED = "*****"
+
 URGENT = {"whistle.summons", "order.escalated", "brain.case", "request.received"}
 
 CITIZEN_EVENTS = (
@@ -119,3 +125,11 @@ def render(event: str, language: str, params: dict[str, Any]) -> tuple[str, str]
     with translation.override(language):
         said = {k: str(WORDS[v]) if isinstance(v, str) and v in WORDS else v for k, v in params.items()}
         return str(subject) % said, str(body) % said
+
+
+def redacted(event: str, language: str, params: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """(params, body) with the secret parameters blanked, or None when there is nothing secret."""
+    if not SECRET_PARAMS & params.keys():
+        return None
+    clean = {k: (REDACTED if k in SECRET_PARAMS else v) for k, v in params.items()}
+    return clean, render(event, language, clean)[1]

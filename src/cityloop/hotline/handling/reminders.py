@@ -45,7 +45,9 @@ def _escalation_targets(order: Order, level: int) -> tuple[str, list[recipients.
             street_id=order.street_id or None, department_id=order.department_id or None
         )
         return "unit-leader", unit_leaders
-    district = order.street.parent if order.street_id else order.department.district
+    district = (
+        order.street.parent if order.street is not None else getattr(order.department, "district", None)
+    )
     if district is not None:
         return "district", recipients.leaders(street_id=district.pk)
     return "city", recipients.leaders()
@@ -65,18 +67,18 @@ def _notes_for(order: Order, now: datetime, soon_finish: datetime) -> list[notif
             "what": what,
             "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
         }
-        common = {"about": ("request", request.tracking_no), "link": notices.order_link(order)}
+        about, link = ("request", request.tracking_no), notices.order_link(order)
         staff = notices.unit_people(order.street, order.department)
         if due > now:
             if due <= (soon_respond if what == "respond" else soon_finish):
                 notes.append(
                     notify.Note(
-                        "order.due_soon", staff, params, key=f"soon:{what}:{order.pk}:{stamp}", **common
+                        "order.due_soon", staff, params, about, link, key=f"soon:{what}:{order.pk}:{stamp}"
                     )
                 )
             continue
         notes.append(
-            notify.Note("order.overdue", staff, params, key=f"late:{what}:{order.pk}:{stamp}", **common)
+            notify.Note("order.overdue", staff, params, about, link, key=f"late:{what}:{order.pk}:{stamp}")
         )
         for level in (1, 2):
             if now - due >= escalate * level:
@@ -86,8 +88,9 @@ def _notes_for(order: Order, now: datetime, soon_finish: datetime) -> list[notif
                         "order.escalated",
                         tuple(to),
                         {**params, "level": name},
+                        about,
+                        link,
                         key=f"up{level}:{what}:{order.pk}:{stamp}",
-                        **common,
                     )
                 )
     return notes
