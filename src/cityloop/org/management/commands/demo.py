@@ -1,5 +1,8 @@
+import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -64,6 +67,7 @@ class Command(BaseCommand):
         if options["load_only"]:
             return
         connections.close_all()  # the server's workers open their own
+        helpers = self._notifications(options)
         brain = None
         if not options["no_brain"]:
             # The worker runs beside the web server as its own process, like in production.
@@ -87,6 +91,40 @@ class Command(BaseCommand):
         try:
             call_command("serve", host=options["host"], port=options["port"])
         finally:
-            if brain is not None:
-                brain.terminate()
-                brain.wait(timeout=15)
+            for process in ([brain] if brain is not None else []) + helpers:
+                process.terminate()
+            for process in ([brain] if brain is not None else []) + helpers:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+    def _notifications(self, options) -> list[subprocess.Popen]:
+        """A local mail catcher the demo's e-mail goes to, and a delivery worker for the outbox."""
+        port = _free_port(8025)
+        folder = Path(settings.DATA_DIR) / "mail"
+        os.environ["CITYLOOP_SMTP_HOST"], os.environ["CITYLOOP_SMTP_PORT"] = "127.0.0.1", str(port)
+        settings.EMAIL_HOST, settings.EMAIL_PORT = (
+            "127.0.0.1",
+            port,
+        )  # the web server's workers fork from here
+        cli = [sys.executable, "-m", "cityloop.cli.main", "notify"]
+        catcher = subprocess.Popen([*cli, "catcher", "--port", str(port), "--dir", str(folder)])  # noqa: S603
+        deliver = subprocess.Popen([*cli, "deliver", "--forever"])  # noqa: S603
+        self.stdout.write(
+            f"notifications: a mail catcher on 127.0.0.1:{port} keeps every e-mail the city sends in "
+            f"{folder}; texts and robots are off in the demo (see /notify/outbox/ as admin_zhang)"
+        )
+        return [catcher, deliver]
+
+
+def _free_port(preferred: int) -> int:
+    """``preferred`` when nothing listens there, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise CommandError("no free port for the demo's mail catcher")
