@@ -1,0 +1,41 @@
+"""The channels a message can go by, and :func:`channel`, the one place that builds them from settings.
+
+Each entry of :data:`FACTORIES` builds a configured channel or returns None when it is off. The
+delivery worker asks ``channel(name)`` once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cityloop.notify.channels.base import Channel
+
+
+def _sms() -> Channel | None:
+    from cityloop.notify.channels.config import channel_settings
+    from cityloop.notify.channels.sms import AliyunSms
+
+    settings = channel_settings()
+    sms = settings["sms"]
+    if sms["provider"] != "aliyun":
+        return None
+    return AliyunSms(
+        access_key_id=sms["access_key_id"],
+        access_key_secret=sms["access_key_secret"],
+        sign_name=sms["sign_name"],
+        templates=sms["templates"],
+        endpoint=sms["endpoint"],
+        timeout_s=settings["timeout_s"],
+    )
+
+
+# channel name → a function building it (None when it is off)
+FACTORIES: dict[str, Callable[[], Channel | None]] = {
+    "sms": _sms,
+}
+
+
+def channel(name: str) -> Channel | None:
+    """The configured channel called ``name``, or None when it is off or unknown."""
+    factory = FACTORIES.get(name)
+    return factory() if factory else None
