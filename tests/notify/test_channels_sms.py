@@ -313,3 +313,14 @@ def test_a_templates_file_that_does_not_map_events_is_refused(monkeypatch, tmp_p
     _env(monkeypatch, **base, CITYLOOP_SMS_TEMPLATES=str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match="CITYLOOP_SMS_TEMPLATES=.* cannot be read"):
         channel_settings()
+
+
+def test_a_bad_setting_stops_the_commands_at_the_start(monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    _env(monkeypatch, CITYLOOP_SMS_PROVIDER="bogus")
+    with pytest.raises(SystemCheckError, match=r"cityloop.E002.*CITYLOOP_SMS_PROVIDER='bogus'"):
+        call_command("check")
+    _env(monkeypatch)
+    call_command("check")

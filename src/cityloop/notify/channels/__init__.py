@@ -1,13 +1,15 @@
 """The channels a message can go by, and :func:`channel`, the one place that builds them from settings.
 
 Each entry of :data:`FACTORIES` builds a configured channel or returns None when it is off. The
-delivery worker asks ``channel(name)`` once per batch.
+delivery worker asks ``channel(name)`` once per batch. A bad setting stops every command at the start
+(the system check in :mod:`.config`), not the first action that queues a message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from cityloop.notify.channels import config  # noqa: F401 - registers the settings' system check
 from cityloop.notify.channels.base import Channel
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import yaml
+from django.core import checks
 
 from cityloop.core.config import LANGUAGES, ConfigError, env, env_bool, env_number
 
@@ -242,3 +243,14 @@ def _robots() -> dict[str, dict[str, Any]]:
             "language": language,
         }
     return out
+
+
+@checks.register()
+def channel_values(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The channels' settings are read when a message is queued or sent; a bad one stops the commands at
+    the start instead (``serve``, ``demo``, ``notify deliver``, ``migrate``), with one line naming it."""
+    try:
+        channel_settings()
+    except ConfigError as exc:
+        return [checks.Error(str(exc), hint="fix or unset the environment variable", id="cityloop.E002")]
+    return []
