@@ -31,9 +31,23 @@ def _sms() -> Channel | None:
     )
 
 
+def _robots(kind: str) -> Callable[[], Channel | None]:
+    def build() -> Channel | None:
+        from cityloop.notify.channels.config import channel_settings
+        from cityloop.notify.channels.robots import Robots
+
+        settings = channel_settings()
+        robots = Robots(kind, settings["robots"], timeout_s=settings["timeout_s"])
+        return robots if robots.robots else None
+
+    return build
+
+
 # channel name → a function building it (None when it is off)
 FACTORIES: dict[str, Callable[[], Channel | None]] = {
     "sms": _sms,
+    "wecom": _robots("wecom"),
+    "dingtalk": _robots("dingtalk"),
 }
 
 
