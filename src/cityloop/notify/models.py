@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cityloop.notify.subscriptions import Subscription  # noqa: F401 - the outgoing webhooks' table
+
 
 class Status(models.TextChoices):
     QUEUED = "queued", _("Queued")

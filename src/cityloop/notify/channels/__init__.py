@@ -43,11 +43,20 @@ def _robots(kind: str) -> Callable[[], Channel | None]:
     return build
 
 
+def _webhook() -> Channel | None:
+    from cityloop.notify.channels.config import channel_settings
+    from cityloop.notify.channels.webhooks import Webhooks
+
+    settings = channel_settings()
+    return Webhooks(timeout_s=settings["timeout_s"]) if settings["webhooks"] else None
+
+
 # channel name → a function building it (None when it is off)
 FACTORIES: dict[str, Callable[[], Channel | None]] = {
     "sms": _sms,
     "wecom": _robots("wecom"),
     "dingtalk": _robots("dingtalk"),
+    "webhook": _webhook,
 }
 
 
