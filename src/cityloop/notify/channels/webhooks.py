@@ -2,7 +2,7 @@
 
 A message's ``address`` is the id of a :class:`~cityloop.notify.subscriptions.Subscription`. The request
 is ``POST <url>`` with the JSON body ``{"id", "event", "created_at", "data"}`` (``data`` is the
-message's parameters) and three headers:
+message's parameters but the secret ones, ``texts.SECRET_PARAMS``) and three headers:
 
 * ``webhook-id``: the message's uid, the same on every retry, so the receiver dedupes on it;
 * ``webhook-timestamp``: the send time in whole Unix seconds (receivers refuse old ones: replays);
@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cityloop.notify import texts
 from cityloop.notify.channels import _http
 from cityloop.notify.channels.base import Outgoing, Refused, Retry
 
@@ -53,7 +54,8 @@ def payload(message: Outgoing) -> bytes:
         "id": message.uid,
         "event": message.event,
         "created_at": created.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "data": message.params or {},
+        # never a citizen's access or rating code: another system has no business opening their case
+        "data": {k: v for k, v in (message.params or {}).items() if k not in texts.SECRET_PARAMS},
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
