@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cityloop.core.models import AuditRecord
 from cityloop.notify import actions, deliver
@@ -283,3 +283,60 @@ def test_a_sent_access_code_is_redacted_from_the_outbox_and_reached_the_citizen(
     m.refresh_from_db()
     assert "ABCDE-FGHJK" not in m.body and "*****" in m.body and m.params["code"] == "*****"
     assert m.params["no"] == "R20261118-00001"
+
+
+def test_a_system_subscribes_to_event_types_and_hears_only_those(admin_zhang, citizen_wang):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        actions.subscribe("ftp://x", ["order.nonsense"], actor=admin_zhang)
+    assert {"url", "events"} <= set(caught.value.message_dict)
+    with pytest.raises(PermissionDenied):
+        actions.subscribe("https://district.example.cn/hooks", ["order.new"], actor=citizen_wang)
+    sub = actions.subscribe("https://district.example.cn/hooks", ["request.replied"], actor=admin_zhang)
+    assert sub.secret.startswith("whsec_")
+    assert AuditRecord.objects.filter(action="notify.subscribe", object_id=str(sub.pk)).exists()
+    _queue("request.replied")
+    _queue("request.reopened")
+    assert list(Message.objects.filter(channel="webhook").values_list("event", "address")) == [
+        ("request.replied", str(sub.pk))
+    ]
+    assert actions.unsubscribe(sub.pk, actor=admin_zhang) and not actions.unsubscribe(
+        sub.pk, actor=admin_zhang
+    )
+    _queue("request.replied")
+    assert Message.objects.filter(channel="webhook").count() == 1
+
+
+def test_the_command_line_subscribes_lists_and_stops_without_showing_secrets_twice(capsys):
+    from django.core.management import CommandError, call_command
+
+    call_command("notify", "subscribe", "https://stats.example.cn/in", "--events", "order.new,order.overdue")
+    out = capsys.readouterr().out
+    assert "signing secret (shown once" in out and "whsec_" in out
+    call_command("notify", "subscriptions")
+    listed = capsys.readouterr().out
+    assert "https://stats.example.cn/in" in listed and "whsec_" not in listed
+    with pytest.raises(CommandError, match="events: unknown event type"):
+        call_command("notify", "subscribe", "https://x.example.cn/", "--events", "nope")
+    sub_id = listed.split("\t")[0]
+    call_command("notify", "unsubscribe", sub_id)
+    assert "stopped" in capsys.readouterr().out
+
+
+def test_names_are_said_in_each_recipients_language(city):
+    from cityloop.notify import texts
+    from cityloop.org.models import Department
+
+    water = Department.objects.get(city=city, code="WATER")
+    params = {"no": "R1", "unit": texts.named(water), "what": "finish", "due": "2026-11-20 18:00"}
+    with translation.override("en"):  # whoever queues it, in whatever language
+        with transaction.atomic():
+            zh, en = actions.queue(
+                "order.overdue",
+                [To("email", "a@example.cn"), To("email", "b@example.com", language="en")],
+                params,
+            )
+    assert "市水务局" in zh.body and "办结" in zh.body
+    assert water.name_en in en.body and "finish" in en.body
+    assert deliver._outgoing(en).params["unit"] == water.name_en

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from cityloop.notify import actions as notify
-from cityloop.notify import recipients
+from cityloop.notify import recipients, texts
 
 
 def _local(at: datetime) -> str:
@@ -51,7 +51,7 @@ def new_orders(orders) -> None:
                     unit_people(order.street, order.department),
                     {
                         "no": request.tracking_no,
-                        "unit": str(order.unit),
+                        "unit": texts.named(order.unit),
                         "device": evidence.get("device", request.source_ref),
                         "alarm": evidence.get("type") or request.title,
                     },
@@ -66,8 +66,8 @@ def new_orders(orders) -> None:
                 unit_people(order.street, order.department),
                 {
                     "no": request.tracking_no,
-                    "unit": str(order.unit),
-                    "category": str(request.category or request.suggested_category or ""),
+                    "unit": texts.named(order.unit),
+                    "category": texts.named(request.category or request.suggested_category),
                     "respond_due": _local(order.response_due),
                 },
                 ("request", request.tracking_no),
@@ -85,8 +85,8 @@ def whistle_summons(whistle, departments) -> None:
             unit_people(department=d),
             {
                 "no": whistle.request.tracking_no if whistle.request_id else f"W{whistle.pk}",
-                "street": str(whistle.street),
-                "unit": str(d),
+                "street": texts.named(whistle.street),
+                "unit": texts.named(d),
                 "deadline": _local(whistle.report_due),
             },
             ("whistle", str(whistle.pk)),
@@ -104,7 +104,7 @@ def extension_decided(extension, *, approved: bool) -> None:
         unit_people(order.street, order.department),
         {
             "no": order.request.tracking_no,
-            "unit": str(order.unit),
+            "unit": texts.named(order.unit),
             "decision": "approved" if approved else "refused",
             "note": extension.decision_note,
         },

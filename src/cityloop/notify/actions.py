@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit, schedule
+from cityloop.core import queries as core_queries
 from cityloop.core.actors import Actor, signed_in
 from cityloop.notify import texts
 from cityloop.notify.models import Message, Preference, Status
@@ -161,9 +162,7 @@ def _subscribers(event: str) -> list[str]:
 
 
 def _require_admin(actor: Actor) -> None:
-    user = signed_in(actor)
-    if not (user.is_superuser or getattr(user, "role", "") == "admin"):
-        raise PermissionDenied("only an administrator may resend messages")
+    core_queries.require_admin(actor, to="resend messages or manage webhook subscriptions")
 
 
 @transaction.atomic
@@ -230,3 +229,44 @@ def save_preferences(
     after = {f: str(getattr(pref, f)) for f in before}
     audit.record(actor, "notify.preferences", pref, before=before, after=after)
     return pref
+
+
+def subscribe(url: str, events: list[str], *, actor: Actor):
+    """A webhook subscription of another system to event types (``["*"]`` for all); returns the row,
+    whose secret the caller shows once. Refused with field errors naming the rule."""
+    from urllib.parse import urlsplit
+
+    from cityloop.notify.subscriptions import ALL, Subscription
+
+    _require_admin(actor)
+    errors: dict[str, str] = {}
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        errors["url"] = "must be an http:// or https:// address"
+    unknown = [e for e in events if e != ALL and e not in texts.TEXTS]
+    if not events:
+        errors["events"] = "name at least one event type, or * for all"
+    elif unknown:
+        errors["events"] = (
+            f"unknown event type(s) {', '.join(unknown)}; known: {', '.join(sorted(texts.TEXTS))}"
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        sub = Subscription.objects.create(url=url, events=sorted(set(events)))
+        audit.record(actor, "notify.subscribe", sub, after={"url": url, "events": sub.events})
+    return sub
+
+
+def unsubscribe(pk: int, *, actor: Actor) -> bool:
+    """Stop a subscription (kept, inactive, for the outbox's history)."""
+    from cityloop.notify.subscriptions import Subscription
+
+    _require_admin(actor)
+    with transaction.atomic():
+        changed = Subscription.objects.filter(pk=pk, active=True).update(active=False)
+        if changed:
+            audit.record(
+                actor, "notify.unsubscribe", Subscription.objects.get(pk=pk), before=True, after=False
+            )
+    return bool(changed)

@@ -78,7 +78,7 @@ def _outgoing(m: Message) -> base.Outgoing:
         language=m.language,
         subject=m.subject,
         body=m.body,
-        params=m.params,
+        params=texts.in_language(m.params, m.language),  # what an SMS template or a webhook gets
         created_at=m.created_at,
     )
 

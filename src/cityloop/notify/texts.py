@@ -119,11 +119,36 @@ WORDS: dict[str, Any] = {
 }
 
 
+def named(thing: Any) -> Any:
+    """A street's, department's or category's name in every language (``{"zh-hans": …, "en": …}``), so
+    each recipient reads it in theirs; anything else as its text."""
+    if thing is None:
+        return ""
+    if hasattr(thing, "name_en"):
+        return {"zh-hans": thing.name, "en": thing.name_en or thing.name}
+    return str(thing)
+
+
+def in_language(params: dict[str, Any], language: str) -> dict[str, Any]:
+    """``params`` as said in ``language``: names in every language pick theirs, words are translated."""
+    out = {}
+    with translation.override(language):
+        for k, v in params.items():
+            if isinstance(v, dict) and language in v:
+                v = v[language]
+            elif isinstance(v, dict) and v:
+                v = next(iter(v.values()))
+            if isinstance(v, str) and v in WORDS:
+                v = str(WORDS[v])
+            out[k] = v
+    return out
+
+
 def render(event: str, language: str, params: dict[str, Any]) -> tuple[str, str]:
     """(subject, body) of ``event`` in ``language``, its parameters filled in."""
     subject, body = TEXTS[event]
+    said = in_language(params, language)
     with translation.override(language):
-        said = {k: str(WORDS[v]) if isinstance(v, str) and v in WORDS else v for k, v in params.items()}
         return str(subject) % said, str(body) % said
 
 

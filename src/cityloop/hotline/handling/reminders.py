@@ -26,7 +26,7 @@ from cityloop.core import rules as clock
 from cityloop.hotline import notices, queries
 from cityloop.hotline.models import Order, OrderStatus
 from cityloop.notify import actions as notify
-from cityloop.notify import recipients
+from cityloop.notify import recipients, texts
 
 ACTIVE = (OrderStatus.PENDING, OrderStatus.SIGNED)
 
@@ -63,7 +63,7 @@ def _notes_for(order: Order, now: datetime, soon_finish: datetime) -> list[notif
         stamp = due.isoformat(timespec="minutes")
         params = {
             "no": request.tracking_no,
-            "unit": str(order.unit),
+            "unit": texts.named(order.unit),
             "what": what,
             "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
         }

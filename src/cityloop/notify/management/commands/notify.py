@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -23,6 +23,12 @@ class Command(BaseCommand):
         catcher.add_argument("--port", type=int, default=8025)
         catcher.add_argument("--dir", default="", help="the Maildir (default: DATA_DIR/mail)")
         sub.add_parser("status", help="messages per status")
+        subscribe = sub.add_parser("subscribe", help="subscribe another system's URL to event types")
+        subscribe.add_argument("url")
+        subscribe.add_argument("--events", required=True, help="comma-separated event types, or * for all")
+        sub.add_parser("subscriptions", help="list the webhook subscriptions (never their secrets)")
+        unsubscribe = sub.add_parser("unsubscribe", help="stop a webhook subscription")
+        unsubscribe.add_argument("id", type=int)
 
     def handle(self, *args, **opts):
         getattr(self, f"_{opts['what']}")(opts)
@@ -32,6 +38,35 @@ class Command(BaseCommand):
 
         for status, n in queries.backlog().items():
             self.stdout.write(f"{status}: {n}")
+
+    def _subscribe(self, opts):
+        from django.core.exceptions import ValidationError
+
+        from cityloop.core import actors
+        from cityloop.notify import actions
+
+        events = [e.strip() for e in opts["events"].split(",") if e.strip()]
+        try:
+            sub = actions.subscribe(opts["url"], events, actor=actors.COMMAND)
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        self.stdout.write(f"subscription {sub.pk}: {sub.url} hears {', '.join(sub.events)}")
+        self.stdout.write(f"signing secret (shown once; give it to the receiver): {sub.secret}")
+
+    def _subscriptions(self, opts):
+        from cityloop.notify.subscriptions import Subscription
+
+        for sub in Subscription.objects.order_by("id"):
+            state = "active" if sub.active else "stopped"
+            self.stdout.write(f"{sub.pk}\t{state}\t{sub.url}\t{','.join(sub.events)}")
+
+    def _unsubscribe(self, opts):
+        from cityloop.core import actors
+        from cityloop.notify import actions
+
+        if not actions.unsubscribe(opts["id"], actor=actors.COMMAND):
+            raise CommandError(f"no active subscription {opts['id']}")
+        self.stdout.write(f"subscription {opts['id']} stopped")
 
     def _deliver(self, opts):
         from django.db import close_old_connections
