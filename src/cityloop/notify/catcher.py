@@ -29,10 +29,15 @@ class Keep:
         return "250 Message accepted for delivery"
 
 
-def start(host: str = "127.0.0.1", port: int = 0, folder: Path | None = None) -> tuple[Controller, Keep]:
-    """Start a catcher in a background thread; ``port`` 0 picks a free one (``controller.port``)."""
+def start(
+    host: str = "127.0.0.1", port: int = 0, folder: Path | None = None, **smtp_options
+) -> tuple[Controller, Keep]:
+    """Start a catcher in a background thread; ``port`` 0 picks a free one (``controller.port``).
+    ``smtp_options`` go to aiosmtpd's server (``tls_context``, ``require_starttls``, ``authenticator``…)."""
     keep = Keep(folder)
-    controller = Controller(keep, hostname=host, port=port or _free_port(host), ready_timeout=10)
+    controller = Controller(
+        keep, hostname=host, port=port or _free_port(host), ready_timeout=10, **smtp_options
+    )
     controller.start()
     return controller, keep
 

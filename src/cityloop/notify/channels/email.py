@@ -27,7 +27,7 @@ class Email:
                 self._connection.open()
             except (OSError, smtplib.SMTPException) as exc:
                 self._connection = None
-                raise Retry(f"SMTP server unreachable: {exc}") from exc
+                raise Retry(f"SMTP server unreachable, or it refused our TLS or login: {exc}") from exc
         return self._connection
 
     def send(self, message: Outgoing) -> None:
