@@ -135,6 +135,7 @@ if TESTING and not config.env("CITYLOOP_REDIS_URL"):
     # Each test starts with empty counters (a table would carry them across live-server tests); the
     # shared cache itself is tested with real multi-worker servers (tests/core/test_shared_limits.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+TASKS = config.tasks(DATA_DIR)  # the scheduler's queue (core/tasks.py)
 MEDIA_ROOT = DATA_DIR / "media"
 # No uploaded file may pass this while it streams in (core/doors/uploads.py); each form has a lower one.
 MAX_UPLOAD_FILE_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the CSV import's 20 MB

@@ -13,5 +13,22 @@ class BrainConfig(AppConfig):
         from cityloop.org import demo
 
         demo.extend(demo_extension)
+        from datetime import timedelta
+
+        from cityloop.core import schedule
+
+        # The worker runs it too, beside ingest; from the scheduler it also happens while no worker runs
+        # (the engine's file lock keeps the two apart).
+        schedule.register("brain.maintenance", _maintenance, every=timedelta(minutes=5))
         # in the menu after the services' pages, before the certificates
         p.declare("brain:pulse", p.STAFF, menu=_("City pulse"), after="services:report")
+
+
+def _maintenance() -> str:
+    from cityloop.brain import actions
+
+    done = actions.run_maintenance()
+    return ", ".join(
+        f"{key}={len(value) if isinstance(value, (list, set, dict)) else value}"
+        for key, value in done.items()
+    )

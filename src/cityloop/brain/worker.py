@@ -80,10 +80,8 @@ class Loop:
     def maintain(self) -> None:
         if self.maintenance_every and time.monotonic() - self.last_maintenance > self.maintenance_every:
             self.last_maintenance = time.monotonic()
+            # The other scheduled work (and this maintenance, when no worker runs) is the scheduler's.
             actions.run_maintenance()
-            from cityloop.core import schedule
-
-            schedule.run_all()  # missed report-ins, escalations, audit checkpoints: the demo has no timer
 
 
 def run_nats(

@@ -26,6 +26,7 @@ class CoreConfig(AppConfig):
         )
 
         schedule.register("audit.checkpoint", _checkpoint)
+        schedule.register("schedule.forget_runs", schedule.forget_old_runs, cron="30 3 * * *")
         from cityloop.core import permissions as p
 
         p.declare("home", p.SIGNED_IN, menu=_("Home"))

@@ -169,6 +169,29 @@ def caches(directory: Path) -> dict:
     }
 
 
+def tasks(directory: Path) -> dict:
+    """Where the scheduler's queue lives (decision 0012): a SQLite file in the data directory by default,
+    Redis when ``CITYLOOP_TASKS_URL=redis://...``; ``CITYLOOP_TASKS_NAME`` keeps apart the queues of
+    several installations (or test runs) sharing one Redis."""
+    url = env("CITYLOOP_TASKS_URL")
+    name = env("CITYLOOP_TASKS_NAME", "cityloop") or "cityloop"
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", name):
+        raise ConfigError(f"CITYLOOP_TASKS_NAME={name!r} must be 1-100 letters, digits or _.:-")
+    if not url:
+        return {"backend": "sqlite", "path": str(directory / "tasks.sqlite3"), "name": name}
+    scheme = urlparse(url).scheme
+    if scheme in {"redis", "rediss", "unix"}:
+        return {"backend": "redis", "url": url, "name": name}
+    if scheme in {"amqp", "amqps"}:
+        raise ConfigError(
+            f"CITYLOOP_TASKS_URL={url!r}: RabbitMQ is not supported by the task library (Huey); "
+            "use redis://... or leave it unset for the SQLite file in the data directory"
+        )
+    raise ConfigError(
+        f"CITYLOOP_TASKS_URL={url!r} must start with redis://, rediss:// or unix:// (or be unset)"
+    )
+
+
 def trusted_proxies() -> list:
     """The reverse proxies whose ``X-Forwarded-For`` is believed (addresses or networks, comma-separated).
 

@@ -146,3 +146,23 @@ class AuditHead(models.Model):
 
     class Meta:
         db_table = "core_audit_head"
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job (core.schedule). The unique (name, slot) is the claim: a second
+    scheduler that tries the same slot gets an IntegrityError and skips it."""
+
+    name = models.CharField(max_length=100)
+    slot = models.DateTimeField()  # the scheduled minute or period start (or the moment, for a run asked now)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)  # None while it runs (or when its process died mid-run)
+    said = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "core_job_run"
+        constraints = [models.UniqueConstraint(fields=["name", "slot"], name="core_job_run_one_per_slot")]
+        indexes = [models.Index(fields=["name", "-started_at"], name="core_job_run_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.slot:%Y-%m-%d %H:%M}"

@@ -42,12 +42,28 @@ class HotlineConfig(AppConfig):
 
         schedule.register("whistles.missed_report_ins", _missed_report_ins)
         schedule.register("hotline.reminders", _reminders)
+        # the month just ended, counted once it is over: the rates, rankings and monthly report read it
+        schedule.register("hotline.monthly_stats", _monthly_stats, cron="0 1 1 * *")
 
 
 def _reminders() -> str:
     from cityloop.hotline.handling import reminders
 
     return reminders.job()
+
+
+def _monthly_stats() -> str:
+    """``cityloop hotline stats --month`` for the month that just ended (in the city's time zone)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cityloop.core import actors
+    from cityloop.hotline.performance import actions as performance
+
+    last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    rows = performance.recount_month(last_month, actor=actors.SCHEDULE)
+    return f"recounted {last_month:%Y-%m}: {rows} row(s)"
 
 
 def _missed_report_ins() -> str:

@@ -713,6 +713,8 @@ class DetectorBank:
         if now <= self._silent_due:
             return Alarms.empty()
         st = self.state
+        if not len(st["last_ts"]):  # no device yet (a new city): the scheduler's maintenance still runs
+            return Alarms.empty()
         if self._min_int[0] != self.n:  # the bank's shortest interval, kept until devices change
             self._min_int = (self.n, int(st["interval"].min()) if self.n else 1)
         min_int = self._min_int[1]

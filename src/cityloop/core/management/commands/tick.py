@@ -1,4 +1,4 @@
-"""``cityloop tick``: every pillar's scheduled work once (a systemd timer runs it every minute)."""
+"""``cityloop tick``: every pillar's scheduled work once, now (``cityloop scheduler`` runs it by itself)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,14 +7,14 @@ from cityloop.core import schedule
 
 class Command(BaseCommand):
     help = (
-        "Run the scheduled work once: missed whistle report-ins, overdue approval escalations, a signed "
-        "audit checkpoint when due. Safe to run from several machines at once."
+        "Run every scheduled job once now, claiming this minute: a job the scheduler already ran this "
+        "minute is skipped. Safe to run from several machines at once."
     )
 
     def handle(self, *args, **options):
         failed = []
-        for name, said, ok in schedule.run_all():
-            self.stdout.write(f"{name}: {said}")
+        for name, said, ok in schedule.tick():
+            self.stdout.write(f"{name}: {'skipped (already run this minute)' if said is None else said}")
             if not ok:
                 failed.append(name)
         if failed:

@@ -1,0 +1,82 @@
+"""``cityloop scheduler`` as its own process on the SQLite queue: periodic jobs fire by themselves, and a
+``soon`` asked from another process runs at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from cityloop.core import schedule, tasks
+from cityloop.core.models import JobRun
+from tests.clock import pinned_command, pinned_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_for(found, scheduler: subprocess.Popen, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        assert scheduler.poll() is None, scheduler.communicate()[1]
+        time.sleep(0.2)
+    raise AssertionError("the scheduler did not run the job in time")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(tmp_path, settings):
+    data = tmp_path / "data"
+    env = pinned_env(
+        {
+            **os.environ,
+            "CITYLOOP_DATA_DIR": str(data),
+            "CITYLOOP_DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "PYTHONPATH": str(ROOT / "src"),
+            "DJANGO_SETTINGS_MODULE": "cityloop.settings",
+        }
+    )
+    env.pop("CITYLOOP_TASKS_URL", None)
+    scheduler = subprocess.Popen(
+        pinned_command("cityloop.cli.main", "scheduler", "--workers", "2"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # the consumer checks its periodic tasks as it starts: every minute's jobs run at once
+        run = _wait_for(
+            lambda: JobRun.objects.filter(name="services.escalations", finished_at__isnull=False).first(),
+            scheduler,
+        )
+        assert run.ok, run.said
+        assert run.said.endswith("overdue approval task(s) escalated")
+        assert run.slot.second == 0 and run.slot.microsecond == 0
+        assert not JobRun.objects.filter(name="hotline.monthly_stats").exists()  # only on the 1st
+
+        # the daily job is not due at 10:00; asked for soon, it runs now
+        settings.TASKS = {"backend": "sqlite", "path": str(data / "tasks.sqlite3"), "name": "cityloop"}
+        settings.SCHEDULE_SOON = True
+        tasks.reset()
+        assert schedule.soon("schedule.forget_runs") is True
+        forgot = _wait_for(
+            lambda: JobRun.objects.filter(name="schedule.forget_runs", finished_at__isnull=False).first(),
+            scheduler,
+            seconds=30,
+        )
+        assert forgot.ok and "forgotten" in forgot.said
+    finally:
+        tasks.reset()
+        scheduler.send_signal(signal.SIGINT)
+        try:
+            scheduler.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            scheduler.kill()
+            scheduler.wait()
