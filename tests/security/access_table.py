@@ -328,6 +328,7 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "open311:token": {},
     "open311:updates": {"*": BOTH},
     "readyz": {"*": OWN},
+    "schedule": {"admin": OWN, "superuser": OWN},
     "seal:certificate": {},
     "seal:certificate-pdf": {},
     "seal:certificates": {

@@ -32,6 +32,7 @@ class CoreConfig(AppConfig):
         p.declare("home", p.SIGNED_IN, menu=_("Home"))
         p.declare("audit-trail", p.AUDIT, menu=_("Audit trail"))
         p.declare("admin:index", p.ADMIN, menu=_("Administration"))
+        p.declare("schedule", p.ADMIN, menu=_("Schedule"))
 
 
 def _checkpoint() -> str:
