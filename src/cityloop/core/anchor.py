@@ -9,8 +9,8 @@ same folder and printed for an external witness (a log shipper, a mail to the au
 ``cityloop audit verify`` then checks that every checkpoint's record still exists with the signed
 digest and that the head has not fallen behind the newest checkpoint.
 
-``cityloop audit checkpoint`` writes one at once; ``cityloop tick`` (and the brain worker's
-maintenance) write one when the chain has grown and the last is older than
+``cityloop audit checkpoint`` writes one at once; the scheduler's ``audit.checkpoint`` job (and
+``cityloop tick``) write one when the chain has grown and the last is older than
 ``CITYLOOP_AUDIT_CHECKPOINT_MINUTES``.
 """
 

@@ -173,7 +173,8 @@ def arbitrate_dispute(summons: Summons, *, uphold: bool, note: str, actor: Actor
 
 
 def record_missed_report_ins(now: datetime | None = None) -> int:
-    """Mark every summons still not reported in after its deadline (``cityloop tick``, the brain worker).
+    """Mark every summons still not reported in after its deadline (the scheduler's job
+    ``whistles.missed_report_ins``).
 
     Idempotent under concurrency: the flag is set by a conditional update, and only the run whose
     update changed the row writes the audit record, so two runs at once record each miss once."""

@@ -1,6 +1,6 @@
 """吹哨报到 pages: streets blow whistles and rate; departments report in; dispatchers arbitrate disputes.
 
-Pages never write: ``cityloop tick`` (and the brain worker) record missed report-ins. A deadline
+Pages never write: the scheduler (``cityloop scheduler``) records missed report-ins. A deadline
 that passed since it last ran already shows as missed, because the state is read from the deadline.
 """
 

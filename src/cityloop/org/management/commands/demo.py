@@ -68,6 +68,11 @@ class Command(BaseCommand):
             return
         connections.close_all()  # the server's workers open their own
         helpers = self._notifications(options)
+        # Scheduled work (reminders, escalations, missed report-ins, checkpoints) runs by itself, as in
+        # production: its own process, stopped with the others.
+        scheduler = subprocess.Popen([sys.executable, "-m", "cityloop.cli.main", "scheduler"])  # noqa: S603
+        helpers.append(scheduler)
+        self.stdout.write(f"scheduler started (pid {scheduler.pid}): see /schedule/ as admin_zhang")
         brain = None
         if not options["no_brain"]:
             # The worker runs beside the web server as its own process, like in production.
