@@ -34,4 +34,5 @@ class Command(BaseCommand):
         self.stdout.flush()
         # SIGTERM (systemd, the demo) stops at once; a job cut short leaves its JobRun unfinished (ok
         # is None) and the next slot runs it again.
-        Consumer(queue, workers=options["workers"], worker_type="thread").run()
+        # idle polling backs off to at most 1 s (Huey: 10 s), so a job asked for "soon" starts within a second
+        Consumer(queue, workers=options["workers"], worker_type="thread", max_delay=1.0).run()
