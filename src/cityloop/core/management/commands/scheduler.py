@@ -21,6 +21,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--workers", type=int, default=2, help="worker threads (default 2)")
+        parser.add_argument(
+            "--max-delay",
+            type=float,
+            default=0.5,
+            help="longest wait between two looks at an idle SQLite queue, in seconds (default 0.5; Redis "
+            "wakes the workers at once)",
+        )
 
     def handle(self, *args, **options):
         if options["workers"] < 1:
@@ -34,5 +41,11 @@ class Command(BaseCommand):
         self.stdout.flush()
         # SIGTERM (systemd, the demo) stops at once; a job cut short leaves its JobRun unfinished (ok
         # is None) and the next slot runs it again.
-        # idle polling backs off to at most 1 s (Huey: 10 s), so a job asked for "soon" starts within a second
-        Consumer(queue, workers=options["workers"], worker_type="thread", max_delay=1.0).run()
+        # Huey's default lets an idle worker wait up to 10 s between looks at a SQLite queue; a soon()
+        # from a commit (the outbox) must start within a second.
+        Consumer(
+            queue,
+            workers=options["workers"],
+            worker_type="thread",
+            max_delay=max(0.05, options["max_delay"]),
+        ).run()
