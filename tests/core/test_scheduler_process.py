@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from cityloop.core import schedule, tasks
 from cityloop.core.models import JobRun
+from tests.brain.conftest import database_url
 from tests.clock import pinned_command, pinned_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(tmp_path
         {
             **os.environ,
             "CITYLOOP_DATA_DIR": str(data),
-            "CITYLOOP_DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "CITYLOOP_DATABASE_URL": database_url(),  # SQLite or PostgreSQL, as the suite runs
             "PYTHONPATH": str(ROOT / "src"),
             "DJANGO_SETTINGS_MODULE": "cityloop.settings",
         }
