@@ -20,6 +20,7 @@ class BrainConfig(AppConfig):
         # The worker runs it too, beside ingest; from the scheduler it also happens while no worker runs
         # (the engine's file lock keeps the two apart).
         schedule.register("brain.maintenance", _maintenance, every=timedelta(minutes=5))
+        schedule.register("brain.compact_archive", _compact_archive, cron="20 * * * *")
         # in the menu after the services' pages, before the certificates
         p.declare("brain:pulse", p.STAFF, menu=_("City pulse"), after="services:report")
 
@@ -32,3 +33,9 @@ def _maintenance() -> str:
         f"{key}={len(value) if isinstance(value, (list, set, dict)) else value}"
         for key, value in done.items()
     )
+
+
+def _compact_archive() -> str:
+    from cityloop.brain import actions
+
+    return actions.compact_archive()

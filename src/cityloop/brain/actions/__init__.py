@@ -23,6 +23,7 @@ from cityloop.brain.actions.operators import acknowledge_alarm, is_muted, mute_d
 from cityloop.brain.actions.readings import (
     CONTENT_TYPES,
     commit,
+    compact_archive,
     decode_payload,
     note_broker_dropped,
     run_maintenance,
@@ -38,6 +39,7 @@ __all__ = [
     "CONTENT_TYPES",
     "ImportReport",
     "commit",
+    "compact_archive",
     "decode_payload",
     "note_broker_dropped",
     "import_devices_csv",

@@ -82,6 +82,19 @@ def run_maintenance(*, now: float | None = None) -> dict:
     return {"silent": silent, **changed}
 
 
+def compact_archive(*, now: float | None = None, settle_s: float = 3600) -> str:
+    """Merge the part files of every archive hour that ended at least ``settle_s`` ago into one (the
+    scheduler's hourly ``brain.compact_archive``); inside the engine's session, which owns the files."""
+    from cityloop.brain.archive import compaction
+
+    now = time.time() if now is None else now
+    with engines.session() as engine:
+        done = compaction.compact(
+            engine.root, engine.state_dir, engine.generation, before_us=int((now - settle_s) * 1_000_000)
+        )
+    return done.line()
+
+
 def note_broker_dropped(count: int, *, worker: str) -> None:
     """Keep the MQTT broker's own count of messages it dropped since it started ($SYS), as a worker last
     read it, for the pulse page and /metrics (``brain.queries.mqtt_broker_dropped``)."""
