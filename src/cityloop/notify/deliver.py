@@ -58,6 +58,10 @@ def backoff(attempts: int) -> timedelta:
 
 def _claim(limit: int, now: datetime, lease_s: float) -> list[Message]:
     due = Q(status=Status.QUEUED, due_at__lte=now) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    # Look before taking the write lock: an idle worker polls often, and on SQLite every transaction
+    # here takes the database's one write lock (IMMEDIATE) away from intake.
+    if not Message.objects.filter(due).exists():
+        return []
     with transaction.atomic():
         qs = Message.objects.filter(due).order_by("due_at", "id")
         if connection.features.has_select_for_update_skip_locked:
