@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,15 @@ def _wait_for(found, scheduler: subprocess.Popen, seconds: float = 60):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(tmp_path, settings):
+@pytest.mark.parametrize("broker", ["sqlite", "redis"])
+def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(broker, tmp_path, settings):
     data = tmp_path / "data"
+    # Redis is shared by every test run on the machine: this run's queue has a name of its own.
+    queue = (
+        {"backend": "sqlite", "path": str(data / "tasks.sqlite3"), "name": "cityloop"}
+        if broker == "sqlite"
+        else {"backend": "redis", "url": "redis://127.0.0.1:6379/0", "name": f"test-{uuid.uuid4().hex}"}
+    )
     env = pinned_env(
         {
             **os.environ,
@@ -43,6 +51,8 @@ def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(tmp_path
         }
     )
     env.pop("CITYLOOP_TASKS_URL", None)
+    if broker == "redis":
+        env["CITYLOOP_TASKS_URL"], env["CITYLOOP_TASKS_NAME"] = queue["url"], queue["name"]
     scheduler = subprocess.Popen(
         pinned_command("cityloop.cli.main", "scheduler", "--workers", "2"),
         env=env,
@@ -62,7 +72,7 @@ def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(tmp_path
         assert not JobRun.objects.filter(name="hotline.monthly_stats").exists()  # only on the 1st
 
         # the daily job is not due at 10:00; asked for soon, it runs now
-        settings.TASKS = {"backend": "sqlite", "path": str(data / "tasks.sqlite3"), "name": "cityloop"}
+        settings.TASKS = queue
         settings.SCHEDULE_SOON = True
         tasks.reset()
         time.sleep(3)  # the workers have been idle a while: a soon() must still start at once
@@ -76,10 +86,14 @@ def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(tmp_path
         assert time.monotonic() - asked < 2
         assert forgot.ok and "forgotten" in forgot.said
     finally:
-        tasks.reset()
         scheduler.send_signal(signal.SIGINT)
         try:
             scheduler.wait(timeout=30)
         except subprocess.TimeoutExpired:
             scheduler.kill()
             scheduler.wait()
+        if broker == "redis":
+            settings.TASKS = queue
+            tasks.reset()
+            tasks.huey().flush()
+        tasks.reset()
