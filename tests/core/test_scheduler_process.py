@@ -20,13 +20,13 @@ from tests.clock import pinned_command, pinned_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wait_for(found, scheduler: subprocess.Popen, seconds: float = 60):
+def _wait_for(found, scheduler: subprocess.Popen, log: Path, seconds: float = 60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = found()
         if value:
             return value
-        assert scheduler.poll() is None, scheduler.communicate()[1]
+        assert scheduler.poll() is None, log.read_text()
         time.sleep(0.2)
     raise AssertionError("the scheduler did not run the job in time")
 
@@ -53,18 +53,22 @@ def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(broker, 
     env.pop("CITYLOOP_TASKS_URL", None)
     if broker == "redis":
         env["CITYLOOP_TASKS_URL"], env["CITYLOOP_TASKS_NAME"] = queue["url"], queue["name"]
+    log = tmp_path / "scheduler.log"
+    log_file = log.open("w")
     scheduler = subprocess.Popen(
         pinned_command("cityloop.cli.main", "scheduler", "--workers", "2"),
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        # a file, not a pipe: nobody reads a pipe while the test waits, and a full one would stop the
+        # scheduler at its next log line
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
     )
     try:
         # the consumer checks its periodic tasks as it starts: every minute's jobs run at once
         run = _wait_for(
             lambda: JobRun.objects.filter(name="services.escalations", finished_at__isnull=False).first(),
             scheduler,
+            log,
         )
         assert run.ok, run.said
         assert run.said.endswith("overdue approval task(s) escalated")
@@ -81,6 +85,7 @@ def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(broker, 
         forgot = _wait_for(
             lambda: JobRun.objects.filter(name="schedule.forget_runs", finished_at__isnull=False).first(),
             scheduler,
+            log,
             seconds=30,
         )
         assert time.monotonic() - asked < 2
@@ -92,6 +97,7 @@ def test_the_scheduler_process_runs_the_jobs_by_itself_and_soon_at_once(broker, 
         except subprocess.TimeoutExpired:
             scheduler.kill()
             scheduler.wait()
+        log_file.close()
         if broker == "redis":
             settings.TASKS = queue
             tasks.reset()
