@@ -29,7 +29,7 @@ COMMANDS = [
     ("brain worker|simulate|query|nab", "the worker, the simulator, DuckDB over the archive, NAB"),
     ("brain broker --port N --account NAME:PASSWORD", "Mosquitto with the repository's configuration"),
     ("worker", "the background worker"),
-    ("notify deliver|catcher|status", "deliver the outbox (--forever: a worker), a mail catcher, the backlog"),
+    ("notify deliver|catcher|status", "deliver the outbox (--forever: a worker), mail catcher, backlog"),
     ("notify subscribe|subscriptions|unsubscribe", "other systems' webhook subscriptions to event types"),
 ]
 
