@@ -19,6 +19,12 @@ class Command(BaseCommand):
         deliver.add_argument("--forever", action="store_true", help="keep delivering until stopped")
         deliver.add_argument("--batch", type=int, default=200, help="messages claimed at a time")
         deliver.add_argument("--poll", type=float, default=0.25, help="seconds between polls when idle")
+        deliver.add_argument(
+            "--lease",
+            type=float,
+            default=60.0,
+            help="seconds a claimed batch is this worker's; a killed worker's batch is sent again after it",
+        )
         catcher = sub.add_parser("catcher", help="a local SMTP server that keeps every message in a Maildir")
         catcher.add_argument("--port", type=int, default=8025)
         catcher.add_argument("--dir", default="", help="the Maildir (default: DATA_DIR/mail)")
@@ -76,7 +82,7 @@ class Command(BaseCommand):
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
         while True:
-            counts = deliver.deliver_batch(opts["batch"])
+            counts = deliver.deliver_batch(opts["batch"], lease_s=opts["lease"])
             if not opts["forever"]:
                 if not any(counts.values()):
                     break
