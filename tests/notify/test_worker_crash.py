@@ -15,7 +15,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from cityloop.notify import actions, catcher
+from cityloop.notify import actions, catcher, deliver
 from cityloop.notify.models import Message, Status
 from cityloop.notify.recipients import To
 from tests.brain.conftest import database_url
@@ -118,3 +118,24 @@ def test_a_worker_killed_mid_run_loses_no_message_and_repeats_only_what_it_had_i
     assert duplicated <= in_flight, (duplicated, in_flight)
     assert Message.objects.filter(status=Status.SENT).count() == N
 
+
+@pytest.mark.django_db
+def test_messages_put_back_in_an_outage_go_as_soon_as_the_server_answers_not_after_their_backoff(smtp):
+    port = smtp.controller.port
+    smtp.controller.stop()
+    _queue(5)
+    counts = deliver.deliver_due(budget_s=0.5)
+    assert counts["sent"] == 0 and counts["retry"] == 5
+    waiting = Message.objects.filter(status=Status.QUEUED, due_at__gt=timezone.now()).count()
+    assert waiting == 5  # each backs off (5 s and more by default)
+    controller, keep = catcher.start(port=port)
+    try:
+        _queue(1, start=5)  # the next message after the outage finds the server back…
+        assert deliver.deliver_due()["sent"] == 6  # …and the five waiting go with it, not seconds later
+        deadline = time.monotonic() + 5
+        while len(keep.received) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(keep.received) == 6
+    finally:
+        controller.stop()
+        smtp.controller.stop = lambda: None  # already stopped above

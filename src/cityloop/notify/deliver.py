@@ -27,6 +27,10 @@ from cityloop.notify.models import Message, Status
 
 log = logging.getLogger("cityloop.notify")
 MARK_EVERY = 20
+# Channels this process found unreachable. The first message that gets through again calls back the
+# messages put back during the outage: their backoff waited for the channel, and it has answered
+# (without this a 60 s SMTP outage left some messages waiting minutes after the server was back).
+_down: set[str] = set()
 
 
 def _settings() -> dict:
@@ -118,6 +122,18 @@ def _fail(m: Message, error: str, *, permanent: bool) -> str:
     return "dead" if dead else "retry"
 
 
+def _channel_is_back(name: str) -> None:
+    _down.discard(name)
+    waiting = Q(last_error__icontains="unreachable") | Q(last_error__icontains="refused")
+    waiting |= Q(last_error__icontains="timed out")  # the texts _unreachable() knows an outage by
+    now = timezone.now()
+    called = Message.objects.filter(
+        waiting, status=Status.QUEUED, channel=name, due_at__gt=now, lease_until__isnull=True
+    ).update(due_at=now)
+    if called:
+        log.info("channel %s answers again; %d messages put back during the outage are due now", name, called)
+
+
 def _put_back(ids: list[int], error: str) -> None:
     if ids:
         Message.objects.filter(pk__in=ids, status=Status.QUEUED).update(
@@ -153,6 +169,7 @@ def deliver_batch(limit: int = 200, *, lease_s: float = 60.0) -> dict[str, int]:
                 except base.Retry as exc:
                     if name in ("email", "sms") and _unreachable(exc):
                         # the channel is down: the rest waits without spending attempts
+                        _down.add(name)
                         counts[_fail(m, str(exc), permanent=False)] += 1
                         _put_back([x.pk for x in messages[i + 1 :]], str(exc))
                         counts["retry"] += len(messages) - i - 1
@@ -164,6 +181,8 @@ def deliver_batch(limit: int = 200, *, lease_s: float = 60.0) -> dict[str, int]:
                     counts[_fail(m, f"{type(exc).__name__}: {exc}", permanent=False)] += 1
                     continue
                 sent.append(m.pk)
+                if name in _down:
+                    _channel_is_back(name)
                 if len(sent) >= MARK_EVERY:
                     _mark_sent(sent, by_id)
                     counts["sent"] += len(sent)
