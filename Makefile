@@ -13,7 +13,7 @@ TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
-	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues chromium wrk clean
+	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-notify chromium wrk clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -76,7 +76,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-notify ## every benchmark (slow)
 
 bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -117,6 +117,9 @@ bench-journeys: $(BENCH_STAMP) ## the three one-thing bundles' demo journeys, fr
 
 bench-dispatch: $(BENCH_STAMP) $(TEST_STAMP) chromium ## a dispatcher clears 20 typical requests from the queue in Chromium: clicks and seconds each
 	$(BIN)/python bench/bench_dispatch.py
+
+bench-notify: $(BENCH_STAMP) ## 20,000 e-mails to a local SMTP server: e-mails/s, p99, lost and duplicated through a 60 s outage and a killed worker
+	$(BIN)/python bench/bench_notify.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 
 clean: ## remove the virtual environment and the data directory
 	rm -rf $(VENV) var
