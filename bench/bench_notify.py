@@ -21,14 +21,16 @@ messages, so that each row is committed as an action would commit it. Three phas
 3. outage: ``--messages`` at ``--rate``/s. At 10 % queued every worker is frozen (SIGSTOP), the
    messages leased and not marked sent are counted (``in_flight_at_kill``: status queued and
    ``lease_until`` in the future; with all workers frozen nothing changes while it is counted, so
-   it is exact for the whole pool and an upper bound for the one killed), worker 1 gets SIGKILL, the
-   others SIGCONT, and a new worker starts. At 25 % queued the SMTP server is stopped for
-   ``--outage-s`` seconds, then started again on the same port. Then the bench waits until no
-   message is queued.
+   it is exact for the whole pool and an upper bound for the one killed); while none is in flight
+   the workers are thawed and frozen again a few ms later (up to 400 times), so that the kill finds
+   a batch being sent. Then worker 1 gets SIGKILL, the others SIGCONT, and a new worker starts. At
+   25 % queued the SMTP server is stopped for ``--outage-s`` seconds, then started again on the
+   same port. Then the bench waits until no message is queued.
 
 ``lost`` = queued uids never received; ``duplicated`` = receipts beyond one per uid (both over
 every phase). The last line is ``RESULT notify_per_s= lost= duplicated= in_flight_at_kill=
-latency_p99_s= outage_s= messages=``.
+latency_p99_s= outage_s= messages= drained_after_outage_s=`` (the last: from the SMTP server's return
+to the last receipt of the outage run).
 """
 
 from __future__ import annotations
@@ -348,9 +350,17 @@ def main(argv: list[str] | None = None) -> int:
             now = time.monotonic()
             if made is not None and made >= args.messages * 0.10 and "killed" not in state:
                 alive = workers.alive()
-                for p in alive:
-                    p.send_signal(signal.SIGSTOP)
-                state["in_flight"] = in_flight()
+                # At 200/s a worker is idle between polls most of the time; the kill is meant to find
+                # it holding a batch, so freeze, count, and thaw again until something is in flight.
+                for _ in range(400):
+                    for p in alive:
+                        p.send_signal(signal.SIGSTOP)
+                    state["in_flight"] = in_flight()
+                    if state["in_flight"]:
+                        break
+                    for p in alive:
+                        p.send_signal(signal.SIGCONT)
+                    time.sleep(0.005)
                 os.kill(alive[0].pid, signal.SIGKILL)
                 alive[0].wait()
                 for p in alive[1:]:
@@ -406,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"RESULT notify_per_s={results['notify_per_s']:.0f} lost={lost} duplicated={duplicated} "
         f"in_flight_at_kill={results['in_flight_at_kill']:.0f} latency_p99_s={results['latency_p99_s']:.2f} "
-        f"outage_s={args.outage_s:.0f} messages={args.messages}"
+        f"outage_s={args.outage_s:.0f} messages={args.messages} "
+        f"drained_after_outage_s={results['drain_after_outage_s']:.1f}"
     )
     return 0
 
