@@ -23,9 +23,10 @@ messages, so that each row is committed as an action would commit it. Three phas
    ``lease_until`` in the future; with all workers frozen nothing changes while it is counted, so
    it is exact for the whole pool and an upper bound for the one killed); while none is in flight
    the workers are thawed and frozen again a few ms later (up to 400 times), so that the kill finds
-   a batch being sent. Then worker 1 gets SIGKILL, the others SIGCONT, and a new worker starts. At
-   25 % queued the SMTP server is stopped for ``--outage-s`` seconds, then started again on the
-   same port. Then the bench waits until no message is queued.
+   a batch being sent. Then the worker with an SMTP session open (else the first) gets SIGKILL, the
+   others SIGCONT, and a new worker starts. At 25 % queued the SMTP server is stopped for
+   ``--outage-s`` seconds, then started again on the same port. Then the bench waits until no
+   message is queued.
 
 ``lost`` = queued uids never received; ``duplicated`` = receipts beyond one per uid (both over
 every phase). The last line is ``RESULT notify_per_s= lost= duplicated= in_flight_at_kill=
@@ -212,6 +213,25 @@ def produce(n: int, rate: float, phase: str, tick=None) -> None:
                 time.sleep(pause)
 
 
+def sending(pid: int, port: int) -> bool:
+    """Whether process ``pid`` has an SMTP connection to ``port`` open (Linux /proc): a worker holds
+    one for the length of a batch, so it is the one with messages in flight."""
+    try:
+        inodes = {
+            os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
+            for fd in os.listdir(f"/proc/{pid}/fd")
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
+        }
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return False
+    for line in lines:
+        f = line.split()
+        if f[2].endswith(f":{port:04X}") and f[3] == "01" and f[9] in inodes:  # 01: established
+            return True
+    return False
+
+
 def queued() -> int:
     from cityloop.notify.models import Message, Status
 
@@ -361,13 +381,21 @@ def main(argv: list[str] | None = None) -> int:
                     for p in alive:
                         p.send_signal(signal.SIGCONT)
                     time.sleep(0.005)
-                os.kill(alive[0].pid, signal.SIGKILL)
-                alive[0].wait()
-                for p in alive[1:]:
-                    p.send_signal(signal.SIGCONT)
+                victim = next((p for p in alive if sending(p.pid, port)), alive[0])
+                session = sending(victim.pid, port)
+                os.kill(victim.pid, signal.SIGKILL)
+                victim.wait()
+                for p in alive:
+                    if p is not victim:
+                        p.send_signal(signal.SIGCONT)
                 workers.start()
                 state["killed"] = now
-                print(f"  SIGKILL worker at {made} queued; {state['in_flight']:.0f} in flight", flush=True)
+                print(
+                    f"  SIGKILL worker {workers.procs.index(victim) + 1} at {made} queued "
+                    f"({'in an SMTP session' if session else 'between batches'}); "
+                    f"{state['in_flight']:.0f} in flight",
+                    flush=True,
+                )
             if made is not None and made >= args.messages * 0.25 and "down" not in state:
                 smtp.stop()
                 state["down"] = now
