@@ -242,10 +242,16 @@ def test_a_worker_stops_on_sigterm_after_the_checkpoint_in_hand(city, tiny_place
         cmd, env=pinned_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        time.sleep(6)  # started and working
+        # wait for its "started" line (however slow the machine), then let it work a moment
+        killer = threading.Timer(120, proc.kill)
+        killer.start()
+        first = proc.stdout.readline().decode()
+        killer.cancel()
+        assert "started" in first, (first, proc.stderr.read().decode()[-2000:])
+        time.sleep(2)
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -73,3 +73,18 @@ def test_server_error_is_the_sites_own_page_in_the_persons_language(language, ti
     page = answer.content.decode()
     assert answer.status_code == 500
     assert 'data-error="500"' in page and title in page and "web/cityloop.css" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "language, title", [("zh-hans", "无法处理这个请求"), ("en", "The request could not be read")]
+)
+def test_a_bad_request_is_the_sites_own_page_in_the_persons_language(language, title):
+    from django.core.exceptions import BadRequest
+    from django.views.defaults import bad_request
+
+    with translation.override(language):
+        answer = bad_request(RequestFactory().get("/"), BadRequest("damaged"))
+    page = answer.content.decode()
+    assert answer.status_code == 400
+    assert 'data-error="400"' in page and title in page and "web/cityloop.css" in page

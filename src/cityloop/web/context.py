@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from django.contrib.auth.models import AnonymousUser
+
 from cityloop.core import permissions
 
 
@@ -26,10 +28,13 @@ class UnreadNotifications:
 
 
 def shell(request) -> dict:
+    # An error page can be drawn before the authentication middleware has run (a 400 for a bad Host):
+    # then nobody is signed in.
+    user = getattr(request, "user", None) or AnonymousUser()
     from cityloop.org.queries import default_city
 
     return {
-        "nav_items": navigation_for(request.user),
+        "nav_items": navigation_for(user),
         "current_city": default_city(),
-        "notifications": UnreadNotifications(request.user),
+        "notifications": UnreadNotifications(user),
     }

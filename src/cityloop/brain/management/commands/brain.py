@@ -204,6 +204,8 @@ def run_worker(command, opts) -> None:
     # worker acknowledges what it committed and leaves; anything in flight is delivered again.
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    command.stdout.write(f"worker ({via}) started; SIGTERM stops it after the checkpoint in hand")
+    sys.stdout.flush()
     if via == "nats":
         stats = worker.run_nats(
             stop=stopping.is_set,

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from django.db import transaction
 
 from cityloop.notify import actions
 from cityloop.notify.models import Message, Status
 from cityloop.notify.recipients import To, people
-
-# the browser tests' fixtures (Debian's chromium, a page without JavaScript, the pinned cookies)
-from tests.browser.conftest import (  # noqa: F401
-    _cookies_without_dates,
-    chromium,
-    login,
-    page,
-    switch_language,
-)
+from tests.browser.conftest import login, switch_language
 from tests.conftest import PERSONA_PASSWORD
-
-pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 PARAMS = {
@@ -37,7 +26,7 @@ def _fits(tab) -> bool:
     return tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_a_staff_member_reads_their_notifications_from_the_badge_on_a_phone(page, dispatcher_li):  # noqa: F811
+def test_a_staff_member_reads_their_notifications_from_the_badge_on_a_phone(page, dispatcher_li):
     with transaction.atomic():
         actions.queue("order.new", people([dispatcher_li]), PARAMS, link="/hotline/queue/")
         actions.queue("whistle.summons", people([dispatcher_li]), {**PARAMS, "no": "R20261118-00002"})
@@ -67,7 +56,7 @@ def test_a_staff_member_reads_their_notifications_from_the_badge_on_a_phone(page
     assert _fits(page)
 
 
-def test_preferences_show_a_broken_rule_next_to_its_field_and_save_on_a_phone(page, dispatcher_li):  # noqa: F811
+def test_preferences_show_a_broken_rule_next_to_its_field_and_save_on_a_phone(page, dispatcher_li):
     page.set_viewport_size(PHONE)
     login(page, "dispatcher_li", PERSONA_PASSWORD)
     page.goto("/notify/preferences/")
@@ -93,7 +82,7 @@ def test_preferences_show_a_broken_rule_next_to_its_field_and_save_on_a_phone(pa
     assert _fits(page)
 
 
-def test_an_administrator_resends_a_dead_letter_from_the_outbox_on_a_phone(page, admin_zhang):  # noqa: F811
+def test_an_administrator_resends_a_dead_letter_from_the_outbox_on_a_phone(page, admin_zhang):
     with transaction.atomic():
         (dead,) = actions.queue(
             "request.replied", [To("email", "wang.xiaoming.long.address@example.cn")], PARAMS

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from cityloop.core.models import JobRun
-
-# the browser tests' fixtures (Debian's chromium, a page without JavaScript, the pinned cookies)
-from tests.browser.conftest import (  # noqa: F401
-    _cookies_without_dates,
-    chromium,
-    login,
-    page,
-    switch_language,
-)
+from tests.browser.conftest import login, switch_language
 from tests.conftest import PERSONA_PASSWORD
-
-pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 
 
-def test_an_admin_reads_the_schedule_on_a_phone_in_both_languages(page, admin_zhang):  # noqa: F811
+def test_an_admin_reads_the_schedule_on_a_phone_in_both_languages(page, admin_zhang):
     at = datetime(2026, 11, 18, 1, 59, tzinfo=UTC)
     JobRun.objects.create(
         name="notify.deliver",
