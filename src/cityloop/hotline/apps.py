@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +35,9 @@ class HotlineConfig(AppConfig):
         p.declare("leaders:dashboard", p.OVERVIEW, menu=_("Dashboard"), denied=overview_only)
         p.declare("leaders:rankings", p.STAFF, menu=_("Rankings"), denied=RANKINGS_DENIED)
         p.declare("leaders:report", p.OVERVIEW, menu=_("Monthly report"), denied=overview_only)
+        # 未诉先办: the hot issues of the city's own intake, and the governance tasks (每月一题) made of them
+        p.declare("leaders:hot-issues", p.OVERVIEW, menu=_("Hot issues"), denied=overview_only)
+        p.declare("leaders:governance-tasks", p.OVERVIEW, menu=_("Governance tasks"), denied=overview_only)
         # 吹哨报到
         p.declare("whistles:street", p.STREET, menu=_("Whistles"))
         p.declare("whistles:assess", p.STREET, menu=_("Assess departments"))
@@ -42,8 +47,17 @@ class HotlineConfig(AppConfig):
 
         schedule.register("whistles.missed_report_ins", _missed_report_ins)
         schedule.register("hotline.reminders", _reminders)
+        schedule.register("hotline.hot_issue_warnings", _hot_issue_warnings, every=timedelta(minutes=10))
         # the month just ended, counted once it is over: the rates, rankings and monthly report read it
         schedule.register("hotline.monthly_stats", _monthly_stats, cron="0 1 1 * *")
+
+
+def _hot_issue_warnings() -> str:
+    from cityloop.core import actors
+    from cityloop.hotline.hotissues import actions, live
+
+    warned = actions.warn_hot_issues(live.recent_issues(), actor=actors.SCHEDULE)
+    return f"{len(warned)} hot issue(s) warned about"
 
 
 def _reminders() -> str:

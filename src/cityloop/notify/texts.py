@@ -83,6 +83,14 @@ TEXTS: dict[str, tuple[Any, Any]] = {
         _("Sensor case %(no)s: %(alarm)s"),
         _("Device %(device)s raised %(alarm)s; case %(no)s was opened for %(unit)s."),
     ),
+    # 未诉先办: a growing hot issue on the city's intake (hotline/hotissues)
+    "hotissue.warning": (
+        _("Hot issue growing: %(place)s"),
+        _(
+            "%(callers)d different callers raised the same problem within two weeks (%(messages)d requests): "
+            "%(place)s, %(description)s See %(link)s"
+        ),
+    ),
     "digest": (
         _("%(count)d notifications"),
         _("What happened since the last digest:\n%(lines)s"),

@@ -1,5 +1,6 @@
 """The hotline's tables, one module per sub-domain; other code imports them from here."""
 
+from cityloop.hotline.models.governance import GovernanceTask, HotIssueWarning
 from cityloop.hotline.models.performance import MonthlyStat
 from cityloop.hotline.models.requests import (
     Arbitration,
@@ -37,6 +38,8 @@ __all__ = [
     "Event",
     "Extension",
     "FollowUp",
+    "GovernanceTask",
+    "HotIssueWarning",
     "IdempotencyKey",
     "MonthlyStat",
     "Order",

@@ -186,6 +186,10 @@ def street_whistles(request, bound=None, status=200):
 def blow(request):
     street = request.user.street
     initial = {"request": request.GET.get("request")} if request.GET.get("request", "").isdigit() else {}
+    # a hot issue's page links here with its problem filled in (hotissues/views.py)
+    initial.update(
+        {k: request.GET[k][:limit] for k, limit in (("title", 200), ("need", 2000)) if request.GET.get(k)}
+    )
     form = BlowForm(request.POST or None, street=street, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
