@@ -282,9 +282,15 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
         "auditor": OWN,
         "superuser": OWN,
     },
-    # an issue is found by one of its requests; the matrix's requests make no hot issue (404 for all)
-    "leaders:hot-issue": {},
-    "leaders:hot-issue-task": {},
+    # an issue is found by any of its requests (the matrix's requests make one); the city's as a whole
+    "leaders:hot-issue": {
+        "dispatcher": BOTH,
+        "leader": BOTH,
+        "admin": BOTH,
+        "auditor": BOTH,
+        "superuser": BOTH,
+    },
+    "leaders:hot-issue-task": {"dispatcher": BOTH, "leader": BOTH, "admin": BOTH, "superuser": BOTH},
     "leaders:hot-issues": {"dispatcher": OWN, "leader": OWN, "admin": OWN, "auditor": OWN, "superuser": OWN},
     "leaders:ranking": {
         "dispatcher": BOTH,

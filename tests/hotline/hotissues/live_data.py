@@ -20,7 +20,9 @@ NOISE = [
 ]
 
 
-def file(city, title: str, description: str, *, days_ago: float, phone: str = "", citizen=None, street="D1S1"):
+def file(
+    city, title: str, description: str, *, days_ago: float, phone: str = "", citizen=None, street="D1S1"
+):
     """A request filed ``days_ago`` days before now, at street ``street`` (category 01.01.01)."""
     street_row = Jurisdiction.objects.get(city=city, code=street)
     return Request.objects.create(

@@ -99,7 +99,9 @@ def _task(city, actor, **overrides):
 
 def test_a_leader_makes_a_governance_task_and_it_is_audited(city, leader_sun):
     task = _task(city, leader_sun)
-    assert task.created_by == leader_sun and list(task.departments.values_list("code", flat=True)) == ["CITYMGMT"]
+    assert task.created_by == leader_sun and list(task.departments.values_list("code", flat=True)) == [
+        "CITYMGMT"
+    ]
     record = AuditRecord.objects.get(action="governance_task.create")
     assert record.object_id == str(task.pk)
 
@@ -144,7 +146,9 @@ def test_progress_counts_matching_requests_month_by_month_against_the_target(cit
     assert p.change == pytest.approx(-0.4)
 
 
-def test_the_warning_job_tells_the_dispatch_centre_and_leaders_once(city, dispatcher_li, leader_sun, street_chen):
+def test_the_warning_job_tells_the_dispatch_centre_and_leaders_once(
+    city, dispatcher_li, leader_sun, street_chen
+):
     noise_issue(city, callers=3, repeat_caller=False)
     schedule.run_now("hotline.hot_issue_warnings")
     schedule.run_now("hotline.hot_issue_warnings")
@@ -160,7 +164,13 @@ def test_the_warning_job_tells_the_dispatch_centre_and_leaders_once(city, dispat
 def test_two_callers_do_not_warn_and_a_grown_issue_is_not_warned_again(city, dispatcher_li):
     noise_issue(city, callers=2, repeat_caller=False)
     assert actions.warn_hot_issues(live.recent_issues(), actor=dispatcher_li) == []
-    file(city, "丽发新城小区附近搅拌站半夜施工噪音", "搅拌站半夜施工噪音扰民", days_ago=0.5, phone="13700000001")
+    file(
+        city,
+        "丽发新城小区附近搅拌站半夜施工噪音",
+        "搅拌站半夜施工噪音扰民",
+        days_ago=0.5,
+        phone="13700000001",
+    )
     assert len(actions.warn_hot_issues(live.recent_issues(), actor=dispatcher_li)) == 1
     file(city, "丽发新城小区搅拌站噪音扰民", "丽发新城小区搅拌站晚上噪音", days_ago=0.1, phone="13700000002")
     assert actions.warn_hot_issues(live.recent_issues(), actor=dispatcher_li) == []

@@ -43,7 +43,7 @@ def test_a_leader_reads_the_top_issues_with_heat_callers_unit_and_timeline_in_ch
     assert page.status_code == 200
     html = page.content.decode()
     assert "热点问题" in html and "丽发新城" in html
-    assert 'data-callers>4<' in html and 'data-messages>5<' in html and "data-likes>2<" in html
+    assert "data-callers>4<" in html and "data-messages>5<" in html and "data-likes>2<" in html
     assert "市城市管理委员会" in html  # 01 城市管理 → CITYMGMT in the responsibility list
     assert html.count('class="line-chart"') == 1
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit, permissions
-from cityloop.core.actors import Actor
+from cityloop.core.actors import Actor, signed_in
 from cityloop.core.permissions import Role
 from cityloop.hotline.models import GovernanceTask, HotIssueWarning, Request
 from cityloop.notify import actions as notify
@@ -70,7 +70,7 @@ def create_governance_task(
         baseline_month=baseline_month,
         deadline=deadline,
         first_request=first_request,
-        created_by=actor,
+        created_by=signed_in(actor),
         created_at=timezone.now(),
     )
     task.departments.set(departments)

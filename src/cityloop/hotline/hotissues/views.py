@@ -9,6 +9,7 @@ The pages never run the engine's writes: the early warnings are the scheduler's
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -76,7 +77,7 @@ def _chart(issue, first: date, last: date, *, small: bool):
     )
 
 
-def _responsible(category_ids) -> dict[int, object]:
+def _responsible(category_ids) -> dict[int, Any]:
     """category pk → the department answerable for it (the responsibility list, org.queries)."""
     out = {}
     for category in org_queries.categories(pk__in=[c for c in set(category_ids) if c]):

@@ -6,51 +6,93 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hotline', '0010_request_language_delete_citizenmessage'),
-        ('org', '0002_device_case_rules'),
+        ("hotline", "0010_request_language_delete_citizenmessage"),
+        ("org", "0002_device_case_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HotIssueWarning',
+            name="HotIssueWarning",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=40, unique=True)),
-                ('label', models.CharField(max_length=200)),
-                ('description', models.CharField(max_length=300)),
-                ('callers', models.PositiveIntegerField()),
-                ('messages', models.PositiveIntegerField()),
-                ('request_ids', models.JSONField(default=list)),
-                ('warned_at', models.DateTimeField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=40, unique=True)),
+                ("label", models.CharField(max_length=200)),
+                ("description", models.CharField(max_length=300)),
+                ("callers", models.PositiveIntegerField()),
+                ("messages", models.PositiveIntegerField()),
+                ("request_ids", models.JSONField(default=list)),
+                ("warned_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'db_table': 'hotline_hot_issue_warning',
+                "db_table": "hotline_hot_issue_warning",
             },
         ),
         migrations.CreateModel(
-            name='GovernanceTask',
+            name="GovernanceTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('theme', models.CharField(max_length=200, verbose_name='theme')),
-                ('place_key', models.CharField(max_length=100, verbose_name='place')),
-                ('words', models.JSONField(blank=True, default=list, verbose_name='words')),
-                ('measures', models.TextField(verbose_name='measures')),
-                ('reduction_pct', models.PositiveSmallIntegerField(default=30, verbose_name='target reduction (%)')),
-                ('baseline_month', models.DateField(verbose_name='baseline month')),
-                ('deadline', models.DateField(verbose_name='deadline')),
-                ('created_at', models.DateTimeField()),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('departments', models.ManyToManyField(blank=True, related_name='+', to='org.department')),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.jurisdiction')),
-                ('first_request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hotline.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("theme", models.CharField(max_length=200, verbose_name="theme")),
+                ("place_key", models.CharField(max_length=100, verbose_name="place")),
+                ("words", models.JSONField(blank=True, default=list, verbose_name="words")),
+                ("measures", models.TextField(verbose_name="measures")),
+                (
+                    "reduction_pct",
+                    models.PositiveSmallIntegerField(default=30, verbose_name="target reduction (%)"),
+                ),
+                ("baseline_month", models.DateField(verbose_name="baseline month")),
+                ("deadline", models.DateField(verbose_name="deadline")),
+                ("created_at", models.DateTimeField()),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.jurisdiction"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("departments", models.ManyToManyField(blank=True, related_name="+", to="org.department")),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.jurisdiction",
+                    ),
+                ),
+                (
+                    "first_request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hotline.request",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'hotline_governance_task',
-                'ordering': ['-created_at'],
+                "db_table": "hotline_governance_task",
+                "ordering": ["-created_at"],
             },
         ),
     ]
