@@ -175,3 +175,21 @@ def test_two_callers_do_not_warn_and_a_grown_issue_is_not_warned_again(city, dis
     file(city, "丽发新城小区搅拌站噪音扰民", "丽发新城小区搅拌站晚上噪音", days_ago=0.1, phone="13700000002")
     assert actions.warn_hot_issues(live.recent_issues(), actor=dispatcher_li) == []
     assert HotIssueWarning.objects.count() == 1
+
+
+def test_the_warning_job_keeps_the_default_page_warm_and_finds_issues_beyond_the_top(
+    city, monkeypatch, django_assert_max_num_queries
+):
+    noise_issue(city)
+    file(city, "白塔寺门口占道经营", "白塔寺门口有人占道经营摆摊", days_ago=3, phone="13911112222")
+    file(city, "白塔寺门口占道经营摆摊", "白塔寺门口又有人占道经营", days_ago=2, phone="13911113333")
+    schedule.run_now("hotline.hot_issue_warnings")
+    first, last = _period()
+    with django_assert_max_num_queries(0):
+        assert len(live.hot_issues(first, last)) == 2
+    cache.clear()
+    monkeypatch.setattr(live, "TOP", 1)
+    top = live.hot_issues(first, last)
+    assert len(top) == 1
+    other = live.find_issue(first, last, None, min(r for r in live.run(first, last, top=None)[1].request_ids))
+    assert other is not None and other.key not in {i.key for i in top}

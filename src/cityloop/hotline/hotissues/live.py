@@ -21,12 +21,12 @@ from django.db.models import Count
 from django.utils import timezone
 
 from cityloop.hotline.hotissues import heat as heat_rules
-from cityloop.hotline.hotissues.engine import Issue, Message, find_issues
+from cityloop.hotline.hotissues.engine import Issue, IssueEngine, Message, by_day
 from cityloop.hotline.hotissues.places import extract_places
 from cityloop.hotline.intake.support import phone_key
 from cityloop.hotline.models import Request, Status
 
-CACHE_SECONDS = 300
+CACHE_SECONDS = 15 * 60  # longer than the warning job's period, which refreshes the default view
 TOP = 30  # the pages show this many; the rest of the run is not kept
 
 
@@ -139,21 +139,42 @@ def summarise(issues: list[Issue], until: datetime) -> list[HotIssue]:
     return out
 
 
-def run(first: date, last: date, district_id: int | None = None, *, top: int = TOP) -> list[HotIssue]:
-    """The engine over the requests of the period (no cache): the hottest ``top`` issues."""
-    result = find_issues(messages_of(requests_in(first, last, district_id)), top=top)
+def run(first: date, last: date, district_id: int | None = None, *, top: int | None = TOP) -> list[HotIssue]:
+    """The engine over the requests of the period (no cache): the hottest ``top`` issues (None: all).
+
+    The engine is fed day by day as ``find_issues`` does, but asked only for the issues wanted: an
+    issue's description (its most central message) is the costly part of reading it.
+    """
+    engine = IssueEngine()
+    for day in by_day(messages_of(requests_in(first, last, district_id))):
+        engine.add_day(day)
     until = datetime.combine(last, time.max)
-    return summarise(result.issues, min(until, timezone.localtime().replace(tzinfo=None)))
+    return summarise(engine.issues(top=top), min(until, timezone.localtime().replace(tzinfo=None)))
 
 
-def hot_issues(first: date, last: date, district_id: int | None = None) -> list[HotIssue]:
-    """``run`` cached for ``CACHE_SECONDS`` per (period, district)."""
-    key = f"hotline:hotissues:{first:%Y%m%d}:{last:%Y%m%d}:{district_id or 0}"
+def cache_key(first: date, last: date, district_id: int | None, *, everything: bool = False) -> str:
+    return f"hotline:hotissues:{first:%Y%m%d}:{last:%Y%m%d}:{district_id or 0}{':all' if everything else ''}"
+
+
+def hot_issues(
+    first: date, last: date, district_id: int | None = None, *, everything: bool = False
+) -> list[HotIssue]:
+    """``run`` cached for ``CACHE_SECONDS`` per (period, district): the top ``TOP``, or ``everything``
+    (an issue the early warning named may not be in the top). The warning job keeps the default period
+    (the last ``RECENT_DAYS`` days, every district) warm."""
+    key = cache_key(first, last, district_id, everything=everything)
     found = cache.get(key)
     if found is None:
-        found = run(first, last, district_id)
+        found = run(first, last, district_id, top=None if everything else TOP)
         cache.set(key, found, CACHE_SECONDS)
     return found
+
+
+def find_issue(first: date, last: date, district_id: int | None, key: int) -> HotIssue | None:
+    """The issue of the period with this key or holding this request: in the top list, else in all."""
+    return find(hot_issues(first, last, district_id), key) or find(
+        hot_issues(first, last, district_id, everything=True), key
+    )
 
 
 def find(issues: list[HotIssue], key: int) -> HotIssue | None:
@@ -182,10 +203,15 @@ def timeline(issue: HotIssue, first: date, last: date) -> tuple[list[str], list[
     return labels, list(counts)
 
 
-RECENT_DAYS = 30  # the early warning's window: enough for an issue's context, short enough to be fast
+RECENT_DAYS = 30  # the early warning's window, and the pages' default period
 
 
 def recent_issues() -> list[HotIssue]:
-    """The issues of the last ``RECENT_DAYS`` days up to now, every issue (the warning job reads them)."""
+    """Every issue of the last ``RECENT_DAYS`` days up to now, for the warning job: a growing issue is
+    warned about before it reaches the top list. The top ones go into the pages' cache on the way."""
     today = timezone.localdate()
-    return run(today - timedelta(days=RECENT_DAYS - 1), today, top=10_000)
+    first = today - timedelta(days=RECENT_DAYS - 1)
+    issues = run(first, today, top=None)
+    cache.set(cache_key(first, today, None), issues[:TOP], CACHE_SECONDS)
+    cache.set(cache_key(first, today, None, everything=True), issues, CACHE_SECONDS)
+    return issues

@@ -31,7 +31,7 @@ from cityloop.hotline.performance import leaders
 from cityloop.hotline.views_common import current_city
 from cityloop.org import queries as org_queries
 
-DEFAULT_DAYS = 30
+DEFAULT_DAYS = live.RECENT_DAYS  # the warning job keeps this period warm in the cache
 WARNINGS_SHOWN = 20
 task_setter_page = permissions.page(
     actions.TASK_SETTERS, denied="only leaders and the dispatch centre set governance tasks"
@@ -124,7 +124,7 @@ def hot_issues(request):
 
 def _issue_or_404(request, pk: int):
     first, last, district_id = _period(request)
-    issue = live.find(live.hot_issues(first, last, district_id), pk)
+    issue = live.find_issue(first, last, district_id, pk)
     if issue is None:
         raise Http404("no hot issue in this period holds this request")
     return issue, first, last, district_id
