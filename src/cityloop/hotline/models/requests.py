@@ -124,6 +124,9 @@ class Request(models.Model):
             models.Index(fields=["city", "status", "created_at"]),
             models.Index(fields=["street", "created_at"]),
             models.Index(fields=["category", "created_at"]),
+            # an order's request's place and category by key, from the index alone (the leaders' overdue
+            # orders by district or category: leaders.overdue_orders)
+            models.Index(fields=["id", "district", "category", "city"], name="hotline_req_id_place_idx"),
         ]
         permissions = [("contact_citizen", "May see the caller's name and phone to contact the citizen")]
 
@@ -176,7 +179,12 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["street", "status"]),
             models.Index(fields=["department", "status"]),
-            models.Index(fields=["status", "finish_due"]),
+            # the overdue orders, counted and the most overdue listed from the index alone, in its order
+            # (leaders.overdue_orders); the request id joins the request's index below
+            models.Index(
+                fields=["status", "finish_due", "id", "response_due", "request"],
+                name="hotline_ord_overdue_idx",
+            ),
         ]
 
     @property

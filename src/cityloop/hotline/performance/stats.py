@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -233,5 +234,20 @@ def counts_by_month(
     return _summed(stat_rows(kind, months, category_id=category_id, unit_ids=unit_ids), "month")
 
 
+# A skip scan: one probe of the month index per month, where DISTINCT read every row (70,000 rows of a
+# million requests' counts took 25-60 ms on PostgreSQL, twice per page).
+_MONTHS_SQL = (
+    "WITH RECURSIVE found(month) AS ("
+    " SELECT MIN(month) FROM {table}"
+    " UNION ALL SELECT (SELECT MIN(month) FROM {table} WHERE month > found.month)"
+    " FROM found WHERE found.month IS NOT NULL"
+    ") SELECT month FROM found WHERE month IS NOT NULL"
+)
+
+
 def months_with_data() -> list[date]:
-    return sorted(MonthlyStat.objects.values_list("month", flat=True).distinct())
+    """The months that have counts, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MONTHS_SQL.format(table=connection.ops.quote_name(MonthlyStat._meta.db_table)))
+        found = [row[0] for row in cursor.fetchall()]
+    return [m if isinstance(m, date) else date.fromisoformat(str(m)[:10]) for m in found]
