@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hotline", "0010_request_language_delete_citizenmessage"),
+        ("hotline", "0011_governance_tasks_and_warnings"),
     ]
 
     operations = [
