@@ -93,6 +93,18 @@ class QuickArgon2PasswordHasher(Argon2PasswordHasher):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language: a request through the test client activates the
+    client's language in this thread and Django never deactivates it, so an English page in one test
+    made the next test store English names (its timeline, its messages) where it expected Chinese."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _quick_password_hashing(settings):
     settings.PASSWORD_HASHERS = [f"{__name__}.QuickArgon2PasswordHasher", *settings.PASSWORD_HASHERS]
 
