@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
@@ -15,6 +16,9 @@ from cityloop.hotline.handling.dispatch import dispatch_request
 from cityloop.hotline.intake.actions import Submission, submit_request
 from cityloop.hotline.models import Channel, Event, Request, Status, Urgency
 from cityloop.org import queries as org_queries
+
+# Who opens a case, as the timeline names it (other sources are shown as given).
+_SOURCES = {"brain": gettext_lazy("the city brain")}
 
 
 @transaction.atomic
@@ -67,9 +71,10 @@ def open_case(
     if request.street_id is None and street is not None:
         request.street, request.district = street, street.parent
         request.save(update_fields=["street", "district", "updated_at"])
-    dispatch_request(
-        request, units=[("department", department, "direct")], actor=actor, note=f"opened by {source}"
-    )
+    # the note is the timeline's text, written in the city's language like the case's description
+    with translation.override(settings.LANGUAGE_CODE):
+        note = translation.gettext("Opened by %(source)s") % {"source": _SOURCES.get(source, source)}
+    dispatch_request(request, units=[("department", department, "direct")], actor=actor, note=note)
     return request
 
 
