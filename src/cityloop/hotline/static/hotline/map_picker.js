@@ -74,7 +74,9 @@
 
   function draw(data) {
     var target = box.querySelector("[data-map]");
-    map = L.map(target, { attributionControl: false, zoomSnap: 0.25, preferCanvas: false });
+    map = L.map(target, { attributionControl: false, zoomControl: false, zoomSnap: 0.25, preferCanvas: false });
+    // Leaflet's zoom buttons are named in English; the page gives their names in its language
+    L.control.zoom({ zoomInTitle: box.dataset.zoomIn, zoomOutTitle: box.dataset.zoomOut }).addTo(map);
     var districts = L.geoJSON(data.districts, {
       interactive: false,
       style: { color: "#445", weight: 2, fillColor: "#dde3dd", fillOpacity: 0.5 },
