@@ -13,7 +13,8 @@ TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
-	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-notify chromium wrk clean
+	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-notify chromium wrk \
+	screenshots clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +59,9 @@ test: $(TEST_STAMP) chromium ## install what tests need (Chromium included) and 
 
 test-fast: $(TEST_STAMP) ## the suite without the browser tests
 	CITYLOOP_TESTING=1 $(BIN)/python -m pytest -n 2 -q -m "not browser" $(PYTEST_ARGS)
+
+screenshots: $(TEST_STAMP) chromium ## each role's main page (and the citizen's submit page at 390 px), in Chinese, into docs/screenshots/
+	$(BIN)/python tools/screenshots.py
 
 fuzz: $(TEST_STAMP) ## schemathesis over /api/v1 (every check) and the Open311 fuzz tests, for longer than CI
 	CITYLOOP_TESTING=1 CITYLOOP_FUZZ_EXAMPLES=$${CITYLOOP_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -p no:randomly \
