@@ -206,7 +206,11 @@ def find_tracked(tracking_no: str, code: str) -> Request | None:
 
 def public_timeline(request: Request) -> QuerySet:
     """The lines of the timeline a citizen (or an Open311 client) may see."""
-    return request.events.filter(public=True).order_by("at", "id")
+    return (
+        request.events.filter(public=True)
+        .select_related("order__street", "order__department")
+        .order_by("at", "id")
+    )
 
 
 def pending_extensions(city=None) -> QuerySet:

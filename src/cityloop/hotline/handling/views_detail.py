@@ -86,7 +86,9 @@ def render_detail(
         "staff": staff,
         "dispatcher": dispatcher,
         "orders": orders,
-        "timeline": req.events.select_related("actor").order_by("at", "id")
+        "timeline": req.events.select_related("actor", "order__street", "order__department").order_by(
+            "at", "id"
+        )
         if staff
         else queries.public_timeline(req),
         "masked_name": masked[0],
