@@ -66,6 +66,9 @@ MEASURE = """() => {
     const parent = n.parentElement;
     if (!parent || parent.closest('script, style, noscript, textarea, code, pre, [translate=no]')) continue;
     if (parent.tagName !== 'OPTION' && !parent.checkVisibility()) continue;
+    // a part marked in another language (a message in its recipient's language) is not the page's
+    const part = parent.closest('[lang]');
+    if (part && part !== document.documentElement && part.lang !== document.documentElement.lang) continue;
     const text = n.textContent.replace(/\\s+/g, ' ').trim();
     if (text) texts.push(text);
   }
