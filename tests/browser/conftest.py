@@ -206,6 +206,7 @@ def demo_database(
     """``demo_database(pack, extensions=None)``: this test's database holds the demo city, as if it had
     just run ``demo.load(pack)`` (with only ``extensions`` for the pillars' loaders when given)."""
     from django.db import connection
+    from django.utils import translation
 
     from cityloop.brain import engine
     from cityloop.core import config
@@ -224,7 +225,10 @@ def demo_database(
         if copy is None:
             if extensions is not None:
                 monkeypatch.setattr(demo, "DEMO_EXTENSIONS", list(extensions))
-            demo.load(pack)
+            # in the site's language, as `cityloop demo` loads it: a test before this one may have left
+            # English active in this thread, and the loaders write texts in the active language
+            with translation.override(settings.LANGUAGE_CODE):
+                demo.load(pack)
             files = tmp_path_factory.mktemp(f"demo-{pack}")
             shutil.copytree(config.key_dir(), files / "keys")
             if brain.exists():
