@@ -21,14 +21,22 @@ NOISE = [
 
 
 def file(
-    city, title: str, description: str, *, days_ago: float, phone: str = "", citizen=None, street="D1S1"
+    city,
+    title: str,
+    description: str,
+    *,
+    days_ago: float,
+    phone: str = "",
+    citizen=None,
+    street="D1S1",
+    channel: str = "phone",
 ):
     """A request filed ``days_ago`` days before now, at street ``street`` (category 01.01.01)."""
     street_row = Jurisdiction.objects.get(city=city, code=street)
     return Request.objects.create(
         city=city,
         tracking_no=f"HI{next(_numbers):06d}",
-        channel="phone",
+        channel=channel,
         title=title,
         description=description,
         caller_phone=phone,

@@ -57,6 +57,8 @@ def test_the_issue_counts_distinct_callers_and_supporters_and_proposes_a_unit(ci
     merged = file(city, "丽发新城小区搅拌站", "丽发新城小区搅拌站噪音", days_ago=1, phone="13655556666")
     merged.status = Status.MERGED
     merged.save(update_fields=["status"])
+    for _ in range(3):  # the city brain's cases about devices near by are not people raising it
+        file(city, "丽发新城小区设备失联", "丽发新城小区 水表 DEMO-1 失联", days_ago=1, channel="brain")
     issues = live.run(*_period())
     assert len(issues) == 1
     issue = issues[0]

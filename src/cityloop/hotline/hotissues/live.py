@@ -24,7 +24,7 @@ from cityloop.hotline.hotissues import heat as heat_rules
 from cityloop.hotline.hotissues.engine import Issue, IssueEngine, Message, by_day
 from cityloop.hotline.hotissues.places import extract_places
 from cityloop.hotline.intake.support import phone_key
-from cityloop.hotline.models import Request, Status
+from cityloop.hotline.models import Channel, Request, Status
 
 CACHE_SECONDS = 15 * 60  # longer than the warning job's period, which refreshes the default view
 TOP = 30  # the pages show this many; the rest of the run is not kept
@@ -62,11 +62,16 @@ def caller_of(citizen_id: int | None, phone: str, pk: int) -> str:
 
 
 def requests_in(first: date, last: date, district_id: int | None = None):
-    """The requests filed between ``first`` and ``last`` (whole days, city time), merged ones left out."""
+    """What people raised between ``first`` and ``last`` (whole days, city time): merged requests and the
+    city brain's sensor cases left out (a device going silent is not people calling about a place)."""
     zone = timezone.get_current_timezone()
     start = datetime.combine(first, time.min, tzinfo=zone)
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
-    rows = Request.objects.filter(created_at__gte=start, created_at__lt=end).exclude(status=Status.MERGED)
+    rows = (
+        Request.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(status=Status.MERGED)
+        .exclude(channel=Channel.BRAIN)
+    )
     if district_id:
         rows = rows.filter(district_id=district_id)
     return rows
