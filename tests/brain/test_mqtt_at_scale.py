@@ -276,7 +276,13 @@ def test_cityloop_brain_broker_runs_mosquitto_with_the_repository_configuration(
         assert "cityloop.acl" in (tmp_path / "mosquitto" / "mosquitto.conf").read_text()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(15)
+        # Ctrl-C stops the broker it started (SIGTERM, then SIGKILL after 10 s); read what it says while
+        # it does, so a full pipe can never hold it up, and give a loaded machine time
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
 
 
 def test_cityloop_brain_broker_names_a_bad_account():
