@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -275,14 +276,17 @@ def test_cityloop_brain_broker_runs_mosquitto_with_the_repository_configuration(
         assert got == ["try/cityloop/devices/W1/reading"]
         assert "cityloop.acl" in (tmp_path / "mosquitto" / "mosquitto.conf").read_text()
     finally:
-        proc.send_signal(signal.SIGINT)
-        # Ctrl-C stops the broker it started (SIGTERM, then SIGKILL after 10 s); read what it says while
-        # it does, so a full pipe can never hold it up, and give a loaded machine time
+        # systemctl stop (SIGTERM) stops the broker it started, which runs in a session of its own; read
+        # what the command says meanwhile, so a full pipe can never hold it up
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+    assert proc.returncode == 0
+    with pytest.raises(OSError):  # nothing listens on the broker's port any more
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 def test_cityloop_brain_broker_names_a_bad_account():

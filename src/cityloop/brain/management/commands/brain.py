@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -120,6 +121,15 @@ class Command(BaseCommand):
             "Ctrl-C stops it."
         )
         sys.stdout.flush()
+
+        def _stop(*_):
+            raise KeyboardInterrupt
+
+        # Ctrl-C, and SIGTERM (systemctl stop, kill): stop the broker this command started, which runs in a
+        # session of its own and would otherwise outlive us. SIGINT is set explicitly: a process started
+        # in the background by a shell inherits it ignored.
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
         try:
             if running.process is not None:
                 running.process.wait()
