@@ -11,13 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +22,9 @@ BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CITYLOOP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "cityloop-demo"  # noqa: S105 - the documented demo login (org/demo.py)
 DESK, PHONE = (1366, 768), (390, 844)
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _serve import free_port, wait_until_up  # noqa: E402 - the benchmarks' server helpers
 
 # (file name, demo persona or None for a visitor, page, viewport)
 SHOTS = [
@@ -40,27 +40,6 @@ SHOTS = [
     ("window-clerk", "window_liu", "/", DESK),
     ("approver", "approver_market", "/", DESK),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"the server exited with {server.returncode} before answering")
-        try:
-            with urllib.request.urlopen(f"{url}/login/", timeout=2) as answer:  # noqa: S310 - our own server
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    sys.exit(f"the server did not answer within {timeout:.0f} s")
 
 
 def shoot(url: str, out: Path) -> list[Path]:
@@ -134,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until_up(url, server)
+        wait_until_up(url, server, path="/login/")
         for path in shoot(url, args.out):
             shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
             print(f"{shown}: {path.stat().st_size // 1024} KB")

@@ -20,6 +20,7 @@ from cityloop.brain.archive import archive
 from cityloop.brain.ingest import broker as brokers
 from cityloop.brain.ingest import bus
 from cityloop.core.actors import SYSTEM
+from cityloop.core.net import free_port
 from tests.brain.conftest import database_url, device_rows
 from tests.clock import pinned_command, pinned_env
 
@@ -235,7 +236,7 @@ def test_cityloop_brain_broker_runs_mosquitto_with_the_repository_configuration(
     why = brokers.available()
     if why:
         pytest.skip(why)
-    port = brokers.free_port()
+    port = free_port()
     env = {**os.environ, "CITYLOOP_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
     cmd = pinned_command(
         "cityloop.cli.main",

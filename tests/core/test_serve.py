@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from cityloop.core.net import free_port
 from tests.clock import pinned_command, pinned_env
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(url: str, *, wait_s: float = 90) -> tuple[int, str, bytes]:
@@ -42,7 +36,7 @@ def _get(url: str, *, wait_s: float = 90) -> tuple[int, str, bytes]:
 def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("CITYLOOP_") and k != "DJANGO_SETTINGS_MODULE"
     }

@@ -15,6 +15,7 @@ import pytest
 from django.test import RequestFactory, override_settings
 
 from cityloop.core import config, throttle
+from cityloop.core.net import free_port
 from tests.clock import pinned_command, pinned_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,12 +61,6 @@ def test_trusted_proxies_and_the_cache_are_configured_from_the_environment(monke
         config.caches(tmp_path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _status(url: str, headers: dict) -> int:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as answer:
@@ -98,7 +93,7 @@ def _guesses_until_refused(tmp_path, extra_env: dict) -> list[int]:
         timeout=300,
     )
     assert migrate.returncode == 0, migrate.stderr
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2", "--threads", "2"),
         env=pinned_env(env),

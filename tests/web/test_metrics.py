@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cityloop.core.actors import SYSTEM
+from cityloop.core.net import free_port
 from cityloop.hotline import actions
 from cityloop.hotline.actions import Submission
 from cityloop.hotline.models import Channel
@@ -106,12 +107,6 @@ def test_readyz_checks_database_cache_and_the_configured_brokers(client, db, mon
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_scrape_adds_up_every_gunicorn_worker(tmp_path):
     env = {
         **os.environ,
@@ -134,7 +129,7 @@ def test_a_scrape_adds_up_every_gunicorn_worker(tmp_path):
         timeout=300,
     )
     assert migrate.returncode == 0, migrate.stderr
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2", "--threads", "2"),
         env=pinned_env(env),

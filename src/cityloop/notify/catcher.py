@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from cityloop.core.net import free_port
+
 
 class Keep:
     """aiosmtpd handler: every accepted message goes to ``folder`` (a Maildir) and to ``received``."""
@@ -36,15 +38,7 @@ def start(
     ``smtp_options`` go to aiosmtpd's server (``tls_context``, ``require_starttls``, ``authenticator``…)."""
     keep = Keep(folder)
     controller = Controller(
-        keep, hostname=host, port=port or _free_port(host), ready_timeout=10, **smtp_options
+        keep, hostname=host, port=port or free_port(host), ready_timeout=10, **smtp_options
     )
     controller.start()
     return controller, keep
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cityloop.core.net import free_port
+
 REPLACED = ("listener", "certfile", "keyfile", "cafile", "password_file", "acl_file", "persistence_location")
 WORKER_USER = "cityloop-worker"
 
@@ -57,12 +59,6 @@ def publisher_acl(user: str, prefix: str) -> list[str]:
     """ACL lines for an account that may publish every device's readings and every gateway's batches
     (a simulator or a benchmark's publisher; a city gives each device and gateway its own)."""
     return [f"user {user}", f"topic write {prefix}/devices/#", f"topic write {prefix}/gateways/#"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def render(

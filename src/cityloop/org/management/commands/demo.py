@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from cityloop.core.net import free_port
 from cityloop.org import demo
 
 
@@ -106,7 +106,7 @@ class Command(BaseCommand):
 
     def _notifications(self, options) -> list[subprocess.Popen]:
         """A local mail catcher the demo's e-mail goes to, and a delivery worker for the outbox."""
-        port = _free_port(8025)
+        port = free_port(preferred=8025)
         folder = Path(settings.DATA_DIR) / "mail"
         os.environ["CITYLOOP_SMTP_HOST"], os.environ["CITYLOOP_SMTP_PORT"] = "127.0.0.1", str(port)
         settings.EMAIL_HOST, settings.EMAIL_PORT = (
@@ -121,15 +121,3 @@ class Command(BaseCommand):
             f"{folder}; texts and robots are off in the demo (see /notify/outbox/ as admin_zhang)"
         )
         return [catcher, deliver]
-
-
-def _free_port(preferred: int) -> int:
-    """``preferred`` when nothing listens there, else any free port."""
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise CommandError("no free port for the demo's mail catcher")
