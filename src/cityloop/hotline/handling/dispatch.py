@@ -16,6 +16,7 @@ from cityloop.core import rules as clock
 from cityloop.core.actors import Actor, person
 from cityloop.hotline import notices, queries, rules
 from cityloop.hotline.events import event, lock, set_status
+from cityloop.hotline.intake import learning
 from cityloop.hotline.models import Arbitration, Order, OrderStatus, Request, Status
 from cityloop.org import queries as org_queries
 
@@ -36,6 +37,7 @@ def classify_request(request: Request, category: Category, *, actor: Actor) -> R
     request.save()
     event(request, "classified", actor=actor, category=category.code)
     audit.record(actor, "request.classify", request, before=before, after=category.code)
+    learning.record_decision(request, actor=actor)
     return request
 
 
@@ -127,6 +129,7 @@ def dispatch_request(
         request.category = request.suggested_category  # dispatching on the suggestion accepts it
     if request.category_id is None:
         raise ValidationError({"category": gettext_lazy("classify the request before dispatching it")})
+    learning.record_decision(request, actor=actor)
     now = timezone.now()
     limits = queries.limits_for(request.category, request.urgency)
     cal = queries.calendar_of(request.city)

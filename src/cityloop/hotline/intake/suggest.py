@@ -31,6 +31,24 @@ def model_key() -> bytes:
     return hashlib.sha256(b"cityloop-classifier-model\0" + settings.SECRET_KEY.encode("utf-8")).digest()
 
 
+def model_version(path: str | None = None) -> str:
+    """The version of the model file (the first 12 characters of its signature); "" without one.
+
+    A retrained model promoted in its place has a new signature, so a new version."""
+    from cityloop.hotline.intake import classifier
+
+    try:
+        signature = classifier.signature_path(path or str(settings.HOTLINE["classifier_model"]))
+        return signature.read_text(encoding="ascii").strip()[:12]
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def request_text(title: str, description: str) -> str:
+    """The text the classifier reads for a request (as intake asks it)."""
+    return f"{title}\n{description}"
+
+
 def _model():
     path = settings.HOTLINE["classifier_model"]
     now = time.monotonic()

@@ -1,6 +1,7 @@
 """The hotline's tables, one module per sub-domain; other code imports them from here."""
 
 from cityloop.hotline.models.governance import GovernanceTask, HotIssueWarning
+from cityloop.hotline.models.learning import LabelledExample
 from cityloop.hotline.models.performance import MonthlyStat
 from cityloop.hotline.models.requests import (
     Arbitration,
@@ -41,6 +42,7 @@ __all__ = [
     "GovernanceTask",
     "HotIssueWarning",
     "IdempotencyKey",
+    "LabelledExample",
     "MonthlyStat",
     "Order",
     "OrderStatus",
