@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 
 from cityloop.core.models import AuditRecord
 from cityloop.notify import actions, deliver
+from cityloop.notify.channels import base
 from cityloop.notify.models import Message, Preference, Status
 from cityloop.notify.recipients import To, people
 
@@ -97,6 +98,47 @@ def test_while_the_smtp_server_is_down_messages_wait_and_all_arrive_when_it_is_b
         controller.stop()
         smtp.controller.start = lambda: None  # the fixture stops the old one; it is already stopped
         smtp.controller.stop = lambda: None
+
+
+class _Flaky:
+    """A channel that raises ``error`` for every message (and counts the tries)."""
+
+    name = "email"
+
+    def __init__(self, error, *, one_endpoint):
+        self.error, self.one_endpoint, self.tried = error, one_endpoint, 0
+
+    def send(self, message):
+        self.tried += 1
+        raise self.error
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("error", "one_endpoint", "tried"),
+    [
+        # the channel says nothing answered, and every message goes there: one try, the rest waits
+        (base.Retry("connect failed", unreachable=True), True, 1),
+        # each message has its own endpoint (robots, webhooks): one down endpoint says nothing of the rest
+        (base.Retry("connect failed", unreachable=True), False, 3),
+        # the words of the error don't matter, only what the channel said: a 4xx that says "refused"
+        (base.Retry("451 relay refused, timed out, unreachable"), True, 3),
+    ],
+)
+def test_only_a_channel_that_says_nothing_answered_puts_its_batch_back(
+    monkeypatch, quick_retries, error, one_endpoint, tried
+):
+    flaky = _Flaky(error, one_endpoint=one_endpoint)
+    monkeypatch.setattr(deliver, "channel", lambda name: flaky)
+    made = [_queue(to=[To("email", f"c{i}@example.cn")])[0] for i in range(3)]
+    counts = deliver.deliver_batch()
+    assert flaky.tried == tried and counts["retry"] == 3 and counts["dead"] == 0
+    attempts = sorted(Message.objects.filter(pk__in=[m.pk for m in made]).values_list("attempts", flat=True))
+    assert attempts == ([0, 0, 1] if tried == 1 else [1, 1, 1])
+    waiting = Message.objects.filter(last_error__startswith=deliver.UNREACHABLE).count()
+    assert waiting == (3 if tried == 1 else 0)
 
 
 def test_a_refused_recipient_is_a_dead_letter_at_once_and_an_admin_can_resend_it(smtp, admin_zhang):

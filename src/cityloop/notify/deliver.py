@@ -22,11 +22,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cityloop.notify import texts
-from cityloop.notify.channels import base
+from cityloop.notify.channels import base, channel
 from cityloop.notify.models import Message, Status
 
 log = logging.getLogger("cityloop.notify")
 MARK_EVERY = 20
+# The stored error of a message that waited for its channel to come back (the outbox page shows it;
+# the worker calls these messages back when the channel answers again).
+UNREACHABLE = "channel unreachable: "
 # Channels this process found unreachable. The first message that gets through again calls back the
 # messages put back during the outage: their backoff waited for the channel, and it has answered
 # (without this a 60 s SMTP outage left some messages waiting minutes after the server was back).
@@ -35,22 +38,6 @@ _down: set[str] = set()
 
 def _settings() -> dict:
     return getattr(settings, "NOTIFY", {}) or {}
-
-
-def channel(name: str):
-    """The configured channel called ``name``, or None when it is off."""
-    from cityloop.notify.channels.email import Email, Inbox
-
-    if name == "email":
-        return Email() if _settings().get("email", True) else None
-    if name == "inbox":
-        return Inbox()
-    try:
-        from cityloop.notify import channels
-    except ImportError:
-        return None
-    factory = getattr(channels, "channel", None)
-    return factory(name) if factory else None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -124,11 +111,13 @@ def _fail(m: Message, error: str, *, permanent: bool) -> str:
 
 def _channel_is_back(name: str) -> None:
     _down.discard(name)
-    waiting = Q(last_error__icontains="unreachable") | Q(last_error__icontains="refused")
-    waiting |= Q(last_error__icontains="timed out")  # the texts _unreachable() knows an outage by
     now = timezone.now()
     called = Message.objects.filter(
-        waiting, status=Status.QUEUED, channel=name, due_at__gt=now, lease_until__isnull=True
+        last_error__startswith=UNREACHABLE,
+        status=Status.QUEUED,
+        channel=name,
+        due_at__gt=now,
+        lease_until__isnull=True,
     ).update(due_at=now)
     if called:
         log.info("channel %s answers again; %d messages put back during the outage are due now", name, called)
@@ -167,11 +156,11 @@ def deliver_batch(limit: int = 200, *, lease_s: float = 60.0) -> dict[str, int]:
                     counts[_fail(m, str(exc), permanent=True)] += 1
                     continue
                 except base.Retry as exc:
-                    if name in ("email", "sms") and _unreachable(exc):
+                    if exc.unreachable and ch.one_endpoint:
                         # the channel is down: the rest waits without spending attempts
                         _down.add(name)
-                        counts[_fail(m, str(exc), permanent=False)] += 1
-                        _put_back([x.pk for x in messages[i + 1 :]], str(exc))
+                        counts[_fail(m, f"{UNREACHABLE}{exc}", permanent=False)] += 1
+                        _put_back([x.pk for x in messages[i + 1 :]], f"{UNREACHABLE}{exc}")
                         counts["retry"] += len(messages) - i - 1
                         break
                     counts[_fail(m, str(exc), permanent=False)] += 1
@@ -192,11 +181,6 @@ def deliver_batch(limit: int = 200, *, lease_s: float = 60.0) -> dict[str, int]:
             counts["sent"] += len(sent)
             ch.close()
     return counts
-
-
-def _unreachable(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "unreachable" in text or "refused" in text or "timed out" in text
 
 
 def deliver_due(*, limit: int = 200, budget_s: float = 50.0) -> dict[str, int]:

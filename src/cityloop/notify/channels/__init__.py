@@ -9,8 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings as django_settings
+
 from cityloop.notify.channels import config  # noqa: F401 - registers the settings' system check
 from cityloop.notify.channels.base import Channel
+
+
+def _email() -> Channel | None:
+    from cityloop.notify.channels.email import Email
+
+    return Email() if (getattr(django_settings, "NOTIFY", None) or {}).get("email", True) else None
+
+
+def _inbox() -> Channel | None:
+    from cityloop.notify.channels.inbox import Inbox
+
+    return Inbox()
 
 
 def _sms() -> Channel | None:
@@ -53,6 +67,8 @@ def _webhook() -> Channel | None:
 
 # channel name → a function building it (None when it is off)
 FACTORIES: dict[str, Callable[[], Channel | None]] = {
+    "inbox": _inbox,
+    "email": _email,
     "sms": _sms,
     "wecom": _robots("wecom"),
     "dingtalk": _robots("dingtalk"),

@@ -52,10 +52,10 @@ def request(
             text = b""
         return exc.code, text
     except TimeoutError as exc:
-        raise Retry(f"{what} timed out after {timeout:g} s") from exc
+        raise Retry(f"{what} timed out after {timeout:g} s", unreachable=True) from exc
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
-            raise Retry(f"{what} timed out after {timeout:g} s") from exc
-        raise Retry(f"{what} unreachable: {exc.reason}") from exc
+            raise Retry(f"{what} timed out after {timeout:g} s", unreachable=True) from exc
+        raise Retry(f"{what} unreachable: {exc.reason}", unreachable=True) from exc
     except (OSError, http.client.HTTPException) as exc:
-        raise Retry(f"{what} unreachable: {type(exc).__name__}: {exc}") from exc
+        raise Retry(f"{what} unreachable: {type(exc).__name__}: {exc}", unreachable=True) from exc

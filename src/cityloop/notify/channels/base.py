@@ -5,6 +5,9 @@ robot's webhook, a subscriber's webhook) and returns only when the far side has 
 raises :class:`Retry` for what may pass (a refused connection, a timeout, HTTP 5xx or 429) and
 :class:`Refused` for what never will (a malformed address, a template the provider does not know,
 HTTP 4xx): the worker retries the first with backoff and sends the second straight to the dead letters.
+A :class:`Retry` raised because nothing answered at all says so (``unreachable=True``); when the channel
+has one endpoint for every message (``one_endpoint``: the SMTP server, the SMS gateway) the worker
+then puts the rest of the batch back without spending their attempts, instead of trying each.
 Every message carries ``uid``, the idempotency id a receiver dedupes on (a crash between "sent" and
 "marked sent" sends it again).
 """
@@ -30,7 +33,14 @@ class Outgoing:
 
 
 class Retry(Exception):
-    """The far side could not take it now; try again later."""
+    """The far side could not take it now; try again later.
+
+    ``unreachable``: nothing answered (refused connection, timeout, a TLS or login failure before the
+    message): the fault is the channel's, not the message's."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class Refused(Exception):
@@ -39,6 +49,8 @@ class Refused(Exception):
 
 class Channel(Protocol):
     name: str
+    # every message goes to the same server, so one unreachable message means all are (see Retry)
+    one_endpoint: bool
 
     def send(self, message: Outgoing) -> None: ...
 

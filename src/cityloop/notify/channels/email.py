@@ -16,6 +16,7 @@ from cityloop.notify.channels.base import Outgoing, Refused, Retry
 
 class Email:
     name = "email"
+    one_endpoint = True
 
     def __init__(self) -> None:
         self._connection = None
@@ -27,7 +28,9 @@ class Email:
                 self._connection.open()
             except (OSError, smtplib.SMTPException) as exc:
                 self._connection = None
-                raise Retry(f"SMTP server unreachable, or it refused our TLS or login: {exc}") from exc
+                raise Retry(
+                    f"SMTP server unreachable, or it refused our TLS or login: {exc}", unreachable=True
+                ) from exc
         return self._connection
 
     def send(self, message: Outgoing) -> None:
@@ -53,9 +56,12 @@ class Email:
                 raise Refused(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
             self.close()
             raise Retry(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+        except smtplib.SMTPException as exc:  # the session broke (SMTPServerDisconnected…)
             self.close()
             raise Retry(f"SMTP: {exc}") from exc
+        except OSError as exc:  # the connection itself (reset, timeout): the server is gone
+            self.close()
+            raise Retry(f"SMTP: {exc}", unreachable=True) from exc
 
     def close(self) -> None:
         if self._connection is not None:
@@ -64,15 +70,3 @@ class Email:
             except (OSError, smtplib.SMTPException):
                 pass
             self._connection = None
-
-
-class Inbox:
-    """The in-app inbox: the row itself is the message; delivering it only marks it sent."""
-
-    name = "inbox"
-
-    def send(self, message: Outgoing) -> None:
-        return None
-
-    def close(self) -> None:
-        return None

@@ -59,6 +59,8 @@ def _text(message: Outgoing, limit: int) -> str:
 class Robots:
     """The configured robots of one kind; ``send`` posts to the one the message's address names."""
 
+    one_endpoint = False  # each robot has its own webhook URL
+
     def __init__(self, kind: str, robots: dict[str, dict[str, Any]], *, timeout_s: float = 10.0) -> None:
         if kind not in ("wecom", "dingtalk"):
             raise ValueError(f"unknown robot kind {kind!r}")

@@ -78,6 +78,7 @@ def template_param(params: dict[str, Any], names: list[str] | None) -> str:
 
 class AliyunSms:
     name = "sms"
+    one_endpoint = True  # the provider's gateway
 
     def __init__(
         self,

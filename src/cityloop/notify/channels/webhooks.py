@@ -62,6 +62,7 @@ def payload(message: Outgoing) -> bytes:
 
 class Webhooks:
     name = "webhook"
+    one_endpoint = False  # each subscriber's own URL
 
     def __init__(self, *, timeout_s: float = 10.0) -> None:
         self.timeout_s = timeout_s
