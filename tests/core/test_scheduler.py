@@ -168,8 +168,23 @@ def test_soon_coalesces_a_burst_into_one_pending_run(jobs, queue, settings):
     assert ran == [1]
     # the flag is gone with the run: the next call brings the next run
     assert schedule.soon("deliver") is True
+    # a soon run follows the traffic: only its failures go into the run history
+    assert not JobRun.objects.filter(name="deliver").exists()
+
+
+@pytest.mark.django_db
+def test_a_failing_soon_run_is_in_the_history(jobs, queue, settings):
+    settings.SCHEDULE_SOON = True
+
+    def broken() -> str:
+        raise RuntimeError("the SMTP server said no")
+
+    schedule.register("deliver", broken)
+    assert schedule.soon("deliver") is True
+    queue.execute(queue.dequeue())
     run = JobRun.objects.get(name="deliver")
-    assert (run.ok, run.said) == (True, "delivered")
+    assert (run.ok, run.said) == (False, "RuntimeError: the SMTP server said no")
+    assert run.finished_at is not None
 
 
 def test_a_soon_flag_left_by_a_lost_run_does_not_block_forever(jobs, queue, settings, monkeypatch):

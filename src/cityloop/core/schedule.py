@@ -123,24 +123,34 @@ def register(
 
 
 # ---------------------------------------------------------------------------------------- running
-def run_job(job: Job, slot: datetime | None) -> tuple[str, bool] | None:
+def run_job(job: Job, slot: datetime | None, *, only_failures: bool = False) -> tuple[str, bool] | None:
     """Claim ``slot`` (None: this very moment, a run nobody else can have) and run; returns what the job
-    said and whether it succeeded, or None when another scheduler already has the slot."""
+    said and whether it succeeded, or None when another scheduler already has the slot.
+
+    ``only_failures`` (with no slot): keep a run in the history only when it fails. The runs that
+    :func:`soon` asks for follow the traffic (one per burst of queued messages), so recording each
+    would make the history grow with the city's activity and bury the scheduled runs."""
     from cityloop.core.models import JobRun
 
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            run = JobRun.objects.create(name=job.name, slot=slot or now, started_at=now)
-    except IntegrityError:
-        log.info("scheduled job %s: slot %s is taken, skipped", job.name, slot)
-        return None
+    run = None
+    if not (only_failures and slot is None):
+        try:
+            with transaction.atomic():
+                run = JobRun.objects.create(name=job.name, slot=slot or now, started_at=now)
+        except IntegrityError:
+            log.info("scheduled job %s: slot %s is taken, skipped", job.name, slot)
+            return None
     try:
         said, ok = job.run(), True
     except Exception as exc:  # noqa: BLE001 - one broken job must not stop the others
         log.exception("scheduled job %s failed", job.name)
         said, ok = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0], False
-    JobRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), ok=ok, said=str(said)[:1000])
+    finished = {"finished_at": timezone.now(), "ok": ok, "said": str(said)[:1000]}
+    if run is not None:
+        JobRun.objects.filter(pk=run.pk).update(**finished)
+    elif not ok:
+        JobRun.objects.create(name=job.name, slot=now, started_at=now, **finished)
     return said, ok
 
 
@@ -207,7 +217,7 @@ def _run_soon(name: str) -> None:
         return
     close_old_connections()
     try:
-        run_job(job, None)
+        run_job(job, None, only_failures=True)
     finally:
         close_old_connections()
 
