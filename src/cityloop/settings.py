@@ -242,6 +242,11 @@ HOTLINE = {
     # Group commit for API intake (hotline/intake/queue.py); tests write in their own transaction.
     "group_commit": config.env_bool("CITYLOOP_GROUP_COMMIT", not TESTING),
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),
+    # What the model in use was trained on (`cityloop hotline train --csv … --text-cols … --label-col …`):
+    # retraining (weekly, `cityloop hotline retrain`) learns from it plus the dispatchers' decisions.
+    "classifier_base_csv": config.env("CITYLOOP_CLASSIFIER_BASE_CSV", ""),
+    "classifier_base_text_cols": config.env("CITYLOOP_CLASSIFIER_BASE_TEXT_COLS", ""),
+    "classifier_base_label_col": config.env("CITYLOOP_CLASSIFIER_BASE_LABEL_COL", ""),
     # How long the one-time rating code sent to the citizen after a reply stays valid.
     "rating_link_days": config.env_number("CITYLOOP_RATING_LINK_DAYS", 14, low=1, high=365, integer=True),
     # Web-form submits without a login, per client address and hour (counted in the shared cache).

@@ -19,6 +19,7 @@ COMMANDS = [
     ("backup DEST | restore SRC", "one consistent backup archive, and its restore onto an empty database"),
     ("hotline import --csv CSV", "bulk-import call-centre records (good rows kept, bad rows listed)"),
     ("hotline train|predict|evaluate", "the request classifier"),
+    ("hotline retrain", "retrain it with the dispatchers' decisions; promoted only if it does better"),
     ("hotline replay PATH", "load real LA/NYC 311 history and recount the rates"),
     ("hotline stats|close-times", "recount the monthly rates; rank agencies by time to close"),
     ("hotline hot-issues --csv CSV --out DIR", "hot issues: messages grouped by place, ranked by heat"),

@@ -50,6 +50,17 @@ class HotlineConfig(AppConfig):
         schedule.register("hotline.hot_issue_warnings", _hot_issue_warnings, every=timedelta(minutes=10))
         # the month just ended, counted once it is over: the rates, rankings and monthly report read it
         schedule.register("hotline.monthly_stats", _monthly_stats, cron="0 1 1 * *")
+        # the classifier learns from the week's dispatcher decisions (promoted only if it does better)
+        schedule.register("hotline.retrain_classifier", _retrain_classifier, cron=RETRAIN_CRON)
+
+
+RETRAIN_CRON = "0 3 * * 1"  # Mondays 03:00 city time
+
+
+def _retrain_classifier() -> str:
+    from cityloop.hotline.intake import retrain
+
+    return retrain.scheduled()
 
 
 def _hot_issue_warnings() -> str:

@@ -1,7 +1,7 @@
 """The hotline's tables, one module per sub-domain; other code imports them from here."""
 
 from cityloop.hotline.models.governance import GovernanceTask, HotIssueWarning
-from cityloop.hotline.models.learning import LabelledExample
+from cityloop.hotline.models.learning import ClassifierRun, LabelledExample
 from cityloop.hotline.models.performance import MonthlyStat
 from cityloop.hotline.models.requests import (
     Arbitration,
@@ -35,6 +35,7 @@ __all__ = [
     "Assessment",
     "Attachment",
     "Channel",
+    "ClassifierRun",
     "DailyCounter",
     "Event",
     "Extension",

@@ -300,6 +300,16 @@ SUBCOMMANDS["import"] = Subcommand(
 )
 
 
+# The classifier that learns from the dispatchers' decisions (issue 16).
+from cityloop.hotline.management.commands import _retrain  # noqa: E402
+
+SUBCOMMANDS["retrain"] = Subcommand(
+    "retrain the classifier with the dispatchers' decisions; promote it only if it does better",
+    _retrain.args_retrain,
+    _retrain.do_retrain,
+)
+
+
 class Command(BaseCommand):
     help = "Hotline tools: " + "; ".join(f"{name}: {s.help}" for name, s in SUBCOMMANDS.items())
     requires_system_checks: list[str] = []  # offline tools: no database, no checks
