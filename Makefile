@@ -13,7 +13,7 @@ TEST_STAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
-	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-notify chromium wrk \
+	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-reply-quality bench-notify chromium wrk \
 	screenshots clean
 
 help: ## list every target
@@ -80,7 +80,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-notify ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-reply-quality bench-notify ## every benchmark (slow)
 
 bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -102,6 +102,9 @@ bench-leaks: $(BENCH_STAMP) ## leak detection on BattLeDIM leak flows: precision
 
 bench-hot-issues: $(BENCH_STAMP) ## hot issues on the 4,326 real TipDM messages: time, top 10, early-warning replay
 	$(BIN)/python bench/bench_hot_issues.py --data $(DATA)
+
+bench-reply-quality: $(BENCH_STAMP) ## reply quality on the 2,816 real message–reply pairs: share flagged, agreement with 200 hand labels
+	$(BIN)/python bench/bench_reply_quality.py --data $(DATA)
 
 wrk:
 	@if ! command -v wrk >/dev/null 2>&1; then \

@@ -23,6 +23,7 @@ COMMANDS = [
     ("hotline replay PATH", "load real LA/NYC 311 history and recount the rates"),
     ("hotline stats|close-times", "recount the monthly rates; rank agencies by time to close"),
     ("hotline hot-issues --csv CSV --out DIR", "hot issues: messages grouped by place, ranked by heat"),
+    ("hotline reply-quality --csv CSV --out FILE", "score replies (答复意见质量); --labels: agreement"),
     ("services lint|reductions|snapshot|snapshots", "the catalogue linter, reductions between snapshots"),
     ("services tick|stats|verify", "the approval clock, department timeliness, verify an e-certificate"),
     ("seal verify|rotate|export-keys|status-list|revoke", "e-certificates under one seal"),

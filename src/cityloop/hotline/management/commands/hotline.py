@@ -1,4 +1,4 @@
-"""``cityloop hotline ACTION``: the request classifier (train, predict, evaluate), hot issues, replay.
+"""``cityloop hotline ACTION``: the classifier (train, predict, evaluate), hot issues, reply quality, replay.
 
 Needs no database. To add an action, write an ``_args_x(parser)`` and a ``_do_x(cmd, options)``
 function and add them to ``SUBCOMMANDS``.
@@ -222,6 +222,76 @@ def _do_hot_issues(cmd: BaseCommand, options: dict[str, Any]) -> None:
     cmd.stdout.write(f"wrote {issues_path} and {messages_path}")
 
 
+# -- reply-quality --------------------------------------------------------------------------------
+
+
+def _args_reply_quality(parser) -> None:
+    parser.add_argument(
+        "--csv",
+        required=True,
+        type=Path,
+        help="UTF-8 CSV of message–reply pairs (留言编号, 留言主题, 留言时间, 留言详情, 答复意见, 答复时间)",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="where to write one row of scores per pair")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="hand labels (留言编号, relevant, what, who, when, explained; docs/reply_quality.md): "
+        "report the agreement",
+    )
+
+
+def _do_reply_quality(cmd: BaseCommand, options: dict[str, Any]) -> None:
+    import time
+
+    from cityloop.hotline.handling import reply_quality_eval as ev
+
+    started = time.perf_counter()
+    try:
+        rows = ev.read_pairs(options["csv"])
+        labels = ev.read_labels(options["labels"]) if options.get("labels") else None
+    except ev.PairsError as exc:
+        raise CommandError(str(exc)) from exc
+    if not rows:
+        raise CommandError(f"--csv: {options['csv']} has no rows")
+    scored = ev.score_pairs(rows)
+    try:
+        ev.write_scores(scored, options["out"])
+    except OSError as exc:
+        raise CommandError(f"--out: {exc}") from exc
+    n = len(scored)
+    flagged = sum(s.quality.flagged for s in scored)
+    late = sum(
+        (s.quality.scores["timeliness"] is not None and s.quality.scores["timeliness"] < 1) for s in scored
+    )
+    cmd.stdout.write(
+        f"scored {n} reply(ies) in {time.perf_counter() - started:.1f} s; wrote {options['out']}"
+    )
+    cmd.stdout.write(
+        f"flagged {flagged} ({flagged / n:.1%}): off the subject, incomplete, or without rule or reason"
+    )
+    for dim in ("relevance", "completeness", "explanation", "timeliness"):
+        values = [v for s in scored if (v := s.quality.scores[dim]) is not None]
+        mean = sum(values) / len(values) if values else 0.0
+        cmd.stdout.write(f"  {dim:<12} mean {mean:.2f} over {len(values)}")
+    cmd.stdout.write(f"late (after {ev.LIMIT_DAYS:g} days, not flagged for it): {late} ({late / n:.1%})")
+    result = f"RESULT reply_quality n={n} flagged_share={flagged / n:.4f}"
+    if labels is not None:
+        agreed = ev.agreement(scored, labels)
+        if agreed.missing:
+            cmd.stderr.write(
+                f"{len(agreed.missing)} labelled id(s) not in --csv: {', '.join(agreed.missing[:10])}"
+            )
+        cmd.stdout.write(f"agreement with {agreed.n} hand label(s):")
+        cmd.stdout.write(f"  {'mark':<10} {'accuracy':>8} {'kappa':>6} {'labelled':>8} {'scored':>6}")
+        for name, accuracy, k, labelled, predicted in agreed.rows:
+            kappa_text = "—" if k is None else f"{k:.3f}"
+            cmd.stdout.write(f"  {name:<10} {accuracy:>8.3f} {kappa_text:>6} {labelled:>8} {predicted:>6}")
+        flag_row = agreed.rows[-1]
+        result += f" labelled={agreed.n} flag_accuracy={flag_row[1]:.3f} flag_kappa={flag_row[2] or 0:.3f}"
+    cmd.stdout.write(result)
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 
@@ -242,6 +312,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "evaluate": Subcommand("cross-validate the classifier on a labelled CSV", _args_evaluate, _do_evaluate),
     "hot-issues": Subcommand(
         "group messages into hot issues (热点问题) and write the two tables", _args_hot_issues, _do_hot_issues
+    ),
+    "reply-quality": Subcommand(
+        "score units' replies (答复意见质量) in a CSV; with --labels, the agreement with hand labels",
+        _args_reply_quality,
+        _do_reply_quality,
     ),
 }
 
