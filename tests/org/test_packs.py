@@ -118,6 +118,7 @@ def test_importing_a_city_is_audited_with_its_counts(city):
             "responsibilities": 3,
             "place_names": 4,
             "device_case_rules": 2,
+            "populations": 3,
         },
         "pack": "tc",
     }
@@ -157,6 +158,23 @@ def test_reimporting_a_corrected_pack_updates_rows_in_place(city, broken_pack, s
     assert Jurisdiction.objects.count() == 9
     street_chen.refresh_from_db()
     assert street_chen.street == street
+
+
+@pytest.mark.django_db
+def test_a_pack_gives_streets_their_population_and_says_where_it_comes_from(city, broken_pack):
+    streets = dict(Jurisdiction.objects.filter(city=city, level="street").values_list("code", "population"))
+    assert streets == {"D1S1": 50000, "D1S2": 20000, "D2S1": 100000, "D2S2": None}
+    pack = CityPack.objects.get(city=city)
+    assert pack.population_illustrative and pack.population_note.startswith("Test figures")
+
+    # a corrected pack that drops a street's figure leaves no stale population behind
+    import_pack(
+        load_pack(broken_pack("population.csv", edit=lambda t: t.replace("D1S2,20000\n", ""))), actor=SYSTEM
+    )
+    assert Jurisdiction.objects.get(city=city, code="D1S2").population is None
+    # and a pack without population.csv is still a pack: every street is then "no population"
+    import_pack(load_pack(broken_pack("population.csv", delete=True)), actor=SYSTEM)
+    assert not Jurisdiction.objects.filter(city=city, population__isnull=False).exists()
 
 
 @pytest.mark.django_db
@@ -280,6 +298,54 @@ BROKEN = {
         "category",
         "unknown category '99.99'",
     ),
+    "a population that is not a number": (
+        "population.csv",
+        lambda t: t.replace("D1S2,20000", "D1S2,about 20k"),
+        "population",
+        "line 3",
+        "population",
+        "must be a whole number of residents above 0, not 'about 20k'",
+    ),
+    "a population of nobody": (
+        "population.csv",
+        lambda t: t.replace("D1S2,20000", "D1S2,0"),
+        "population",
+        "line 3",
+        "population",
+        "above 0, not '0'",
+    ),
+    "a population for an unknown place": (
+        "population.csv",
+        lambda t: t + "D9S9,1000\n",
+        "population",
+        "line 5",
+        "jurisdiction",
+        "unknown jurisdiction 'D9S9'",
+    ),
+    "a population for a district": (
+        "population.csv",
+        lambda t: t + "D1,70000\n",
+        "population",
+        "line 5",
+        "jurisdiction",
+        "population is given per street (街乡); 'D1' is a district",
+    ),
+    "a second population for one street": (
+        "population.csv",
+        lambda t: t + "D1S1,1000\n",
+        "population",
+        "line 5",
+        "jurisdiction",
+        "a second population for 'D1S1'",
+    ),
+    "population figures without saying where they come from": (
+        "pack.yaml",
+        lambda t: t.replace("population_note: 'Test figures", "population_nose: 'Test figures"),
+        "pack.yaml",
+        "-",
+        "population_note",
+        "is required with population.csv",
+    ),
     "a device case rule naming an unknown department": (
         "device_cases.csv",
         lambda t: t.replace("02.01.01,WATER", "02.01.01,SEWER"),
@@ -388,6 +454,11 @@ def test_the_beijing_pack_has_16_districts_and_349_streets_with_synthetic_shapes
     assert (levels.count("city"), levels.count("district"), levels.count("street")) == (1, 16, 349)
     assert {a.code: a.name for a in pack.areas}["110105016"] == "双井街道"
     assert pack.meta["synthetic_shapes"] is True
+    # every street has a population, and the pack says plainly that the figures are made up
+    streets = {a.code for a in pack.areas if a.level == "street"}
+    assert set(pack.population) == streets and all(15_000 <= n <= 180_000 for n in pack.population.values())
+    assert pack.meta["population_illustrative"] is True
+    assert pack.meta["population_note"].startswith("ILLUSTRATIVE, NOT REAL")
 
 
 # --- reading the city back -------------------------------------------------------------------------------

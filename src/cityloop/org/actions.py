@@ -98,9 +98,10 @@ def import_pack(pack: packs.Pack, *, actor: Actor) -> Jurisdiction:
     for area in sorted(pack.areas, key=lambda a: _LEVEL_RANK[a.level]):
         if area.level == "city":
             continue
-        obj, _ = Jurisdiction.objects.update_or_create(
-            city=city, code=area.code, defaults=_area_fields(area, parent=by_code[area.parent])
-        )
+        fields = _area_fields(area, parent=by_code[area.parent])
+        # a street the corrected pack no longer gives a population loses it: no stale figure stays
+        fields["population"] = pack.population.get(area.code)
+        obj, _ = Jurisdiction.objects.update_or_create(city=city, code=area.code, defaults=fields)
         by_code[area.code] = obj
         counts["jurisdictions"] += 1
     CityPack.objects.update_or_create(
@@ -114,6 +115,8 @@ def import_pack(pack: packs.Pack, *, actor: Actor) -> Jurisdiction:
             "synthetic_shapes": bool(pack.meta.get("synthetic_shapes")),
             "notes": pack.meta.get("notes", ""),
             "sources": list(pack.meta.get("sources") or []),
+            "population_note": str(pack.meta.get("population_note") or ""),
+            "population_illustrative": bool(pack.meta.get("population_illustrative")),
         },
     )
     departments = {}
@@ -175,6 +178,7 @@ def import_pack(pack: packs.Pack, *, actor: Actor) -> Jurisdiction:
         responsibilities=len(pack.responsibilities),
         place_names=len(pack.gazetteer),
         device_case_rules=len(pack.device_cases),
+        populations=len(pack.population),
     )
     audit.record(actor, "city.import", city, after=counts, pack=pack.code)
     from cityloop.org import queries

@@ -50,6 +50,8 @@ class Jurisdiction(Named):
     min_lat = models.FloatField(null=True, blank=True)
     max_lon = models.FloatField(null=True, blank=True)
     max_lat = models.FloatField(null=True, blank=True)
+    # residents (streets, from the pack's population.csv); null = not known, never guessed
+    population = models.PositiveIntegerField(_("population"), null=True, blank=True)
 
     class Meta:
         db_table = "org_jurisdiction"
@@ -70,6 +72,9 @@ class CityPack(models.Model):
     synthetic_shapes = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
     sources = models.JSONField(default=list)
+    # where the streets' population comes from; illustrative = made up (a demo), said beside every figure
+    population_note = models.TextField(blank=True)
+    population_illustrative = models.BooleanField(default=False)
     imported_at = models.DateTimeField(auto_now=True)
 
     class Meta:

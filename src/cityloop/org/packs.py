@@ -63,6 +63,8 @@ class Pack:
     responsibilities: list[dict[str, str]]
     gazetteer: list[dict[str, str]] = field(default_factory=list)
     device_cases: list[dict[str, str]] = field(default_factory=list)
+    # residents per street (街乡) code, from the optional population.csv (the 治理类街乡 list divides by it)
+    population: dict[str, int] = field(default_factory=dict)
 
     @property
     def code(self) -> str:
@@ -159,6 +161,10 @@ def _check_meta(folder: Path, errors: list[PackError]) -> dict[str, Any]:
     meta.setdefault("synthetic_shapes", False)
     meta.setdefault("notes", "")
     meta.setdefault("sources", [])
+    meta.setdefault("population_illustrative", False)
+    meta.setdefault("population_note", "")
+    if not isinstance(meta["population_illustrative"], bool):
+        errors.append(PackError("pack.yaml", "-", "population_illustrative", "must be true or false"))
     return meta
 
 
@@ -395,6 +401,55 @@ def _check_device_cases(rows, categories, department_codes, errors) -> list[dict
     return rows
 
 
+def _check_population(rows, areas: list[Area], meta: dict[str, Any], errors) -> dict[str, int]:
+    """``population.csv``: ``jurisdiction,population`` — residents of each street, a whole number above 0.
+
+    Optional, and a street may be left out: it is then listed as "no population", never ranked by a
+    guess. Where the figures come from (source and year, or that they are made up) is ``pack.yaml``'s
+    ``population_note``, which every page showing a per-10,000 figure repeats.
+    """
+    levels = {a.code: a.level for a in areas}
+    found: dict[str, int] = {}
+    for row in rows:
+        where = row["_file"], row["_where"]
+        code, value = row.get("jurisdiction", ""), row.get("population", "")
+        if code not in levels:
+            errors.append(PackError(*where, "jurisdiction", f"unknown jurisdiction {code!r}"))
+            continue
+        if levels[code] != "street":
+            errors.append(
+                PackError(
+                    *where,
+                    "jurisdiction",
+                    f"population is given per street (街乡); {code!r} is a {levels[code]}",
+                )
+            )
+            continue
+        if code in found:
+            errors.append(PackError(*where, "jurisdiction", f"a second population for {code!r}"))
+            continue
+        try:
+            number = int(value.replace(",", "").replace("_", ""))
+        except ValueError:
+            number = 0
+        if number <= 0:
+            errors.append(
+                PackError(*where, "population", f"must be a whole number of residents above 0, not {value!r}")
+            )
+            continue
+        found[code] = number
+    if found and meta and not str(meta.get("population_note") or "").strip():
+        errors.append(
+            PackError(
+                "pack.yaml",
+                "-",
+                "population_note",
+                "is required with population.csv: say where the figures come from (source, year)",
+            )
+        )
+    return found
+
+
 def load_pack(path_or_name: str | Path) -> Pack:
     folder = resolve(path_or_name)
     errors: list[PackError] = []
@@ -429,6 +484,11 @@ def load_pack(path_or_name: str | Path) -> Pack:
             )
         if not row.get("name"):
             errors.append(PackError(row["_file"], row["_where"], "name", "is required"))
+    population = _check_population(
+        _read_table(folder, "population", errors, required=False), areas, meta, errors
+    )
     if errors:
         raise PackInvalid(errors)
-    return Pack(folder, meta, areas, departments, categories, responsibilities, gazetteer, device_cases)
+    return Pack(
+        folder, meta, areas, departments, categories, responsibilities, gazetteer, device_cases, population
+    )
