@@ -235,6 +235,10 @@ HOTLINE = {
     "rank_min_received": config.env_number(
         "CITYLOOP_RANK_MIN_RECEIVED", 5, low=1, high=100_000, integer=True
     ),
+    # How many streets the month's list of 治理类街乡 holds (performance/focus.py, docs/metrics.md).
+    "governance_streets_top": config.env_number(
+        "CITYLOOP_GOVERNANCE_STREETS_TOP", 10, low=1, high=10_000, integer=True
+    ),
     "whistle_report_minutes": {"urgent": 30, "normal": 24 * 60},
     "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
     "score_weights": config.score_weights(rates.DEFAULT_WEIGHTS, rates.check_weights),

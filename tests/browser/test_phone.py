@@ -11,7 +11,13 @@ PAGES = {
     None: ["/", "/hotline/submit/", "/hotline/track/", "/login/", "/seal/verify/"],
     "citizen_wang": ["/", "/hotline/mine/", "/services/"],
     "street_chen": ["/", "/hotline/inbox/", "/whistles/", "/whistles/assess/", "/leaders/rankings/"],
-    "dispatcher_li": ["/hotline/dispatch/", "/hotline/intake/", "/hotline/follow-ups/", "/leaders/"],
+    "dispatcher_li": [
+        "/hotline/dispatch/",
+        "/hotline/intake/",
+        "/hotline/follow-ups/",
+        "/leaders/",
+        "/leaders/governance-streets/",
+    ],
     # the header carries the language switch, the notifications badge, the role and "log out": with a
     # long English role it must wrap, not push the page sideways
     "dept_water_zhao": ["/", "/notify/", "/whistles/summonses/"],

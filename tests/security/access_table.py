@@ -275,6 +275,13 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "hotline:submitted": {"*": OWN},
     "hotline:track": {"*": OWN},
     "leaders:dashboard": {"dispatcher": OWN, "leader": OWN, "admin": OWN, "auditor": OWN, "superuser": OWN},
+    "leaders:governance-streets": {
+        "dispatcher": OWN,
+        "leader": OWN,
+        "admin": OWN,
+        "auditor": OWN,
+        "superuser": OWN,
+    },
     "leaders:governance-tasks": {
         "dispatcher": OWN,
         "leader": OWN,

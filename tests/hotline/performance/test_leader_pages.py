@@ -187,7 +187,7 @@ def test_the_monthly_report_downloads_as_a_workbook_with_the_sentence(two_months
     book = load_workbook(io.BytesIO(answer.content))
     lines = [row[0] for row in book.worksheets[0].iter_rows(values_only=True)]
     assert "resolution rate rose from 40.00% to 54.00%" in lines
-    assert len(book.worksheets) == 4  # summary + districts, streets, departments
+    assert len(book.worksheets) == 5  # summary + districts, streets, departments + 治理类街乡
 
 
 def test_a_ranking_downloads_as_a_workbook_keeping_its_filters(city, history, leader_sun):

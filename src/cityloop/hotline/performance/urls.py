@@ -10,6 +10,8 @@ urlpatterns = [
     path("rankings/<str:kind>/", views_leaders.ranking, name="ranking"),
     path("units/<str:kind>/<int:pk>/", views_leaders.unit_trend, name="trend"),
     path("report/", views_leaders.monthly_report, name="report"),
+    # 治理类街乡: the month's streets with the most requests per 10,000 residents
+    path("governance-streets/", views_leaders.governance_streets, name="governance-streets"),
     # 未诉先办: hot issues of the city's intake and the governance tasks (每月一题) made of them
     path("hot-issues/", views_hot.hot_issues, name="hot-issues"),
     path("hot-issues/tasks/", views_hot.governance_tasks, name="governance-tasks"),

@@ -18,7 +18,7 @@ from cityloop.core import permissions
 from cityloop.core.doors import charts
 from cityloop.core.permissions import Role
 from cityloop.hotline.apps import RANKINGS_DENIED
-from cityloop.hotline.performance import leaders, rates, stats
+from cityloop.hotline.performance import focus, leaders, rates, stats
 from cityloop.hotline.templatetags.rate_format import pct, pp
 from cityloop.org.queries import default_city
 
@@ -208,11 +208,13 @@ def monthly_report(request):
         for name in ("response", "resolution", "satisfaction")
     ]
     tables = {kind: leaders.ranking(kind, month, city) for kind in ("district", "street", "department")}
+    streets = focus.focus_list(city, month)
     if request.GET.get("format") == "xlsx":
         return _xlsx(
             {str(LEVEL_LABELS[k]): v for k, v in tables.items()},
             f"cityloop-report-{month:%Y-%m}.xlsx",
             summary=sentences,
+            focus_list=streets,
         )
     movers = {kind: leaders.movers(rows) for kind, rows in tables.items()}
     tables = [(kind, rows, rank_rows_html(rows[:20], kind)) for kind, rows in tables.items()]
@@ -231,6 +233,30 @@ def monthly_report(request):
             "levels": LEVEL_LABELS,
             "city": city,
             "months": stats.months_with_data(),
+            "focus": streets,
+        },
+    )
+
+
+@permissions.page("leaders:governance-streets")
+def governance_streets(request):
+    """治理类街乡: the month's streets with the most requests per 10,000 residents (performance/focus.py)."""
+    city = _city_or_404()
+    month = _month(request.GET.get("month"), leaders.latest_month())
+    districts = leaders.districts(city)
+    district_id = _int(request.GET.get("district"))
+    if district_id not in {d.pk for d in districts}:
+        district_id = None
+    return render(
+        request,
+        "hotline/leaders/governance_streets.html",
+        {
+            "city": city,
+            "month": month,
+            "months": stats.months_with_data(),
+            "districts": districts,
+            "selected_district": district_id,
+            "focus": focus.focus_list(city, month, district_id=district_id),
         },
     )
 
@@ -270,7 +296,53 @@ def _pct(value):
     return None if value is None else round(value * 100, 2)
 
 
-def _xlsx(sheets: dict[str, list], filename: str, *, summary: list[str] | None = None) -> HttpResponse:
+def _focus_sheet(book, streets: focus.FocusList) -> None:
+    sheet = book.create_sheet(_("Streets for focused governance")[:31])
+    if streets.population_note:
+        prefix = (
+            _("The population figures are illustrative, not real.") if streets.population_illustrative else ""
+        )
+        sheet.append([f"{prefix} {streets.population_note}".strip()])
+    sheet.append(
+        [
+            _("Rank"),
+            _("Street"),
+            _("District"),
+            _("Population"),
+            _("Requests"),
+            _("Last month's requests"),
+            _("Per 10,000 residents"),
+            _("Change from last month"),
+            _("Response rate %"),
+            _("Resolution rate %"),
+            _("Satisfaction rate %"),
+            _("Listed last month"),
+        ]
+    )
+    for row in [*streets.listed, *streets.no_population]:
+        sheet.append(
+            [
+                row.rank,
+                str(row.street),
+                str(row.district) if row.district else "",
+                row.population,
+                row.received,
+                row.previous.received,
+                round(row.per_10k, 2) if row.per_10k is not None else _("no population"),
+                round(row.per_10k_change, 2) if row.per_10k_change is not None else None,
+                *[_pct(value) for value in row.rates.values()],
+                (_("yes") if row.listed_before else _("no")) if row.rank else None,
+            ]
+        )
+
+
+def _xlsx(
+    sheets: dict[str, list],
+    filename: str,
+    *,
+    summary: list[str] | None = None,
+    focus_list: focus.FocusList | None = None,
+) -> HttpResponse:
     from openpyxl import Workbook
 
     book = Workbook()
@@ -311,6 +383,8 @@ def _xlsx(sheets: dict[str, list], filename: str, *, summary: list[str] | None =
                     _pct(row.change),
                 ]
             )
+    if focus_list is not None:
+        _focus_sheet(book, focus_list)
     buffer = io.BytesIO()
     book.save(buffer)
     response = HttpResponse(
