@@ -637,7 +637,11 @@ def test_the_unit_signs_and_replies_from_its_pages(as_user, submit, dispatcher_l
     client.post(f"/hotline/orders/{order.pk}/note/", {f"o{order.pk}-note-text": "已清理一半"})
     client.post(
         f"/hotline/orders/{order.pk}/reply/",
-        {f"o{order.pk}-reply-outcome": "resolved", f"o{order.pk}-reply-text": "已清理完毕"},
+        {
+            f"o{order.pk}-reply-outcome": "resolved",
+            f"o{order.pk}-reply-text": "已清理完毕",
+            "send_anyway": "1",
+        },
     )
     request.refresh_from_db()
     assert request.status == Status.REPLIED and request.first_response_at is not None

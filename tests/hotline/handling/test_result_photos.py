@@ -39,6 +39,7 @@ def test_the_reply_carries_photos_of_the_finished_work_shown_apart(client, signe
             f"{prefix}-outcome": "fixed",
             f"{prefix}-text": "杂物已清理",
             f"{prefix}-photos": SimpleUploadedFile("done.png", _png(), content_type="image/png"),
+            "send_anyway": "1",
         },
     )
     assert answer.status_code == 302

@@ -16,6 +16,7 @@ from cityloop.core.actors import Actor, person, signed_in
 from cityloop.hotline import notices, queries, rules
 from cityloop.hotline.events import event, lock, set_status
 from cityloop.hotline.followup.citizen import issue_rating_link, tell_citizen
+from cityloop.hotline.handling import reply_quality
 from cityloop.hotline.models import Channel, Extension, Order, OrderStatus, Request, Status
 
 
@@ -170,10 +171,12 @@ def decide_extension(extension: Extension, *, approve: bool, note: str = "", act
 
 
 @transaction.atomic
-def reply_order(order: Order, *, outcome: str, text: str, actor: Actor) -> Order:
+def reply_order(order: Order, *, outcome: str, text: str, actor: Actor, sent_anyway: bool = False) -> Order:
     """办结: the unit's answer; when every active order has answered, the request awaits follow-up.
 
     A sensor case (channel brain) waits for the data instead: it closes only after verification.
+    The reply's quality (答复意见质量) is scored and kept with it; ``sent_anyway`` records that the
+    unit saw the check flag the reply and sent it unchanged.
     """
     queries.require_unit_member(actor, order)
     if outcome not in rules.OUTCOMES:
@@ -186,8 +189,21 @@ def reply_order(order: Order, *, outcome: str, text: str, actor: Actor) -> Order
     before = _order_status(order, OrderStatus.REPLIED)
     now = timezone.now()
     order.replied_at, order.reply, order.outcome = now, text.strip(), outcome
-    order.save(update_fields=["status", "replied_at", "reply", "outcome"])
-    audit.record(actor, "order.reply", order, before=before, after=order.status, outcome=outcome)
+    quality = reply_quality.score_order_reply(order, order.reply, at=now)
+    order.reply_quality = quality.as_dict()
+    order.save(update_fields=["status", "replied_at", "reply", "outcome", "reply_quality"])
+    audit.record(
+        actor,
+        "order.reply",
+        order,
+        before=before,
+        after=order.status,
+        outcome=outcome,
+        quality=quality.overall,
+        flagged=quality.flagged,
+        problems=quality.problems(),
+        sent_anyway=bool(sent_anyway and quality.flagged),
+    )
     request = order.request
     event(request, "replied", actor=actor, order=order, text=order.reply, public=True, outcome=outcome)
     if request.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.SIGNED]).exists():

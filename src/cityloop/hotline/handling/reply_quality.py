@@ -31,6 +31,13 @@ LIMIT_DAYS = 15.0
 ZERO_AFTER_LIMITS = 3.0
 SCORER_VERSION = 1
 
+DIMENSION_LABELS = {
+    "relevance": _("Relevance"),
+    "completeness": _("Completeness"),
+    "explanation": _("Rule or reason"),
+    "timeliness": _("Timeliness"),
+}
+
 # What each reason says, in the reader's language (English msgid, Chinese in the .po).
 REASONS = {
     "only_ack": _("The reply only acknowledges or forwards the request; it says nothing about the matter."),
@@ -284,6 +291,7 @@ def explain(stored: dict) -> list[dict]:
         rows.append(
             {
                 "dimension": dim,
+                "label": DIMENSION_LABELS[dim],
                 "score": stored.get("scores", {}).get(dim),
                 "reasons": [reason_text(c, stored.get("details")) for c in codes],
                 "ok": not any(
@@ -292,6 +300,19 @@ def explain(stored: dict) -> list[dict]:
             }
         )
     return rows
+
+
+def score_order_reply(order, text: str, *, at: datetime) -> Quality:
+    """Score a reply to ``order`` (a hotline Order) sent at ``at``, against its request and finish limit."""
+    request = order.request
+    return score_reply(
+        text,
+        title=request.title,
+        detail=request.description,
+        received=order.dispatched_at,
+        replied=at,
+        due=order.finish_due,
+    )
 
 
 def score_reply(

@@ -10,6 +10,7 @@ from cityloop.brain import queries as brain_queries
 from cityloop.core.permissions import Role
 from cityloop.hotline import queries, rules
 from cityloop.hotline.forms import ORDER_FORMS, ClassifyForm, DispatchForm, ExtensionDecisionForm, RevealForm
+from cityloop.hotline.handling import reply_quality
 from cityloop.hotline.handling.dispatch import resolve_targets, suggest_targets
 from cityloop.hotline.models import Channel, Extension, OrderStatus, Request
 from cityloop.hotline.views_common import categories_of, timer, unit_choices
@@ -41,7 +42,7 @@ def suggested_units(req: Request) -> list[tuple[str, object, str]]:
         return []
 
 
-def _order_row(order, user, bound: dict):
+def _order_row(order, user, bound: dict, checks: dict, staff: bool):
     active = order.status in (OrderStatus.PENDING, OrderStatus.SIGNED)
     due = order.response_due if order.status == OrderStatus.PENDING else order.finish_due
     mine = queries.is_unit_member(user, order)
@@ -57,6 +58,18 @@ def _order_row(order, user, bound: dict):
         "active": active,
         "forms": forms,
         "extensions": list(order.extensions.order_by("requested_at")),
+        # the check of a reply not yet sent (the unit's form), and the stored score of a sent one (staff)
+        "check": _quality_view(checks[order.pk]) if order.pk in checks else None,
+        "quality": _quality_view(order.reply_quality) if staff and order.reply_quality else None,
+    }
+
+
+def _quality_view(stored: dict) -> dict:
+    return {
+        "overall": stored.get("overall"),
+        "flagged": stored.get("flagged"),
+        "rows": reply_quality.explain(stored),
+        "photos_dropped": stored.get("photos_dropped", False),
     }
 
 
@@ -67,6 +80,7 @@ def render_detail(
     bound: dict | None = None,
     revealed: dict | None = None,
     reveal_form=None,
+    reply_checks: dict | None = None,
     status=200,
 ):
     """Render the detail page; ``bound`` holds forms that came back with errors, keyed by (order pk, verb)."""
@@ -79,7 +93,8 @@ def render_detail(
         req.caller_name, req.caller_phone, confidential=req.confidential and not dispatcher
     )
     orders = [
-        _order_row(o, user, bound) for o in req.orders.select_related("street", "department").order_by("id")
+        _order_row(o, user, bound, reply_checks or {}, staff)
+        for o in req.orders.select_related("street", "department").order_by("id")
     ]
     context = {
         "req": req,

@@ -15,6 +15,7 @@ from cityloop.core.actors import Actor
 from cityloop.core.doors.forms import run_action
 from cityloop.hotline import actions, queries
 from cityloop.hotline.forms import ORDER_FORMS
+from cityloop.hotline.handling import reply_quality
 from cityloop.hotline.handling.views_detail import render_detail
 from cityloop.hotline.models import Order, OrderStatus
 from cityloop.hotline.views_common import timer, unit_required
@@ -87,7 +88,7 @@ def sign(request, pk):
     return redirect("hotline:request-detail", pk=order.request_id)
 
 
-def _run(verb: str, order: Order, data: dict, actor: Actor):
+def _run(verb: str, order: Order, data: dict, actor: Actor, *, sent_anyway: bool = False):
     if verb == "return":
         return actions.return_order(order, reason=data["reason"], actor=actor)
     if verb == "note":
@@ -106,7 +107,9 @@ def _run(verb: str, order: Order, data: dict, actor: Actor):
             stage="result",
             actor=actor,
         )
-    return actions.reply_order(order, outcome=data["outcome"], text=data["text"], actor=actor)
+    return actions.reply_order(
+        order, outcome=data["outcome"], text=data["text"], actor=actor, sent_anyway=sent_anyway
+    )
 
 
 DONE = {
@@ -125,8 +128,20 @@ def order_action(request, pk, verb):
         raise Http404("no such action")
     order = _visible_order(request, pk)
     form = ORDER_FORMS[verb](request.POST, request.FILES, prefix=f"o{order.pk}-{verb}")
+    sent_anyway = request.POST.get("send_anyway") == "1"
+    if form.is_valid() and verb == "reply" and order.status == OrderStatus.SIGNED and not sent_anyway:
+        # 答复意见质量: a reply the check flags comes back with its reasons; the unit edits it and
+        # checks again, or sends it anyway (two plain POSTs, no JavaScript)
+        quality = reply_quality.score_order_reply(order, form.cleaned_data["text"], at=timezone.now())
+        if quality.flagged:
+            check = {**quality.as_dict(), "photos_dropped": bool(form.cleaned_data.get("photos"))}
+            return render_detail(
+                request, order.request, bound={(order.pk, verb): form}, reply_checks={order.pk: check}
+            )
     if form.is_valid():
-        done = run_action(lambda: _run(verb, order, form.cleaned_data, request.user), form=form)
+        done = run_action(
+            lambda: _run(verb, order, form.cleaned_data, request.user, sent_anyway=sent_anyway), form=form
+        )
         if done:
             messages.success(request, DONE[verb])
             if verb == "return":

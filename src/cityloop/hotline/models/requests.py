@@ -173,6 +173,8 @@ class Order(models.Model):
     replied_at = models.DateTimeField(null=True, blank=True)
     reply = models.TextField(blank=True)
     outcome = models.CharField(max_length=16, blank=True)
+    # 答复意见质量 as scored when the reply was sent (handling/reply_quality.py: scores, reasons, flag)
+    reply_quality = models.JSONField(null=True, blank=True)
 
     class Meta:
         db_table = "hotline_order"
