@@ -243,6 +243,8 @@ HOTLINE = {
     "whistle_working_time": config.env_bool("CITYLOOP_WHISTLE_WORKING_TIME", False),
     "score_weights": config.score_weights(rates.DEFAULT_WEIGHTS, rates.check_weights),
     "assessment_weight": config.assessment_weight(rates.check_assessment_weight),
+    # 答复意见质量 in the rankings (docs/reply_quality.md): off by default, so the figures stay the rates'
+    "reply_quality_weight": config.reply_quality_weight(rates.check_reply_quality_weight),
     # Group commit for API intake (hotline/intake/queue.py); tests write in their own transaction.
     "group_commit": config.env_bool("CITYLOOP_GROUP_COMMIT", not TESTING),
     "classifier_model": config.env("CITYLOOP_CLASSIFIER_MODEL", "") or str(DATA_DIR / "classifier.joblib"),

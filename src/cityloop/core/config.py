@@ -242,6 +242,15 @@ def assessment_weight(check: Callable[[float], float]) -> float:
         raise ConfigError(f"CITYLOOP_ASSESSMENT_WEIGHT={raw!r}: {exc}") from exc
 
 
+def reply_quality_weight(check: Callable[[float], float]) -> float:
+    """How much the mean quality of a unit's replies (答复意见质量) weighs in its ranking score; 0 = off."""
+    raw = env("CITYLOOP_REPLY_QUALITY_WEIGHT", "0") or "0"
+    try:
+        return check(float(raw))
+    except ValueError as exc:
+        raise ConfigError(f"CITYLOOP_REPLY_QUALITY_WEIGHT={raw!r}: {exc}") from exc
+
+
 def reopen_rules() -> list[str]:
     """Which follow-up answers reopen a case: ``CITYLOOP_REOPEN_ON=unresolved,unsatisfied`` (or empty)."""
     raw = env("CITYLOOP_REOPEN_ON", "unresolved,unsatisfied") or ""

@@ -228,6 +228,7 @@ class RankRow:
     previous_score: float | None = None
     previous_rank: int | None = None
     assessment: float | None = None
+    reply_quality: float | None = None  # mean 答复意见质量 of the month's replies, when it weighs in
 
     @property
     def change(self) -> float | None:
@@ -270,6 +271,35 @@ def assessment_trend(department_id: int, months: list[date]) -> dict[date, float
     return found
 
 
+_REPLY_UNIT = {
+    "street": "street_id",
+    "department": "department_id",
+    "district": "request__district_id",
+    "community": "request__community_id",
+}
+
+
+def reply_quality_means(
+    kind: str, month: date, unit_ids: list[int], category_id: int | None = None
+) -> dict[int, float]:
+    """The mean overall reply quality (0-1) of each unit's orders replied in the month (scored ones)."""
+    unit = _REPLY_UNIT[kind]
+    start, end = stats.month_bounds(month)
+    narrow: dict[str, object] = {f"{unit}__in": unit_ids}
+    if category_id:
+        roots = stats.category_roots()
+        narrow["request__category_id__in"] = [c for c, r in roots.items() if r == category_id]
+    found: dict[int, list[float]] = {}
+    replies = Order.objects.filter(
+        replied_at__gte=start, replied_at__lt=end, reply_quality__isnull=False, **narrow
+    ).values_list(unit, "reply_quality")
+    for pk, stored in replies:
+        overall = (stored or {}).get("overall")
+        if pk is not None and isinstance(overall, int | float):
+            found.setdefault(pk, []).append(float(overall))
+    return {pk: sum(values) / len(values) for pk, values in found.items()}
+
+
 def _score_rows(kind: str, month: date, unit_map: dict, category_id: int | None) -> dict[int, RankRow]:
     counts = stats.counts_by_unit(kind, [month], category_id=category_id, unit_ids=list(unit_map))
     weights = settings.HOTLINE["score_weights"]
@@ -284,6 +314,12 @@ def _score_rows(kind: str, month: date, unit_map: dict, category_id: int | None)
         for pk, row in rows.items():
             row.assessment = scores.get(pk)
             row.score = rates.performance(row.score, row.assessment, weight)
+    quality_weight = settings.HOTLINE["reply_quality_weight"]
+    if quality_weight and rows:  # off by default: no query, the figures are the rates' alone
+        means = reply_quality_means(kind, month, list(rows), category_id)
+        for pk, row in rows.items():
+            row.reply_quality = means.get(pk)
+            row.score = rates.with_reply_quality(row.score, row.reply_quality, quality_weight)
     # A unit with a handful of requests would top the table on one lucky case: it is listed, not ranked.
     enough = settings.HOTLINE["rank_min_received"]
     ranked = sorted(

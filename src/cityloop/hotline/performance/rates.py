@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 
 DEFAULT_WEIGHTS = {"response": 0.10, "resolution": 0.45, "satisfaction": 0.45}
 MIN_ASSESSMENT_WEIGHT = 1 / 3
+MAX_REPLY_QUALITY_WEIGHT = 0.5
 RATES = ("response", "resolution", "satisfaction", "overdue", "returned")
 
 
@@ -136,6 +137,23 @@ def performance(own: float | None, assessment: float | None, assessment_weight: 
     if own is None:
         return assessment
     return (1 - assessment_weight) * own + assessment_weight * assessment
+
+
+def check_reply_quality_weight(weight: float) -> float:
+    """答复意见质量 in the ranking: 0 (off, the default) up to one half of the score."""
+    if not 0 <= weight <= MAX_REPLY_QUALITY_WEIGHT:
+        raise ValueError(f"the reply quality must weigh between 0 and 0.5 of the score (got {weight:g})")
+    return weight
+
+
+def with_reply_quality(score: float | None, quality: float | None, weight: float) -> float | None:
+    """The score blended with the mean quality (0-1) of the unit's replies; unchanged without either."""
+    check_reply_quality_weight(weight)
+    if weight == 0 or quality is None:
+        return score
+    if score is None:
+        return None  # quality alone does not rank a unit: its rates carry the score
+    return (1 - weight) * score + weight * quality
 
 
 def describe_change(label: str, before: float | None, after: float | None) -> str:

@@ -159,6 +159,7 @@ def ranking(request, kind: str):
             "query": urlencode(query),
             "weights": settings.HOTLINE["score_weights"],
             "assessment_weight": settings.HOTLINE["assessment_weight"],
+            "reply_quality_weight": settings.HOTLINE["reply_quality_weight"],
         },
     )
 
@@ -230,6 +231,7 @@ def monthly_report(request):
             "tables": tables,
             "movers": movers,
             "rank_min_received": settings.HOTLINE["rank_min_received"],
+            "reply_quality_weight": settings.HOTLINE["reply_quality_weight"],
             "levels": LEVEL_LABELS,
             "city": city,
             "months": stats.months_with_data(),
@@ -264,6 +266,7 @@ def governance_streets(request):
 def rank_rows_html(rows, kind: str):
     """The ranking table's rows, built in Python: hundreds of rows through the template engine cost ~100
     ms."""
+    quality = bool(settings.HOTLINE["reply_quality_weight"])
     trend = reverse("leaders:trend", args=[kind, 0])[:-2]  # ".../units/<kind>/" — the pk goes after
     cells = ("response", "resolution", "satisfaction", "overdue", "returned")
     return format_html_join(
@@ -281,7 +284,8 @@ def rank_rows_html(rows, kind: str):
                     "",
                     "<td>{}</td>",
                     [(pct(row.rates[name]),) for name in cells]
-                    + ([(pct(row.assessment),)] if kind == "department" else []),
+                    + ([(pct(row.assessment),)] if kind == "department" else [])
+                    + ([(pct(row.reply_quality),)] if quality else []),
                 ),
                 pct(row.score),
                 row.previous_rank or "—",
