@@ -216,6 +216,7 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "healthz": {"*": OWN},
     "home": {"*": OWN},
     "hotline:arbitrations": {"dispatcher": OWN, "admin": OWN, "superuser": OWN},
+    "hotline:classifier": {"leader": OWN, "admin": OWN, "superuser": OWN},
     "hotline:classify": {},
     "hotline:decide-arbitration": {},
     "hotline:decide-extension": {},

@@ -28,6 +28,13 @@ class HotlineConfig(AppConfig):
         p.declare("hotline:inbox", p.UNITS, menu=_("Inbox"))
         p.declare("hotline:search", p.SEARCH, menu=_("Search requests"))
         p.declare("hotline:import", p.DISPATCH, menu=_("Import calls"))
+        p.declare(
+            "hotline:classifier",
+            p.ADMIN | {p.Role.LEADER},
+            menu=_("Classifier"),
+            denied="the classifier's page is for administrators and leaders",
+            after="schedule",
+        )
         # the leaders' pages
         # the dashboard and the report are the leaders' (and the dispatch centre's) view of the whole city;
         # streets and departments see the rankings they are judged by, and the trends behind them

@@ -2,7 +2,7 @@ from django.urls import path
 
 from cityloop.hotline.handling import views_detail, views_dispatch, views_search, views_unit
 from cityloop.hotline.intake import views as views_citizen
-from cityloop.hotline.intake import views_map, views_nearby, views_photos
+from cityloop.hotline.intake import views_classifier, views_map, views_nearby, views_photos
 
 app_name = "hotline"
 urlpatterns = [
@@ -43,4 +43,6 @@ urlpatterns = [
     # everyone signed in, scoped to what they may see
     path("search/", views_search.search, name="search"),
     path("import/", views_search.import_page, name="import"),
+    # the classifier that learns: admins retrain it, leaders read its history
+    path("classifier/", views_classifier.classifier_page, name="classifier"),
 ]

@@ -79,6 +79,11 @@ def _model():
     return model
 
 
+def current_model():
+    """The model suggestions come from now (``classifier.Model``), or None; cached as for suggesting."""
+    return _model()
+
+
 def suggest(city, text: str) -> tuple[Category | None, float | None]:
     """The classifier's category for ``text`` and its confidence; (None, None) without a model."""
     model = _model()
