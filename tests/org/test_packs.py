@@ -178,6 +178,21 @@ def test_a_pack_gives_streets_their_population_and_says_where_it_comes_from(city
 
 
 @pytest.mark.django_db
+def test_a_pack_sets_the_city_targets_and_the_rest_default(city, broken_pack):
+    from cityloop.org import queries
+
+    assert CityPack.objects.get(city=city).targets == {
+        "response": 95.0,
+        "resolution": 85.0,
+        "satisfaction": 90.0,
+    }
+    assert queries.targets(city) == {"response": 95.0, "resolution": 85.0, "satisfaction": 90.0}
+    without = broken_pack("pack.yaml", edit=lambda t: t[: t.index("# the leaders' brief")])
+    import_pack(load_pack(without), actor=SYSTEM)
+    assert queries.targets(city) == {"response": 95.0, "resolution": 90.0, "satisfaction": 90.0}
+
+
+@pytest.mark.django_db
 def test_only_an_administrator_may_import_a_city(tiny_pack, dispatcher_li, admin_zhang):
     from django.core.exceptions import PermissionDenied
 
@@ -345,6 +360,30 @@ BROKEN = {
         "-",
         "population_note",
         "is required with population.csv",
+    ),
+    "a target for a rate that has none": (
+        "pack.yaml",
+        lambda t: t.replace("  resolution: 85", "  resolution: 85\n  happiness: 99"),
+        "pack.yaml",
+        "-",
+        "targets.happiness",
+        "is not a rate with a target",
+    ),
+    "a target above 100%": (
+        "pack.yaml",
+        lambda t: t.replace("  resolution: 85", "  resolution: 185"),
+        "pack.yaml",
+        "-",
+        "targets.resolution",
+        "must be a percent above 0 and at most 100, not 185",
+    ),
+    "a target that is not a number": (
+        "pack.yaml",
+        lambda t: t.replace("  resolution: 85", "  resolution: high"),
+        "pack.yaml",
+        "-",
+        "targets.resolution",
+        "not 'high'",
     ),
     "a device case rule naming an unknown department": (
         "device_cases.csv",

@@ -117,6 +117,7 @@ def import_pack(pack: packs.Pack, *, actor: Actor) -> Jurisdiction:
             "sources": list(pack.meta.get("sources") or []),
             "population_note": str(pack.meta.get("population_note") or ""),
             "population_illustrative": bool(pack.meta.get("population_illustrative")),
+            "targets": dict(pack.meta.get("targets") or {}),
         },
     )
     departments = {}

@@ -75,6 +75,8 @@ class CityPack(models.Model):
     # where the streets' population comes from; illustrative = made up (a demo), said beside every figure
     population_note = models.TextField(blank=True)
     population_illustrative = models.BooleanField(default=False)
+    # the city's target for each rate, in percent ({"response": 95.0, ...}; packs.DEFAULT_TARGETS)
+    targets = models.JSONField(default=dict, blank=True)
     imported_at = models.DateTimeField(auto_now=True)
 
     class Meta:

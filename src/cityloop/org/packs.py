@@ -23,6 +23,9 @@ LEVELS = ("city", "district", "street", "community")
 PARENT_LEVEL = {"district": "city", "street": "district", "community": "street"}
 ROUTES = ("direct", "street")
 CALENDARS = ("cn", "weekday")
+# The city's targets for the three rates, in percent, when its pack.yaml names none (``targets``): the
+# leaders' one-page brief sets the results against them. Defaults, not an official standard.
+DEFAULT_TARGETS = {"response": 95.0, "resolution": 90.0, "satisfaction": 90.0}
 LANGUAGES = ("zh-hans", "en")
 
 
@@ -165,7 +168,36 @@ def _check_meta(folder: Path, errors: list[PackError]) -> dict[str, Any]:
     meta.setdefault("population_note", "")
     if not isinstance(meta["population_illustrative"], bool):
         errors.append(PackError("pack.yaml", "-", "population_illustrative", "must be true or false"))
+    meta["targets"] = _check_targets(meta.get("targets"), errors)
     return meta
+
+
+def _check_targets(given: Any, errors: list[PackError]) -> dict[str, float]:
+    """``targets``: the city's target for each rate in percent (``response: 95``); missing ones default."""
+    targets = dict(DEFAULT_TARGETS)
+    if given is None:
+        return targets
+    if not isinstance(given, dict):
+        errors.append(
+            PackError("pack.yaml", "-", "targets", "must be a mapping of rate → percent, e.g. response: 95")
+        )
+        return targets
+    for key, value in given.items():
+        name = f"targets.{key}"
+        if key not in DEFAULT_TARGETS:
+            errors.append(
+                PackError(
+                    "pack.yaml", "-", name, f"is not a rate with a target ({', '.join(DEFAULT_TARGETS)})"
+                )
+            )
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            errors.append(
+                PackError("pack.yaml", "-", name, f"must be a percent above 0 and at most 100, not {value!r}")
+            )
+            continue
+        targets[key] = float(value)
+    return targets
 
 
 def _check_areas(folder: Path, errors: list[PackError]) -> list[Area]:

@@ -18,6 +18,7 @@ from cityloop.org.models import (
     PlaceName,
     Responsibility,
 )
+from cityloop.org.packs import DEFAULT_TARGETS
 
 _cache: dict[int, Locator] = {}
 _places: dict[int, dict[str, Jurisdiction]] = {}
@@ -271,6 +272,12 @@ def responsibilities(**filters) -> QuerySet[Responsibility]:
 
 def pack_of(city) -> CityPack | None:
     return CityPack.objects.filter(city=city).first()
+
+
+def targets(city) -> dict[str, float]:
+    """The city's target for each of the three rates, in percent (its pack's, else the defaults)."""
+    pack = pack_of(city)
+    return {**DEFAULT_TARGETS, **((pack.targets if pack else None) or {})}
 
 
 def place_names(city) -> QuerySet[PlaceName]:
