@@ -17,6 +17,7 @@ PAGES = {
         "/hotline/follow-ups/",
         "/leaders/",
         "/leaders/governance-streets/",
+        "/leaders/brief/",
     ],
     # the header carries the language switch, the notifications badge, the role and "log out": with a
     # long English role it must wrap, not push the page sideways

@@ -275,6 +275,7 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "hotline:submit-nearby": {"*": OWN},
     "hotline:submitted": {"*": OWN},
     "hotline:track": {"*": OWN},
+    "leaders:brief": {"dispatcher": OWN, "leader": OWN, "admin": OWN, "auditor": OWN, "superuser": OWN},
     "leaders:dashboard": {"dispatcher": OWN, "leader": OWN, "admin": OWN, "auditor": OWN, "superuser": OWN},
     "leaders:governance-streets": {
         "dispatcher": OWN,

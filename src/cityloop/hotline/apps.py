@@ -44,6 +44,8 @@ class HotlineConfig(AppConfig):
         p.declare("leaders:report", p.OVERVIEW, menu=_("Monthly report"), denied=overview_only)
         # 治理类街乡: linked from the dashboard and the monthly report (which shows the list too)
         p.declare("leaders:governance-streets", p.OVERVIEW, denied=overview_only)
+        # the one-page brief (HTML and PDF): linked from the dashboard
+        p.declare("leaders:brief", p.OVERVIEW, denied=overview_only)
         # 未诉先办: the hot issues of the city's own intake, and the governance tasks (每月一题) made of them
         p.declare("leaders:hot-issues", p.OVERVIEW, menu=_("Hot issues"), denied=overview_only)
         p.declare("leaders:governance-tasks", p.OVERVIEW, menu=_("Governance tasks"), denied=overview_only)

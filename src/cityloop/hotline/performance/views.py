@@ -18,6 +18,7 @@ from cityloop.core import permissions
 from cityloop.core.doors import charts
 from cityloop.core.permissions import Role
 from cityloop.hotline.apps import RANKINGS_DENIED
+from cityloop.hotline.performance import brief as leader_brief
 from cityloop.hotline.performance import focus, leaders, rates, stats
 from cityloop.hotline.templatetags.rate_format import pct, pp
 from cityloop.org.queries import default_city
@@ -259,6 +260,43 @@ def governance_streets(request):
             "districts": districts,
             "selected_district": district_id,
             "focus": focus.focus_list(city, month, district_id=district_id),
+        },
+    )
+
+
+@permissions.page("leaders:brief")
+def brief(request):
+    """The leader's one-page brief: a month (and a district) against the city's targets; ?format=pdf for
+    the A4 PDF, or the page itself printed (its print stylesheet keeps it to one A4 page)."""
+    city = _city_or_404()
+    month = _month(request.GET.get("month"), leaders.latest_month())
+    districts = leaders.districts(city)
+    district_id = _int(request.GET.get("district"))
+    if district_id not in {d.pk for d in districts}:
+        district_id = None
+    data = leader_brief.build(city, month, district_id=district_id)
+    if request.GET.get("format") == "pdf":
+        from cityloop.hotline.performance import brief_pdf
+
+        body = brief_pdf.render(data, rate_labels={k: str(v) for k, v in RATE_LABELS.items()})
+        response = HttpResponse(body, content_type="application/pdf")
+        place = f"-{data.district.code}" if data.district else ""
+        response["Content-Disposition"] = f'inline; filename="cityloop-brief-{month:%Y-%m}{place}.pdf"'
+        return response
+    query = urlencode({k: v for k, v in (("month", f"{month:%Y-%m}"), ("district", district_id or "")) if v})
+    return render(
+        request,
+        "hotline/leaders/brief.html",
+        {
+            "brief": data,
+            "city": city,
+            "month": month,
+            "months": stats.months_with_data(),
+            "districts": districts,
+            "selected_district": district_id,
+            "rate_labels": RATE_LABELS,
+            "query": query,
+            "focus": data.focus,
         },
     )
 
