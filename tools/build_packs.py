@@ -997,8 +997,8 @@ BJ_POPULATION_NOTE = (
 
 
 def illustrative_population(code: str) -> int:
-    """A made-up, plausible number of residents for a street: log-uniform in 15,000-180,000 (Beijing's
-    349 streets average about 62,000 residents), rounded to 100. NOT a real figure."""
+    """A made-up number of residents for a street: log-uniform in 15,000-180,000, rounded to 100, from a
+    hash of its code (the same every build). NOT a real figure."""
     u = zlib.crc32(f"population-{code}".encode()) / 0xFFFFFFFF
     return int(round(15_000 * (180_000 / 15_000) ** u, -2))
 
