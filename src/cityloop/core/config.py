@@ -137,7 +137,46 @@ def database(directory: Path) -> dict:
             "timeout": 30,
         }
         config["TEST"] = {"NAME": str(directory / "test.sqlite3")}
+    else:
+        pool = database_pool()
+        if pool is not None:
+            # psycopg's pool (Django ≥ 5.1): a worker's threads share at most max_size connections,
+            # instead of one persistent connection per thread (4 workers × 16 threads = 64, and
+            # PostgreSQL allows 100 by default: two web nodes would run out).
+            config["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both at once
+            config["CONN_HEALTH_CHECKS"] = False  # the pool checks a connection before lending it
+            config.setdefault("OPTIONS", {})["pool"] = pool
+        if env_bool("CITYLOOP_DATABASE_PGBOUNCER", False):
+            if pool is not None:
+                raise ConfigError(
+                    "CITYLOOP_DATABASE_PGBOUNCER=1 with CITYLOOP_DATABASE_POOL: pgbouncer is the pool; "
+                    "set CITYLOOP_DATABASE_POOL=off"
+                )
+            # transaction pooling hands each transaction any server connection: a server-side cursor
+            # (QuerySet.iterator()) would outlive its transaction's connection
+            config["DISABLE_SERVER_SIDE_CURSORS"] = True
     return config
+
+
+def database_pool() -> dict | None:
+    """``CITYLOOP_DATABASE_POOL``: ``MIN-MAX`` connections per process (e.g. ``2-8``), or ``off``
+    (the default: each thread keeps its own connection for 60 s, or a pgbouncer in front does the
+    pooling; docs/operations.md)."""
+    raw = (env("CITYLOOP_DATABASE_POOL", "off") or "off").strip().lower()
+    if raw in {"off", "0", "no", "false"}:
+        return None
+    low, sep, high = raw.partition("-")
+    try:
+        min_size, max_size = int(low), int(high if sep else low)
+    except ValueError:
+        min_size = max_size = -1
+    if not (0 <= min_size <= max_size and 1 <= max_size <= 1000):
+        raise ConfigError(
+            f"CITYLOOP_DATABASE_POOL={raw!r} must be MIN-MAX connections per process with "
+            "0 <= MIN <= MAX <= 1000 and MAX >= 1 (for example 2-8), or off"
+        )
+    timeout = env_number("CITYLOOP_DATABASE_POOL_TIMEOUT", 10, low=0.1, high=600)
+    return {"min_size": min_size, "max_size": max_size, "timeout": timeout, "name": "cityloop"}
 
 
 def allowed_hosts() -> list[str]:

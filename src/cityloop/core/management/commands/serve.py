@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 from cityloop.core import config
 
@@ -61,6 +62,7 @@ class Command(BaseCommand):
         from django.core.servers.basehttp import get_internal_wsgi_application
 
         application = get_internal_wsgi_application()
+        _close_connections_before_fork()
 
         bind = f"{options['host']}:{options['port']}"
 
@@ -82,3 +84,13 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         Server().run()
+
+
+def _close_connections_before_fork() -> None:
+    """Workers fork from this process: a connection, or a connection pool and its threads, opened
+    here (by the checks, collectstatic) must not be shared by every worker. Each opens its own."""
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        close_pool = getattr(connection, "close_pool", None)  # PostgreSQL with CITYLOOP_DATABASE_POOL
+        if close_pool is not None:
+            close_pool()
