@@ -52,6 +52,20 @@ def base_csv(db, tmp_path, settings):
     return path
 
 
+NEW_PLACES = ["万柳", "双榆树", "知春路", "五道口", "大钟寺", "牡丹园", "马甸", "六里桥"]
+
+
+def _decisions(submit, dispatcher_li, city) -> int:
+    """The dispatchers file 16 new requests under the right category; returns how many are kept."""
+    water = Category.objects.get(city=city, code="02.01.01")
+    clutter = Category.objects.get(city=city, code="01.01.01")
+    for place in NEW_PLACES:
+        for text, category in ((f"{place}小区停水了，没有自来水", water), (f"{place}楼道乱堆杂物", clutter)):
+            request = submit(category="", description=text)
+            actions.classify_request(request, category, actor=dispatcher_li)
+    return LabelledExample.objects.count()
+
+
 def _current(settings, texts, labels):
     return classifier.train(texts, labels).save(settings.HOTLINE["classifier_model"], key=suggest.model_key())
 
@@ -63,14 +77,14 @@ def test_a_better_candidate_is_promoted_and_suggest_picks_it_up(
     _current(settings, WATER + CLUTTER, ["城市管理"] * len(WATER) + ["水务"] * len(CLUTTER))
     before = suggest.model_version()
     assert suggest.suggest(city, "安贞停水了，一整天没有水")[0].code == "01"
-    request = submit(category="", description="望京小区停水了")
-    actions.classify_request(request, Category.objects.get(city=city, code="02.01.01"), actor=dispatcher_li)
+    examples = _decisions(submit, dispatcher_li, city)
 
     run = retrain.retrain(actor=COMMAND, trigger="command")
 
     assert run.promoted, run.reason
-    assert (run.base_rows, run.examples) == (len(WATER) + len(CLUTTER), 1)
-    assert run.train_rows + run.heldout_rows == run.base_rows + 1 and run.heldout_rows > 0
+    assert (run.base_rows, run.examples) == (len(WATER) + len(CLUTTER), examples)
+    # the model in use came from outside the loop: judged on the held-out decisions only
+    assert 0 < run.heldout_rows < examples and run.train_rows > run.base_rows
     assert run.candidate_accuracy > run.current_accuracy
     assert run.current_version == before != run.candidate_version == suggest.model_version()
     assert not list(base_csv.parent.glob("model/*.candidate*"))  # nothing staged is left behind
@@ -80,10 +94,13 @@ def test_a_better_candidate_is_promoted_and_suggest_picks_it_up(
     assert record.object_id == str(run.pk)
 
 
-def test_a_candidate_no_better_than_the_model_in_use_is_refused(base_csv, settings):
-    # the model in use learned every row, the held-out ones too: a candidate cannot beat 100 %
+def test_a_candidate_no_better_than_the_model_in_use_is_refused(
+    base_csv, settings, submit, dispatcher_li, city
+):
+    # the model in use already gets every new decision right: a candidate cannot beat 100 %
     path = _current(settings, WATER + CLUTTER, ["水务"] * len(WATER) + ["城市管理"] * len(CLUTTER))
     before = path.read_bytes()
+    _decisions(submit, dispatcher_li, city)
 
     run = retrain.retrain(actor=COMMAND, trigger="command")
 
@@ -91,6 +108,23 @@ def test_a_candidate_no_better_than_the_model_in_use_is_refused(base_csv, settin
     assert run.current_accuracy == 1.0 and "not higher" in run.reason
     assert path.read_bytes() == before and run.candidate_version == ""
     assert ClassifierRun.objects.count() == 1
+
+
+def test_a_model_trained_outside_the_loop_is_kept_until_decisions_can_judge_it(base_csv, settings):
+    # `hotline train` learned every base row, the held-out ones too: they cannot judge it
+    path = _current(settings, WATER + CLUTTER, ["城市管理"] * len(WATER) + ["水务"] * len(CLUTTER))
+    before = path.read_bytes()
+    run = retrain.retrain(actor=COMMAND, trigger="command")
+    assert not run.promoted and "outside this loop" in run.reason and path.read_bytes() == before
+
+
+def test_a_model_the_loop_promoted_is_judged_on_the_whole_held_out_slice(base_csv, settings):
+    first = retrain.retrain(actor=COMMAND, trigger="command")
+    assert first.promoted and first.current_accuracy is None
+    second = retrain.retrain(actor=COMMAND, trigger="command")
+    assert second.current_version == first.candidate_version
+    assert second.heldout_rows == first.heldout_rows and second.current_accuracy is not None
+    assert not second.promoted  # the same data makes the same model: not better
 
 
 def test_the_rule_wants_higher_accuracy_and_macro_f1_at_most_one_point_lower():

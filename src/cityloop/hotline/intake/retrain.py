@@ -12,7 +12,10 @@ The held-out slice: a row is held out when a seeded hash of its text falls in th
 ``HELDOUT_FRACTION`` (stable: the same row is held out on every run, so a promoted model has never
 seen the rows the next run judges it on), and every class with two rows or more keeps at least
 one row on each side (stratified). The candidate never trains on it; it and the model in use are
-scored on the same rows.
+scored on the same rows. A model in use that this loop did not promote (one written by ``cityloop
+hotline train``, which learns every row of its CSV, held-out ones included) would score as if it had
+never erred on the base rows; it and the candidate are then judged on the held-out dispatcher
+decisions only, and with none of those yet the model in use is kept.
 
 The rule (``decide``): the candidate takes the model's place only if its held-out accuracy is
 higher than the current model's and its macro-F1 is not lower by more than ``MAX_F1_DROP``. With no
@@ -214,7 +217,19 @@ def _train_and_judge(run: ClassifierRun, base: Base, path: str) -> None:
         return
     all_texts = [t for t, _ in rows]
     all_labels = [y for _, y in rows]
+    first_example = len(rows) - len(examples)  # the rows from here on are the dispatchers' decisions
     train_idx, heldout_idx = split(all_texts, all_labels)
+    if current is not None and not _promoted_here(run.current_version):
+        # A model trained outside this loop (`hotline train`) most likely learned every base row, the
+        # held-out ones too: it is judged, with the candidate, on the held-out decisions only.
+        heldout_idx = [i for i in heldout_idx if i >= first_example]
+        if not heldout_idx:
+            run.train_rows = len(train_idx)
+            run.reason = (
+                "kept: the model in use was trained outside this loop, on the base data; "
+                "no held-out dispatcher decision yet to judge it on"
+            )
+            return
     heldout_texts = [all_texts[i] for i in heldout_idx]
     heldout_labels = [all_labels[i] for i in heldout_idx]
     run.train_rows, run.heldout_rows = len(train_idx), len(heldout_idx)
@@ -233,6 +248,11 @@ def _train_and_judge(run: ClassifierRun, base: Base, path: str) -> None:
     run.promoted, run.reason = decide((run.candidate_accuracy, run.candidate_macro_f1), measured)
     if run.promoted:
         run.candidate_version = promote(candidate, path)
+
+
+def _promoted_here(version: str) -> bool:
+    """Whether the model of ``version`` was promoted by a retraining (so it never saw a held-out row)."""
+    return bool(version) and ClassifierRun.objects.filter(promoted=True, candidate_version=version).exists()
 
 
 def history(limit: int = 50) -> list[ClassifierRun]:

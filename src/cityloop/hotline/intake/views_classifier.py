@@ -41,6 +41,11 @@ def _why(run) -> tuple[str, bool]:
         "cur_f1": f"{run.current_macro_f1 or 0:.4f}",
     }
     if run.candidate_accuracy is None:
+        if run.reason.startswith("kept: the model in use was trained outside"):
+            return _(
+                "the model in use was trained outside this loop, on the base data: no held-out "
+                "dispatcher decision yet to judge it on"
+            ), False
         return run.reason, True
     if run.promoted and run.current_accuracy is None:
         return _("no usable model was in use: the candidate is the first"), False

@@ -46,6 +46,7 @@ def do_retrain(cmd: BaseCommand, options: dict[str, Any]) -> None:
         f"current {figure(run.current_accuracy)}; "
         f"macro-F1: candidate {figure(run.candidate_macro_f1)}, current {figure(run.current_macro_f1)}"
     )
-    cmd.stdout.write(f"{'PROMOTED' if run.promoted else 'KEPT the current model'}: {run.reason}")
+    reason = run.reason.removeprefix("kept: ")
+    cmd.stdout.write(f"{'PROMOTED' if run.promoted else 'KEPT the current model'}: {reason}")
     if run.reason.startswith("failed: "):
         raise CommandError(run.reason)
