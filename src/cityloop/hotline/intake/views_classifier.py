@@ -15,7 +15,8 @@ from django.views.decorators.http import require_http_methods
 from cityloop.core import audit, permissions, schedule
 from cityloop.hotline.intake import retrain, suggest
 from cityloop.hotline.models import LabelledExample
-from cityloop.hotline.views_common import categories_of, current_city
+from cityloop.hotline.views_common import categories_of
+from cityloop.org import queries as org_queries
 
 RECENT_DAYS = 30
 JOB = "hotline.retrain_classifier"
@@ -65,7 +66,7 @@ def _why(run) -> tuple[str, bool]:
 @require_http_methods(["GET", "POST"])
 @permissions.page("hotline:classifier")
 def classifier_page(request):
-    city = current_city()
+    city = org_queries.default_city()  # only for the categories' names: the page works before a city
     may_retrain = permissions.has_role(request.user, permissions.ADMIN)
     if request.method == "POST":
         permissions.require(
@@ -91,7 +92,7 @@ def classifier_page(request):
             trained_at = None
     runs = retrain.history()
     since = timezone.now() - timedelta(days=RECENT_DAYS)
-    names = {c.code: c for c in categories_of(city)}
+    names = {c.code: c for c in categories_of(city)} if city is not None else {}
     recent = [
         {**row, "category": names.get(row["category_code"])}
         for row in LabelledExample.objects.filter(decided_at__gte=since)
