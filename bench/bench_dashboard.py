@@ -11,7 +11,8 @@ VACUUM ANALYZE (as autovacuum would after a bulk load), and then times, in proce
 Client against the production settings and a signed-in leader, every filter of the leaders' forms:
 
 * the dashboard (``/leaders/``): the default page, one month, a quarter, the whole year, one district,
-  one category, a district and a category together, and the map coloured by each other rate;
+  one category, a district and a category together, the map coloured by each other rate, and the
+  open sensor alarms over the city's and a district's map;
 * the rankings (``/leaders/rankings/<kind>/``) of districts, streets, communities and departments
   for a month, filtered by one district and by one category, and both;
 * the monthly report and a street's and a department's trend.
@@ -169,6 +170,8 @@ def run(args) -> None:
                 for rate in ("response", "resolution", "overdue", "returned")
             ),
             f"/leaders/?district={d}&rate=overdue&to={month}",
+            f"/leaders/?alarms=1&to={month}",  # the open sensor alarms over the map
+            f"/leaders/?district={d}&alarms=1&to={month}",
         ],
         "ranking": [
             *(

@@ -28,11 +28,13 @@ def test_a_leader_reads_the_dashboard_map_filters_rankings_and_report_in_chinese
     login(page, "leader_sun", PERSONA_PASSWORD)
     page.goto("/leaders/")
     assert "领导驾驶舱" in page.locator("h1").inner_text()
-    shapes = page.locator("svg.choropleth path")
-    assert shapes.count() == 4
-    titles = [shapes.nth(i).locator("title").text_content() for i in range(4)]
-    labels = set(Jurisdiction.objects.filter(city=city, level="street").values_list("name", flat=True))
+    # the city's map shows its districts, named on the map; a click on one shows its streets
+    shapes = page.locator("svg.choropleth path[data-key]")
+    assert shapes.count() == 2
+    titles = [shapes.nth(i).locator("title").text_content() for i in range(2)]
+    labels = set(Jurisdiction.objects.filter(city=city, level="district").values_list("name", flat=True))
     assert {t.split(":")[0] for t in titles} == labels
+    assert set(page.locator("svg.choropleth g.labels text").all_text_contents()) == labels
     assert all(re.search(r": (\d+\.\d%|无数据)$", t) for t in titles), titles
     assert page.locator("svg.choropleth g.legend rect").count() >= 2
     assert page.locator("svg.choropleth > title").text_content() == "满意率"
@@ -44,6 +46,16 @@ def test_a_leader_reads_the_dashboard_map_filters_rankings_and_report_in_chinese
     assert "district=" in page.url and "rate=resolution" in page.url
     assert page.locator("svg.choropleth path").count() == 2
     assert page.locator("svg.choropleth > title").text_content() == "解决率"
+    # a street on the district's map lists its requests on the search page; the trail leads back up
+    page.click("svg.choropleth a >> nth=0")
+    assert "/hotline/search/" in page.url and "street=" in page.url
+    page.go_back()
+    page.click("nav.crumbs a")
+    assert "district=" not in page.url and "rate=resolution" in page.url
+    assert page.locator("svg.choropleth path[data-key]").count() == 2
+    page.click("svg.choropleth a >> nth=0")
+    assert "district=" in page.url
+    assert page.locator("[data-map-level=street]").count() == 1
 
     page.click("main a:has-text('排名')")
     assert "排名" in page.locator("h1").inner_text() and "街乡" in page.locator("h1").inner_text()

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from cityloop.brain.archive import archive
 from cityloop.brain.engine import brain_root
-from cityloop.brain.models import Alarm, AlarmStatus, Checkpoint, Device, Hourly, RejectTally
+from cityloop.brain.models import Alarm, AlarmStatus, AlarmType, Checkpoint, Device, Hourly, RejectTally
 from cityloop.core import permissions
 from cityloop.core import queries as core_queries
 from cityloop.core.actors import Actor
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from cityloop.org.models import Jurisdiction
 
 NGSI_CONTEXT = ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"]
+
+
+# (value, label) of every alarm type, for the pages of other apps that name an alarm
+ALARM_TYPES = AlarmType.choices
 
 
 def can_see_brain(actor: Actor) -> bool:
@@ -130,6 +134,36 @@ def pulse_totals(hours: list[datetime]) -> dict:
 
 def live_alarms(actor: Actor, limit: int = 50) -> QuerySet[Alarm]:
     return alarms_for(actor).filter(~Q(status=AlarmStatus.CLOSED)).order_by("-last_ts")[:limit]
+
+
+def alarm_positions(actor: Actor, *, district_id: int | None = None, limit: int = 200) -> list[dict]:
+    """The live (not closed) alarms ``actor`` may see, newest first, with their device's position: what a
+    map overlays. One query through the status index, at most ``limit`` rows; ``district_id`` narrows
+    to the devices of one district. Each dict: code, lon, lat, kind, type, tracking_no, request_id."""
+    if not can_see_brain(actor):
+        return []
+    qs = core_queries.for_actor(
+        Alarm.objects.filter(~Q(status=AlarmStatus.CLOSED)),
+        actor,
+        street="device__street_id",
+        department="device__department_id",
+    )
+    if district_id:
+        qs = qs.filter(device__district_id=district_id)
+    return [
+        {
+            "code": code,
+            "lon": lon,
+            "lat": lat,
+            "kind": kind,
+            "type": alarm_type,
+            "tracking_no": tracking_no,
+            "request_id": request_id,
+        }
+        for code, lon, lat, kind, alarm_type, tracking_no, request_id in qs.order_by("-last_ts").values_list(
+            "device__code", "device__lon", "device__lat", "device__kind", "type", "tracking_no", "request_id"
+        )[:limit]
+    ]
 
 
 def explained_alarms(alarms, *, charts: int = 0) -> list[dict]:

@@ -105,18 +105,24 @@ def test_rankings_and_trends_are_open_to_streets_and_departments_but_not_citizen
     assert client_for(dept_water_zhao).get(reverse("leaders:rankings")).url.endswith("/rankings/department/")
 
 
-def test_the_dashboard_maps_every_street_with_a_hover_title_and_a_legend(city, history, leader_sun):
+def test_the_dashboard_maps_every_district_then_every_street_with_a_hover_title_and_a_legend(
+    city, history, leader_sun
+):
     month = stats.months_with_data()[-2]
-    page = client_for(leader_sun, "en").get(
-        reverse("leaders:dashboard"), {"to": f"{month:%Y-%m}", "rate": "response"}
-    )
+    client = client_for(leader_sun, "en")
+    for district in [None, *Jurisdiction.objects.filter(city=city, level="district")]:
+        query = {"to": f"{month:%Y-%m}", "rate": "response", "district": district.pk if district else ""}
+        html = client.get(reverse("leaders:dashboard"), query).content.decode()
+        svg = html[html.index("<svg") : html.index("</svg>")]
+        areas = Jurisdiction.objects.filter(city=city, level="street" if district else "district")
+        if district:
+            areas = areas.filter(parent=district)
+        assert svg.count("<path") == areas.count()
+        for area in areas:
+            assert re.search(rf"<title>{re.escape(area.label)}: (\d+\.\d%|no data)</title>", svg), area.label
+        assert 'class="legend"' in svg
+    page = client.get(reverse("leaders:dashboard"), {"to": f"{month:%Y-%m}"})
     html = page.content.decode()
-    svg = html[html.index("<svg") : html.index("</svg>")]
-    streets = Jurisdiction.objects.filter(city=city, level="street")
-    assert svg.count("<path") == streets.count()
-    for street in streets:
-        assert re.search(rf"<title>{re.escape(street.label)}: (\d+\.\d%|no data)</title>", svg), street.label
-    assert 'class="legend"' in svg
     received = Request.objects.filter(
         created_at__gte=stats.month_bounds(month)[0], created_at__lt=stats.month_bounds(month)[1]
     ).count()

@@ -58,7 +58,8 @@ def analyze(*tables: str) -> None:
 
 
 def leader_urls(city) -> list[str]:
-    """Every filter of the dashboard's and the rankings' forms (the bench times the same variants)."""
+    """Every filter of the dashboard's and the rankings' forms (the bench times the same variants), and
+    where the dashboard's map leads."""
     months = stats.months_with_data()
     month, first = f"{months[-2]:%Y-%m}", f"{months[0]:%Y-%m}"
     district = Jurisdiction.objects.filter(city=city, level="district").order_by("code").first()
@@ -73,6 +74,10 @@ def leader_urls(city) -> list[str]:
         f"/leaders/?category={c}&to={month}",
         f"/leaders/?district={d}&category={c}&to={month}",
         f"/leaders/?rate=overdue&to={month}",
+        f"/leaders/?alarms=1&to={month}",
+        f"/leaders/?district={d}&alarms=1&to={month}",
+        # a street on the district's map leads to its requests of those months (the search page)
+        f"/hotline/search/?street={street.code}&since={first}-01&until={months[-2]:%Y-%m}-28",
         *(
             f"/leaders/rankings/{kind}/?month={month}"
             for kind in ("district", "street", "community", "department")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -88,8 +89,9 @@ def units(kind: str, city, district_id: int | None = None) -> dict[int, object]:
     return {j.pk: j for j in qs.only("id", "code", "name", "name_en", "level", "parent_id")}
 
 
-def street_paths(city, district_id: int | None) -> list[tuple[str, str, str]]:
-    """Projected street outlines, computed once per process and city (the pack rarely changes)."""
+def area_frame(city, district_id: int | None) -> charts.Frame:
+    """The map's areas, projected once per process, city and language (the pack rarely changes): the
+    city's districts, or one district's streets when ``district_id`` is given."""
     pack = getattr(city, "pack", None)
     # the labels inside the paths are in the page's language
     key = (
@@ -103,14 +105,36 @@ def street_paths(city, district_id: int | None) -> list[tuple[str, str, str]]:
         found = _paths_cache.get(key)
     if found is not None:
         return found
-    qs = org_queries.places(city, level="street").exclude(geometry="")
     if district_id:
-        qs = qs.filter(parent_id=district_id)
-    shapes = [charts.Shape(str(j.pk), j.label, shapely.from_geojson(j.geometry)) for j in qs]
-    paths = charts.project_shapes(shapes)
+        qs = org_queries.places(city, level="street").filter(parent_id=district_id)
+    else:
+        qs = org_queries.places(city, level="district")
+    shapes = [
+        charts.Shape(str(j.pk), j.label, shapely.from_geojson(j.geometry))
+        for j in qs.exclude(geometry="").order_by("code")
+    ]
+    frame = charts.project_frame(shapes)
     with _paths_lock:
-        _paths_cache[key] = paths
-    return paths
+        _paths_cache[key] = frame
+    return frame
+
+
+def street_codes(city, district_id: int) -> dict[int, str]:
+    """pk → code of one district's streets (the search page takes a street by its code)."""
+    return dict(
+        org_queries.places(city, level="street").filter(parent_id=district_id).values_list("id", "code")
+    )
+
+
+@dataclass
+class MapArea:
+    """One area of the map, for the table beside it: its unit, value and where a click leads."""
+
+    unit_id: int
+    label: str
+    value: float | None
+    received: int
+    href: str
 
 
 @dataclass
@@ -126,6 +150,10 @@ class Dashboard:
     overdue_count: int
     districts: list = field(default_factory=list)
     categories: list = field(default_factory=list)
+    map_level: str = "district"  # which areas the map shows: the city's districts, or a district's streets
+    map_areas: list[MapArea] = field(default_factory=list)
+    alarms: list[dict] = field(default_factory=list)  # the open sensor alarms drawn (alarms_on)
+    alarms_shown: int = 0  # how many of them fell inside the map
 
 
 def dashboard(
@@ -137,7 +165,18 @@ def dashboard(
     rate: str = "satisfaction",
     rate_label: str = "",
     no_data: str = "no data",
+    link: Callable[[str, object], str] | None = None,
+    alarms: list[dict] | None = None,
+    alarm_label: Callable[[dict], str] | None = None,
+    alarm_link: Callable[[dict], str] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> Dashboard:
+    """The dashboard's figures and map. The map shows the city's districts, or one district's streets;
+    ``link(level, unit)`` gives an area's drill-down address ("" for none); ``alarms`` (from
+    ``brain.queries.alarm_positions``) are drawn over it as markers named by ``alarm_label`` and
+    linked by ``alarm_link``; ``texts`` holds the map's words in the page's language (scale_note,
+    marker_key)."""
+    texts = texts or {}
     if district_id:
         totals = stats.counts_by_unit(
             "district", months, category_id=category_id, unit_ids=[district_id]
@@ -148,14 +187,48 @@ def dashboard(
             city.pk, Counts()
         )
         by_category = stats.counts_by_category("city", months, unit_ids=[city.pk])
-    paths = street_paths(city, district_id)
-    street_counts = stats.counts_by_unit(
-        "street", months, category_id=category_id, unit_ids=[int(key) for key, _, _ in paths]
+    frame = area_frame(city, district_id)
+    level = "street" if district_id else "district"
+    area_counts = stats.counts_by_unit(
+        level, months, category_id=category_id, unit_ids=[int(key) for key, _, _ in frame.paths]
     )
     function = rates.RATE_FUNCTIONS[rate]
-    values = {str(pk): function(c) for pk, c in street_counts.items()}
+    values = {str(pk): function(c) for pk, c in area_counts.items()}
+    areas = [
+        MapArea(
+            unit_id=int(key),
+            label=label,
+            value=values.get(key),
+            received=area_counts[int(key)].received if int(key) in area_counts else 0,
+            href=link(level, _Unit(int(key), label)) if link else "",
+        )
+        for key, label, _ in frame.paths
+    ]
+    markers = []
+    for alarm in alarms or []:
+        spot = frame.point(alarm["lon"], alarm["lat"])
+        if spot is not None:
+            markers.append(
+                charts.Marker(
+                    *spot,
+                    label=alarm_label(alarm) if alarm_label else alarm["code"],
+                    href=alarm_link(alarm) if alarm_link else "",
+                )
+            )
     worse = "high" if rate in ("overdue", "returned") else "low"  # which end of the rate is bad
-    map_svg = charts.choropleth(paths, values, title=rate_label or rate, no_data=no_data, worse=worse)
+    map_svg = charts.choropleth(
+        frame.paths,
+        values,
+        title=rate_label or rate,
+        no_data=no_data,
+        worse=worse,
+        links={str(a.unit_id): a.href for a in areas if a.href},
+        anchors=frame.anchors,
+        label_size=15 if level == "district" else 13,
+        markers=markers,
+        marker_key=texts.get("marker_key", "") if alarms is not None else "",
+        scale_note=texts.get("scale_note", ""),
+    )
     names = {c.pk: c for c in org_queries.categories(city, depth=1)}
     hot = sorted(
         ((names[cat], c, rates.rates(c)) for cat, c in by_category.items() if cat in names),
@@ -174,7 +247,33 @@ def dashboard(
         overdue_count=overdue_count,
         districts=districts(city),
         categories=sorted(names.values(), key=lambda c: c.code),
+        map_level=level,
+        map_areas=areas,
+        alarms=alarms or [],
+        alarms_shown=len(markers),
     )
+
+
+@dataclass(frozen=True)
+class _Unit:
+    pk: int
+    label: str
+
+
+@dataclass
+class TrendMonth:
+    month: date
+    counts: Counts
+    rates: dict
+
+
+def dashboard_trend(
+    city, months: list[date], *, district_id: int | None = None, category_id: int | None = None
+) -> list[TrendMonth]:
+    """Month by month over ``months``: the city's (or one district's) counts and rates, one query."""
+    kind, unit = ("district", district_id) if district_id else ("city", city.pk)
+    by_month = stats.counts_by_month(kind, months, category_id=category_id, unit_ids=[unit])
+    return [TrendMonth(m, by_month.get(m, Counts()), rates.rates(by_month.get(m, Counts()))) for m in months]
 
 
 def overdue_orders(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cityloop.brain import queries as brain_queries
 from cityloop.core import permissions
 from cityloop.core.doors import charts
 from cityloop.core.permissions import Role
@@ -30,6 +32,7 @@ RATE_LABELS = {
     "overdue": gettext_lazy("overdue rate"),
     "returned": gettext_lazy("returned-order rate"),
 }
+THREE_RATES = ("response", "resolution", "satisfaction")
 LEVEL_LABELS = {
     "district": gettext_lazy("Districts"),
     "street": gettext_lazy("Streets"),
@@ -78,8 +81,14 @@ def _city_or_404():
     return city
 
 
+def _month_end(month: date) -> date:
+    return stats.next_month(month) - timedelta(days=1)
+
+
 @permissions.page("leaders:dashboard")
 def dashboard(request):
+    """The city's figures, a map that drills down (districts → a district's streets → a street's
+    requests on the search page), the open sensor alarms over it on request, and 12 months' trend."""
     city = _city_or_404()
     latest = leaders.latest_month()
     last = _month(request.GET.get("to"), latest)
@@ -87,14 +96,79 @@ def dashboard(request):
     if first > last:
         first, last = last, first
     rate = request.GET.get("rate") if request.GET.get("rate") in rates.RATE_FUNCTIONS else "satisfaction"
+    districts = {d.pk: d for d in leaders.districts(city)}
+    district_id = _int(request.GET.get("district"))
+    district = districts.get(district_id) if district_id else None
+    district_id = district.pk if district else None  # a district of another city or none: the city
+    category_id = _int(request.GET.get("category"))
+    show_alarms = request.GET.get("alarms") == "1"
+    kept = {
+        "from": f"{first:%Y-%m}",
+        "to": f"{last:%Y-%m}",
+        "category": category_id or "",
+        "rate": rate,
+        "alarms": "1" if show_alarms else "",
+    }
+    kept = {k: v for k, v in kept.items() if v}
+    here = reverse("leaders:dashboard")
+    categories = {c.pk: c for c in leaders.top_categories(city)}
+    # the search page shows each person only the requests they may see (hotline.queries.requests_for)
+    search = reverse("hotline:search")
+
+    def link(level: str, unit) -> str:
+        if level == "district":
+            return f"{here}?{urlencode({**kept, 'district': unit.pk})}"
+        query = {
+            "street": street_codes.get(unit.pk, ""),
+            "since": f"{first:%Y-%m-%d}",
+            "until": f"{_month_end(last):%Y-%m-%d}",
+            "category": categories[category_id].code if category_id in categories else "",
+        }
+        return f"{search}?{urlencode({k: v for k, v in query.items() if v})}"
+
+    street_codes = leaders.street_codes(city, district_id) if district_id else {}
+    alarms = brain_queries.alarm_positions(request.user, district_id=district_id) if show_alarms else None
+    may_see_devices = brain_queries.can_see_brain(request.user)
+    alarm_types = dict(brain_queries.ALARM_TYPES)
     data = leaders.dashboard(
         city,
         months=leaders.month_list(first, last),
-        district_id=_int(request.GET.get("district")),
-        category_id=_int(request.GET.get("category")),
+        district_id=district_id,
+        category_id=category_id,
         rate=rate,
         rate_label=str(RATE_LABELS[rate]),
         no_data=_("no data"),
+        link=link,
+        alarms=alarms,
+        alarm_label=lambda a: " · ".join(
+            p for p in (a["code"], str(alarm_types.get(a["type"], a["type"])), a["tracking_no"]) if p
+        ),
+        alarm_link=lambda a: reverse("brain:device", args=[a["code"]]) if may_see_devices else "",
+        texts={
+            "scale_note": _("Dark red: the worst; hatched: no data"),
+            "marker_key": _("open sensor alarm"),
+        },
+    )
+    running = timezone.localdate().replace(day=1)
+    trend_end = last if last < running else stats.previous_month(running)
+    trend = leaders.dashboard_trend(
+        city, leaders.last_months(trend_end, 12), district_id=district_id, category_id=category_id
+    )
+    labels = [f"{t.month:%Y-%m}" for t in trend]
+    volume_chart = charts.line_chart(
+        {str(_("requests received")): [t.counts.received for t in trend]},
+        labels,
+        title=_("Requests received per month"),
+        # counts: at least 0-4, so that the quarters of the axis are whole requests
+        y_max=max(4.0, charts.nice_ceiling(max(t.counts.received for t in trend))),
+        fmt=lambda v: f"{v:,.0f}",
+        y_label=_("requests"),
+    )
+    rates_chart = charts.line_chart(
+        {str(RATE_LABELS[n]): [t.rates[n] for t in trend] for n in THREE_RATES},
+        labels,
+        title=_("The three rates per month"),
+        y_label="%",
     )
     return render(
         request,
@@ -105,9 +179,15 @@ def dashboard(request):
             "last": last,
             "rate_labels": RATE_LABELS,
             "city": city,
-            "selected_district": _int(request.GET.get("district")),
-            "selected_category": _int(request.GET.get("category")),
+            "district": district,
+            "city_link": f"{here}?{urlencode(kept)}" if kept else here,
+            "selected_district": district_id,
+            "selected_category": category_id,
+            "show_alarms": show_alarms,
             "months": stats.months_with_data(),
+            "trend": trend,
+            "volume_chart": volume_chart,
+            "rates_chart": rates_chart,
         },
     )
 
@@ -184,7 +264,17 @@ def unit_trend(request, kind: str, pk: int):
     assessed = leaders.assessment_trend(pk, months) if kind == "department" else {}
     if assessed:
         series[str(_("streets' assessment"))] = [assessed.get(m) for m in months]
-    chart = charts.line_chart(series, [f"{m:%Y-%m}" for m in months], title=str(unit.label))
+    labels = [f"{m:%Y-%m}" for m in months]
+    chart = charts.line_chart(series, labels, title=str(unit.label), y_label="%")
+    received: list[float | None] = [by_month[m].received if m in by_month else 0 for m in months]
+    volume_chart = charts.line_chart(
+        {str(_("requests received")): received},
+        labels,
+        title=_("Requests received per month"),
+        y_max=max(4.0, charts.nice_ceiling(max(v or 0 for v in received))),
+        fmt=lambda v: f"{v:,.0f}",
+        y_label=_("requests"),
+    )
     table = [
         (m, by_month.get(m), rates.rates(by_month[m]) if m in by_month else {}, assessed.get(m))
         for m in months
@@ -192,7 +282,14 @@ def unit_trend(request, kind: str, pk: int):
     return render(
         request,
         "hotline/leaders/trend.html",
-        {"unit": unit, "kind": kind, "chart": chart, "table": table, "levels": LEVEL_LABELS},
+        {
+            "unit": unit,
+            "kind": kind,
+            "chart": chart,
+            "volume_chart": volume_chart,
+            "table": table,
+            "levels": LEVEL_LABELS,
+        },
     )
 
 
