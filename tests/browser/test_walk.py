@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cityloop.org.models import Jurisdiction
 from tests.browser.conftest import _new_page, login, switch_language
 from tests.web.test_every_page_zh import ALLOWED_ASCII, ENGLISH_WORDS, english_msgids
 
@@ -43,9 +44,14 @@ ERROR_PAGES = {
     "citizen_wang": [("/hotline/dispatch/", 403)],
 }
 
-# Pages a role reaches from a page's links, not from the menu: walked like the menu's.
+# Pages a role reaches from a page's links, not from the menu: walked like the menu's. {district} is the
+# demo's first district (the dashboard's map drills down to it; its open sensor alarms drawn over it).
 LINKED_PAGES = {
-    "leader_sun": ["/leaders/governance-streets/", "/leaders/brief/"],
+    "leader_sun": [
+        "/leaders/governance-streets/",
+        "/leaders/brief/",
+        "/leaders/?alarms=1&district={district}",
+    ],
 }
 
 # Pages made by third-party code in one language, whose look CityLoop does not own: Django's admin.
@@ -199,7 +205,9 @@ def test_every_page_of_each_role_fits_is_translated_and_passes_axe(chromium, liv
         assert menu, f"{username} has no menu"
         # the home page and the menu's pages; the Chinese pass adds one detail page per list to the walk
         walk = list(dict.fromkeys(["/", *[href for href in menu if href and href.startswith("/")]]))
-        walk += [url for url in LINKED_PAGES.get(username, []) if url not in walk]
+        district = Jurisdiction.objects.filter(level="district").order_by("code").values_list("pk", flat=True)
+        linked = [url.format(district=district.first()) for url in LINKED_PAGES.get(username, [])]
+        walk += [url for url in linked if url not in walk]
         shapes = {_shape(url) for url in walk}
         for language in ("zh-hans", "en"):
             if language != "zh-hans":
