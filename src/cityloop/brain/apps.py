@@ -13,6 +13,10 @@ class BrainConfig(AppConfig):
         from cityloop.org import demo
 
         demo.extend(demo_extension)
+        from cityloop.brain import tuning
+        from cityloop.org import packs
+
+        packs.register_section("detectors", tuning.check)
         from datetime import timedelta
 
         from cityloop.core import schedule

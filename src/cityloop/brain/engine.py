@@ -115,7 +115,7 @@ class Engine:
         kind_no = np.array([DetectorKind.from_name(k or "other") for k in kind], dtype=np.int64)
         self.kind_no = kind_no
         if self.bank is None:
-            self.bank = DetectorBank(n, kind_no, interval, utc_offset_s=city_utc_offset())
+            self.bank = DetectorBank(n, kind_no, interval, utc_offset_s=city_utc_offset(), params=_tuned())
         elif n > self.bank.n:
             self.bank.grow(n, kind_no, interval)
         self.n = n
@@ -177,7 +177,9 @@ class Engine:
             self.n = len(self.code)
             self.last_hour = np.full(self.n, -1, dtype=np.int64)
             self.latest_ts = np.full(self.n, np.nan)
-            self.bank = DetectorBank(self.n, self.kind_no, self.interval, utc_offset_s=city_utc_offset())
+            self.bank = DetectorBank(
+                self.n, self.kind_no, self.interval, utc_offset_s=city_utc_offset(), params=_tuned()
+            )
         else:
             self._load_devices()
         path = self._state_path(cp.generation)
@@ -189,6 +191,7 @@ class Engine:
             self.last_hour[:m] = last_hour
             self.latest_ts[:m] = arrays.pop("engine.latest_ts")
             self.bank = DetectorBank.restore(arrays)
+            self.bank.retune(_tuned())  # a pack imported since the checkpoint takes effect here
             if self.bank.n < self.n:
                 self.bank.grow(self.n, self.kind_no, self.interval)
         elif cp.generation > 0:
@@ -360,6 +363,14 @@ def forget_engines() -> None:
 
 def now() -> float:
     return time.time()
+
+
+def _tuned():
+    """The city's detector settings as its pack tunes them, read afresh (brain/tuning.py)."""
+    from cityloop.brain import tuning
+
+    tuning.forget()
+    return tuning.city_params()
 
 
 def city_utc_offset() -> int:

@@ -14,14 +14,12 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cityloop.brain import rules, svg
+from cityloop.brain import rules, svg, tuning
 from cityloop.brain.detect.detectors import Kind as DetectorKind
-from cityloop.brain.detect.detectors import Params
 from cityloop.brain.models import Alarm, Device, DeviceType
 
 # The detectors run with the default parameters (engine.py builds DetectorBank without any); the
 # thresholds that are not stored in the evidence (spike k, anomaly on) are read from the same place.
-PARAMS = Params()
 CHART_HOURS_BEFORE = 24.0
 CHART_HOURS_AFTER = 6.0
 
@@ -123,7 +121,7 @@ def explain_spike(ev: dict, device: Device) -> str:
     value = float(ev.get("value", float("nan")))
     median = float(ev.get("baseline_median", float("nan")))
     threshold = float(ev.get("threshold", float("nan")))
-    k = float(PARAMS.spike_k[DetectorKind.from_name(device.kind)])
+    k = float(tuning.city_params().spike_k[DetectorKind.from_name(device.kind)])
     # The detector fires beyond median + k robust scales; the stored threshold gives the scale back.
     scale = (threshold - median) / k if k else float("nan")
     scales = abs(value - median) / scale if scale and scale == scale and scale > 0 else float("nan")
@@ -154,7 +152,7 @@ def explain_silent(ev: dict, device: Device) -> str:
         "last": _when(ev.get("last_reading_ts")),
         "missing": ev.get("missing_readings", int(gap_s // interval)),
         "interval": interval,
-        "k": _num(PARAMS.silent_k),
+        "k": _num(tuning.city_params().silent_k),
     }
 
 
@@ -167,7 +165,7 @@ def explain_anomaly(ev: dict, device: Device) -> str:
         "value": _num(ev.get("value")),
         "unit": _unit(device),
         "score": f"{score:.2f}",
-        "threshold": f"{PARAMS.anomaly_on:.2f}",
+        "threshold": f"{tuning.city_params().anomaly_on:.2f}",
     }
 
 

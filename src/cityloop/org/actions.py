@@ -104,9 +104,12 @@ def import_pack(pack: packs.Pack, *, actor: Actor) -> Jurisdiction:
         obj, _ = Jurisdiction.objects.update_or_create(city=city, code=area.code, defaults=fields)
         by_code[area.code] = obj
         counts["jurisdictions"] += 1
+    before = CityPack.objects.filter(city=city).values_list("sections", flat=True).first() or {}
+    sections = {name: pack.meta[name] for name in sorted(packs.SECTIONS) if pack.meta.get(name)}
     CityPack.objects.update_or_create(
         city=city,
         defaults={
+            "sections": sections,
             "code": pack.code,
             "country": pack.meta.get("country", ""),
             "timezone": pack.meta["timezone"],
@@ -182,6 +185,16 @@ def import_pack(pack: packs.Pack, *, actor: Actor) -> Jurisdiction:
         populations=len(pack.population),
     )
     audit.record(actor, "city.import", city, after=counts, pack=pack.code)
+    for name in sorted(set(before) | set(sections)):
+        if before.get(name) != sections.get(name):  # e.g. a detector re-tuned for a device kind
+            audit.record(
+                actor,
+                f"city.pack.{name}",
+                city,
+                before=before.get(name),
+                after=sections.get(name),
+                pack=pack.code,
+            )
     from cityloop.org import queries
 
     transaction.on_commit(queries.forget_cached_cities)

@@ -77,6 +77,8 @@ class CityPack(models.Model):
     population_illustrative = models.BooleanField(default=False)
     # the city's target for each rate, in percent ({"response": 95.0, ...}; packs.DEFAULT_TARGETS)
     targets = models.JSONField(default=dict, blank=True)
+    # the pack.yaml sections other apps own, as checked (packs.SECTIONS): {"detectors": {...}}
+    sections = models.JSONField(default=dict, blank=True)
     imported_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,16 @@ CALENDARS = ("cn", "weekday")
 # leaders' one-page brief sets the results against them. Defaults, not an official standard.
 DEFAULT_TARGETS = {"response": 95.0, "resolution": 90.0, "satisfaction": 90.0}
 LANGUAGES = ("zh-hans", "en")
+
+# Sections of pack.yaml that another app owns (the brain's ``detectors``): name → its check, which
+# returns the cleaned value and its problems as (field within the section, message). The app
+# registers it in its ready(), so org checks a pack without knowing what the section means.
+SectionCheck = Callable[[Any], tuple[Any, list[tuple[str, str]]]]
+SECTIONS: dict[str, SectionCheck] = {}
+
+
+def register_section(name: str, check: SectionCheck) -> None:
+    SECTIONS[name] = check
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,11 @@ def _check_meta(folder: Path, errors: list[PackError]) -> dict[str, Any]:
     if not isinstance(meta["population_illustrative"], bool):
         errors.append(PackError("pack.yaml", "-", "population_illustrative", "must be true or false"))
     meta["targets"] = _check_targets(meta.get("targets"), errors)
+    for name, check in sorted(SECTIONS.items()):
+        meta[name], problems = check(meta.get(name))
+        errors += [
+            PackError("pack.yaml", "-", f"{name}.{where}" if where else name, m) for where, m in problems
+        ]
     return meta
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 
 import numpy as np
@@ -293,6 +293,12 @@ class DetectorBank:
         self.grow(n, kind, interval_s)
 
     # ------------------------------------------------------------ setup
+    def retune(self, params: Params) -> None:
+        """Use ``params`` from now on (the city's tuning per device kind); the state stays. The
+        sensors' streaming detector keeps its own settings: they are not tunable per kind."""
+        self.params = replace(params, streaming=self.params.streaming)
+        self._tables()
+
     def _tables(self) -> None:
         p = self.params
         self._is_meter = np.array([k in METER_KINDS for k in Kind])
