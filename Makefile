@@ -80,7 +80,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-reply-quality bench-notify ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-reply-quality bench-notify bench-backup ## every benchmark (slow)
 
 bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -99,6 +99,10 @@ bench-brain: $(BENCH_STAMP) ## one reading from each of 3,120,000 devices throug
 
 bench-leaks: $(BENCH_STAMP) ## leak detection on BattLeDIM leak flows: precision, recall, hours to detect
 	$(BIN)/python bench/bench_leaks.py --data $(DATA)/battledim
+
+bench-backup: $(BENCH_STAMP) ## backup and restore round trip of the demo city on SQLite (and PostgreSQL with BENCH_PG_URL)
+	$(BIN)/python bench/bench_backup.py
+	@if [ -n "$(BENCH_PG_URL)" ]; then $(BIN)/python bench/bench_backup.py --database-url "$(BENCH_PG_URL)"; fi
 
 bench-hot-issues: $(BENCH_STAMP) ## hot issues on the 4,326 real TipDM messages: time, top 10, early-warning replay
 	$(BIN)/python bench/bench_hot_issues.py --data $(DATA)
