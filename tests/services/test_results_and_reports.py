@@ -191,6 +191,7 @@ def test_the_editor_shows_findings_inline_and_refuses_to_publish(
         {"action": "save", "definition": yaml.safe_dump(data, allow_unicode=True)},
     )
     page = client.get("/services/editor/WATER-1/").content.decode()
-    assert "CL104" in page and "materials.demand.name" in page
+    # next to the material's name, by the rule's name in the page's language, not by the internal key
+    assert "CL104 开放式列举" in page and "materials.demand.name" not in page
     client.post("/services/editor/WATER-1/", {"action": "publish"})
     assert items["WATER-1"].current_version().number == 1

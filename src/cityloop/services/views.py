@@ -8,6 +8,7 @@ import yaml
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +20,7 @@ from cityloop.core.doors import uploads as weblimits
 from cityloop.core.doors.forms import run_action
 from cityloop.services import actions, catalogue, queries, reductions
 from cityloop.services import actions as services_actions
+from cityloop.services import editor as editor_forms
 from cityloop.services.models import (
     ApprovalTask,
     AppStatus,
@@ -386,7 +388,7 @@ def editor(request):
 def editor_item(request, code):
     _require_admin(request.user)
     item = get_object_or_404(ServiceItem, code=code)
-    text = None
+    text, yaml_error, form = None, "", None
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "draft":
@@ -398,19 +400,21 @@ def editor_item(request, code):
         if draft is None:
             messages.error(request, _("version: there is no draft; start one first"))
             return redirect("services:editor-item", code=code)
-        if action == "save":
+        if action in ("form", "more-situations", "more-materials"):
+            more = action.removeprefix("more-") if action != "form" else ""
+            form = editor_forms.from_post(request.POST, more=more)
+            if action == "form" and _save_form(request, draft, form):
+                return redirect("services:editor-item", code=code)
+        elif action == "save":
             text = request.POST.get("definition", "")
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                messages.error(request, _("definition: not valid YAML (%(error)s)") % {"error": exc})
-            else:
-                if _attempt(
-                    request,
-                    lambda: services_actions.update_draft(draft, data, actor=request.user),
-                    _("Draft saved."),
-                ):
-                    return redirect("services:editor-item", code=code)
+            data, yaml_error = _read_yaml(text)
+            if not yaml_error and _attempt(
+                request,
+                lambda: services_actions.update_draft(draft, data, actor=request.user),
+                _("Draft saved."),
+            ):
+                return redirect("services:editor-item", code=code)
+            yaml_error = yaml_error or _("The definition was not saved; see the messages above.")
         elif action == "publish":
             if _attempt(
                 request, lambda: services_actions.publish_version(draft, actor=request.user), _("Published.")
@@ -418,8 +422,12 @@ def editor_item(request, code):
                 return redirect("services:editor-item", code=code)
     draft = item.draft()
     findings = catalogue.findings_for(draft) if draft else []
-    if text is None and draft is not None:
-        text = yaml.safe_dump(catalogue.editable_dict(draft), allow_unicode=True, sort_keys=False, width=110)
+    if draft is not None:
+        stored = catalogue.editable_dict(draft)
+        form = form or editor_forms.for_draft(stored)
+        editor_forms.place_findings(form, findings)
+        if text is None:
+            text = yaml.safe_dump(stored, allow_unicode=True, sort_keys=False, width=110)
     return render(
         request,
         "services/editor_item.html",
@@ -428,10 +436,45 @@ def editor_item(request, code):
             "draft": draft,
             "current": item.current_version(),
             "findings": findings,
+            "editor": form,
             "text": text,
+            "yaml_error": yaml_error,
             "versions": ItemVersion.objects.filter(item=item).order_by("-number"),
         },
     )
+
+
+def _save_form(request, draft, form) -> bool:
+    """Save the structured form through ``update_draft``; a refusal lands next to its field."""
+    data = editor_forms.build(form)
+    if data is None:
+        messages.error(request, _("The draft was not saved: correct the fields marked below."))
+        return False
+    try:
+        with transaction.atomic():
+            services_actions.update_draft(draft, data, actor=request.user)
+    except ValidationError as exc:
+        editor_forms.place_refusal(form, exc)
+        messages.error(request, _("The draft was not saved: correct the fields marked below."))
+        return False
+    messages.success(request, _("Draft saved."))
+    return True
+
+
+def _read_yaml(text: str) -> tuple[object, str]:
+    """The YAML box's definition, or an error in the page's language naming the line."""
+    try:
+        return yaml.safe_load(text), ""
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if mark is None:
+            return None, _("Definition (YAML): the text cannot be read as YAML.")
+        lines = text.splitlines()
+        line = lines[mark.line].strip() if mark.line < len(lines) else ""
+        return None, _(
+            "Definition (YAML): line %(line)s, column %(column)s cannot be read: «%(text)s». "
+            "Check the indentation and the colon after each field name."
+        ) % {"line": mark.line + 1, "column": mark.column + 1, "text": line}
 
 
 def _date(value: str | None, default: dt.date) -> dt.date:
