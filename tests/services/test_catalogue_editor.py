@@ -13,6 +13,7 @@ from django.conf import settings
 
 from cityloop.core.models import AuditRecord
 from cityloop.services import catalogue
+from tests.web.test_every_page_zh import english_msgids, visible_text
 
 URL = "/services/editor/WATER-1/"
 
@@ -171,6 +172,8 @@ def test_a_bad_value_comes_back_with_what_was_typed_and_an_error_naming_the_fiel
     assert response.status_code == 200
     assert 'value="两天"' in page and 'value="供水接入（改）"' in page
     assert "承诺时限（工作日）: 输入一个数字" in page  # the field's label and Django's rule
+    summary = page[page.index('id="errors"') : page.index("</div>", page.index('id="errors"'))]
+    assert 'href="#id_item-committed_days"' in summary and "事项 · 承诺时限（工作日）" in summary
     assert catalogue.editable_dict(editing) == before  # nothing saved
     # a rule the action checks (committed within the legal limit) lands next to its field, translated
     data["item-committed_days"] = "30"
@@ -183,7 +186,7 @@ def test_a_bad_value_comes_back_with_what_was_typed_and_an_error_naming_the_fiel
     data[f"{row}-condition"] = "premises: rented"
     page = client.post(URL, {**data, "action": "form"}).content.decode()
     assert "premises: rented" in fieldset(page, row)
-    assert 'class="error"' in fieldset(page, row)
+    assert "rented：并非都是情形 premises 的答案" in fieldset(page, row)  # the action's rule, translated
     assert catalogue.editable_dict(editing) == before
 
 
@@ -203,6 +206,10 @@ def test_findings_appear_next_to_their_field_and_name_no_internal_key(client, ed
     summary = page[page.index('id="findings"') : page.index("</div>", page.index('id="findings"'))]
     assert "CL201 无法律依据的材料" in summary and f'href="#id_{row}-legal_basis"' in summary
     assert "materials.demand" not in page and "material-without-legal-basis" not in page
+    # publishing is refused, in the page's language, and the draft stays a draft
+    page = client.post(URL, {"action": "publish"}, follow=True).content.decode()
+    assert "未发布：检查发现 2 个问题" in page and "material-without-legal-basis" not in page
+    assert editing.item.current_version().number == 1
 
 
 @pytest.mark.parametrize(
@@ -225,6 +232,9 @@ def test_the_editor_renders_in_both_languages(client, editing, language, words):
     page = client.get(URL).content.decode()
     for word in words:
         assert word in page
+    if language == "zh-hans":  # no English phrase of the catalogues left untranslated
+        english = english_msgids()
+        assert not [run for run in visible_text(page) if run in english]
 
 
 def test_a_yaml_error_is_translated_and_names_the_line(client, editing):

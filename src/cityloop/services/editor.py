@@ -277,6 +277,7 @@ class Placed:
 
     form: _Row
     number: int = 0
+    checked: bool = False  # validated on this request, so its errors are shown
     errors: list[str] = field(default_factory=list)  # the row's own errors (not about one field)
     notes: list[Note] = field(default_factory=list)  # the row's findings not about one of its fields
     by_field: dict[str, list[Note]] = field(default_factory=dict)
@@ -332,12 +333,24 @@ class Editor:
     notes: list[Note] = field(default_factory=list)
     errors_shown: bool = False
 
-    @property
-    def error_count(self) -> int:
-        rows = [self.item, *self.situations, *self.materials]
-        return len(self.top_errors) + sum(
-            len(r.errors) + sum(len(bf.errors) for bf, _n in r.fields()) for r in rows
-        )
+    def error_list(self) -> list[tuple[str, str, str]]:
+        """(anchor, where, message) of every error on the page, for the summary at the top."""
+        found = []
+        rows = [
+            (self.item, gettext("The item")),
+            *self._named(self.situations, "Situation"),
+            *self._named(self.materials, "Material"),
+        ]
+        for row, name in rows:
+            found += [(str(row.form.prefix), name, e) for e in row.errors]
+            for bf, _notes in row.fields():
+                found += [(bf.auto_id, f"{name} · {bf.label}", e) for e in bf.errors]
+        return found
+
+    @staticmethod
+    def _named(rows: list[Placed], kind: str) -> list[tuple[Placed, str]]:
+        label = gettext("Situation %(n)s") if kind == "Situation" else gettext("Material %(n)s")
+        return [(r, label % {"n": r.number}) for r in kept(rows)]
 
 
 def _place(forms_: Sequence[_Row]) -> list[Placed]:
@@ -395,6 +408,8 @@ def build(editor: Editor) -> dict[str, Any] | None:
     """The dict for ``update_draft``, or None when a field is invalid (the errors are on the forms)."""
     editor.errors_shown = True
     rows = [editor.item, *kept(editor.situations), *kept(editor.materials)]
+    for r in rows:
+        r.checked = True
     if not all([r.form.is_valid() for r in rows]):
         return None
     return {
@@ -402,6 +417,31 @@ def build(editor: Editor) -> dict[str, Any] | None:
         "situations": [r.form.to_dict() for r in kept(editor.situations)],
         "materials": [r.form.to_dict() for r in kept(editor.materials)],
     }
+
+
+# update_draft's refusals that carry a value (English f-strings in the action): their words in the
+# page's language, the value kept as it was typed
+REFUSALS = (
+    (re.compile(r"^no situation '(?P<key>.+)'$"), _("no situation has the key %(key)s")),
+    (
+        re.compile(r"^\[(?P<values>.*)\] are not all options of '(?P<key>.+)'$"),
+        _("%(values)s: not all are answers of the situation %(key)s"),
+    ),
+    (
+        re.compile(r"^'(?P<value>.*)' is not one of (?P<choices>.+)$"),
+        _("%(value)s is not one of %(choices)s"),
+    ),
+    (re.compile(r"^(?P<value>.*) is not a number$"), _("%(value)s is not a number")),
+    (re.compile(r"^must be at least (?P<minimum>.+)$"), _("must be at least %(minimum)s")),
+)
+
+
+def translate_refusal(message: str) -> str:
+    for pattern, words in REFUSALS:
+        match = pattern.match(message)
+        if match:
+            return str(words) % {k: v.replace("'", "") for k, v in match.groupdict().items()}
+    return gettext(message)
 
 
 INDEXED = re.compile(r"^(situations|materials)\[(\d+)\]$")
@@ -414,7 +454,7 @@ def place_refusal(editor: Editor, exc: ValidationError) -> None:
     situations, materials = kept(editor.situations), kept(editor.materials)
     found = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     for name, messages in found.items():
-        for message in (gettext(m) for m in messages):
+        for message in (translate_refusal(m) for m in messages):
             indexed, keyed = INDEXED.match(name), KEYED.match(name)
             if name in editor.item.form.fields:
                 editor.item.form.add_error(name, message)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from cityloop.core import queries as core_queries
 from cityloop.core.doors import uploads as weblimits
-from cityloop.core.doors.forms import run_action
+from cityloop.core.doors.forms import message_errors, run_action
 from cityloop.services import actions, catalogue, queries, reductions
 from cityloop.services import actions as services_actions
 from cityloop.services import editor as editor_forms
@@ -416,9 +416,7 @@ def editor_item(request, code):
                 return redirect("services:editor-item", code=code)
             yaml_error = yaml_error or _("The definition was not saved; see the messages above.")
         elif action == "publish":
-            if _attempt(
-                request, lambda: services_actions.publish_version(draft, actor=request.user), _("Published.")
-            ):
+            if _publish(request, draft):
                 return redirect("services:editor-item", code=code)
     draft = item.draft()
     findings = catalogue.findings_for(draft) if draft else []
@@ -442,6 +440,27 @@ def editor_item(request, code):
             "versions": ItemVersion.objects.filter(item=item).order_by("-number"),
         },
     )
+
+
+def _publish(request, draft) -> bool:
+    """Publish through the action; the linter's refusal is told in the page's language (the findings
+    themselves are next to their fields), any other refusal as the action words it."""
+    findings = catalogue.findings_for(draft)
+    try:
+        with transaction.atomic():
+            services_actions.publish_version(draft, actor=request.user)
+    except ValidationError as exc:
+        if findings:
+            messages.error(
+                request,
+                _("Not published: the linter found %(n)s problems; each is shown next to its field.")
+                % {"n": len(findings)},
+            )
+        else:
+            message_errors(request, exc)
+        return False
+    messages.success(request, _("Published."))
+    return True
 
 
 def _save_form(request, draft, form) -> bool:
