@@ -102,6 +102,15 @@ def test_saving_the_form_unchanged_keeps_every_stored_value(client, editing):
     assert catalogue.editable_dict(editing) == before
 
 
+def test_each_situation_lists_the_materials_that_depend_on_its_answers(client, editing):
+    page = client.get(URL).content.decode()
+    data = form_of(page)
+    premises = fieldset(page, row_of(data, "s", "premises"))
+    assert "仅在某些答案下才需要的材料" in premises
+    assert "«房屋租赁合同»: leased" in premises and "«房屋所有权证明»: owned" in premises
+    assert "综合申请表" not in premises  # required whatever the answers
+
+
 def test_a_materials_legal_basis_changes_through_the_form_and_is_audited(client, editing):
     data = form_of(client.get(URL).content.decode())
     row = row_of(data, "m", "demand")

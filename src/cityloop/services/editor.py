@@ -281,6 +281,7 @@ class Placed:
     errors: list[str] = field(default_factory=list)  # the row's own errors (not about one field)
     notes: list[Note] = field(default_factory=list)  # the row's findings not about one of its fields
     by_field: dict[str, list[Note]] = field(default_factory=dict)
+    uses: list[str] = field(default_factory=list)  # a situation's materials that depend on its answers
 
     def fields(self) -> list[tuple[Any, list[Note]]]:
         return [(self.form[name], self.by_field.get(name, [])) for name in self.form.fields]
@@ -369,11 +370,25 @@ def for_draft(data: dict[str, Any]) -> Editor:
         for i, m in enumerate(data.get("materials") or [])
     ]
     materials += [MaterialFormRow(prefix=f"m-{len(materials) + i}") for i in range(BLANK_MATERIALS)]
-    return Editor(
-        item=Placed(ItemForm(prefix="item", initial=ItemForm.initial_from(data))),
-        situations=_place(situations),
-        materials=_place(materials),
+    return _link(
+        Editor(
+            item=Placed(ItemForm(prefix="item", initial=ItemForm.initial_from(data))),
+            situations=_place(situations),
+            materials=_place(materials),
+        )
     )
+
+
+def _link(editor: Editor) -> Editor:
+    """Under each situation, the materials that apply only for some of its answers (their condition)."""
+    by_key = {_row_key(r.form): r for r in editor.situations if _row_key(r.form)}
+    for m in editor.materials:
+        for line in _lines(str(_value(m.form, "condition") or "")):
+            match = CONDITION_LINE.match(line)
+            if match and match.group(1) in by_key:
+                label = _material_label(editor.materials, _row_key(m.form))
+                by_key[match.group(1)].uses.append(f"{label}: {match.group(2).strip()}")
+    return editor
 
 
 def _count(post, name: str) -> int:
@@ -394,8 +409,12 @@ def from_post(post, *, more: str = "") -> Editor:
         situations += [SituationForm(prefix=f"s-{len(situations) + i}") for i in range(MORE)]
     if more == "materials" or not materials:
         materials += [MaterialFormRow(prefix=f"m-{len(materials) + i}") for i in range(MORE)]
-    return Editor(
-        item=Placed(ItemForm(post, prefix="item")), situations=_place(situations), materials=_place(materials)
+    return _link(
+        Editor(
+            item=Placed(ItemForm(post, prefix="item")),
+            situations=_place(situations),
+            materials=_place(materials),
+        )
     )
 
 
