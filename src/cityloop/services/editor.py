@@ -438,31 +438,6 @@ def build(editor: Editor) -> dict[str, Any] | None:
     }
 
 
-# update_draft's refusals that carry a value (English f-strings in the action): their words in the
-# page's language, the value kept as it was typed
-REFUSALS = (
-    (re.compile(r"^no situation '(?P<key>.+)'$"), _("no situation has the key %(key)s")),
-    (
-        re.compile(r"^\[(?P<values>.*)\] are not all options of '(?P<key>.+)'$"),
-        _("%(values)s: not all are answers of the situation %(key)s"),
-    ),
-    (
-        re.compile(r"^'(?P<value>.*)' is not one of (?P<choices>.+)$"),
-        _("%(value)s is not one of %(choices)s"),
-    ),
-    (re.compile(r"^(?P<value>.*) is not a number$"), _("%(value)s is not a number")),
-    (re.compile(r"^must be at least (?P<minimum>.+)$"), _("must be at least %(minimum)s")),
-)
-
-
-def translate_refusal(message: str) -> str:
-    for pattern, words in REFUSALS:
-        match = pattern.match(message)
-        if match:
-            return str(words) % {k: v.replace("'", "") for k, v in match.groupdict().items()}
-    return gettext(message)
-
-
 INDEXED = re.compile(r"^(situations|materials)\[(\d+)\]$")
 KEYED = re.compile(r"^materials\.([\w-]+)\.(\w+)$")
 
@@ -473,7 +448,7 @@ def place_refusal(editor: Editor, exc: ValidationError) -> None:
     situations, materials = kept(editor.situations), kept(editor.materials)
     found = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     for name, messages in found.items():
-        for message in (translate_refusal(m) for m in messages):
+        for message in messages:  # update_draft words them in the page's language
             indexed, keyed = INDEXED.match(name), KEYED.match(name)
             if name in editor.item.form.fields:
                 editor.item.form.add_error(name, message)

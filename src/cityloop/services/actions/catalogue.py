@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from cityloop.core import audit
 from cityloop.core.actors import Actor
@@ -41,10 +42,10 @@ def _number(data: dict, name: str, errors: dict, *, minimum: float = 0) -> Decim
     try:
         value = Decimal(str(data.get(name, 0)))
     except InvalidOperation:
-        errors[name] = f"{data.get(name)!r} is not a number"
+        errors[name] = _("%(value)s is not a number") % {"value": data.get(name)}
         return None
     if value < minimum:
-        errors[name] = f"must be at least {minimum}"
+        errors[name] = _("must be at least %(minimum)s") % {"minimum": minimum}
     return value
 
 
@@ -55,12 +56,12 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     unknown = set(data) - set(VERSION_FIELDS) - {"situations", "materials"}
     for name in sorted(unknown):
-        errors[name] = "unknown field"
+        errors[name] = _("unknown field")
     if not str(data.get("name") or "").strip():
-        errors["name"] = "an item needs a name"
+        errors["name"] = _("an item needs a name")
     for name in ("conditions", "steps"):
         if not isinstance(data.get(name, []), list):
-            errors[name] = "must be a list of sentences"
+            errors[name] = _("must be a list of sentences")
     clean = {k: data.get(k) for k in VERSION_FIELDS if k in data}
     for name in ("legal_days", "committed_days", "fee"):
         if name in data:
@@ -73,47 +74,56 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
         and clean["legal_days"] is not None
         and clean["committed_days"] > clean["legal_days"]
     ):
-        errors["committed_days"] = "the committed limit cannot exceed the legal limit"
+        errors["committed_days"] = _("the committed limit cannot exceed the legal limit")
     if "visits" in data and (not isinstance(data["visits"], int) or data["visits"] < 0):
-        errors["visits"] = "a whole number of visits, 0 or more"
+        errors["visits"] = _("a whole number of visits, 0 or more")
     if "online_depth" in data and data["online_depth"] not in OnlineDepth.values:
-        errors["online_depth"] = f"one of {OnlineDepth.values}"
+        depths = ", ".join(map(str, OnlineDepth.values))
+        errors["online_depth"] = _("must be one of %(choices)s") % {"choices": depths}
     situations = data.get("situations") or []
     options: dict[str, set[str]] = {}
     for i, s in enumerate(situations):
         key = s.get("key") if isinstance(s, dict) else None
         if not key or not s.get("question") or not s.get("options"):
-            errors[f"situations[{i}]"] = "a situation needs a key, a question and options"
+            errors[f"situations[{i}]"] = _("a situation needs a key, a question and options")
             continue
         options[key] = {str(o.get("value")) for o in s["options"]}
     keys: set[str] = set()
     for i, m in enumerate(data.get("materials") or []):
         if not isinstance(m, dict) or not m.get("key") or not str(m.get("name") or "").strip():
-            errors[f"materials[{i}]"] = "a material needs a key and a name"
+            errors[f"materials[{i}]"] = _("a material needs a key and a name")
             continue
         where = f"materials.{m['key']}"
         if m["key"] in keys:
-            errors[f"{where}.key"] = "keys must be unique within an item"
+            errors[f"{where}.key"] = _("keys must be unique within an item")
         keys.add(m["key"])
         for name in sorted(set(m) - set(MATERIAL_FIELDS)):
-            errors[f"{where}.{name}"] = "unknown field"
+            errors[f"{where}.{name}"] = _("unknown field")
         for name, choices in (
             ("form", MaterialForm.values),
             ("necessity", Necessity.values),
             ("source", MaterialSource.values),
         ):
             if name in m and m[name] not in choices:
-                errors[f"{where}.{name}"] = f"{m[name]!r} is not one of {', '.join(choices)}"
+                errors[f"{where}.{name}"] = _("%(value)s is not one of %(choices)s") % {
+                    "value": m[name],
+                    "choices": ", ".join(choices),
+                }
         if "copies" in m and (not isinstance(m["copies"], int) or m["copies"] < 1):
-            errors[f"{where}.copies"] = "at least one copy"
+            errors[f"{where}.copies"] = _("at least one copy")
         condition = m.get("condition") or {}
         if m.get("necessity") == "conditional" and not condition:
-            errors[f"{where}.condition"] = "a conditional material must say which answers it depends on"
+            errors[f"{where}.condition"] = _("a conditional material must say which answers it depends on")
         for skey, values in condition.items():
             if skey not in options:
-                errors[f"{where}.condition"] = f"no situation {skey!r}"
+                errors[f"{where}.condition"] = _("no situation has the key %(key)s") % {"key": skey}
             elif not set(map(str, values)) <= options[skey]:
-                errors[f"{where}.condition"] = f"{values} are not all options of {skey!r}"
+                errors[f"{where}.condition"] = _(
+                    "%(values)s: not all are answers of the situation %(key)s"
+                ) % {
+                    "values": ", ".join(map(str, values)),
+                    "key": skey,
+                }
     if errors:
         raise ValidationError(errors)
     return clean
