@@ -146,3 +146,22 @@ def test_lint_command_exits_non_zero_on_findings_and_zero_when_clean(departments
         call_command("services", "lint")
     assert exc.value.returncode == 1
     assert "CL105" in capsys.readouterr().out
+
+
+def test_a_finding_gives_the_values_its_message_names_so_a_page_can_word_it_in_its_language():
+    from django.utils import translation
+
+    from cityloop.services import editor
+    from cityloop.services.models import MaterialSource
+
+    material = item_with_material("不动产权证书", source="elicence", upload_required=True)
+    (upload,) = [f for f in rules.lint_item(material, LEX) if f.code == "CL301"]
+    assert dict(upload.values) == {"source": "elicence"}
+    (record,) = [f for f in rules.lint_item(item_with_material("营业执照副本"), LEX) if f.code == "CL302"]
+    assert dict(record.values)["record"] in record.message
+    (twice,) = [f for f in rules.lint_item(item_with_material("用水需求说明"), LEX) if f.code == "CL401"]
+    assert f"materials.{dict(twice.values)['other']}" in twice.message
+    with translation.override("zh-hans"):
+        _, words = editor.translate_finding(upload, [])
+        label = str(dict(MaterialSource.choices)["elicence"])
+    assert label in words and "elicence" not in words

@@ -256,7 +256,6 @@ RULE_MESSAGES = {
     ),
     "CL401": _("the same material is already listed: %(other)s"),
 }
-MATERIAL_REF = re.compile(r"materials\.([\w-]+)")
 
 
 @dataclass
@@ -307,16 +306,14 @@ def translate_finding(f: rules.Finding, materials: list[Placed]) -> tuple[str, s
     """(title, message) of a finding in the page's language; a rule a custom lexicon adds keeps its own."""
     if f.code not in RULE_TITLES:
         return f.rule, f.message
+    values = dict(f.values)  # what the rule named, given by the linter (not read out of its English)
     params: dict[str, str] = {}
     if f.code == "CL301":
-        source = re.search(r"\((\w+)\)", f.message)
-        params["source"] = str(dict(MaterialSource.choices).get(source.group(1), "") if source else "")
+        params["source"] = str(dict(MaterialSource.choices).get(values.get("source", ""), ""))
     elif f.code == "CL302":
-        held = re.search(r"holds (\S+) records", f.message)
-        params["record"] = held.group(1) if held else ""
+        params["record"] = values.get("record", "")
     elif f.code == "CL401":
-        other = MATERIAL_REF.search(f.message)
-        params["other"] = _material_label(materials, other.group(1)) if other else ""
+        params["other"] = _material_label(materials, values["other"]) if "other" in values else ""
     return str(RULE_TITLES[f.code]), str(RULE_MESSAGES[f.code]) % params if params else str(
         RULE_MESSAGES[f.code]
     )

@@ -56,6 +56,8 @@ class Finding:
     field: str
     message: str
     text: str = ""
+    # the values the message names, for a page that words it in its own language: (("source", "elicence"),)
+    values: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         quoted = f' "{self.text}"' if self.text else ""
@@ -142,6 +144,7 @@ def lint_item(item: Mapping[str, Any], lexicon: Lexicon) -> list[Finding]:
                     f"{where}.upload_required",
                     f"the government holds this ({source}); fetch it instead of asking for an upload",
                     name,
+                    (("source", str(source)),),
                 )
             )
         elif source == "applicant":
@@ -156,6 +159,7 @@ def lint_item(item: Mapping[str, Any], lexicon: Lexicon) -> list[Finding]:
                         f"{where}.source",
                         f"the registry holds {held} records; set source to elicence or data_sharing",
                         name,
+                        (("record", str(held)),),
                     )
                 )
         normal = _normal(name)
@@ -169,6 +173,7 @@ def lint_item(item: Mapping[str, Any], lexicon: Lexicon) -> list[Finding]:
                     f"{where}.name",
                     f"the same material is already listed as materials.{seen_names[normal]}",
                     name,
+                    (("other", str(seen_names[normal])),),
                 )
             )
         else:
@@ -186,6 +191,7 @@ def lint_item(item: Mapping[str, Any], lexicon: Lexicon) -> list[Finding]:
                         f"{where}.proves",
                         f"materials.{seen_proves[proves]} already proves {proves!r}",
                         name,
+                        (("other", str(seen_proves[proves])),),
                     )
                 )
             else:
