@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     print(
-        f"\n{args.folds}-fold stratified CV, seed {args.seed}, one core; features: char_wb 1-3 gram tf-idf\n"
+        f"\n{args.folds}-fold stratified CV, seed {args.seed}, one core; features: "
+        f"subject x{classifier.SUBJECT_REPEAT + 1} + char_wb 1-3 gram tf-idf\n"
     )
     print(
         "| task | text → label | model | n | classes | left out (rows) | accuracy | macro-F1 "

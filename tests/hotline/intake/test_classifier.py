@@ -307,3 +307,29 @@ def test_command_train_predict_evaluate(tmp_path, settings):
             "subject",
             stdout=io.StringIO(),
         )
+
+
+def test_the_subject_line_is_weighted_and_a_single_line_is_read_as_it_is():
+    assert classifier.prepare_text("噪音\n工地夜间施工") == "噪音 噪音 噪音 工地夜间施工"
+    assert classifier.prepare_text("ＮＯ ＨＥＡＴ") == "no heat"
+    assert classifier.prepare_text("\n只有详情") == "只有详情"
+
+
+def test_the_subject_decides_when_the_details_are_ambiguous():
+    # the details talk about two topics equally; the subject names the category
+    texts = [
+        "公交车晚点\n学校 公交 学位 线路",
+        "道路拥堵\n学校 公交 学位 线路",
+        "出租车拒载\n学校 公交 学位 线路",
+        "学校学位不足\n学校 公交 学位 线路",
+        "幼儿园收费\n学校 公交 学位 线路",
+        "补课乱收费\n学校 公交 学位 线路",
+    ]
+    labels = ["交通运输"] * 3 + ["教育文体"] * 3
+    m = classifier.train(texts, labels, seed=0, estimator="logreg")
+    assert m.pipeline.named_steps["tfidf"].preprocessor is classifier.prepare_text
+    assert "subject x3" in m.meta["estimator"]
+    got = m.predict(
+        ["公交车晚点 线路\n学校 公交 学位 线路 学校", "学校学位 幼儿园\n学校 公交 学位 线路 公交"]
+    )
+    assert [s.label for s in got] == ["交通运输", "教育文体"]
