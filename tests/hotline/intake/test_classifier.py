@@ -333,3 +333,25 @@ def test_the_subject_decides_when_the_details_are_ambiguous():
         ["公交车晚点 线路\n学校 公交 学位 线路 学校", "学校学位 幼儿园\n学校 公交 学位 线路 公交"]
     )
     assert [s.label for s in got] == ["交通运输", "教育文体"]
+
+
+def test_the_bundled_taxonomy_adds_examples_only_for_its_own_classes():
+    texts, labels = classifier.taxonomy_examples(["环境保护", "Heating"])
+    assert texts and set(labels) == {"环境保护"}
+    assert all(" " in t for t in texts)
+    m = classifier.train(*toy(), seed=0)
+    assert m.meta["taxonomy_examples"] == len(classifier.taxonomy_examples(list(TOY))[0]) > len(texts)
+    assert m.meta["n"] == 15  # the CSV's rows, not the extra examples
+    plain = classifier.train(*toy(), seed=0, taxonomy=False)
+    assert plain.meta["taxonomy_examples"] == 0
+    nyc = classifier.train(["loud music", "loud party", "no heat", "cold radiator"], ["N", "N", "H", "H"])
+    assert nyc.meta["taxonomy_examples"] == 0
+
+
+def test_a_taxonomy_name_alone_teaches_its_class():
+    # the first 环境保护 third-level name (生态示范和模范城区创建) appears in no training text
+    texts, labels = classifier.taxonomy_examples(["环境保护"])
+    term = texts[0].split()[-1]
+    assert all(term not in t for t in toy()[0])
+    with_tax = classifier.train(*toy(), seed=0)
+    assert with_tax.predict([term])[0].label == "环境保护"
