@@ -178,6 +178,7 @@ def test_the_follow_up_list_shows_the_reply_and_the_number_only_after_a_reveal_w
     client = as_user(dispatcher_li)
     page = client.get("/hotline/follow-ups/").content.decode()
     assert "已恢复供水" in page and "市水务局" in page
+    assert "· 已解决" in page and "· resolved" not in page  # the outcome in words, not its code
     assert "138****" in page and "13812345678" not in page and "/reveal/" in page
 
     empty = client.post(f"/hotline/follow-ups/{request.pk}/reveal/", {f"r{request.pk}-reason": "  "})

@@ -125,6 +125,9 @@ def test_the_brief_page_opens_on_the_last_complete_month_and_links_its_pdf(histo
     assert page.status_code == 200 and page.context["month"] == OCTOBER
     html = page.content.decode()
     assert "领导简报" in html and 'data-rate="resolution"' in html and "85.0%" in html
+    header = re.search(r"<table[^>]*data-targets>.*?</thead>", html, flags=re.S)
+    assert header and '<th scope="col">上月</th>' in header.group()  # the rate last month, not a rank
+    assert "上月排名" not in header.group()
     assert "format=pdf" in html and "<script" not in html[html.index("<main") :]
     english = (
         client_for(leader_sun, "en").get(reverse("leaders:brief"), {"month": "2026-09"}).content.decode()

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -95,7 +96,14 @@ def render(brief: Brief, *, rate_labels: dict) -> bytes:
         Paragraph(escape(_("Results against targets")), s["h2"]),
     ]
     rows: list[list] = [
-        [_("Indicator"), _("Result"), _("Target"), _("Against target"), _("Last month"), _("Met target")]
+        [
+            _("Indicator"),
+            _("Result"),
+            _("Target"),
+            _("Against target"),
+            pgettext("figure", "Last month"),
+            _("Met target"),
+        ]
     ]
     for line in brief.rates:
         met = "—" if line.met is None else (_("yes") if line.met else _("no"))
