@@ -88,6 +88,23 @@ def test_a_spike_counts_robust_scales_from_its_baseline():
     assert "每小时用量 2.52 m³/h 偏离其常态水平 0.02 m³/h 达 50 个稳健尺度" in zh
 
 
+def test_a_spike_is_explained_with_the_k_it_fired_at_after_a_re_tune(monkeypatch):
+    from cityloop.brain import tuning
+    from cityloop.brain.detect.detectors import Kind, Params
+
+    ev = _evidence(AlarmType.SPIKE, 2.52, 2.0, [0.02, 0.01, 1.27, 25.0, 0.05])
+    assert ev["k"] == 25.0 and ev["scale"] == 0.05
+    retuned = tuning.params({"water": {"spike_k": 40}})
+    assert retuned.spike_k[Kind.WATER] == 40 != Params().spike_k[Kind.WATER]
+    monkeypatch.setattr(tuning, "city_params", lambda: retuned)
+    zh, en = _both(_alarm("spike", ev))
+    assert "is 50 robust scales" in en and "beyond 25 scales, here 1.27 m³/h" in en
+    # an alarm stored before the evidence carried k is explained with today's k
+    old = {key: value for key, value in ev.items() if key not in ("k", "scale")}
+    zh, en = _both(_alarm("spike", old))
+    assert "beyond 40 scales, here 1.27 m³/h" in en
+
+
 def test_a_silent_device_says_how_long_and_how_many_intervals():
     ev = _evidence(AlarmType.SILENT, 3 * 3600, 12.0, [T0 - 3 * 3600, 900, 12])
     zh, en = _both(_alarm("silent", ev))
@@ -143,6 +160,10 @@ def _spike(devices):
 def test_the_device_pulse_and_case_pages_say_why_in_both_languages(client, devices, dispatcher_li):
     alarms = _spike(devices)
     assert set(alarms) == {"spike"}
+    evidence = alarms["spike"].evidence[0]
+    assert evidence["k"] == 12.0 and evidence["threshold"] == pytest.approx(
+        evidence["baseline_median"] + evidence["k"] * evidence["scale"]
+    )
     case = alarms["spike"].request_id
     client.force_login(dispatcher_li)
 

@@ -121,9 +121,11 @@ def explain_spike(ev: dict, device: Device) -> str:
     value = float(ev.get("value", float("nan")))
     median = float(ev.get("baseline_median", float("nan")))
     threshold = float(ev.get("threshold", float("nan")))
-    k = float(tuning.city_params().spike_k[DetectorKind.from_name(device.kind)])
-    # The detector fires beyond median + k robust scales; the stored threshold gives the scale back.
-    scale = (threshold - median) / k if k else float("nan")
+    if "k" in ev:  # the detector's k and scale when it fired
+        k, scale = float(ev["k"]), float(ev["scale"])
+    else:  # an alarm raised before the evidence carried them: today's k gives the scale back
+        k = float(tuning.city_params().spike_k[DetectorKind.from_name(device.kind)])
+        scale = (threshold - median) / k if k else float("nan")
     scales = abs(value - median) / scale if scale and scale == scale and scale > 0 else float("nan")
     unit = _rate_unit(device) if device.type == DeviceType.METER else _unit(device)
     what = _("use per hour") if device.type == DeviceType.METER else _("reading")

@@ -69,7 +69,7 @@ def check(given: Any) -> tuple[dict[str, dict[str, float | str]], list[tuple[str
                     (field, f"must be {'above' if name == 'spike_k' else 'at least'} 0, not {value}")
                 )
                 continue
-            if name == "leak_min_rate" and Kind[str(kind).upper()] != Kind.WATER:
+            if name == "leak_min_rate" and KINDS[str(kind)] != Kind.WATER:
                 problems.append((field, "leaks are found on water meters only"))
                 continue
             out.setdefault(str(kind), {})[name] = float(value)

@@ -212,11 +212,10 @@ class Alarms:
                 "rule": "minimum night flow above threshold on consecutive nights",
             }
         if t is AlarmType.SPIKE:
-            return base | {
-                "baseline_median": float(e[0]),
-                "baseline_mad": float(e[1]),
-                "threshold": float(e[2]),
-            }
+            spike = {"baseline_median": float(e[0]), "baseline_mad": float(e[1]), "threshold": float(e[2])}
+            if e[3] == e[3]:  # alarms of an older state file carry no k
+                spike |= {"k": float(e[3]), "scale": float(e[4])}
+            return base | spike
         if t in (AlarmType.STUCK, AlarmType.ZERO):
             return base | {
                 "unchanged_value": float(e[0]),
@@ -537,7 +536,10 @@ class DetectorBank:
         if spike.any():
             j = np.flatnonzero(spike & (f0 & _SPIKE == 0))
             if len(j):
-                ev = np.column_stack([med[j], mad[j], med[j] + thr[j], np.full((len(j), 2), np.nan)])
+                # k and the robust scale as they were when it fired: a later re-tune must not change
+                # how this alarm is explained.
+                k = self._spike_k[ki[j]]
+                ev = np.column_stack([med[j], mad[j], med[j] + thr[j], k, thr[j] / k])
                 out.append(_alarms(ix[j], AlarmType.SPIKE, t[j], x[j], adev[j] / thr[j], ev))
             f &= np.uint8(0xFF & ~_SPIKE)
             f |= spike.view(np.uint8) * np.uint8(_SPIKE)
