@@ -13,9 +13,12 @@ import secrets
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
 
 LANGUAGES = ("zh-hans", "en")
 
@@ -250,44 +253,42 @@ def trusted_proxies() -> list:
     return networks
 
 
+def checked_env(
+    name: str, default: str, parse: Callable[[str], T], check: Callable[[T], T], hint: str = ""
+) -> T:
+    """A value the environment gives as text, parsed, then checked by a rule its app passes in (configuration
+    sits below every app and imports none of them). A ValueError of either becomes one line naming the
+    variable, the value and the rule."""
+    raw = env(name, default) or default
+    try:
+        return check(parse(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r}: {exc}{hint}") from exc
+
+
+def _weights(raw: str) -> dict[str, float]:
+    return {k.strip(): float(v) for k, v in (part.split("=", 1) for part in raw.split(",") if part.strip())}
+
+
 def score_weights(
     default: dict[str, float], check: Callable[[dict[str, float]], dict[str, float]]
 ) -> dict[str, float]:
-    """``CITYLOOP_SCORE_WEIGHTS=response=0.1,resolution=0.45,satisfaction=0.45`` (must add up to 1).
-
-    The hotline's rule (``hotline.rates.check_weights``) is passed in by the settings: configuration sits
-    below every app and imports none of them.
-    """
-    raw = env("CITYLOOP_SCORE_WEIGHTS")
-    if not raw:
+    """``CITYLOOP_SCORE_WEIGHTS=response=0.1,resolution=0.45,satisfaction=0.45`` (adding up to 1), checked by
+    the hotline's rule (``hotline.rates.check_weights``)."""
+    if not env("CITYLOOP_SCORE_WEIGHTS"):
         return dict(default)
-    try:
-        weights = {
-            k.strip(): float(v) for k, v in (part.split("=", 1) for part in raw.split(",") if part.strip())
-        }
-        return check(weights)
-    except ValueError as exc:
-        raise ConfigError(
-            f"CITYLOOP_SCORE_WEIGHTS={raw!r}: {exc} (e.g. response=0.1,resolution=0.45,satisfaction=0.45)"
-        ) from exc
+    hint = " (e.g. response=0.1,resolution=0.45,satisfaction=0.45)"
+    return checked_env("CITYLOOP_SCORE_WEIGHTS", "", _weights, check, hint)
 
 
 def assessment_weight(check: Callable[[float], float]) -> float:
     """How much the streets' assessment weighs in a department's performance (at least 1/3)."""
-    raw = env("CITYLOOP_ASSESSMENT_WEIGHT", "0.4") or "0.4"
-    try:
-        return check(float(raw))
-    except ValueError as exc:
-        raise ConfigError(f"CITYLOOP_ASSESSMENT_WEIGHT={raw!r}: {exc}") from exc
+    return checked_env("CITYLOOP_ASSESSMENT_WEIGHT", "0.4", float, check)
 
 
 def reply_quality_weight(check: Callable[[float], float]) -> float:
     """How much the mean quality of a unit's replies (答复意见质量) weighs in its ranking score; 0 = off."""
-    raw = env("CITYLOOP_REPLY_QUALITY_WEIGHT", "0") or "0"
-    try:
-        return check(float(raw))
-    except ValueError as exc:
-        raise ConfigError(f"CITYLOOP_REPLY_QUALITY_WEIGHT={raw!r}: {exc}") from exc
+    return checked_env("CITYLOOP_REPLY_QUALITY_WEIGHT", "0", float, check)
 
 
 def reopen_rules() -> list[str]:
