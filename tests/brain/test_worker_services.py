@@ -216,9 +216,14 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
     assert sorted(con.execute("select reason from rejects").fetchall()) == [("not_bound",), ("unreadable",)]
 
 
-@pytest.mark.parametrize("via", ["inproc", "mqtt"])
-def test_a_worker_stops_on_sigterm_after_the_checkpoint_in_hand(city, tiny_places, brain_dir, via, request):
-    """systemctl stop and `make demo` on Ctrl-C send SIGTERM: the worker leaves within seconds."""
+@pytest.mark.parametrize(
+    "via,sig", [("inproc", signal.SIGTERM), ("mqtt", signal.SIGTERM), ("inproc", signal.SIGINT)]
+)
+def test_a_worker_stops_on_sigterm_after_the_checkpoint_in_hand(
+    city, tiny_places, brain_dir, via, sig, request
+):
+    """systemctl stop sends SIGTERM, Ctrl-C on `make demo` SIGINT to the whole group: the worker leaves
+    within seconds, after its checkpoint, without a traceback."""
     env = {
         **os.environ,
         "CITYLOOP_DATABASE_URL": database_url(),
@@ -250,10 +255,11 @@ def test_a_worker_stops_on_sigterm_after_the_checkpoint_in_hand(city, tiny_place
         assert "started" in first, (first, proc.stderr.read().decode()[-2000:])
         time.sleep(2)
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"Traceback" not in err, err.decode()[-2000:]
     assert f"worker ({via}) stopped after" in out.decode()

@@ -142,3 +142,32 @@ def test_messages_put_back_in_an_outage_go_as_soon_as_the_server_answers_not_aft
     finally:
         controller.stop()
         smtp.controller.stop = lambda: None  # already stopped above
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ctrl_c_stops_the_worker_after_its_batch_without_a_traceback(tmp_path):
+    """`make demo` on Ctrl-C sends SIGINT to every process of the group: the worker ends cleanly."""
+    controller, keep = catcher.start()
+    env = {
+        **os.environ,
+        "CITYLOOP_DATABASE_URL": database_url(),
+        "CITYLOOP_SMTP_HOST": "127.0.0.1",
+        "CITYLOOP_SMTP_PORT": str(controller.port),
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
+    }
+    _queue(20)
+    worker = _worker(env, tmp_path, "ctrl-c")
+    try:
+        deadline = time.monotonic() + 60
+        while Message.objects.filter(status=Status.QUEUED).exists() and time.monotonic() < deadline:
+            assert worker.poll() is None, _logs(tmp_path)
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGINT)
+        worker.wait(30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        controller.stop()
+    assert worker.returncode == 0, _logs(tmp_path)
+    assert "Traceback" not in _logs(tmp_path)
+    assert Message.objects.filter(status=Status.SENT).count() == 20 == len(_uids(keep))

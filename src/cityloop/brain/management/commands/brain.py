@@ -210,11 +210,19 @@ def run_worker(command, opts) -> None:
 
     started = time.perf_counter()
     via = opts["via"]
-    # SIGTERM (systemctl stop, a rolling restart) ends the loop after the checkpoint in hand, so the
-    # worker acknowledges what it committed and leaves; anything in flight is delivered again.
+    # SIGTERM (systemctl stop, a rolling restart) and Ctrl-C end the loop after the checkpoint in hand, so
+    # the worker acknowledges what it committed and leaves; anything in flight is delivered again. A
+    # second Ctrl-C interrupts at once.
     stopping = threading.Event()
+
+    def _interrupt(*_) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    command.stdout.write(f"worker ({via}) started; SIGTERM stops it after the checkpoint in hand")
+    signal.signal(signal.SIGINT, _interrupt)
+    command.stdout.write(f"worker ({via}) started; SIGTERM or Ctrl-C stops it after the checkpoint in hand")
     sys.stdout.flush()
     if via == "nats":
         stats = worker.run_nats(

@@ -79,17 +79,24 @@ class Command(BaseCommand):
 
         from cityloop.notify import deliver
 
-        stop = []
+        stop: list[int] = []
+
+        def _interrupt(*_) -> None:  # Ctrl-C: finish the batch in hand; a second one interrupts at once
+            if stop:
+                raise KeyboardInterrupt
+            stop.append(1)
+
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        signal.signal(signal.SIGINT, _interrupt)
         while True:
             counts = deliver.deliver_batch(opts["batch"], lease_s=opts["lease"])
+            if stop:
+                break
             if not opts["forever"]:
                 if not any(counts.values()):
                     break
                 self.stdout.write(", ".join(f"{k} {v}" for k, v in counts.items()))
                 continue
-            if stop:
-                break
             if not any(counts.values()):
                 close_old_connections()
                 time.sleep(opts["poll"])

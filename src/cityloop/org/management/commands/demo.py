@@ -18,6 +18,8 @@ class Command(BaseCommand):
         "feeding simulated devices (unless --load-only)."
     )
 
+    cli = [sys.executable, "-m", "cityloop.cli.main"]
+
     def add_arguments(self, parser):
         parser.add_argument(
             "--city", default="beijing", help="built-in pack or pack folder (default: beijing)"
@@ -70,7 +72,7 @@ class Command(BaseCommand):
         helpers = self._notifications(options)
         # Scheduled work (reminders, escalations, missed report-ins, checkpoints) runs by itself, as in
         # production: its own process, stopped with the others.
-        scheduler = subprocess.Popen([sys.executable, "-m", "cityloop.cli.main", "scheduler"])  # noqa: S603
+        scheduler = subprocess.Popen([*self.cli, "scheduler"])  # noqa: S603
         helpers.append(scheduler)
         self.stdout.write(f"scheduler started (pid {scheduler.pid}): see /schedule/ as admin_zhang")
         brain = None
@@ -78,9 +80,7 @@ class Command(BaseCommand):
             # The worker runs beside the web server as its own process, like in production.
             brain = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
                 [
-                    sys.executable,
-                    "-m",
-                    "cityloop.cli.main",
+                    *self.cli,
                     "brain",
                     "worker",
                     "--via",
@@ -93,9 +93,24 @@ class Command(BaseCommand):
                 f"city-brain worker started (pid {brain.pid}) with {options['devices']} simulated "
                 "devices: see /brain/"
             )
+        # The web server is a process of its own too. Called in this process, gunicorn's workers forked
+        # from one that had loaded the demo city and the brain archive's native libraries; on Ctrl-C they
+        # hung on exit until gunicorn SIGKILLed them ("Perhaps out of memory?").
+        server = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+            [*self.cli, "serve", "--host", options["host"], "--port", str(options["port"])]
+        )
         try:
-            call_command("serve", host=options["host"], port=options["port"])
+            try:
+                server.wait()
+            except KeyboardInterrupt:  # Ctrl-C reaches the whole group: the server stops by itself
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.terminate()
         finally:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=30)
             for process in ([brain] if brain is not None else []) + helpers:
                 process.terminate()
             for process in ([brain] if brain is not None else []) + helpers:
@@ -109,11 +124,8 @@ class Command(BaseCommand):
         port = free_port(preferred=8025)
         folder = Path(settings.DATA_DIR) / "mail"
         os.environ["CITYLOOP_SMTP_HOST"], os.environ["CITYLOOP_SMTP_PORT"] = "127.0.0.1", str(port)
-        settings.EMAIL_HOST, settings.EMAIL_PORT = (
-            "127.0.0.1",
-            port,
-        )  # the web server's workers fork from here
-        cli = [sys.executable, "-m", "cityloop.cli.main", "notify"]
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port  # this process; the others read the env
+        cli = [*self.cli, "notify"]
         catcher = subprocess.Popen([*cli, "catcher", "--port", str(port), "--dir", str(folder)])  # noqa: S603
         deliver = subprocess.Popen([*cli, "deliver", "--forever"])  # noqa: S603
         self.stdout.write(
