@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from django.db import connection
 from cityloop.core import config
 from cityloop.core.net import free_port
 from tests.brain.conftest import database_url
+from tests.clients import get_when_up
 from tests.clock import pinned_command, pinned_env
 
 
@@ -105,15 +105,7 @@ def test_a_web_worker_with_16_threads_holds_no_more_connections_than_its_pool(tm
             return answer.status
 
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                ready(0)
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.3)
+        assert get_when_up(url, server=server)[0] == 200
         most = 0
         with ThreadPoolExecutor(32) as clients:
             for _ in range(5):

@@ -9,28 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from cityloop.core.net import free_port
+from tests.clients import get_when_up
 from tests.clock import pinned_command, pinned_env
-
-
-def _get(url: str, *, wait_s: float = 90) -> tuple[int, str, bytes]:
-    """GET ``url``, waiting for the server to start listening."""
-    give_up = time.monotonic() + wait_s
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (a local http URL we built)
-                return answer.status, answer.headers.get("Content-Type", ""), answer.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers.get("Content-Type", ""), exc.read()
-        except (ConnectionError, urllib.error.URLError):
-            if time.monotonic() > give_up:
-                raise
-            time.sleep(0.3)
 
 
 def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path):
@@ -51,7 +34,7 @@ def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path)
         text=True,
     )
     try:
-        status, content_type, body = _get(f"http://127.0.0.1:{port}/static/web/cityloop.css")
+        status, content_type, body = get_when_up(f"http://127.0.0.1:{port}/static/web/cityloop.css")
         assert (status, content_type.split(";")[0]) == (200, "text/css"), body[:200]
         assert (
             body
@@ -61,7 +44,7 @@ def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path)
         # The hashed name the pages link to (the manifest collectstatic wrote) is served too.
         manifest = json.loads((data_dir / "static" / "staticfiles.json").read_text(encoding="utf-8"))
         hashed = manifest["paths"]["web/cityloop.css"]
-        status, content_type, _ = _get(f"http://127.0.0.1:{port}/static/{hashed}")
+        status, content_type, _ = get_when_up(f"http://127.0.0.1:{port}/static/{hashed}")
         assert (status, content_type.split(";")[0]) == (200, "text/css")
     finally:
         server.terminate()

@@ -6,7 +6,6 @@ import re
 from datetime import date, datetime
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,18 +16,11 @@ from cityloop.hotline.models import GovernanceTask, Request
 from cityloop.hotline.performance import actions as performance_actions
 from cityloop.hotline.performance import rates, stats
 from cityloop.org.models import Department, Jurisdiction
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
 
 OCTOBER = date(2026, 10, 1)
-
-
-def client_for(user, language: str | None = None) -> Client:
-    client = Client()
-    client.force_login(user)
-    if language:
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    return client
 
 
 def pdf_text(data: bytes) -> str:

@@ -9,25 +9,16 @@ import io
 from datetime import date
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from cityloop.hotline.models import MonthlyStat
 from cityloop.hotline.performance import focus
 from cityloop.org.models import Jurisdiction
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
 
 OCTOBER, SEPTEMBER = date(2026, 10, 1), date(2026, 9, 1)
-
-
-def client_for(user, language: str | None = None) -> Client:
-    client = Client()
-    client.force_login(user)
-    if language:
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    return client
 
 
 def _stat(city, code: str, month: date, received: int, **counts) -> None:

@@ -18,16 +18,9 @@ from cityloop.hotline.models import Assessment, FollowUp, MonthlyStat, Order, Or
 from cityloop.hotline.performance import actions as performance_actions
 from cityloop.hotline.performance import stats
 from cityloop.org.models import Category, Department, Jurisdiction
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user, language: str | None = None) -> Client:
-    client = Client()
-    client.force_login(user)
-    if language:
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    return client
 
 
 @pytest.fixture

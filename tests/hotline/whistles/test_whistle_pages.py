@@ -14,14 +14,9 @@ from cityloop.core.actors import SYSTEM
 from cityloop.hotline import actions
 from cityloop.hotline.models import Assessment, Summons, SummonStatus, Whistle, WhistleStatus
 from cityloop.org.models import Department
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
