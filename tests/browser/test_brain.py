@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import login, switch_language
+from tests.browser.conftest import _new_page, login, switch_language
+from tests.browser.test_phone import WIDTH, _too_wide
 
 
 @pytest.fixture
@@ -20,11 +21,77 @@ def test_the_city_pulse_shows_the_heat_map_trends_and_alarms_in_chinese_and_engl
     page.goto("/brain/")
     assert page.locator("h1").inner_text() == "城市脉搏"
     assert page.locator("svg.heatmap rect").count() > 50
-    assert page.locator("svg.lines polyline").count() >= 3
+    assert page.locator("figure.trend-chart svg.line-chart polyline").count() >= 3
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     switch_language(page, "en")
     assert page.locator("h1").inner_text() == "City pulse"
     assert page.locator("svg.heatmap").count() == 1
+
+
+@pytest.fixture(params=["zh-CN", "en"])
+def phone(request, chromium, live_server, transactional_db):
+    context = chromium.new_context(
+        base_url=live_server.url,
+        locale=request.param,
+        viewport={"width": WIDTH, "height": 844},
+        java_script_enabled=False,
+        extra_http_headers={"Accept-Language": request.param},
+    )
+    yield _new_page(context)
+    context.close()
+
+
+def _points_outside_the_plot(chart) -> list[str]:
+    """The polyline points of one line chart that lie outside its plot (the box its grid lines span)."""
+    grid = chart.locator("line[stroke='#ddd']")
+    ys = [float(grid.nth(i).get_attribute("y1") or 0) for i in range(grid.count())]
+    x1, x2 = float(grid.first.get_attribute("x1") or 0), float(grid.first.get_attribute("x2") or 0)
+    outside = []
+    lines = chart.locator("polyline")
+    for i in range(lines.count()):
+        for point in (lines.nth(i).get_attribute("points") or "").split():
+            x, y = (float(v) for v in point.split(","))
+            if not (x1 - 0.05 <= x <= x2 + 0.05 and min(ys) - 0.05 <= y <= max(ys) + 0.05):
+                outside.append(point)
+    return outside
+
+
+def test_the_pulse_draws_one_chart_per_unit_inside_its_plot_and_fits_a_phone(phone, demo_city):
+    login(phone, "leader_sun")
+    phone.goto("/brain/")
+    zh = phone.locator("html").get_attribute("lang") == "zh-hans"
+    figures = phone.locator("figure.trend-chart")
+    keys = [figures.nth(i).get_attribute("data-key") for i in range(figures.count())]
+    units = [figures.nth(i).get_attribute("data-unit") or "" for i in range(figures.count())]
+    # the demo city has water, power and gas meters and noise, air and manhole sensors (the last two
+    # have no unit defined, so each has a chart of its own)
+    assert len(set(keys)) == len(keys) and {"m³/h", "kWh/h", "dB", "kind:air", "kind:manhole"} <= set(keys)
+    for i, (key, unit) in enumerate(zip(keys, units, strict=True)):
+        chart = figures.nth(i).locator("svg.line-chart")
+        assert chart.count() == 1
+        assert chart.locator("text.y-label").text_content() == unit
+        if not (key or "").startswith("kind:"):
+            assert unit in (figures.nth(i).locator("h3").text_content() or "")
+        assert chart.locator("polyline").count() >= 1
+        assert _points_outside_the_plot(chart) == [], unit
+    # m³ of water and of gas share one chart; kWh never joins them
+    water = phone.locator("figure.trend-chart[data-unit='m³/h'] h3").text_content() or ""
+    assert ("水、燃气" if zh else "Water, Gas") in water
+    heat_title = phone.locator("svg.heatmap > title").text_content() or ""
+    assert "m³/h" in heat_title
+    assert ("各区逐小时水用量" if zh else "Water used by district and hour") in heat_title
+    assert _too_wide(phone) == []
+    # the figures in a table for a screen reader or a page without pictures, still within the screen
+    phone.locator("section[aria-labelledby=trend-title] details summary").click()
+    assert phone.locator("table.trend-table thead th").count() == 1 + sum(
+        figures.nth(i).locator("polyline").count() for i in range(len(units))
+    )
+    assert _too_wide(phone) == []
+    phone.select_option("#kind", "noise")
+    phone.click("form.form button[type=submit]")
+    heat_title = phone.locator("svg.heatmap > title").text_content() or ""
+    assert "dB" in heat_title and ("平均值" if zh else "mean") in heat_title
+    assert _too_wide(phone) == []
 
 
 def test_a_device_page_shows_its_readings_chart_and_links_its_alarm_to_the_case(page, demo_city):

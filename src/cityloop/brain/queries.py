@@ -92,30 +92,34 @@ def pulse_hours(hours: int = 24, *, end: datetime | None = None) -> list[datetim
 
 
 def district_heat(city: Jurisdiction, hours: list[datetime], *, kind: str | None = None) -> dict:
-    """Consumption per district and hour: {"districts": [...], "values": {(district id, hour): sum}}."""
+    """The pulse per district and hour: {"districts": [...], "values": {(district id, hour): (consumption
+    summed, readings counted)}}; a meter's figure is the sum, a sensor's the sum over the count."""
     districts = list(org_queries.places(city, level="district").order_by("code"))
     qs = Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1], district__in=districts)
     if kind:
         qs = qs.filter(kind=kind)
     values = {
-        (r["district_id"], r["hour"]): r["c"]
-        for r in qs.values("district_id", "hour").annotate(c=Sum("consumption"))
+        (r["district_id"], r["hour"]): (r["c"] or 0.0, r["n"] or 0)
+        for r in qs.values("district_id", "hour").annotate(c=Sum("consumption"), n=Sum("readings"))
     }
     return {"districts": districts, "values": values}
 
 
-def kind_trends(hours: list[datetime]) -> dict[str, list[float]]:
-    """Consumption per kind and hour (the trend lines)."""
+def kind_trends(hours: list[datetime]) -> dict[str, tuple[list[float], list[int]]]:
+    """Per kind, (consumption summed, readings counted) per hour: the trend lines. A meter's hour is
+    its consumption; a sensor's "consumption" is the sum of its values, so its hour is the mean."""
     rows = (
         Hourly.objects.filter(hour__gte=hours[0], hour__lte=hours[-1])
         .values("kind", "hour")
-        .annotate(c=Sum("consumption"))
+        .annotate(c=Sum("consumption"), n=Sum("readings"))
     )
     index = {h: i for i, h in enumerate(hours)}
-    out: dict[str, list[float]] = {}
+    out: dict[str, tuple[list[float], list[int]]] = {}
     for r in rows:
         if r["hour"] in index:
-            out.setdefault(r["kind"], [0.0] * len(hours))[index[r["hour"]]] += r["c"] or 0.0
+            sums, counts = out.setdefault(r["kind"], ([0.0] * len(hours), [0] * len(hours)))
+            sums[index[r["hour"]]] += r["c"] or 0.0
+            counts[index[r["hour"]]] += r["n"] or 0
     return dict(sorted(out.items()))
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from django.utils.html import escape
 
 FONT = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
+HATCH = "brain-no-data"  # the heat map's hatching for a cell without readings
 PALETTE = ["#1f6feb", "#d9480f", "#2b8a3e", "#ae3ec9", "#e67700", "#0c8599", "#5c7cfa", "#868e96"]
 
 
@@ -21,45 +22,66 @@ def _shade(x: float) -> str:
 def heatmap(
     rows: Sequence[str],
     columns: Sequence[str],
-    values: Sequence[Sequence[float]],
+    values: Sequence[Sequence[float | None]],
     *,
     title: str,
     unit: str = "",
+    days: Sequence[str] = (),
+    no_data: str = "no data",
 ) -> str:
-    """Rows × columns of cells shaded by value; each cell has a <title> tooltip."""
-    cell_w, cell_h, left, top = 22, 18, 150, 24
+    """Rows × columns of cells shaded from the lowest value to the highest, each with a <title> tooltip
+    naming its value and ``unit``; a cell without data (None) is hatched grey, never a pale shade that
+    reads as a value. ``days`` (one per column) are written above the hour where the day changes."""
+    cell_w, cell_h, left, top = 22, 18, 150, 40
     width = left + cell_w * len(columns) + 10
     height = top + cell_h * len(rows) + 30
-    peak = max((v for row in values for v in row if v == v), default=0.0) or 1.0
+    present = [v for row in values for v in row if v is not None and math.isfinite(v)]
+    lo, hi = (min(0.0, min(present)), max(present)) if present else (0.0, 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="brain-chart heatmap" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="{FONT}" '
         'font-size="11">',
         f"<title>{escape(title)}</title>",
+        f'<defs><pattern id="{HATCH}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2f2f2"/>'
+        '<line x1="0" y1="0" x2="0" y2="6" stroke="#9a9a9a" stroke-width="1.5"/></pattern></defs>',
     ]
     for j, col in enumerate(columns):
-        if j % 3 == 0:
+        x = left + j * cell_w + cell_w / 2
+        if j < len(days) and (j == 0 or days[j] != days[j - 1]):
             parts.append(
-                f'<text x="{left + j * cell_w + cell_w / 2}" y="{top - 8}" text-anchor="middle">'
-                f"{escape(col)}</text>"
+                f'<text x="{x - cell_w / 2}" y="{top - 24}" class="day">{escape(days[j])}</text>'
+                f'<line x1="{x - cell_w / 2}" y1="{top - 20}" x2="{x - cell_w / 2}" y2="{top}" '
+                'stroke="#999"/>'
             )
+        if j % 3 == 0:
+            parts.append(f'<text x="{x}" y="{top - 6}" text-anchor="middle">{escape(col)}</text>')
     for i, name in enumerate(rows):
         y = top + i * cell_h
         parts.append(f'<text x="{left - 6}" y="{y + cell_h - 5}" text-anchor="end">{escape(name)}</text>')
         for j, v in enumerate(values[i]):
             x = left + j * cell_w
+            if v is not None and math.isfinite(v):
+                fill, figure = _shade((v - lo) / (hi - lo)), f"{v:.4g} {unit}".strip()
+            else:
+                fill, figure = f"url(#{HATCH})", no_data
             parts.append(
-                f'<rect x="{x}" y="{y}" width="{cell_w - 1}" height="{cell_h - 1}" '
-                f'fill="{_shade((v or 0) / peak)}"><title>{escape(name)} {escape(columns[j])}: '
-                f"{v:.2f} {escape(unit)}</title></rect>"
+                f'<rect x="{x}" y="{y}" width="{cell_w - 1}" height="{cell_h - 1}" fill="{fill}">'
+                f"<title>{escape(name)} {escape(columns[j])}: {escape(figure)}</title></rect>"
             )
-    parts.append(f'<text x="{left}" y="{height - 8}">0</text>')
+    legend = f"{lo:.4g}"
+    parts.append(f'<text x="{left}" y="{height - 8}" text-anchor="end">{escape(legend)}</text>')
     for k in range(10):
         parts.append(
-            f'<rect x="{left + 14 + k * 12}" y="{height - 18}" width="12" height="10" '
-            f'fill="{_shade(k / 9)}"/>'
+            f'<rect x="{left + 4 + k * 12}" y="{height - 18}" width="12" height="10" fill="{_shade(k / 9)}"/>'
         )
-    parts.append(f'<text x="{left + 14 + 10 * 12 + 4}" y="{height - 8}">{peak:.1f} {escape(unit)}</text>')
+    parts.append(
+        f'<text x="{left + 4 + 10 * 12 + 4}" y="{height - 8}">{escape(f"{hi:.4g} {unit}".strip())}</text>'
+        f'<rect x="{left + 220}" y="{height - 18}" width="12" height="10" fill="url(#{HATCH})" '
+        f'stroke="#999" stroke-width="0.5"/><text x="{left + 236}" y="{height - 8}">{escape(no_data)}</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 

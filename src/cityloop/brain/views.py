@@ -15,9 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from cityloop.brain import actions, queries, rules, svg
+from cityloop.brain import actions, queries, svg
+from cityloop.brain import pulse as pulse_data
 from cityloop.brain.forms import AcknowledgeForm, MuteForm
 from cityloop.brain.models import Kind
+from cityloop.core.doors import charts
 from cityloop.core.doors.forms import run_action
 from cityloop.org.queries import default_city
 
@@ -48,44 +50,72 @@ def pulse(request):
     city = default_city()
     hours = queries.pulse_hours(24)
     zone = _zone(city)
-    labels = [h.astimezone(zone).strftime("%H") for h in hours]
-    kind_labels = dict(Kind.choices)
-    heat_svg = trend_svg = ""
+    local = [h.astimezone(zone) for h in hours]
+    stamps = [h.strftime("%m-%d %H:00") for h in local]
+    kind_labels = {k: str(v) for k, v in Kind.choices}
+    heat_svg = ""
+    heat_rows: list = []
+    heat_districts: list[str] = []
     trends = queries.kind_trends(hours)
     # One kind at a time: cubic metres of water and kilowatt-hours do not add up. The default is the
     # first kind with readings in these hours.
     kind = request.GET.get("kind", "")
     if kind not in Kind.values:
         kind = next((k for k in Kind.values if k in trends), Kind.WATER)
+    heat_unit = pulse_data.axis_label(kind)
     if city is not None:
         heat = queries.district_heat(city, hours, kind=kind)
-        rows = [d.label for d in heat["districts"]]
-        values = [[heat["values"].get((d.pk, h), 0.0) for h in hours] for d in heat["districts"]]
+        districts = heat["districts"]
+        values = [
+            [pulse_data.hour_value(kind, *heat["values"].get((d.pk, h), (0.0, 0))) for h in hours]
+            for d in districts
+        ]
         heat_svg = svg.heatmap(
-            rows,
-            labels,
+            [d.label for d in districts],
+            [h.strftime("%H") for h in local],
             values,
-            title=_("%(kind)s consumption by district and hour") % {"kind": kind_labels[kind]},
-            unit=rules.KIND_UNITS.get(kind, ""),
+            title=_heat_title(kind, kind_labels[kind]),
+            unit=pulse_data.unit_of(kind),
+            days=[h.strftime("%m-%d") for h in local],
+            no_data=_("no data"),
         )
-    if trends:
-        trend_svg = svg.lines(
-            {str(kind_labels.get(k, k)): v for k, v in trends.items()},
-            labels,
-            title=_("Consumption by kind, each scaled to its peak"),
-            normalise=True,
-        )
+        heat_rows = [(stamp, [pulse_data.number(row[i]) for row in values]) for i, stamp in enumerate(stamps)]
+        heat_districts = [d.label for d in districts]
+    groups = pulse_data.trend_groups(trends, kind_labels)
+    trend_charts = [
+        {
+            "key": group.key,
+            "title": group.title,
+            "unit": group.y_label,
+            "svg": charts.line_chart(
+                group.series,
+                stamps,
+                title=group.title,
+                y_max=None,
+                y_min=None,
+                fmt=pulse_data.number,
+                y_label=group.y_label,
+            ),
+        }
+        for group in groups
+    ]
     return render(
         request,
         "brain/pulse.html",
         {
             "heat_svg": mark_safe(heat_svg),  # noqa: S308 - escaped in svg.py
-            "trend_svg": mark_safe(trend_svg),  # noqa: S308 - escaped in svg.py
+            "heat_title": _heat_title(kind, kind_labels[kind]),
+            "heat_unit": heat_unit,
+            "heat_districts": heat_districts,
+            "heat_rows": heat_rows,
+            "trend_charts": trend_charts,
+            "trend_table": pulse_data.trend_table(groups, stamps),
             "alarms": queries.explained_alarms(queries.live_alarms(request.user)),
             "now": timezone.now(),
             "totals": queries.pulse_totals(hours),
-            "first_hour": hours[0],
-            "last_hour": hours[-1],
+            "first_hour": local[0],
+            "last_hour": local[-1],
+            "zone": str(zone),
             "kinds": Kind.choices,
             "selected_kind": kind,
             "rejects": [
@@ -94,6 +124,18 @@ def pulse(request):
             "mqtt": _mqtt_status(),
         },
     )
+
+
+def _heat_title(kind: str, label: str) -> str:
+    unit = pulse_data.unit_of(kind)
+    if pulse_data.is_meter(kind):
+        return _("%(kind)s used by district and hour (%(unit)s)") % {"kind": label, "unit": unit}
+    if unit:
+        return _("%(kind)s by district and hour, mean of the hour's readings (%(unit)s)") % {
+            "kind": label,
+            "unit": unit,
+        }
+    return _("%(kind)s by district and hour, mean of the hour's readings (no unit set)") % {"kind": label}
 
 
 def _mqtt_status() -> dict | None:

@@ -318,11 +318,13 @@ def line_chart(
     y_max: float | None = 1.0,
     fmt=lambda v: f"{v:.0%}",
     y_label: str = "",
+    y_min: float | None = 0.0,
 ) -> SafeString:
     """Lines over the same x labels (gaps where a value is None), with axis labels and a legend.
 
     ``y_label`` names the axis's unit ("%", "requests"); ``y_max=None`` ends the axis on a round
-    number above the largest value. Lines are clipped to the plot, never drawn over the axes."""
+    number above the largest value, ``y_min=None`` starts it at 0 or, below a negative value, on the
+    round number under it. Lines are clipped to the plot, never drawn over the axes."""
     colours = ["#08519c", "#e6550d", "#31a354", "#756bb1", "#636363"]
     # the right margin holds half the last month's label, centred under its point
     left, right, top, bottom = 44, 26, 20 + (12 if y_label else 0), 36
@@ -330,13 +332,24 @@ def line_chart(
     values = [v for line in series.values() for v in line if v is not None]
     top_value = y_max if y_max is not None else nice_ceiling(max(values) if values else 1.0)
     top_value = top_value or 1.0
+    low = y_min if y_min is not None else 0.0
+    if y_min is None and values and min(values) < 0:
+        # below zero the quarters are one round step each, so the ticks stay round (-0.02 … 0.06)
+        high = max(max(values), 0.0) if y_max is None else top_value
+        step = nice_ceiling((high - min(values)) / 4)
+        while math.floor(min(values) / step) * step + 4 * step < high - 1e-12:
+            step = nice_ceiling(step * 1.01)
+        low = math.floor(min(values) / step) * step
+        top_value = low + 4 * step if y_max is None else top_value
+    if top_value <= low:
+        top_value = low + 1.0
     n = max(1, len(labels) - 1)
     # an id per picture: two charts on one page must not share a clip path
     seed = f"{title}|{series}|{labels}|{width}x{height}".encode()
     clip = "clip-" + hashlib.sha1(seed, usedforsecurity=False).hexdigest()[:10]
 
     def xy(i: int, v: float) -> tuple[float, float]:
-        return left + plot_w * i / n, top + plot_h * (1 - v / top_value)
+        return left + plot_w * i / n, top + plot_h * (1 - (v - low) / (top_value - low))
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
@@ -348,7 +361,7 @@ def line_chart(
     if y_label:
         out.append(f'<text x="4" y="12" font-size="10" class="y-label">{escape(y_label)}</text>')
     for k in range(5):
-        v = top_value * k / 4
+        v = low + (top_value - low) * k / 4
         _, y = xy(0, v)
         out.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
@@ -357,7 +370,7 @@ def line_chart(
     step = max(1, len(labels) // 8)
     for i, label in enumerate(labels):
         if i % step == 0 or i == len(labels) - 1:
-            x, _ = xy(i, 0)
+            x, _ = xy(i, low)
             out.append(
                 f'<text x="{x:.1f}" y="{height - bottom + 14}" font-size="9" '
                 f'text-anchor="middle">{escape(label)}</text>'
