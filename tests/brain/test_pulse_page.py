@@ -14,12 +14,15 @@ PINNED_HOUR = PINNED_NOW.replace(minute=0, second=0, microsecond=0)
 pytestmark = pytest.mark.django_db
 
 
-def test_scaled_lines_stay_inside_the_plot_and_have_a_y_axis():
-    drawn = svg.lines({"水": [1.0, 4.0, -2.0, 3.0]}, ["00", "01", "02", "03"], title="t", normalise=True)
-    top, bottom = 14, 220 - 26
+def test_a_device_s_lines_stay_inside_the_plot_with_its_unit_on_the_y_axis():
+    drawn = svg.lines(
+        {"水": [1.0, 4.0, float("nan"), 3.0]}, ["00", "01", "02", "03"], title="t", y_label="m³"
+    )
+    top, bottom = 26, 220 - 26
     ys = [float(y) for y in re.findall(r",([\d.]+)", re.search(r'points="([^"]*)"', drawn).group(1))]
-    assert all(top <= y <= bottom for y in ys)
-    assert ">0%<" in drawn and ">100%<" in drawn
+    assert len(ys) == 3 and all(top <= y <= bottom for y in ys) and min(ys) == top and max(ys) == bottom
+    assert 'class="y-label">m³<' in drawn and ">1<" in drawn and ">4<" in drawn
+    assert "%" not in drawn
 
 
 def test_the_heat_map_shows_one_kind_with_its_unit_and_rejects_have_words(client, city, dispatcher_li):

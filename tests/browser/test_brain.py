@@ -103,6 +103,10 @@ def test_a_device_page_shows_its_readings_chart_and_links_its_alarm_to_the_case(
     page.goto(f"/brain/devices/{alarm.device.code}/")
     assert alarm.device.code in page.locator("h1").inner_text()
     assert page.locator("svg.lines polyline").count() == 1
+    # the device's readings and the charts around its alarms name their unit on the y axis
+    unit = {"water": "m³", "power": "kWh", "gas": "m³"}.get(alarm.device.kind, "读数（未设单位）")
+    assert page.locator("svg.lines text.y-label").text_content() == unit
+    assert set(page.locator("svg.alarm-chart text.y-label").all_text_contents()) <= {unit}
     link = page.locator(f"a[href='/hotline/requests/{alarm.request_id}/']")
     assert link.inner_text() == alarm.tracking_no
     switch_language(page, "en")

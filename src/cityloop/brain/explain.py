@@ -216,4 +216,5 @@ def chart(alarm: Alarm, readings: tuple[list, list, list]) -> str:
         title=_("Readings around the alarm (%(type)s)") % {"type": alarm.get_type_display()},
         mark_label=_("alarm"),
         empty=_("No archived readings around the alarm."),
+        y_label=_unit(alarm.device) or _("reading (no unit set)"),
     )

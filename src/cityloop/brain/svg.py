@@ -91,12 +91,13 @@ def lines(
     labels: Sequence[str],
     *,
     title: str,
+    y_label: str = "",
     width: int = 720,
     height: int = 220,
-    normalise: bool = False,
 ) -> str:
-    """One polyline per series over shared x labels; ``normalise`` scales each series to its own peak."""
-    left, right, top, bottom = 48, 110, 14, 26
+    """One polyline per series over shared x labels, on a y axis from the lowest value to the highest
+    that ``y_label`` names (its unit). A value outside the axis is drawn on its edge, never off the plot."""
+    left, right, top, bottom = 48, 110, 14 + (12 if y_label else 0), 26
     pw, ph = width - left - right, height - top - bottom
     n = max((len(v) for v in series.values()), default=0)
     parts = [
@@ -106,17 +107,19 @@ def lines(
         f"<title>{escape(title)}</title>",
         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#ddd"/>',
     ]
+    if y_label:
+        parts.append(f'<text x="4" y="12" class="y-label">{escape(y_label)}</text>')
     finite = [x for v in series.values() for x in v if x is not None and math.isfinite(x)]
-    lo, hi = (0.0, 1.0) if normalise or not finite else (min(finite), max(finite))
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if hi == lo:
         hi = lo + 1.0
-    # The y axis: three ticks with grid lines; scaled lines read as a share of their own peak.
+    # The y axis: three ticks with grid lines.
     for frac in (0.0, 0.5, 1.0):
         y = top + ph * (1 - frac)
-        text = f"{frac:.0%}" if normalise else f"{lo + (hi - lo) * frac:.4g}"
+        tick = f"{lo + (hi - lo) * frac:.4g}"
         parts.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(text)}</text>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(tick)}</text>'
         )
     parts.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#999"/>')
     step = max(1, n // 8)
@@ -128,14 +131,11 @@ def lines(
             )
     for k, (name, values) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
-        vals = [v if v is not None and math.isfinite(v) else None for v in values]
-        peak = max((abs(v) for v in vals if v is not None), default=1.0) or 1.0
         points = []
-        for j, v in enumerate(vals):
-            if v is None:
+        for j, v in enumerate(values):
+            if v is None or not math.isfinite(v):
                 continue
-            y01 = (v / peak) if normalise else (v - lo) / (hi - lo)
-            y01 = min(max(y01, 0.0), 1.0)  # a line never leaves its plot (a negative hour sits on the floor)
+            y01 = min(max((v - lo) / (hi - lo), 0.0), 1.0)
             points.append(f"{left + pw * j / max(n - 1, 1):.1f},{top + ph * (1 - y01):.1f}")
         if points:
             parts.append(
@@ -161,12 +161,14 @@ def marked(
     title: str,
     mark_label: str,
     empty: str,
+    y_label: str = "",
     width: int = 360,
     height: int = 140,
 ) -> str:
     """A small line of readings on a time axis from ``start`` to ``end`` (epoch s), with a red line at
-    ``mark`` (the alarm).  Readings are placed by their time, so a gap in the data shows as a gap."""
-    left, right, top, bottom = 44, 10, 18, 22
+    ``mark`` (the alarm), on a y axis that ``y_label`` names (its unit).  Readings are placed by their
+    time, so a gap in the data shows as a gap."""
+    left, right, top, bottom = 44, 10, 18 + (12 if y_label else 0), 22
     pw, ph = width - left - right, height - top - bottom
     span = max(end - start, 1.0)
 
@@ -180,6 +182,8 @@ def marked(
         f"<title>{escape(title)}</title>",
         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#ddd"/>',
     ]
+    if y_label:
+        parts.append(f'<text x="4" y="11" class="y-label">{escape(y_label)}</text>')
     points = [(t, v) for t, v in zip(ts, values, strict=False) if v is not None and math.isfinite(v)]
     if points:
         lo, hi = min(v for _t, v in points), max(v for _t, v in points)

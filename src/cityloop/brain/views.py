@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from cityloop.brain import actions, queries, svg
+from cityloop.brain import actions, queries, rules, svg
 from cityloop.brain import pulse as pulse_data
 from cityloop.brain.forms import AcknowledgeForm, MuteForm
 from cityloop.brain.models import Kind
@@ -172,7 +172,12 @@ def _device_page(request, found, *, ack_forms: dict | None = None, mute_form=Non
     labels = [datetime.fromtimestamp(t, tz=UTC).astimezone(zone).strftime("%d %H:%M") for t in ts]
     chart = ""
     if ts:
-        chart = svg.lines({_("Reading"): values}, labels, title=_("Readings of the last 48 hours"))
+        chart = svg.lines(
+            {_("Reading"): values},
+            labels,
+            title=_("Readings of the last 48 hours"),
+            y_label=rules.KIND_UNITS.get(found.kind, "") or _("reading (no unit set)"),
+        )
     alarms = queries.explained_alarms(
         queries.alarms_for(request.user)
         .select_related("acknowledged_by")
