@@ -113,7 +113,8 @@ def test_only_dispatchers_dispatch(submit, street_chen):
 
 
 def test_bulk_dispatch_skips_requests_without_a_suggestion_and_says_why(submit, dispatcher_li):
-    good, unclassified = submit(), submit(category="")
+    # a text that shares nothing with any category or earlier request: no suggestion at all
+    good, unclassified = submit(), submit(category="", description="请回电话")
     with translation.override("zh-hans"):
         result = actions.bulk_dispatch([good, unclassified], actor=dispatcher_li)
     assert result.dispatched == [good]

@@ -463,7 +463,7 @@ def test_a_street_official_may_not_dispatch(city, street_chen, submit_json):
 def test_bulk_dispatch_dispatches_what_it_can_and_says_why_it_skipped_the_rest(
     city, dispatcher_li, submit_json
 ):
-    good, unclassified = submit_json(), submit_json(category="")
+    good, unclassified = submit_json(), submit_json(category="", description="请回电话")
     api = Api(dispatcher_li)
     result = api.post(
         "/dispatch/bulk", {"tracking_nos": [good["tracking_no"], unclassified["tracking_no"]]}

@@ -34,7 +34,7 @@ def test_the_nearby_list_shows_open_requests_within_the_radius_and_window_neares
     lon, lat = tiny_places["D1S1C1"]
     far = _file(city, _east(lon, 400), lat)
     near = _file(city, _east(lon, 100), lat, category="01.01.01")
-    nearer = _file(city, _east(lon, 20), lat)
+    nearer = _file(city, _east(lon, 20), lat, category="01.01.02")
     closed = _file(city, lon, lat)
     Request.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
     old = _file(city, lon, lat)
