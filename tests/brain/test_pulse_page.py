@@ -4,6 +4,7 @@ and refused readings explained in words."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -127,14 +128,12 @@ def test_a_negative_sensor_mean_stays_inside_the_plot_of_the_shared_line_chart()
 
 
 def _hourly(city):
-    from datetime import timedelta
-
     from cityloop.brain import queries
     from cityloop.brain.models import Hourly
     from cityloop.org.models import Jurisdiction
 
     district = Jurisdiction.objects.filter(city=city, level="district").order_by("code").first()
-    hours = queries.pulse_hours(3, end=PINNED_HOUR)
+    hours = queries.pulse_hours(3, end=PINNED_HOUR - timedelta(hours=1))
     for hour in hours:
         for kind, consumption, readings in [("water", 3.0, 2), ("gas", 1.0, 2), ("noise", 110.0, 2)]:
             Hourly.objects.create(
@@ -160,3 +159,17 @@ def test_the_pulse_page_draws_a_chart_per_unit_with_a_table_and_a_heat_map_of_me
     page = client.get("/brain/?kind=water", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "水、燃气" in page and "每小时用量" in page
     assert "无数据" in page  # the hours before the readings began are hatched, not white
+
+
+def test_the_hour_still_running_is_left_out_of_the_charts_so_it_does_not_look_like_a_drop(
+    client, city, dispatcher_li
+):
+    from cityloop.brain.models import Hourly
+
+    district = _hourly(city)
+    Hourly.objects.create(hour=PINNED_HOUR, district=district, kind="power", consumption=0.1, readings=1)
+    client.force_login(dispatcher_li)
+    page = client.get("/brain/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-key="kWh/h"' not in page  # its only readings are in the running hour
+    assert "The hour from 10:00 is still running" in page
+    assert "11-18 09:00</th>" in page and "11-18 10:00</th>" not in page

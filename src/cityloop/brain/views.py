@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -49,6 +49,11 @@ def pulse(request):
     _require(request.user)
     city = default_city()
     hours = queries.pulse_hours(24)
+    # The hour still running has only its first minutes of readings: drawn, it would look like a drop in
+    # use. The page shows the 24 whole hours before it.
+    running = hours[-1] if hours[-1] + timedelta(hours=1) > timezone.now() else None
+    if running is not None:
+        hours = queries.pulse_hours(24, end=running - timedelta(hours=1))
     zone = _zone(city)
     local = [h.astimezone(zone) for h in hours]
     stamps = [h.strftime("%m-%d %H:00") for h in local]
@@ -116,6 +121,7 @@ def pulse(request):
             "first_hour": local[0],
             "last_hour": local[-1],
             "zone": str(zone),
+            "running_hour": running.astimezone(zone) if running is not None else None,
             "kinds": Kind.choices,
             "selected_kind": kind,
             "rejects": [
