@@ -72,7 +72,9 @@ def test_a_citizen_starts_a_business_in_one_application_and_verifies_the_licence
         login(page, username)
         page.goto("/services/tasks/")
         # the demo city's own applications wait at some desks too: approve this application's task
-        page.locator("tr", has=page.locator(f"a:text-is('{number}')")).locator("button.approve").first.click()
+        page.locator("article.task", has=page.locator(f"a:text-is('{number}')")).locator(
+            "button.approve"
+        ).first.click()
         assert page.locator(".messages li").first.inner_text()
         logout(page)
 

@@ -295,3 +295,26 @@ def department_stats() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# how each stored type is shown inline; anything else (never stored today) is only offered as a download
+INLINE_KINDS = {"image/jpeg": "image", "image/png": "image", "image/webp": "image", "application/pdf": "pdf"}
+
+
+def materials_of(application: Application) -> list[dict[str, Any]]:
+    """Every material of the application as the clerk and the approvers read it, in checklist order:
+    an upload (without its bytes, which the page fetches from the protected download), a record fetched
+    from the registry with its data, a signed commitment, or nothing yet."""
+    uploads = {u.need_key: u for u in application.uploads.defer("content")}
+    out: list[dict[str, Any]] = []
+    for need in needs_of(application):
+        entry: dict[str, Any] = {"key": need.key, "name": need.name, "kind": "missing"}
+        if need.key in uploads:
+            upload = uploads[need.key]
+            entry.update(kind=INLINE_KINDS.get(upload.content_type, "file"), upload=upload)
+        elif need.key in application.fetched:
+            entry.update(kind="record", record=application.fetched[need.key])
+        elif need.key in application.commitments:
+            entry["kind"] = "commitment"
+        out.append(entry)
+    return out

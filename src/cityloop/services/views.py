@@ -9,10 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from cityloop.core import queries as core_queries
@@ -137,6 +138,7 @@ def application_page(request, number):
             "situations": queries.situations_of(application),
             "needs": needs,
             "uploaded": uploaded,
+            "materials": _materials(application) if uploaded or application.fetched else [],
             "missing": missing,
             "preview": queries.fetchable_needs(application) if needs else [],
             "is_applicant": request.user.pk == application.applicant_id,
@@ -229,23 +231,63 @@ def _upload(request, application):
     )
 
 
+# the words of the registry's record fields; a field not named here is shown under its own key
+RECORD_FIELDS = {
+    "name": pgettext_lazy("record field", "Name"),
+    "number": pgettext_lazy("record field", "Number"),
+    "valid_until": pgettext_lazy("record field", "Valid until"),
+    "address": pgettext_lazy("record field", "Address"),
+    "area_m2": pgettext_lazy("record field", "Area (m²)"),
+    "parcel": pgettext_lazy("record field", "Parcel"),
+}
+
+
+def _materials(application) -> list[dict]:
+    """The application's materials for the inline viewer (services/_materials.html): a fetched record's
+    data as labelled facts, in the order the registry gave them."""
+    materials = queries.materials_of(application)
+    for entry in materials:
+        record = entry.get("record")
+        if record:
+            entry["facts"] = [(RECORD_FIELDS.get(k, k), v) for k, v in (record.get("data") or {}).items()]
+    return materials
+
+
 # the shortest name of each accepted type (.jpg, not .jpeg), from the upload check's own table
 MATERIAL_EXTENSIONS = {kind: min(names, key=len).lstrip(".") for kind, names in EXTENSIONS.items()}
+# A material is shown as what it was stored as and nothing more: no script, no fetches, framed only by
+# our own pages (the application and approval pages embed it), kept out of shared caches.
+MATERIAL_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, max-age=3600",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+# Chromium refuses to show a PDF in a sandboxed document, so a PDF is denied every source instead; an
+# image (opened full size) is sandboxed as well.
+MATERIAL_CSP = {
+    "application/pdf": "default-src 'none'; frame-ancestors 'self'",
+    "image/jpeg": "default-src 'none'; frame-ancestors 'self'; sandbox",
+    "image/png": "default-src 'none'; frame-ancestors 'self'; sandbox",
+}
 
 
 @login_required
+@xframe_options_sameorigin
 def download_upload(request, pk):
     upload = get_object_or_404(Upload, pk=pk)
     queries.get_application_for(request.user, upload.application.number)
-    # Only PDF, JPEG and PNG are ever stored (sniffed by content on upload), never HTML or SVG, so the
-    # clerk and the approvers read a material in the browser; nosniff keeps it the type it was stored as.
-    # (No CSP sandbox: Chromium refuses to show a PDF in a sandboxed document.)
-    response = HttpResponse(bytes(upload.content), content_type=upload.content_type)
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(
-        upload.content_type, "bin"
+    # Only PDF, JPEG and PNG are ever stored (sniffed by content on upload); anything else that reached
+    # the table some other way (HTML, SVG, ...) is never rendered: it is handed over as opaque bytes.
+    inline = upload.content_type in MATERIAL_CSP
+    response = HttpResponse(
+        bytes(upload.content), content_type=upload.content_type if inline else "application/octet-stream"
     )
-    response["Content-Disposition"] = f'inline; filename="{upload.need_key}-{upload.pk}.{extension}"'
-    response["X-Content-Type-Options"] = "nosniff"
+    extension = MATERIAL_EXTENSIONS.get(upload.content_type, "bin")
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{upload.need_key}-{upload.pk}.{extension}"'
+    response["Content-Security-Policy"] = MATERIAL_CSP.get(upload.content_type, "default-src 'none'; sandbox")
+    for name, value in MATERIAL_HEADERS.items():
+        response[name] = value
     return response
 
 
@@ -291,22 +333,22 @@ def verify_identity(request):
 
 @login_required
 def tasks_page(request):
-    # each task lists its application's materials, so an approver reads them before deciding
-    materials = Prefetch(
-        "application__uploads", queryset=Upload.objects.defer("content").order_by("need_key")
-    )
-    tasks = (
-        queries.tasks_for(request.user)
-        .exclude(status__in=[TaskStatus.APPROVED, TaskStatus.REFUSED])
-        .prefetch_related(materials)
-    )
+    tasks = queries.tasks_for(request.user).exclude(status__in=[TaskStatus.APPROVED, TaskStatus.REFUSED])
     done = queries.tasks_for(request.user).filter(status__in=[TaskStatus.APPROVED, TaskStatus.REFUSED])
     department = request.user.department if request.user.role == "department" else None
+    # each open task shows its application's materials inline above the decision, so an approver reads
+    # them before approving; an application with several tasks here is read once
+    materials = {}
+    rows = []
+    for task in tasks:
+        if task.application_id not in materials:
+            materials[task.application_id] = _materials(task.application)
+        rows.append((task, queries.task_timer(task), materials[task.application_id]))
     return render(
         request,
         "services/tasks.html",
         {
-            "tasks": [(t, queries.task_timer(t)) for t in tasks],
+            "tasks": rows,
             "done": done.order_by("-decided_at")[:20],
             "kinds": SuspensionKind.choices,
             "department": department,
