@@ -147,6 +147,9 @@ def render_detail(
                     for e in pending
                 ],
                 "arbitrations": req.arbitrations.filter(decided_at__isnull=True),
+                # opened from the queue: dispatching here goes back to it, in its order, the next one first
+                "from_queue": request.GET.get("from") == "queue" or request.POST.get("next") == "queue",
+                "queue_order": request.GET.get("order") or request.POST.get("order", ""),
             }
         )
     return render(request, "hotline/detail.html", context, status=status)

@@ -201,6 +201,13 @@ def dispatch(request, pk):
             form=form,
         )
         if done:
+            if request.POST.get("next") == "queue":  # opened from the queue: back to it, the next one
+                messages.success(
+                    request,
+                    _("%(no)s dispatched to %(units)s.")
+                    % {"no": req.tracking_no, "units": ", ".join(str(o.unit) for o in done.result)},
+                )
+                return _back_to_queue(request)
             return redirect("hotline:request-detail", pk=req.pk)
     return render_detail(request, req, bound={"dispatch": form}, status=400)
 
