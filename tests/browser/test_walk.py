@@ -52,11 +52,18 @@ LINKED_PAGES = {
         "/leaders/brief/",
         "/leaders/?alarms=1&district={district}",
     ],
+    "admin_zhang": [
+        "/admin/org/category/",
+        "/admin/org/citypack/",
+        "/admin/core/user/",
+        "/admin/seal/signingkey/",
+    ],
 }
 
-# Pages made by third-party code in one language, whose look CityLoop does not own: Django's admin.
-# It is still checked for sideways scroll and broken images, and by axe in both languages.
-NOT_OURS_TO_TRANSLATE = ("/admin/",)
+# Django's admin: its own words come from Django's catalogue (plus the few it lacks, in web's), the model
+# and field names from CityLoop's; both are checked on its home and a list per app. Its detail pages show
+# stored data (a pack's English notes), so the walk does not follow their rows.
+ADMIN = "/admin/"
 
 # What the browser measures on each page (one evaluate, after the load event).
 MEASURE = """() => {
@@ -150,7 +157,7 @@ def _check(page, url: str, language: str, english: set[str], status: int = 200) 
             f"sideways scroll: {seen['scrollWidth']} px wide in {seen['innerWidth']} px, from {seen['wide']}"
         )
     problems += [f"broken image {src}" for src in seen["broken"]]
-    if language == "zh-hans" and not url.startswith(NOT_OURS_TO_TRANSLATE):
+    if language == "zh-hans":
         problems += sorted(set(_untranslated(seen["texts"], english)))
     for violation in page.evaluate(AXE_RUN, None if language == "zh-hans" else SECOND_LANGUAGE_RULES):
         problems.append(f"axe {violation['impact']} {violation['id']}: {'; '.join(violation['nodes'])}")
@@ -218,7 +225,7 @@ def test_every_page_of_each_role_fits_is_translated_and_passes_axe(chromium, liv
                     f"{username} {width}px {language} {url}: {p}"
                     for p in _check(page, url, language, english)
                 ]
-                if language == "zh-hans" and not url.startswith(NOT_OURS_TO_TRANSLATE):
+                if language == "zh-hans" and not url.startswith(ADMIN):
                     link = page.evaluate(FIRST_ROW_LINK)
                     if link and _shape(link) not in shapes:
                         shapes.add(_shape(link))

@@ -5,6 +5,7 @@ pages, `cityloop city import`). An edit in the admin would bypass both, so there
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
+from django.utils.translation import gettext_lazy as _
 
 from cityloop.core.models import ApiToken, AuditRecord, User
 
@@ -22,6 +23,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+admin.site.site_header = admin.site.site_title = _("CityLoop administration")
+
 # CityLoop's roles decide what a person may do; Django's groups and permissions are not used, and an
 # editable group would be a way around the roles.
 admin.site.unregister(Group)
@@ -35,7 +38,7 @@ class CityLoopUserAdmin(ReadOnlyAdmin, UserAdmin):
     fieldsets = (
         (None, {"fields": ("username",)}),
         ("CityLoop", {"fields": ("role", "full_name", "phone", "street", "department")}),
-        ("Status", {"fields": ("is_active", "is_superuser", "last_login", "date_joined")}),
+        (_("Status"), {"fields": ("is_active", "is_superuser", "last_login", "date_joined")}),
     )
     exclude = ("password",)
 

@@ -77,19 +77,23 @@ class User(AbstractUser):
 class ApiToken(models.Model):
     """A credential for integrators. Only its SHA-256 is stored; the token is shown once."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
     name = models.CharField(_("name"), max_length=100)
-    prefix = models.CharField(max_length=12, unique=True)
-    digest = models.CharField(max_length=64)
+    prefix = models.CharField(max_length=12, unique=True, verbose_name=_("prefix"))
+    digest = models.CharField(max_length=64, verbose_name=_("digest"))
     scopes = models.CharField(_("scopes"), max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
     # A brain token writes readings only for the devices of this gateway ("*": every device, by choice).
     gateway = models.CharField(_("gateway"), max_length=64, blank=True, default="")
 
     class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         db_table = "core_api_token"
 
     def __str__(self) -> str:
@@ -111,20 +115,22 @@ class AppendOnlyQuerySet(models.QuerySet):
 class AuditRecord(models.Model):
     """One entry of the append-only trail; ``digest`` chains it to the record before it."""
 
-    seq = models.PositiveBigIntegerField(unique=True)
-    at = models.DateTimeField(db_index=True)
-    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    actor_label = models.CharField(max_length=150)
-    action = models.CharField(max_length=80, db_index=True)
-    object_type = models.CharField(max_length=80)
-    object_id = models.CharField(max_length=64)
-    summary = models.TextField()
-    prev_digest = models.CharField(max_length=64)
-    digest = models.CharField(max_length=64)
+    seq = models.PositiveBigIntegerField(unique=True, verbose_name=_("sequence number"))
+    at = models.DateTimeField(db_index=True, verbose_name=_("time"))
+    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True, verbose_name=_("actor ID"))
+    actor_label = models.CharField(max_length=150, verbose_name=_("actor"))
+    action = models.CharField(max_length=80, db_index=True, verbose_name=_("action"))
+    object_type = models.CharField(max_length=80, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, verbose_name=_("object ID"))
+    summary = models.TextField(verbose_name=_("summary"))
+    prev_digest = models.CharField(max_length=64, verbose_name=_("previous digest"))
+    digest = models.CharField(max_length=64, verbose_name=_("digest"))
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit records")
         db_table = "core_audit_record"
         ordering = ["seq"]
         indexes = [models.Index(fields=["object_type", "object_id"])]

@@ -38,22 +38,31 @@ class Named(models.Model):
 class Jurisdiction(Named):
     """A node of city → district → street (街乡) → community (社区/村)."""
 
-    city = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    city = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("city")
+    )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     code = models.CharField(_("code"), max_length=40)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices)
     # GeoJSON geometry (lon/lat); the locator reads it into shapely once per process.
-    geometry = models.TextField(blank=True)
-    min_lon = models.FloatField(null=True, blank=True)
-    min_lat = models.FloatField(null=True, blank=True)
-    max_lon = models.FloatField(null=True, blank=True)
-    max_lat = models.FloatField(null=True, blank=True)
+    geometry = models.TextField(blank=True, verbose_name=_("boundary"))
+    min_lon = models.FloatField(null=True, blank=True, verbose_name=_("min longitude"))
+    min_lat = models.FloatField(null=True, blank=True, verbose_name=_("min latitude"))
+    max_lon = models.FloatField(null=True, blank=True, verbose_name=_("max longitude"))
+    max_lat = models.FloatField(null=True, blank=True, verbose_name=_("max latitude"))
     # residents (streets, from the pack's population.csv); null = not known, never guessed
     population = models.PositiveIntegerField(_("population"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("jurisdiction")
+        verbose_name_plural = _("jurisdictions")
         db_table = "org_jurisdiction"
         constraints = [models.UniqueConstraint(fields=["city", "code"], name="org_jurisdiction_city_code")]
         indexes = [models.Index(fields=["level", "code"])]
@@ -63,39 +72,55 @@ class Jurisdiction(Named):
 class CityPack(models.Model):
     """The pack a city was imported from: its settings and provenance."""
 
-    city = models.OneToOneField(Jurisdiction, on_delete=models.CASCADE, related_name="pack")
-    code = models.CharField(max_length=40, unique=True)
-    country = models.CharField(max_length=2)
-    timezone = models.CharField(max_length=64)
-    calendar = models.CharField(max_length=16)
-    default_language = models.CharField(max_length=10)
-    synthetic_shapes = models.BooleanField(default=False)
-    notes = models.TextField(blank=True)
-    sources = models.JSONField(default=list)
+    city = models.OneToOneField(
+        Jurisdiction, on_delete=models.CASCADE, related_name="pack", verbose_name=_("city")
+    )
+    code = models.CharField(max_length=40, unique=True, verbose_name=_("code"))
+    country = models.CharField(max_length=2, verbose_name=_("country"))
+    timezone = models.CharField(max_length=64, verbose_name=_("time zone"))
+    calendar = models.CharField(max_length=16, verbose_name=_("calendar"))
+    default_language = models.CharField(max_length=10, verbose_name=_("default language"))
+    synthetic_shapes = models.BooleanField(default=False, verbose_name=_("synthetic shapes"))
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    sources = models.JSONField(default=list, verbose_name=_("sources"))
     # where the streets' population comes from; illustrative = made up (a demo), said beside every figure
-    population_note = models.TextField(blank=True)
-    population_illustrative = models.BooleanField(default=False)
+    population_note = models.TextField(blank=True, verbose_name=_("population note"))
+    population_illustrative = models.BooleanField(default=False, verbose_name=_("population illustrative"))
     # the city's target for each rate, in percent ({"response": 95.0, ...}; packs.DEFAULT_TARGETS)
-    targets = models.JSONField(default=dict, blank=True)
+    targets = models.JSONField(default=dict, blank=True, verbose_name=_("targets"))
     # the pack.yaml sections other apps own, as checked (packs.SECTIONS): {"detectors": {...}}
-    sections = models.JSONField(default=dict, blank=True)
-    imported_at = models.DateTimeField(auto_now=True)
+    sections = models.JSONField(default=dict, blank=True, verbose_name=_("sections"))
+    imported_at = models.DateTimeField(auto_now=True, verbose_name=_("imported at"))
+
+    def __str__(self) -> str:
+        return self.code
 
     class Meta:
+        verbose_name = _("city pack")
+        verbose_name_plural = _("city packs")
         db_table = "org_city_pack"
 
 
 class Department(Named):
-    city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="departments")
+    city = models.ForeignKey(
+        Jurisdiction, on_delete=models.CASCADE, related_name="departments", verbose_name=_("city")
+    )
     code = models.CharField(_("code"), max_length=40)
     level = models.CharField(
         _("level"), max_length=10, choices=[(Level.CITY, _("City")), (Level.DISTRICT, _("District"))]
     )
     district = models.ForeignKey(
-        Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Jurisdiction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("district"),
     )
 
     class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
         db_table = "org_department"
         constraints = [models.UniqueConstraint(fields=["city", "code"], name="org_department_city_code")]
         ordering = ["code"]
@@ -104,14 +129,23 @@ class Department(Named):
 class Category(Named):
     """A node of the 3-level category tree."""
 
-    city = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="categories")
+    city = models.ForeignKey(
+        Jurisdiction, on_delete=models.CASCADE, related_name="categories", verbose_name=_("city")
+    )
     code = models.CharField(_("code"), max_length=40)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent"),
     )
-    depth = models.PositiveSmallIntegerField(default=1)
+    depth = models.PositiveSmallIntegerField(default=1, verbose_name=_("depth"))
 
     class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
         db_table = "org_category"
         constraints = [models.UniqueConstraint(fields=["city", "code"], name="org_category_city_code")]
         ordering = ["code"]
@@ -125,11 +159,17 @@ class Route(models.TextChoices):
 class Responsibility(models.Model):
     """Who answers for a category (and its descendants unless they have their own row)."""
 
-    category = models.OneToOneField(Category, on_delete=models.CASCADE, related_name="responsibility")
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="responsibilities")
-    route = models.CharField(max_length=10, choices=Route.choices)
+    category = models.OneToOneField(
+        Category, on_delete=models.CASCADE, related_name="responsibility", verbose_name=_("category")
+    )
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="responsibilities", verbose_name=_("department")
+    )
+    route = models.CharField(max_length=10, choices=Route.choices, verbose_name=_("route"))
 
     class Meta:
+        verbose_name = _("responsibility")
+        verbose_name_plural = _("responsibilities")
         db_table = "org_responsibility"
 
 
