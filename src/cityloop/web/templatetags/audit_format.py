@@ -47,3 +47,18 @@ def summary_pairs(summary: str) -> list[tuple[str, str]]:
     if len(pairs) > MAX_PAIRS:
         return [*pairs[:MAX_PAIRS], ("…", f"+{len(pairs) - MAX_PAIRS}")]
     return pairs
+
+
+@register.filter
+def summary_whole(summary: str) -> str:
+    """The whole stored summary, indented, when ``summary_pairs`` had to shorten it (a value cut at
+    VALUE_CHARS, or more than MAX_PAIRS leaves); "" when the pairs already show all of it. The auditor
+    then loses nothing: the page offers this under a closed <details>."""
+    try:
+        found = json.loads(summary or "{}")
+    except ValueError:
+        return summary if len(summary) > VALUE_CHARS else ""
+    shown = summary_pairs(summary)
+    if not any(value.endswith("…") for _, value in shown) and (not shown or shown[-1][0] != "…"):
+        return ""
+    return json.dumps(found, ensure_ascii=False, indent=2, sort_keys=True)
