@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cityloop.services.models import ServiceItem
+from tests.browser.checks import AXE, AXE_RUN, MEASURE, _check, _untranslated
 from tests.browser.conftest import _new_page, login, switch_language
-from tests.browser.test_walk import AXE, AXE_RUN, MEASURE, _check, _untranslated
 from tests.conftest import PERSONA_PASSWORD
 from tests.services.conftest import WATER_DEF, publish
 from tests.web.test_every_page_zh import english_msgids
