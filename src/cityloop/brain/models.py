@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class DeviceType(models.TextChoices):
@@ -103,9 +104,9 @@ class AlarmType(models.TextChoices):
 
 
 class AlarmStatus(models.TextChoices):
-    OPEN = "open", _("Open")  # alarming, case open
+    OPEN = "open", pgettext_lazy("alarm", "Open")  # alarming, case open
     AWAITING = "awaiting", _("Awaiting verification")  # the department replied fixed; watching the data
-    CLOSED = "closed", _("Closed")  # the data stayed normal for the verification period
+    CLOSED = "closed", pgettext_lazy("alarm", "Closed")  # the data stayed normal for the verification period
 
 
 class Alarm(models.Model):

@@ -13,13 +13,14 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cityloop.notify.subscriptions import Subscription  # noqa: F401 - the outgoing webhooks' table
 
 
 class Status(models.TextChoices):
     QUEUED = "queued", _("Queued")
-    SENT = "sent", _("Sent")
+    SENT = "sent", pgettext_lazy("message", "Sent")
     DEAD = "dead", _("Dead letter")
     DIGEST = "digest", _("Waiting for the digest")
     DIGESTED = "digested", _("Sent in a digest")
