@@ -39,6 +39,19 @@ def test_a_500_logs_its_traceback_with_the_request_id_it_answers_with(boom_urls,
 
 
 @pytest.mark.django_db
+def test_a_refused_or_missing_page_is_an_access_line_not_an_error(city, citizen_wang, caplog):
+    """A citizen on a staff page (403) or a page that is not there (404) is the request's fault: an error
+    with a traceback for each would bury the real ones an operator looks for."""
+    caplog.set_level(logging.INFO, logger="cityloop")
+    client = Client()
+    client.force_login(citizen_wang)
+    assert client.get("/hotline/dispatch/").status_code == 403
+    assert client.get("/no-such-page/").status_code == 404
+    assert [r for r in caplog.records if r.name == "cityloop.error"] == []
+    assert [r.access["status"] for r in _access_records(caplog)] == [403, 404]
+
+
+@pytest.mark.django_db
 def test_a_sane_incoming_request_id_is_kept_and_a_hostile_one_replaced(caplog):
     assert Client().get("/healthz", HTTP_X_REQUEST_ID="lb-7f3a9c21")["X-Request-ID"] == "lb-7f3a9c21"
     hostile = Client().get("/healthz", HTTP_X_REQUEST_ID="x\nstatus=200 forged")["X-Request-ID"]

@@ -16,7 +16,8 @@ import re
 import time
 import uuid
 
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404
 
 access_log = logging.getLogger("cityloop.access")
 error_log = logging.getLogger("cityloop.error")
@@ -49,6 +50,10 @@ def _query_keys(request) -> str:
         return "(unreadable)"
 
 
+# Exceptions that are a request's fault, not the server's: Django turns them into a 4xx page.
+ANSWERED = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
 class RequestLogMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -75,6 +80,8 @@ class RequestLogMiddleware:
         return response
 
     def process_exception(self, request, exception):
+        if isinstance(exception, ANSWERED):
+            return None  # Django answers these with 400/403/404; the access line records it
         error_log.error(
             "unhandled %s on %s %s request_id=%s",
             type(exception).__name__,
