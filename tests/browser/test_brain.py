@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import _new_page, login, switch_language
-from tests.browser.test_phone import WIDTH, _too_wide
+from tests.browser.conftest import login, switch_language
+from tests.browser.test_phone import (
+    _too_wide,
+    phone,  # noqa: F401 - its 390 px phone fixture, zh and en, no JavaScript
+)
 
 
 @pytest.fixture
@@ -28,19 +31,6 @@ def test_the_city_pulse_shows_the_heat_map_trends_and_alarms_in_chinese_and_engl
     assert page.locator("svg.heatmap").count() == 1
 
 
-@pytest.fixture(params=["zh-CN", "en"])
-def phone(request, chromium, live_server, transactional_db):
-    context = chromium.new_context(
-        base_url=live_server.url,
-        locale=request.param,
-        viewport={"width": WIDTH, "height": 844},
-        java_script_enabled=False,
-        extra_http_headers={"Accept-Language": request.param},
-    )
-    yield _new_page(context)
-    context.close()
-
-
 def _points_outside_the_plot(chart) -> list[str]:
     """The polyline points of one line chart that lie outside its plot (the box its grid lines span)."""
     grid = chart.locator("line[stroke='#ddd']")
@@ -56,7 +46,7 @@ def _points_outside_the_plot(chart) -> list[str]:
     return outside
 
 
-def test_the_pulse_draws_one_chart_per_unit_inside_its_plot_and_fits_a_phone(phone, demo_city):
+def test_the_pulse_draws_one_chart_per_unit_inside_its_plot_and_fits_a_phone(phone, demo_city):  # noqa: F811
     login(phone, "leader_sun")
     phone.goto("/brain/")
     zh = phone.locator("html").get_attribute("lang") == "zh-hans"

@@ -37,6 +37,17 @@ def _queue(n: int, start: int = 0) -> list[Message]:
     return rows
 
 
+def _worker_env(smtp_port: int) -> dict[str, str]:
+    """A delivery worker's environment: this test's database, the catcher as its SMTP server."""
+    return {
+        **os.environ,
+        "CITYLOOP_DATABASE_URL": database_url(),
+        "CITYLOOP_SMTP_HOST": "127.0.0.1",
+        "CITYLOOP_SMTP_PORT": str(smtp_port),
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
+    }
+
+
 def _worker(env: dict, logs: Path, name: str) -> subprocess.Popen:
     cmd = pinned_command(
         "cityloop.cli.main",
@@ -68,13 +79,7 @@ def _uids(keep: catcher.Keep) -> list[str]:
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_run_loses_no_message_and_repeats_only_what_it_had_in_flight(tmp_path):
     controller, keep = catcher.start()
-    env = {
-        **os.environ,
-        "CITYLOOP_DATABASE_URL": database_url(),
-        "CITYLOOP_SMTP_HOST": "127.0.0.1",
-        "CITYLOOP_SMTP_PORT": str(controller.port),
-        "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
-    }
+    env = _worker_env(controller.port)
     logs = tmp_path / "logs"
     logs.mkdir()
     workers: list[subprocess.Popen] = []
@@ -148,13 +153,7 @@ def test_messages_put_back_in_an_outage_go_as_soon_as_the_server_answers_not_aft
 def test_ctrl_c_stops_the_worker_after_its_batch_without_a_traceback(tmp_path):
     """`make demo` on Ctrl-C sends SIGINT to every process of the group: the worker ends cleanly."""
     controller, keep = catcher.start()
-    env = {
-        **os.environ,
-        "CITYLOOP_DATABASE_URL": database_url(),
-        "CITYLOOP_SMTP_HOST": "127.0.0.1",
-        "CITYLOOP_SMTP_PORT": str(controller.port),
-        "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
-    }
+    env = _worker_env(controller.port)
     _queue(20)
     worker = _worker(env, tmp_path, "ctrl-c")
     try:
