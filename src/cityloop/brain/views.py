@@ -68,6 +68,7 @@ def pulse(request):
     if kind not in Kind.values:
         kind = next((k for k in Kind.values if k in trends), Kind.WATER)
     heat_unit = pulse_data.axis_label(kind)
+    heat_title = _heat_title(kind, kind_labels[kind])
     if city is not None:
         heat = queries.district_heat(city, hours, kind=kind)
         districts = heat["districts"]
@@ -79,7 +80,7 @@ def pulse(request):
             [d.label for d in districts],
             [h.strftime("%H") for h in local],
             values,
-            title=_heat_title(kind, kind_labels[kind]),
+            title=heat_title,
             unit=pulse_data.unit_of(kind),
             days=[h.strftime("%m-%d") for h in local],
             no_data=_("no data"),
@@ -109,7 +110,7 @@ def pulse(request):
         "brain/pulse.html",
         {
             "heat_svg": mark_safe(heat_svg),  # noqa: S308 - escaped in svg.py
-            "heat_title": _heat_title(kind, kind_labels[kind]),
+            "heat_title": heat_title,
             "heat_unit": heat_unit,
             "heat_districts": heat_districts,
             "heat_rows": heat_rows,

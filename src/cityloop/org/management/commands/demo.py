@@ -124,7 +124,6 @@ class Command(BaseCommand):
         port = free_port(preferred=8025)
         folder = Path(settings.DATA_DIR) / "mail"
         os.environ["CITYLOOP_SMTP_HOST"], os.environ["CITYLOOP_SMTP_PORT"] = "127.0.0.1", str(port)
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port  # this process; the others read the env
         cli = [*self.cli, "notify"]
         catcher = subprocess.Popen([*cli, "catcher", "--port", str(port), "--dir", str(folder)])  # noqa: S603
         deliver = subprocess.Popen([*cli, "deliver", "--forever"])  # noqa: S603
