@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
@@ -106,13 +107,30 @@ def calendar_of(city):
 
 
 def limits_for(category, urgency: str) -> rules.Limits:
-    """Per-category override (nearest on the category's chain), else the configured defaults."""
-    node = category
-    while node is not None:
-        found = TimeLimit.objects.filter(category=node, urgency=urgency).first()
-        if found is not None:
-            return rules.Limits(found.respond_hours, found.finish_days, found.complex_finish_days)
-        node = node.parent
+    """Per-category override (nearest on the category's chain), else the configured defaults.
+
+    One statement walks the chain (a recursive CTE, on SQLite and PostgreSQL alike): every submit asks,
+    and walking it through the ORM took a query per level plus one per parent (up to five round trips
+    and ~20 % of a PostgreSQL submit's request-thread time in a py-spy profile of bench_intake).
+    """
+    if category is not None:
+        quote = connection.ops.quote_name
+        category_model = TimeLimit._meta.get_field("category").related_model
+        categories, limits = quote(category_model._meta.db_table), quote(TimeLimit._meta.db_table)
+        with connection.cursor() as cursor:
+            # Identifiers from Django's model meta; the values are bound as parameters.
+            cursor.execute(
+                f"WITH RECURSIVE chain(id, parent_id, depth) AS ("  # noqa: S608
+                f"SELECT id, parent_id, 0 FROM {categories} WHERE id = %s "
+                f"UNION ALL SELECT c.id, c.parent_id, chain.depth + 1 FROM {categories} c "
+                f"JOIN chain ON c.id = chain.parent_id WHERE chain.depth < 32) "
+                f"SELECT t.respond_hours, t.finish_days, t.complex_finish_days FROM {limits} t "
+                f"JOIN chain ON t.category_id = chain.id WHERE t.urgency = %s ORDER BY chain.depth LIMIT 1",
+                [category.pk, urgency],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return rules.Limits(float(row[0]), int(row[1]), int(row[2]))
     cfg = settings.HOTLINE
     return rules.Limits(cfg["respond_hours"][urgency], cfg["finish_days"], cfg["complex_finish_days"])
 
