@@ -1,25 +1,30 @@
 """The production path on several hosts, rehearsed on this one machine (``make rehearsal``; root only).
 
-    python tools/rehearsal/rehearsal.py [--smoke] [--load-s 60] [--down-s 5] [--keep]
+    python tools/rehearsal/rehearsal.py [--smoke] [--load-s 120] [--down-s 5] [--keep]
 
 Each host is a Linux network namespace with its own address on one bridge (tools/rehearsal/net.py):
 PostgreSQL (its own ``initdb`` cluster, run as the ``postgres`` user: the machine's own PostgreSQL is
 never touched), two web nodes (``cityloop serve``, production settings) behind a proxy
-(tools/rehearsal/proxy.py: nginx's upstream rules from deploy/nginx/cityloop.conf). The load runs
-on the machine itself through the bridge:
+(tools/rehearsal/proxy.py: nginx's upstream rules from deploy/nginx/cityloop.conf), a 3-node NATS
+JetStream cluster with the readings stream on all three, and two brain hosts, each running
+``cityloop brain worker --via nats`` for its own shard with its own checkpoint and brain directory.
+The load runs on the machine itself, through the bridge:
 
 * submits: threads POST /api/v1/requests through the proxy, each with its own Idempotency-Key, and
   send a submit again with the same key until it is acknowledged (2xx with its tracking number);
 * the dashboard: a leader's /leaders/ through the proxy, twice a second; any answer but 200 is a
-  ``dashboard_failure``.
+  ``dashboard_failure``;
+* readings: water meters of both shards publish to the NATS cluster, each batch with a Nats-Msg-Id,
+  sent again with the same id until JetStream acknowledges it.
 
-In the middle, web node 1 is killed with SIGKILL (its whole process group) and started again after
-``--down-s``; its recovery time is from the kill to its first 200 on /readyz. Afterwards every
-acknowledged submit is looked up in the database by its key and tracking number (``submits_lost``)
-and keys stored twice are counted (``submits_duplicated``). The last line is
+During the load web1, nats2 and brain1's worker are each killed with SIGKILL and started again after
+``--down-s``; each one's recovery time is reported (docs/operations.md, "Rehearsal"). Afterwards every
+acknowledged submit is looked up in the database by its key and tracking number, and every
+acknowledged reading in its shard's archive. The last line is
 
-    RESULT submits_acknowledged= submits_lost= submits_duplicated= dashboard_requests= dashboard_failures=
-      recovery_s=web1:<s> nproc= load=
+    RESULT submits_acknowledged= submits_lost= submits_duplicated= readings_sent= readings_lost=
+      readings_duplicated= dashboard_requests= dashboard_failures= recovery_s=web1:,nats2:,brain1:
+      nproc= load=
 
 and the exit status is 1 when anything acknowledged was lost or duplicated or the dashboard failed.
 Everything (processes, namespaces, veths, bridge, temporary folders) is removed at the end, also on
@@ -51,6 +56,9 @@ BIN = Path(sys.executable).parent
 PG_PORT = 5432
 WEB_PORT = 8000
 PROXY_PORT = 80
+NATS_PORT, NATS_ROUTE_PORT = 4222, 6222
+SHARDS = ("0", "1")  # NATS shards: brain1 owns 0, brain2 owns 1
+DEVICES_PER_SHARD = 50
 
 
 def say(text: str) -> None:
@@ -168,7 +176,13 @@ class City:
             "CITYLOOP_ALLOWED_HOSTS": ",".join(h.ip for h in self.net.hosts.values()),
             "CITYLOOP_TRUSTED_PROXIES": self.net.hosts["proxy"].ip,
             "CITYLOOP_CITY": "beijing",
+            "CITYLOOP_NATS_URL": self.nats_url,
+            "CITYLOOP_NATS_REPLICAS": "3",
         }
+
+    @property
+    def nats_url(self) -> str:
+        return ",".join(f"nats://{self.net.hosts[f'nats{i}'].ip}:{NATS_PORT}" for i in (1, 2, 3))
 
     def cityloop(self, *args: str) -> str:
         """A ``cityloop`` command run from the machine itself (an operator's shell) against the city."""
@@ -215,6 +229,61 @@ class City:
         )
         self.procs[name] = proc
         return proc
+
+    def start_nats(self, i: int) -> Proc:
+        """Node i of deploy/nats/'s 3-node JetStream cluster, on its own host and store."""
+        host = self.net.hosts[f"nats{i}"]
+        store = self.work / f"nats{i}-store"
+        store.mkdir(exist_ok=True)
+        routes = ", ".join(
+            f"nats-route://{self.net.hosts[f'nats{j}'].ip}:{NATS_ROUTE_PORT}" for j in (1, 2, 3)
+        )
+        conf = self.work / f"nats{i}.conf"
+        conf.write_text(
+            f"server_name: nats-{i}\nlisten: {host.ip}:{NATS_PORT}\n"
+            f"jetstream {{\n  store_dir: {store}\n  max_file_store: 2G\n  max_memory_store: 256M\n}}\n"
+            f"cluster {{\n  name: cityloop\n  listen: {host.ip}:{NATS_ROUTE_PORT}\n  routes: [{routes}]\n}}\n"
+        )
+        proc = self.net.start(
+            host,
+            f"nats-server on nats{i}",
+            ["nats-server", "-c", str(conf)],
+            env=self.base_env,
+            log=self.log(f"nats{i}"),
+        )
+        self.procs[f"nats{i}"] = proc
+        return proc
+
+    def start_brain(self, name: str, shard: str) -> Proc:
+        """``cityloop brain worker --via nats`` for one shard, as cityloop-brain@<shard>.service runs it."""
+        env = self.env(name)
+        env["CITYLOOP_BRAIN_SHARD"] = shard
+        env["CITYLOOP_BRAIN_DIR"] = str(self.work / f"{name}-data" / f"brain-{shard}")
+        proc = self.net.start(
+            self.net.hosts[name],
+            f"brain worker (shard {shard}) on {name}",
+            [str(BIN / "cityloop"), "brain", "worker", "--via", "nats"]
+            + ["--subject", f"cityloop.readings.{shard}.>", "--durable", f"brain-shard-{shard}"],
+            env=env,
+            log=self.log(f"{name}-brain-{shard}"),
+        )
+        self.procs[f"brain-{shard}"] = proc
+        return proc
+
+    def brain_dir(self, shard: str) -> Path:
+        return self.work / f"brain{SHARDS.index(shard) + 1}-data" / f"brain-{shard}"
+
+    def register_devices(self) -> dict[str, list[str]]:
+        """Water meters, one a minute, at the city centre: DEVICES_PER_SHARD per shard."""
+        shards = {s: [f"RH{s}-{n:03d}" for n in range(DEVICES_PER_SHARD)] for s in SHARDS}
+        lines = ["code,type,kind,lon,lat,department,interval_s,installed_at,gateway"]
+        for n, code in enumerate(c for codes in shards.values() for c in codes):
+            lon, lat = 116.39 + (n % 10) / 500, 39.90 + (n // 10) / 500
+            lines.append(f"{code},meter,water,{lon:.5f},{lat:.5f},BJ-SWJ,60,2026-01-01T00:00:00+00:00,")
+        csv = self.work / "devices.csv"
+        csv.write_text("\n".join(lines) + "\n")
+        self.cityloop("brain", "devices", "import", str(csv))
+        return shards
 
     def start_proxy(self) -> None:
         host = self.net.hosts["proxy"]
@@ -353,6 +422,118 @@ class Load:
             self.stop.wait(0.5)
 
 
+class Readings:
+    """Meter readings published to the NATS cluster, one compact batch per shard and minute of meter
+    time, each with a Nats-Msg-Id and sent again with the same id until JetStream acknowledges it."""
+
+    def __init__(self, servers: list[str], shards: dict[str, list[str]], run: str, steps: int, rate: float):
+        self.servers, self.shards, self.run, self.steps, self.rate = servers, shards, run, steps, rate
+        self.stop = threading.Event()
+        self.t0 = int(time.time()) - 60 * (steps + 2)  # the last reading a minute ago: none from the future
+        self.acked = dict.fromkeys(shards, 0)  # readings JetStream acknowledged, per shard
+        self.acked_ks: dict[str, list[int]] = {shard: [] for shard in shards}
+        self.resent = 0
+        self.given_up = 0
+        self.error = ""
+        self.thread = threading.Thread(target=self.main, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=120)
+
+    def main(self) -> None:
+        import asyncio
+
+        try:
+            asyncio.run(self.publish())
+        except Exception as exc:  # noqa: BLE001 - reported in the result, the run goes on
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    async def publish(self) -> None:
+        import asyncio
+
+        import nats
+        import orjson
+
+        nc = await nats.connect(
+            servers=self.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2
+        )
+        js = nc.jetstream(timeout=5)
+        started = time.monotonic()
+        try:
+            for k in range(self.steps):
+                if self.stop.is_set():
+                    break
+                for shard, codes in self.shards.items():
+                    body = orjson.dumps(
+                        {"d": codes, "t": [self.t0 + 60 * k] * len(codes), "v": [100 + k / 100] * len(codes)}
+                    )
+                    msg_id, give_up = f"{self.run}-{shard}-{k}", time.monotonic() + 60
+                    while True:
+                        try:
+                            await js.publish(
+                                f"cityloop.readings.{shard}.rh",
+                                body,
+                                headers={"Content-Type": "application/json", "Nats-Msg-Id": msg_id},
+                            )
+                            self.acked[shard] += len(codes)
+                            self.acked_ks[shard].append(k)
+                            break
+                        except Exception:  # noqa: BLE001 - any failure: the same message again, same id
+                            if time.monotonic() > give_up:
+                                self.given_up += 1
+                                break
+                            self.resent += 1
+                            await asyncio.sleep(0.2)
+                await asyncio.sleep(max(0.0, started + (k + 1) / self.rate - time.monotonic()))
+        finally:
+            await nc.close()
+
+
+def stream_whole(bus_nats) -> bool:
+    """The readings stream has a leader and every replica current and online (R3 whole again)."""
+    from cityloop.brain.ingest import bus
+
+    try:
+        info = bus_nats._run(bus_nats.js.stream_info(bus.STREAM), timeout=5)
+    except Exception:  # noqa: BLE001 - a cluster still electing answers errors or nothing
+        return False
+    cluster = info.cluster
+    if cluster is None or not cluster.leader:
+        return False
+    replicas = cluster.replicas or []
+    return len(replicas) == 2 and all(r.current and not r.offline for r in replicas)
+
+
+def shard_readings() -> dict[str, int]:
+    from cityloop.brain.models import Checkpoint
+
+    return {cp.name: cp.readings for cp in Checkpoint.objects.filter(name__in=SHARDS)}
+
+
+def count_readings(city: City, readings: Readings) -> dict:
+    """Per shard, what its host archived against what JetStream acknowledged: every (device, minute)
+    acknowledged must be in the shard's archive exactly once."""
+    from cityloop.brain.archive import archive
+
+    lost = duplicated = archived = 0
+    for shard, codes in readings.shards.items():
+        con = archive.connect(city.brain_dir(shard))
+        rows = con.execute(
+            "select device, cast(epoch(ts) as bigint), count(*) from readings group by 1, 2"
+        ).fetchall()
+        have = {(device, ts): n for device, ts, n in rows}
+        archived += sum(have.values())
+        duplicated += sum(n - 1 for n in have.values())
+        for k in readings.acked_ks[shard]:
+            ts = readings.t0 + 60 * k
+            lost += sum(1 for code in codes if (code, ts) not in have)
+    return {"lost": lost, "duplicated": duplicated, "archived": archived}
+
+
 def count_submits(acked: list[tuple[str, str]], run: str) -> dict:
     """Acknowledged submits against the rows (the Django set up by :func:`leader_session`)."""
     from cityloop.hotline.models import IdempotencyKey, Request
@@ -368,13 +549,14 @@ def count_submits(acked: list[tuple[str, str]], run: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="the short version for CI (a few minutes)")
-    ap.add_argument("--load-s", type=float, default=None, help="seconds of load (default 90, smoke 30)")
+    ap.add_argument("--load-s", type=float, default=None, help="seconds of load (default 120, smoke 45)")
     ap.add_argument("--down-s", type=float, default=5.0, help="seconds a killed service stays down")
     ap.add_argument("--submitters", type=int, default=4, help="submit threads")
     ap.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per web node")
+    ap.add_argument("--steps-per-s", type=float, default=4.0, help="readings per meter per second")
     ap.add_argument("--keep", action="store_true", help="keep the folder with every host's log")
     args = ap.parse_args(argv)
-    load_s = args.load_s or (30.0 if args.smoke else 90.0)
+    load_s = args.load_s or (45.0 if args.smoke else 120.0)
     if os.geteuid() != 0:
         sys.exit("rehearsal: needs root (network namespaces, veths, a bridge); run it as root")
     for tool in ("ip", "runuser"):
@@ -414,69 +596,179 @@ def main(argv: list[str] | None = None) -> int:
 def rehearse(net: Network, work: Path, args, load_s: float) -> bool:
     started = time.monotonic()
     net.up()
-    for name, octet in (("db", 2), ("proxy", 10), ("web1", 11), ("web2", 12)):
+    layout = [
+        ("db", 2),
+        ("proxy", 10),
+        ("web1", 11),
+        ("web2", 12),
+        ("nats1", 21),
+        ("nats2", 22),
+        ("nats3", 23),
+    ]
+    for name, octet in layout + [("brain1", 31), ("brain2", 32)]:
         net.add_host(name, octet)
-    say(
-        f"run {net.prefix}: hosts on {net.subnet}: "
-        + ", ".join(f"{h.name} {h.ip}" for h in net.hosts.values())
-    )
+    say(f"run {net.prefix} on {net.subnet}: " + ", ".join(f"{h.name} {h.ip}" for h in net.hosts.values()))
     city = City(net, work, args)
     city.start_postgres()
     say(f"db: PostgreSQL ({pg_bin().parent.name}) at {city.db_url}")
+    for i in (1, 2, 3):
+        city.start_nats(i)
     token, leader = city.set_up_city()
-    say("db: migrated, beijing imported, a dispatcher's token and a leader")
+    shards = city.register_devices()
+    say(f"db: migrated, beijing imported, a dispatcher's token, a leader, {DEVICES_PER_SHARD} meters a shard")
     for name in ("web1", "web2"):
         city.start_web(name)
     city.start_proxy()
-    for name in ("web1", "web2"):
-        wait_http(net.hosts[name].ip, WEB_PORT, "/readyz", city.procs[name], 120)
-    proxy = net.hosts["proxy"]
-    wait_http(proxy.ip, PROXY_PORT, "/healthz", city.procs["proxy"], 30)
-    say(f"web1, web2 ready; proxy {proxy.ip}:{PROXY_PORT}; setup took {time.monotonic() - started:.0f} s")
-    cookie = leader_session(city.env("admin"), leader)
-    status, _ = ask(proxy.ip, PROXY_PORT, "GET", "/leaders/", headers={"Cookie": cookie, "Host": proxy.ip})
-    if status != 200:
-        raise RuntimeError(f"the leader's dashboard answered {status} before any kill")
+    cookie = leader_session(city.env("admin"), leader)  # Django in this process from here on
+    from cityloop.brain.ingest import bus
 
+    jet = bus.Nats()
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the cluster elects its meta leader, then the stream is made R3
+            try:
+                jet.ensure_stream()
+                break
+            except Exception as exc:  # noqa: BLE001 - not yet: JetStream answers errors until elected
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the NATS cluster made no R3 stream within 60 s: {exc}") from exc
+                time.sleep(1)
+        while not stream_whole(jet):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the readings stream has no leader with two current replicas")
+            time.sleep(0.5)
+        say("nats1..3: one JetStream cluster, stream CITYLOOP_READINGS replicated on all three")
+        for shard, name in zip(SHARDS, ("brain1", "brain2"), strict=True):
+            city.start_brain(name, shard)
+        for name in ("web1", "web2"):
+            wait_http(net.hosts[name].ip, WEB_PORT, "/readyz", city.procs[name], 120)
+        proxy = net.hosts["proxy"]
+        wait_http(proxy.ip, PROXY_PORT, "/healthz", city.procs["proxy"], 30)
+        say(f"web1, web2 ready behind the proxy {proxy.ip}; setup took {time.monotonic() - started:.0f} s")
+        status, _ = ask(
+            proxy.ip, PROXY_PORT, "GET", "/leaders/", headers={"Cookie": cookie, "Host": proxy.ip}
+        )
+        if status != 200:
+            raise RuntimeError(f"the leader's dashboard answered {status} before any kill")
+        return drive(net, city, args, load_s, token, cookie, shards, jet)
+    finally:
+        jet.close()
+
+
+def drive(net: Network, city: City, args, load_s: float, token, cookie, shards, jet) -> bool:
     run = f"rh{net.run_id}"
+    proxy = net.hosts["proxy"]
     load = Load(proxy, token, cookie, run, args.submitters)
-    say(f"load: {args.submitters} submitters and a leader's dashboard through the proxy for {load_s:.0f} s")
+    # room for minutes of meter time beyond the load's length: slow recoveries stretch the run
+    readings = Readings(
+        city.nats_url.split(","),
+        shards,
+        run,
+        steps=int((load_s + 600) * args.steps_per_s),
+        rate=args.steps_per_s,
+    )
+    say(
+        f"load for {load_s:.0f} s: {args.submitters} submitters and a leader's dashboard through the proxy; "
+        f"{args.steps_per_s:g} readings/s from each of {len(SHARDS) * DEVICES_PER_SHARD} meters into NATS"
+    )
     load.start()
+    readings.start()
     t0 = time.monotonic()
     recovery: dict[str, float] = {}
-    time.sleep(load_s / 3)
-    victim = city.procs["web1"]
-    killed_at = time.monotonic()
-    net.kill(victim)
-    say(f"kill -9 web1 (gunicorn's process group) at t={killed_at - t0:.1f} s")
-    time.sleep(args.down_s)
+    down = args.down_s
+
+    settle = 3.0  # after a recovery, this long before the next kill or the end of the load
+
+    def at(fraction: float) -> None:
+        """At this fraction of the load, but never before the last recovery has settled."""
+        time.sleep(max(0.0, t0 + load_s * fraction - time.monotonic(), settle if recovery else 0.0))
+
+    at(0.2)
+    killed = time.monotonic()
+    net.kill(city.procs["web1"])
+    say(f"kill -9 web1 (gunicorn and its workers) at t={killed - t0:.1f} s")
+    time.sleep(down)
     proc = city.start_web("web1")
     wait_http(net.hosts["web1"].ip, WEB_PORT, "/readyz", proc, 120)
-    recovery["web1"] = time.monotonic() - killed_at
+    recovery["web1"] = time.monotonic() - killed
+    say(f"web1 answers /readyz {recovery['web1']:.1f} s after the kill")
+
+    at(0.4)
+    killed = time.monotonic()
+    net.kill(city.procs["nats2"])
+    say(f"kill -9 nats2 at t={killed - t0:.1f} s")
+    time.sleep(down)
+    city.start_nats(2)
+    while not stream_whole(jet):
+        if time.monotonic() - killed > 120:
+            raise RuntimeError("the readings stream was not whole again within 120 s of nats2's kill")
+        time.sleep(0.2)
+    recovery["nats2"] = time.monotonic() - killed
+    say(f"nats2 back: the stream has its three replicas current {recovery['nats2']:.1f} s after the kill")
+
+    at(0.6)
+    killed = time.monotonic()
+    net.kill(city.procs["brain-0"])
+    say(f"kill -9 the shard-0 worker on brain1 at t={killed - t0:.1f} s")
+    time.sleep(down)
+    backlog = readings.acked["0"]  # acknowledged by JetStream before the restart
+    at_kill = shard_readings().get("0", 0)
+    city.start_brain("brain1", "0")
+    while shard_readings().get("0", 0) < backlog:
+        if city.procs["brain-0"].popen.poll() is not None:
+            raise RuntimeError(f"the restarted shard-0 worker exited; see {city.procs['brain-0'].log}")
+        if time.monotonic() - killed > 120:
+            raise RuntimeError("the shard-0 worker did not catch up within 120 s of its kill")
+        time.sleep(0.2)
+    recovery["brain1"] = time.monotonic() - killed
     say(
-        f"web1 answers /readyz again {recovery['web1']:.1f} s after the kill ({args.down_s:.0f} s of it down)"
+        f"brain1's shard 0 caught up {recovery['brain1']:.1f} s after the kill: {backlog - at_kill} "
+        f"readings were waiting in JetStream at its restart ({at_kill} checkpointed before the kill)"
     )
-    time.sleep(max(0.0, load_s - (time.monotonic() - t0)))
+
+    at(1.0)
     load.finish()
+    readings.finish()
+    sent = sum(readings.acked.values())
     say(
-        f"load stopped after {time.monotonic() - t0:.0f} s: {len(load.acked)} submits acknowledged, "
-        f"{load.retries} sent again, {load.unacknowledged} given up"
+        f"load stopped at t={time.monotonic() - t0:.0f} s: {len(load.acked)} submits acknowledged "
+        f"({load.retries} sent again, {load.unacknowledged} given up); {sent} readings acknowledged by "
+        f"JetStream ({readings.resent} messages sent again, {readings.given_up} given up)"
+        + (f"; the publisher stopped: {readings.error}" if readings.error else "")
     )
+    deadline = time.monotonic() + 120
+    while sum(shard_readings().values()) < sent and time.monotonic() < deadline:
+        for shard in SHARDS:
+            if city.procs[f"brain-{shard}"].popen.poll() is not None:
+                raise RuntimeError(f"the shard-{shard} worker exited; see {city.procs[f'brain-{shard}'].log}")
+        time.sleep(0.5)
+    time.sleep(2)  # a redelivery after the last checkpoint would show as a second row
     counts = count_submits(load.acked, run)
+    got = count_readings(city, readings)
+    say(f"checkpoints: {shard_readings()}; archived rows {got['archived']}")
     if counts["lost"]:
         say(f"LOST submits (acknowledged, not in the database): {counts['lost'][:10]}")
     if load.dashboard_failures:
         say(f"dashboard failures: {load.dashboard_failures[:10]}")
-    load_avg = os.getloadavg()[0]
     rec = ",".join(f"{k}:{v:.1f}" for k, v in recovery.items())
     print(
         f"RESULT submits_acknowledged={len(load.acked)} submits_lost={len(counts['lost'])} "
-        f"submits_duplicated={counts['duplicated']} dashboard_requests={load.dashboard_requests} "
+        f"submits_duplicated={counts['duplicated']} readings_sent={sent} readings_lost={got['lost']} "
+        f"readings_duplicated={got['duplicated']} dashboard_requests={load.dashboard_requests} "
         f"dashboard_failures={len(load.dashboard_failures)} recovery_s={rec} "
-        f"nproc={os.cpu_count()} load={load_avg:.1f}",
+        f"nproc={os.cpu_count()} load={os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    return bool(counts["lost"] or counts["duplicated"] or load.dashboard_failures or not load.acked)
+    return bool(
+        counts["lost"]
+        or counts["duplicated"]
+        or load.dashboard_failures
+        or not load.acked
+        or got["lost"]
+        or got["duplicated"]
+        or not sent
+        or readings.error
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,16 @@ from cityloop.brain.models import Checkpoint, Device, Hourly, RejectTally
 from cityloop.brain.rules import AlarmEvent
 from cityloop.core import config
 
-CHECKPOINT_NAME = "main"
+CHECKPOINT_NAME = "main"  # without CITYLOOP_BRAIN_SHARD: one brain root, one checkpoint
+
+
+def checkpoint_name() -> str:
+    """The checkpoint this process commits: ``CITYLOOP_BRAIN_SHARD`` or ``main``. One per brain root:
+    two hosts owning different shards, each with its own root, would otherwise take turns on one row
+    and the second would find no state file for the first one's generation."""
+    return config.brain_shard()
+
+
 # How long a process trusts its copy of the device registry.  Reading every device at each session
 # cost a worker sharing the topics with another 40 % of its time (and seconds per session at 3 M
 # devices).  New codes are looked up at once (Engine.lookup); this process's own registry writes
@@ -161,7 +170,7 @@ class Engine:
 
     def refresh(self) -> None:
         """Bring this engine to the committed checkpoint (after a crash, or another process's commit)."""
-        cp, _ = Checkpoint.objects.get_or_create(name=CHECKPOINT_NAME)
+        cp, _ = Checkpoint.objects.get_or_create(name=checkpoint_name())
         if cp.generation == self.generation and self.bank is not None and cp.instance == self.instance:
             if self.devices_stale():
                 self._load_devices()
@@ -227,7 +236,7 @@ class Engine:
         with transaction.atomic():
             self._store_pending()
             record_alarms(self.pending.alarms)
-            updated = Checkpoint.objects.filter(name=CHECKPOINT_NAME, generation=self.generation).update(
+            updated = Checkpoint.objects.filter(name=checkpoint_name(), generation=self.generation).update(
                 generation=generation,
                 stream_seq=seq,
                 readings=F("readings") + self.pending.readings,

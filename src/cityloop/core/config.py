@@ -339,6 +339,7 @@ LATER_VALUES = (
     "CITYLOOP_MQTT_PREFIX",
     "CITYLOOP_MQTT_GROUP",
     "CITYLOOP_NATS_URL",
+    "CITYLOOP_BRAIN_SHARD",
     "CITYLOOP_BRAIN_VERIFY_HOURS",
     "CITYLOOP_BRAIN_REOPEN_DAYS",
     "CITYLOOP_HOLIDAY_DIR",
@@ -384,6 +385,19 @@ def mqtt_group() -> str:
     return raw
 
 
+_SHARD = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def brain_shard() -> str:
+    """``CITYLOOP_BRAIN_SHARD`` (default ``main``): the name of the brain checkpoint this process keeps.
+    Workers that own different shards on different hosts each set their own (and their own
+    ``CITYLOOP_BRAIN_DIR``), so each commits its own detector state and stream position."""
+    raw = env("CITYLOOP_BRAIN_SHARD", "main") or "main"
+    if not _SHARD.fullmatch(raw):
+        raise ConfigError(f"CITYLOOP_BRAIN_SHARD={raw!r} must be 1 to 32 letters, digits, '_' or '-'")
+    return raw
+
+
 def nats_url() -> str:
     """``CITYLOOP_NATS_URL`` (default nats://127.0.0.1:4222); a comma-separated list is a cluster."""
     raw = env("CITYLOOP_NATS_URL", "nats://127.0.0.1:4222") or "nats://127.0.0.1:4222"
@@ -423,6 +437,7 @@ def check_later_values() -> list[str]:
         mqtt_prefix,
         mqtt_group,
         nats_url,
+        brain_shard,
         brain_verify_hours,
         brain_reopen_days,
         lambda: _existing_paths("CITYLOOP_HOLIDAY_DIR", folders=True),
