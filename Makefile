@@ -132,7 +132,7 @@ bench-dispatch: $(BENCH_STAMP) $(TEST_STAMP) chromium ## a dispatcher clears 20 
 bench-notify: $(BENCH_STAMP) ## 20,000 e-mails to a local SMTP server: e-mails/s, p99, lost and duplicated through a 60 s outage and a killed worker
 	$(BIN)/python bench/bench_notify.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 
-rehearsal: $(STAMP) ## (root) hosts in network namespaces: PostgreSQL, 2 web nodes + proxy, 3 NATS, 2 brain hosts; kill -9 one of each mid-load; lost=0
+rehearsal: $(STAMP) ## (root) hosts in network namespaces: PostgreSQL, 2 web nodes + proxy, 3 NATS, Mosquitto, 2 brain hosts; kill -9 web, NATS, brain mid-load
 	$(BIN)/python tools/rehearsal/rehearsal.py $(REHEARSAL_ARGS)
 
 clean: ## remove the virtual environment and the data directory

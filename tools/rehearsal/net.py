@@ -128,7 +128,7 @@ class Network:
                     os.killpg(proc.popen.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     continue
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 3  # a throw-away network: no need to wait for graceful stops
         for proc in reversed(self.procs):
             try:
                 proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))

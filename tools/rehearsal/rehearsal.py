@@ -6,16 +6,18 @@ Each host is a Linux network namespace with its own address on one bridge (tools
 PostgreSQL (its own ``initdb`` cluster, run as the ``postgres`` user: the machine's own PostgreSQL is
 never touched), two web nodes (``cityloop serve``, production settings) behind a proxy
 (tools/rehearsal/proxy.py: nginx's upstream rules from deploy/nginx/cityloop.conf), a 3-node NATS
-JetStream cluster with the readings stream on all three, and two brain hosts, each running
-``cityloop brain worker --via nats`` for its own shard with its own checkpoint and brain directory.
+JetStream cluster with the readings stream on all three, Mosquitto (deploy/mosquitto/cityloop.conf), and
+two brain hosts: brain1 runs ``cityloop brain worker --via nats`` for shard 0, brain2 for shard 1 and
+``--via mqtt`` for the meters on Mosquitto, each shard with its own checkpoint and brain directory.
 The load runs on the machine itself, through the bridge:
 
 * submits: threads POST /api/v1/requests through the proxy, each with its own Idempotency-Key, and
   send a submit again with the same key until it is acknowledged (2xx with its tracking number);
 * the dashboard: a leader's /leaders/ through the proxy, twice a second; any answer but 200 is a
   ``dashboard_failure``;
-* readings: water meters of both shards publish to the NATS cluster, each batch with a Nats-Msg-Id,
-  sent again with the same id until JetStream acknowledges it.
+* readings: water meters of both NATS shards publish to the cluster, each batch with a Nats-Msg-Id,
+  sent again with the same id until JetStream acknowledges it; the MQTT meters publish one reading a
+  message with QoS 1 (sent once Mosquitto's PUBACK is back).
 
 During the load web1, nats2 and brain1's worker are each killed with SIGKILL and started again after
 ``--down-s``; each one's recovery time is reported (docs/operations.md, "Rehearsal"). Afterwards every
@@ -58,6 +60,10 @@ WEB_PORT = 8000
 PROXY_PORT = 80
 NATS_PORT, NATS_ROUTE_PORT = 4222, 6222
 SHARDS = ("0", "1")  # NATS shards: brain1 owns 0, brain2 owns 1
+MQTT_SHARD = "m"  # the meters publishing to Mosquitto: brain2's second shard
+OWNER = {"0": "brain1", "1": "brain2", MQTT_SHARD: "brain2"}
+MQTT_PORT = 1883
+PUBLISHER = "rh-publisher"  # the MQTT account of the simulated meters
 DEVICES_PER_SHARD = 50
 
 
@@ -98,6 +104,16 @@ def wait_http(host: str, port: int, path: str, proc: Proc | None, timeout: float
     raise RuntimeError(f"http://{host}:{port}{path} did not answer 200 within {timeout:.0f} s")
 
 
+def wait_log(proc: Proc, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in proc.log.read_text(errors="replace"):
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.what} exited with {proc.popen.returncode}; see {proc.log}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.what} did not log {text!r} within {timeout:.0f} s; see {proc.log}")
+        time.sleep(0.2)
+
+
 class City:
     """The hosts and their services for one run."""
 
@@ -116,6 +132,10 @@ class City:
         (work / "keys").mkdir(mode=0o700)
         self.secret_file = work / "secret_key"
         self.secret_file.write_text(secrets.token_urlsafe(50))
+        self.mqtt_accounts = {
+            "cityloop-worker": secrets.token_urlsafe(12),
+            PUBLISHER: secrets.token_urlsafe(12),
+        }
 
     def log(self, name: str) -> Path:
         return self.work / f"{name}.log"
@@ -178,6 +198,9 @@ class City:
             "CITYLOOP_CITY": "beijing",
             "CITYLOOP_NATS_URL": self.nats_url,
             "CITYLOOP_NATS_REPLICAS": "3",
+            "CITYLOOP_MQTT": f"{self.net.hosts['mqtt'].ip}:{MQTT_PORT}",
+            "CITYLOOP_MQTT_USERNAME": "cityloop-worker",
+            "CITYLOOP_MQTT_PASSWORD": self.mqtt_accounts["cityloop-worker"],
         }
 
     @property
@@ -254,16 +277,50 @@ class City:
         self.procs[f"nats{i}"] = proc
         return proc
 
+    def start_mosquitto(self) -> None:
+        """Mosquitto with deploy/mosquitto/cityloop.conf (as cityloop.brain.ingest.broker renders it for
+        tests: no TLS, the run's own password file, ACL and persistence), listening on its host."""
+        from cityloop.brain.ingest import broker
+
+        host = self.net.hosts["mqtt"]
+        conf = broker.render(
+            self.work / "mqtt", port=MQTT_PORT, accounts=self.mqtt_accounts, publisher=PUBLISHER
+        )
+        conf.write_text(
+            conf.read_text().replace(f"listener {MQTT_PORT} 127.0.0.1", f"listener {MQTT_PORT} {host.ip}")
+        )
+        self.procs["mqtt"] = self.net.start(
+            host, "mosquitto on mqtt", ["mosquitto", "-c", str(conf)], env=self.base_env, log=self.log("mqtt")
+        )
+        from cityloop.brain.ingest import bus
+
+        deadline = time.monotonic() + 30
+        while not bus.reachable(host.ip, MQTT_PORT):
+            if self.procs["mqtt"].popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Mosquitto did not start; see {self.log('mqtt')}")
+            time.sleep(0.2)
+
     def start_brain(self, name: str, shard: str) -> Proc:
-        """``cityloop brain worker --via nats`` for one shard, as cityloop-brain@<shard>.service runs it."""
+        """``cityloop brain worker`` for one shard, as cityloop-brain@<shard>.service runs it: through
+        NATS for shards 0 and 1, from Mosquitto's shared subscription for the MQTT meters."""
         env = self.env(name)
         env["CITYLOOP_BRAIN_SHARD"] = shard
-        env["CITYLOOP_BRAIN_DIR"] = str(self.work / f"{name}-data" / f"brain-{shard}")
+        env["CITYLOOP_BRAIN_DIR"] = str(self.brain_dir(shard))
+        if shard == MQTT_SHARD:
+            via = ["--via", "mqtt", "--durable", f"brain-{name}-mqtt"]
+        else:
+            via = [
+                "--via",
+                "nats",
+                "--subject",
+                f"cityloop.readings.{shard}.>",
+                "--durable",
+                f"brain-shard-{shard}",
+            ]
         proc = self.net.start(
             self.net.hosts[name],
             f"brain worker (shard {shard}) on {name}",
-            [str(BIN / "cityloop"), "brain", "worker", "--via", "nats"]
-            + ["--subject", f"cityloop.readings.{shard}.>", "--durable", f"brain-shard-{shard}"],
+            [str(BIN / "cityloop"), "brain", "worker", *via],
             env=env,
             log=self.log(f"{name}-brain-{shard}"),
         )
@@ -271,11 +328,11 @@ class City:
         return proc
 
     def brain_dir(self, shard: str) -> Path:
-        return self.work / f"brain{SHARDS.index(shard) + 1}-data" / f"brain-{shard}"
+        return self.work / f"{OWNER[shard]}-data" / f"brain-{shard}"
 
     def register_devices(self) -> dict[str, list[str]]:
         """Water meters, one a minute, at the city centre: DEVICES_PER_SHARD per shard."""
-        shards = {s: [f"RH{s}-{n:03d}" for n in range(DEVICES_PER_SHARD)] for s in SHARDS}
+        shards = {s: [f"RH{s}-{n:03d}" for n in range(DEVICES_PER_SHARD)] for s in OWNER}
         lines = ["code,type,kind,lon,lat,department,interval_s,installed_at,gateway"]
         for n, code in enumerate(c for codes in shards.values() for c in codes):
             lon, lat = 116.39 + (n % 10) / 500, 39.90 + (n // 10) / 500
@@ -444,6 +501,12 @@ class Readings:
         self.stop.set()
         self.thread.join(timeout=120)
 
+    def pairs(self, shard: str):
+        """(meter, reading time) of every reading the broker acknowledged."""
+        for k in self.acked_ks[shard]:
+            for code in self.shards[shard]:
+                yield code, self.t0 + 60 * k
+
     def main(self) -> None:
         import asyncio
 
@@ -493,6 +556,69 @@ class Readings:
             await nc.close()
 
 
+class MqttReadings(Readings):
+    """Meters publishing one reading each to ``cityloop/devices/<code>/reading`` on Mosquitto, QoS 1:
+    a reading counts as sent once the broker's PUBACK came back (paho sends it again until then)."""
+
+    def __init__(self, address: tuple[str, int], password: str, codes: list[str], run, steps, rate):
+        super().__init__([], {MQTT_SHARD: codes}, run, steps, rate)
+        self.address, self.password = address, password
+        self.acked_pairs: list[tuple[str, int]] = []
+
+    def pairs(self, shard: str):
+        yield from self.acked_pairs
+
+    def main(self) -> None:
+        try:
+            self.publish_mqtt()
+        except Exception as exc:  # noqa: BLE001 - reported in the result, the run goes on
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def publish_mqtt(self) -> None:
+        import orjson
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"{self.run}-meters",
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+        )
+        client.username_pw_set(PUBLISHER, self.password)
+        client.max_inflight_messages_set(1000)
+        client.connect(*self.address, keepalive=30)
+        client.loop_start()
+        codes, started = self.shards[MQTT_SHARD], time.monotonic()
+        try:
+            for k in range(self.steps):
+                if self.stop.is_set():
+                    break
+                ts, value = self.t0 + 60 * k, 100 + k / 100
+                sent = [
+                    (
+                        code,
+                        client.publish(
+                            f"cityloop/devices/{code}/reading", orjson.dumps({"t": ts, "v": value}), qos=1
+                        ),
+                    )
+                    for code in codes
+                ]
+                for code, info in sent:
+                    try:
+                        info.wait_for_publish(timeout=30)
+                    except (RuntimeError, ValueError):
+                        pass
+                    if info.is_published():
+                        self.acked_pairs.append((code, ts))
+                        self.acked[MQTT_SHARD] += 1
+                    else:
+                        self.given_up += 1
+                time.sleep(max(0.0, started + (k + 1) / self.rate - time.monotonic()))
+        finally:
+            client.loop_stop()
+            client.disconnect()
+
+
 def stream_whole(bus_nats) -> bool:
     """The readings stream has a leader and every replica current and online (R3 whole again)."""
     from cityloop.brain.ingest import bus
@@ -511,16 +637,16 @@ def stream_whole(bus_nats) -> bool:
 def shard_readings() -> dict[str, int]:
     from cityloop.brain.models import Checkpoint
 
-    return {cp.name: cp.readings for cp in Checkpoint.objects.filter(name__in=SHARDS)}
+    return {cp.name: cp.readings for cp in Checkpoint.objects.filter(name__in=OWNER)}
 
 
-def count_readings(city: City, readings: Readings) -> dict:
-    """Per shard, what its host archived against what JetStream acknowledged: every (device, minute)
+def count_readings(city: City, publishers: list[Readings]) -> dict:
+    """Per shard, what its host archived against what the broker acknowledged: every (meter, minute)
     acknowledged must be in the shard's archive exactly once."""
     from cityloop.brain.archive import archive
 
     lost = duplicated = archived = 0
-    for shard, codes in readings.shards.items():
+    for readings, shard in ((r, shard) for r in publishers for shard in r.shards):
         con = archive.connect(city.brain_dir(shard))
         rows = con.execute(
             "select device, cast(epoch(ts) as bigint), count(*) from readings group by 1, 2"
@@ -528,9 +654,7 @@ def count_readings(city: City, readings: Readings) -> dict:
         have = {(device, ts): n for device, ts, n in rows}
         archived += sum(have.values())
         duplicated += sum(n - 1 for n in have.values())
-        for k in readings.acked_ks[shard]:
-            ts = readings.t0 + 60 * k
-            lost += sum(1 for code in codes if (code, ts) not in have)
+        lost += sum(1 for pair in readings.pairs(shard) if pair not in have)
     return {"lost": lost, "duplicated": duplicated, "archived": archived}
 
 
@@ -605,7 +729,7 @@ def rehearse(net: Network, work: Path, args, load_s: float) -> bool:
         ("nats2", 22),
         ("nats3", 23),
     ]
-    for name, octet in layout + [("brain1", 31), ("brain2", 32)]:
+    for name, octet in layout + [("brain1", 31), ("brain2", 32), ("mqtt", 40)]:
         net.add_host(name, octet)
     say(f"run {net.prefix} on {net.subnet}: " + ", ".join(f"{h.name} {h.ip}" for h in net.hosts.values()))
     city = City(net, work, args)
@@ -613,6 +737,7 @@ def rehearse(net: Network, work: Path, args, load_s: float) -> bool:
     say(f"db: PostgreSQL ({pg_bin().parent.name}) at {city.db_url}")
     for i in (1, 2, 3):
         city.start_nats(i)
+    city.start_mosquitto()
     token, leader = city.set_up_city()
     shards = city.register_devices()
     say(f"db: migrated, beijing imported, a dispatcher's token, a leader, {DEVICES_PER_SHARD} meters a shard")
@@ -638,8 +763,11 @@ def rehearse(net: Network, work: Path, args, load_s: float) -> bool:
                 raise RuntimeError("the readings stream has no leader with two current replicas")
             time.sleep(0.5)
         say("nats1..3: one JetStream cluster, stream CITYLOOP_READINGS replicated on all three")
-        for shard, name in zip(SHARDS, ("brain1", "brain2"), strict=True):
+        for shard, name in OWNER.items():
             city.start_brain(name, shard)
+        # A reading published before any worker of the group has ever subscribed waits nowhere (MQTT keeps
+        # no queue without a session); in a city the workers' persistent sessions exist from the first day.
+        wait_log(city.procs[f"brain-{MQTT_SHARD}"], "MQTT subscribed", 120)
         for name in ("web1", "web2"):
             wait_http(net.hosts[name].ip, WEB_PORT, "/readyz", city.procs[name], 120)
         proxy = net.hosts["proxy"]
@@ -660,19 +788,26 @@ def drive(net: Network, city: City, args, load_s: float, token, cookie, shards, 
     proxy = net.hosts["proxy"]
     load = Load(proxy, token, cookie, run, args.submitters)
     # room for minutes of meter time beyond the load's length: slow recoveries stretch the run
+    steps = int((load_s + 600) * args.steps_per_s)
     readings = Readings(
-        city.nats_url.split(","),
-        shards,
+        city.nats_url.split(","), {s: shards[s] for s in SHARDS}, run, steps=steps, rate=args.steps_per_s
+    )
+    meters = MqttReadings(
+        (net.hosts["mqtt"].ip, MQTT_PORT),
+        city.mqtt_accounts[PUBLISHER],
+        shards[MQTT_SHARD],
         run,
-        steps=int((load_s + 600) * args.steps_per_s),
+        steps=steps,
         rate=args.steps_per_s,
     )
     say(
         f"load for {load_s:.0f} s: {args.submitters} submitters and a leader's dashboard through the proxy; "
-        f"{args.steps_per_s:g} readings/s from each of {len(SHARDS) * DEVICES_PER_SHARD} meters into NATS"
+        f"{args.steps_per_s:g} readings/s from each of {len(SHARDS) * DEVICES_PER_SHARD} meters into NATS "
+        f"and {DEVICES_PER_SHARD} into Mosquitto"
     )
     load.start()
     readings.start()
+    meters.start()
     t0 = time.monotonic()
     recovery: dict[str, float] = {}
     down = args.down_s
@@ -729,22 +864,24 @@ def drive(net: Network, city: City, args, load_s: float, token, cookie, shards, 
     at(1.0)
     load.finish()
     readings.finish()
-    sent = sum(readings.acked.values())
+    meters.finish()
+    sent = sum(readings.acked.values()) + meters.acked[MQTT_SHARD]
     say(
         f"load stopped at t={time.monotonic() - t0:.0f} s: {len(load.acked)} submits acknowledged "
         f"({load.retries} sent again, {load.unacknowledged} given up); {sent} readings acknowledged by "
-        f"JetStream ({readings.resent} messages sent again, {readings.given_up} given up)"
-        + (f"; the publisher stopped: {readings.error}" if readings.error else "")
+        f"JetStream or Mosquitto ({readings.resent} NATS messages sent again, "
+        f"{readings.given_up + meters.given_up} given up)"
+        + "".join(f"; a publisher stopped: {r.error}" for r in (readings, meters) if r.error)
     )
     deadline = time.monotonic() + 120
     while sum(shard_readings().values()) < sent and time.monotonic() < deadline:
-        for shard in SHARDS:
+        for shard in OWNER:
             if city.procs[f"brain-{shard}"].popen.poll() is not None:
                 raise RuntimeError(f"the shard-{shard} worker exited; see {city.procs[f'brain-{shard}'].log}")
         time.sleep(0.5)
     time.sleep(2)  # a redelivery after the last checkpoint would show as a second row
     counts = count_submits(load.acked, run)
-    got = count_readings(city, readings)
+    got = count_readings(city, [readings, meters])
     say(f"checkpoints: {shard_readings()}; archived rows {got['archived']}")
     if counts["lost"]:
         say(f"LOST submits (acknowledged, not in the database): {counts['lost'][:10]}")
@@ -768,6 +905,7 @@ def drive(net: Network, city: City, args, load_s: float, token, cookie, shards, 
         or got["duplicated"]
         or not sent
         or readings.error
+        or meters.error
     )
 
 
