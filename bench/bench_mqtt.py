@@ -35,6 +35,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+WINDOW = 2000  # unacknowledged PUBLISHes per publisher (paho's max_inflight_messages_set likewise)
 T0 = 1_780_000_000 // 3600 * 3600  # readings in 2026; the engine refuses only readings from the future
 
 
@@ -98,26 +99,35 @@ def _client(port: int, user: str, password: str, client_id: str):
 
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
     c.username_pw_set(user, password)
-    c.max_inflight_messages_set(1000)  # the publisher's window: it waits for PUBACKs beyond it
+    c.max_inflight_messages_set(WINDOW)  # the publisher's window: it waits for PUBACKs beyond it
     c.max_queued_messages_set(0)
     c.connect("127.0.0.1", port)
     c.loop_start()
     return c
 
 
-def _publish_job(port: int, client_id: str, job: list[tuple[str, bytes]], results) -> None:
-    c = _client(port, "bench-publisher", "pub", client_id)
-    infos = [c.publish(topic, payload, qos=1) for topic, payload in job]
-    acked = 0
-    for info in infos:
-        info.wait_for_publish(600)
-        acked += info.is_published()
-    c.loop_stop()
-    c.disconnect()
+def _publish_job(port: int, client_id: str, job: list[tuple[str, bytes]], results, client: str) -> None:
+    if client == "paho":
+        c = _client(port, "bench-publisher", "pub", client_id)
+        infos = [c.publish(topic, payload, qos=1) for topic, payload in job]
+        acked = 0
+        for info in infos:
+            info.wait_for_publish(600)
+            acked += info.is_published()
+        c.loop_stop()
+        c.disconnect()
+    else:  # each message still one QoS 1 PUBLISH, counted only when its PUBACK came
+        from cityloop.brain.ingest import wire
+
+        acked = wire.publish(
+            "127.0.0.1", port, client_id, job, username="bench-publisher", password="pub", window=WINDOW
+        )
     results.put(acked)
 
 
-def _publish(port: int, run: str, jobs: list[list[tuple[str, bytes]]]) -> tuple[int, float]:
+def _publish(
+    port: int, run: str, jobs: list[list[tuple[str, bytes]]], client: str = "wire"
+) -> tuple[int, float]:
     """Each job from its own process and client (one Python process cannot publish fast enough for
     the broker and the workers); returns (messages the broker acknowledged, start time)."""
     import multiprocessing as mp
@@ -125,7 +135,7 @@ def _publish(port: int, run: str, jobs: list[list[tuple[str, bytes]]]) -> tuple[
     ctx = mp.get_context("fork")
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=_publish_job, args=(port, f"bench-pub-{run}-{k}", job, results))
+        ctx.Process(target=_publish_job, args=(port, f"bench-pub-{run}-{k}", job, results, client))
         for k, job in enumerate(jobs)
     ]
     started = time.perf_counter()
@@ -162,6 +172,7 @@ def run(
     batches: int = 2_000,
     batch_size: int = 1_000,
     keep: bool = False,
+    client: str = "wire",
 ) -> dict:
     from cityloop.brain.ingest import broker as brokers
     from cityloop.brain.ingest import bus
@@ -228,7 +239,7 @@ def run(
             for i, code in enumerate(codes):
                 payload = orjson.dumps({"t": T0 + 900 * s, "v": round(100 + 0.01 * s + i * 1e-6, 6)})
                 jobs[i % publishers].append((bus.device_topic(code, prefix), payload))
-        acked, started = _publish(broker.port, run_id, jobs)
+        acked, started = _publish(broker.port, run_id, jobs, client)
         done = _wait_for(base_cp + acked, 600)
         time.sleep(2)  # late repeats would land now
         rows, distinct = _archive_counts(data_dir)
@@ -274,7 +285,7 @@ def run(
                 (bus.gateway_topic(f"GW{g:03d}", prefix), orjson.dumps({"d": d, "t": ts, "v": v}))
             )
             sent += batch_size
-        g_acked, started = _publish(broker.port, run_id + "g", jobs)
+        g_acked, started = _publish(broker.port, run_id + "g", jobs, client)
         done = _wait_for(base_cp + g_acked * batch_size, 600)
         time.sleep(2)
         rows, distinct = _archive_counts(data_dir)
@@ -322,6 +333,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=1_000)
     ap.add_argument("--quick", action="store_true", help="20,000 messages and 200 batches")
     ap.add_argument("--keep", action="store_true", help="keep the data dir")
+    ap.add_argument(
+        "--client",
+        choices=("wire", "paho"),
+        default="wire",
+        help="the publishers' MQTT client: cityloop.brain.ingest.wire (default) or paho-mqtt",
+    )
     args = ap.parse_args()
     if args.quick:
         args.messages, args.batches, args.devices = 20_000, 200, 5_000
@@ -334,6 +351,7 @@ def main() -> None:
         batches=args.batches,
         batch_size=args.batch_size,
         keep=args.keep,
+        client=args.client,
     )
     if "skipped" in r:
         sys.exit(f"mqtt: skipped ({r['skipped']})")

@@ -18,8 +18,8 @@ import orjson
 
 from cityloop.brain import actions
 from cityloop.brain import engine as engines
-from cityloop.brain.ingest import access, bus
-from cityloop.brain.ingest.codec import Batch, CodecError, decode_json
+from cityloop.brain.ingest import access, bus, wire
+from cityloop.brain.ingest.codec import Batch, CodecError, decode_columns
 from cityloop.brain.ingest.pipeline import ingest_batch
 
 log = logging.getLogger("cityloop.brain.worker")
@@ -157,51 +157,64 @@ def bound_to_subject(subject: str, batch: Batch) -> Batch:
     return Batch(batch.device[keep], np.asarray(batch.ts)[keep], np.asarray(batch.value)[keep], errors=errors)
 
 
-def _mqtt_batch(msgs: list) -> list[Batch]:
-    """The readable readings of all messages as one batch (single readings, then every gateway batch as
-    decoded, minus rows of another gateway's devices), plus one batch of the unreadable and refused."""
-    d, t, v, errors, refused_rows = [], [], [], [], []
-    parts: list[Batch] = []
-    prefix = bus.mqtt_prefix()
-    for m in msgs:
-        where = bus.parse_topic(m.topic, prefix)
-        if where is None:
-            errors.append(f"{m.topic}: not a reading topic")
-            continue
-        if where[0] == "gateways":
-            gateway = where[1]
-            got = decode_message(m.payload, "application/json")
-            errors += [f"{m.topic}: row {r}: {f}: {why}" for r, f, why in got.errors]
-            if not len(got.device):
+def _mqtt_batch(taken: wire.Taken, prefix: str | None = None) -> tuple[list[Batch], int, int | None]:
+    """The readable readings of the taken messages as one batch (the single readings, then every gateway
+    batch as decoded, minus rows of another gateway's devices), plus one batch of the unreadable and
+    refused; also how many reading messages there were and the broker's drop counter if it came."""
+    head = ((prefix or bus.mqtt_prefix()) + "/").encode()
+    dev_head, gw_head, dropped_topic = head + b"devices/", head + b"gateways/", bus.DROPPED_TOPIC.encode()
+    dev_n, gw_n = len(dev_head), len(gw_head)
+    codes: list[bytes] = []
+    bodies: list[bytes] = []
+    gateways: list[tuple[bytes, bytes]] = []
+    errors: list[str] = []
+    refused_rows: list[str] = []
+    dropped: int | None = None
+    for topic, payload in zip(taken.topics, taken.payloads, strict=True):
+        if topic.startswith(dev_head) and topic.endswith(b"/reading"):
+            code = topic[dev_n:-8]
+            if code and b"/" not in code:
+                codes.append(code)
+                bodies.append(payload)
                 continue
-            refused = set(access.foreign(gateway, set(got.device.tolist())))
-            if refused:  # a gateway publishing another gateway's device
-                bad = np.isin(got.device, list(refused))
-                refused_rows += [
-                    f"{m.topic}: row {row}: device {got.device[row]} is not a device of gateway {gateway}"
-                    for row in np.flatnonzero(bad).tolist()
-                ]
-                got = Batch(got.device[~bad], got.ts[~bad], got.value[~bad])
-            parts.append(got)
+        elif topic.startswith(gw_head) and topic.endswith(b"/batch"):
+            if topic[gw_n:-6] and b"/" not in topic[gw_n:-6]:
+                gateways.append((topic, payload))
+                continue
+        elif topic == dropped_topic:
+            try:
+                dropped = int(payload)
+            except ValueError:
+                pass
             continue
-        code = where[1]
-        try:
-            body = orjson.loads(m.payload)
-        except orjson.JSONDecodeError:
-            errors.append(f"{m.topic}: payload is not JSON")
+        errors.append(f"{topic.decode(errors='replace')}: not a reading topic")
+    n_messages = len(codes) + len(gateways)
+    parts: list[Batch] = []
+    if codes:
+        single, single_errors = _singles(codes, bodies, dev_head)
+        errors += single_errors
+        if single is not None:
+            parts.append(single)
+    for topic, payload in gateways:
+        name = topic.decode(errors="replace")
+        gateway = name[gw_n:-6]
+        got = decode_message(payload, "application/json")
+        errors += [f"{name}: row {r}: {f}: {why}" for r, f, why in got.errors]
+        if not len(got):
             continue
-        if isinstance(body, dict):
-            d.append(code), t.append(body.get("t", int(time.time()))), v.append(body.get("v"))
-        elif isinstance(body, (int, float)) and not isinstance(body, bool):
-            d.append(code), t.append(int(time.time())), v.append(body)
-        else:
-            errors.append(f'{m.topic}: payload must be {{"t": ts, "v": value}} or a number')
-    if d:
-        single = decode_json(orjson.dumps({"d": d, "t": t, "v": v}))  # the codec's checks of t and v
-        errors += [f"row {r}: {f}: {why}" for r, f, why in single.errors]
-        parts.insert(0, Batch(single.device, single.ts, single.value))
+        refused = set(access.foreign(gateway, set(got.device.tolist())))
+        if refused:  # a gateway publishing another gateway's device
+            bad = np.isin(got.device, list(refused))
+            refused_rows += [
+                f"{name}: row {row}: device {got.device[row]} is not a device of gateway {gateway}"
+                for row in np.flatnonzero(bad).tolist()
+            ]
+            got = Batch(got.device[~bad], got.ts[~bad], got.value[~bad])
+        parts.append(got)
     out = []
-    if parts:
+    if len(parts) == 1:
+        out.append(Batch(parts[0].device, parts[0].ts, parts[0].value))
+    elif parts:
         out.append(
             Batch(
                 np.concatenate([p.device for p in parts]),
@@ -219,7 +232,51 @@ def _mqtt_batch(msgs: list) -> list[Batch]:
                 + [(i, "not_bound", e) for i, e in enumerate(refused_rows)],
             )
         )
-    return out
+    return out, n_messages, dropped
+
+
+def _singles(codes: list[bytes], bodies: list[bytes], head: bytes) -> tuple[Batch | None, list[str]]:
+    """Single readings ``{"t": ts, "v": value}`` (or a bare number, read at arrival), many at once."""
+    now = int(time.time())
+    try:
+        docs = list(map(orjson.loads, bodies))
+    except orjson.JSONDecodeError:
+        docs = []
+        for body in bodies:
+            try:
+                docs.append(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                docs.append(_NOT_JSON)
+    d: list[str] = []
+    t: list = []
+    v: list = []
+    topics: list[bytes] = []
+    errors: list[str] = []
+    for code, doc in zip(codes, docs, strict=True):
+        if type(doc) is dict:
+            d.append(code.decode(errors="replace"))
+            t.append(doc.get("t", now))
+            v.append(doc.get("v"))
+            topics.append(code)
+        elif isinstance(doc, (int, float)) and not isinstance(doc, bool):
+            d.append(code.decode(errors="replace"))
+            t.append(now)
+            v.append(doc)
+            topics.append(code)
+        else:
+            topic = (head + code + b"/reading").decode(errors="replace")
+            why = "payload is not JSON" if doc is _NOT_JSON else _SINGLE_FORM
+            errors.append(f"{topic}: {why}")
+    if not d:
+        return None, errors
+    single = decode_columns(d, t, v)  # the codec's checks of t and v
+    for r, f, why in single.errors:
+        errors.append(f"{(head + topics[r] + b'/reading').decode(errors='replace')}: {f}: {why}")
+    return Batch(single.device, single.ts, single.value), errors
+
+
+_NOT_JSON = object()
+_SINGLE_FORM = 'payload must be {"t": ts, "v": value} or a number'
 
 
 def run_mqtt(
@@ -230,36 +287,39 @@ def run_mqtt(
     maintenance_every: float = 30.0,
     stop: Callable[[], bool] | None = None,
 ) -> Stats:
+    """Take what the broker sent (up to ``checkpoint_every`` s, or sooner when many are waiting), ingest
+    it in one engine session, checkpoint, and only then acknowledge all of it with one write."""
     stats, pace = Stats(), Loop(stop=stop, idle_exit=idle_exit, maintenance_every=maintenance_every)
-    mqtt = bus.Mqtt(client_id, subscribe=True, clean=False)
+    mqtt = bus.mqtt_subscriber(client_id)
     log.info("worker: MQTT subscribed to %s as %s", " and ".join(bus.subscriptions()), client_id)
+    prefix = bus.mqtt_prefix()
     dropped_seen: int | None = None
     try:
         while not pace.done():
-            time.sleep(checkpoint_every)
-            if mqtt.broker_dropped is not None and mqtt.broker_dropped != dropped_seen:
-                if dropped_seen is not None and mqtt.broker_dropped > dropped_seen:
+            taken = mqtt.take(wait=checkpoint_every)
+            if not len(taken):
+                pace.maintain()
+                continue
+            batches, n_messages, dropped = _mqtt_batch(taken, prefix)  # outside the lock
+            if dropped is not None and dropped != dropped_seen:
+                if dropped_seen is not None and dropped > dropped_seen:
                     log.warning(
                         "worker: the MQTT broker dropped %d message(s) (%d since it started): "
                         "raise max_queued_messages or add workers",
-                        mqtt.broker_dropped - dropped_seen,
-                        mqtt.broker_dropped,
+                        dropped - dropped_seen,
+                        dropped,
                     )
-                dropped_seen = mqtt.broker_dropped
+                dropped_seen = dropped
                 actions.note_broker_dropped(dropped_seen, worker=client_id)
-            msgs = mqtt.take()
-            if not msgs:
-                pace.maintain()
-                continue
-            batches = _mqtt_batch(msgs)  # decoded outside the lock: another worker ingests meanwhile
-            with engines.session() as engine:
-                for batch in batches:
-                    _ingest(engine, batch, "mqtt", stats)
-                actions.commit(engine)
-                stats.checkpoints += 1
-            stats.messages += len(msgs)
+            if batches:
+                with engines.session() as engine:
+                    for batch in batches:
+                        _ingest(engine, batch, "mqtt", stats)
+                    actions.commit(engine)
+                    stats.checkpoints += 1
+            stats.messages += n_messages
             # QoS 1: acknowledged only now, so a crash before the commit has the broker send them again.
-            mqtt.ack(msgs)
+            mqtt.ack(taken)
             pace.worked()
             pace.maintain()
     finally:

@@ -118,6 +118,42 @@ def mqtt_security(client) -> None:
         client.tls_set(ca_certs=ca_file or None)
 
 
+def mqtt_credentials() -> tuple[str | None, str | None, object]:
+    """``(username, password, ssl context or None)`` from the same settings as :func:`mqtt_security`."""
+    from cityloop.core import config
+
+    username = config.env("CITYLOOP_MQTT_USERNAME") or None
+    password = config.env("CITYLOOP_MQTT_PASSWORD") if username else None
+    ca_file = config.env("CITYLOOP_MQTT_CA_FILE")
+    tls = None
+    if config.env_bool("CITYLOOP_MQTT_TLS", False) or ca_file:
+        import ssl
+
+        tls = ssl.create_default_context(cafile=ca_file or None)
+    return username, password or None, tls
+
+
+def mqtt_subscriber(client_id: str, *, clean: bool = False, wake_at: int = 50_000):
+    """A brain worker's MQTT connection: the shared subscription at QoS 1 with a persistent session,
+    acknowledged by hand in bulk, and the broker's drop counter at QoS 0 (see :mod:`.wire`)."""
+    from cityloop.brain.ingest import wire
+
+    host, port = mqtt_address()
+    username, password, tls = mqtt_credentials()
+    return wire.Subscriber(
+        client_id,
+        host,
+        port,
+        subscriptions(),
+        qos0=[DROPPED_TOPIC],
+        username=username,
+        password=password,
+        tls=tls,  # type: ignore[arg-type]
+        clean=clean,
+        wake_at=wake_at,
+    )
+
+
 class Nats:
     """A NATS connection driven from synchronous code (its event loop runs in a daemon thread)."""
 

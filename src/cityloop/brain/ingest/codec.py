@@ -144,6 +144,12 @@ def decode_json(data: bytes) -> Batch:
     return _decode_json_lines(data)
 
 
+def decode_columns(d: list, t: list, v: list) -> Batch:
+    """Three equally long lists (device codes, timestamps, values) → Batch, with the JSON form's checks
+    (the MQTT worker's single readings, gathered from many messages)."""
+    return _decode_columnar({"d": d, "t": t, "v": v})
+
+
 def _decode_columnar(obj: dict) -> Batch:
     d, t, v = obj.get("d"), obj.get("t"), obj.get("v")
     for name, col in (("t", t), ("v", v)):

@@ -1,0 +1,101 @@
+"""The plain-socket MQTT 3.1.1 of the worker and the benchmark publishers (cityloop.brain.ingest.wire):
+packets cut out of a stream at any boundary, and, through a real Mosquitto, a message not acknowledged
+comes again to the same client id while an acknowledged one does not."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from cityloop.brain.ingest import bus, wire
+
+
+def test_packets_are_cut_out_of_a_stream_split_at_every_byte():
+    big = b"x" * 300  # a remaining length of two bytes
+    stream = (
+        wire.publish_packet("a/devices/M1/reading", b'{"t":1,"v":2}', 7)
+        + wire.publish_packet("a/gateways/G/batch", big, 65535)
+        + wire.pubacks([1, 258])
+    )
+    for cut in range(len(stream) + 1):
+        packets, offset = wire.split(stream[:cut])
+        more, rest = wire.split(stream[offset:])
+        assert offset + rest == len(stream)
+        got = packets + [(f, s + offset, e + offset) for f, s, e in more]
+        assert [f >> 4 for f, _s, _e in got] == [wire.PUBLISH, wire.PUBLISH, wire.PUBACK, wire.PUBACK]
+    (_f, s, e) = wire.split(stream)[0][1]
+    body = stream[s:e]
+    assert body.endswith(big) and body[2 : 2 + 18] == b"a/gateways/G/batch"
+    assert wire.pubacks([1, 258]) == b"\x40\x02\x00\x01\x40\x02\x01\x02"
+
+
+def test_a_length_beyond_four_bytes_is_refused():
+    with pytest.raises(wire.MqttError, match="malformed"):
+        wire.split(b"\x30\xff\xff\xff\xff\x01")
+
+
+def _subscriber(broker, client_id: str) -> wire.Subscriber:
+    return wire.Subscriber(
+        client_id,
+        "127.0.0.1",
+        broker.port,
+        [f"$share/g/{broker.prefix}/devices/+/reading"],
+        username="cityloop-worker",
+        password="worker-pw",
+        wake_at=10,
+    )
+
+
+def _take_all(sub: wire.Subscriber, n: int, timeout: float = 10) -> wire.Taken:
+    got = wire.Taken()
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        t = sub.take(wait=0.2)
+        got.topics += t.topics
+        got.payloads += t.payloads
+        got.mids += t.mids
+        got.connection = t.connection
+    return got
+
+
+def test_unacknowledged_messages_come_again_and_acknowledged_ones_do_not(broker):
+    client_id = f"wire-{uuid.uuid4().hex[:6]}"
+    messages = [(bus.device_topic(f"M{i}", broker.prefix), f'{{"t":{i},"v":1}}'.encode()) for i in range(500)]
+    sub = _subscriber(broker, client_id)
+    acked = wire.publish(
+        "127.0.0.1",
+        broker.port,
+        "wire-pub",
+        messages,
+        username="bench-publisher",
+        password="pub-pw",
+        window=64,
+    )
+    assert acked == 500
+    first = _take_all(sub, 500)
+    assert sorted(first.payloads) == sorted(p for _t, p in messages)
+    assert all(first.mids)
+    # acknowledge the first 200 only, then go away without a word
+    part = wire.Taken(first.topics[:200], first.payloads[:200], first.mids[:200], first.connection)
+    assert sub.ack(part)
+    time.sleep(0.3)
+    sub.close()
+    again = _subscriber(broker, client_id)
+    try:
+        second = _take_all(again, 300)
+        time.sleep(0.5)
+        late = again.take()
+        assert sorted(second.payloads + late.payloads) == sorted(first.payloads[200:])
+    finally:
+        again.close()
+
+
+def test_a_refused_connection_says_why(broker):
+    with pytest.raises(
+        wire.MqttError, match="refused the connection: (bad user name or password|not authorized)"
+    ):
+        wire.Subscriber(
+            "wire-bad", "127.0.0.1", broker.port, [f"{broker.prefix}/#"], username="M1", password="wrong"
+        )
