@@ -392,6 +392,8 @@ class Load:
         self.unacknowledged = 0  # given up on (never acknowledged: not "lost")
         self.retries = 0
         self.dashboard_requests = 0
+        self.dashboard_ok_at: list[float] = []  # when each 200 came back (monotonic)
+        self.acked_at: list[float] = []
         self.dashboard_failures: list[str] = []
         self.threads = [
             threading.Thread(target=self.submitter, args=(n,), daemon=True) for n in range(threads)
@@ -449,6 +451,7 @@ class Load:
                     number = json.loads(answer)["tracking_no"]
                     with self.lock:
                         self.acked.append((number, key))
+                        self.acked_at.append(time.monotonic())
                     break
                 if 400 <= status < 500 and status not in (408, 429):
                     raise RuntimeError(f"submit {key} refused with {status}: {answer[:300]!r}")
@@ -474,7 +477,9 @@ class Load:
                 status = f"{type(exc).__name__}"
             with self.lock:
                 self.dashboard_requests += 1
-                if status != 200:
+                if status == 200:
+                    self.dashboard_ok_at.append(time.monotonic())
+                else:
                     self.dashboard_failures.append(f"{time.strftime('%H:%M:%S', time.gmtime())} {status}")
             self.stop.wait(0.5)
 
@@ -490,6 +495,7 @@ class Readings:
         self.acked = dict.fromkeys(shards, 0)  # readings JetStream acknowledged, per shard
         self.acked_ks: dict[str, list[int]] = {shard: [] for shard in shards}
         self.resent = 0
+        self.connection_errors = 0
         self.given_up = 0
         self.error = ""
         self.thread = threading.Thread(target=self.main, daemon=True)
@@ -521,8 +527,15 @@ class Readings:
         import nats
         import orjson
 
+        async def quiet(exc: Exception) -> None:  # a node going away: counted, not printed
+            self.connection_errors += 1
+
         nc = await nats.connect(
-            servers=self.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2
+            servers=self.servers,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            error_cb=quiet,
         )
         js = nc.jetstream(timeout=5)
         started = time.monotonic()
@@ -747,7 +760,7 @@ def rehearse(net: Network, work: Path, args, load_s: float) -> bool:
     cookie = leader_session(city.env("admin"), leader)  # Django in this process from here on
     from cityloop.brain.ingest import bus
 
-    jet = bus.Nats()
+    jet = bus.Nats(f"nats://{net.hosts['nats1'].ip}:{NATS_PORT}")  # the watcher's node is never killed
     try:
         deadline = time.monotonic() + 60
         while True:  # the cluster elects its meta leader, then the stream is made R3
@@ -826,7 +839,12 @@ def drive(net: Network, city: City, args, load_s: float, token, cookie, shards, 
     proc = city.start_web("web1")
     wait_http(net.hosts["web1"].ip, WEB_PORT, "/readyz", proc, 120)
     recovery["web1"] = time.monotonic() - killed
-    say(f"web1 answers /readyz {recovery['web1']:.1f} s after the kill")
+    back = killed + recovery["web1"]
+    say(
+        f"web1 answers /readyz {recovery['web1']:.1f} s after the kill; meanwhile web2 alone answered "
+        f"{sum(killed <= t < back for t in load.dashboard_ok_at)} dashboards and acknowledged "
+        f"{sum(killed <= t < back for t in load.acked_at)} submits"
+    )
 
     at(0.4)
     killed = time.monotonic()
