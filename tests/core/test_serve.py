@@ -6,11 +6,20 @@ on a new data directory shows whether the first start serves styles.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import signal
 import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
+from gunicorn.workers.gthread import ThreadWorker
+
+from cityloop.core.management.commands import serve
 from cityloop.core.net import free_port
 from tests.clients import get_when_up
 from tests.clock import pinned_command, pinned_env
@@ -53,3 +62,126 @@ def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path)
         except subprocess.TimeoutExpired:
             server.kill()
             server.communicate()
+
+
+def test_ctrl_c_stops_every_worker_without_sigkill(tmp_path: Path):
+    """A terminal's Ctrl-C: SIGINT to the whole process group, then gunicorn's master sends its workers
+    SIGQUIT too. Every worker must leave by itself (it logs "Worker exiting"), none may need the master's
+    SIGKILL after the graceful timeout. Before, the second signal deadlocked a worker inside the first
+    one's handler, or the interpreter's teardown outlasted the timeout."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port = free_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CITYLOOP_") and k != "DJANGO_SETTINGS_MODULE"
+    }
+    env.update(CITYLOOP_DATA_DIR=str(data_dir), CITYLOOP_TESTING="0")
+    server = subprocess.Popen(
+        pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2", "--threads", "4"),
+        env=pinned_env(env),
+        cwd=data_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job has
+    )
+    try:
+        for _ in range(8):  # keep-alive off: new connections, so both workers are likely to answer some
+            status, _, _ = get_when_up(f"http://127.0.0.1:{port}/static/web/cityloop.css")
+            assert status == 200
+        os.killpg(server.pid, signal.SIGINT)
+        output, _ = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()
+    assert "SIGKILL" not in output, output[-2000:]
+    assert output.count("Worker exiting") == 2, output[-2000:]
+    assert server.returncode == 0
+
+
+def test_a_second_quit_signal_inside_the_first_ones_handler_returns():
+    """The second signal's handler runs between two bytecodes of the first one's, here inside
+    ThreadPoolExecutor.shutdown() holding its lock: it must return, not wait for that lock (forever)."""
+    worker = serve._worker_class().__new__(serve._worker_class())
+    worker.tpool = ThreadPoolExecutor(max_workers=1)
+    worker.cfg = SimpleNamespace(worker_int=lambda w: None)
+    worker.alive = True
+    shutdown = worker.tpool.shutdown
+    nested: list[str] = []
+
+    def shutdown_hit_by_a_second_signal(*args, **kwargs):
+        with worker.tpool._shutdown_lock:  # where gunicorn's own handler deadlocked
+            worker.handle_quit(signal.SIGQUIT, None)
+            nested.append("returned")
+        shutdown(*args, **kwargs)
+
+    worker.tpool.shutdown = shutdown_hit_by_a_second_signal
+    outcome: list[BaseException] = []
+
+    def first_signal():
+        try:
+            worker.handle_quit(signal.SIGINT, None)
+        except SystemExit as exc:  # gunicorn's handler leaves with sys.exit(0)
+            outcome.append(exc)
+
+    thread = threading.Thread(target=first_signal, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the second quit signal deadlocked the worker"
+    assert nested == ["returned"]
+    assert [exc.code for exc in outcome] == [0]
+    assert worker.alive is False
+
+
+def test_preload_warms_the_master_without_a_connection_or_a_thread():
+    """What the workers would do on their first requests is done before the fork; pytest-django refuses
+    database access in this test, so a preload that queried the database would fail here."""
+    threads = threading.active_count()
+    serve._preload()
+    assert threading.active_count() == threads
+    assert {
+        "cityloop.hotline.performance.views",
+        "cityloop.brain.views",
+        "prometheus_client",
+        "reportlab.platypus",
+    } <= set(sys.modules)
+
+
+def test_before_each_fork_connections_are_closed_and_the_heap_frozen(monkeypatch):
+    closed: list[str] = []
+
+    class Connection:
+        def __init__(self, alias):
+            self.alias = alias
+
+        def close(self):
+            closed.append(self.alias)
+
+        def close_pool(self):
+            closed.append(f"{self.alias} pool")
+
+    class Handler:
+        def all(self, initialized_only=False):
+            assert initialized_only
+            return [Connection("default"), Connection("replica")]
+
+    monkeypatch.setattr(serve, "connections", Handler())
+    gc.unfreeze()
+    garbage_made_before_the_fork = [[] for _ in range(10)]
+    try:
+        serve._before_fork(None, None)
+        assert closed == ["default", "default pool", "replica", "replica pool"]
+        assert gc.get_freeze_count() > len(garbage_made_before_the_fork)
+    finally:
+        gc.unfreeze()
+
+
+def test_gunicorn_forks_from_the_preloaded_application_with_the_hooks():
+    options = {"host": "127.0.0.1", "port": 8000, "workers": 4, "threads": 16}
+    settings = serve.gunicorn_settings(options)
+    assert settings["preload_app"] is True
+    assert settings["pre_fork"] is serve._before_fork
+    assert settings["worker_exit"] is serve._exit_now
+    assert issubclass(settings["worker_class"], ThreadWorker)
+    assert "worker_class" not in serve.gunicorn_settings({**options, "threads": 1})  # gunicorn's sync worker

@@ -1,4 +1,8 @@
+import gc
+import importlib
+import logging
 import os
+import sys
 from pathlib import Path
 
 from django.core.management import call_command
@@ -6,6 +10,30 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from cityloop.core import config
+
+
+def gunicorn_settings(options: dict) -> dict:
+    """gunicorn's settings for the command's options."""
+    settings = {
+        "bind": f"{options['host']}:{options['port']}",
+        "workers": options["workers"],
+        "threads": options["threads"],
+        "accesslog": None,
+        # A request still running when SIGTERM comes (systemd's stop, TimeoutStopSec=30) gets this long to
+        # finish: the slowest pages take about a second alone and several on two busy cores, which 5 s
+        # cut off. Ctrl-C does not wait for it: the workers leave within a second (bench/bench_stop.py).
+        "graceful_timeout": 10,
+        # load() hands over the application built in handle(): the workers fork with it, and _preload's
+        # work, already in memory.
+        "preload_app": True,
+        "pre_fork": _before_fork,
+        "child_exit": _worker_exited,
+        "worker_exit": _exit_now,
+        # No max_requests: no worker is known to leak, and a recycled one starts cold again.
+    }
+    if options["threads"] > 1:  # with one thread gunicorn runs its sync worker, which has no such lock
+        settings["worker_class"] = _worker_class()
+    return settings
 
 
 def _fresh_metrics_dir() -> Path:
@@ -25,6 +53,99 @@ def _worker_exited(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+# What the pages import on their first request beyond their modules (found by comparing a worker's
+# sys.modules before and after bench/bench_stop.py's walk): the metrics of every request, the brief's PDF.
+# prometheus_client picks its multiprocess values at import, from PROMETHEUS_MULTIPROC_DIR, which
+# _fresh_metrics_dir() has set by then; its metrics themselves are made in each worker (web/metrics.py).
+PRELOAD = ("prometheus_client", "prometheus_client.multiprocess", "reportlab.platypus")
+
+
+def _preload() -> None:
+    """Do here, once, what every worker would do on its first requests: import the URL conf (and so every
+    app's views) and PRELOAD, work out the URL resolver's reverse tables and read the translation
+    catalogues in every language, compile CityLoop's templates (the cached loader keeps them). The
+    workers fork warm and share those pages with this process. Nothing here opens a connection or
+    starts a thread."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.template.loader import get_template
+    from django.urls import get_resolver
+    from django.utils import translation
+
+    resolver = get_resolver()
+    resolver.url_patterns  # noqa: B018 - loading the URL conf imports the views
+    for name in PRELOAD:
+        importlib.import_module(name)
+    for code, _ in settings.LANGUAGES:
+        with translation.override(code):  # the catalogues and the reverse tables are per language
+            resolver.reverse_dict  # noqa: B018
+            resolver.namespace_dict  # noqa: B018
+    for app in apps.get_app_configs():
+        folder = Path(app.path) / "templates"
+        if app.name.startswith("cityloop.") and folder.is_dir():
+            for template in sorted(folder.rglob("*.html")):
+                get_template(template.relative_to(folder).as_posix())
+
+
+def _before_fork(server, worker) -> None:
+    """gunicorn's pre_fork hook, before every fork (respawns too): no connection of this process goes to
+    the worker, and what this process made since the last fork is frozen too."""
+    _close_connections_before_fork()
+    _freeze()
+
+
+def _freeze() -> None:
+    """Move every object this process holds to the collector's permanent generation: a worker's
+    collections then walk only what the worker made, never the inherited heap. A full collection over that
+    heap took seconds on every worker at once on busy cores, at exit too (after "Worker exiting", past the
+    graceful timeout: SIGKILL), and its writes to every object's header copied the shared pages into each
+    worker."""
+    gc.freeze()
+
+
+def _exit_now(server, worker) -> None:
+    """gunicorn's worker_exit hook, the worker's last step ("Worker exiting" is logged): once its requests
+    are answered, leave with the exit code gunicorn chose, without the interpreter's teardown. That
+    teardown dropped every module and collected the heap once more, which under load on busy cores took
+    longer than the graceful timeout by itself (SIGKILL). Nothing is lost by skipping it: the requests
+    have finished, each thread's database connection closed with its thread, the log is flushed here, and
+    the master marks the worker's metrics dead (child_exit)."""
+    leaving = sys.exc_info()[1]
+    if not isinstance(leaving, SystemExit) or not isinstance(leaving.code, int | None):
+        return  # anything else unwinds as gunicorn wrote it
+    pool = getattr(worker, "tpool", None)  # gthread: requests still running finish first, as at exit
+    if pool is not None:
+        pool.shutdown(wait=True)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(leaving.code or 0)
+
+
+def _worker_class():
+    """gunicorn's threaded worker, stopping once however many quit signals come. A terminal's Ctrl-C
+    sends SIGINT to the whole process group, and the master sends every worker SIGQUIT on top: the second
+    signal ran its handler inside the first one's ThreadPoolExecutor.shutdown(), which holds a
+    non-reentrant lock there, so the worker waited for itself until the graceful timeout ended with
+    SIGKILL ("Perhaps out of memory?"; faulthandler showed handle_quit > shutdown > handle_quit >
+    shutdown). A module-level class would import gunicorn wherever this command is imported."""
+    from gunicorn.workers.gthread import ThreadWorker
+
+    class Worker(ThreadWorker):
+        quitting = False
+
+        def handle_quit(self, sig, frame):
+            if self.quitting:
+                return  # the first signal's handler is already stopping this worker
+            self.quitting = True
+            super().handle_quit(sig, frame)
+
+    return Worker
 
 
 class Command(BaseCommand):
@@ -62,24 +183,23 @@ class Command(BaseCommand):
         from django.core.servers.basehttp import get_internal_wsgi_application
 
         application = get_internal_wsgi_application()
+        _preload()
         _close_connections_before_fork()
+        gc.collect()  # the garbage of the start-up (checks, collectstatic) is not frozen for good
+        _freeze()
 
-        bind = f"{options['host']}:{options['port']}"
+        settings = gunicorn_settings(options)
 
         class Server(BaseApplication):
             def load_config(self):
-                self.cfg.set("bind", bind)
-                self.cfg.set("workers", options["workers"])
-                self.cfg.set("threads", options["threads"])
-                self.cfg.set("accesslog", None)
-                self.cfg.set("graceful_timeout", 5)
-                self.cfg.set("child_exit", _worker_exited)
+                for name, value in settings.items():
+                    self.cfg.set(name, value)
 
             def load(self):
                 return application
 
         self.stdout.write(
-            f"CityLoop is serving at http://{bind}/  (Ctrl-C stops it); metrics of all workers "
+            f"CityLoop is serving at http://{settings['bind']}/  (Ctrl-C stops it); metrics of all workers "
             f"are collected in {metrics_dir}"
         )
         self.stdout.flush()
