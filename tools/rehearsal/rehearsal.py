@@ -707,6 +707,9 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(
+        signal.SIGINT, stop_on_signal
+    )  # also when started with SIGINT ignored (`cmd &` in a script)
     signal.signal(signal.SIGHUP, stop_on_signal)
     failed = True
     try:
