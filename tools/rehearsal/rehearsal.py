@@ -71,6 +71,11 @@ def say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {text}", flush=True)
 
 
+def binary(name: str) -> str:
+    """The program's full path ("" when missing); daemons often live in /usr/sbin, not on every PATH."""
+    return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or ""
+
+
 def pg_bin() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
     if not found:
@@ -270,7 +275,7 @@ class City:
         proc = self.net.start(
             host,
             f"nats-server on nats{i}",
-            ["nats-server", "-c", str(conf)],
+            [binary("nats-server"), "-c", str(conf)],
             env=self.base_env,
             log=self.log(f"nats{i}"),
         )
@@ -290,7 +295,11 @@ class City:
             conf.read_text().replace(f"listener {MQTT_PORT} 127.0.0.1", f"listener {MQTT_PORT} {host.ip}")
         )
         self.procs["mqtt"] = self.net.start(
-            host, "mosquitto on mqtt", ["mosquitto", "-c", str(conf)], env=self.base_env, log=self.log("mqtt")
+            host,
+            "mosquitto on mqtt",
+            [binary("mosquitto"), "-c", str(conf)],
+            env=self.base_env,
+            log=self.log("mqtt"),
         )
         from cityloop.brain.ingest import bus
 
@@ -696,9 +705,12 @@ def main(argv: list[str] | None = None) -> int:
     load_s = args.load_s or (45.0 if args.smoke else 120.0)
     if os.geteuid() != 0:
         sys.exit("rehearsal: needs root (network namespaces, veths, a bridge); run it as root")
-    for tool in ("ip", "runuser"):
-        if shutil.which(tool) is None:
-            sys.exit(f"rehearsal: {tool} is not installed")
+    for tool in ("ip", "runuser", "nats-server", "mosquitto", "mosquitto_passwd"):
+        if not binary(tool):
+            sys.exit(
+                f"rehearsal: {tool} is not installed (Debian: iproute2, util-linux, nats-server, mosquitto)"
+            )
+    pg_bin()  # exits naming what is missing
 
     net = Network()
     work = Path(tempfile.mkdtemp(prefix=f"cityloop-rehearsal-{net.run_id}-", dir="/tmp"))
