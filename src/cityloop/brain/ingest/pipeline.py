@@ -88,8 +88,8 @@ def ingest_batch(
     if len(batch) == 0:
         pending.rejects += report.rejected_total
         return report
+    idx = engine.lookup(batch.device_arrow())
     device = batch.device
-    idx = engine.lookup(device)
     result = engine.bank.process(idx, batch.ts, batch.value, now=int(now), seen=engine.seen)
 
     bad = np.flatnonzero(~result.accepted)
