@@ -122,14 +122,23 @@ def _publish_job(port: int, client_id: str, job: list[tuple[str, bytes]], result
         acked = wire.publish(
             "127.0.0.1", port, client_id, job, username="bench-publisher", password="pub", window=WINDOW
         )
-    results.put(acked)
+    results.put((acked, time.process_time()))
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _publish(
     port: int, run: str, jobs: list[list[tuple[str, bytes]]], client: str = "wire"
-) -> tuple[int, float]:
-    """Each job from its own process and client (one Python process cannot publish fast enough for
-    the broker and the workers); returns (messages the broker acknowledged, start time)."""
+) -> tuple[int, float, float]:
+    """Each job from its own process and client; returns (messages the broker acknowledged, start time,
+    CPU seconds the publishers used)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
@@ -141,10 +150,23 @@ def _publish(
     started = time.perf_counter()
     for p in procs:
         p.start()
-    acked = sum(results.get(timeout=900) for _ in procs)
+    got = [results.get(timeout=900) for _ in procs]
     for p in procs:
         p.join()
-    return acked, started
+    return sum(a for a, _cpu in got), started, sum(c for _a, c in got)
+
+
+def _cpu_line(procs, broker, cpu0, pub_cpu: float, n: int, unit: str) -> str:
+    """Where the CPU went: on a shared machine the rate says how busy the others were, this does not."""
+    workers = sum(_cpu(p.pid) for p in procs) - sum(cpu0[0])
+    mosq = _cpu(broker.process.pid) - cpu0[1]
+    total = workers + mosq + pub_cpu
+    per = 1e6 / max(n, 1)
+    return (
+        f"CPU: workers {workers:.2f} s, Mosquitto {mosq:.2f} s, publishers {pub_cpu:.2f} s = "
+        f"{total * per:.1f} µs per {unit} (workers {workers * per:.1f}, Mosquitto {mosq * per:.1f}, "
+        f"publishers {pub_cpu * per:.1f})"
+    )
 
 
 def _wait_for(target: int, timeout: float) -> float:
@@ -239,8 +261,10 @@ def run(
             for i, code in enumerate(codes):
                 payload = orjson.dumps({"t": T0 + 900 * s, "v": round(100 + 0.01 * s + i * 1e-6, 6)})
                 jobs[i % publishers].append((bus.device_topic(code, prefix), payload))
-        acked, started = _publish(broker.port, run_id, jobs, client)
+        cpu0 = [_cpu(p.pid) for p in procs], _cpu(broker.process.pid)
+        acked, started, pub_cpu = _publish(broker.port, run_id, jobs, client)
         done = _wait_for(base_cp + acked, 600)
+        cpu = _cpu_line(procs, broker, cpu0, pub_cpu, acked, "message")
         time.sleep(2)  # late repeats would land now
         rows, distinct = _archive_counts(data_dir)
         rows, distinct = rows - base_rows, distinct - base_distinct
@@ -258,6 +282,7 @@ def run(
             f"{done - started:.2f} s = {out['mqtt_msgs_per_s']:,.0f} msg/s; {publishers} publishers, "
             f"{workers} workers"
         )
+        print(f"mqtt[one reading per message] {cpu}")
 
         # 2. gateway batches (each gateway's own meters, later times)
         index = {code: i for i, code in enumerate(codes)}  # the same counter offsets as above
@@ -285,8 +310,10 @@ def run(
                 (bus.gateway_topic(f"GW{g:03d}", prefix), orjson.dumps({"d": d, "t": ts, "v": v}))
             )
             sent += batch_size
-        g_acked, started = _publish(broker.port, run_id + "g", jobs, client)
+        cpu0 = [_cpu(p.pid) for p in procs], _cpu(broker.process.pid)
+        g_acked, started, pub_cpu = _publish(broker.port, run_id + "g", jobs, client)
         done = _wait_for(base_cp + g_acked * batch_size, 600)
+        g_cpu = _cpu_line(procs, broker, cpu0, pub_cpu, g_acked * batch_size, "reading")
         time.sleep(2)
         rows, distinct = _archive_counts(data_dir)
         got = distinct - base_distinct
@@ -300,6 +327,7 @@ def run(
             f"{got:,} of {sent:,} readings in the engine after {done - started:.2f} s = "
             f"{out['mqtt_gateway_readings_per_s']:,.0f} readings/s"
         )
+        print(f"mqtt[gateway batches] {g_cpu}")
         from cityloop.brain import queries
 
         dropped = (queries.mqtt_broker_dropped() or {}).get("dropped", 0)
