@@ -104,6 +104,10 @@ bench-backup: $(BENCH_STAMP) ## backup and restore round trip of the demo city o
 	$(BIN)/python bench/bench_backup.py
 	@if [ -n "$(BENCH_PG_URL)" ]; then $(BIN)/python bench/bench_backup.py --database-url "$(BENCH_PG_URL)"; fi
 
+soak: $(BENCH_STAMP) ## a compressed city day on PostgreSQL, NATS and Mosquitto (<= 30 min; SOAK_MINUTES=3 for a short one)
+	$(BIN)/python bench/soak.py $(if $(SOAK_MINUTES),--minutes $(SOAK_MINUTES)) $(if $(SOAK_SCALE),--scale $(SOAK_SCALE)) \
+	  $(if $(SOAK_DATABASE_URL),--database-url $(SOAK_DATABASE_URL))
+
 bench-hot-issues: $(BENCH_STAMP) ## hot issues on the 4,326 real TipDM messages: time, top 10, early-warning replay
 	$(BIN)/python bench/bench_hot_issues.py --data $(DATA)
 
