@@ -188,7 +188,9 @@ def register_devices(n_meters: int, n_sensors: int) -> dict:
             devices["sensors"], devices["sensor_kinds"], devices["sensor_gateways"], strict=True
         )
     ]
-    lon, lat = brain_demo._points(city, len(plan), rng)
+    # 5,000 places the locator puts in a street of the city (bench_intake's), shared by the devices
+    spots = np.array(points_inside_city(PACK, n=5000, seed=9))
+    lon, lat = np.resize(spots[:, 0], len(plan)), np.resize(spots[:, 1], len(plan))
     for start in range(0, len(plan), 50_000):
         rows = [
             {
