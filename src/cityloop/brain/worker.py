@@ -346,6 +346,11 @@ def run_mqtt(
     """Take what the broker sent (up to ``checkpoint_every`` s, or sooner when many are waiting), ingest
     it in one engine session, checkpoint, and only then acknowledge all of it with one write."""
     stats, pace = Stats(), Loop(stop=stop, idle_exit=idle_exit, maintenance_every=maintenance_every)
+    # Load the state, the device registry and the gateways' devices before the first message: the
+    # first cycle would otherwise hold the broker's messages (and the other workers) for seconds.
+    with engines.session():
+        pass
+    access.foreign_rows([], [], pa.array([], pa.string()))
     mqtt = bus.mqtt_subscriber(client_id)
     log.info("worker: MQTT subscribed to %s as %s", " and ".join(bus.subscriptions()), client_id)
     prefix = bus.mqtt_prefix()

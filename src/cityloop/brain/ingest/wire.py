@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = (
     1,
     2,
@@ -369,6 +371,28 @@ class Subscriber:
             self._thread.join(5)
 
 
+def _pubacks_in(buf: bytearray, in_flight: np.ndarray) -> tuple[int, int]:
+    """Check off the PUBACKs at the start of ``buf`` (four bytes each, all a broker sends a publisher)
+    for packet ids in flight; returns (how many, bytes used)."""
+    k = len(buf) // 4
+    words = np.frombuffer(bytes(buf[: 4 * k]), dtype=">u4")
+    if k and not (words >> 16 == 0x4002).all():  # something else came: packet by packet
+        packets, offset = split(bytes(buf))
+        acked = 0
+        for first, j, _end in packets:
+            if first >> 4 == PUBACK:
+                mid = buf[j] << 8 | buf[j + 1]
+                if in_flight[mid]:
+                    in_flight[mid] = False
+                    acked += 1
+        return acked, offset
+    mids = (words & 0xFFFF).astype(np.int64)
+    mids = np.unique(mids)  # a PUBACK counts once, also if the broker sent one twice
+    fresh = mids[in_flight[mids]]
+    in_flight[fresh] = False
+    return len(fresh), 4 * k
+
+
 def publish(
     host: str,
     port: int,
@@ -395,7 +419,7 @@ def publish(
             )
         )
         sock.settimeout(timeout)
-        in_flight = bytearray(65536)
+        in_flight = np.zeros(65536, dtype=bool)
         n, sent, acked, flying = len(messages), 0, 0, 0
         buf = rest
         while acked < n:
@@ -404,11 +428,12 @@ def publish(
                 out = []
                 for i in range(sent, sent + k):
                     mid = i % 65535 + 1
-                    if in_flight[mid]:
-                        raise MqttError(f"packet id {mid} still in flight")
-                    in_flight[mid] = 1
                     topic, payload = messages[i]
                     out.append(publish_packet(topic, payload, mid))
+                mids = np.arange(sent, sent + k) % 65535 + 1
+                if in_flight[mids].any():
+                    raise MqttError("a packet id is still in flight")
+                in_flight[mids] = True
                 sock.sendall(b"".join(out))
                 sent += k
                 flying += k
@@ -416,14 +441,9 @@ def publish(
             if not chunk:
                 raise MqttError(f"MQTT broker at {where} closed the connection")
             buf += chunk
-            packets, offset = split(bytes(buf))
-            for first, j, _end in packets:
-                if first >> 4 == PUBACK:
-                    mid = buf[j] << 8 | buf[j + 1]
-                    if in_flight[mid]:
-                        in_flight[mid] = 0
-                        acked += 1
-                        flying -= 1
+            acked_now, offset = _pubacks_in(buf, in_flight)
+            acked += acked_now
+            flying -= acked_now
             del buf[:offset]
         sock.sendall(bytes([DISCONNECT << 4, 0]))
     finally:
