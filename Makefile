@@ -14,7 +14,7 @@ BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut
 
 .PHONY: help demo serve test test-fast fuzz lint messages packs bench bench-locator bench-classifier bench-nab \
 	bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-reply-quality bench-notify chromium wrk \
-	screenshots clean
+	screenshots clean soak rehearsal
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
