@@ -80,7 +80,7 @@ messages: $(TEST_STAMP) ## compile the .po translation files into .mo (committed
 packs: $(STAMP) ## rebuild the built-in city packs from $(DATA)
 	$(BIN)/python tools/build_packs.py --data $(DATA) --out src/cityloop/org/packs
 
-bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-reply-quality bench-notify bench-backup ## every benchmark (slow)
+bench: bench-locator bench-classifier bench-nab bench-alarms bench-brain bench-leaks bench-intake bench-dashboard bench-journeys bench-dispatch bench-hot-issues bench-reply-quality bench-notify bench-backup bench-stop ## every benchmark (slow)
 
 bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack, one core
 	$(BIN)/python bench/bench_locator.py
@@ -120,6 +120,9 @@ wrk:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; \
 	fi
+
+bench-stop: $(BENCH_STAMP) ## Ctrl-C on `cityloop serve` after the heavy pages: seconds to exit, SIGKILLed workers, first page and RSS per worker
+	$(BIN)/python bench/bench_stop.py
 
 bench-intake: $(BENCH_STAMP) wrk ## wrk against a production server: requests/s, p99, lost and duplicated submits
 	$(BIN)/python bench/bench_intake.py
