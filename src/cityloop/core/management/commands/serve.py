@@ -136,7 +136,7 @@ def _worker_class():
     shutdown). A module-level class would import gunicorn wherever this command is imported."""
     from gunicorn.workers.gthread import ThreadWorker
 
-    class Worker(ThreadWorker):
+    class QuitOnceThreadWorker(ThreadWorker):
         quitting = False
 
         def handle_quit(self, sig, frame):
@@ -145,7 +145,7 @@ def _worker_class():
             self.quitting = True
             super().handle_quit(sig, frame)
 
-    return Worker
+    return QuitOnceThreadWorker
 
 
 class Command(BaseCommand):
