@@ -25,10 +25,11 @@ summed.  ``brain_sweep_s`` in the RESULT line is this parallel ``lookup`` sweep'
 single-process ``lookup`` sweep with ``--shards 1``); both are printed with CPU per stage.
 
 The MQTT figures are bench/bench_mqtt.py's, end to end: QoS 1 messages of ONE reading each from 4
-publisher processes through a Mosquitto run with deploy/mosquitto/cityloop.conf into 2 real
-``cityloop brain worker --via mqtt`` processes, counted in the engine's archive (``mqtt_lost``:
-acknowledged by the broker but not in the engine; ``mqtt_duplicated``: archive rows beyond the
-distinct (device, time) pairs); then gateway batches of 1,000 readings (``mqtt_gateway_*``).
+publisher processes (each message one PUBLISH, counted on its PUBACK) through a Mosquitto run with
+deploy/mosquitto/cityloop.conf into 2 real ``cityloop brain worker --via mqtt`` processes, counted in
+the engine's archive (``mqtt_lost``: acknowledged by the broker but not in the engine;
+``mqtt_duplicated``: archive rows beyond the distinct (device, time) pairs); then gateway batches of
+1,000 readings (``mqtt_gateway_*``).
 
 The last line printed is exactly
 ``RESULT brain_sweep_s=<s> readings_per_s=<n> state_bytes_per_device=<n> baseline_ratio=<x>

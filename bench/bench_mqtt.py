@@ -1,20 +1,23 @@
 """MQTT end to end: publishers → Mosquitto (deploy/mosquitto/cityloop.conf) → brain workers → engine.
 
     python bench/bench_mqtt.py [--messages 200000] [--devices 20000] [--workers 2] [--publishers 4]
-                               [--batches 2000] [--batch-size 1000] [--quick]
+                               [--batches 2000] [--batch-size 1000] [--client wire|paho] [--quick]
 
 A Mosquitto of its own is started with the repository's configuration (cityloop.brain.ingest.broker),
 a throw-away SQLite data dir gets the beijing pack and water meters, and ``--workers`` real
 ``cityloop brain worker --via mqtt`` processes share the device topics.  Then:
 
-* single readings: ``--publishers`` paho clients publish ``--messages`` QoS 1 messages of ONE reading
-  each, ``--devices`` meters in time order, and wait for every PUBACK;
+* single readings: ``--publishers`` processes publish ``--messages`` QoS 1 messages of ONE reading
+  each, ``--devices`` meters in time order, at most 2,000 unacknowledged each, and count a message
+  only when its PUBACK came (cityloop.brain.ingest.wire.publish; ``--client paho`` for paho-mqtt);
 * gateway batches: ``--batches`` messages of ``--batch-size`` readings each on gateway topics.
 
 Counted from the engine, not from a subscriber: ``lost`` = readings the broker acknowledged that are
 not in the archive; ``duplicated`` = archive rows beyond the distinct (device, time) pairs.  The rate
 is acknowledged readings over the time from the first publish to the checkpoint that holds the last
-one.  Prints ``RESULT mqtt_msgs_per_s= mqtt_lost= mqtt_duplicated= mqtt_gateway_readings_per_s=
+one.  The machine is shared, so each stage also prints the CPU seconds of the workers, Mosquitto and the
+publishers per message (per reading for gateway batches): that figure does not depend on what else
+runs.  Prints ``RESULT mqtt_msgs_per_s= mqtt_lost= mqtt_duplicated= mqtt_gateway_readings_per_s=
 mqtt_gateway_lost= mqtt_broker_dropped=``; bench_brain.py calls :func:`run` for its own RESULT line.
 """
 

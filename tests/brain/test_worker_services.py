@@ -173,7 +173,7 @@ def test_mqtt_device_topics_and_gateway_batches_reach_the_archive_through_mosqui
     time.sleep(0.5)  # the worker's subscription is in place
     for name, value in broker.env("bench-publisher").items():  # the publisher's account
         monkeypatch.setenv(name, value)
-    client = bus.Mqtt(f"cityloop-test-pub-{run}", subscribe=False, clean=True)
+    client = bus.Mqtt(f"cityloop-test-pub-{run}")
     try:
         started = time.perf_counter()
         infos = [

@@ -9,10 +9,11 @@ MQTT: ``<prefix>/devices/<code>/reading`` carries ``{"t": ts, "v": value}`` (or 
 arrival); ``<prefix>/gateways/<id>/batch`` carries a compact batch ``{"d": [...], "t": [...], "v": [...]}``.
 The prefix is ``CITYLOOP_MQTT_PREFIX`` (default ``cityloop``).  Workers share the topics through one
 shared subscription (``$share/<CITYLOOP_MQTT_GROUP>/...``): each message goes to one of them, and a
-worker started or stopped changes the split.  QoS 1 with a persistent session per worker, acknowledged
-only after the checkpoint that holds it; a message delivered twice, or after a newer one of its device,
-is counted once by the engine (see :mod:`cityloop.brain.detect.detectors`).  The broker's own drop
-counter (``$SYS/broker/publish/messages/dropped``) is followed and shown, so shedding is never silent.
+worker started or stopped changes the split.  QoS 1 with a persistent session per worker (a plain-socket
+client, :mod:`cityloop.brain.ingest.wire`), acknowledged in bulk only after the checkpoint that holds
+it; a message delivered twice, or after a newer one of its device, is counted once by the engine (see
+:mod:`cityloop.brain.detect.detectors`).  The broker's own drop counter
+(``$SYS/broker/publish/messages/dropped``) is followed and shown, so shedding is never silent.
 """
 
 from __future__ import annotations
@@ -276,62 +277,27 @@ def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class Mqtt:
-    """A paho-mqtt client with a persistent session whose QoS 1 messages are acknowledged by hand.  A
-    subscriber joins the workers' shared subscription and follows the broker's drop counter.
+    """A paho-mqtt publisher (the simulator, tests): QoS 1 by default, ``publish`` returns paho's
+    message info.  The workers subscribe with :func:`mqtt_subscriber` (a plain-socket client that
+    acknowledges in bulk, see :mod:`.wire`)."""
 
-    MQTT 3.1.1: paho parses MQTT 5 properties of every incoming message in Python, which cost the worker
-    a fifth of its time; the unacknowledged window is then the broker's ``max_inflight_messages``
-    (deploy/mosquitto/cityloop.conf)."""
-
-    def __init__(self, client_id: str, *, subscribe: bool = True, clean: bool = False):
+    def __init__(self, client_id: str, *, clean: bool = True):
         import paho.mqtt.client as mqtt
 
-        self.messages: list = []
-        self.broker_dropped: int | None = None  # the broker's count of messages it dropped, since it started
-        self._lock = threading.Lock()
         self._ready = threading.Event()
         self._refused: str | None = None
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=clean,
-            manual_ack=subscribe,
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=clean
         )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
-        filters = subscriptions() if subscribe else []
 
         def on_connect(client, userdata, flags, reason, properties):
             if reason.is_failure:
                 self._refused = str(reason)
-                self._ready.set()
-            elif subscribe:
-                client.subscribe([(f, 1) for f in filters] + [(DROPPED_TOPIC, 0)])
-            else:
-                self._ready.set()
-
-        def on_subscribe(client, userdata, mid, reasons, properties):
-            # Ready only once the broker holds the subscription: a reading published before any worker
-            # of the group ever subscribed has no session to wait in, and MQTT keeps it nowhere.
-            refused = [r for r in reasons if r.is_failure]
-            if refused:
-                self._refused = f"subscription refused: {refused[0]}"
             self._ready.set()
 
-        def on_message(client, userdata, msg):
-            if msg.topic == DROPPED_TOPIC:
-                try:
-                    self.broker_dropped = int(msg.payload)
-                except ValueError:
-                    pass
-                return
-            with self._lock:
-                self.messages.append(msg)
-
         self.client.on_connect = on_connect
-        self.client.on_subscribe = on_subscribe
-        self.client.on_message = on_message
         host, port = mqtt_address()
         mqtt_security(self.client)
         self.client.connect(host, port, keepalive=30)
@@ -342,16 +308,6 @@ class Mqtt:
         if self._refused:
             self.client.loop_stop()
             raise ConnectionError(f"MQTT broker at {host}:{port} refused the connection: {self._refused}")
-
-    def take(self, limit: int = 100_000) -> list:
-        with self._lock:
-            out, self.messages = self.messages[:limit], self.messages[limit:]
-        return out
-
-    def ack(self, msgs: list) -> None:
-        for m in msgs:
-            if m.qos > 0:
-                self.client.ack(m.mid, m.qos)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1):
         return self.client.publish(topic, payload, qos=qos)

@@ -47,7 +47,7 @@ def run(command, opts) -> None:
     nats = bus.Nats() if via == "nats" else None
     if nats:
         nats.ensure_stream()
-    mqtt = bus.Mqtt(f"cityloop-sim-{int(now)}", subscribe=False, clean=True) if via == "mqtt" else None
+    mqtt = bus.Mqtt(f"cityloop-sim-{int(now)}") if via == "mqtt" else None
     sent = messages = 0
     started = time.monotonic()
     try:
