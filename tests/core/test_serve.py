@@ -184,4 +184,5 @@ def test_gunicorn_forks_from_the_preloaded_application_with_the_hooks():
     assert settings["pre_fork"] is serve._before_fork
     assert settings["worker_exit"] is serve._exit_now
     assert issubclass(settings["worker_class"], ThreadWorker)
+    assert settings["control_socket_disable"] is True  # no shared $HOME/.gunicorn/gunicorn.ctl
     assert "worker_class" not in serve.gunicorn_settings({**options, "threads": 1})  # gunicorn's sync worker

@@ -30,6 +30,10 @@ def gunicorn_settings(options: dict) -> dict:
         "child_exit": _worker_exited,
         "worker_exit": _exit_now,
         # No max_requests: no worker is known to leak, and a recycled one starts cold again.
+        # gunicorn 25+ opens a control socket for `gunicornc` at one path per user ($HOME/.gunicorn/
+        # gunicorn.ctl): every server on the machine (web nodes, benches, test runs, a demo) took the same
+        # file from the one before. CityLoop is stopped and scaled by signals and systemd, never gunicornc.
+        "control_socket_disable": True,
     }
     if options["threads"] > 1:  # with one thread gunicorn runs its sync worker, which has no such lock
         settings["worker_class"] = _worker_class()
