@@ -42,7 +42,7 @@ def suggested_units(req: Request) -> list[tuple[str, object, str]]:
         return []
 
 
-def _order_row(order, user, bound: dict, checks: dict, staff: bool):
+def _order_row(order, user, bound: dict, checks: dict, staff: bool, staged: dict):
     active = order.status in (OrderStatus.PENDING, OrderStatus.SIGNED)
     due = order.response_due if order.status == OrderStatus.PENDING else order.finish_due
     mine = queries.is_unit_member(user, order)
@@ -60,6 +60,10 @@ def _order_row(order, user, bound: dict, checks: dict, staff: bool):
         "extensions": list(order.extensions.order_by("requested_at")),
         # the check of a reply not yet sent (the unit's form), and the stored score of a sent one (staff)
         "check": _quality_view(checks[order.pk]) if order.pk in checks else None,
+        # the reply's photos kept between the check and the send (reply_photos), with their thumbnails
+        "staged": [
+            {"token": p.token, "name": p.original, "src": p.data_url()} for p in staged.get(order.pk, [])
+        ],
         "quality": _quality_view(order.reply_quality) if staff and order.reply_quality else None,
     }
 
@@ -69,7 +73,6 @@ def _quality_view(stored: dict) -> dict:
         "overall": stored.get("overall"),
         "flagged": stored.get("flagged"),
         "rows": reply_quality.explain(stored),
-        "photos_dropped": stored.get("photos_dropped", False),
     }
 
 
@@ -81,6 +84,7 @@ def render_detail(
     revealed: dict | None = None,
     reveal_form=None,
     reply_checks: dict | None = None,
+    staged_photos: dict | None = None,
     status=200,
 ):
     """Render the detail page; ``bound`` holds forms that came back with errors, keyed by (order pk, verb)."""
@@ -93,7 +97,7 @@ def render_detail(
         req.caller_name, req.caller_phone, confidential=req.confidential and not dispatcher
     )
     orders = [
-        _order_row(o, user, bound, reply_checks or {}, staff)
+        _order_row(o, user, bound, reply_checks or {}, staff, staged_photos or {})
         for o in req.orders.select_related("street", "department").order_by("id")
     ]
     context = {
