@@ -380,7 +380,12 @@ def run_mqtt(
                     stats.checkpoints += 1
             stats.messages += n_messages
             # QoS 1: acknowledged only now, so a crash before the commit has the broker send them again.
-            mqtt.ack(taken)
+            if not mqtt.ack(taken):
+                log.warning(
+                    "worker: the MQTT connection was lost before %d message(s) were acknowledged; the "
+                    "broker sends them again and the engine counts each reading once",
+                    len(taken),
+                )
             pace.worked()
             pace.maintain()
     finally:

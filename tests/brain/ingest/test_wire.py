@@ -99,3 +99,28 @@ def test_a_refused_connection_says_why(broker):
         wire.Subscriber(
             "wire-bad", "127.0.0.1", broker.port, [f"{broker.prefix}/#"], username="M1", password="wrong"
         )
+
+
+def test_after_a_lost_connection_the_old_messages_are_never_acknowledged_and_come_again(broker):
+    import socket
+
+    client_id = f"wire-{uuid.uuid4().hex[:6]}"
+    messages = [(bus.device_topic(f"M{i}", broker.prefix), f'{{"t":{i},"v":2}}'.encode()) for i in range(100)]
+    sub = _subscriber(broker, client_id)
+    try:
+        wire.publish(
+            "127.0.0.1", broker.port, "wire-pub2", messages, username="bench-publisher", password="pub-pw"
+        )
+        first = _take_all(sub, 100)
+        assert len(first) == 100
+        sub._sock.shutdown(socket.SHUT_RDWR)  # the connection breaks under the reader
+        deadline = time.monotonic() + 10
+        while sub.reconnects < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sub.reconnects == 1 and sub.connection == 1
+        assert not sub.ack(first), "packet ids of the old connection would name other messages now"
+        again = _take_all(sub, 100)
+        assert sorted(again.payloads) == sorted(first.payloads) and again.connection == 1
+        assert sub.ack(again)
+    finally:
+        sub.close()

@@ -18,6 +18,7 @@ Only MQTT 3.1.1 (the workers and devices use it); TLS through :mod:`ssl`.
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import struct
@@ -27,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+log = logging.getLogger("cityloop.brain.ingest.wire")
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = (
     1,
@@ -236,10 +239,15 @@ class Subscriber:
         while not self._closing:
             try:
                 self._serve(self._sock)
-            except (OSError, MqttError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever broke the stream, start it again
                 if self._closing:
                     return
-                self.error = f"MQTT connection to {self.where} lost: {exc}"
+                self.error = f"MQTT connection to {self.where} lost: {exc!r}"
+                log.warning("%s; connecting again", self.error)
+                try:
+                    self._sock.close()
+                except OSError:
+                    pass
             if self._closing:
                 return
             with self._cond:
