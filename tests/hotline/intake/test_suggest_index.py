@@ -149,7 +149,9 @@ def test_the_indexes_answer_as_reading_everything_did(city):
 
 def test_a_request_classified_since_the_last_call_is_seen_by_the_next(city, submit, dispatcher_li):
     suggest.forget_indexes()
-    submit(category="01.01.02", description="人行道上有人摆摊卖水果")
+    assert suggest.by_text_match(city, "人行道上有人摆摊").code == "01.01.02"  # no request yet: the names'
+    submit(category="02.01.02", description="人行道上有人摆摊卖水果")  # a first precedent, filed classified
+    assert suggest.by_text_match(city, "人行道上有人摆摊").code == "02.01.02"
     assert suggest.by_text_match(city, "小区里的健身器材坏了，没人修") is None
     unclassified = submit(category="", description="小区里的健身器材坏了")
     assert unclassified.category is None

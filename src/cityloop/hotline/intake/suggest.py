@@ -214,8 +214,10 @@ class _Precedents:
         started = timezone.now()
         classified = Request.objects.filter(city=city, category__isnull=False)
         fields = ("id", "created_at", "updated_at", "category_id", "title", "description")
-        whole = self.since is None
-        if self.since is not None:
+        # a city without a classified request yet is read whole each time (nothing to read): "id ≥ 0"
+        # would read every other city's requests
+        whole = self.since is None or not self.last_id
+        if self.since is not None and self.last_id:
             # Not filtered by city in SQL: "(id ≥ … OR updated_at ≥ …)" alone is read from two indexes
             # (SQLite's multi-index OR); with "city_id = …" beside it SQLite walks the city's index,
             # every request of the city, which cost more than the tokenising this index saves.
@@ -230,7 +232,7 @@ class _Precedents:
             anchor = next((row for row in changed if row[0] == self.last_id), None)
             # not the database the index was read from (restored, rolled back), or a precedent whose
             # place in the window moved: read the window again
-            whole = bool(self.last_id) and (anchor is None or anchor[1] != self.last_created)
+            whole = anchor is None or anchor[1] != self.last_created
             whole = whole or not all([self._add(*row) for row in changed])
         if whole:
             self._reset()
