@@ -159,6 +159,8 @@ def explain_silent(ev: dict, device: Device) -> str:
 
 
 def explain_anomaly(ev: dict, device: Device) -> str:
+    if "drift_scales" in ev:
+        return explain_drift(ev, device)
     score = float(ev.get("anomaly_score", ev.get("score", float("nan"))))
     return _(
         "Unusual pattern: the streaming detector scored the reading %(value)s %(unit)s at %(score)s, "
@@ -168,6 +170,22 @@ def explain_anomaly(ev: dict, device: Device) -> str:
         "unit": _unit(device),
         "score": f"{score:.2f}",
         "threshold": f"{tuning.city_params().anomaly_on:.2f}",
+    }
+
+
+def explain_drift(ev: dict, device: Device) -> str:
+    return _(
+        "Drift: over the last hour the readings averaged %(level)s %(unit)s, %(scales)s noise scales "
+        "of %(scale)s %(unit)s away from this sensor's usual level of %(usual)s %(unit)s for that time of "
+        "day (an alarm is raised beyond %(k)s scales). A slow change no single reading shows: the sensor "
+        "may be drifting out of calibration, or the place it watches changing."
+    ) % {
+        "level": _num(ev.get("drift_level")),
+        "unit": _unit(device),
+        "scales": _num(abs(float(ev.get("drift_scales", float("nan"))))),
+        "scale": _num(ev.get("scale")),
+        "usual": _num(ev.get("drift_usual_level")),
+        "k": _num(ev.get("k")),
     }
 
 

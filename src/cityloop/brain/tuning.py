@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from cityloop.brain.detect.detectors import Kind, Params
+from cityloop.brain.detect.detectors import METER_KINDS, Kind, Params
 
 # name → (what it is, the unit, whether "off" is allowed and what it means)
 TUNABLE: dict[str, tuple[str, str]] = {
@@ -31,8 +31,13 @@ TUNABLE: dict[str, tuple[str, str]] = {
     "zero_s": ("time without any use before 'zero' is raised", "seconds, 0 = never"),
     "spike_k": ("robust scales from the baseline before a reading is a spike", "a number > 0"),
     "spike_floor": ("the smallest scale a spike is measured against", "units"),
+    "drift_k": (
+        "noise scales the level may move from its usual course for the time of day before 'drift' (sensors)",
+        "a number > 0, or off",
+    ),
 }
 KINDS = {k.name.lower(): k for k in Kind}
+_SENSOR_KINDS = tuple(k for k in Kind if k not in METER_KINDS)
 _TTL_S = 30.0
 _cache: tuple[float, Params] | None = None
 
@@ -58,15 +63,22 @@ def check(given: Any) -> tuple[dict[str, dict[str, float | str]], list[tuple[str
             if name not in TUNABLE:
                 problems.append((field, f"not a tunable setting; use one of {', '.join(TUNABLE)}"))
                 continue
-            if name == "leak_min_rate" and value in ("off", False):
+            if name == "drift_k" and KINDS[str(kind)] not in _SENSOR_KINDS:
+                problems.append((field, "drift is watched on sensors only"))
+                continue
+            off = value in ("off", False) if name == "leak_min_rate" else value == "off" or value is False
+            if name in ("leak_min_rate", "drift_k") and off:
                 out.setdefault(str(kind), {})[name] = "off"
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 problems.append((field, f"must be a number ({TUNABLE[name][1]}), not {value!r}"))
                 continue
-            if value < 0 or (name == "spike_k" and value == 0):
+            if value < 0 or (name in ("spike_k", "drift_k") and value == 0):
                 problems.append(
-                    (field, f"must be {'above' if name == 'spike_k' else 'at least'} 0, not {value}")
+                    (
+                        field,
+                        f"must be {'above' if name in ('spike_k', 'drift_k') else 'at least'} 0, not {value}",
+                    )
                 )
                 continue
             if name == "leak_min_rate" and KINDS[str(kind)] != Kind.WATER:

@@ -462,3 +462,61 @@ def test_a_shard_of_a_bank_continues_exactly_as_the_whole_bank():
         )
     with pytest.raises(ValueError, match="^start/stop:"):
         whole.shard(5, n + 1)
+
+
+def _water_level(days, *, drift_from=None, seed=5):
+    """A water-level sensor once a minute: a daily wave of 3.6 noise sd around 1.2 m, and from
+    ``drift_from`` a ramp of +1 sd every 6 h (as bench_alarms injects)."""
+    rng = np.random.default_rng(seed)
+    ts = T0 + 60 * np.arange(1, days * 1440 + 1)
+    hour = ((ts - T0) % DAY) / 3600.0
+    x = 1.2 * (1 + 0.15 * np.sin((hour - 9) / 24 * 2 * np.pi)) + rng.normal(0, 0.05, len(ts))
+    if drift_from is not None:
+        x = x + np.where(ts >= drift_from, 0.05 * (ts - drift_from) / (6 * 3600), 0.0)
+    return ts, np.round(x, 2)
+
+
+def test_a_slow_drift_raises_one_anomaly_with_the_usual_level_and_a_clean_sensor_none():
+    start = T0 + 2 * DAY + 3 * 3600
+    ts, x = _water_level(4)
+    clean, _ = feed(DetectorBank(1, Kind.WATER_LEVEL, 60), 0, ts, x, step=1)
+    assert clean == []
+    bank = DetectorBank(1, Kind.WATER_LEVEL, 60)
+    ts, x = _water_level(4, drift_from=start)
+    got = []
+    for k in range(len(ts)):
+        r = bank.process(np.zeros(1, np.int64), ts[k : k + 1], x[k : k + 1], now=int(ts[k]))
+        got += [r.alarms.evidence(i) for i in range(len(r.alarms))]
+    assert [e["type"] for e in got] == ["anomaly"]
+    ev = got[0]
+    hours = (ev["ts"] - start) / 3600
+    assert 4 < hours < 16  # 1.5 scales of a ramp of 1 sd / 6 h, seen through an hour's average
+    assert ev["k"] == 1.5 and ev["drift_scales"] > 1.5
+    assert 0.04 < ev["scale"] < 0.07  # the sensor's own noise (sd 0.05), not the daily wave
+    assert ev["drift_level"] - ev["drift_usual_level"] == pytest.approx(ev["drift_scales"] * ev["scale"])
+
+
+def test_drift_is_tunable_per_kind_and_off_disables_it():
+    start = T0 + 2 * DAY
+    ts, x = _water_level(4, drift_from=start)
+    off = Params(drift_k=tuple(np.inf for _ in Kind))
+    alarms, _ = feed(DetectorBank(1, Kind.WATER_LEVEL, 60, params=off), 0, ts, x, step=60)
+    assert alarms == []
+    alarms, _ = feed(DetectorBank(1, Kind.WATER_LEVEL, 60), 0, ts, x, step=60)
+    assert [a[1] for a in alarms] == [AlarmType.ANOMALY]
+
+
+def test_drift_state_survives_snapshot_shard_and_reset():
+    ts, x = _water_level(2)
+    kinds = [Kind.WATER, Kind.WATER_LEVEL]
+    bank = DetectorBank(2, kinds, [900, 60])
+    feed(bank, 1, ts, x, step=30)
+    again = DetectorBank.restore(bank.snapshot())
+    assert np.array_equal(again.drift, bank.drift)
+    assert np.array_equal(again.drift_prof, bank.drift_prof, equal_nan=True)
+    assert not np.isnan(bank.drift_prof).any()  # two days learnt every hour of the usual course
+    part = bank.shard(1, 2)
+    assert np.array_equal(part.drift, bank.drift) and part.drift_prof.shape == (1, 24)
+    bank.reset([1])
+    assert np.isnan(bank.drift_prof).all() and (bank.drift[2] == -1).all()
+    assert bank.state.dtype.itemsize == 64  # meters carry no drift state

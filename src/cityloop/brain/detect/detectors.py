@@ -30,7 +30,11 @@ until the condition clears):
 * SPIKE — rate (meters) or value (sensors) beyond ``spike_k`` robust scales from the
   device's winsorised EWMA median/absolute-deviation baseline.
 * SILENT — :meth:`DetectorBank.check_silent`: no reading for ``silent_k`` × interval.
-* ANOMALY — sensors: the streaming detector's score ≥ ``anomaly_on``.
+* ANOMALY — sensors: the streaming detector's score ≥ ``anomaly_on``; and a drift: the level's
+  short average (time-weighted EWMA, ``drift_tau_s``) has moved more than ``drift_k`` of the
+  sensor's own noise scales from its usual course for that time of day (24 hourly means, each an
+  EWMA over days), which no single reading shows.  Sensor-only state (:attr:`DetectorBank.drift`,
+  :attr:`DetectorBank.drift_prof`, 136 bytes per sensor), kept outside the 64-byte record.
 """
 
 from __future__ import annotations
@@ -148,6 +152,13 @@ class Params:
     baseline_clip: float = 3.0
     silent_k: float = 3.0
     anomaly_on: float = 0.9
+    # drift (sensors): noise scales between the short average and the usual level at that time of day.
+    # make bench-alarms: a +1 sd per 6 h ramp is found within about 10 h; no alarm on the clean city.
+    drift_k: tuple = _per_kind(np.inf, 1.5)  # inf disables (meters: their rate has its own detectors)
+    drift_tau_s: float = 3600.0  # the short average's time constant
+    drift_day_alpha: float = 0.2  # weight of a new day in each hourly mean of the usual course
+    drift_floor: float = 0.01  # smallest noise scale (units; sensors report two decimals)
+    drift_warmup: int = 120  # residuals before the noise scale is trusted
     anomaly_off: float = 0.5
     # StreamingDetector keyword arguments for the city's sensors. Without the "new range" term: on plain
     # sensor noise every new extreme scored above the alarm threshold, 27-57 false alarms per 1,000
@@ -229,6 +240,16 @@ class Alarms:
                 "expected_interval_s": int(e[1]),
                 "missing_readings": int(e[2]),
             }
+        if e[0] == e[0]:  # a drift: the level moved away from its usual course
+            return base | {
+                "anomaly_score": float(self.score[i]),
+                "drift_usual_level": float(e[0]),
+                "drift_level": float(e[1]),
+                "drift_scales": float(e[2]),
+                "k": float(e[3]),
+                "scale": float(e[4]),
+                "rule": "short average away from the usual level for the time of day",
+            }
         return base | {"anomaly_score": float(self.score[i])}
 
 
@@ -259,6 +280,11 @@ class Result:
 
 
 _LEAK, _STUCK, _ZERO, _SPIKE, _SILENT, _ANOM = (_bit(t) for t in AlarmType)
+_DRIFT = 1 << 6  # a drift is raised as ANOMALY; its own bit keeps its onset apart from the score's
+# per-sensor drift rows: hour sum, hour count, open hour (-1 none), short average of the residual,
+# mean absolute residual, last reading ts, residuals seen
+_D_ACC, _D_CNT, _D_BIN, _D_LVL, _D_ABS, _D_TS, _D_N = range(7)
+DRIFT_FIELDS = 7
 _NAN5 = np.full(5, np.nan)
 _KEEP_SILENT = np.uint8(0xFF & ~_SILENT)
 _KEEP_STUCK_ZERO = np.uint8(0xFF & ~(_STUCK | _ZERO))
@@ -285,6 +311,8 @@ class DetectorBank:
         self.state = np.zeros(0, STATE_DTYPE)
         self.sensors = StreamingDetector(0, **self.params.streaming)
         self.sensor_dev = np.zeros(0, np.int64)  # device of each sensor slot
+        self.drift = np.zeros((DRIFT_FIELDS, 0))  # per sensor slot (see _D_*)
+        self.drift_prof = np.zeros((0, 24), np.float32)  # per sensor slot: usual level per local hour
         self.seen = np.zeros(0, SEEN_DTYPE)  # per device: the ring of its last accepted timestamps
         self._silent_due = -np.inf  # no device can be silent before this time (see check_silent)
         self._min_int = (-1, 1)  # (bank size, shortest expected interval)
@@ -305,6 +333,7 @@ class DetectorBank:
         self._stuck_s, self._stuck_expect = p.table("stuck_s"), p.table("stuck_expect")
         self._zero_s = p.table("zero_s")
         self._spike_k, self._spike_floor = p.table("spike_k"), p.table("spike_floor")
+        self._drift_k = p.table("drift_k")
         self._spike_warm = p.spike_warmup + self._is_meter.astype(np.int64)
         self._leaky = np.isfinite(self._leak_rate) & self._is_meter
         enabled = np.concatenate([self._stuck_s[self._stuck_s > 0], self._zero_s[self._zero_s > 0]])
@@ -352,6 +381,15 @@ class DetectorBank:
             [self.sensors.state, np.zeros((STATE_FIELDS, int(sensor.sum())))], axis=1
         )
         self.sensors.n_series = len(self.sensor_dev)
+        ns = int(sensor.sum())
+        self.drift = np.concatenate([self.drift, self._fresh_drift(ns)], axis=1)
+        self.drift_prof = np.concatenate([self.drift_prof, np.full((ns, 24), np.nan, np.float32)])
+
+    @staticmethod
+    def _fresh_drift(n: int) -> np.ndarray:
+        d = np.zeros((DRIFT_FIELDS, n))
+        d[_D_BIN] = -1
+        return d
 
     def reset(self, idx) -> None:
         """Forget the history of replaced devices (a new meter starts a new counter)."""
@@ -365,6 +403,8 @@ class DetectorBank:
         self.seen[idx] = np.zeros(len(idx), SEEN_DTYPE)
         s = g["slot"][g["slot"] >= 0]
         self.sensors.state[:, s] = 0.0
+        self.drift[:, s] = self._fresh_drift(len(s))
+        self.drift_prof[s] = np.nan
 
     def shard(self, start: int, stop: int) -> DetectorBank:
         """A new bank holding devices ``start .. stop-1`` (re-indexed from 0) and a copy of their
@@ -386,6 +426,8 @@ class DetectorBank:
         part.sensors.state = self.sensors.state[:, slots].copy()
         part.sensor_dev = self.sensor_dev[slots] - start
         part.sensors.n_series = len(slots)
+        part.drift = self.drift[:, slots].copy()
+        part.drift_prof = self.drift_prof[slots].copy()
         part._silent_due = self._silent_due
         return part
 
@@ -576,6 +618,7 @@ class DetectorBank:
             fire = on & (f0[j] & _ANOM == 0)
             f[j[on]] |= _ANOM
             f[j[(score < p.anomaly_off) & (f0[j] & _ANOM != 0)]] &= np.uint8(0xFF & ~_ANOM)
+            self._drift_step(j, sl, ki[j], t[j], v[j], f, ix, out)
             if fire.any():
                 jf = j[fire]
                 out.append(
@@ -642,6 +685,73 @@ class DetectorBank:
             _, once = np.unique(ix[left], return_index=True)
             self._remember(ix[left[once]], t[left[once]])
             left = np.delete(left, once)
+
+    def _drift_step(self, j, sl, kind, t, v, f, ix, out) -> None:
+        """Drift of sensors ``j`` (slots ``sl``): see the module docstring. Hourly means of the
+        usual course take a new day with weight ``drift_day_alpha``; the residual against the
+        course (interpolated between the hours' centres) is averaged over ``drift_tau_s``."""
+        p = self.params
+        d = self.drift[:, sl]
+        prof = self.drift_prof[sl]
+        rows = np.arange(len(sl))
+        lt = t + self.utc_offset_s
+        hour = (lt % 86400) / 3600.0
+        b = hour.astype(np.int64)
+        last = d[_D_TS]
+        # close the open hour: another hour, or the same hour of another day
+        ob = d[_D_BIN].astype(np.int64)
+        close = (ob >= 0) & ((b != ob) | (t - last >= 3600))
+        if close.any():
+            c = np.flatnonzero(close)
+            mean = (d[_D_ACC, c] / np.maximum(d[_D_CNT, c], 1)).astype(np.float32)
+            old = prof[c, ob[c]]
+            prof[c, ob[c]] = np.where(np.isnan(old), mean, old + np.float32(p.drift_day_alpha) * (mean - old))
+            d[_D_ACC, c] = 0.0
+            d[_D_CNT, c] = 0.0
+        # the usual level now, before this reading joins its hour
+        u = hour - 0.5
+        b0 = np.floor(u).astype(np.int64) % 24
+        w = u - np.floor(u)
+        e0, e1 = prof[rows, b0].astype(np.float64), prof[rows, (b0 + 1) % 24].astype(np.float64)
+        usual = (1 - w) * e0 + w * e1  # NaN until both hours have been seen (a day's warm-up)
+        d[_D_ACC] += v
+        d[_D_CNT] += 1
+        d[_D_BIN] = b
+        r = v - usual
+        ok = ~np.isnan(r)
+        lvl, mabs, n = d[_D_LVL], d[_D_ABS], d[_D_N]
+        a = -np.expm1(-np.maximum(t - last, 0) / p.drift_tau_s)
+        a = np.where(n == 0, 1.0, a)
+        r0 = np.where(ok, r, 0.0)
+        lvl_new = np.where(ok, lvl + a * (r0 - lvl), lvl)
+        scale = np.maximum(1.2533 * mabs, p.drift_floor)
+        thr = self._drift_k[kind] * scale
+        # the noise scale: running mean of |residual| (plain mean while young, then over a day's
+        # readings), winsorised, and frozen while the level is away (a drift must not widen it)
+        calm = ok & ((n < p.drift_warmup) | (np.abs(lvl_new) < 0.5 * thr))
+        an = np.maximum(1.0 / (n + 1), -np.expm1(-np.maximum(t - last, 0) / 86400.0))
+        clipped = np.minimum(np.abs(r0), np.where(n < p.drift_warmup, np.inf, 4 * scale))
+        d[_D_ABS] = np.where(calm, mabs + an * (clipped - mabs), mabs)
+        d[_D_LVL] = lvl_new
+        d[_D_N] = np.where(ok, np.minimum(n + 1, 1e9), n)
+        d[_D_TS] = t
+        away = ok & (n >= p.drift_warmup) & (np.abs(lvl_new) > thr)
+        was = (f[j] & _DRIFT) != 0
+        back = was & ok & (np.abs(lvl_new) < 0.5 * thr)
+        f[j[back]] &= np.uint8(0xFF & ~_DRIFT)
+        fire = away & ~was
+        if fire.any():
+            jf = j[fire]
+            f[jf] |= np.uint8(_DRIFT)
+            k = self._drift_k[kind[fire]]
+            ev = np.column_stack(
+                [usual[fire], usual[fire] + lvl_new[fire], lvl_new[fire] / scale[fire], k, scale[fire]]
+            )
+            out.append(
+                _alarms(ix[jf], AlarmType.ANOMALY, t[fire], v[fire], np.abs(lvl_new[fire]) / thr[fire], ev)
+            )
+        self.drift[:, sl] = d
+        self.drift_prof[sl] = prof
 
     def _stuck(self, j, g, f, kind, meter, unch, since, lv, t, v, ix, out) -> None:
         kj, mj, uj = kind[j], meter[j], unch[j]
@@ -754,7 +864,14 @@ class DetectorBank:
 
     # ------------------------------------------------------------ inspection / checkpoints
     def state_nbytes(self) -> int:
-        return self.state.nbytes + self.sensors.state.nbytes + self.sensor_dev.nbytes + self.seen.nbytes
+        return (
+            self.state.nbytes
+            + self.sensors.state.nbytes
+            + self.sensor_dev.nbytes
+            + self.seen.nbytes
+            + self.drift.nbytes
+            + self.drift_prof.nbytes
+        )
 
     def flags(self, idx) -> np.ndarray:
         """Active-condition bit mask per device (bit ``1 << (AlarmType - 1)``)."""
@@ -771,6 +888,8 @@ class DetectorBank:
             "sensors": self.sensors.state.copy(),
             "sensor_dev": self.sensor_dev.copy(),
             "seen": self.seen.copy(),
+            "drift": self.drift.copy(),
+            "drift_prof": self.drift_prof.copy(),
             "utc_offset_s": np.array(self.utc_offset_s, np.int64),
             "params": np.array(json.dumps(d)),
         }
@@ -792,4 +911,11 @@ class DetectorBank:
         else:  # a snapshot from before the rings: everything up to the newest reading is asked of `seen`
             bank.seen = np.zeros(len(state), SEEN_DTYPE)
             bank.seen["floor"] = state["last_ts"]
+        ns = len(bank.sensor_dev)
+        if "drift" in snap and np.shape(snap["drift"]) == (DRIFT_FIELDS, ns):
+            bank.drift = np.asarray(snap["drift"], np.float64).copy()
+            bank.drift_prof = np.asarray(snap["drift_prof"], np.float32).copy()
+        else:  # a snapshot from before drift: the usual course is learnt again (a day)
+            bank.drift = bank._fresh_drift(ns)
+            bank.drift_prof = np.full((ns, 24), np.nan, np.float32)
         return bank
