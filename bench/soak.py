@@ -495,19 +495,22 @@ def intake_stream(t0, wall, n, url, token, points, out_prefix, shared, results, 
     )
 
 
-def staff_stream(t0, wall, compression, dispatcher_id, shared, results, drain_limit, clerks=4) -> None:
+def staff_stream(
+    t0, wall, compression, dispatcher_id, shared, results, drain_limit, office, clerks=2
+) -> None:
     """The hotline's staff, through the action module the views use, each action as the right person.
 
-    ``clerks`` threads share the work by request id (one request's orders stay with one clerk); each
-    dispatches, signs, replies and calls back what is due, oldest first."""
+    One office (a process; ``office`` = (k, n) of n offices) of ``clerks`` threads; every clerk of every
+    office has its own share of the requests by id (one request's orders stay with one clerk) and
+    dispatches, signs, replies and calls back what is due in it, oldest first."""
     import django
 
     django.setup()
     from datetime import timedelta
 
     from django.core.exceptions import ValidationError
-    from django.db import connection, connections
-    from django.db.models import Count, F
+    from django.db import IntegrityError, connection, connections
+    from django.db.models import F
     from django.utils import timezone
 
     from cityloop.core.actions import add_user
@@ -519,7 +522,7 @@ def staff_stream(t0, wall, compression, dispatcher_id, shared, results, drain_li
     connections.close_all()
     dispatcher = User.objects.get(pk=dispatcher_id)
     connection.close()
-    units: dict[tuple[str, int], User] = {}
+    units: dict[tuple[str, int], User | None] = {}
     lock = threading.Lock()
     done = {"dispatch": 0, "sign": 0, "reply": 0, "follow_up": 0, "errors": 0}
     errors: list[str] = []
@@ -528,17 +531,23 @@ def staff_stream(t0, wall, compression, dispatcher_id, shared, results, drain_li
 
     def unit_user(order: Order) -> User:
         key = ("street", order.street_id) if order.street_id else ("department", order.department_id)
+        name = f"soak_{key[0]}_{key[1]}"
         with lock:
-            if key not in units:
-                units[key] = add_user(
-                    username=f"soak_{key[0]}_{key[1]}",
-                    password=secrets.token_urlsafe(18),
-                    role=key[0],
-                    street=order.street if order.street_id else None,
-                    department=order.department if not order.street_id else None,
-                    actor=SYSTEM,
-                    check_password=False,
-                )
+            if units.get(key) is None:  # the other office may have made the unit's user already
+                units[key] = User.objects.filter(username=name).first()
+            if units[key] is None:
+                try:
+                    units[key] = add_user(
+                        username=name,
+                        password=secrets.token_urlsafe(18),
+                        role=key[0],
+                        street=order.street if order.street_id else None,
+                        department=order.department if not order.street_id else None,
+                        actor=SYSTEM,
+                        check_password=False,
+                    )
+                except (ValidationError, IntegrityError):  # made by the other office just now
+                    units[key] = User.objects.get(username=name)
             return units[key]
 
     def due(kind: str, draining: bool):
@@ -581,13 +590,16 @@ def staff_stream(t0, wall, compression, dispatcher_id, shared, results, drain_li
         except ValidationError:  # no responsible unit for the category: the street where it happened
             actions.dispatch_request(r, units=[("street", r.street, "street")], actor=dispatcher)
 
+    def share(k: int) -> tuple[int, int]:
+        return office[0] * clerks + k, office[1] * clerks
+
     def clerk(k: int) -> None:
         try:
             while True:
                 draining = time.time() >= end
                 if shared.stop.is_set() or (draining and time.time() > end + drain_limit):
                     return
-                qs = work(draining, (k, clerks))
+                qs = work(draining, share(k))
                 worked = 0
                 for r in qs["dispatch"].order_by("created_at")[:10]:
                     act("dispatch", lambda r=r: dispatch(r))
@@ -623,7 +635,7 @@ def staff_stream(t0, wall, compression, dispatcher_id, shared, results, drain_li
                 elif (
                     draining
                     and shared.intake_done.is_set()
-                    and not any(q.exists() for q in work(True, (k, clerks)).values())
+                    and not any(q.exists() for q in work(True, share(k)).values())
                 ):
                     return
                 else:
@@ -636,20 +648,19 @@ def staff_stream(t0, wall, compression, dispatcher_id, shared, results, drain_li
         t.start()
     while time.time() < end and any(t.is_alive() for t in pool):
         time.sleep(0.2)
-    backlog_end = pending(False)  # what was due when the simulated day ended and is not done
+    first = office[0] == 0  # the first office counts the whole city's queues
+    backlog_end = pending(False) if first else {}  # what was due when the day ended and is not done
     for t in pool:
         t.join()
     results.put(
         {
-            "staff": done,
-            "staff_errors": errors,
-            "staff_backlog_end": backlog_end,
-            "staff_left": pending(True),
-            "staff_last_action": last_action[0],
-            "handled": Request.objects.filter(channel="api", status=Status.CLOSED).count(),
-            "handled_statuses": dict(
-                Request.objects.filter(channel="api").values_list("status").annotate(n=Count("id"))
-            ),
+            f"staff{office[0]}": {
+                "done": done,
+                "errors": errors,
+                "backlog_end": backlog_end,
+                "left": pending(True) if first else {},
+                "last_action": last_action[0],
+            }
         }
     )
 
@@ -758,6 +769,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nats", default=os.environ.get("CITYLOOP_NATS_URL", "nats://127.0.0.1:4222"))
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--web-threads", type=int, default=8)
+    ap.add_argument(
+        "--staff-offices", type=int, default=2, help="staff processes (2 clerks each; one per core)"
+    )
     ap.add_argument("--page-every", type=float, default=2.0, help="seconds between a leader's page views")
     ap.add_argument("--drain", type=float, default=300, help="at most this many seconds after the day")
     ap.add_argument("--keep", action="store_true", help="keep the data dir and the database")
@@ -909,7 +923,22 @@ def main(argv: list[str] | None = None) -> int:
                 intake_stream,
                 (t0, wall, n_requests, url, token, points, out_prefix, shared, results),
             ),
-            "staff": (staff_stream, (t0, wall, compression, dispatcher_id, shared, results, args.drain)),
+            **{
+                f"staff{k}": (
+                    staff_stream,
+                    (
+                        t0,
+                        wall,
+                        compression,
+                        dispatcher_id,
+                        shared,
+                        results,
+                        args.drain,
+                        (k, args.staff_offices),
+                    ),
+                )
+                for k in range(args.staff_offices)
+            },
             "leader": (leader_stream, (t0, wall, url, cookie, pages, args.page_every, shared, results)),
         }
         for name, (target, targs) in specs.items():
@@ -982,6 +1011,15 @@ def main(argv: list[str] | None = None) -> int:
         merged: dict = {}
         for part in outcome.values():
             merged.update(part)
+        offices = [merged.pop(k) for k in list(merged) if k.startswith("staff") and k[5:].isdigit()]
+        merged["staff"] = {
+            kind: sum(o["done"][kind] for o in offices) for kind in (offices[0]["done"] if offices else {})
+        }
+        merged["staff_errors"] = [e for o in offices for e in o["errors"]]
+        merged["staff_backlog_end"] = {k: v for o in offices for k, v in o["backlog_end"].items()}
+        merged["staff_left"] = {k: v for o in offices for k, v in o["left"].items()}
+        if len(offices) == args.staff_offices:
+            merged["staff_last_action"] = max(o["last_action"] for o in offices)
         if len(outcome) < want:
             alive = [c.name for c in children if c.is_alive()]
             print(f"soak: {want - len(outcome)} stream(s) did not finish: {alive}")
@@ -1000,6 +1038,13 @@ def main(argv: list[str] | None = None) -> int:
         base_archive = base_readings  # a fresh city: nothing archived before the day
         acked, statuses = acknowledged(Path(out_prefix))
         counts = count_rows(env, acked)
+        from django.db.models import Count
+
+        from cityloop.hotline.models import Request, Status
+
+        api = Request.objects.filter(channel="api")
+        merged["handled"] = api.filter(status=Status.CLOSED).count()
+        merged["handled_statuses"] = dict(api.values_list("status").annotate(n=Count("id")))
     finally:
         if shared is not None:
             shared.stop.set()
@@ -1084,7 +1129,8 @@ def main(argv: list[str] | None = None) -> int:
         f"RESULT soak_scale={min(scales.values()):.2f} soak_minutes={args.minutes:g} "
         f"requests_submitted={len(acked)} requests_lost={counts['lost']} readings_sent={readings_sent} "
         f"readings_lost={readings_lost} backlog_end={backlog_end} "
-        f"page_p99_ms={merged.get('page_p99_ms', math.nan):.0f} rss_growth_mb={sum(growth.values()):.0f}"
+        f"page_p99_ms={merged.get('page_p99_ms', math.nan):.0f} "
+        f"rss_growth_mb={round(sum(growth.values())) + 0}"
     )
     return 0
 
