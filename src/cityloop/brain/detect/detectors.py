@@ -692,8 +692,7 @@ class DetectorBank:
         course (interpolated between the hours' centres) is averaged over ``drift_tau_s``."""
         p = self.params
         d = self.drift[:, sl]
-        prof = self.drift_prof[sl]
-        rows = np.arange(len(sl))
+        prof = self.drift_prof  # only the hours needed are gathered and written (24 per sensor)
         lt = t + self.utc_offset_s
         hour = (lt % 86400) / 3600.0
         b = hour.astype(np.int64)
@@ -704,15 +703,16 @@ class DetectorBank:
         if close.any():
             c = np.flatnonzero(close)
             mean = (d[_D_ACC, c] / np.maximum(d[_D_CNT, c], 1)).astype(np.float32)
-            old = prof[c, ob[c]]
-            prof[c, ob[c]] = np.where(np.isnan(old), mean, old + np.float32(p.drift_day_alpha) * (mean - old))
+            sc, bc = sl[c], ob[c]
+            old = prof[sc, bc]
+            prof[sc, bc] = np.where(np.isnan(old), mean, old + np.float32(p.drift_day_alpha) * (mean - old))
             d[_D_ACC, c] = 0.0
             d[_D_CNT, c] = 0.0
         # the usual level now, before this reading joins its hour
         u = hour - 0.5
         b0 = np.floor(u).astype(np.int64) % 24
         w = u - np.floor(u)
-        e0, e1 = prof[rows, b0].astype(np.float64), prof[rows, (b0 + 1) % 24].astype(np.float64)
+        e0, e1 = prof[sl, b0].astype(np.float64), prof[sl, (b0 + 1) % 24].astype(np.float64)
         usual = (1 - w) * e0 + w * e1  # NaN until both hours have been seen (a day's warm-up)
         d[_D_ACC] += v
         d[_D_CNT] += 1
@@ -751,7 +751,6 @@ class DetectorBank:
                 _alarms(ix[jf], AlarmType.ANOMALY, t[fire], v[fire], np.abs(lvl_new[fire]) / thr[fire], ev)
             )
         self.drift[:, sl] = d
-        self.drift_prof[sl] = prof
 
     def _stuck(self, j, g, f, kind, meter, unch, since, lv, t, v, ix, out) -> None:
         kj, mj, uj = kind[j], meter[j], unch[j]
