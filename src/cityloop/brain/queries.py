@@ -6,12 +6,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from django.db.models import Count, Q, QuerySet, Sum
 
 from cityloop.brain.archive import archive
-from cityloop.brain.engine import brain_root
 from cityloop.brain.models import Alarm, AlarmStatus, AlarmType, Checkpoint, Device, Hourly, RejectTally
-from cityloop.core import permissions
+from cityloop.core import config, permissions
 from cityloop.core import queries as core_queries
 from cityloop.core.actors import Actor
 from cityloop.org import queries as org_queries
@@ -43,13 +43,19 @@ def alarms_for(actor: Actor) -> QuerySet[Alarm]:
 def recent_readings(device: Device, *, hours: float = 48, now: float | None = None):
     """(ts seconds list, value list, consumption list) of the device's archived readings."""
     now = time.time() if now is None else now
-    table = archive.recent_readings(brain_root(), device.code, since_us=int((now - hours * 3600) * 1e6))
+    since_us = int((now - hours * 3600) * 1e6)
+    tables = [
+        archive.recent_readings(root, device.code, since_us=since_us) for root in config.brain_archive_dirs()
+    ]
+    table = pa.concat_tables(tables).sort_by("ts") if len(tables) > 1 else tables[0]
+    table = table.slice(max(0, table.num_rows - 2000))
     ts = [t.timestamp() for t in table.column("ts").to_pylist()]
     return ts, table.column("value").to_pylist(), table.column("consumption").to_pylist()
 
 
 def latest_reading(device: Device) -> tuple[datetime, float] | None:
-    return archive.latest_reading(brain_root(), device.code)
+    found = [archive.latest_reading(root, device.code) for root in config.brain_archive_dirs()]
+    return max((f for f in found if f is not None), key=lambda f: f[0], default=None)
 
 
 def ngsi_ld(device: Device) -> dict:
@@ -225,9 +231,10 @@ def mqtt_broker_dropped() -> dict | None:
     dropped since it started, as a brain worker last read it from $SYS; None when no worker has."""
     import json
 
-    from cityloop.brain.engine import brain_root
-
-    try:
-        return json.loads((brain_root() / "state" / "mqtt.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
+    seen = []
+    for root in config.brain_archive_dirs():  # the MQTT worker may keep its own brain folder
+        try:
+            seen.append(json.loads((root / "state" / "mqtt.json").read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError):
+            continue
+    return max(seen, key=lambda s: s.get("seen_at") or 0, default=None)

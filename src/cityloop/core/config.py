@@ -329,6 +329,19 @@ def brain_dir() -> Path:
     return root
 
 
+def brain_archive_dirs() -> list[Path]:
+    """The brain folders whose archives the pages read: this process's ``brain_dir()`` and each folder of
+    ``CITYLOOP_BRAIN_ARCHIVE_DIRS`` (separated by ``os.pathsep``). A site whose shards each keep their own
+    folder (``cityloop-brain@.service``: ``brain-<shard>``) lists them all for its web nodes, mounted
+    read-only where the workers run elsewhere; a device's readings are in its shard's folder only."""
+    _existing_paths("CITYLOOP_BRAIN_ARCHIVE_DIRS", folders=True)
+    folders = [brain_dir()]
+    for part in (env("CITYLOOP_BRAIN_ARCHIVE_DIRS", "") or "").split(os.pathsep):
+        if part and Path(part).expanduser() not in folders:
+            folders.append(Path(part).expanduser())
+    return folders
+
+
 # ---------------------------------------------------------------------------- values read later
 # A few values are read when they are used (tests and the worker change them at run time), not when the
 # settings load. ``check_later_values`` reads each once at the start, as a Django system check
@@ -340,6 +353,7 @@ LATER_VALUES = (
     "CITYLOOP_MQTT_GROUP",
     "CITYLOOP_NATS_URL",
     "CITYLOOP_BRAIN_SHARD",
+    "CITYLOOP_BRAIN_ARCHIVE_DIRS",
     "CITYLOOP_BRAIN_VERIFY_HOURS",
     "CITYLOOP_BRAIN_REOPEN_DAYS",
     "CITYLOOP_HOLIDAY_DIR",
@@ -441,6 +455,7 @@ def check_later_values() -> list[str]:
         brain_verify_hours,
         brain_reopen_days,
         lambda: _existing_paths("CITYLOOP_HOLIDAY_DIR", folders=True),
+        lambda: _existing_paths("CITYLOOP_BRAIN_ARCHIVE_DIRS", folders=True),
         lambda: _existing_paths("CITYLOOP_SERVICES_LEXICON", folders=False),
     ]
     messages = []
