@@ -10,22 +10,9 @@ import pytest
 from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions
 from cityloop.hotline.models import Order, OrderStatus, Status
+from tests.hotline.handling.replies import GOOD, WEAK
 
 pytestmark = pytest.mark.django_db
-
-WEAK = "已处理"
-GOOD = (
-    "经金融街街道核实，楼里停水属实，原因是小区供水管爆裂。"
-    "市水务局已于11月18日上午抢修完毕，楼里已经有水，一整天没有水的情况不会再出现。"
-)
-
-
-@pytest.fixture
-def signed(submit, dispatcher_li, street_chen):
-    request = submit(category="01.01.01")
-    [order] = actions.accept_suggestion(request, actor=dispatcher_li)
-    actions.sign_order(order, actor=street_chen)
-    return Order.objects.get(pk=order.pk)
 
 
 def _post(client, order, text, **extra):

@@ -18,14 +18,9 @@ from cityloop.core.models import AuditRecord
 from cityloop.hotline import actions
 from cityloop.hotline.handling import reply_photos
 from cityloop.hotline.models import Attachment, Order, OrderStatus
+from tests.hotline.handling.replies import GOOD, WEAK
 
 pytestmark = pytest.mark.django_db
-
-WEAK = "已处理"
-GOOD = (
-    "经金融街街道核实，楼里停水属实，原因是小区供水管爆裂。"
-    "市水务局已于11月18日上午抢修完毕，楼里已经有水，一整天没有水的情况不会再出现。"
-)
 
 
 def _png(colour="green") -> SimpleUploadedFile:
@@ -34,14 +29,6 @@ def _png(colour="green") -> SimpleUploadedFile:
     out = io.BytesIO()
     Image.new("RGB", (16, 16), colour).save(out, format="PNG")
     return SimpleUploadedFile(f"{colour}.png", out.getvalue(), content_type="image/png")
-
-
-@pytest.fixture
-def signed(submit, dispatcher_li, street_chen):
-    request = submit(category="01.01.01")
-    [order] = actions.accept_suggestion(request, actor=dispatcher_li)
-    actions.sign_order(order, actor=street_chen)
-    return Order.objects.get(pk=order.pk)
 
 
 def _post(client, order, text, language="zh-hans", **extra):

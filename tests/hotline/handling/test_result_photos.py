@@ -22,14 +22,6 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def signed(submit, dispatcher_li, street_chen):
-    request = submit(category="01.01.01")
-    [order] = actions.accept_suggestion(request, actor=dispatcher_li)
-    actions.sign_order(order, actor=street_chen)
-    return Order.objects.get(pk=order.pk)
-
-
 def test_the_reply_carries_photos_of_the_finished_work_shown_apart(client, signed, street_chen, citizen_wang):
     client.force_login(street_chen)
     prefix = f"o{signed.pk}-reply"
