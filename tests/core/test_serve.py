@@ -25,23 +25,31 @@ from tests.clients import get_when_up
 from tests.clock import pinned_command, pinned_env
 
 
-def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path):
+def _serve(tmp_path: Path, *, workers: int, threads: int, **popen) -> tuple[subprocess.Popen, int]:
+    """``cityloop serve`` on a new, empty data dir with the production settings (manifest storage, no
+    finders; tests/_clock_run.py imports pytest via time-machine), its output in ``stdout``."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     port = free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("CITYLOOP_") and k != "DJANGO_SETTINGS_MODULE"
     }
-    # production settings: manifest storage, no finders (tests/_clock_run.py imports pytest via time-machine)
     env.update(CITYLOOP_DATA_DIR=str(data_dir), CITYLOOP_TESTING="0")
+    command = ("serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads))
     server = subprocess.Popen(
-        pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "1", "--threads", "2"),
+        pinned_command("cityloop.cli.main", *command),
         env=pinned_env(env),
         cwd=data_dir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        **popen,
     )
+    return server, port
+
+
+def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path):
+    server, port = _serve(tmp_path, workers=1, threads=2)
     try:
         status, content_type, body = get_when_up(f"http://127.0.0.1:{port}/static/web/cityloop.css")
         assert (status, content_type.split(";")[0]) == (200, "text/css"), body[:200]
@@ -51,7 +59,7 @@ def test_the_first_start_on_an_empty_data_dir_serves_stylesheets(tmp_path: Path)
         )
 
         # The hashed name the pages link to (the manifest collectstatic wrote) is served too.
-        manifest = json.loads((data_dir / "static" / "staticfiles.json").read_text(encoding="utf-8"))
+        manifest = json.loads((tmp_path / "data" / "static" / "staticfiles.json").read_text(encoding="utf-8"))
         hashed = manifest["paths"]["web/cityloop.css"]
         status, content_type, _ = get_when_up(f"http://127.0.0.1:{port}/static/{hashed}")
         assert (status, content_type.split(";")[0]) == (200, "text/css")
@@ -69,20 +77,10 @@ def test_ctrl_c_stops_every_worker_without_sigkill(tmp_path: Path):
     SIGQUIT too. Every worker must leave by itself (it logs "Worker exiting"), none may need the master's
     SIGKILL after the graceful timeout. Before, the second signal deadlocked a worker inside the first
     one's handler, or the interpreter's teardown outlasted the timeout."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CITYLOOP_") and k != "DJANGO_SETTINGS_MODULE"
-    }
-    env.update(CITYLOOP_DATA_DIR=str(data_dir), CITYLOOP_TESTING="0")
-    server = subprocess.Popen(
-        pinned_command("cityloop.cli.main", "serve", "--port", str(port), "--workers", "2", "--threads", "4"),
-        env=pinned_env(env),
-        cwd=data_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    server, port = _serve(
+        tmp_path,
+        workers=2,
+        threads=4,
         start_new_session=True,  # a process group of its own, as a terminal's foreground job has
     )
     try:
