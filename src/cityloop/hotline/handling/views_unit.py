@@ -99,23 +99,12 @@ def _run(verb: str, order: Order, data: dict, actor: Actor, *, sent_anyway: bool
     if verb == "extension":
         return actions.request_extension(order, days=data["days"], reason=data["reason"], actor=actor)
     # the finished work's photos and the reply are one step: a refused reply attaches nothing
-    for kept in staged:  # chosen before the check flagged the reply (reply_photos)
+    # the photos kept from before the check flagged the reply (reply_photos), then those chosen now
+    chosen = [(kept.original, kept.read) for kept in staged]
+    chosen += [(photo.name, photo.read) for photo in data.get("photos") or []]
+    for name, read in chosen:
         actions.attach_photo(
-            order.request,
-            name=kept.original,
-            data=kept.read(),
-            keep_location=False,
-            stage="result",
-            actor=actor,
-        )
-    for photo in data.get("photos") or []:
-        actions.attach_photo(
-            order.request,
-            name=photo.name,
-            data=photo.read(),
-            keep_location=False,
-            stage="result",
-            actor=actor,
+            order.request, name=name, data=read(), keep_location=False, stage="result", actor=actor
         )
     return actions.reply_order(
         order, outcome=data["outcome"], text=data["text"], actor=actor, sent_anyway=sent_anyway
