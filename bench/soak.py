@@ -292,6 +292,17 @@ def _sleep_until(t: float, stop) -> bool:
         time.sleep(min(left, 0.5))
 
 
+def _day_steps(t0: float, wall: float, stop):
+    """(k, due) for each simulated step of the day, paced over ``wall`` seconds from ``t0``: step k starts
+    when its share of the wall time begins and is due when it ends; stops early once ``stop`` is set."""
+    steps = DAY // SIM_STEP
+    for k in range(steps):
+        due = t0 + (k + 1) * wall / steps
+        if not _sleep_until(due - wall / steps, stop):
+            return
+        yield k, due
+
+
 def meters_stream(t0, wall, d0, devices, subject, nats_url, shared, results) -> None:
     """The head-end system: every simulated minute's meter readings, in batches of 1,000, to NATS."""
     import asyncio
@@ -307,11 +318,7 @@ def meters_stream(t0, wall, d0, devices, subject, nats_url, shared, results) -> 
     async def go():
         nc = await nats.connect(nats_url, max_reconnect_attempts=-1)
         js = nc.jetstream()
-        steps = DAY // SIM_STEP
-        for k in range(steps):
-            due = t0 + (k + 1) * wall / steps
-            if not _sleep_until(due - wall / steps, shared.stop):
-                break
+        for k, due in _day_steps(t0, wall, shared.stop):
             batch = sim.until(d0 + (k + 1) * SIM_STEP)
             payloads = []
             for s in range(0, len(batch.device), METER_BATCH):
@@ -384,11 +391,7 @@ def sensors_stream(t0, wall, d0, devices, port, user, password, run, prefix, sha
                 keep.append((info, n))
         waiting[:] = keep
 
-    steps = DAY // SIM_STEP
-    for k in range(steps):
-        due = t0 + (k + 1) * wall / steps
-        if not _sleep_until(due - wall / steps, shared.stop):
-            break
+    for k, due in _day_steps(t0, wall, shared.stop):
         batch = sim.until(d0 + (k + 1) * SIM_STEP)
         gws = np.array([gateway_of[c] for c in batch.device.tolist()])
         for gw in np.unique(gws):
