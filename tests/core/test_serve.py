@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -181,6 +182,35 @@ def test_gunicorn_forks_from_the_preloaded_application_with_the_hooks():
     assert settings["preload_app"] is True
     assert settings["pre_fork"] is serve._before_fork
     assert settings["worker_exit"] is serve._exit_now
+    assert (settings["post_fork"], settings["post_worker_init"]) == (
+        serve._hold_quit_signals,
+        serve._release_quit_signals,
+    )
     assert issubclass(settings["worker_class"], ThreadWorker)
     assert settings["control_socket_disable"] is True  # no shared $HOME/.gunicorn/gunicorn.ctl
     assert "worker_class" not in serve.gunicorn_settings({**options, "threads": 1})  # gunicorn's sync worker
+
+
+def test_a_quit_signal_while_a_worker_boots_stops_it_once_its_handlers_are_in_place():
+    """Between the fork and the worker's own handlers, a signal only reached the master's handler (copied
+    into the worker, its queue read by nobody): a Ctrl-C then left the booting worker serving until the
+    graceful timeout's SIGKILL. The post_fork hook keeps what came since the fork and blocks what comes
+    next; post_worker_init hands both to the worker's handlers, here ones that write the signal down."""
+    arrived: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda sig, frame: arrived.append(sig)) for sig in serve.QUIT_SIGNALS}
+    master = SimpleNamespace(SIG_QUEUE=queue.SimpleQueue())
+    master.SIG_QUEUE.put_nowait(signal.SIGHUP)  # not a quit signal: the worker leaves it alone
+    master.SIG_QUEUE.put_nowait(signal.SIGQUIT)  # the master's, before post_fork
+    worker = SimpleNamespace()
+    try:
+        serve._hold_quit_signals(master, worker)
+        os.kill(os.getpid(), signal.SIGINT)  # the terminal's, after post_fork: it waits
+        assert arrived == []
+        serve._release_quit_signals(worker)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, serve.QUIT_SIGNALS)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert sorted(arrived) == sorted([signal.SIGINT, signal.SIGQUIT])
+
+    assert serve._take_quit_signals([signal.SIGTERM, signal.SIGHUP]) == [signal.SIGTERM]  # older gunicorn

@@ -2,6 +2,8 @@ import gc
 import importlib
 import logging
 import os
+import queue
+import signal
 import sys
 from pathlib import Path
 
@@ -27,6 +29,8 @@ def gunicorn_settings(options: dict) -> dict:
         # work, already in memory.
         "preload_app": True,
         "pre_fork": _before_fork,
+        "post_fork": _hold_quit_signals,
+        "post_worker_init": _release_quit_signals,
         "child_exit": _worker_exited,
         "worker_exit": _exit_now,
         # No max_requests: no worker is known to leak, and a recycled one starts cold again.
@@ -107,6 +111,47 @@ def _freeze() -> None:
     graceful timeout: SIGKILL), and its writes to every object's header copied the shared pages into each
     worker."""
     gc.freeze()
+
+
+# The signals that stop a worker: Ctrl-C (SIGINT to the process group), the master's SIGQUIT, systemd's
+# SIGTERM.
+QUIT_SIGNALS = frozenset({signal.SIGINT, signal.SIGQUIT, signal.SIGTERM})
+
+
+def _hold_quit_signals(server, worker) -> None:
+    """gunicorn's post_fork hook, in the new worker: from fork until the worker installs its own handlers
+    (init_signals), the master's handlers it inherited only put a signal on the master's queue, which
+    nothing reads in the worker. A Ctrl-C and the master's SIGQUIT in that window were both lost, and the
+    worker, booting while the test's or the operator's Ctrl-C came, served on until the graceful timeout's
+    SIGKILL (seen in CI on busy cores). From here they wait, blocked, and what came since the fork is
+    kept; _release_quit_signals delivers both to the worker's handlers."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, QUIT_SIGNALS)
+    worker.early_quit_signals = _take_quit_signals(server.SIG_QUEUE)
+
+
+def _take_quit_signals(arrived) -> list[int]:
+    """The quit signals on the master's signal queue as the worker inherited it (a queue.SimpleQueue in
+    gunicorn 27, a list in older ones)."""
+    if isinstance(arrived, list):
+        signals = list(arrived)
+        arrived.clear()
+    else:
+        signals = []
+        while True:
+            try:
+                signals.append(arrived.get_nowait())
+            except queue.Empty:
+                break
+    return [sig for sig in signals if sig in QUIT_SIGNALS]
+
+
+def _release_quit_signals(worker) -> None:
+    """gunicorn's post_worker_init hook, once the worker's own handlers are in place: a quit signal that
+    came since the fork is sent again, and the blocked ones are let through, so the worker stops as if it
+    had been running when they came."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, QUIT_SIGNALS)  # a blocked one is handled here
+    for sig in dict.fromkeys(getattr(worker, "early_quit_signals", ())):
+        os.kill(os.getpid(), sig)
 
 
 def _exit_now(server, worker) -> None:
