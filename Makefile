@@ -88,7 +88,7 @@ bench-locator: $(BENCH_STAMP) ## 1,000,000 random points located on the nyc pack
 bench-classifier: $(BENCH_STAMP) ## classifier accuracy and macro-F1 (5-fold CV) on the public data
 	$(BIN)/python bench/classifier_eval.py --data $(DATA)
 
-bench-nab: $(BENCH_STAMP) ## NAB scores of the reference Windowed Gaussian and CityLoop's detector
+bench-nab: $(BENCH_STAMP) ## NAB scores of the reference Windowed Gaussian, CityLoop's contextual detector alone and CityLoop's detector, in-sample and held-out
 	$(BIN)/python -m bench.nab.run --data $(DATA)/nab --results bench/results/nab --detector both
 
 bench-alarms: $(BENCH_STAMP) ## false alarms per 1,000 device-days on a clean simulated city; recall of 8 injected fault kinds

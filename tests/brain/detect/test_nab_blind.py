@@ -2,7 +2,8 @@
 
 The scores that `make bench-nab` writes come from `write_nab_results`; a NAB-shaped data file may
 carry a `label` column and the corpus has `labels/combined_windows.json`. Changing or removing
-either must not change one score. And the score of row k depends only on rows 0..k.
+either must not change one score. And the score of row k depends only on rows 0..k (and, for the
+contextual detector, on the file's value range, which NAB hands every detector).
 The held-out split of `bench/nab/heldout.py` is fixed, disjoint and stratified by category.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from bench.nab.heldout import split_halves
 
-from cityloop.brain.detect.nab import write_nab_results
+from cityloop.brain.detect.nab import cityloop_scores, context_scores_nab, probation, write_nab_results
 from cityloop.brain.detect.streaming import StreamingDetector, score_many
 
 N = 600
@@ -87,6 +88,31 @@ def test_scores_are_causal():
     assert np.array_equal(a[0][:k], a[1])  # the first k rows alone give the same scores
     single = StreamingDetector(1).score_series(v)
     assert np.array_equal(single, a[0])
+
+
+def test_the_nab_detector_reads_no_row_ahead_but_the_range():
+    """Rows from k on are shuffled, so the file's minimum and maximum stay: the first k scores stay."""
+    _, v = _series(5)
+    k = 450
+    later = v.copy()
+    later[k:] = np.random.default_rng(9).permutation(v[k:])
+    gap = next(j for j in range(k, N) if v.min() < later[j] < v.max())
+    later[gap] = np.nan  # a missing reading later on changes nothing before it either
+    assert (np.nanmin(later), np.nanmax(later)) == (v.min(), v.max())
+    a, b = cityloop_scores([v]), cityloop_scores([later])
+    assert np.array_equal(a[0][:k], b[0][:k])
+    assert not np.array_equal(a[0][k:], b[0][k:])  # the later rows did change the later scores
+
+
+def test_with_a_learnt_range_the_contextual_detector_reads_no_row_ahead_at_all():
+    _, v = _series(6)
+    k = 300
+    later = v.copy()
+    later[k:] = later[k:] * 3.0 + 50.0  # a new maximum after row k
+    a, b = context_scores_nab(v, "learnt"), context_scores_nab(later, "learnt")
+    assert np.array_equal(a[:k], b[:k])
+    assert not a[: probation(N)].any()  # the learning rows score 0
+    assert a[probation(N) :].any() and not np.array_equal(a[k:], b[k:])
 
 
 def test_heldout_split_is_fixed_disjoint_and_stratified():

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from .context import ContextDetector
 from .streaming import score_many
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
@@ -49,10 +52,81 @@ def _labels(ts: list[str], windows: list[list[str]]) -> np.ndarray:
     return lab
 
 
+# CityLoop's NAB detector is the contextual detector (context.py) and the streaming one
+# (streaming.py) together: a reading scores the larger of the contextual score and this share of the
+# streaming score. The contextual detector learns sequences (NAB's machine and traffic series), the
+# streaming one a level that jumps or drifts away from its course. 0.8 is the best of 0.5-1.0 on the
+# whole corpus (in-sample); bench/nab/heldout.py tunes it on one half of the files and scores the other.
+STREAMING_WEIGHT = 0.8
+
+
+def probation(n: int) -> int:
+    """NAB's probationary period of a file of ``n`` rows: 15 %, at most 750 rows."""
+    return int(min(math.floor(0.15 * n), 0.15 * 5000))
+
+
+def context_scores_nab(values: np.ndarray, value_range: str = "file") -> np.ndarray:
+    """The contextual detector on one NAB file, set up as NAB sets up every detector: an alarm rests
+    the next fifth of the probationary period. NaN readings score 0 and teach nothing.
+
+    ``value_range`` "file": the value range is the file's minimum and maximum (NAB's inputMin and
+    inputMax, which NAB hands every detector as a sensor's measuring range; HTM's and CAD OSE's
+    published rows use them). "learnt": strictly causal, the range is the minimum and maximum of the
+    probationary period, learnt by reading it first (those rows score 0, as NAB ignores them);
+    values outside it fall in the edge bins."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.zeros(len(values))
+    rows = np.flatnonzero(np.isfinite(values))
+    if not len(rows):
+        return out
+    learning = probation(len(values))
+    known = rows if value_range == "file" else rows[rows < learning]
+    if not len(known):
+        known = rows[:1]
+    detector = ContextDetector(float(values[known].min()), float(values[known].max()), rest=learning // 5)
+    for i in rows:
+        score = detector.score(float(values[i]))
+        out[i] = score if value_range == "file" or i >= learning else 0.0
+    return out
+
+
+def context_scores_many(
+    series: list[np.ndarray], processes: int = 1, value_range: str = "file"
+) -> list[np.ndarray]:
+    """context_scores_nab of every series, over ``processes`` processes (one Python thread each: the
+    contextual detector is plain Python)."""
+    ranges = [value_range] * len(series)
+    if processes <= 1:
+        return list(map(context_scores_nab, series, ranges))
+    with ProcessPoolExecutor(processes) as pool:
+        return list(pool.map(context_scores_nab, series, ranges, chunksize=1))
+
+
+def cityloop_scores(
+    series: list[np.ndarray],
+    *,
+    weight: float = STREAMING_WEIGHT,
+    context: list[np.ndarray] | None = None,
+    processes: int = 1,
+    **streaming_params,
+) -> list[np.ndarray]:
+    """CityLoop's NAB scores: max(contextual, ``weight`` × streaming) per reading. ``context`` may be
+    given already computed (it has no parameters to tune)."""
+    if context is None:
+        context = context_scores_many(series, processes)
+    streaming = score_many(series, **streaming_params)
+    return [np.maximum(c, weight * s) for c, s in zip(context, streaming, strict=True)]
+
+
 def data_files(data_dir: str | Path) -> list[tuple[str, Path]]:
     """``(category/file.csv, path)`` for every series under ``DATA/data``."""
     root = Path(data_dir) / "data"
     return [(f"{p.parent.name}/{p.name}", p) for p in sorted(root.glob("*/*.csv"))]
+
+
+def read_values(data_dir: str | Path) -> list[np.ndarray]:
+    """The values of every series, in data_files' order."""
+    return [_read(path)[2] for _, path in data_files(data_dir)]
 
 
 def write_nab_results(
@@ -61,12 +135,16 @@ def write_nab_results(
     detector_name: str = "cityloop",
     score_fn: ScoreFn | None = None,
     detector_params: dict | None = None,
+    processes: int = 1,
+    context: list[np.ndarray] | None = None,
 ) -> list[Path]:
     """Score every NAB series with a detector and write the results files.
 
-    ``detector_name`` "cityloop" runs :mod:`cityloop.brain.detect.streaming` on all
-    series at once (one vectorised state array), "null" writes 0.5 everywhere;
-    any other name needs ``score_fn(values) -> scores``.
+    ``detector_name`` "cityloop" runs :func:`cityloop_scores` (the contextual detector on
+    ``processes`` processes, the streaming one on all series at once), "context" the contextual
+    detector alone; both take ``context``, the contextual scores already computed
+    (:func:`read_values`' order). "null" writes 0.5 everywhere; any other name needs
+    ``score_fn(values) -> scores``.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     labels_path = data_dir / "labels" / "combined_windows.json"
@@ -74,8 +152,11 @@ def write_nab_results(
     files = data_files(data_dir)
     read = [(rel, *_read(p)) for rel, p in files]
 
+    values = [v for _, _, _, v in read]
     if detector_name == "cityloop" and score_fn is None:
-        all_scores = score_many([v for _, _, _, v in read], **(detector_params or {}))
+        all_scores = cityloop_scores(values, processes=processes, context=context, **(detector_params or {}))
+    elif detector_name == "context" and score_fn is None:
+        all_scores = context if context is not None else context_scores_many(values, processes)
     elif detector_name == "null" and score_fn is None:
         all_scores = [np.full(len(v), 0.5) for _, _, _, v in read]
     elif score_fn is not None:

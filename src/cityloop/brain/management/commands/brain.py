@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -60,10 +61,15 @@ class Command(BaseCommand):
             metavar="NAME",
             help="an account (from --account) that may publish every device's readings, e.g. a simulator",
         )
-        nab = sub.add_parser("nab", help="run the streaming detector on NAB and write NAB's results layout")
+        nab = sub.add_parser(
+            "nab", help="run CityLoop's NAB detector (contextual + streaming) and write NAB's results layout"
+        )
         nab.add_argument("--data", required=True)
         nab.add_argument("--out", required=True)
-        nab.add_argument("--detector", default="cityloop")
+        nab.add_argument("--detector", default="cityloop", choices=["cityloop", "context", "null"])
+        nab.add_argument(
+            "--processes", type=int, default=os.cpu_count() or 1, help="the contextual detector's processes"
+        )
 
     def handle(self, *args, **opts):
         action = opts["action"]
@@ -88,7 +94,9 @@ class Command(BaseCommand):
             from cityloop.brain.detect.nab import write_nab_results
 
             started = time.perf_counter()
-            written = write_nab_results(opts["data"], opts["out"], detector_name=opts["detector"])
+            written = write_nab_results(
+                opts["data"], opts["out"], detector_name=opts["detector"], processes=max(opts["processes"], 1)
+            )
             self.stdout.write(
                 f"wrote {len(written)} results files under "
                 f"{Path(opts['out']) / opts['detector']} in {time.perf_counter() - started:.1f} s"
