@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cityloop.core.net import free_port
+from cityloop.core.net import free_port, wait_listening
 
 REPLACED = ("listener", "certfile", "keyfile", "cafile", "password_file", "acl_file", "persistence_location")
 WORKER_USER = "cityloop-worker"
@@ -173,14 +171,9 @@ def start(
     )
     log.close()
     broker = Broker(workdir, port, prefix, accounts, process)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BrokerError(f"mosquitto exited with {process.returncode}: {broker.log()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return broker
-        except OSError:
-            time.sleep(0.05)
+    if wait_listening("127.0.0.1", port, timeout=10, process=process):
+        return broker
+    if process.poll() is not None:
+        raise BrokerError(f"mosquitto exited with {process.returncode}: {broker.log()[-2000:]}")
     broker.stop()
     raise BrokerError(f"mosquitto did not listen on port {port} within 10 s: {broker.log()[-2000:]}")

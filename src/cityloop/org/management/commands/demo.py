@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from cityloop.core.net import free_port
+from cityloop.core.net import free_port, wait_listening
 from cityloop.org import demo
 
 
@@ -126,6 +126,12 @@ class Command(BaseCommand):
         os.environ["CITYLOOP_SMTP_HOST"], os.environ["CITYLOOP_SMTP_PORT"] = "127.0.0.1", str(port)
         cli = [*self.cli, "notify"]
         catcher = subprocess.Popen([*cli, "catcher", "--port", str(port), "--dir", str(folder)])  # noqa: S603
+        # The delivery worker only once the catcher listens: started together, its first batch found no
+        # server, put the demo's messages back and logged an "outage" on every first start.
+        if not wait_listening("127.0.0.1", port, process=catcher):
+            self.stderr.write(  # the worker keeps retrying; the outbox page shows why
+                f"the mail catcher did not listen on 127.0.0.1:{port}; e-mail waits in the outbox"
+            )
         deliver = subprocess.Popen([*cli, "deliver", "--forever"])  # noqa: S603
         self.stdout.write(
             f"notifications: a mail catcher on 127.0.0.1:{port} keeps every e-mail the city sends in "
