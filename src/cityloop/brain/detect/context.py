@@ -99,20 +99,8 @@ class _Memory:
     def remember(self, left_facts: tuple[int, ...], right_facts: tuple[int, ...], zero_level: bool) -> bool:
         """Store a context unless known; True if it is new. A known zero-level context is marked as
         one (only those are crossed into new contexts)."""
-        left_id = self.left_ids.get(left_facts)
-        if left_id is None:
-            left_id = self.left_ids[left_facts] = len(self.lefts)
-            left = _Left(left_id, len(left_facts))
-            self.lefts.append(left)
-            for fact in left_facts:
-                self.left_index.setdefault(fact, []).append(left)
-        right_id = self.right_ids.get(right_facts)
-        if right_id is None:
-            right_id = self.right_ids[right_facts] = len(self.rights)
-            right = _Right(right_id, len(right_facts))
-            self.rights.append(right)
-            for fact in right_facts:
-                self.right_index.setdefault(fact, []).append(right)
+        left_id = self._side(left_facts, self.left_ids, self.lefts, self.left_index, _Left)
+        right_id = self._side(right_facts, self.right_ids, self.rights, self.right_index, _Right)
         contexts = self.lefts[left_id].contexts
         context_id = contexts.get(right_id)
         if context_id is None:
@@ -126,6 +114,18 @@ class _Memory:
         if zero_level:
             self.contexts[context_id].zero_level = True
         return False
+
+    @staticmethod
+    def _side(facts: tuple[int, ...], ids: dict, sides: list, index: dict, make) -> int:
+        """The number of the side with these facts, stored (and indexed by fact) if new."""
+        number = ids.get(facts)
+        if number is None:
+            number = ids[facts] = len(sides)
+            side = make(number, len(facts))
+            sides.append(side)
+            for fact in facts:
+                index.setdefault(fact, []).append(side)
+        return number
 
     @staticmethod
     def _cross(facts: Iterable[int], index: dict, before: list) -> list:
