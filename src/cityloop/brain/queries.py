@@ -48,7 +48,7 @@ def recent_readings(device: Device, *, hours: float = 48, now: float | None = No
         archive.recent_readings(root, device.code, since_us=since_us) for root in config.brain_archive_dirs()
     ]
     table = pa.concat_tables(tables).sort_by("ts") if len(tables) > 1 else tables[0]
-    table = table.slice(max(0, table.num_rows - 2000))
+    table = table.slice(max(0, table.num_rows - archive.RECENT_LIMIT))  # the newest over every shard
     ts = [t.timestamp() for t in table.column("ts").to_pylist()]
     return ts, table.column("value").to_pylist(), table.column("consumption").to_pylist()
 

@@ -225,7 +225,11 @@ def connect(root: Path):
     return con
 
 
-def recent_readings(root: Path, device: str, *, since_us: int, limit: int = 2000) -> pa.Table:
+# The most readings one device's chart reads back (a minute sensor's 33 hours).
+RECENT_LIMIT = 2000
+
+
+def recent_readings(root: Path, device: str, *, since_us: int, limit: int = RECENT_LIMIT) -> pa.Table:
     """The device's archived readings with ``ts`` at or after ``since_us`` (newest ``limit``)."""
     day = str(np.datetime64(since_us, "us").astype("datetime64[D]"))
     folders = sorted(p for p in (root / "archive").glob("date=*") if p.name[5:] >= day)
