@@ -38,6 +38,10 @@ TUNABLE: dict[str, tuple[str, str]] = {
 }
 KINDS = {k.name.lower(): k for k in Kind}
 _SENSOR_KINDS = tuple(k for k in Kind if k not in METER_KINDS)
+# Settings that "off" (or false) turns off; a leak_min_rate of 0 does too.
+_CAN_BE_OFF = ("leak_min_rate", "drift_k")
+# Settings that must be above 0 (at 0 every reading would be a spike or a drift); the others at least 0.
+_ABOVE_ZERO = ("spike_k", "drift_k")
 _TTL_S = 30.0
 _cache: tuple[float, Params] | None = None
 
@@ -66,20 +70,16 @@ def check(given: Any) -> tuple[dict[str, dict[str, float | str]], list[tuple[str
             if name == "drift_k" and KINDS[str(kind)] not in _SENSOR_KINDS:
                 problems.append((field, "drift is watched on sensors only"))
                 continue
-            off = value in ("off", False) if name == "leak_min_rate" else value == "off" or value is False
-            if name in ("leak_min_rate", "drift_k") and off:
+            off = value == "off" or value is False or (name == "leak_min_rate" and value == 0)
+            if name in _CAN_BE_OFF and off:
                 out.setdefault(str(kind), {})[name] = "off"
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 problems.append((field, f"must be a number ({TUNABLE[name][1]}), not {value!r}"))
                 continue
-            if value < 0 or (name in ("spike_k", "drift_k") and value == 0):
-                problems.append(
-                    (
-                        field,
-                        f"must be {'above' if name in ('spike_k', 'drift_k') else 'at least'} 0, not {value}",
-                    )
-                )
+            if value < 0 or (name in _ABOVE_ZERO and value == 0):
+                bound = "above" if name in _ABOVE_ZERO else "at least"
+                problems.append((field, f"must be {bound} 0, not {value}"))
                 continue
             if name == "leak_min_rate" and KINDS[str(kind)] != Kind.WATER:
                 problems.append((field, "leaks are found on water meters only"))
