@@ -99,38 +99,93 @@ def test_ctrl_c_stops_every_worker_without_sigkill(tmp_path: Path):
     assert server.returncode == 0
 
 
-def test_a_second_quit_signal_inside_the_first_ones_handler_returns():
-    """The second signal's handler runs between two bytecodes of the first one's, here inside
-    ThreadPoolExecutor.shutdown() holding its lock: it must return, not wait for that lock (forever)."""
+def _stopping_worker():
     worker = serve._worker_class().__new__(serve._worker_class())
     worker.tpool = ThreadPoolExecutor(max_workers=1)
     worker.cfg = SimpleNamespace(worker_int=lambda w: None)
     worker.alive = True
-    shutdown = worker.tpool.shutdown
-    nested: list[str] = []
+    return worker
 
-    def shutdown_hit_by_a_second_signal(*args, **kwargs):
-        with worker.tpool._shutdown_lock:  # where gunicorn's own handler deadlocked
-            worker.handle_quit(signal.SIGQUIT, None)
-            nested.append("returned")
-        shutdown(*args, **kwargs)
 
-    worker.tpool.shutdown = shutdown_hit_by_a_second_signal
-    outcome: list[BaseException] = []
+def _handle_in_a_thread(steps) -> tuple[threading.Thread, list]:
+    """Run ``steps`` (signal handlers called where the main thread would be interrupted) in a thread,
+    so a handler that waits for a lock its own thread holds fails the test instead of hanging it."""
+    outcome: list = []
 
-    def first_signal():
+    def run():
         try:
-            worker.handle_quit(signal.SIGINT, None)
-        except SystemExit as exc:  # gunicorn's handler leaves with sys.exit(0)
-            outcome.append(exc)
+            steps(outcome)
+        except SystemExit as exc:  # a handler leaves with sys.exit(0), as gunicorn's does
+            outcome.append(exc.code)
 
-    thread = threading.Thread(target=first_signal, daemon=True)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(timeout=20)
-    assert not thread.is_alive(), "the second quit signal deadlocked the worker"
-    assert nested == ["returned"]
-    assert [exc.code for exc in outcome] == [0]
+    return thread, outcome
+
+
+def test_a_quit_signal_while_the_worker_hands_a_connection_to_its_pool_stops_it():
+    """The signal came while the main thread was inside the pool's submit(), which holds the pool's
+    non-reentrant lock while it starts a thread (py-spy of a worker killed with SIGKILL in CI). gunicorn's
+    handler called shutdown() there, which waited for that lock, held below it, forever."""
+    worker = _stopping_worker()
+
+    def submit_interrupted(outcome):
+        with worker.tpool._shutdown_lock:  # as submit() holds it
+            worker.handle_quit(signal.SIGINT, None)
+
+    thread, outcome = _handle_in_a_thread(submit_interrupted)
+    assert not thread.is_alive(), "the quit signal's handler waited for the lock of the code it interrupted"
+    assert outcome == [0]
     assert worker.alive is False
+
+
+def test_a_second_quit_signal_inside_the_first_ones_handler_returns():
+    """A terminal's Ctrl-C is SIGINT to the process group and the master's SIGQUIT on top: the second
+    handler runs between two bytecodes of the first one's and must return, once, not stop twice."""
+    worker = _stopping_worker()
+    worker_int = []
+
+    def nested(outcome):
+        def second_signal_meanwhile(w):
+            worker_int.append(w)
+            outcome.append(worker.handle_quit(signal.SIGQUIT, None))
+
+        worker.cfg = SimpleNamespace(worker_int=second_signal_meanwhile)
+        worker.handle_quit(signal.SIGINT, None)
+
+    thread, outcome = _handle_in_a_thread(nested)
+    assert not thread.is_alive()
+    assert outcome == [None, 0]  # the second handler returned, the first left with exit code 0
+    assert worker_int == [worker]
+
+
+def test_leaving_waits_for_the_requests_running_in_the_pool_even_one_started_by_the_signal(monkeypatch):
+    """The worker_exit hook shuts the pool down and waits for its threads, the one the signal caught in
+    Thread.start() too (not yet in the pool's set); then it leaves with gunicorn's exit code."""
+    pool = ThreadPoolExecutor(max_workers=2)
+    running = threading.Event()
+    answered: list[str] = []
+
+    def request(name, seconds):
+        running.set()
+        threading.Event().wait(seconds)
+        answered.append(name)
+
+    pool.submit(request, "in the pool", 0.1)
+    running.wait(5)
+    name = f"{pool._thread_name_prefix}_9"
+    caught = threading.Thread(target=request, args=("being started", 0.5), name=name)
+    caught.start()
+    exits: list[int] = []
+    monkeypatch.setattr(serve.os, "_exit", exits.append)
+    try:
+        sys.exit(3)
+    except SystemExit:
+        serve._exit_now(None, SimpleNamespace(tpool=pool))
+    assert sorted(answered) == ["being started", "in the pool"]
+    assert exits == [3]
+    assert pool._shutdown
 
 
 def test_preload_warms_the_master_without_a_connection_or_a_thread():

@@ -5,6 +5,7 @@ import os
 import queue
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from django.core.management import call_command
@@ -167,6 +168,13 @@ def _exit_now(server, worker) -> None:
     pool = getattr(worker, "tpool", None)  # gthread: requests still running finish first, as at exit
     if pool is not None:
         pool.shutdown(wait=True)
+        # A thread the quit signal caught while it was being started (inside submit) is not in the pool's
+        # set yet, which shutdown joins; it answers the connection it was started for, then sees the
+        # shutdown. Its name carries the pool's prefix.
+        prefix = f"{pool._thread_name_prefix}_"
+        for thread in threading.enumerate():
+            if thread.name.startswith(prefix) and thread is not threading.current_thread():
+                thread.join()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -177,12 +185,21 @@ def _exit_now(server, worker) -> None:
 
 
 def _worker_class():
-    """gunicorn's threaded worker, stopping once however many quit signals come. A terminal's Ctrl-C
-    sends SIGINT to the whole process group, and the master sends every worker SIGQUIT on top: the second
-    signal ran its handler inside the first one's ThreadPoolExecutor.shutdown(), which holds a
-    non-reentrant lock there, so the worker waited for itself until the graceful timeout ended with
-    SIGKILL ("Perhaps out of memory?"; faulthandler showed handle_quit > shutdown > handle_quit >
-    shutdown). A module-level class would import gunicorn wherever this command is imported."""
+    """gunicorn's threaded worker, stopping once however many quit signals come, and never waiting for a
+    lock in the signal handler. gunicorn's handle_quit calls the thread pool's shutdown(), which takes the
+    pool's non-reentrant lock; a handler runs in the main thread between two of its bytecodes, and the
+    worker waited for itself until the graceful timeout ended with SIGKILL ("Perhaps out of memory?")
+    whenever that thread held the lock already:
+    - a terminal's Ctrl-C sends SIGINT to the whole process group and the master sends every worker
+      SIGQUIT on top: the second handler ran inside the first one's shutdown() (faulthandler showed
+      handle_quit > shutdown > handle_quit > shutdown);
+    - the signal came while the main thread handed a new connection to the pool (submit() holds the lock
+      while it starts a thread; py-spy showed handle_quit > shutdown above submit > Thread.start, 1 run in
+      30 on two busy cores).
+    So the handler only marks the worker stopping and leaves with SystemExit, which unwinds the
+    interrupted code and its locks; the worker_exit hook (_exit_now) then shuts the pool down and waits
+    for the requests still running. A module-level class would import gunicorn wherever this command is
+    imported."""
     from gunicorn.workers.gthread import ThreadWorker
 
     class QuitOnceThreadWorker(ThreadWorker):
@@ -192,7 +209,9 @@ def _worker_class():
             if self.quitting:
                 return  # the first signal's handler is already stopping this worker
             self.quitting = True
-            super().handle_quit(sig, frame)
+            self.alive = False
+            self.cfg.worker_int(self)
+            sys.exit(0)
 
     return QuitOnceThreadWorker
 
