@@ -123,6 +123,16 @@ def _forget_cached_cities():
 
 
 @pytest.fixture(autouse=True)
+def _forget_suggestion_indexes():
+    """The text-match suggestion's indexes are per process and looked at again only every second; a
+    rolled-back test's requests and categories must not suggest anything in the next."""
+    from cityloop.hotline.intake import suggest
+
+    suggest.forget_indexes()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _own_key_folder(tmp_path_factory, monkeypatch):
     """Each test has its own key folder: audit checkpoints of a rolled-back test must not follow the next."""
     monkeypatch.setenv("CITYLOOP_KEY_DIR", str(tmp_path_factory.mktemp("keys")))

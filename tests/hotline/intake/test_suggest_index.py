@@ -121,7 +121,16 @@ def _precedents(city, n: int, *, seed: int, start: int) -> list[Request]:
     return Request.objects.bulk_create(rows)
 
 
+def _a_while_later() -> None:
+    """As if the recheck intervals had passed (the monotonic clock is not pinned)."""
+    for index in suggest._precedent_indexes.values():
+        index.looked -= suggest.PRECEDENTS_RECHECK_SECONDS + 0.1
+    for names in suggest._name_indexes.values():
+        names.checked -= suggest.NAMES_RECHECK_SECONDS + 0.1
+
+
 def _same_answers(city) -> int:
+    _a_while_later()
     matched = 0
     for text in QUESTIONS:
         expected = reference(city, text)
@@ -147,19 +156,50 @@ def test_the_indexes_answer_as_reading_everything_did(city):
     _same_answers(city)
 
 
-def test_a_request_classified_since_the_last_call_is_seen_by_the_next(city, submit, dispatcher_li):
+def test_a_request_classified_since_the_last_look_is_seen_by_the_next(city, submit, dispatcher_li):
     suggest.forget_indexes()
     assert suggest.by_text_match(city, "人行道上有人摆摊").code == "01.01.02"  # no request yet: the names'
     submit(category="02.01.02", description="人行道上有人摆摊卖水果")  # a first precedent, filed classified
+    _a_while_later()
     assert suggest.by_text_match(city, "人行道上有人摆摊").code == "02.01.02"
     assert suggest.by_text_match(city, "小区里的健身器材坏了，没人修") is None
     unclassified = submit(category="", description="小区里的健身器材坏了")
     assert unclassified.category is None
     classify_request(unclassified, org_queries.category(city, "02.01.02"), actor=dispatcher_li)
+    _a_while_later()
     assert suggest.by_text_match(city, "小区里的健身器材坏了，没人修").code == "02.01.02"
-    # filed with a category: seen by the next call too
+    # filed with a category: seen by the next look too
     submit(category="01.01.01", description="楼道里堆满了旧家具")
+    _a_while_later()
     assert suggest.by_text_match(city, "楼道里又堆满了旧家具").code == "01.01.01"
+
+
+def test_within_the_recheck_interval_a_suggestion_reads_nothing(city, submit, django_assert_num_queries):
+    suggest.forget_indexes()
+    submit(category="02.01.02", description="人行道上有人摆摊卖水果")
+    _a_while_later()
+    assert suggest.by_text_match(city, "人行道上有人摆摊").code == "02.01.02"
+    submit(category="01.01.01", description="人行道上有人摆摊卖水果，又来了")  # newer and more alike
+    with django_assert_num_queries(0):
+        # the precedent, the names and the category all come from the worker's memory
+        assert suggest.by_text_match(city, "人行道上有人摆摊").code == "02.01.02"
+        assert suggest.by_text_match(city, "楼道里堆满了旧家具") is not None  # from the names
+    _a_while_later()
+    assert suggest.by_text_match(city, "人行道上有人摆摊卖水果，又来了").code == "01.01.01"
+
+
+def test_a_category_added_to_the_tree_is_named_after_the_next_look(city):
+    from cityloop.org.models import Category
+
+    suggest.forget_indexes()
+    parent = org_queries.category(city, "02.01")
+    first = suggest.by_text_match(city, "共享单车乱停乱放")  # builds the indexes
+    assert first is None or first.code != "02.01.99"
+    added = Category.objects.create(
+        city=city, code="02.01.99", name="共享单车乱停乱放", name_en="Shared bikes", parent=parent, depth=3
+    )
+    _a_while_later()
+    assert suggest.by_text_match(city, "共享单车乱停乱放").pk == added.pk
 
 
 def test_a_rolled_back_database_is_not_answered_from_the_old_index(city, submit):
@@ -168,5 +208,6 @@ def test_a_rolled_back_database_is_not_answered_from_the_old_index(city, submit)
     assert suggest.by_text_match(city, "旧家具没人搬走").code == "01.01.02"
     Request.objects.all().delete()  # what a rollback between two tests does to the index's rows
     submit(category="02.01.02", description="人行道上有人摆摊卖水果")
+    _a_while_later()
     assert reference(city, "旧家具没人搬走") is None
     assert suggest.by_text_match(city, "旧家具没人搬走") is None
