@@ -174,10 +174,10 @@ def test_one_value_the_database_refuses_fails_alone_and_its_batch_neighbours_are
     culprit = items[2]
     real_write = intake._write_fresh
 
-    def write(cursor, fresh):  # the database refuses any batch that holds the culprit
+    def write(cursor, fresh, reserved=None):  # the database refuses any batch that holds the culprit
         if any(item is culprit for item in fresh):
             raise DataError("invalid byte sequence for encoding UTF8: 0x00")
-        return real_write(cursor, fresh)
+        return real_write(cursor, fresh, reserved)
 
     futures = [Future() for _ in items]  # the batch as the writer thread would take it from its queue
     with mock.patch.object(intake, "_write_fresh", write):
@@ -201,3 +201,35 @@ def test_on_postgresql_a_nul_that_slipped_past_cleaning_fails_only_its_own_submi
     assert futures[3].exception(timeout=5) is not None
     assert sum(1 for n, f in enumerate(futures) if n != 3 and f.result(timeout=5)[1]) == 5
     assert Request.objects.count() == 5 and audit.verify().intact
+
+
+def test_on_postgresql_numbers_reserved_for_a_batch_that_fails_are_never_given_again(city, tiny_places):
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL reserves the numbers in a transaction of their own")
+    from django.db import DataError
+
+    lon, lat = tiny_places["D1S1C1"]
+    first = [_keyed(city, lon, lat, n) for n in range(3)]
+    stored = [request for request, _ in intake.store(first)]
+    real_write = intake._write_fresh
+
+    def refused(cursor, fresh, reserved=None):
+        raise DataError("refused after the numbers were reserved")
+
+    with mock.patch.object(intake, "_write_fresh", refused), pytest.raises(DataError):
+        intake.store([_keyed(city, lon, lat, n) for n in range(10, 13)])
+    assert intake._write_fresh is real_write
+    later = [request for request, _ in intake.store([_keyed(city, lon, lat, n) for n in range(20, 22)])]
+    numbers = [r.tracking_no for r in stored + later]
+    assert len(set(numbers)) == 5 and Request.objects.count() == 5
+
+    # the failed batch's three numbers are a gap, not given to the next batch
+    def seq(r):
+        return int(r.tracking_no.rsplit("-", 1)[1])
+
+    assert min(map(seq, later)) - max(map(seq, stored)) == 4
+    # SET LOCAL stayed in the reservation's transaction: later commits still wait for the flush
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert audit.verify().intact
