@@ -124,3 +124,42 @@ def test_after_a_lost_connection_the_old_messages_are_never_acknowledged_and_com
         assert sub.ack(again)
     finally:
         sub.close()
+
+
+def test_a_waiting_take_returns_once_enough_payload_bytes_are_in(broker):
+    """A gateway's message holds hundreds of readings: a worker waits for a count of messages or of
+    bytes, whichever comes first, not its whole window while gateway batches pile up."""
+    client_id = f"wire-{uuid.uuid4().hex[:6]}"
+    sub = wire.Subscriber(
+        client_id,
+        "127.0.0.1",
+        broker.port,
+        [f"$share/g/{broker.prefix}/devices/+/reading"],
+        username="cityloop-worker",
+        password="worker-pw",
+        wake_at=10_000,  # never reached by 20 messages
+        wake_bytes=5_000,
+    )
+    try:
+        payload = b"x" * 600
+        messages = [(bus.device_topic(f"G{i}", broker.prefix), payload) for i in range(20)]
+        acked = wire.publish(
+            "127.0.0.1",
+            broker.port,
+            "wire-pub-bytes",
+            messages,
+            username="bench-publisher",
+            password="pub-pw",
+        )
+        assert acked == 20
+        deadline = time.monotonic() + 10
+        while sub.pending() < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        taken = sub.take(wait=60)
+        assert time.monotonic() - started < 30  # counting messages alone waited the whole 60 s
+        assert len(taken) == 20 and taken.size == 20 * 600
+        assert sub.ack(taken)
+        assert sub.take().size == 0  # the next take starts counting again
+    finally:
+        sub.close()

@@ -138,6 +138,7 @@ class Taken:
     payloads: list[bytes] = field(default_factory=list)
     mids: list[int] = field(default_factory=list)  # 0 for a QoS 0 message
     connection: int = 0
+    size: int = 0  # bytes of the payloads
 
     def __len__(self) -> int:
         return len(self.topics)
@@ -190,6 +191,7 @@ class Subscriber:
         keepalive: int = 30,
         clean: bool = False,
         wake_at: int = 50_000,
+        wake_bytes: int = 2_000_000,
     ):
         self.client_id, self.host, self.port, self.tls = client_id, host, port, tls
         self.where = f"{host}:{port}"
@@ -200,7 +202,10 @@ class Subscriber:
         subs = b"".join(_string(f) + b"\x01" for f in filters) + b"".join(_string(f) + b"\x00" for f in qos0)
         self._subscribe = packet(SUBSCRIBE, 2, struct.pack(">H", 1) + subs)
         self._n_filters = len(filters) + len(list(qos0))
-        self.wake_at = wake_at
+        # A waiting take() returns once this many messages or payload bytes are in: a gateway's message
+        # holds hundreds of readings, so 2,000 of them (2 MB) are as much work as 50,000 single ones, and
+        # counting messages alone kept a worker waiting its whole window while they piled up.
+        self.wake_at, self.wake_bytes = wake_at, wake_bytes
         self._cond = threading.Condition()
         self._taken = Taken()
         self._send_lock = threading.Lock()
@@ -322,12 +327,14 @@ class Subscriber:
             elif kind not in (PINGRESP, PUBACK):
                 raise MqttError(f"unexpected packet type {kind}")
         if topics:
+            size = sum(map(len, payloads))
             with self._cond:
                 t = self._taken
                 t.topics += topics
                 t.payloads += payloads
                 t.mids += mids
-                if len(t) >= self.wake_at:
+                t.size += size
+                if self._enough(t):
                     self._cond.notify_all()
         return i
 
@@ -337,10 +344,14 @@ class Subscriber:
             self._last_send = time.monotonic()
 
     # -- the worker's side -------------------------------------------------------------------------
+    def _enough(self, t: Taken) -> bool:
+        return len(t) >= self.wake_at or t.size >= self.wake_bytes
+
     def take(self, wait: float = 0.0) -> Taken:
-        """Everything received so far (waiting up to ``wait`` s for ``wake_at`` messages)."""
+        """Everything received so far (waiting up to ``wait`` s for ``wake_at`` messages or
+        ``wake_bytes`` bytes of payload)."""
         with self._cond:
-            if wait and len(self._taken) < self.wake_at:
+            if wait and not self._enough(self._taken):
                 self._cond.wait(wait)
             out = self._taken
             self._taken = Taken(connection=self.connection)
