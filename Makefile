@@ -96,6 +96,7 @@ bench-alarms: $(BENCH_STAMP) ## false alarms per 1,000 device-days on a clean si
 
 bench-brain: $(BENCH_STAMP) ## one reading from each of 3,120,000 devices through every detector (Arrow, JSON, MQTT)
 	$(BIN)/python bench/bench_brain.py
+	$(BIN)/python bench/bench_archive_write.py
 
 bench-leaks: $(BENCH_STAMP) ## leak detection on BattLeDIM leak flows: precision, recall, hours to detect
 	$(BIN)/python bench/bench_leaks.py --data $(DATA)/battledim

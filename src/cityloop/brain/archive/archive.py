@@ -116,6 +116,22 @@ class ArchiveBuffer:
         self.rejects.clear()
 
 
+# Columns whose values are nearly all different: a dictionary page only costs time there (Parquet
+# writers try one, fill it, then fall back to plain values). The others (device, kind, source, idx,
+# reason) repeat and compress well through one.
+NEARLY_UNIQUE = frozenset({"ts", "value", "consumption", "received_at"})
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """One Parquet file of readings or rejects: zstd, dictionaries only where values repeat.
+
+    ``python bench/bench_archive_write.py`` (200,000 gateway readings, 2 cores, 2026-12-05): 115-126 ms
+    and 5.39 MB with dictionaries on every column, 55-58 ms and 4.40 MB like this. A checkpoint writes
+    one such file per hour its cycle touched."""
+    dictionary = [name for name in table.column_names if name not in NEARLY_UNIQUE]
+    pq.write_table(table, path, compression="zstd", use_dictionary=dictionary)
+
+
 def _write_partitioned(table: pa.Table, base: Path, generation: int, hourly: bool) -> list[Path]:
     if table.num_rows == 0:
         return []
@@ -139,7 +155,7 @@ def _write_partitioned(table: pa.Table, base: Path, generation: int, hourly: boo
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"part-g{generation:012d}-{n:05d}.parquet"
         tmp = target.with_suffix(".tmp")
-        pq.write_table(pa.concat_tables(parts), tmp, compression="zstd")
+        write_parquet(pa.concat_tables(parts), tmp)
         os.replace(tmp, target)
         paths.append(target)
     return paths

@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cityloop.brain.archive import archive
+
 JOURNAL = "compaction.json"
 _PART = re.compile(r"part-g(\d{12})-.+\.parquet")
 
@@ -100,7 +102,7 @@ def _merge(state_dir: Path, folder: Path, parts: list[Path]) -> None:
     merged = pa.concat_tables(tables)
     order = np.argsort(merged.column("ts").cast(pa.int64()).fill_null(0).to_numpy(), kind="stable")
     merged = merged.take(pa.array(order))
-    pq.write_table(merged, tmp, compression="zstd")
+    archive.write_parquet(merged, tmp)
     os.replace(tmp, target)
     for part in parts:
         if part != target and part.exists():
