@@ -36,7 +36,7 @@ def test_a_length_beyond_four_bytes_is_refused():
         wire.split(b"\x30\xff\xff\xff\xff\x01")
 
 
-def _subscriber(broker, client_id: str) -> wire.Subscriber:
+def _subscriber(broker, client_id: str, *, wake_at: int = 10, wake_bytes: int = 2_000_000) -> wire.Subscriber:
     return wire.Subscriber(
         client_id,
         "127.0.0.1",
@@ -44,7 +44,8 @@ def _subscriber(broker, client_id: str) -> wire.Subscriber:
         [f"$share/g/{broker.prefix}/devices/+/reading"],
         username="cityloop-worker",
         password="worker-pw",
-        wake_at=10,
+        wake_at=wake_at,
+        wake_bytes=wake_bytes,
     )
 
 
@@ -130,16 +131,7 @@ def test_a_waiting_take_returns_once_enough_payload_bytes_are_in(broker):
     """A gateway's message holds hundreds of readings: a worker waits for a count of messages or of
     bytes, whichever comes first, not its whole window while gateway batches pile up."""
     client_id = f"wire-{uuid.uuid4().hex[:6]}"
-    sub = wire.Subscriber(
-        client_id,
-        "127.0.0.1",
-        broker.port,
-        [f"$share/g/{broker.prefix}/devices/+/reading"],
-        username="cityloop-worker",
-        password="worker-pw",
-        wake_at=10_000,  # never reached by 20 messages
-        wake_bytes=5_000,
-    )
+    sub = _subscriber(broker, client_id, wake_at=10_000, wake_bytes=5_000)  # 10,000: never reached by 20
     try:
         payload = b"x" * 600
         messages = [(bus.device_topic(f"G{i}", broker.prefix), payload) for i in range(20)]
