@@ -372,10 +372,10 @@ def _fresh(
 def _write_fresh(cursor, fresh: list[Prepared], reserved: dict[str, int] | None = None) -> None:
     """Numbers, request rows, photos, keys, timeline and audit trail of new submits: a handful of
     statements. ``reserved``: the first number of each day's range, already reserved by
-    :func:`_reserve_apart` (enough for ``fresh``); otherwise they are reserved here."""
-    days = _days(fresh)
-    if reserved is None or any(day not in reserved for day in days):
-        reserved = _reserve_numbers(cursor, days)
+    :func:`_reserve_apart` (enough for ``fresh``, a subset of the items it reserved for); otherwise
+    they are reserved here."""
+    if reserved is None:
+        reserved = _reserve_numbers(cursor, _days(fresh))
     next_seq = dict(reserved)
     for item in fresh:
         local = timezone.localtime(item.request.created_at)
