@@ -114,6 +114,7 @@ class Engine:
             code[idx], kind[idx], interval[idx] = c, k, iv
             district[idx], street[idx], active[idx] = d or -1, s or -1, a
         self.code, self.kind, self.interval = code, kind, interval
+        self._kind_arrow = pa.array(kind.tolist(), pa.string())
         self.district, self.street, self.active = district, street, active
         # A dense "place" per device — its (district, street) pair — is the roll-up's group.
         pair_keys, place = np.unique(np.column_stack([district, street]), axis=0, return_inverse=True)
@@ -141,6 +142,10 @@ class Engine:
             if hasattr(self, "latest_ts"):
                 latest[: len(self.latest_ts)] = self.latest_ts
             self.latest_ts = latest
+
+    def kind_names(self, idx: np.ndarray) -> pa.Array:
+        """The kind of each device index, as an Arrow string array (what the archive stores)."""
+        return self._kind_arrow.take(pa.array(idx))
 
     def seen(self, idx: np.ndarray, ts: np.ndarray) -> np.ndarray:
         """Whether each (device index, epoch s) was accepted before (this checkpoint's buffer, archive)."""

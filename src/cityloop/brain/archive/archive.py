@@ -50,6 +50,22 @@ def _us(ts_seconds: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(ts_seconds, dtype=np.float64) * 1e6).astype(np.int64)
 
 
+def _strings(items) -> pa.Array:
+    if isinstance(items, pa.ChunkedArray):
+        items = items.combine_chunks()
+    if isinstance(items, pa.Array):
+        return items if items.type == pa.string() else items.cast(pa.string())
+    return pa.array(np.asarray(items, dtype=object), pa.string())
+
+
+def _texts(items: list) -> list:
+    """Each item as text (None stays missing): one C-level map unless something is missing."""
+    try:
+        return list(map(str, items)) if None not in items else [None if x is None else str(x) for x in items]
+    except (TypeError, ValueError):  # an element whose == refuses the None test (numpy arrays)
+        return [None if x is None else str(x) for x in items]
+
+
 @dataclass
 class ArchiveBuffer:
     """Readings accepted (and rejected) since the last checkpoint, kept as column chunks."""
@@ -59,27 +75,29 @@ class ArchiveBuffer:
 
     def add_readings(
         self,
-        device: np.ndarray,
+        device: np.ndarray | pa.Array,
         idx: np.ndarray,
-        kind: np.ndarray,
+        kind: np.ndarray | pa.Array,
         ts: np.ndarray,
         value: np.ndarray,
         consumption: np.ndarray,
         source: str,
     ) -> None:
+        """Accepted readings; the device codes and kinds as Arrow string arrays (as the ingest has them:
+        no Python string per reading) or as anything numpy holds."""
         if len(idx) == 0:
             return
         n = len(idx)
         self.readings.append(
             pa.record_batch(
                 [
-                    pa.array(np.asarray(device, dtype=object), pa.string()),
+                    _strings(device),
                     pa.array(np.asarray(idx, dtype=np.int32)),
-                    pa.array(np.asarray(kind, dtype=object), pa.string()),
+                    _strings(kind),
                     pa.array(_us(ts), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
                     pa.array(np.asarray(value, dtype=np.float64)),
                     pa.array(np.asarray(consumption, dtype=np.float64)),
-                    pa.array([source] * n, pa.string()),
+                    pa.repeat(pa.scalar(source, pa.string()), n),
                 ],
                 schema=READINGS_SCHEMA,
             )
@@ -95,9 +113,9 @@ class ArchiveBuffer:
         self.rejects.append(
             pa.record_batch(
                 [
-                    pa.array([None if d is None else str(d) for d in device], pa.string()),
+                    pa.array(_texts(device), pa.string()),
                     pa.array(ts_us, pa.int64(), mask=~np.isfinite(ts)).cast(pa.timestamp("us", tz="UTC")),
-                    pa.array([None if v is None else str(v) for v in value], pa.string()),
+                    pa.array(_texts(value), pa.string()),
                     pa.array(reason, pa.string()),
                     pa.array([source] * n, pa.string()),
                     pa.array(np.full(n, int(received_at * 1e6), dtype=np.int64)).cast(
@@ -282,43 +300,56 @@ def latest_reading(root: Path, device: str) -> tuple | None:
     return None
 
 
+_PAIR_SHIFT = (
+    34  # a (device, second) pair as one int64: the device's place among the asked codes, then the second
+)
+
+
 def accepted_pairs(
     root: Path, buffer: ArchiveBuffer, device: list[str], ts_seconds: np.ndarray
 ) -> np.ndarray:
     """For each (device, ts), whether a reading with exactly that device and time was accepted: in the
     buffer of the open checkpoint or in the archive's hour folders of those times.  The slow path of
-    the late-reading check (a reading older than what its device's ring remembers); rare."""
+    the late-reading check (a reading older than what its device's ring remembers): rare from meters,
+    common when a gateway's backlog comes through several workers, so it is vectorised: each pair is
+    one int64 (the code's place among the asked codes, then the whole second), matched with a sort."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     us = _us(ts_seconds)
-    wanted = set(zip(device, us.tolist(), strict=True))
-    found: set[tuple[str, int]] = set()
-    codes = pa.array(sorted(set(device)), pa.string())
+    asked = pa.array(device, pa.string())
+    codes = pc.unique(asked)
+    sec = us // 1_000_000
+    whole = (us % 1_000_000 == 0) & (sec >= 0) & (sec < 1 << _PAIR_SHIFT)
+    wanted = np.where(
+        whole, (pc.index_in(asked, value_set=codes).to_numpy().astype(np.int64) << _PAIR_SHIFT) | sec, -1
+    )
+    found: list[np.ndarray] = []
 
-    def scan(table) -> None:
-        found.update(
-            pair
-            for pair in zip(
-                table.column("device").to_pylist(),
-                table.column("ts").cast(pa.int64()).to_pylist(),
-                strict=True,
-            )
-            if pair in wanted
-        )
+    def scan(dev: pa.Array, ts: pa.Array) -> None:
+        place = pc.index_in(dev, value_set=codes)
+        if place.null_count == len(place):
+            return
+        stamp = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        mine = ~place.is_null().to_numpy(zero_copy_only=False) & (stamp % 1_000_000 == 0)
+        s = stamp[mine] // 1_000_000
+        p = place.to_numpy(zero_copy_only=False)[mine].astype(np.int64)
+        ok = (s >= 0) & (s < 1 << _PAIR_SHIFT)
+        found.append((p[ok] << _PAIR_SHIFT) | s[ok])
 
     for batch in buffer.readings:
-        scan(batch.filter(pc.is_in(batch.column("device"), value_set=codes)))
-    hours = sorted({int(u) // 3_600_000_000 for u in us.tolist()})
+        scan(batch.column("device"), batch.column("ts"))
+    hours = np.unique(us // 3_600_000_000).tolist()
     files = []
     for hour in hours:
         h = np.datetime64(hour, "h")
         folder = root / "archive" / f"date={h.astype('datetime64[D]')}" / f"hour={int(str(h)[11:13]):02d}"
         files += [str(f) for f in folder.glob("*.parquet")]
     if files:
-        scan(
-            ds.dataset(files, schema=READINGS_SCHEMA, format="parquet").to_table(
-                columns=["device", "ts"], filter=pc.field("device").isin(codes)
-            )
+        table = ds.dataset(files, schema=READINGS_SCHEMA, format="parquet").to_table(
+            columns=["device", "ts"], filter=pc.field("device").isin(codes)
         )
-    return np.array([pair in found for pair in zip(device, us.tolist(), strict=True)], dtype=bool)
+        scan(table.column("device").combine_chunks(), table.column("ts").combine_chunks())
+    if not found:
+        return np.zeros(len(device), dtype=bool)
+    return np.isin(wanted, np.concatenate(found)) & whole
