@@ -335,6 +335,12 @@ _NOT_JSON = object()
 _SINGLE_FORM = 'payload must be {"t": ts, "v": value} or a number'
 
 
+# At most this much payload per cycle (the rest waits for the next): a worker that took everything it
+# was sent held the engine for seconds while the other decoded and then waited, so the two took turns
+# instead of overlapping (bench/bench_mqtt.py, gateway batches of 34 KB: 8 MB is ~235,000 readings).
+CYCLE_BYTES = 8_000_000
+
+
 def run_mqtt(
     *,
     client_id: str = "cityloop-worker",
@@ -357,7 +363,7 @@ def run_mqtt(
     dropped_seen: int | None = None
     try:
         while not pace.done():
-            taken = mqtt.take(wait=checkpoint_every)
+            taken = mqtt.take(wait=checkpoint_every, most_bytes=CYCLE_BYTES)
             if not len(taken):
                 pace.maintain()
                 continue

@@ -155,3 +155,66 @@ def test_a_waiting_take_returns_once_enough_payload_bytes_are_in(broker):
         assert sub.take().size == 0  # the next take starts counting again
     finally:
         sub.close()
+
+
+def test_a_bounded_take_leaves_the_rest_in_order_for_the_next_one(broker):
+    """A worker takes at most a cycle's bytes, so two workers overlap instead of taking turns; what it
+    leaves comes in order at the next take, and nothing is taken twice or lost."""
+    client_id = f"wire-{uuid.uuid4().hex[:6]}"
+    sub = _subscriber(broker, client_id, wake_at=10_000, wake_bytes=100_000)
+    try:
+        messages = [(bus.device_topic(f"B{i}", broker.prefix), bytes([65 + i]) * 1000) for i in range(10)]
+        assert (
+            wire.publish(
+                "127.0.0.1",
+                broker.port,
+                "wire-pub-bound",
+                messages,
+                username="bench-publisher",
+                password="pub-pw",
+            )
+            == 10
+        )
+        deadline = time.monotonic() + 10
+        while sub.pending() < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = sub.take(most_bytes=3_500)
+        assert len(first) == 3 and first.size == 3_000
+        one = sub.take(most_bytes=10)  # smaller than one message: still one, never none
+        assert len(one) == 1 and one.size == 1_000
+        rest = sub.take(most_bytes=1_000_000)
+        assert len(rest) == 6 and rest.size == 6_000 and sub.pending() == 0
+        assert first.payloads + one.payloads + rest.payloads == [
+            p for _t, p in messages
+        ]  # one publisher: in order
+        assert sub.ack(first) and sub.ack(one) and sub.ack(rest)
+    finally:
+        sub.close()
+
+
+def test_a_waiting_take_returns_once_the_oldest_message_has_waited_the_window(broker):
+    """Messages that came while the worker was busy have waited already: the end of a burst is not held
+    another whole window (the wait counts from the oldest message's arrival, not from the take)."""
+    import threading
+
+    client_id = f"wire-{uuid.uuid4().hex[:6]}"
+    sub = _subscriber(broker, client_id, wake_at=10_000, wake_bytes=10_000_000)  # never enough
+    try:
+        messages = [(bus.device_topic(f"W{i}", broker.prefix), b"1") for i in range(3)]
+        wire.publish(
+            "127.0.0.1", broker.port, "wire-pub-old", messages, username="bench-publisher", password="pub-pw"
+        )
+        deadline = time.monotonic() + 10
+        while sub.pending() < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with sub._cond:
+            sub._taken.since -= 7200  # they arrived two hours ago (no sleeping in a test)
+        got: list[wire.Taken] = []
+        taker = threading.Thread(target=lambda: got.append(sub.take(wait=3600)))
+        taker.start()
+        taker.join(60)
+        assert not taker.is_alive(), "the take waited its whole window for messages that had waited already"
+        assert len(got[0]) == 3
+        assert sub.ack(got[0])
+    finally:
+        sub.close()

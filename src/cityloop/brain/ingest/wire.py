@@ -139,6 +139,7 @@ class Taken:
     mids: list[int] = field(default_factory=list)  # 0 for a QoS 0 message
     connection: int = 0
     size: int = 0  # bytes of the payloads
+    since: float = 0.0  # time.monotonic() when the oldest of them arrived
 
     def __len__(self) -> int:
         return len(self.topics)
@@ -330,6 +331,8 @@ class Subscriber:
             size = sum(map(len, payloads))
             with self._cond:
                 t = self._taken
+                if not t.topics:
+                    t.since = time.monotonic()
                 t.topics += topics
                 t.payloads += payloads
                 t.mids += mids
@@ -347,14 +350,40 @@ class Subscriber:
     def _enough(self, t: Taken) -> bool:
         return len(t) >= self.wake_at or t.size >= self.wake_bytes
 
-    def take(self, wait: float = 0.0) -> Taken:
-        """Everything received so far (waiting up to ``wait`` s for ``wake_at`` messages or
-        ``wake_bytes`` bytes of payload)."""
+    def take(self, wait: float = 0.0, *, most_bytes: int | None = None) -> Taken:
+        """What was received so far (waiting up to ``wait`` s for ``wake_at`` messages or
+        ``wake_bytes`` bytes of payload): all of it, or with ``most_bytes`` the oldest messages up to
+        that many payload bytes (at least one); the rest stays for the next take, in order."""
         with self._cond:
-            if wait and not self._enough(self._taken):
-                self._cond.wait(wait)
+            if wait:
+                # Messages that came while the worker was busy have waited already: a cycle's wait ends
+                # ``wait`` s after the oldest arrived (the end of a burst is not held a whole window).
+                deadline = time.monotonic() + wait
+                while not self._enough(self._taken):
+                    if len(self._taken):
+                        deadline = min(deadline, self._taken.since + wait)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
             out = self._taken
-            self._taken = Taken(connection=self.connection)
+            if most_bytes is not None and out.size > most_bytes:
+                k = max(
+                    1, int(np.searchsorted(np.cumsum([len(p) for p in out.payloads]), most_bytes, "right"))
+                )
+                rest = Taken(out.topics[k:], out.payloads[k:], out.mids[k:], out.connection, since=out.since)
+                rest.size = sum(map(len, rest.payloads))
+                out = Taken(
+                    out.topics[:k],
+                    out.payloads[:k],
+                    out.mids[:k],
+                    out.connection,
+                    out.size - rest.size,
+                    out.since,
+                )
+                self._taken = rest
+            else:
+                self._taken = Taken(connection=self.connection)
         return out
 
     def pending(self) -> int:
