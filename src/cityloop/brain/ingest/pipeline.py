@@ -169,15 +169,15 @@ def _fold_pulse(engine: Engine, ix: np.ndarray, ts: np.ndarray, consumption: np.
     for table, columns in ((sums, (("consumption_sum", 0), ("readings", 1))), (devs, (("readings", 2),))):
         # Python numbers first: a numpy scalar per group and field cost a cycle of a few thousand
         # street-hours a fifth of its ingest.
-        keys = [
+        street_hours = [
             (h * 3600, *places[g], names[k])
             for h, g, k in zip(
-                (table["hour"]).tolist(), table["group"].tolist(), table["kind"].tolist(), strict=True
+                table["hour"].tolist(), table["group"].tolist(), table["kind"].tolist(), strict=True
             )
         ]
         for column, slot in columns:
-            for key, x in zip(keys, table[column].tolist(), strict=True):
-                pulse[key][slot] += x
+            for street_hour, x in zip(street_hours, table[column].tolist(), strict=True):
+                pulse[street_hour][slot] += x
 
 
 def unique_keys(keys: np.ndarray, n_keys: int) -> np.ndarray:
