@@ -180,6 +180,9 @@ class Engine:
         """Bring this engine to the committed checkpoint (after a crash, or another process's commit)."""
         cp, _ = Checkpoint.objects.get_or_create(name=checkpoint_name())
         if cp.generation == self.generation and self.bank is not None and cp.instance == self.instance:
+            # Another process sharing this directory may have written the next generation's parts and
+            # died before its commit: they belong to no checkpoint, so they go before this one writes.
+            archive.discard_uncommitted(self.root, self.state_dir, cp.generation)
             if self.devices_stale():
                 self._load_devices()
             return
