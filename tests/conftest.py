@@ -129,6 +129,9 @@ def _forget_suggestion_indexes():
     from cityloop.hotline.intake import suggest
 
     suggest.forget_indexes()
+    from cityloop.hotline import queries
+
+    queries.forget_limits()  # whether time-limit overrides exist: per process, looked at every 5 s
     yield
 
 

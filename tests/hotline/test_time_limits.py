@@ -60,8 +60,32 @@ def test_the_nearest_override_on_the_chain_wins_for_its_own_urgency(chain):
 
 
 def test_one_query_whatever_the_depth(chain):
-    _, _, leaf = chain
+    top, _, leaf = chain
+    TimeLimit.objects.create(
+        category=top, urgency="normal", respond_hours=48, finish_days=10, complex_finish_days=20
+    )
+    queries.limits_for(None, "normal")
     fresh = type(leaf).objects.get(pk=leaf.pk)  # no parent loaded
+    with CaptureQueriesContext(connection) as queries_run:
+        assert queries.limits_for(fresh, "normal") == rules.Limits(48.0, 10, 20)
+    assert len(queries_run.captured_queries) == 2  # whether overrides exist (saved since), then the chain
     with CaptureQueriesContext(connection) as queries_run:
         queries.limits_for(fresh, "normal")
     assert len(queries_run.captured_queries) == 1
+
+
+def test_without_any_override_a_submit_asks_nothing_and_another_process_s_first_one_counts_soon(chain):
+    _, _, leaf = chain
+    assert queries.limits_for(leaf, "normal") == _defaults("normal")  # looks once
+    with CaptureQueriesContext(connection) as queries_run:
+        assert queries.limits_for(leaf, "normal") == _defaults("normal")
+    assert queries_run.captured_queries == []
+    # another process's override (no signal here): bulk_create sends none
+    TimeLimit.objects.bulk_create(
+        [TimeLimit(category=leaf, urgency="normal", respond_hours=6, finish_days=3, complex_finish_days=4)]
+    )
+    assert queries.limits_for(leaf, "normal") == _defaults("normal")  # not yet looked at again
+    queries._overrides[0] -= queries.OVERRIDES_RECHECK_SECONDS  # the interval has passed
+    assert queries.limits_for(leaf, "normal") == rules.Limits(6.0, 3, 4)
+    TimeLimit.objects.all().delete()  # this process's own change: at once
+    assert queries.limits_for(leaf, "normal") == _defaults("normal")

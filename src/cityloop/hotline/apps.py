@@ -12,7 +12,17 @@ class HotlineConfig(AppConfig):
     verbose_name = _("Hotline")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from cityloop.core import permissions as p
+        from cityloop.hotline import queries
+        from cityloop.hotline.models import TimeLimit
+
+        # A time limit saved or deleted here counts at this process's next submit (queries.limits_for).
+        post_save.connect(queries.forget_limits, sender=TimeLimit, dispatch_uid="hotline-time-limits-saved")
+        post_delete.connect(
+            queries.forget_limits, sender=TimeLimit, dispatch_uid="hotline-time-limits-deleted"
+        )
         from cityloop.hotline.loaders import demo
         from cityloop.org import demo as org_demo
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -106,14 +108,42 @@ def calendar_of(city):
     return _calendar_for(pack.calendar, pack.timezone)
 
 
+# Whether any per-category time limit exists, as this process last looked (time.monotonic(), answer).
+# Most cities have none, and asking the chain for every submit was a quarter of a PostgreSQL submit's
+# request-thread time (py-spy of bench_intake, 2026-12-05). Another process's first override is seen
+# within this many seconds; this process's own at once (the signals below).
+OVERRIDES_RECHECK_SECONDS = 5.0
+_overrides: list = [float("-inf"), True]
+_overrides_lock = threading.Lock()
+
+
+def forget_limits(**_signal) -> None:
+    """Look at the time-limit table again at the next submit (a receiver of its save and delete)."""
+    with _overrides_lock:
+        _overrides[0] = float("-inf")
+
+
+def _any_override() -> bool:
+    with _overrides_lock:
+        looked, answer = _overrides
+    now = time.monotonic()
+    if now - looked < OVERRIDES_RECHECK_SECONDS:
+        return answer
+    answer = TimeLimit.objects.exists()
+    with _overrides_lock:
+        _overrides[:] = [now, answer]
+    return answer
+
+
 def limits_for(category, urgency: str) -> rules.Limits:
     """Per-category override (nearest on the category's chain), else the configured defaults.
 
     One statement walks the chain (a recursive CTE, on SQLite and PostgreSQL alike): every submit asks,
     and walking it through the ORM took a query per level plus one per parent (up to five round trips
-    and ~20 % of a PostgreSQL submit's request-thread time in a py-spy profile of bench_intake).
+    and ~20 % of a PostgreSQL submit's request-thread time in a py-spy profile of bench_intake). When
+    the city has no override at all, no statement (:data:`OVERRIDES_RECHECK_SECONDS`).
     """
-    if category is not None:
+    if category is not None and _any_override():
         quote = connection.ops.quote_name
         category_model = TimeLimit._meta.get_field("category").related_model
         categories, limits = quote(category_model._meta.db_table), quote(TimeLimit._meta.db_table)
