@@ -277,9 +277,9 @@ class Engine:
             # cycle's checkpoint a third of a second for the ~2,000 new street-hours of 200,000 readings.
             stamps = {k[0]: datetime.fromtimestamp(k[0], tz=UTC) for k in pulse}
             db_hour = {h: connection.ops.adapt_datetimefield_value(d) for h, d in stamps.items()}
-            # The hour as the database gives it back, without a model converter per row: SQLite returns
-            # the text its adapter wrote, PostgreSQL an aware datetime (equal, and hashed alike, to ours).
-            epoch = {v: h for h, v in db_hour.items()} | {d: h for h, d in stamps.items()}
+            # The hour as the database gives it back, without a model converter per row: PostgreSQL an
+            # aware datetime (equal, and hashed alike, to ours), SQLite a naive one in UTC.
+            epoch = {d: h for h, d in stamps.items()} | {d.replace(tzinfo=None): h for h, d in stamps.items()}
             table = connection.ops.quote_name(Hourly._meta.db_table)
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -291,7 +291,7 @@ class Engine:
             existing = {}
             for pk, hour, district, street, kind in rows:
                 h = epoch.get(hour)
-                if h is None:  # another form of the same hour (a naive UTC datetime): once per form
+                if h is None:  # another form of the same hour (text, from another backend): once per form
                     d = hour if isinstance(hour, datetime) else Hourly._meta.get_field("hour").to_python(hour)
                     h = epoch[hour] = int((d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp())
                 existing[(h, district or -1, street or -1, kind)] = pk

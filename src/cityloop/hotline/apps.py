@@ -16,15 +16,15 @@ class HotlineConfig(AppConfig):
 
         from cityloop.core import permissions as p
         from cityloop.hotline import queries
+        from cityloop.hotline.loaders import demo
         from cityloop.hotline.models import TimeLimit
+        from cityloop.org import demo as org_demo
 
         # A time limit saved or deleted here counts at this process's next submit (queries.limits_for).
         post_save.connect(queries.forget_limits, sender=TimeLimit, dispatch_uid="hotline-time-limits-saved")
         post_delete.connect(
             queries.forget_limits, sender=TimeLimit, dispatch_uid="hotline-time-limits-deleted"
         )
-        from cityloop.hotline.loaders import demo
-        from cityloop.org import demo as org_demo
 
         org_demo.extend(demo.load)
         org_demo.extend(demo.load_history)

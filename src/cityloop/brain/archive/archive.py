@@ -60,10 +60,7 @@ def _strings(items) -> pa.Array:
 
 def _texts(items: list) -> list:
     """Each item as text (None stays missing): one C-level map unless something is missing."""
-    try:
-        return list(map(str, items)) if None not in items else [None if x is None else str(x) for x in items]
-    except (TypeError, ValueError):  # an element whose == refuses the None test (numpy arrays)
-        return [None if x is None else str(x) for x in items]
+    return [None if x is None else str(x) for x in items] if None in items else list(map(str, items))
 
 
 @dataclass

@@ -56,10 +56,6 @@ class IngestReport:
         }
 
 
-def reason_name(code: int) -> str:
-    return RejectReason(int(code)).name.lower()
-
-
 _REASON_NAMES = {int(r): r.name.lower() for r in RejectReason}
 
 

@@ -368,19 +368,13 @@ class Subscriber:
                     self._cond.wait(left)
             out = self._taken
             if most_bytes is not None and out.size > most_bytes:
-                k = max(
-                    1, int(np.searchsorted(np.cumsum([len(p) for p in out.payloads]), most_bytes, "right"))
+                sizes = np.cumsum([len(p) for p in out.payloads])
+                k = max(1, int(np.searchsorted(sizes, most_bytes, "right")))
+                head = int(sizes[k - 1])
+                rest = Taken(
+                    out.topics[k:], out.payloads[k:], out.mids[k:], out.connection, out.size - head, out.since
                 )
-                rest = Taken(out.topics[k:], out.payloads[k:], out.mids[k:], out.connection, since=out.since)
-                rest.size = sum(map(len, rest.payloads))
-                out = Taken(
-                    out.topics[:k],
-                    out.payloads[:k],
-                    out.mids[:k],
-                    out.connection,
-                    out.size - rest.size,
-                    out.since,
-                )
+                out = Taken(out.topics[:k], out.payloads[:k], out.mids[:k], out.connection, head, out.since)
                 self._taken = rest
             else:
                 self._taken = Taken(connection=self.connection)
