@@ -216,9 +216,12 @@ def _as_timedelta(amount: float | timedelta, unit: str = "hours") -> timedelta:
     if unit == "hours" and amount and math.isfinite(amount):
         # Round away from zero to whole microseconds: a positive amount never becomes "no time at all"
         # (which would skip the move to the next office opening), and a + b stays within 1 µs of
-        # adding a then b — a deadline may be 1 µs late, never early.
-        micros = amount * 3_600_000_000
-        return timedelta(microseconds=math.copysign(math.ceil(abs(micros)), micros))
+        # adding a then b — a deadline may be 1 µs late, never early. In integers, from the float's
+        # exact value: the float product ``amount * 3.6e9`` rounds too, and then a then b could come out
+        # 1 µs early or 2 µs late (hypothesis found 376.61663602083337 h + 0.594468711666667 h).
+        numerator, denominator = abs(amount).as_integer_ratio()
+        micros = -(-numerator * 3_600_000_000 // denominator)
+        return timedelta(microseconds=micros if amount > 0 else -micros)
     return timedelta(**{unit: amount})
 
 
