@@ -19,8 +19,10 @@ request-sized row per transaction into a scratch table for ``--ceiling-seconds``
 database alone takes with one commit per submit and no web stack, parsing, locating or audit trail.
 
 The last line printed is ``RESULT intake_rps=<n> p99_ms=<n> lost=<n> duplicated=<n> ceiling=<n>
-ratio=<x>`` (rps of acknowledged submits and p99 of the timed run; lost/duplicated over every submit,
-warm-up included; ratio = intake_rps / ceiling).
+ratio=<x> cpu_ms_server=<x> cpu_ms_db=<x>`` (rps of acknowledged submits and p99 of the timed run;
+lost/duplicated over every submit, warm-up included; ratio = intake_rps / ceiling; CPU milliseconds
+per submit of the timed run: the server's processes, and the PostgreSQL backends connected to the
+bench's database when it runs on this machine, 0 for SQLite, whose work is in the server's).
 """
 
 from __future__ import annotations
@@ -118,6 +120,33 @@ def cpu_seconds(pid: int) -> float:
         except (OSError, ValueError):
             continue
     return total
+
+
+def database_cpu(url: str) -> dict[int, float] | None:
+    """CPU seconds so far of each server process connected to the bench's PostgreSQL database, or
+    None when that is not a local PostgreSQL (SQLite runs inside the server's own processes)."""
+    if not url:
+        return None
+    import psycopg
+
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    found = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue  # another machine's (or another user's hidden) process
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found or None
 
 
 CEILING_ROW = (
@@ -325,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 tag="warm",
             )
         server_cpu, load_cpu = cpu_seconds(server.pid), os.times()
+        db_before = database_cpu(args.database_url)
         timed = run_wrk(
             url,
             wrk_env,
@@ -336,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
             tag="timed",
         )
         server_cpu = cpu_seconds(server.pid) - server_cpu
+        db_after = database_cpu(args.database_url)
+        db_cpu = None
+        if db_before is not None and db_after is not None:
+            # a backend that started during the run counts from zero; one that ended is not seen
+            db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
         load_cpu = (
             os.times().children_user
             + os.times().children_system
@@ -359,8 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         f"p99 {timed['p99_us'] / 1000:.1f} ms, "
         f"max {timed['max_us'] / 1000:.1f} ms; errors {errors or 'none'}"
     )
+    per_submit = {"server": server_cpu / timed["requests"] * 1000}
+    if db_cpu is not None:
+        per_submit["db"] = db_cpu / timed["requests"] * 1000
+    database_part = f", PostgreSQL backends {per_submit['db']:.2f} ms" if "db" in per_submit else ""
     print(
-        f"CPU per submit: server {server_cpu / timed['requests'] * 1000:.2f} ms, load generator "
+        f"CPU per submit: server {per_submit['server']:.2f} ms{database_part}, load generator "
         f"{load_cpu / timed['requests'] * 1000:.2f} ms (machine load average {os.getloadavg()[0]:.1f})"
     )
     print(
@@ -375,7 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio = f"{rps / ceiling:.2f}" if ceiling else "-"
     print(
         f"RESULT intake_rps={rps:.0f} p99_ms={timed['p99_us'] / 1000:.0f} lost={counts['lost']} "
-        f"duplicated={counts['duplicated']} ceiling={ceiling:.0f} ratio={ratio} nproc={os.cpu_count()}"
+        f"duplicated={counts['duplicated']} ceiling={ceiling:.0f} ratio={ratio} "
+        f"cpu_ms_server={per_submit['server']:.2f} cpu_ms_db={per_submit.get('db', 0):.2f} "
+        f"nproc={os.cpu_count()}"
     )
     return 0
 

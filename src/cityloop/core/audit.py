@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from cityloop.core.actors import SystemActor, checked
 from cityloop.core.models import AuditHead, AuditRecord
+from cityloop.core.sql import bound_cursor
 
 GENESIS = "0" * 64
 
@@ -165,7 +166,7 @@ def record_many(entries: list[tuple[Any, str, Any, dict[str, Any]]]) -> int:
             rows.append(tuple(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)))
             prev = digest
         quote = connection.ops.quote_name
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             # Identifiers from Django's model meta; every value is bound as a parameter.
             columns = ", ".join(quote(f.column) for f in fields)
             placeholders = f"({', '.join(['%s'] * len(fields))})"
@@ -205,7 +206,7 @@ def _locked_head() -> tuple[int, str]:
     """(seq, digest) of the chain's head, locked for this transaction (created on the first record)."""
     quote = connection.ops.quote_name
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             f"SELECT {quote('seq')}, {quote('digest')} FROM {quote(AuditHead._meta.db_table)} "  # noqa: S608 (identifiers from Django model meta, values bound as parameters)
             f"WHERE id = 1{lock}"

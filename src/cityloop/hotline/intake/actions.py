@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from cityloop.core import audit
 from cityloop.core.actors import Actor
+from cityloop.core.sql import bound_cursor
 from cityloop.core.text import clean_line, clean_text
 from cityloop.hotline import rules
 from cityloop.hotline.events import deadlines
@@ -349,7 +350,7 @@ def _reserve_apart(items: list[Prepared]) -> dict[str, int]:
     # Keys already stored are not looked up first (one round trip less): a retried submit is rare,
     # and the numbers reserved for it stay unused.
     days = _days(_fresh(items, {})[0])
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), bound_cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit = off")
         return _reserve_numbers(cursor, days)
 
@@ -460,7 +461,7 @@ def store(items: list[Prepared]) -> list[tuple[Request, bool]]:
     # lock held to the caller's commit, and SET LOCAL would reach that commit too.
     apart = connection.vendor == "postgresql" and not connection.in_atomic_block
     reserved = _reserve_apart(items) if apart else None
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), bound_cursor() as cursor:
         # again: another worker may have stored one of the keys since the numbers were reserved
         known_ids = _known_keys(cursor, {p.idempotency for p in items if p.idempotency is not None})
         fresh, claimed = _fresh(items, known_ids)
