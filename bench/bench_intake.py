@@ -105,16 +105,21 @@ def run_wrk(
     return json.loads(line[len("WRKJSON ") :])
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process so far (Linux /proc; OSError elsewhere or when gone)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its descendants so far (Linux /proc; 0 elsewhere)."""
     total, todo = 0.0, [pid]
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     while todo:
         current = todo.pop()
         try:
-            stat = Path(f"/proc/{current}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += process_cpu(current)
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, ValueError):
@@ -129,7 +134,6 @@ def database_cpu(url: str) -> dict[int, float] | None:
         return None
     import psycopg
 
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     with psycopg.connect(url, autocommit=True) as conn:
         pids = [
             pid
@@ -141,11 +145,9 @@ def database_cpu(url: str) -> dict[int, float] | None:
     found = {}
     for pid in pids:
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            found[pid] = process_cpu(pid)
         except OSError:
             continue  # another machine's (or another user's hidden) process
-        fields = stat[stat.rindex(")") + 2 :].split()
-        found[pid] = (int(fields[11]) + int(fields[12])) / tick
     return found or None
 
 
